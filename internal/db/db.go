@@ -1,0 +1,163 @@
+// Package db opens a service's database — SQLite (pure Go, WAL) by default,
+// PostgreSQL when the URL says so — runs its embedded migrations and runs
+// transactions. Queries are written with '?' placeholders and rebound for
+// PostgreSQL.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect is the SQL engine behind a DB.
+type Dialect string
+
+// The engines Kinship runs on.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is a connection pool with the dialect it speaks.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+}
+
+// Open connects to the database named by rawURL:
+//
+//	postgres://user:pass@host:5432/name?sslmode=disable   PostgreSQL (pgx)
+//	sqlite:///var/lib/kinship/members.db                  SQLite file
+//	/var/lib/kinship/members.db                           SQLite file
+//
+// SQLite files get WAL journaling, synchronous=NORMAL, a busy timeout and
+// immediate write transactions; the parent folder is created.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	if rawURL == "" {
+		return nil, errors.New("open database: empty database url")
+	}
+	if strings.HasPrefix(rawURL, "postgres://") || strings.HasPrefix(rawURL, "postgresql://") {
+		return openPostgres(ctx, rawURL)
+	}
+	return openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite://"), "sqlite:"))
+}
+
+func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
+	pool, err := sql.Open("pgx", rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	pool.SetMaxOpenConns(20)
+	pool.SetMaxIdleConns(10)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	if err := ping(ctx, pool); err != nil {
+		_ = pool.Close()
+		return nil, fmt.Errorf("connect to postgres %s: %w", redact(rawURL), err)
+	}
+	return &DB{DB: pool, Dialect: Postgres}, nil
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create folder for %s: %w", path, err)
+	}
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	pool, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := ping(ctx, pool); err != nil {
+		_ = pool.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &DB{DB: pool, Dialect: SQLite}, nil
+}
+
+func ping(ctx context.Context, pool *sql.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return pool.PingContext(ctx)
+}
+
+// redact hides the password of a database URL for logs and errors.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparseable url)"
+	}
+	return u.Redacted()
+}
+
+// Rebind rewrites '?' placeholders as $1, $2, ... for PostgreSQL.
+func (d *DB) Rebind(query string) string {
+	if d.Dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// InTx runs fn in a transaction and commits it when fn returns nil; any error
+// or panic rolls it back.
+func (d *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation on
+// either engine.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) {
+		return sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

@@ -1,0 +1,88 @@
+// Package outbox is the transactional outbox: a service appends the events
+// of a write to its own database in the write's transaction, and the relay
+// publishes them to Kafka afterwards, in order, marking each published. A
+// crash between publish and mark publishes again (at-least-once); consumers
+// dedupe by event id.
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/kinshiphq/kinship/internal/db"
+	"github.com/kinshiphq/kinship/internal/kafka"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrations creates the outbox table; run it with the service's own.
+func Migrations() db.Migrations {
+	sqliteFS, _ := fs.Sub(migrations, "migrations/sqlite")
+	pgFS, _ := fs.Sub(migrations, "migrations/postgres")
+	return db.Migrations{Name: "outbox", SQLite: sqliteFS, Postgres: pgFS}
+}
+
+// Outbox appends events inside transactions and relays them to Kafka.
+type Outbox struct {
+	db         *db.DB
+	propagator propagation.TextMapPropagator
+	wake       chan struct{}
+}
+
+// New returns the outbox of database d.
+func New(d *db.DB, propagator propagation.TextMapPropagator) *Outbox {
+	return &Outbox{db: d, propagator: propagator, wake: make(chan struct{}, 1)}
+}
+
+// Append stores e in tx. The trace context of ctx is kept with it, so the
+// publish continues the trace of the write that caused it.
+func (o *Outbox) Append(ctx context.Context, tx *sql.Tx, e kafka.Event) error {
+	if e.ID == "" || e.Topic == "" || e.Type == "" || e.Source == "" || e.ContentType == "" {
+		return errors.New("append to outbox: event lacks id, topic, type, source or content type")
+	}
+	carrier := propagation.MapCarrier{}
+	o.propagator.Inject(ctx, carrier)
+	traceJSON, err := json.Marshal(carrier)
+	if err != nil {
+		return fmt.Errorf("append to outbox: encode trace context: %w", err)
+	}
+	occurred := e.Time
+	if occurred.IsZero() {
+		occurred = time.Now()
+	}
+	_, err = tx.ExecContext(ctx, o.db.Rebind(`INSERT INTO outbox
+		(event_id, topic, event_key, event_type, source, subject, content_type, payload, trace, occurred_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.ID, e.Topic, e.Key, e.Type, e.Source, e.Subject, e.ContentType, e.Data, string(traceJSON), occurred.UTC())
+	if err != nil {
+		return fmt.Errorf("append %s %s to outbox: %w", e.Type, e.ID, err)
+	}
+	return nil
+}
+
+// Notify wakes the relay; call it after committing a transaction that
+// appended events. Without it the relay still finds them at its next poll.
+func (o *Outbox) Notify() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Pending counts events not yet published.
+func (o *Outbox) Pending(ctx context.Context) (int, error) {
+	var n int
+	if err := o.db.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE published_at IS NULL").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count pending outbox events: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,63 @@
+// Package rpc holds what every Connect API and client of Kinship shares:
+// handler and client options, and the mapping of validation and unexpected
+// errors to Connect errors. Domain-specific codes are mapped by each api room.
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+
+	"github.com/kinshiphq/kinship/internal/validate"
+)
+
+// InvalidArgument turns the field errors in err into an InvalidArgument
+// error whose message names every field and whose BadRequest detail lists
+// them for programs.
+func InvalidArgument(err error) *connect.Error {
+	fields := validate.FieldErrors(err)
+	cerr := connect.NewError(connect.CodeInvalidArgument, err)
+	if len(fields) == 0 {
+		return cerr
+	}
+	br := &errdetails.BadRequest{}
+	for _, f := range fields {
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: f.Field, Description: f.Reason})
+	}
+	if detail, derr := connect.NewErrorDetail(br); derr == nil {
+		cerr.AddDetail(detail)
+	}
+	return cerr
+}
+
+// Internal logs err with its trace ids and returns an Internal error that
+// tells the caller nothing about the cause.
+func Internal(ctx context.Context, logger *slog.Logger, procedure string, err error) *connect.Error {
+	logger.ErrorContext(ctx, "request failed", "procedure", procedure, "error", err)
+	return connect.NewError(connect.CodeInternal, errors.New("internal error; the trace id in the server log has the cause"))
+}
+
+// FieldViolations returns the fields named by an InvalidArgument error's
+// BadRequest detail.
+func FieldViolations(err error) []string {
+	var cerr *connect.Error
+	if !errors.As(err, &cerr) {
+		return nil
+	}
+	var fields []string
+	for _, d := range cerr.Details() {
+		v, derr := d.Value()
+		if derr != nil {
+			continue
+		}
+		if br, ok := v.(*errdetails.BadRequest); ok {
+			for _, fv := range br.GetFieldViolations() {
+				fields = append(fields, fv.GetField())
+			}
+		}
+	}
+	return fields
+}
