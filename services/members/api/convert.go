@@ -1,0 +1,78 @@
+package api
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	"github.com/kinshiphq/kinship/internal/validate"
+	"github.com/kinshiphq/kinship/services/members/domain"
+)
+
+func toProto(m domain.Member) *membersv1.Member {
+	return &membersv1.Member{
+		Id:           m.ID,
+		Community:    m.Community,
+		Email:        m.Email,
+		DisplayName:  m.DisplayName,
+		Interests:    m.Interests,
+		EmailConsent: m.EmailConsent,
+		Status:       statusToProto(m.Status),
+		JoinedAt:     timestamppb.New(m.JoinedAt),
+	}
+}
+
+func statusToProto(s domain.Status) membersv1.MemberStatus {
+	switch s {
+	case domain.StatusInvited:
+		return membersv1.MemberStatus_MEMBER_STATUS_INVITED
+	case domain.StatusActive:
+		return membersv1.MemberStatus_MEMBER_STATUS_ACTIVE
+	case domain.StatusInactive:
+		return membersv1.MemberStatus_MEMBER_STATUS_INACTIVE
+	case domain.StatusLeft:
+		return membersv1.MemberStatus_MEMBER_STATUS_LEFT
+	case domain.StatusErased:
+		return membersv1.MemberStatus_MEMBER_STATUS_ERASED
+	}
+	return membersv1.MemberStatus_MEMBER_STATUS_UNSPECIFIED
+}
+
+// Page sizes of ListMembers.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 500
+)
+
+func pageSize(requested int32) (int, error) {
+	switch {
+	case requested == 0:
+		return defaultPageSize, nil
+	case requested < 0 || requested > maxPageSize:
+		return 0, validate.Field("page_size", "must be between 0 and %d", maxPageSize)
+	}
+	return int(requested), nil
+}
+
+// A page token is opaque to callers: the community and the last id of the
+// previous page, so a token cannot be replayed against another community.
+func encodePageToken(community, lastID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(community + "/" + lastID))
+}
+
+func decodePageToken(community, token string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return "", validate.Field("page_token", "is not a token this API issued")
+	}
+	c, lastID, ok := strings.Cut(string(raw), "/")
+	if !ok || c != community || lastID == "" {
+		return "", validate.Field("page_token", "is not a token this API issued for this community")
+	}
+	return lastID, nil
+}

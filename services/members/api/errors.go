@@ -1,0 +1,41 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"connectrpc.com/connect"
+
+	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/internal/validate"
+	"github.com/kinshiphq/kinship/services/members/domain"
+)
+
+// toConnect maps an error to the Connect code a caller can act on.
+func (h *Handler) toConnect(ctx context.Context, spec connect.Spec, err error) error {
+	switch {
+	case validate.IsInvalid(err):
+		return rpc.InvalidArgument(err)
+	case errors.Is(err, domain.ErrUnknownCommunity):
+		return rpc.InvalidArgument(validate.Field("community", "is not a community served here"))
+	case errors.Is(err, domain.ErrEmailTaken):
+		return connect.NewError(connect.CodeAlreadyExists, err)
+	case errors.Is(err, domain.ErrNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	}
+	return rpc.Internal(ctx, h.logger, spec.Procedure, err)
+}
+
+func fieldRequired(field string) error { return validate.Field(field, "is required") }
+
+func communityOf(raw string) (string, error) {
+	c, ferr := domain.ValidateCommunity(raw)
+	if ferr != nil {
+		return "", ferr
+	}
+	return c, nil
+}

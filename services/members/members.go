@@ -1,0 +1,110 @@
+// Package members is the members service: the community's memory of its
+// people. Run serves its Connect API and relays its events to Kafka.
+package members
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/db"
+	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/outbox"
+	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/internal/serve"
+	"github.com/kinshiphq/kinship/internal/telemetry"
+	"github.com/kinshiphq/kinship/services/members/api"
+	"github.com/kinshiphq/kinship/services/members/domain"
+	"github.com/kinshiphq/kinship/services/members/store"
+)
+
+// Config configures the members service.
+type Config struct {
+	// HTTPAddr is where the API listens, such as ":8081".
+	HTTPAddr string
+	// DatabaseURL is a postgres:// URL or a SQLite file path.
+	DatabaseURL  string
+	KafkaBrokers []string
+	// Communities are the community slugs this instance serves.
+	Communities     []string
+	ShutdownTimeout time.Duration
+}
+
+// Validate reports every missing or malformed setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.HTTPAddr == "" {
+		errs = append(errs, errors.New("members: http address is empty"))
+	}
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("members: database url is empty"))
+	}
+	if len(c.KafkaBrokers) == 0 {
+		errs = append(errs, errors.New("members: no kafka brokers"))
+	}
+	if len(c.Communities) == 0 {
+		errs = append(errs, errors.New("members: no communities"))
+	}
+	for _, slug := range c.Communities {
+		if _, ferr := domain.ValidateCommunity(slug); ferr != nil {
+			errs = append(errs, fmt.Errorf("members: community %q %s", slug, ferr.Reason))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are what Run is given rather than builds.
+type Deps struct {
+	Logger *slog.Logger
+	Tracer trace.TracerProvider
+	// Listener, when set, is served instead of listening on HTTPAddr.
+	Listener net.Listener
+}
+
+// Run serves the members API and relays its outbox until ctx ends.
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logger := deps.Logger.With("component", "members")
+	d, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("members: %w", err)
+	}
+	defer d.Close()
+	if err := db.Migrate(ctx, d, logger, outbox.Migrations(), store.Migrations()); err != nil {
+		return fmt.Errorf("members: %w", err)
+	}
+	ob := outbox.New(d, telemetry.Propagator())
+	st := store.New(d, ob)
+	if err := st.EnsureCommunities(ctx, cfg.Communities...); err != nil {
+		return fmt.Errorf("members: %w", err)
+	}
+	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers})
+	defer writer.Close()
+
+	ln, err := serve.Listen(deps.Listener, cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("members: %w", err)
+	}
+	srv := serve.New(serve.Options{
+		Logger:          logger,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Checks:          map[string]serve.Check{"database": d.PingContext},
+	})
+	srv.Handle(membersv1connect.NewMembersServiceHandler(api.New(st, logger), rpc.HandlerOptions(deps.Tracer, logger)...))
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, ln) })
+	g.Go(func() error {
+		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Logger: logger})
+	})
+	return g.Wait()
+}

@@ -1,0 +1,263 @@
+package members_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	kafkago "github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/trace/noop"
+	_ "modernc.org/sqlite"
+
+	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/kafka/kafkatest"
+	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/services/members"
+	"github.com/kinshiphq/kinship/services/members/events"
+)
+
+type service struct {
+	url     string
+	dbPath  string
+	brokers []string
+	client  membersv1connect.MembersServiceClient
+}
+
+func start(t *testing.T) *service {
+	t.Helper()
+	brokers := kafkatest.Start(t)
+	if err := kafka.EnsureTopics(context.Background(), brokers, kafka.Topic{Name: events.Topic("demo"), Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &service{url: "http://" + ln.Addr().String(), dbPath: filepath.Join(t.TempDir(), "members.db"), brokers: brokers}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- members.Run(ctx, members.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: s.dbPath, KafkaBrokers: brokers, Communities: []string{"demo"}},
+			members.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: noop.NewTracerProvider(), Listener: ln})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("members.Run: %v", err)
+		}
+	})
+	waitReady(t, s.url)
+	s.client = membersv1connect.NewMembersServiceClient(http.DefaultClient, s.url)
+	return s
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get(url + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("members service never became ready")
+}
+
+func (s *service) count(t *testing.T, table string) int {
+	t.Helper()
+	d, err := sql.Open("sqlite", "file:"+s.dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var n int
+	if err := d.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (s *service) topicRecords(t *testing.T) int64 {
+	t.Helper()
+	conn, err := kafkago.DialLeader(context.Background(), "tcp", s.brokers[0], events.Topic("demo"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	last, err := conn.ReadLastOffset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+func validJoin() *membersv1.JoinCommunityRequest {
+	return &membersv1.JoinCommunityRequest{Community: "demo", Email: "ada@example.org", DisplayName: "Ada Lovelace", Interests: []string{"solar"}, EmailConsent: true}
+}
+
+func TestJoinCommunityPublishesMemberJoined(t *testing.T) {
+	s := start(t)
+	ctx := context.Background()
+	res, err := s.client.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Msg.GetMember()
+	if m.GetId() == "" || m.GetStatus() != membersv1.MemberStatus_MEMBER_STATUS_ACTIVE || m.GetEmail() != "ada@example.org" {
+		t.Errorf("joined member = %v", m)
+	}
+	got, err := s.client.GetMember(ctx, connect.NewRequest(&membersv1.GetMemberRequest{Community: "demo", Id: m.GetId()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Msg.GetMember().GetDisplayName() != "Ada Lovelace" {
+		t.Errorf("GetMember = %v", got.Msg.GetMember())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.topicRecords(t) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("MemberJoined never reached the topic")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	_, err = s.client.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	if connect.CodeOf(err) != connect.CodeAlreadyExists {
+		t.Errorf("second join with the same e-mail: %v, want AlreadyExists", err)
+	}
+}
+
+func TestBadInputIsRefusedAndLeavesNoTrace(t *testing.T) {
+	s := start(t)
+	tests := []struct {
+		name   string
+		mutate func(*membersv1.JoinCommunityRequest)
+		field  string
+	}{
+		{"invalid e-mail", func(r *membersv1.JoinCommunityRequest) { r.Email = "ada-at-example.org" }, "email"},
+		{"empty display name", func(r *membersv1.JoinCommunityRequest) { r.DisplayName = "" }, "display_name"},
+		{"10 KB display name", func(r *membersv1.JoinCommunityRequest) { r.DisplayName = strings.Repeat("x", 10<<10) }, "display_name"},
+		{"unknown community", func(r *membersv1.JoinCommunityRequest) { r.Community = "elsewhere" }, "community"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := validJoin()
+			tt.mutate(req)
+			_, err := s.client.JoinCommunity(context.Background(), connect.NewRequest(req))
+			if connect.CodeOf(err) != connect.CodeInvalidArgument {
+				t.Fatalf("error = %v, want InvalidArgument", err)
+			}
+			if fields := rpc.FieldViolations(err); !slices.Equal(fields, []string{tt.field}) {
+				t.Errorf("field violations = %v, want [%s]", fields, tt.field)
+			}
+			if !strings.Contains(err.Error(), tt.field) {
+				t.Errorf("message %q does not name %s", err.Error(), tt.field)
+			}
+		})
+	}
+
+	t.Run("malformed JSON", func(t *testing.T) {
+		for _, body := range []string{`{"community": "demo", "email": `, `{"community": 42}`, `[]`} {
+			res, err := http.Post(s.url+membersv1connect.MembersServiceJoinCommunityProcedure, "application/json", bytes.NewBufferString(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "invalid_argument") {
+				t.Errorf("POST %s = %d %s, want 400 invalid_argument", body, res.StatusCode, b)
+			}
+		}
+	})
+
+	t.Run("oversized body", func(t *testing.T) {
+		body := fmt.Sprintf(`{"community":"demo","email":"a@example.org","displayName":"%s"}`, strings.Repeat("x", 2<<20))
+		res, err := http.Post(s.url+membersv1connect.MembersServiceJoinCommunityProcedure, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode < 400 || res.StatusCode >= 500 {
+			t.Errorf("2 MiB body status = %d, want a 4xx", res.StatusCode)
+		}
+	})
+
+	time.Sleep(200 * time.Millisecond) // give a wrongly appended event time to be relayed
+	if n := s.count(t, "members"); n != 0 {
+		t.Errorf("members stored = %d, want 0", n)
+	}
+	if n := s.count(t, "outbox"); n != 0 {
+		t.Errorf("outbox events = %d, want 0", n)
+	}
+	if n := s.topicRecords(t); n != 0 {
+		t.Errorf("records published = %d, want 0", n)
+	}
+}
+
+func TestListMembersPages(t *testing.T) {
+	s := start(t)
+	ctx := context.Background()
+	for i := range 5 {
+		req := validJoin()
+		req.Email = fmt.Sprintf("m%d@example.org", i)
+		if _, err := s.client.JoinCommunity(ctx, connect.NewRequest(req)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var emails []string
+	token := ""
+	for pages := 0; ; pages++ {
+		res, err := s.client.ListMembers(ctx, connect.NewRequest(&membersv1.ListMembersRequest{Community: "demo", PageSize: 2, PageToken: token}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range res.Msg.GetMembers() {
+			emails = append(emails, m.GetEmail())
+		}
+		token = res.Msg.GetNextPageToken()
+		if token == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	want := []string{"m0@example.org", "m1@example.org", "m2@example.org", "m3@example.org", "m4@example.org"}
+	if !slices.Equal(emails, want) {
+		t.Errorf("paged e-mails = %v, want %v", emails, want)
+	}
+
+	for name, req := range map[string]*membersv1.ListMembersRequest{
+		"forged token":      {Community: "demo", PageToken: "not-a-token!"},
+		"negative size":     {Community: "demo", PageSize: -1},
+		"missing community": {PageSize: 10},
+	} {
+		_, err := s.client.ListMembers(ctx, connect.NewRequest(req))
+		if connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Errorf("%s: error = %v, want InvalidArgument", name, err)
+		}
+	}
+	_, err := s.client.GetMember(ctx, connect.NewRequest(&membersv1.GetMemberRequest{Community: "demo", Id: "nope"}))
+	var cerr *connect.Error
+	if !errors.As(err, &cerr) || cerr.Code() != connect.CodeNotFound {
+		t.Errorf("GetMember of a missing id = %v, want NotFound", err)
+	}
+}
