@@ -26,6 +26,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/kafka/kafkatest"
 	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/services/members"
 	"github.com/kinshiphq/kinship/services/members/events"
 )
@@ -60,25 +61,13 @@ func start(t *testing.T) *service {
 			t.Errorf("members.Run: %v", err)
 		}
 	})
-	waitReady(t, s.url)
+	readyCtx, readyCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer readyCancel()
+	if err := serve.WaitReady(readyCtx, s.url); err != nil {
+		t.Fatal(err)
+	}
 	s.client = membersv1connect.NewMembersServiceClient(http.DefaultClient, s.url)
 	return s
-}
-
-func waitReady(t *testing.T, url string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		res, err := http.Get(url + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("members service never became ready")
 }
 
 func (s *service) count(t *testing.T, table string) int {

@@ -1,0 +1,181 @@
+// Package mail sends e-mail over SMTP with wneessen/go-mail: STARTTLS or
+// implicit TLS, authentication, a bound on concurrent connections, and a
+// client span per message. Delivery errors say whether retrying can help.
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Config says which SMTP server to use.
+type Config struct {
+	// URL is one of
+	//
+	//	smtp://[user:pass@]host[:25]            STARTTLS when offered
+	//	smtp+starttls://[user:pass@]host[:587]  STARTTLS required
+	//	smtps://[user:pass@]host[:465]          implicit TLS
+	URL string
+	// From is the sender, such as "Kinship <no-reply@example.org>".
+	From string
+	// MaxConnections bounds concurrent SMTP connections; 0 means 4.
+	MaxConnections int
+	// Timeout bounds one delivery; 0 means 30 s.
+	Timeout time.Duration
+}
+
+// Sender delivers messages.
+type Sender struct {
+	host    string
+	port    int
+	opts    []gomail.Option
+	from    string
+	slots   chan struct{}
+	timeout time.Duration
+	tracer  trace.Tracer
+}
+
+// NewSender checks cfg and returns a Sender.
+func NewSender(cfg Config, tp trace.TracerProvider) (*Sender, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || u.Host == "" {
+		return nil, errors.New("smtp url is not a URL with a host")
+	}
+	if cfg.From == "" {
+		return nil, errors.New("smtp sender address is empty")
+	}
+	if err := gomail.NewMsg().From(cfg.From); err != nil {
+		return nil, fmt.Errorf("smtp sender address: %w", err)
+	}
+	var opts []gomail.Option
+	defaultPort := 25
+	switch u.Scheme {
+	case "smtp":
+		opts = append(opts, gomail.WithTLSPortPolicy(gomail.TLSOpportunistic))
+	case "smtp+starttls":
+		defaultPort = 587
+		opts = append(opts, gomail.WithTLSPortPolicy(gomail.TLSMandatory))
+	case "smtps":
+		defaultPort = 465
+		opts = append(opts, gomail.WithSSLPort(false))
+	default:
+		return nil, fmt.Errorf("smtp url scheme %q is not smtp, smtp+starttls or smtps", u.Scheme)
+	}
+	port := defaultPort
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil || port <= 0 || port > 65535 {
+			return nil, fmt.Errorf("smtp url port %q is not a port", p)
+		}
+	}
+	opts = append(opts, gomail.WithPort(port))
+	if user := u.User.Username(); user != "" {
+		pass, _ := u.User.Password()
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(user), gomail.WithPassword(pass))
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = 4
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	opts = append(opts, gomail.WithTimeout(cfg.Timeout))
+	return &Sender{
+		host: u.Hostname(), port: port, opts: opts, from: cfg.From,
+		slots: make(chan struct{}, cfg.MaxConnections), timeout: cfg.Timeout,
+		tracer: tp.Tracer("github.com/kinshiphq/kinship/internal/mail"),
+	}, nil
+}
+
+// Envelope is one plain-text message to one recipient.
+type Envelope struct {
+	// MessageID becomes the Message-ID header, without angle brackets.
+	MessageID string
+	To        string
+	Subject   string
+	Text      string
+	// Headers are extra headers, such as List-Unsubscribe.
+	Headers map[string]string
+}
+
+// DeliveryError is a failed delivery.
+type DeliveryError struct {
+	// Temporary is true when the same message may succeed later (a 4xx
+	// reply, a refused or broken connection); false when the server refused
+	// it for good (a 5xx reply).
+	Temporary bool
+	Err       error
+}
+
+func (e *DeliveryError) Error() string { return e.Err.Error() }
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// Send delivers env and returns nil once the server accepted it.
+func (s *Sender) Send(ctx context.Context, env Envelope) error {
+	ctx, span := s.tracer.Start(ctx, "smtp send", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.String("server.address", s.host),
+		attribute.Int("server.port", s.port),
+		attribute.String("kinship.message.id", env.MessageID),
+	))
+	defer span.End()
+	err := s.send(ctx, env)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "delivery failed")
+	}
+	return err
+}
+
+func (s *Sender) send(ctx context.Context, env Envelope) error {
+	msg := gomail.NewMsg()
+	if err := msg.From(s.from); err != nil {
+		return &DeliveryError{Err: fmt.Errorf("sender address: %w", err)}
+	}
+	if err := msg.To(env.To); err != nil {
+		return &DeliveryError{Err: errors.New("recipient address is not valid")}
+	}
+	msg.Subject(env.Subject)
+	msg.SetMessageIDWithValue(env.MessageID)
+	msg.SetDate()
+	for k, v := range env.Headers {
+		msg.SetGenHeader(gomail.Header(k), v)
+	}
+	msg.SetBodyString(gomail.TypeTextPlain, env.Text)
+
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return &DeliveryError{Temporary: true, Err: ctx.Err()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	client, err := gomail.NewClient(s.host, s.opts...)
+	if err != nil {
+		return &DeliveryError{Err: fmt.Errorf("smtp client: %w", err)}
+	}
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		return &DeliveryError{Temporary: isTemporary(err), Err: fmt.Errorf("deliver to %s:%d: %w", s.host, s.port, err)}
+	}
+	return nil
+}
+
+// isTemporary says whether a go-mail error may go away: anything but a 5xx
+// reply, since failing to reach, greet or authenticate to the server says
+// nothing about the message.
+func isTemporary(err error) bool {
+	var sendErr *gomail.SendError
+	if errors.As(err, &sendErr) {
+		code := sendErr.ErrorCode()
+		return code < 500 || code >= 600
+	}
+	return true
+}

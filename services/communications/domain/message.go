@@ -1,0 +1,158 @@
+// Package domain holds the communications service's entities and rules. It
+// does no I/O.
+package domain
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kinshiphq/kinship/internal/validate"
+)
+
+// Status is a message's delivery state.
+type Status int
+
+// Delivery states: pending until the mail server accepted (sent) or
+// refused it for good (failed).
+const (
+	StatusPending Status = iota + 1
+	StatusSent
+	StatusFailed
+)
+
+var statusNames = map[Status]string{StatusPending: "pending", StatusSent: "sent", StatusFailed: "failed"}
+
+// String is the status's stored name.
+func (s Status) String() string {
+	if n, ok := statusNames[s]; ok {
+		return n
+	}
+	return "unknown"
+}
+
+// ParseStatus reads a stored status name.
+func ParseStatus(name string) (Status, error) {
+	for s, n := range statusNames {
+		if n == name {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown message status %q", name)
+}
+
+// Message is one e-mail to one member.
+type Message struct {
+	ID             string
+	Community      string
+	IdempotencyKey string
+	// Fingerprint identifies the request's content, so a key reused for a
+	// different message is caught.
+	Fingerprint   string
+	MemberID      string
+	To            string
+	Subject       string
+	Text          string
+	Status        Status
+	FailureReason string
+	CreatedAt     time.Time
+	SentAt        time.Time
+}
+
+// Limits on a message.
+const (
+	MaxKeyLength      = 200
+	MaxMemberIDLength = 64
+	MaxSubjectLength  = 200
+	MaxTextBytes      = 100 << 10
+)
+
+// Errors the communications service reports.
+var (
+	ErrUnknownCommunity = errors.New("unknown community")
+	ErrKeyReused        = errors.New("the idempotency key was already used for a different message")
+	ErrInProgress       = errors.New("a delivery with this idempotency key is in progress; retry later")
+	ErrNotFound         = errors.New("message not found")
+)
+
+// SendRequest is what a caller asks to send.
+type SendRequest struct {
+	Community      string
+	IdempotencyKey string
+	MemberID       string
+	To             string
+	Subject        string
+	Text           string
+}
+
+// NewMessage validates req and returns the pending message it describes.
+func NewMessage(req SendRequest, id string, now time.Time) (Message, error) {
+	var errs validate.Errors
+	community, ferr := validate.Slug("community", req.Community, 63)
+	if ferr != nil {
+		errs = append(errs, ferr)
+	}
+	if ferr := checkKey(req.IdempotencyKey); ferr != nil {
+		errs = append(errs, ferr)
+	}
+	memberID, ferr := validate.Text("member_id", req.MemberID, 1, MaxMemberIDLength)
+	if ferr != nil {
+		errs = append(errs, ferr)
+	}
+	to, ferr := validate.Email("to_email", req.To)
+	if ferr != nil {
+		errs = append(errs, ferr)
+	}
+	subject, ferr := validate.Text("subject", req.Subject, 1, MaxSubjectLength)
+	if ferr != nil {
+		errs = append(errs, ferr)
+	}
+	switch {
+	case req.Text == "":
+		errs = append(errs, validate.Field("text_body", "is required"))
+	case len(req.Text) > MaxTextBytes:
+		errs = append(errs, validate.Field("text_body", "must be at most %d bytes", MaxTextBytes))
+	case !utf8.ValidString(req.Text):
+		errs = append(errs, validate.Field("text_body", "must be valid UTF-8"))
+	}
+	if err := errs.Err(); err != nil {
+		return Message{}, err
+	}
+	m := Message{
+		ID:             id,
+		Community:      community,
+		IdempotencyKey: req.IdempotencyKey,
+		MemberID:       memberID,
+		To:             to,
+		Subject:        subject,
+		Text:           req.Text,
+		Status:         StatusPending,
+		CreatedAt:      now.UTC().Truncate(time.Microsecond),
+	}
+	m.Fingerprint = fingerprint(m)
+	return m, nil
+}
+
+func checkKey(key string) *validate.FieldError {
+	switch {
+	case key == "":
+		return validate.Field("idempotency_key", "is required")
+	case len(key) > MaxKeyLength:
+		return validate.Field("idempotency_key", "must be at most %d characters", MaxKeyLength)
+	case strings.IndexFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0:
+		return validate.Field("idempotency_key", "must be printable ASCII without spaces")
+	}
+	return nil
+}
+
+func fingerprint(m Message) string {
+	h := sha256.New()
+	for _, part := range []string{m.MemberID, m.To, m.Subject, m.Text} {
+		fmt.Fprintf(h, "%d:%s", len(part), part)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
