@@ -145,4 +145,3 @@ func TestOpenRedactsPasswordOnFailure(t *testing.T) {
 		t.Errorf("error leaks the password: %v", err)
 	}
 }
-

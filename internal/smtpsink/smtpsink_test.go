@@ -85,4 +85,3 @@ func TestSinkKeepsMessagesAcrossRestartAndListsThem(t *testing.T) {
 		t.Errorf("GET /api/messages = %+v", listed)
 	}
 }
-
