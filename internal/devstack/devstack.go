@@ -1,0 +1,211 @@
+// Package devstack runs the whole platform in one process for development
+// and end-to-end tests: an embedded Temporal server on SQLite, an
+// in-process Kafka-protocol broker, an SMTP sink, the members and
+// communications services and the worker, with the demo community seeded.
+// All data lives under one folder, so a restart keeps it.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/serve"
+	"github.com/kinshiphq/kinship/internal/smtpsink"
+	"github.com/kinshiphq/kinship/internal/telemetry"
+	"github.com/kinshiphq/kinship/services/communications"
+	commevents "github.com/kinshiphq/kinship/services/communications/events"
+	"github.com/kinshiphq/kinship/services/members"
+	memberevents "github.com/kinshiphq/kinship/services/members/events"
+	"github.com/kinshiphq/kinship/workflows"
+)
+
+// Config configures the dev stack. A port of 0 picks a free one.
+type Config struct {
+	DataDir string
+	// Communities to serve; the first is the demo community.
+	Communities []string
+	// KafkaBrokers, when set, replaces the embedded broker.
+	KafkaBrokers []string
+
+	MembersPort, CommunicationsPort, WorkerPort int
+	TemporalPort, KafkaPort                     int
+	SMTPPort, MailHTTPPort                      int
+
+	OnboardingReminderAfter time.Duration
+}
+
+// DefaultConfig is what `kinship dev` runs with.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:     ".kinship",
+		Communities: []string{"demo"},
+		MembersPort: 8081, CommunicationsPort: 8082, WorkerPort: 8083,
+		TemporalPort: 7233, KafkaPort: 9092,
+		SMTPPort: 1025, MailHTTPPort: 8025,
+	}
+}
+
+// Endpoints say where each part listens once the stack is ready.
+type Endpoints struct {
+	Members, Communications, Worker string // base URLs
+	Mail                            string // SMTP sink HTTP API base URL
+	SMTP, Temporal                  string // host:port
+	Kafka                           []string
+	Communities                     []string
+}
+
+// Deps are what Run is given.
+type Deps struct {
+	Logger    *slog.Logger
+	Telemetry *telemetry.Telemetry
+}
+
+const host = "127.0.0.1"
+
+// Run starts everything, calls ready once every part answers, and runs
+// until ctx ends; then it stops everything and returns.
+func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) error {
+	if len(cfg.Communities) == 0 {
+		return errors.New("dev: no communities")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("dev: data folder: %w", err)
+	}
+	logger := deps.Logger
+	ports, err := resolvePorts(&cfg)
+	if err != nil {
+		return err
+	}
+	ep := Endpoints{
+		Members:        "http://" + ports.members.Addr().String(),
+		Communications: "http://" + ports.communications.Addr().String(),
+		Worker:         "http://" + ports.worker.Addr().String(),
+		Mail:           "http://" + ports.mailHTTP.Addr().String(),
+		SMTP:           ports.smtp.Addr().String(),
+		Temporal:       net.JoinHostPort(host, strconv.Itoa(cfg.TemporalPort)),
+		Kafka:          cfg.KafkaBrokers,
+		Communities:    cfg.Communities,
+	}
+	defer ports.close()
+
+	if len(ep.Kafka) == 0 {
+		broker, err := startKafka(cfg.KafkaPort, filepath.Join(cfg.DataDir, "kafka"))
+		if err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+		defer broker.Close()
+		ep.Kafka = broker.ListenAddrs()
+	}
+	if err := ensureTopics(ctx, ep.Kafka, cfg.Communities); err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+
+	temporalServer, err := StartTemporal(TemporalConfig{
+		DataFile:   filepath.Join(cfg.DataDir, "temporal.db"),
+		Address:    ep.Temporal,
+		Namespaces: cfg.Communities,
+		Logger:     logger.With("component", "temporal"),
+	})
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	defer temporalServer.Stop()
+
+	sink, err := smtpsink.New(filepath.Join(cfg.DataDir, "mail"), logger.With("component", "smtp-sink"))
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return sink.ServeSMTP(gctx, ports.smtp) })
+	g.Go(func() error { return serveHandler(gctx, ports.mailHTTP, sink.Handler()) })
+	g.Go(func() error {
+		return members.Run(gctx, members.Config{
+			HTTPAddr:     ports.members.Addr().String(),
+			DatabaseURL:  filepath.Join(cfg.DataDir, "members.db"),
+			KafkaBrokers: ep.Kafka,
+			Communities:  cfg.Communities,
+		}, members.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-members"), Listener: ports.members})
+	})
+	g.Go(func() error {
+		return communications.Run(gctx, communications.Config{
+			HTTPAddr:     ports.communications.Addr().String(),
+			DatabaseURL:  filepath.Join(cfg.DataDir, "communications.db"),
+			KafkaBrokers: ep.Kafka,
+			Communities:  cfg.Communities,
+			SMTPURL:      "smtp://" + ep.SMTP,
+			SMTPFrom:     "Kinship <no-reply@kinship.localhost>",
+		}, communications.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-communications"), Listener: ports.communications})
+	})
+	g.Go(func() error {
+		return workflows.Run(gctx, workflows.Config{
+			HTTPAddr:                ports.worker.Addr().String(),
+			TemporalAddress:         ep.Temporal,
+			Communities:             cfg.Communities,
+			KafkaBrokers:            ep.Kafka,
+			MembersURL:              ep.Members,
+			CommunicationsURL:       ep.Communications,
+			OnboardingReminderAfter: cfg.OnboardingReminderAfter,
+		}, workflows.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-worker"), Listener: ports.worker})
+	})
+	g.Go(func() error {
+		readyCtx, cancel := context.WithTimeout(gctx, 60*time.Second)
+		defer cancel()
+		for _, base := range []string{ep.Members, ep.Communications, ep.Worker} {
+			if err := serve.WaitReady(readyCtx, base); err != nil {
+				if gctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("dev: %w", err)
+			}
+		}
+		ready(ep)
+		return nil
+	})
+	return g.Wait()
+}
+
+// ensureTopics creates each community's topics and their dead-letter topics.
+func ensureTopics(ctx context.Context, brokers []string, communities []string) error {
+	var topics []kafka.Topic
+	for _, c := range communities {
+		for _, name := range []string{memberevents.Topic(c), commevents.Topic(c)} {
+			topics = append(topics,
+				kafka.Topic{Name: name, Partitions: 4, ReplicationFactor: 1},
+				kafka.Topic{Name: kafka.DeadLetterTopic(name), Partitions: 1, ReplicationFactor: 1})
+		}
+	}
+	var err error
+	for attempt := range 5 { // a broker that just started may refuse a request or two
+		if err = kafka.EnsureTopics(ctx, brokers, topics...); err == nil {
+			return nil
+		}
+		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+	}
+	return err
+}
+
+func serveHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("dev: mail http: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,374 @@
+// Package e2e runs the whole platform in-process — embedded Temporal, the
+// Kafka-protocol broker, the SMTP sink, both services and the worker — and
+// follows one member's join from the API to the welcome e-mail.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/kinshiphq/kinship/internal/devstack"
+	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/smtpsink"
+	"github.com/kinshiphq/kinship/internal/telemetry"
+	memberevents "github.com/kinshiphq/kinship/services/members/events"
+	"github.com/kinshiphq/kinship/workflows"
+	"github.com/kinshiphq/kinship/workflows/onboarding"
+)
+
+type stack struct {
+	ep       devstack.Endpoints
+	recorder *tracetest.SpanRecorder
+	temporal client.Client
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	recorder := tracetest.NewSpanRecorder()
+	tel, err := telemetry.New(context.Background(), telemetry.Config{Processors: []sdktrace.SpanProcessor{recorder}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logLevel := slog.LevelWarn
+	if testing.Verbose() {
+		logLevel = slog.LevelInfo
+	}
+	logger := slog.New(telemetry.NewLogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})))
+	cfg := devstack.Config{DataDir: t.TempDir(), Communities: []string{"demo"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan devstack.Endpoints, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- devstack.Run(ctx, cfg, devstack.Deps{Logger: logger, Telemetry: tel}, func(ep devstack.Endpoints) { ready <- ep })
+	}()
+	s := &stack{recorder: recorder}
+	t.Cleanup(func() {
+		if s.temporal != nil {
+			s.temporal.Close()
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("devstack.Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("dev stack did not stop within 30 s")
+		}
+		_ = tel.Shutdown(context.Background())
+	})
+	select {
+	case s.ep = <-ready:
+	case err := <-done:
+		t.Fatalf("dev stack stopped before it was ready: %v", err)
+	case <-time.After(120 * time.Second):
+		t.Fatal("dev stack not ready within 120 s")
+	}
+	s.temporal, err = client.Dial(client.Options{HostPort: s.ep.Temporal, Namespace: "demo", Logger: tlog.NewStructuredLogger(logger)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// join posts a JoinCommunity request as JSON, as the README's curl does.
+func (s *stack) join(t *testing.T, email string) string {
+	t.Helper()
+	body := fmt.Sprintf(`{"community":"demo","email":%q,"displayName":"Ada Lovelace","interests":["solar"],"emailConsent":true}`, email)
+	res, err := http.Post(s.ep.Members+"/kinship.members.v1.MembersService/JoinCommunity", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("JoinCommunity = %d %s", res.StatusCode, raw)
+	}
+	var out struct {
+		Member struct{ ID string } `json:"member"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.Member.ID == "" {
+		t.Fatalf("JoinCommunity response %s: %v", raw, err)
+	}
+	return out.Member.ID
+}
+
+func (s *stack) mails(t *testing.T, to string) []smtpsink.Message {
+	t.Helper()
+	res, err := http.Get(s.ep.Mail + "/api/messages?to=" + to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var msgs []smtpsink.Message
+	if err := json.NewDecoder(res.Body).Decode(&msgs); err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// eventually polls check until it returns "" or the deadline passes.
+func eventually(t *testing.T, deadline time.Time, what string, check func() string) {
+	t.Helper()
+	last := ""
+	for time.Now().Before(deadline) {
+		if last = check(); last == "" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: %s", what, last)
+}
+
+func TestJoinRunsEndToEnd(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	const email = "ada@example.org"
+	start := time.Now()
+	memberID := s.join(t, email)
+	deadline := start.Add(10 * time.Second)
+	workflowID := onboarding.WorkflowID("demo", memberID)
+
+	// The member row exists.
+	res, err := http.Post(s.ep.Members+"/kinship.members.v1.MembersService/GetMember", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"community":"demo","id":%q}`, memberID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GetMember of the new member = %d", res.StatusCode)
+	}
+
+	// MemberJoined is on the topic with the CloudEvents headers and a traceparent.
+	var joined kafkago.Message
+	eventually(t, deadline, "MemberJoined on demo.members.v1", func() string {
+		for _, m := range readTopic(t, s.ep.Kafka, memberevents.Topic("demo")) {
+			if string(m.Key) == memberID {
+				joined = m
+				return ""
+			}
+		}
+		return "no record keyed by the member"
+	})
+	headers := kafka.HeaderCarrier{Headers: &joined.Headers}
+	for _, h := range []string{"ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "content-type", "traceparent"} {
+		if headers.Get(h) == "" {
+			t.Errorf("MemberJoined record lacks header %s: %v", h, headers.Keys())
+		}
+	}
+	if got := headers.Get("ce_type"); got != memberevents.TypeMemberJoined {
+		t.Errorf("ce_type = %q", got)
+	}
+
+	// The onboarding journey with the member's id is running.
+	eventually(t, deadline, "onboarding workflow running", func() string {
+		d, err := s.temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+		if err != nil {
+			return err.Error()
+		}
+		if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return "status " + st.String()
+		}
+		return ""
+	})
+
+	// The welcome e-mail is in the sink.
+	eventually(t, deadline, "welcome e-mail in the sink", func() string {
+		msgs := s.mails(t, email)
+		if len(msgs) != 1 {
+			return fmt.Sprintf("%d e-mails to %s", len(msgs), email)
+		}
+		if !strings.HasPrefix(msgs[0].Subject, "Welcome to demo") {
+			return "subject " + msgs[0].Subject
+		}
+		return ""
+	})
+
+	// Every span of the journey shares the API call's trace.
+	want := []string{
+		"kinship.members.v1.MembersService/JoinCommunity",
+		"publish demo.members.v1",
+		"process demo.members.v1",
+		"StartWorkflow:Onboarding",
+		"RunWorkflow:Onboarding",
+		"StartActivity:SendWelcome",
+		"RunActivity:SendWelcome",
+		"kinship.members.v1.MembersService/GetMember",
+		"kinship.communications.v1.CommunicationsService/SendMessage",
+		"smtp send",
+	}
+	eventually(t, deadline, "one trace from the API to the e-mail", func() string {
+		return missingSpans(s.recorder, want)
+	})
+	t.Logf("join → welcome e-mail and full trace in %v", time.Since(start).Round(time.Millisecond))
+
+	// A redelivered MemberJoined starts no second journey and sends no second e-mail.
+	first, err := s.temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := kafka.NewWriter(kafka.WriterConfig{Brokers: s.ep.Kafka})
+	defer w.Close()
+	redelivered := kafkago.Message{Topic: joined.Topic, Key: joined.Key, Value: joined.Value, Headers: joined.Headers}
+	if err := w.WriteMessages(ctx, redelivered); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Now().Add(10*time.Second), "trigger consumed the redelivery", func() string {
+		return lagOf(t, s.ep.Kafka, memberevents.Topic("demo"))
+	})
+	time.Sleep(500 * time.Millisecond) // room for a wrong second e-mail to arrive
+	again, err := s.temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.GetWorkflowExecutionInfo().GetExecution().GetRunId() != first.GetWorkflowExecutionInfo().GetExecution().GetRunId() {
+		t.Error("the redelivery started a new run of the journey")
+	}
+	list, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "demo", Query: fmt.Sprintf("WorkflowId = '%s'", workflowID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(list.GetExecutions()); n != 1 {
+		t.Errorf("executions of %s = %d, want 1", workflowID, n)
+	}
+	if n := len(s.mails(t, email)); n != 1 {
+		t.Errorf("e-mails after the redelivery = %d, want 1", n)
+	}
+}
+
+// missingSpans names the spans of want not yet started in the trace of the
+// JoinCommunity server span, or says which trace a span strayed to.
+func missingSpans(rec *tracetest.SpanRecorder, want []string) string {
+	var root trace.TraceID
+	byName := map[string][]sdktrace.ReadOnlySpan{}
+	for _, s := range rec.Started() {
+		byName[s.Name()] = append(byName[s.Name()], s)
+		if s.Name() == want[0] && s.SpanKind() == trace.SpanKindServer {
+			root = s.SpanContext().TraceID()
+		}
+	}
+	if !root.IsValid() {
+		return "no JoinCommunity server span"
+	}
+	var missing []string
+	for _, name := range want {
+		found := false
+		for _, s := range byName[name] {
+			if s.SpanContext().TraceID() == root {
+				found = true
+			}
+		}
+		if !found {
+			var traces []string
+			for _, s := range byName[name] {
+				traces = append(traces, s.SpanContext().TraceID().String())
+			}
+			missing = append(missing, fmt.Sprintf("%s (seen in traces %v)", name, traces))
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		return fmt.Sprintf("trace %s lacks %v", root, missing)
+	}
+	return ""
+}
+
+// readTopic returns every record on topic.
+func readTopic(t *testing.T, brokers []string, topic string) []kafkago.Message {
+	t.Helper()
+	conn, err := kafkago.Dial("tcp", brokers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	partitions, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafkago.Message
+	for _, p := range partitions {
+		leader, err := kafkago.DialLeader(context.Background(), "tcp", brokers[0], topic, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := leader.ReadLastOffset()
+		leader.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last == 0 {
+			continue
+		}
+		r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			m, err := r.ReadMessage(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("read %s/%d: %v", topic, p.ID, err)
+			}
+			out = append(out, m)
+			if m.Offset >= last-1 {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}
+
+// lagOf returns "" once the trigger's group has committed every record of
+// topic, or how far behind it is.
+func lagOf(t *testing.T, brokers []string, topic string) string {
+	t.Helper()
+	c := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 5 * time.Second}
+	meta, err := c.Metadata(context.Background(), &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(meta.Topics) != 1 {
+		return fmt.Sprintf("metadata: %v", err)
+	}
+	var parts []int
+	var offsetReqs []kafkago.OffsetRequest
+	for _, p := range meta.Topics[0].Partitions {
+		parts = append(parts, p.ID)
+		offsetReqs = append(offsetReqs, kafkago.LastOffsetOf(p.ID))
+	}
+	ends, err := c.ListOffsets(context.Background(), &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{topic: offsetReqs}})
+	if err != nil {
+		return fmt.Sprintf("list offsets: %v", err)
+	}
+	committed, err := c.OffsetFetch(context.Background(), &kafkago.OffsetFetchRequest{GroupID: workflows.TriggerGroup, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return fmt.Sprintf("offset fetch: %v", err)
+	}
+	done := map[int]int64{}
+	for _, p := range committed.Topics[topic] {
+		done[p.Partition] = p.CommittedOffset
+	}
+	var behind bytes.Buffer
+	for _, p := range ends.Topics[topic] {
+		if p.LastOffset > 0 && done[p.Partition] < p.LastOffset {
+			fmt.Fprintf(&behind, "partition %d at %d of %d; ", p.Partition, done[p.Partition], p.LastOffset)
+		}
+	}
+	return behind.String()
+}
