@@ -153,8 +153,9 @@ func temporalStore(file string, namespaces []string) (*config.SQL, error) {
 			"synchronous":  "1", // NORMAL
 			"busy_timeout": "10000",
 		},
-		MaxConns:     4, // safe with WAL: many readers beside one writer
-		MaxIdleConns: 4,
+		// One connection: with more, a read transaction that turns into a
+		// write fails with SQLITE_BUSY_SNAPSHOT ("database is locked (517)").
+		MaxConns: 1,
 	}
 	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
 		if _, err := os.Stat(filepath.Dir(file)); err != nil {

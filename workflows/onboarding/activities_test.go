@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -32,13 +33,16 @@ func (f *fakeMembers) GetMember(_ context.Context, req *connect.Request[membersv
 
 type fakeComms struct {
 	communicationsv1connect.CommunicationsServiceClient
+	mu     sync.Mutex
 	sent   []*communicationsv1.SendMessageRequest
 	status communicationsv1.MessageStatus
 	err    error
 }
 
 func (f *fakeComms) SendMessage(_ context.Context, req *connect.Request[communicationsv1.SendMessageRequest]) (*connect.Response[communicationsv1.SendMessageResponse], error) {
+	f.mu.Lock()
 	f.sent = append(f.sent, req.Msg)
+	f.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -47,6 +51,12 @@ func (f *fakeComms) SendMessage(_ context.Context, req *connect.Request[communic
 		status = communicationsv1.MessageStatus_MESSAGE_STATUS_SENT
 	}
 	return connect.NewResponse(&communicationsv1.SendMessageResponse{Message: &communicationsv1.Message{Status: status}}), nil
+}
+
+func (f *fakeComms) sentSnapshot() []*communicationsv1.SendMessageRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*communicationsv1.SendMessageRequest(nil), f.sent...)
 }
 
 func runActivity(t *testing.T, a *Activities, fn any) error {

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/kinshiphq/kinship/internal/devstack"
+	"github.com/kinshiphq/kinship/internal/telemetry"
+)
+
+func runDev(ctx context.Context, args []string, env envFunc, logger *slog.Logger, stdout io.Writer) error {
+	cfg := devstack.DefaultConfig()
+	var otlp string
+	var reset bool
+	f := newFlags("dev", env)
+	f.string(&cfg.DataDir, "data-dir", "KINSHIP_DATA_DIR", cfg.DataDir, "folder holding every database, the broker's log and the mail")
+	f.list(&cfg.Communities, "communities", "KINSHIP_COMMUNITIES", strings.Join(cfg.Communities, ","), "communities to seed")
+	f.list(&cfg.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "", "use this Kafka instead of the embedded broker")
+	f.string(&otlp, "otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/gRPC collector URL for traces")
+	if err := f.duration(&cfg.OnboardingReminderAfter, "onboarding-reminder-after", "KINSHIP_ONBOARDING_REMINDER_AFTER", 0, "profile reminder delay; 0 means 48h"); err != nil {
+		return err
+	}
+	f.fs.BoolVar(&reset, "reset", false, "delete the data folder first")
+	f.fs.IntVar(&cfg.MembersPort, "members-port", cfg.MembersPort, "members API port")
+	f.fs.IntVar(&cfg.CommunicationsPort, "communications-port", cfg.CommunicationsPort, "communications API port")
+	f.fs.IntVar(&cfg.WorkerPort, "worker-port", cfg.WorkerPort, "worker health port")
+	f.fs.IntVar(&cfg.TemporalPort, "temporal-port", cfg.TemporalPort, "Temporal frontend port")
+	f.fs.IntVar(&cfg.KafkaPort, "kafka-port", cfg.KafkaPort, "embedded Kafka broker port")
+	f.fs.IntVar(&cfg.SMTPPort, "smtp-port", cfg.SMTPPort, "mail sink SMTP port")
+	f.fs.IntVar(&cfg.MailHTTPPort, "mail-port", cfg.MailHTTPPort, "mail sink HTTP port")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if reset {
+		if err := os.RemoveAll(cfg.DataDir); err != nil {
+			return fmt.Errorf("reset %s: %w", cfg.DataDir, err)
+		}
+	}
+	tel, err := telemetry.New(ctx, telemetry.Config{OTLPEndpoint: otlp, Version: version})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
+	return devstack.Run(ctx, cfg, devstack.Deps{Logger: logger, Telemetry: tel}, func(ep devstack.Endpoints) {
+		printBanner(stdout, cfg.DataDir, ep)
+	})
+}
+
+func printBanner(w io.Writer, dataDir string, ep devstack.Endpoints) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	demo := ep.Communities[0]
+	fmt.Fprintf(w, "\nKinship is running. Data: %s (a restart keeps it; Ctrl-C stops everything)\n\n", abs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  members API\t%s\n", ep.Members)
+	fmt.Fprintf(tw, "  communications API\t%s\n", ep.Communications)
+	fmt.Fprintf(tw, "  worker health\t%s/readyz\n", ep.Worker)
+	fmt.Fprintf(tw, "  mail sink\t%s/api/messages\t(SMTP on %s)\n", ep.Mail, ep.SMTP)
+	fmt.Fprintf(tw, "  Temporal\t%s\t(namespaces: %s)\n", ep.Temporal, strings.Join(ep.Communities, ", "))
+	fmt.Fprintf(tw, "  Kafka\t%s\t(topics: %s.members.v1, %s.communications.v1)\n", strings.Join(ep.Kafka, ","), demo, demo)
+	_ = tw.Flush()
+	fmt.Fprintf(w, `
+Join the %[1]s community:
+
+  curl -sS -X POST %[2]s/kinship.members.v1.MembersService/JoinCommunity \
+    -H 'Content-Type: application/json' \
+    -d '{"community":"%[1]s","email":"ada@example.org","displayName":"Ada Lovelace","interests":["solar"],"emailConsent":true}'
+
+Then read the welcome e-mail:
+
+  curl -sS '%[3]s/api/messages?to=ada@example.org'
+
+`, demo, ep.Members, ep.Mail)
+}

@@ -1,0 +1,103 @@
+// Command kinship is the one Kinship binary: `kinship dev` runs the whole
+// platform on this machine; `kinship members`, `kinship communications` and
+// `kinship worker` each run one part against real infrastructure.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kinshiphq/kinship/internal/telemetry"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `kinship — run communities of purpose
+
+Usage:
+  kinship dev             run the whole platform here, with embedded Temporal, Kafka and a mail sink
+  kinship members         run the members service
+  kinship communications  run the communications service
+  kinship worker          run the Temporal worker and the journey trigger
+  kinship bench join      measure JoinCommunity throughput and write docs/benchmarks.md
+  kinship version         print the version
+
+Each command takes -h for its flags; every flag can also be set in the
+environment (see docs/configuration.md).
+`
+
+// shutdownGrace bounds how long a stopping kinship may take.
+const shutdownGrace = 30 * time.Second
+
+func main() {
+	logger := newLogger(os.Stderr, os.Getenv("LOG_LEVEL"), os.Getenv("LOG_FORMAT"))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+		time.AfterFunc(shutdownGrace, func() {
+			logger.Error("shutdown took too long; exiting", "grace_s", shutdownGrace.Seconds())
+			os.Exit(2)
+		})
+	}()
+	if err := run(ctx, os.Args[1:], logger, os.Stdout); err != nil {
+		if errors.Is(err, errUsage) {
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
+		logger.Error("kinship failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	env := os.Getenv
+	switch args[0] {
+	case "dev":
+		return runDev(ctx, args[1:], env, logger, stdout)
+	case "members":
+		return runMembers(ctx, args[1:], env, logger)
+	case "communications":
+		return runCommunications(ctx, args[1:], env, logger)
+	case "worker":
+		return runWorker(ctx, args[1:], env, logger)
+	case "bench":
+		return runBench(ctx, args[1:], logger, stdout)
+	case "version":
+		_, err := fmt.Fprintln(stdout, version)
+		return err
+	case "help", "-h", "--help":
+		_, err := fmt.Fprint(stdout, usage)
+		return err
+	}
+	return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
+}
+
+// newLogger builds the process's one logger: JSON unless LOG_FORMAT=text,
+// info unless LOG_LEVEL says otherwise, with trace ids on every record.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToUpper(level))); err != nil || level == "" {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if strings.EqualFold(format, "text") {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(telemetry.NewLogHandler(h))
+}
