@@ -59,7 +59,7 @@ func runMembers(ctx context.Context, args []string, env envFunc, logger *slog.Lo
 		return fmt.Errorf("configuration: %w", err)
 	}
 	return withTelemetry(ctx, c, logger, func(tel *telemetry.Telemetry) error {
-		return members.Run(ctx, cfg, members.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-members")})
+		return members.Run(ctx, cfg, members.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-members"), Meter: tel.MeterProvider("kinship-members")})
 	})
 }
 
@@ -83,7 +83,7 @@ func runCommunications(ctx context.Context, args []string, env envFunc, logger *
 		return fmt.Errorf("configuration: %w", err)
 	}
 	return withTelemetry(ctx, c, logger, func(tel *telemetry.Telemetry) error {
-		return communications.Run(ctx, cfg, communications.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-communications")})
+		return communications.Run(ctx, cfg, communications.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-communications"), Meter: tel.MeterProvider("kinship-communications")})
 	})
 }
 

@@ -136,7 +136,8 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			DatabaseURL:  filepath.Join(cfg.DataDir, "members.db"),
 			KafkaBrokers: ep.Kafka,
 			Communities:  cfg.Communities,
-		}, members.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-members"), Listener: ports.members})
+		}, members.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-members"),
+			Meter: deps.Telemetry.MeterProvider("kinship-members"), Listener: ports.members})
 	})
 	g.Go(func() error {
 		return communications.Run(gctx, communications.Config{
@@ -146,7 +147,8 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			Communities:  cfg.Communities,
 			SMTPURL:      "smtp://" + ep.SMTP,
 			SMTPFrom:     "Kinship <no-reply@kinship.localhost>",
-		}, communications.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-communications"), Listener: ports.communications})
+		}, communications.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-communications"),
+			Meter: deps.Telemetry.MeterProvider("kinship-communications"), Listener: ports.communications})
 	})
 	g.Go(func() error {
 		return workflows.Run(gctx, workflows.Config{

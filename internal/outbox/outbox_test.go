@@ -13,6 +13,8 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -285,6 +287,38 @@ func TestRelayReplicasOnPostgresPublishOnce(t *testing.T) {
 	f.waitPublished(t, 100)
 	if n := len(readTopic(t, f.brokers)); n != 100 {
 		t.Errorf("records on topic = %d, want 100 (one relay publishing)", n)
+	}
+}
+
+func TestRelayReportsBacklogAndPublished(t *testing.T) {
+	f := newFixture(t, "sqlite")
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	f.append(t, context.Background(), event("e1", "m1"), event("e2", "m2"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- f.outbox.Run(ctx, outbox.RelayConfig{Writer: f.writer, Tracer: f.tp, Meter: mp, Logger: slog.New(slog.DiscardHandler), PollInterval: 20 * time.Millisecond})
+	}()
+	defer func() { cancel(); <-done }()
+	f.waitPublished(t, 2)
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				values[m.Name] = d.DataPoints[0].Value
+			case metricdata.Gauge[int64]:
+				values[m.Name] = d.DataPoints[0].Value
+			}
+		}
+	}
+	if values["kinship.outbox.published"] != 2 || values["kinship.outbox.pending"] != 0 {
+		t.Errorf("metrics = %v, want 2 published and 0 pending", values)
 	}
 }
 

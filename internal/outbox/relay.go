@@ -13,6 +13,8 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -29,6 +31,9 @@ type Writer interface {
 type RelayConfig struct {
 	Writer Writer
 	Tracer trace.TracerProvider
+	// Meter records kinship.outbox.pending and kinship.outbox.published;
+	// nil records nothing.
+	Meter  metric.MeterProvider
 	Logger *slog.Logger
 	// BatchSize is the most events published at once; 0 means 100. Keep
 	// the writer's BatchSize at least this large so one key's events go out
@@ -63,6 +68,9 @@ func (o *Outbox) Run(ctx context.Context, cfg RelayConfig) error {
 		cfg.Retention = 7 * 24 * time.Hour
 	}
 	r := &relay{o: o, cfg: cfg, tracer: cfg.Tracer.Tracer("github.com/kinshiphq/kinship/internal/outbox")}
+	if err := r.instrument(); err != nil {
+		return err
+	}
 	if o.db.Dialect != db.Postgres {
 		r.loop(ctx, func(context.Context) error { return nil })
 		return nil
@@ -101,9 +109,38 @@ func (r *relay) leadWhileLocked(ctx context.Context) (bool, error) {
 }
 
 type relay struct {
-	o      *Outbox
-	cfg    RelayConfig
-	tracer trace.Tracer
+	o         *Outbox
+	cfg       RelayConfig
+	tracer    trace.Tracer
+	published metric.Int64Counter
+}
+
+// instrument registers the relay's metrics: the backlog, read from the
+// table at each collection, and a count of published events.
+func (r *relay) instrument() error {
+	mp := r.cfg.Meter
+	if mp == nil {
+		mp = noop.NewMeterProvider()
+	}
+	meter := mp.Meter("github.com/kinshiphq/kinship/internal/outbox")
+	var err error
+	r.published, err = meter.Int64Counter("kinship.outbox.published", metric.WithDescription("events published to Kafka"), metric.WithUnit("{event}"))
+	if err != nil {
+		return fmt.Errorf("outbox metrics: %w", err)
+	}
+	_, err = meter.Int64ObservableGauge("kinship.outbox.pending", metric.WithDescription("events committed but not yet published"), metric.WithUnit("{event}"),
+		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+			n, err := r.o.Pending(ctx)
+			if err != nil {
+				return err
+			}
+			o.Observe(int64(n))
+			return nil
+		}))
+	if err != nil {
+		return fmt.Errorf("outbox metrics: %w", err)
+	}
+	return nil
 }
 
 // loop publishes until ctx ends or stillLeader fails.
@@ -196,6 +233,7 @@ func (r *relay) publishBatch(ctx context.Context) (int, error) {
 	if err := r.mark(ctx, batch, published, failed); err != nil {
 		return 0, err
 	}
+	r.published.Add(ctx, int64(len(published)))
 	if werr != nil {
 		return len(published), fmt.Errorf("publish %d of %d outbox events: %w", len(batch)-len(published), len(batch), werr)
 	}

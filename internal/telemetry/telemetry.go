@@ -7,9 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -36,8 +39,8 @@ type Config struct {
 // service.name while all of them go to the same exporter.
 type Telemetry struct {
 	cfg        Config
-	exporter   sdktrace.SpanExporter
 	processors []sdktrace.SpanProcessor
+	metrics    sdkmetric.Exporter
 	providers  []*sdktrace.TracerProvider
 	meters     []*sdkmetric.MeterProvider
 }
@@ -47,14 +50,21 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	t := &Telemetry{cfg: cfg}
 	t.processors = append(t.processors, cfg.Processors...)
 	if cfg.OTLPEndpoint != "" {
+		if u, err := url.Parse(cfg.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("otlp endpoint %q is not an http(s) URL such as http://otel-collector:4317", cfg.OTLPEndpoint)
+		}
 		exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(cfg.OTLPEndpoint))
 		if err != nil {
 			return nil, fmt.Errorf("create otlp trace exporter for %s: %w", cfg.OTLPEndpoint, err)
 		}
-		t.exporter = exp
 		// A queue larger than the default 2048 keeps bursts from being dropped.
 		t.processors = append(t.processors, sdktrace.NewBatchSpanProcessor(exp,
 			sdktrace.WithMaxQueueSize(16384), sdktrace.WithBatchTimeout(2*time.Second)))
+		mexp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpointURL(cfg.OTLPEndpoint))
+		if err != nil {
+			return nil, fmt.Errorf("create otlp metric exporter for %s: %w", cfg.OTLPEndpoint, err)
+		}
+		t.metrics = mexp
 	}
 	return t, nil
 }
@@ -70,11 +80,14 @@ func (t *Telemetry) TracerProvider(name string) trace.TracerProvider {
 	return tp
 }
 
-// MeterProvider returns a meter provider for the named component. Metrics are
-// kept in process until an exporter is configured (a later issue adds OTLP
-// metrics and dashboards).
-func (t *Telemetry) MeterProvider(name string) *sdkmetric.MeterProvider {
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(t.resource(name)))
+// MeterProvider returns a meter provider whose metrics carry service.name =
+// name, exported every 30 s over OTLP when an endpoint is configured.
+func (t *Telemetry) MeterProvider(name string) metric.MeterProvider {
+	opts := []sdkmetric.Option{sdkmetric.WithResource(t.resource(name))}
+	if t.metrics != nil {
+		opts = append(opts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(t.metrics, sdkmetric.WithInterval(30*time.Second))))
+	}
+	mp := sdkmetric.NewMeterProvider(opts...)
 	t.meters = append(t.meters, mp)
 	return mp
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
@@ -78,6 +79,8 @@ func (c Config) Validate() error {
 type Deps struct {
 	Logger *slog.Logger
 	Tracer trace.TracerProvider
+	// Meter is optional; nil records no metrics.
+	Meter metric.MeterProvider
 	// Listener, when set, is served instead of listening on HTTPAddr.
 	Listener net.Listener
 }
@@ -122,7 +125,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error {
-		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Logger: logger})
+		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
 	})
 	return g.Wait()
 }

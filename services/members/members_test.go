@@ -134,6 +134,25 @@ func TestJoinCommunityPublishesMemberJoined(t *testing.T) {
 	}
 }
 
+func TestGRPCClientsReachTheAPIOverH2C(t *testing.T) {
+	s := start(t)
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	h2c := &http.Client{Transport: &http.Transport{Protocols: protocols}}
+	grpcClient := membersv1connect.NewMembersServiceClient(h2c, s.url, connect.WithGRPC())
+	res, err := grpcClient.JoinCommunity(context.Background(), connect.NewRequest(validJoin()))
+	if err != nil {
+		t.Fatalf("gRPC JoinCommunity: %v", err)
+	}
+	if res.Msg.GetMember().GetId() == "" {
+		t.Error("gRPC JoinCommunity returned no member")
+	}
+	_, err = grpcClient.GetMember(context.Background(), connect.NewRequest(&membersv1.GetMemberRequest{Community: "demo", Id: "missing"}))
+	if connect.CodeOf(err) != connect.CodeNotFound {
+		t.Errorf("gRPC GetMember of a missing id = %v, want NotFound", err)
+	}
+}
+
 func TestBadInputIsRefusedAndLeavesNoTrace(t *testing.T) {
 	s := start(t)
 	tests := []struct {
