@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,6 +51,9 @@ func main() {
 		})
 	}()
 	if err := run(ctx, os.Args[1:], logger, os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // the flag package printed the help
+		}
 		if errors.Is(err, errUsage) {
 			fmt.Fprint(os.Stderr, usage)
 			os.Exit(2)

@@ -14,22 +14,50 @@ import (
 
 // common are the settings every component shares.
 type common struct {
-	communities  []string
-	kafkaBrokers []string
-	otlpEndpoint string
+	communities     []string
+	kafkaBrokers    []string
+	otlpEndpoint    string
+	httpAddr        string
+	shutdownTimeout time.Duration
 }
 
-func (c *common) define(f *flags) {
+// component is one part of the platform run on its own.
+type component struct {
+	name        string
+	defaultAddr string
+	// define adds the component's own flags.
+	define func(f *flags) error
+	// configure copies the common settings into the component's config and
+	// validates it.
+	configure func(c common) error
+	run       func(ctx context.Context, tel *telemetry.Telemetry) error
+}
+
+// runComponent parses the flags, checks the whole configuration before
+// anything starts, and runs the component with the process's telemetry,
+// flushing it afterwards.
+func runComponent(ctx context.Context, args []string, env envFunc, logger *slog.Logger, comp component) error {
+	var c common
+	f := newFlags(comp.name, env)
 	f.list(&c.communities, "communities", "KINSHIP_COMMUNITIES", "", "community slugs this instance serves")
 	f.list(&c.kafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "", "Kafka bootstrap servers")
 	f.string(&c.otlpEndpoint, "otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/gRPC collector URL; empty keeps traces in process")
-}
-
-// withTelemetry runs fn with the process's telemetry and flushes it after.
-func withTelemetry(ctx context.Context, c common, logger *slog.Logger, fn func(*telemetry.Telemetry) error) error {
+	f.string(&c.httpAddr, "http-addr", "KINSHIP_HTTP_ADDR", comp.defaultAddr, "listen address")
+	if err := f.duration(&c.shutdownTimeout, "shutdown-timeout", "KINSHIP_SHUTDOWN_TIMEOUT", 0, "graceful shutdown bound; 0 means 10s"); err != nil {
+		return err
+	}
+	if err := comp.define(f); err != nil {
+		return err
+	}
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if err := comp.configure(c); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
 	tel, err := telemetry.New(ctx, telemetry.Config{OTLPEndpoint: c.otlpEndpoint, Version: version})
 	if err != nil {
-		return err
+		return fmt.Errorf("configuration: %w", err)
 	}
 	defer func() {
 		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -38,81 +66,66 @@ func withTelemetry(ctx context.Context, c common, logger *slog.Logger, fn func(*
 			logger.Warn("flushing telemetry failed", "error", err)
 		}
 	}()
-	return fn(tel)
+	return comp.run(ctx, tel)
 }
 
 func runMembers(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
-	var c common
 	var cfg members.Config
-	f := newFlags("members", env)
-	c.define(f)
-	f.string(&cfg.HTTPAddr, "http-addr", "KINSHIP_HTTP_ADDR", ":8081", "API listen address")
-	f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path")
-	if err := f.duration(&cfg.ShutdownTimeout, "shutdown-timeout", "KINSHIP_SHUTDOWN_TIMEOUT", 0, "graceful shutdown bound"); err != nil {
-		return err
-	}
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	cfg.Communities, cfg.KafkaBrokers = c.communities, c.kafkaBrokers
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	return withTelemetry(ctx, c, logger, func(tel *telemetry.Telemetry) error {
-		return members.Run(ctx, cfg, members.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-members"), Meter: tel.MeterProvider("kinship-members")})
+	return runComponent(ctx, args, env, logger, component{
+		name: "members", defaultAddr: ":8081",
+		define: func(f *flags) error {
+			f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path")
+			return nil
+		},
+		configure: func(c common) error {
+			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			return cfg.Validate()
+		},
+		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
+			return members.Run(ctx, cfg, members.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-members"), Meter: tel.MeterProvider("kinship-members")})
+		},
 	})
 }
 
 func runCommunications(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
-	var c common
 	var cfg communications.Config
-	f := newFlags("communications", env)
-	c.define(f)
-	f.string(&cfg.HTTPAddr, "http-addr", "KINSHIP_HTTP_ADDR", ":8082", "API listen address")
-	f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path")
-	f.string(&cfg.SMTPURL, "smtp-url", "SMTP_URL", "", "mail server: smtp://, smtp+starttls:// or smtps://[user:pass@]host[:port]")
-	f.string(&cfg.SMTPFrom, "smtp-from", "SMTP_FROM", "", "sender address, such as \"Kinship <no-reply@example.org>\"")
-	if err := f.duration(&cfg.ShutdownTimeout, "shutdown-timeout", "KINSHIP_SHUTDOWN_TIMEOUT", 0, "graceful shutdown bound"); err != nil {
-		return err
-	}
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	cfg.Communities, cfg.KafkaBrokers = c.communities, c.kafkaBrokers
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	return withTelemetry(ctx, c, logger, func(tel *telemetry.Telemetry) error {
-		return communications.Run(ctx, cfg, communications.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-communications"), Meter: tel.MeterProvider("kinship-communications")})
+	return runComponent(ctx, args, env, logger, component{
+		name: "communications", defaultAddr: ":8082",
+		define: func(f *flags) error {
+			f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path")
+			f.string(&cfg.SMTPURL, "smtp-url", "SMTP_URL", "", "mail server: smtp://, smtp+starttls:// or smtps://[user:pass@]host[:port]")
+			f.string(&cfg.SMTPFrom, "smtp-from", "SMTP_FROM", "", "sender address, such as \"Kinship <no-reply@example.org>\"")
+			return nil
+		},
+		configure: func(c common) error {
+			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			return cfg.Validate()
+		},
+		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
+			return communications.Run(ctx, cfg, communications.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-communications"), Meter: tel.MeterProvider("kinship-communications")})
+		},
 	})
 }
 
 func runWorker(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
-	var c common
 	var cfg workflows.Config
-	f := newFlags("worker", env)
-	c.define(f)
-	f.string(&cfg.HTTPAddr, "http-addr", "KINSHIP_HTTP_ADDR", ":8083", "health listen address")
-	f.string(&cfg.TemporalAddress, "temporal-address", "TEMPORAL_ADDRESS", "", "Temporal frontend host:port")
-	f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL")
-	f.string(&cfg.CommunicationsURL, "communications-url", "KINSHIP_COMMUNICATIONS_URL", "", "communications API base URL")
-	if err := f.duration(&cfg.OnboardingReminderAfter, "onboarding-reminder-after", "KINSHIP_ONBOARDING_REMINDER_AFTER", 0, "profile reminder delay; 0 means 48h"); err != nil {
-		return err
-	}
-	if err := f.duration(&cfg.OnboardingGiveUpAfter, "onboarding-give-up-after", "KINSHIP_ONBOARDING_GIVE_UP_AFTER", 0, "how long a journey waits for the profile; 0 means 30 days"); err != nil {
-		return err
-	}
-	if err := f.duration(&cfg.ShutdownTimeout, "shutdown-timeout", "KINSHIP_SHUTDOWN_TIMEOUT", 0, "graceful shutdown bound"); err != nil {
-		return err
-	}
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	cfg.Communities, cfg.KafkaBrokers = c.communities, c.kafkaBrokers
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	return withTelemetry(ctx, c, logger, func(tel *telemetry.Telemetry) error {
-		return workflows.Run(ctx, cfg, workflows.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-worker")})
+	return runComponent(ctx, args, env, logger, component{
+		name: "worker", defaultAddr: ":8083",
+		define: func(f *flags) error {
+			f.string(&cfg.TemporalAddress, "temporal-address", "TEMPORAL_ADDRESS", "", "Temporal frontend host:port")
+			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL")
+			f.string(&cfg.CommunicationsURL, "communications-url", "KINSHIP_COMMUNICATIONS_URL", "", "communications API base URL")
+			if err := f.duration(&cfg.OnboardingReminderAfter, "onboarding-reminder-after", "KINSHIP_ONBOARDING_REMINDER_AFTER", 0, "profile reminder delay; 0 means 48h"); err != nil {
+				return err
+			}
+			return f.duration(&cfg.OnboardingGiveUpAfter, "onboarding-give-up-after", "KINSHIP_ONBOARDING_GIVE_UP_AFTER", 0, "how long a journey waits for the profile; 0 means 30 days")
+		},
+		configure: func(c common) error {
+			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			return cfg.Validate()
+		},
+		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
+			return workflows.Run(ctx, cfg, workflows.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-worker")})
+		},
 	})
 }

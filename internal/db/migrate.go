@@ -20,6 +20,20 @@ type Migrations struct {
 	Postgres fs.FS
 }
 
+// EmbeddedMigrations returns the migrations kept in fsys under
+// migrations/sqlite and migrations/postgres, the layout every owner uses.
+func EmbeddedMigrations(name string, fsys fs.FS) Migrations {
+	sqliteFS, err := fs.Sub(fsys, "migrations/sqlite")
+	if err != nil {
+		panic(fmt.Sprintf("migrations of %s: %v", name, err)) // a build-time layout mistake
+	}
+	pgFS, err := fs.Sub(fsys, "migrations/postgres")
+	if err != nil {
+		panic(fmt.Sprintf("migrations of %s: %v", name, err))
+	}
+	return Migrations{Name: name, SQLite: sqliteFS, Postgres: pgFS}
+}
+
 // Migrate applies every pending migration of each set, in order. On
 // PostgreSQL a session advisory lock keeps concurrent replicas from
 // migrating at once.

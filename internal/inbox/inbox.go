@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/kinshiphq/kinship/internal/db"
@@ -18,11 +17,7 @@ import (
 var migrations embed.FS
 
 // Migrations creates the inbox table; run it with the service's own.
-func Migrations() db.Migrations {
-	sqliteFS, _ := fs.Sub(migrations, "migrations/sqlite")
-	pgFS, _ := fs.Sub(migrations, "migrations/postgres")
-	return db.Migrations{Name: "inbox", SQLite: sqliteFS, Postgres: pgFS}
-}
+func Migrations() db.Migrations { return db.EmbeddedMigrations("inbox", migrations) }
 
 // Inbox records which events each consumer has handled.
 type Inbox struct {

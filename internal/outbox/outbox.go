@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -25,11 +24,7 @@ import (
 var migrations embed.FS
 
 // Migrations creates the outbox table; run it with the service's own.
-func Migrations() db.Migrations {
-	sqliteFS, _ := fs.Sub(migrations, "migrations/sqlite")
-	pgFS, _ := fs.Sub(migrations, "migrations/postgres")
-	return db.Migrations{Name: "outbox", SQLite: sqliteFS, Postgres: pgFS}
-}
+func Migrations() db.Migrations { return db.EmbeddedMigrations("outbox", migrations) }
 
 // Outbox appends events inside transactions and relays them to Kafka.
 type Outbox struct {

@@ -33,6 +33,25 @@ func InvalidArgument(err error) *connect.Error {
 	return cerr
 }
 
+// ToConnect maps what every API shares — field errors, cancelled and
+// expired requests, errors already carrying a code — and answers Internal for
+// anything else. Each api room maps its domain errors first and hands the
+// rest here.
+func ToConnect(ctx context.Context, logger *slog.Logger, procedure string, err error) error {
+	var cerr *connect.Error
+	switch {
+	case validate.IsInvalid(err):
+		return InvalidArgument(err)
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	case errors.As(err, &cerr):
+		return cerr
+	}
+	return Internal(ctx, logger, procedure, err)
+}
+
 // Internal logs err with its trace ids and returns an Internal error that
 // tells the caller nothing about the cause.
 func Internal(ctx context.Context, logger *slog.Logger, procedure string, err error) *connect.Error {

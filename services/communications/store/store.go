@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"io/fs"
 
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
@@ -16,11 +15,7 @@ import (
 var migrations embed.FS
 
 // Migrations creates the communications schema.
-func Migrations() db.Migrations {
-	sqliteFS, _ := fs.Sub(migrations, "migrations/sqlite")
-	pgFS, _ := fs.Sub(migrations, "migrations/postgres")
-	return db.Migrations{Name: "communications", SQLite: sqliteFS, Postgres: pgFS}
-}
+func Migrations() db.Migrations { return db.EmbeddedMigrations("communications", migrations) }
 
 // Outbox is where the store appends events.
 type Outbox interface {

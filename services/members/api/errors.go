@@ -14,20 +14,14 @@ import (
 // toConnect maps an error to the Connect code a caller can act on.
 func (h *Handler) toConnect(ctx context.Context, spec connect.Spec, err error) error {
 	switch {
-	case validate.IsInvalid(err):
-		return rpc.InvalidArgument(err)
 	case errors.Is(err, domain.ErrUnknownCommunity):
 		return rpc.InvalidArgument(validate.Field("community", "is not a community served here"))
 	case errors.Is(err, domain.ErrEmailTaken):
 		return connect.NewError(connect.CodeAlreadyExists, err)
 	case errors.Is(err, domain.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
-	case errors.Is(err, context.Canceled):
-		return connect.NewError(connect.CodeCanceled, err)
-	case errors.Is(err, context.DeadlineExceeded):
-		return connect.NewError(connect.CodeDeadlineExceeded, err)
 	}
-	return rpc.Internal(ctx, h.logger, spec.Procedure, err)
+	return rpc.ToConnect(ctx, h.logger, spec.Procedure, err)
 }
 
 func fieldRequired(field string) error { return validate.Field(field, "is required") }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"io/fs"
 
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
@@ -17,11 +16,7 @@ import (
 var migrations embed.FS
 
 // Migrations creates the members schema.
-func Migrations() db.Migrations {
-	sqliteFS, _ := fs.Sub(migrations, "migrations/sqlite")
-	pgFS, _ := fs.Sub(migrations, "migrations/postgres")
-	return db.Migrations{Name: "members", SQLite: sqliteFS, Postgres: pgFS}
-}
+func Migrations() db.Migrations { return db.EmbeddedMigrations("members", migrations) }
 
 // Outbox is where the store appends events.
 type Outbox interface {
