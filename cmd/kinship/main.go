@@ -40,7 +40,11 @@ environment (see docs/configuration.md).
 const shutdownGrace = 30 * time.Second
 
 func main() {
-	logger := newLogger(os.Stderr, os.Getenv("LOG_LEVEL"), os.Getenv("LOG_FORMAT"))
+	format := os.Getenv("LOG_FORMAT")
+	if format == "" && len(os.Args) > 1 && os.Args[1] == "dev" {
+		format = "text" // a person reads these
+	}
+	logger := newLogger(os.Stderr, os.Getenv("LOG_LEVEL"), format)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
@@ -91,7 +95,7 @@ func run(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writ
 	return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
 }
 
-// newLogger builds the process's one logger: JSON unless LOG_FORMAT=text,
+// newLogger builds the process's one logger: JSON unless format is text,
 // info unless LOG_LEVEL says otherwise, with trace ids on every record.
 func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lvl slog.Level
