@@ -22,6 +22,7 @@ import (
 
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/telemetry"
@@ -81,6 +82,9 @@ func (c Config) Validate() error {
 type Deps struct {
 	Logger *slog.Logger
 	Tracer trace.TracerProvider
+	// Credentials are the worker's workload tokens, presented to the
+	// services its activities call.
+	Credentials auth.TokenSource
 	// Listener, when set, is served instead of listening on HTTPAddr.
 	Listener net.Listener
 }
@@ -89,6 +93,9 @@ type Deps struct {
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if deps.Credentials == nil {
+		return errors.New("worker: no workload credentials")
 	}
 	logger := deps.Logger.With("component", "worker")
 	clients, err := dialNamespaces(ctx, cfg, deps.Tracer, logger)
@@ -102,9 +109,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}()
 
 	httpClient := rpc.HTTPClient(30 * time.Second)
+	clientOpts := rpc.ClientOptions(deps.Tracer, auth.NewClientInterceptor(deps.Credentials))
 	acts := &onboarding.Activities{
-		Members:        membersv1connect.NewMembersServiceClient(httpClient, cfg.MembersURL, rpc.ClientOptions(deps.Tracer)...),
-		Communications: communicationsv1connect.NewCommunicationsServiceClient(httpClient, cfg.CommunicationsURL, rpc.ClientOptions(deps.Tracer)...),
+		Members:        membersv1connect.NewMembersServiceClient(httpClient, cfg.MembersURL, clientOpts...),
+		Communications: communicationsv1connect.NewCommunicationsServiceClient(httpClient, cfg.CommunicationsURL, clientOpts...),
 	}
 	var workers []worker.Worker
 	for _, community := range cfg.Communities {

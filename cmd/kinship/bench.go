@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -23,6 +24,8 @@ import (
 
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
@@ -63,6 +66,23 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 	if err := kafka.EnsureTopics(ctx, brokers, kafka.Topic{Name: events.Topic("demo"), Partitions: 4, ReplicationFactor: 1}); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
+	issuerLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	issuer, err := localissuer.New("http://"+issuerLn.Addr().String(), "")
+	if err != nil {
+		return err
+	}
+	issuerSrv := &http.Server{Handler: issuer.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = issuerSrv.Serve(issuerLn) }()
+	defer issuerSrv.Close()
+	// An organiser imports members: public rate limits do not apply.
+	organiser, err := issuer.Mint(localissuer.Claims{Subject: "bench", Audience: "kinship", Community: "demo", Roles: []string{"organiser"}, TTL: time.Hour})
+	if err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -75,7 +95,8 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 	svcCtx, stopSvc := context.WithCancel(ctx)
 	svcDone := make(chan error, 1)
 	go func() {
-		svcDone <- members.Run(svcCtx, members.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: dbPath, KafkaBrokers: brokers, Communities: []string{"demo"}},
+		svcDone <- members.Run(svcCtx, members.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: dbPath, KafkaBrokers: brokers, Communities: []string{"demo"},
+			Auth: auth.TokenConfig{Issuer: issuer.URL(), Audience: "kinship"}},
 			members.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: tel.TracerProvider("kinship-members"), Listener: ln})
 	}()
 	defer func() { stopSvc(); <-svcDone }()
@@ -86,7 +107,8 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 		return fmt.Errorf("bench: %w", err)
 	}
 
-	client := membersv1connect.NewMembersServiceClient(rpc.HTTPClient(30*time.Second), base)
+	client := membersv1connect.NewMembersServiceClient(rpc.HTTPClient(30*time.Second), base,
+		connect.WithInterceptors(auth.NewClientInterceptor(auth.StaticToken(organiser))))
 	logger.Info("benchmark running", "benchmark", "join", "requests", *requests, "concurrency", *concurrency)
 	res, err := loadJoin(ctx, client, *requests, *concurrency)
 	if err != nil {

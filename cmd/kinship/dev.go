@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/devstack"
 	"github.com/kinshiphq/kinship/internal/telemetry"
 )
@@ -34,6 +35,7 @@ func runDev(ctx context.Context, args []string, env envFunc, logger *slog.Logger
 	f.fs.IntVar(&cfg.KafkaPort, "kafka-port", cfg.KafkaPort, "embedded Kafka broker port")
 	f.fs.IntVar(&cfg.SMTPPort, "smtp-port", cfg.SMTPPort, "mail sink SMTP port")
 	f.fs.IntVar(&cfg.MailHTTPPort, "mail-port", cfg.MailHTTPPort, "mail sink HTTP port")
+	f.fs.IntVar(&cfg.IssuerPort, "issuer-port", cfg.IssuerPort, "local token issuer port")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -66,6 +68,7 @@ func printBanner(w io.Writer, dataDir string, ep devstack.Endpoints) {
 	fmt.Fprintf(tw, "  mail sink\t%s/api/messages\t(SMTP on %s)\n", ep.Mail, ep.SMTP)
 	fmt.Fprintf(tw, "  Temporal\t%s\t(namespaces: %s)\n", ep.Temporal, strings.Join(ep.Communities, ", "))
 	fmt.Fprintf(tw, "  Kafka\t%s\t(topics: %s.members.v1, %s.communications.v1)\n", strings.Join(ep.Kafka, ","), demo, demo)
+	fmt.Fprintf(tw, "  token issuer\t%s\t(development only)\n", ep.Issuer)
 	_ = tw.Flush()
 	fmt.Fprintf(w, `
 Join the %[1]s community:
@@ -78,5 +81,16 @@ Then read the welcome e-mail:
 
   curl -sS '%[3]s/api/messages?to=ada@example.org'
 
-`, demo, ep.Members, ep.Mail)
+Everything else needs a bearer token. The %[1]s organiser's and a member's,
+valid for 30 days, are in %[4]s:
+
+  export KINSHIP_TOKEN=$(cat %[5]s)   # organiser
+  curl -sS -X POST %[2]s/kinship.members.v1.MembersService/ListMembers \
+    -H "Authorization: Bearer $KINSHIP_TOKEN" -H 'Content-Type: application/json' -d '{}'
+
+  organiser: %[6]s
+  member:    %[7]s
+
+`, demo, ep.Members, ep.Mail, ep.TokenDir, filepath.Join(ep.TokenDir, demo+"-organiser.jwt"),
+		ep.Tokens[auth.Organiser], ep.Tokens[auth.Member])
 }

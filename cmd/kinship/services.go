@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/services/communications"
 	"github.com/kinshiphq/kinship/services/members"
@@ -69,13 +71,33 @@ func runComponent(ctx context.Context, args []string, env envFunc, logger *slog.
 	return comp.run(ctx, tel)
 }
 
+// defineAuth adds the settings of which tokens to trust.
+func defineAuth(f *flags, cfg *auth.TokenConfig) error {
+	f.string(&cfg.Issuer, "auth-issuer", "AUTH_ISSUER", "", "OIDC issuer URL whose tokens are trusted")
+	f.string(&cfg.Audience, "auth-audience", "AUTH_AUDIENCE", "kinship", "audience tokens must be issued for")
+	f.list(&cfg.WorkloadSubjects, "auth-workload-subjects", "AUTH_WORKLOAD_SUBJECTS", "", "token subjects of Kinship's own components (worker, services)")
+	return f.duration(&cfg.ClockSkew, "auth-clock-skew", "AUTH_CLOCK_SKEW", 0, "how long after expiry a token is still accepted; 0 means 1m, at most 5m")
+}
+
+// defineCredentials adds where a workload finds its own token.
+func defineCredentials(f *flags, path *string) {
+	f.string(path, "workload-token-file", "KINSHIP_WORKLOAD_TOKEN_FILE", "", "file holding this component's bearer token, such as a projected service-account token")
+}
+
+func credentials(path string) (auth.TokenSource, error) {
+	if path == "" {
+		return nil, errors.New("workload token file is not set")
+	}
+	return auth.NewFileTokenSource(path), nil
+}
+
 func runMembers(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
 	var cfg members.Config
 	return runComponent(ctx, args, env, logger, component{
 		name: "members", defaultAddr: ":8081",
 		define: func(f *flags) error {
 			f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path")
-			return nil
+			return defineAuth(f, &cfg.Auth)
 		},
 		configure: func(c common) error {
 			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
@@ -89,32 +111,42 @@ func runMembers(ctx context.Context, args []string, env envFunc, logger *slog.Lo
 
 func runCommunications(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
 	var cfg communications.Config
+	var tokenFile string
+	var creds auth.TokenSource
 	return runComponent(ctx, args, env, logger, component{
 		name: "communications", defaultAddr: ":8082",
 		define: func(f *flags) error {
 			f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path")
 			f.string(&cfg.SMTPURL, "smtp-url", "SMTP_URL", "", "mail server: smtp://, smtp+starttls:// or smtps://[user:pass@]host[:port]")
 			f.string(&cfg.SMTPFrom, "smtp-from", "SMTP_FROM", "", "sender address, such as \"Kinship <no-reply@example.org>\"")
-			return nil
+			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL (verifies API keys)")
+			defineCredentials(f, &tokenFile)
+			return defineAuth(f, &cfg.Auth)
 		},
 		configure: func(c common) error {
 			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
-			return cfg.Validate()
+			var err error
+			creds, err = credentials(tokenFile)
+			return errors.Join(cfg.Validate(), err)
 		},
 		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
-			return communications.Run(ctx, cfg, communications.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-communications"), Meter: tel.MeterProvider("kinship-communications")})
+			return communications.Run(ctx, cfg, communications.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-communications"),
+				Meter: tel.MeterProvider("kinship-communications"), Credentials: creds})
 		},
 	})
 }
 
 func runWorker(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
 	var cfg workflows.Config
+	var tokenFile string
+	var creds auth.TokenSource
 	return runComponent(ctx, args, env, logger, component{
 		name: "worker", defaultAddr: ":8083",
 		define: func(f *flags) error {
 			f.string(&cfg.TemporalAddress, "temporal-address", "TEMPORAL_ADDRESS", "", "Temporal frontend host:port")
 			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL")
 			f.string(&cfg.CommunicationsURL, "communications-url", "KINSHIP_COMMUNICATIONS_URL", "", "communications API base URL")
+			defineCredentials(f, &tokenFile)
 			if err := f.duration(&cfg.OnboardingReminderAfter, "onboarding-reminder-after", "KINSHIP_ONBOARDING_REMINDER_AFTER", 0, "profile reminder delay; 0 means 48h"); err != nil {
 				return err
 			}
@@ -122,10 +154,12 @@ func runWorker(ctx context.Context, args []string, env envFunc, logger *slog.Log
 		},
 		configure: func(c common) error {
 			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
-			return cfg.Validate()
+			var err error
+			creds, err = credentials(tokenFile)
+			return errors.Join(cfg.Validate(), err)
 		},
 		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
-			return workflows.Run(ctx, cfg, workflows.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-worker")})
+			return workflows.Run(ctx, cfg, workflows.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-worker"), Credentials: creds})
 		},
 	})
 }

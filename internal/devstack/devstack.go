@@ -19,6 +19,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/smtpsink"
@@ -41,6 +43,7 @@ type Config struct {
 	MembersPort, CommunicationsPort, WorkerPort int
 	TemporalPort, KafkaPort                     int
 	SMTPPort, MailHTTPPort                      int
+	IssuerPort                                  int
 
 	OnboardingReminderAfter time.Duration
 }
@@ -53,6 +56,7 @@ func DefaultConfig() Config {
 		MembersPort: 8081, CommunicationsPort: 8082, WorkerPort: 8083,
 		TemporalPort: 7233, KafkaPort: 9092,
 		SMTPPort: 1025, MailHTTPPort: 8025,
+		IssuerPort: 8084,
 	}
 }
 
@@ -60,9 +64,14 @@ func DefaultConfig() Config {
 type Endpoints struct {
 	Members, Communications, Worker string // base URLs
 	Mail                            string // SMTP sink HTTP API base URL
+	Issuer                          string // local OIDC issuer URL
 	SMTP, Temporal                  string // host:port
 	Kafka                           []string
 	Communities                     []string
+	// Tokens are bearer tokens of the first community's seeded people,
+	// by role, valid for 30 days; TokenDir holds them as files too.
+	Tokens   map[auth.Role]string
+	TokenDir string
 }
 
 // Deps are what Run is given.
@@ -92,6 +101,8 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 		Communications: "http://" + ports.communications.Addr().String(),
 		Worker:         "http://" + ports.worker.Addr().String(),
 		Mail:           "http://" + ports.mailHTTP.Addr().String(),
+		Issuer:         "http://" + ports.issuer.Addr().String(),
+		TokenDir:       filepath.Join(cfg.DataDir, "tokens"),
 		SMTP:           ports.smtp.Addr().String(),
 		Temporal:       net.JoinHostPort(host, strconv.Itoa(cfg.TemporalPort)),
 		Kafka:          cfg.KafkaBrokers,
@@ -122,6 +133,12 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 	}
 	defer temporalServer.Stop()
 
+	issuer, err := localissuer.New(ep.Issuer, filepath.Join(cfg.DataDir, "issuer-keys.json"))
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	trust := tokenConfig(issuer)
+
 	sink, err := smtpsink.New(filepath.Join(cfg.DataDir, "mail"), logger.With("component", "smtp-sink"))
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
@@ -130,12 +147,14 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return sink.ServeSMTP(gctx, ports.smtp) })
 	g.Go(func() error { return serveHandler(gctx, ports.mailHTTP, sink.Handler()) })
+	g.Go(func() error { return serveHandler(gctx, ports.issuer, issuer.Handler()) })
 	g.Go(func() error {
 		return members.Run(gctx, members.Config{
 			HTTPAddr:     ports.members.Addr().String(),
 			DatabaseURL:  filepath.Join(cfg.DataDir, "members.db"),
 			KafkaBrokers: ep.Kafka,
 			Communities:  cfg.Communities,
+			Auth:         trust,
 		}, members.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-members"),
 			Meter: deps.Telemetry.MeterProvider("kinship-members"), Listener: ports.members})
 	})
@@ -147,8 +166,11 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			Communities:  cfg.Communities,
 			SMTPURL:      "smtp://" + ep.SMTP,
 			SMTPFrom:     "Kinship <no-reply@kinship.localhost>",
+			Auth:         trust,
+			MembersURL:   ep.Members,
 		}, communications.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-communications"),
-			Meter: deps.Telemetry.MeterProvider("kinship-communications"), Listener: ports.communications})
+			Credentials: workloadTokens(issuer, communicationsSubject),
+			Meter:       deps.Telemetry.MeterProvider("kinship-communications"), Listener: ports.communications})
 	})
 	g.Go(func() error {
 		return workflows.Run(gctx, workflows.Config{
@@ -159,7 +181,8 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			MembersURL:              ep.Members,
 			CommunicationsURL:       ep.Communications,
 			OnboardingReminderAfter: cfg.OnboardingReminderAfter,
-		}, workflows.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-worker"), Listener: ports.worker})
+		}, workflows.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-worker"), Listener: ports.worker,
+			Credentials: workloadTokens(issuer, workerSubject)})
 	})
 	g.Go(func() error {
 		readyCtx, cancel := context.WithTimeout(gctx, 60*time.Second)
@@ -170,6 +193,15 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 					return nil
 				}
 				return fmt.Errorf("dev: %w", err)
+			}
+		}
+		for i, community := range cfg.Communities {
+			tokens, err := seed(readyCtx, issuer, ep.Members, community, cfg.DataDir)
+			if err != nil {
+				return fmt.Errorf("dev: %w", err)
+			}
+			if i == 0 {
+				ep.Tokens = tokens
 			}
 		}
 		ready(ep)

@@ -9,11 +9,11 @@ import (
 // listeners are bound up front, so a taken port fails the start with a
 // clear message before anything else runs.
 type listeners struct {
-	members, communications, worker, smtp, mailHTTP net.Listener
+	members, communications, worker, smtp, mailHTTP, issuer net.Listener
 }
 
 func (l *listeners) close() {
-	for _, ln := range []net.Listener{l.members, l.communications, l.worker, l.smtp, l.mailHTTP} {
+	for _, ln := range []net.Listener{l.members, l.communications, l.worker, l.smtp, l.mailHTTP, l.issuer} {
 		if ln != nil {
 			_ = ln.Close()
 		}
@@ -46,6 +46,9 @@ func resolvePorts(cfg *Config) (*listeners, error) {
 		return nil, err
 	}
 	if l.mailHTTP, err = bind("mail http", cfg.MailHTTPPort); err != nil {
+		return nil, err
+	}
+	if l.issuer, err = bind("token issuer", cfg.IssuerPort); err != nil {
 		return nil, err
 	}
 	for _, p := range []*int{&cfg.TemporalPort, &cfg.KafkaPort} {

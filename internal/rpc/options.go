@@ -17,10 +17,12 @@ import (
 const MaxRequestBytes = 1 << 20
 
 // HandlerOptions are the options every Kinship Connect handler is built
-// with: tracing, a request size limit and panic recovery.
-func HandlerOptions(tp trace.TracerProvider, logger *slog.Logger) []connect.HandlerOption {
+// with: tracing (outermost, so refused calls are traced too), then guard
+// (authentication and authorisation), a request size limit and panic
+// recovery.
+func HandlerOptions(tp trace.TracerProvider, logger *slog.Logger, guard connect.Interceptor) []connect.HandlerOption {
 	return []connect.HandlerOption{
-		connect.WithInterceptors(telemetry.NewConnectInterceptor(tp)),
+		connect.WithInterceptors(telemetry.NewConnectInterceptor(tp), guard),
 		connect.WithReadMaxBytes(MaxRequestBytes),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 			logger.ErrorContext(ctx, "handler panicked", "procedure", spec.Procedure, "panic", fmt.Sprint(p))
@@ -29,10 +31,11 @@ func HandlerOptions(tp trace.TracerProvider, logger *slog.Logger) []connect.Hand
 	}
 }
 
-// ClientOptions are the options every Kinship Connect client is built with.
-func ClientOptions(tp trace.TracerProvider) []connect.ClientOption {
+// ClientOptions are the options every Kinship Connect client is built
+// with: tracing, and the caller's credentials.
+func ClientOptions(tp trace.TracerProvider, credentials connect.Interceptor) []connect.ClientOption {
 	return []connect.ClientOption{
-		connect.WithInterceptors(telemetry.NewConnectInterceptor(tp)),
+		connect.WithInterceptors(telemetry.NewConnectInterceptor(tp), credentials),
 	}
 }
 

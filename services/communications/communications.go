@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/url"
 	"strings"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
+	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	kmail "github.com/kinshiphq/kinship/internal/mail"
@@ -42,7 +45,11 @@ type Config struct {
 	// SMTPURL is the mail server: smtp://, smtp+starttls:// or smtps://.
 	SMTPURL string
 	// SMTPFrom is the sender, such as "Kinship <no-reply@example.org>".
-	SMTPFrom        string
+	SMTPFrom string
+	// Auth says which bearer tokens to trust.
+	Auth auth.TokenConfig
+	// MembersURL is the members API, which verifies API keys.
+	MembersURL      string
 	ShutdownTimeout time.Duration
 }
 
@@ -72,6 +79,12 @@ func (c Config) Validate() error {
 	if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
 		errs = append(errs, fmt.Errorf("communications: smtp sender %q is not an address", c.SMTPFrom))
 	}
+	if err := c.Auth.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("communications: %w", err))
+	}
+	if u, err := url.Parse(c.MembersURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("communications: members url %q is not an http(s) URL", c.MembersURL))
+	}
 	return errors.Join(errs...)
 }
 
@@ -79,6 +92,9 @@ func (c Config) Validate() error {
 type Deps struct {
 	Logger *slog.Logger
 	Tracer trace.TracerProvider
+	// Credentials are this service's workload tokens, presented to the
+	// members service when verifying API keys.
+	Credentials auth.TokenSource
 	// Meter is optional; nil records no metrics.
 	Meter metric.MeterProvider
 	// Listener, when set, is served instead of listening on HTTPAddr.
@@ -89,6 +105,9 @@ type Deps struct {
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if deps.Credentials == nil {
+		return errors.New("communications: no workload credentials")
 	}
 	logger := deps.Logger.With("component", "communications")
 	sender, err := kmail.NewSender(kmail.Config{URL: cfg.SMTPURL, From: cfg.SMTPFrom}, deps.Tracer)
@@ -120,7 +139,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		Communities:     cfg.Communities,
 		MessageIDDomain: senderDomain(cfg.SMTPFrom),
 	})
-	srv.Handle(communicationsv1connect.NewCommunicationsServiceHandler(handler, rpc.HandlerOptions(deps.Tracer, logger)...))
+	tokens, err := auth.NewTokenVerifier(cfg.Auth, rpc.HTTPClient(10*time.Second))
+	if err != nil {
+		return fmt.Errorf("communications: %w", err)
+	}
+	access := membersv1connect.NewAccessServiceClient(rpc.HTTPClient(10*time.Second), cfg.MembersURL,
+		rpc.ClientOptions(deps.Tracer, auth.NewClientInterceptor(deps.Credentials))...)
+	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: auth.NewRemoteKeys(access), Policy: api.Policy(), Logger: logger})
+	srv.Handle(communicationsv1connect.NewCommunicationsServiceHandler(handler, rpc.HandlerOptions(deps.Tracer, logger, guard)...))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })

@@ -16,20 +16,28 @@ import (
 	"github.com/emersion/go-smtp"
 	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	_ "modernc.org/sqlite"
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/auth/authtest"
+	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/kafka/kafkatest"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/smtpsink"
 	"github.com/kinshiphq/kinship/services/communications"
+	"github.com/kinshiphq/kinship/services/communications/api"
 	"github.com/kinshiphq/kinship/services/communications/events"
 )
 
 type fixture struct {
+	issuer *authtest.Issuer
+	url    string
+	// client calls as the worker does, with a workload token.
 	client   communicationsv1connect.CommunicationsServiceClient
 	sink     *smtpsink.Sink
 	smtpAddr string
@@ -49,7 +57,7 @@ func start(t *testing.T, startSink bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{smtpAddr: smtpLn.Addr().String(), dbPath: filepath.Join(t.TempDir(), "communications.db"), brokers: brokers}
+	f := &fixture{smtpAddr: smtpLn.Addr().String(), dbPath: filepath.Join(t.TempDir(), "communications.db"), brokers: brokers, issuer: authtest.Start(t)}
 	if startSink {
 		f.serveSink(t, smtpLn)
 	} else {
@@ -65,7 +73,8 @@ func start(t *testing.T, startSink bool) *fixture {
 		done <- communications.Run(ctx, communications.Config{
 			HTTPAddr: ln.Addr().String(), DatabaseURL: f.dbPath, KafkaBrokers: brokers, Communities: []string{"demo"},
 			SMTPURL: "smtp://" + f.smtpAddr, SMTPFrom: "Kinship <no-reply@kinship.test>",
-		}, communications.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: noop.NewTracerProvider(), Listener: ln})
+			Auth: f.issuer.Config(), MembersURL: "http://127.0.0.1:1", // API keys are not used here
+		}, communications.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: noop.NewTracerProvider(), Listener: ln, Credentials: f.issuer.WorkloadTokens()})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -79,7 +88,8 @@ func start(t *testing.T, startSink bool) *fixture {
 	if err := serve.WaitReady(readyCtx, url); err != nil {
 		t.Fatal(err)
 	}
-	f.client = communicationsv1connect.NewCommunicationsServiceClient(http.DefaultClient, url)
+	f.url = url
+	f.client = communicationsv1connect.NewCommunicationsServiceClient(http.DefaultClient, url, authtest.Bearer(f.issuer.Workload(t)))
 	return f
 }
 
@@ -191,6 +201,47 @@ func TestUnreachableMailServerAsksForRetryAndTheRetryDelivers(t *testing.T) {
 	}
 }
 
+func TestSendMessageIsGuarded(t *testing.T) {
+	f := start(t, true)
+	organiser := f.issuer.For(t, "demo", auth.Organiser)
+	tests := map[string]struct {
+		token string
+		want  connect.Code
+	}{
+		"no token":        {"", connect.CodeUnauthenticated},
+		"member":          {f.issuer.For(t, "demo", auth.Member), connect.CodePermissionDenied},
+		"ambassador":      {f.issuer.For(t, "demo", auth.Ambassador), connect.CodePermissionDenied},
+		"other community": {f.issuer.For(t, "other", auth.Organiser), connect.CodePermissionDenied},
+		"wrong audience":  {f.issuer.Token(t, localissuer.Claims{Subject: "o", Community: "demo", Roles: []string{"organiser"}, Audience: "x"}), connect.CodeUnauthenticated},
+		"expired":         {f.issuer.Token(t, localissuer.Claims{Subject: "o", Community: "demo", Roles: []string{"organiser"}, IssuedAt: time.Now().Add(-3 * time.Hour), TTL: time.Hour}), connect.CodeUnauthenticated},
+		"unknown api key": {"kinship_aaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", connect.CodeUnavailable},
+		"organiser":       {organiser, codeOK},
+		"staff":           {f.issuer.For(t, "demo", auth.Staff), codeOK},
+		"platform admin":  {f.issuer.Token(t, localissuer.Claims{Subject: "root", Roles: []string{"platform-admin"}}), codeOK},
+		"workload":        {f.issuer.Workload(t), codeOK},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var opts []connect.ClientOption
+			if tt.token != "" {
+				opts = append(opts, authtest.Bearer(tt.token))
+			}
+			c := communicationsv1connect.NewCommunicationsServiceClient(http.DefaultClient, f.url, opts...)
+			_, err := c.SendMessage(context.Background(), send("guard/"+strings.ReplaceAll(name, " ", "-"), "ada@example.org"))
+			if got := connect.CodeOf(err); (err == nil && tt.want != codeOK) || (err != nil && got != tt.want) {
+				t.Errorf("SendMessage as %s = %v, want %v", name, err, tt.want)
+			}
+		})
+	}
+	services := []protoreflect.ServiceDescriptor{communicationsv1.File_kinship_communications_v1_communications_proto.Services().ByName("CommunicationsService")}
+	if missing := api.Policy().Missing(services...); len(missing) > 0 {
+		t.Errorf("procedures without a policy entry: %v", missing)
+	}
+	if n := services[0].Methods().Len(); n != 1 {
+		t.Errorf("CommunicationsService has %d methods; give each new one a row above", n)
+	}
+}
+
 func TestBadInputIsRefusedAndNothingIsSent(t *testing.T) {
 	f := start(t, true)
 	tests := map[string]struct {
@@ -248,3 +299,6 @@ func topicEnd(t *testing.T, brokers []string) int64 {
 	}
 	return last
 }
+
+// codeOK stands for success in tables of Connect codes.
+const codeOK connect.Code = 0

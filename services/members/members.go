@@ -15,6 +15,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/audit"
+	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/outbox"
@@ -34,7 +36,12 @@ type Config struct {
 	DatabaseURL  string
 	KafkaBrokers []string
 	// Communities are the community slugs this instance serves.
-	Communities     []string
+	Communities []string
+	// Auth says which bearer tokens to trust.
+	Auth auth.TokenConfig
+	// Limits bound public endpoints such as JoinCommunity; zero values
+	// take the defaults.
+	Limits          auth.Limits
 	ShutdownTimeout time.Duration
 }
 
@@ -57,6 +64,9 @@ func (c Config) Validate() error {
 		if _, ferr := domain.ValidateCommunity(slug); ferr != nil {
 			errs = append(errs, fmt.Errorf("members: community %q %s", slug, ferr.Reason))
 		}
+	}
+	if err := c.Auth.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("members: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -82,7 +92,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return fmt.Errorf("members: %w", err)
 	}
 	defer d.Close()
-	if err := db.Migrate(ctx, d, logger, outbox.Migrations(), store.Migrations()); err != nil {
+	if err := db.Migrate(ctx, d, logger, outbox.Migrations(), audit.Migrations(), store.Migrations()); err != nil {
 		return fmt.Errorf("members: %w", err)
 	}
 	ob := outbox.New(d, telemetry.Propagator())
@@ -102,7 +112,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Checks:          map[string]serve.Check{"database": d.PingContext},
 	})
-	srv.Handle(membersv1connect.NewMembersServiceHandler(api.New(st, logger), rpc.HandlerOptions(deps.Tracer, logger)...))
+	tokens, err := auth.NewTokenVerifier(cfg.Auth, rpc.HTTPClient(10*time.Second))
+	if err != nil {
+		return fmt.Errorf("members: %w", err)
+	}
+	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: st, Policy: api.Policy(), Limits: cfg.Limits, Logger: logger})
+	opts := rpc.HandlerOptions(deps.Tracer, logger, guard)
+	srv.Handle(membersv1connect.NewMembersServiceHandler(api.New(st, logger), opts...))
+	srv.Handle(membersv1connect.NewAccessServiceHandler(api.NewAccess(st, audit.New(d), logger), opts...))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })

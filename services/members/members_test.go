@@ -23,6 +23,8 @@ import (
 
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/auth/authtest"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/kafka/kafkatest"
 	"github.com/kinshiphq/kinship/internal/rpc"
@@ -35,7 +37,10 @@ type service struct {
 	url     string
 	dbPath  string
 	brokers []string
-	client  membersv1connect.MembersServiceClient
+	issuer  *authtest.Issuer
+	// client calls as the demo organiser, anon without credentials.
+	client membersv1connect.MembersServiceClient
+	anon   membersv1connect.MembersServiceClient
 }
 
 func start(t *testing.T) *service {
@@ -48,11 +53,12 @@ func start(t *testing.T) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &service{url: "http://" + ln.Addr().String(), dbPath: filepath.Join(t.TempDir(), "members.db"), brokers: brokers}
+	s := &service{url: "http://" + ln.Addr().String(), dbPath: filepath.Join(t.TempDir(), "members.db"), brokers: brokers, issuer: authtest.Start(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- members.Run(ctx, members.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: s.dbPath, KafkaBrokers: brokers, Communities: []string{"demo"}},
+		done <- members.Run(ctx, members.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: s.dbPath, KafkaBrokers: brokers,
+			Communities: []string{"demo", "other"}, Auth: s.issuer.Config()},
 			members.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: noop.NewTracerProvider(), Listener: ln})
 	}()
 	t.Cleanup(func() {
@@ -66,7 +72,8 @@ func start(t *testing.T) *service {
 	if err := serve.WaitReady(readyCtx, s.url); err != nil {
 		t.Fatal(err)
 	}
-	s.client = membersv1connect.NewMembersServiceClient(http.DefaultClient, s.url)
+	s.client = membersv1connect.NewMembersServiceClient(http.DefaultClient, s.url, authtest.Bearer(s.issuer.For(t, "demo", auth.Organiser)))
+	s.anon = membersv1connect.NewMembersServiceClient(http.DefaultClient, s.url)
 	return s
 }
 
@@ -105,7 +112,7 @@ func validJoin() *membersv1.JoinCommunityRequest {
 func TestJoinCommunityPublishesMemberJoined(t *testing.T) {
 	s := start(t)
 	ctx := context.Background()
-	res, err := s.client.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	res, err := s.anon.JoinCommunity(ctx, connect.NewRequest(validJoin()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +135,7 @@ func TestJoinCommunityPublishesMemberJoined(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	_, err = s.client.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	_, err = s.anon.JoinCommunity(ctx, connect.NewRequest(validJoin()))
 	if connect.CodeOf(err) != connect.CodeAlreadyExists {
 		t.Errorf("second join with the same e-mail: %v, want AlreadyExists", err)
 	}
@@ -139,7 +146,7 @@ func TestGRPCClientsReachTheAPIOverH2C(t *testing.T) {
 	protocols := new(http.Protocols)
 	protocols.SetUnencryptedHTTP2(true)
 	h2c := &http.Client{Transport: &http.Transport{Protocols: protocols}}
-	grpcClient := membersv1connect.NewMembersServiceClient(h2c, s.url, connect.WithGRPC())
+	grpcClient := membersv1connect.NewMembersServiceClient(h2c, s.url, connect.WithGRPC(), authtest.Bearer(s.issuer.For(t, "demo", auth.Organiser)))
 	res, err := grpcClient.JoinCommunity(context.Background(), connect.NewRequest(validJoin()))
 	if err != nil {
 		t.Fatalf("gRPC JoinCommunity: %v", err)
@@ -169,7 +176,7 @@ func TestBadInputIsRefusedAndLeavesNoTrace(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			req := validJoin()
 			tt.mutate(req)
-			_, err := s.client.JoinCommunity(context.Background(), connect.NewRequest(req))
+			_, err := s.anon.JoinCommunity(context.Background(), connect.NewRequest(req))
 			if connect.CodeOf(err) != connect.CodeInvalidArgument {
 				t.Fatalf("error = %v, want InvalidArgument", err)
 			}
@@ -254,16 +261,19 @@ func TestListMembersPages(t *testing.T) {
 	}
 
 	for name, req := range map[string]*membersv1.ListMembersRequest{
-		"forged token":      {Community: "demo", PageToken: "not-a-token!"},
-		"negative size":     {Community: "demo", PageSize: -1},
-		"missing community": {PageSize: 10},
+		"forged token":  {Community: "demo", PageToken: "not-a-token!"},
+		"negative size": {Community: "demo", PageSize: -1},
 	} {
 		_, err := s.client.ListMembers(ctx, connect.NewRequest(req))
 		if connect.CodeOf(err) != connect.CodeInvalidArgument {
 			t.Errorf("%s: error = %v, want InvalidArgument", name, err)
 		}
 	}
-	_, err := s.client.GetMember(ctx, connect.NewRequest(&membersv1.GetMemberRequest{Community: "demo", Id: "nope"}))
+	implicit, err := s.client.ListMembers(ctx, connect.NewRequest(&membersv1.ListMembersRequest{PageSize: 10}))
+	if err != nil || len(implicit.Msg.GetMembers()) != 5 {
+		t.Errorf("ListMembers without a community = %v, %v; want the token's community's 5 members", len(implicit.Msg.GetMembers()), err)
+	}
+	_, err = s.client.GetMember(ctx, connect.NewRequest(&membersv1.GetMemberRequest{Community: "demo", Id: "nope"}))
 	var cerr *connect.Error
 	if !errors.As(err, &cerr) || cerr.Code() != connect.CodeNotFound {
 		t.Errorf("GetMember of a missing id = %v, want NotFound", err)

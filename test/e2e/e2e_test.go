@@ -14,6 +14,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,12 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"connectrpc.com/connect"
+
+	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/auth/authtest"
 	"github.com/kinshiphq/kinship/internal/devstack"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/smtpsink"
@@ -39,6 +46,25 @@ type stack struct {
 	ep       devstack.Endpoints
 	recorder *tracetest.SpanRecorder
 	temporal client.Client
+	logs     *syncBuffer
+}
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startStack(t *testing.T) *stack {
@@ -48,11 +74,14 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logLevel := slog.LevelWarn
+	// Every record at debug level is kept, to prove no personal data is
+	// logged; with -v they go to stderr too.
+	logs := &syncBuffer{}
+	var out io.Writer = logs
 	if testing.Verbose() {
-		logLevel = slog.LevelInfo
+		out = io.MultiWriter(logs, os.Stderr)
 	}
-	logger := slog.New(telemetry.NewLogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})))
+	logger := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	cfg := devstack.Config{DataDir: t.TempDir(), Communities: []string{"demo"}}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan devstack.Endpoints, 1)
@@ -60,7 +89,7 @@ func startStack(t *testing.T) *stack {
 	go func() {
 		done <- devstack.Run(ctx, cfg, devstack.Deps{Logger: logger, Telemetry: tel}, func(ep devstack.Endpoints) { ready <- ep })
 	}()
-	s := &stack{recorder: recorder}
+	s := &stack{recorder: recorder, logs: logs}
 	t.Cleanup(func() {
 		if s.temporal != nil {
 			s.temporal.Close()
@@ -148,15 +177,10 @@ func TestJoinRunsEndToEnd(t *testing.T) {
 	deadline := start.Add(10 * time.Second)
 	workflowID := onboarding.WorkflowID("demo", memberID)
 
-	// The member row exists.
-	res, err := http.Post(s.ep.Members+"/kinship.members.v1.MembersService/GetMember", "application/json",
-		strings.NewReader(fmt.Sprintf(`{"community":"demo","id":%q}`, memberID)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GetMember of the new member = %d", res.StatusCode)
+	// The member row exists; the organiser may read it.
+	if code := s.post(t, s.ep.Members+"/kinship.members.v1.MembersService/GetMember", s.ep.Tokens[auth.Organiser],
+		fmt.Sprintf(`{"id":%q}`, memberID)); code != http.StatusOK {
+		t.Fatalf("GetMember of the new member = %d", code)
 	}
 
 	// MemberJoined is on the topic with the CloudEvents headers and a traceparent.
@@ -254,6 +278,80 @@ func TestJoinRunsEndToEnd(t *testing.T) {
 	if n := len(s.mails(t, email)); n != 1 {
 		t.Errorf("e-mails after the redelivery = %d, want 1", n)
 	}
+
+	// The member's e-mail address and name appear in no log record and no span.
+	for _, secret := range []string{email, "Lovelace"} {
+		if strings.Contains(s.logs.String(), secret) {
+			t.Errorf("logs contain %q", secret)
+		}
+		if where := spanMentioning(s.recorder, secret); where != "" {
+			t.Errorf("span %s contains %q", where, secret)
+		}
+	}
+}
+
+// spanMentioning names a span whose name, attributes, events or status
+// contain s.
+func spanMentioning(rec *tracetest.SpanRecorder, s string) string {
+	for _, span := range rec.Ended() {
+		text := span.Name() + " " + span.Status().Description
+		for _, kv := range span.Attributes() {
+			text += " " + kv.Value.Emit()
+		}
+		for _, e := range span.Events() {
+			text += " " + e.Name
+			for _, kv := range e.Attributes {
+				text += " " + kv.Value.Emit()
+			}
+		}
+		if strings.Contains(text, s) {
+			return span.Name()
+		}
+	}
+	return ""
+}
+
+func TestAPIKeyMadeByMembersWorksOnCommunications(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	access := membersv1connect.NewAccessServiceClient(http.DefaultClient, s.ep.Members, authtest.Bearer(s.ep.Tokens[auth.Organiser]))
+	created, err := access.CreateAPIKey(ctx, connect.NewRequest(&membersv1.CreateAPIKeyRequest{Name: "newsletter script", Roles: []string{"staff"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"idempotencyKey":"script/1","memberId":"m-script","toEmail":"grace@example.org","subject":"Hello","textBody":"Hi"}`
+	if code := s.post(t, s.ep.Communications+"/kinship.communications.v1.CommunicationsService/SendMessage", created.Msg.GetSecret(), body); code != http.StatusOK {
+		t.Fatalf("SendMessage with a staff API key = %d", code)
+	}
+	if n := len(s.mails(t, "grace@example.org")); n != 1 {
+		t.Errorf("e-mails sent with the key = %d, want 1", n)
+	}
+	memberKey, err := access.CreateAPIKey(ctx, connect.NewRequest(&membersv1.CreateAPIKeyRequest{Name: "member bot", Roles: []string{"member"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := s.post(t, s.ep.Communications+"/kinship.communications.v1.CommunicationsService/SendMessage", memberKey.Msg.GetSecret(), body); code != http.StatusForbidden {
+		t.Errorf("SendMessage with a member API key = %d, want 403", code)
+	}
+}
+
+// post sends a Connect JSON request and returns the HTTP status.
+func (s *stack) post(t *testing.T, url, token, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 // missingSpans names the spans of want not yet started in the trace of the

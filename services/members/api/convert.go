@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/members/domain"
 )
@@ -75,4 +76,28 @@ func decodePageToken(community, token string) (string, error) {
 		return "", validate.Field("page_token", "is not a token this API issued for this community")
 	}
 	return lastID, nil
+}
+
+func keyToProto(k domain.APIKey) *membersv1.APIKey {
+	out := &membersv1.APIKey{
+		Id: k.ID, Community: k.Community, Name: k.Name, Prefix: k.Prefix,
+		CreatedAt: timestamppb.New(k.CreatedAt), CreatedBy: k.CreatedBy,
+	}
+	for _, r := range k.Roles {
+		out.Roles = append(out.Roles, string(r))
+	}
+	if !k.LastUsedAt.IsZero() {
+		out.LastUsedAt = timestamppb.New(k.LastUsedAt)
+	}
+	if k.Revoked() {
+		out.RevokedAt = timestamppb.New(k.RevokedAt)
+	}
+	return out
+}
+
+func auditToProto(e audit.Entry) *membersv1.AuditEntry {
+	return &membersv1.AuditEntry{
+		Id: e.ID, Community: e.Community, OccurredAt: timestamppb.New(e.OccurredAt), ActorKind: e.ActorKind,
+		ActorId: e.ActorID, Action: e.Action, TargetType: e.TargetType, TargetId: e.TargetID,
+	}
 }

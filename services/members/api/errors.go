@@ -18,13 +18,15 @@ func (h *Handler) toConnect(ctx context.Context, spec connect.Spec, err error) e
 		return rpc.InvalidArgument(validate.Field("community", "is not a community served here"))
 	case errors.Is(err, domain.ErrEmailTaken):
 		return connect.NewError(connect.CodeAlreadyExists, err)
-	case errors.Is(err, domain.ErrNotFound):
+	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrKeyNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
 	}
 	return rpc.ToConnect(ctx, h.logger, spec.Procedure, err)
 }
 
 func fieldRequired(field string) error { return validate.Field(field, "is required") }
+
+func fieldInvalid(field, reason string) error { return validate.Field(field, "%s", reason) }
 
 func communityOf(raw string) (string, error) {
 	c, ferr := domain.ValidateCommunity(raw)

@@ -13,6 +13,7 @@ import (
 
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/services/members/domain"
 	"github.com/kinshiphq/kinship/services/members/events"
@@ -71,6 +72,9 @@ func (h *Handler) GetMember(ctx context.Context, req *connect.Request[membersv1.
 	}
 	if req.Msg.GetId() == "" {
 		return nil, h.toConnect(ctx, req.Spec(), fieldRequired("id"))
+	}
+	if err := auth.RequireTarget(ctx, req.Msg.GetId()); err != nil {
+		return nil, err
 	}
 	m, err := h.store.GetMember(ctx, community, req.Msg.GetId())
 	if err != nil {

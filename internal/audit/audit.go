@@ -1,0 +1,93 @@
+// Package audit records privileged actions — role changes, exports,
+// erasures, announcements, key creation — with who did what to which ids,
+// in the same transaction as the action. Entries hold ids, never personal
+// data.
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/db"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrations creates the audit log; run it with the service's own.
+func Migrations() db.Migrations { return db.EmbeddedMigrations("audit", migrations) }
+
+// Entry is one privileged action.
+type Entry struct {
+	ID         string
+	Community  string
+	OccurredAt time.Time
+	ActorKind  string
+	ActorID    string
+	// Action names what happened, such as "api_key.created".
+	Action     string
+	TargetType string
+	TargetID   string
+}
+
+// Log writes and reads a service's audit log.
+type Log struct {
+	db *db.DB
+}
+
+// New returns the audit log of database d.
+func New(d *db.DB) *Log { return &Log{db: d} }
+
+// Record appends an entry for the caller of ctx in tx.
+func (l *Log) Record(ctx context.Context, tx *sql.Tx, community, action, targetType, targetID string) error {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return errors.New("audit: privileged action without an authenticated caller")
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, l.db.Rebind(`INSERT INTO audit_log
+		(id, community, occurred_at, actor_kind, actor_id, action, target_type, target_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		id.String(), community, time.Now().UTC().Truncate(time.Microsecond), string(p.Kind), p.Subject, action, targetType, targetID)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// List returns up to limit entries of community older than beforeID
+// (empty for the newest), newest first.
+func (l *Log) List(ctx context.Context, community, beforeID string, limit int) ([]Entry, error) {
+	q := "SELECT id, community, occurred_at, actor_kind, actor_id, action, target_type, target_id FROM audit_log WHERE community = ?"
+	args := []any{community}
+	if beforeID != "" {
+		q += " AND id < ?"
+		args = append(args, beforeID)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := l.db.QueryContext(ctx, l.db.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit entries: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var e Entry
+		if err := rows.Scan(&e.ID, &e.Community, &e.OccurredAt, &e.ActorKind, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID); err != nil {
+			return nil, fmt.Errorf("list audit entries: %w", err)
+		}
+		e.OccurredAt = e.OccurredAt.UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
