@@ -296,12 +296,12 @@ func spanMentioning(rec *tracetest.SpanRecorder, s string) string {
 	for _, span := range rec.Ended() {
 		text := span.Name() + " " + span.Status().Description
 		for _, kv := range span.Attributes() {
-			text += " " + kv.Value.Emit()
+			text += " " + kv.Value.String()
 		}
 		for _, e := range span.Events() {
 			text += " " + e.Name
 			for _, kv := range e.Attributes {
-				text += " " + kv.Value.Emit()
+				text += " " + kv.Value.String()
 			}
 		}
 		if strings.Contains(text, s) {
