@@ -76,6 +76,9 @@ func defineAuth(f *flags, cfg *auth.TokenConfig) error {
 	f.string(&cfg.Issuer, "auth-issuer", "AUTH_ISSUER", "", "OIDC issuer URL whose tokens are trusted")
 	f.string(&cfg.Audience, "auth-audience", "AUTH_AUDIENCE", "kinship", "audience tokens must be issued for")
 	f.list(&cfg.WorkloadSubjects, "auth-workload-subjects", "AUTH_WORKLOAD_SUBJECTS", "", "token subjects of Kinship's own components (worker, services)")
+	f.string(&cfg.WorkloadIssuer, "auth-workload-issuer", "AUTH_WORKLOAD_ISSUER", "", "second issuer trusted for workload tokens only, such as the cluster's service-account issuer")
+	f.string(&cfg.WorkloadAudience, "auth-workload-audience", "AUTH_WORKLOAD_AUDIENCE", "", "audience of workload tokens from the workload issuer")
+	f.string(&cfg.WorkloadCAFile, "auth-workload-ca-file", "AUTH_WORKLOAD_CA_FILE", "", "PEM bundle trusted when fetching the workload issuer's keys")
 	return f.duration(&cfg.ClockSkew, "auth-clock-skew", "AUTH_CLOCK_SKEW", 0, "how long after expiry a token is still accepted; 0 means 1m, at most 5m")
 }
 

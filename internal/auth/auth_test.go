@@ -298,3 +298,34 @@ func TestAPIKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkloadIssuerIsTrustedForWorkloadsOnly(t *testing.T) {
+	people := newIssuer(t)
+	cluster := newIssuer(t) // stands in for the Kubernetes service-account issuer
+	v, err := NewTokenVerifier(TokenConfig{
+		Issuer: people.issuer.URL(), Audience: "kinship",
+		WorkloadIssuer: cluster.issuer.URL(), WorkloadAudience: "kinship-workload",
+		WorkloadSubjects: []string{"system:serviceaccount:kinship-demo:kinship"},
+	}, http.DefaultClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sa := cluster.mint(t, localissuer.Claims{Subject: "system:serviceaccount:kinship-demo:kinship", Audience: "kinship-workload"})
+	p, err := v.Verify(ctx, sa)
+	if err != nil || p.Kind != KindWorkload || !p.Has(Workload) {
+		t.Fatalf("service-account token = %+v, %v; want a workload", p, err)
+	}
+	for name, tok := range map[string]string{
+		"another service account": cluster.mint(t, localissuer.Claims{Subject: "system:serviceaccount:default:default", Audience: "kinship-workload"}),
+		"person's audience":       cluster.mint(t, localissuer.Claims{Subject: "system:serviceaccount:kinship-demo:kinship", Audience: "kinship"}),
+		"organiser from cluster":  cluster.mint(t, localissuer.Claims{Subject: "x", Audience: "kinship-workload", Community: "demo", Roles: []string{"organiser"}}),
+	} {
+		if _, err := v.Verify(ctx, tok); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if p, err := v.Verify(ctx, people.mint(t, localissuer.Claims{Subject: "u", Community: "demo", Roles: []string{"organiser"}})); err != nil || !p.Has(Organiser) {
+		t.Errorf("people's token = %+v, %v", p, err)
+	}
+}

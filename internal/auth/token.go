@@ -2,11 +2,17 @@ package auth
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +43,15 @@ type TokenConfig struct {
 	// (the worker, a service verifying API keys); they get the Workload role
 	// and nothing else.
 	WorkloadSubjects []string
+	// WorkloadIssuer, when set, is a second issuer trusted for workload
+	// tokens only — in Kubernetes, the cluster's service-account issuer, so
+	// components present projected service-account tokens. Its tokens must
+	// carry WorkloadAudience and a subject in WorkloadSubjects.
+	WorkloadIssuer   string
+	WorkloadAudience string
+	// WorkloadCAFile is a PEM bundle trusted when fetching the workload
+	// issuer's keys, such as the cluster CA.
+	WorkloadCAFile string
 }
 
 // Validate reports a missing or unsafe setting.
@@ -47,6 +62,17 @@ func (c TokenConfig) Validate() error {
 	}
 	if c.Audience == "" {
 		errs = append(errs, errors.New("auth audience is empty"))
+	}
+	if c.WorkloadIssuer != "" {
+		if u, err := url.Parse(c.WorkloadIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("auth workload issuer %q is not an http(s) URL", c.WorkloadIssuer))
+		}
+		if c.WorkloadAudience == "" {
+			errs = append(errs, errors.New("auth workload audience is empty"))
+		}
+		if len(c.WorkloadSubjects) == 0 {
+			errs = append(errs, errors.New("auth workload issuer set but no workload subjects"))
+		}
 	}
 	if c.ClockSkew < 0 || c.ClockSkew > MaxClockSkew {
 		errs = append(errs, fmt.Errorf("auth clock skew %v is outside 0..%v", c.ClockSkew, MaxClockSkew))
@@ -59,8 +85,16 @@ func (c TokenConfig) Validate() error {
 // a key the cache lacks makes it fetch the JWKS again, so key rotation needs
 // no restart.
 type TokenVerifier struct {
-	cfg    TokenConfig
-	client *http.Client
+	cfg      TokenConfig
+	people   *issuer
+	workload *issuer // nil without a workload issuer
+}
+
+// issuer verifies one issuer's tokens.
+type issuer struct {
+	url, audience string
+	skew          time.Duration
+	client        *http.Client
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
@@ -74,14 +108,25 @@ func NewTokenVerifier(cfg TokenConfig, client *http.Client) (*TokenVerifier, err
 	if cfg.ClockSkew == 0 {
 		cfg.ClockSkew = time.Minute
 	}
-	return &TokenVerifier{cfg: cfg, client: client}, nil
+	v := &TokenVerifier{cfg: cfg, people: &issuer{url: cfg.Issuer, audience: cfg.Audience, skew: cfg.ClockSkew, client: client}}
+	if cfg.WorkloadIssuer != "" {
+		wclient := client
+		if cfg.WorkloadCAFile != "" {
+			var err error
+			if wclient, err = clientTrusting(client, cfg.WorkloadCAFile); err != nil {
+				return nil, err
+			}
+		}
+		v.workload = &issuer{url: cfg.WorkloadIssuer, audience: cfg.WorkloadAudience, skew: cfg.ClockSkew, client: wclient}
+	}
+	return v, nil
 }
 
 // ErrIssuerUnavailable means the issuer's discovery document could not be
 // fetched; the call may succeed later.
 var ErrIssuerUnavailable = errors.New("token issuer unavailable")
 
-func (v *TokenVerifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+func (v *issuer) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.verifier != nil {
@@ -92,7 +137,7 @@ func (v *TokenVerifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) 
 	fetchCtx := oidc.ClientContext(context.WithoutCancel(ctx), v.client)
 	discoverCtx, cancel := context.WithTimeout(fetchCtx, 10*time.Second)
 	defer cancel()
-	provider, err := oidc.NewProvider(discoverCtx, v.cfg.Issuer)
+	provider, err := oidc.NewProvider(discoverCtx, v.url)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrIssuerUnavailable, err)
 	}
@@ -102,9 +147,9 @@ func (v *TokenVerifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) 
 	if err := provider.Claims(&claims); err != nil || claims.JWKSURI == "" {
 		return nil, fmt.Errorf("%w: discovery document names no jwks_uri", ErrIssuerUnavailable)
 	}
-	skew := v.cfg.ClockSkew
-	v.verifier = oidc.NewVerifier(v.cfg.Issuer, oidc.NewRemoteKeySet(fetchCtx, claims.JWKSURI), &oidc.Config{
-		ClientID:             v.cfg.Audience,
+	skew := v.skew
+	v.verifier = oidc.NewVerifier(v.url, oidc.NewRemoteKeySet(fetchCtx, claims.JWKSURI), &oidc.Config{
+		ClientID:             v.audience,
 		SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256, oidc.EdDSA},
 		// An expired token is accepted for up to the clock skew.
 		Now: func() time.Time { return time.Now().Add(-skew) },
@@ -112,20 +157,39 @@ func (v *TokenVerifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) 
 	return v.verifier, nil
 }
 
-// Verify checks raw's signature, issuer, audience and lifetime and returns
-// the principal it names.
-func (v *TokenVerifier) Verify(ctx context.Context, raw string) (Principal, error) {
+// verify checks raw against this issuer.
+func (v *issuer) verify(ctx context.Context, raw string) (*oidc.IDToken, error) {
 	verifier, err := v.get(ctx)
 	if err != nil {
-		return Principal{}, err
+		return nil, err
 	}
 	tok, err := verifier.Verify(ctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
 		if errors.As(err, &expired) {
-			return Principal{}, errors.New("token expired")
+			return nil, errors.New("token expired")
 		}
-		return Principal{}, fmt.Errorf("token rejected: %w", err)
+		return nil, fmt.Errorf("token rejected: %w", err)
+	}
+	return tok, nil
+}
+
+// Verify checks raw's signature, issuer, audience and lifetime and returns
+// the principal it names.
+func (v *TokenVerifier) Verify(ctx context.Context, raw string) (Principal, error) {
+	if v.workload != nil && unverifiedIssuer(raw) == v.workload.url {
+		tok, err := v.workload.verify(ctx, raw)
+		if err != nil {
+			return Principal{}, err
+		}
+		if !slices.Contains(v.cfg.WorkloadSubjects, tok.Subject) {
+			return Principal{}, errors.New("workload token of an unknown subject")
+		}
+		return Principal{Kind: KindWorkload, Subject: tok.Subject, Roles: []Role{Workload}}, nil
+	}
+	tok, err := v.people.verify(ctx, raw)
+	if err != nil {
+		return Principal{}, err
 	}
 	if slices.Contains(v.cfg.WorkloadSubjects, tok.Subject) {
 		return Principal{Kind: KindWorkload, Subject: tok.Subject, Roles: []Role{Workload}}, nil
@@ -155,4 +219,49 @@ func (v *TokenVerifier) Verify(ctx context.Context, raw string) (Principal, erro
 		p.Community = "" // platform admins act in every community
 	}
 	return p, nil
+}
+
+// unverifiedIssuer reads a JWT's iss claim without checking anything, only
+// to pick the verifier that then checks everything.
+func unverifiedIssuer(raw string) string {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var claims struct {
+		Issuer string `json:"iss"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return ""
+	}
+	return claims.Issuer
+}
+
+// clientTrusting returns a copy of base that also trusts the PEM bundle in
+// caFile.
+func clientTrusting(base *http.Client, caFile string) (*http.Client, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("auth workload ca: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("auth workload ca %s holds no certificate", caFile)
+	}
+	tr, ok := base.Transport.(*http.Transport)
+	if !ok || tr == nil {
+		tr = http.DefaultTransport.(*http.Transport)
+	}
+	tr = tr.Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c := *base
+	c.Transport = tr
+	return &c, nil
 }
