@@ -24,7 +24,7 @@ func testTrigger() *trigger {
 }
 
 func TestTriggerDeadLettersEventsItCannotUse(t *testing.T) {
-	joinedElsewhere, err := memberevents.MemberJoined("e1", domain.Member{ID: "m1", Community: "other", JoinedAt: time.Now()})
+	joinedElsewhere, err := memberevents.Factory{}.MemberJoined(domain.Member{ID: "m1", Community: "other", JoinedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

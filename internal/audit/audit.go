@@ -64,6 +64,12 @@ func (l *Log) Record(ctx context.Context, tx *sql.Tx, community, action, targetT
 	return nil
 }
 
+// RecordNow records an action that changes no data of its own, such as an
+// export, in a transaction of its own.
+func (l *Log) RecordNow(ctx context.Context, community, action, targetType, targetID string) error {
+	return l.db.InTx(ctx, func(tx *sql.Tx) error { return l.Record(ctx, tx, community, action, targetType, targetID) })
+}
+
 // List returns up to limit entries of community older than beforeID
 // (empty for the newest), newest first.
 func (l *Log) List(ctx context.Context, community, beforeID string, limit int) ([]Entry, error) {

@@ -98,3 +98,22 @@ func RequireTarget(ctx context.Context, memberID string) error {
 	}
 	return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w", ErrNotYours))
 }
+
+// Confine is for calls whose request the interceptor cannot read (streams):
+// it returns the community the call acts in — the caller's when community
+// is empty — or PermissionDenied when the caller belongs elsewhere.
+func Confine(ctx context.Context, community string) (string, error) {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return "", connect.NewError(connect.CodeUnauthenticated, errors.New("no credentials"))
+	}
+	switch {
+	case p.crossCommunity():
+		return community, nil
+	case community == "":
+		return p.Community, nil
+	case community != p.Community:
+		return "", connect.NewError(connect.CodePermissionDenied, errors.New("your credentials are for another community"))
+	}
+	return community, nil
+}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,6 +35,10 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	// writers serialises SQLite write transactions in this process: SQLite
+	// has one writer at a time, and waiting on a mutex is fairer and far
+	// quicker than its busy-timeout polling.
+	writers *sync.Mutex
 }
 
 // Open connects to the database named by rawURL:
@@ -87,7 +92,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		_ = pool.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{DB: pool, Dialect: SQLite}, nil
+	return &DB{DB: pool, Dialect: SQLite, writers: &sync.Mutex{}}, nil
 }
 
 func ping(ctx context.Context, pool *sql.DB) error {
@@ -126,6 +131,10 @@ func (d *DB) Rebind(query string) string {
 // InTx runs fn in a transaction and commits it when fn returns nil; any error
 // or panic rolls it back.
 func (d *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if d.writers != nil {
+		d.writers.Lock()
+		defer d.writers.Unlock()
+	}
 	tx, err := d.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

@@ -112,3 +112,7 @@ func TestMembersReadOnlyTheirOwnRecord(t *testing.T) {
 		}
 	}
 }
+
+func localClaims(subject string, role auth.Role, memberID string) localissuer.Claims {
+	return localissuer.Claims{Subject: subject, Community: "demo", Roles: []string{string(role)}, MemberID: memberID}
+}

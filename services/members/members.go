@@ -118,8 +118,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: st, Policy: api.Policy(), Limits: cfg.Limits, Logger: logger})
 	opts := rpc.HandlerOptions(deps.Tracer, logger, guard)
-	srv.Handle(membersv1connect.NewMembersServiceHandler(api.New(st, logger), opts...))
-	srv.Handle(membersv1connect.NewAccessServiceHandler(api.NewAccess(st, audit.New(d), logger), opts...))
+	log := audit.New(d)
+	srv.Handle(membersv1connect.NewMembersServiceHandler(api.New(st, log, logger), opts...))
+	srv.Handle(membersv1connect.NewSegmentsServiceHandler(api.NewSegments(st, logger), opts...))
+	srv.Handle(membersv1connect.NewEngagementServiceHandler(api.NewEngagement(st, log, logger), opts...))
+	srv.Handle(membersv1connect.NewAccessServiceHandler(api.NewAccess(st, log, logger), opts...))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })

@@ -128,7 +128,7 @@ func TestJoinCommunityPublishesMemberJoined(t *testing.T) {
 		t.Errorf("GetMember = %v", got.Msg.GetMember())
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for s.topicRecords(t) != 1 {
+	for s.topicRecords(t) < 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("MemberJoined never reached the topic")
 		}

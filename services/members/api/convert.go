@@ -4,44 +4,46 @@ import (
 	"encoding/base64"
 	"strings"
 
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/members/domain"
+	"github.com/kinshiphq/kinship/services/members/events"
 )
 
 func toProto(m domain.Member) *membersv1.Member {
-	return &membersv1.Member{
+	out := &membersv1.Member{
 		Id:           m.ID,
 		Community:    m.Community,
 		Email:        m.Email,
 		DisplayName:  m.DisplayName,
 		Interests:    m.Interests,
 		EmailConsent: m.EmailConsent,
-		Status:       statusToProto(m.Status),
+		Status:       events.StatusToProto(m.Status),
 		JoinedAt:     timestamppb.New(m.JoinedAt),
+		Profile:      events.ProfileToProto(m.Profile),
+		Source:       events.SourceToProto(m.Source),
+		Level:        m.Level,
+		Score:        int32(m.Score),
 	}
+	if !m.LastActiveAt.IsZero() {
+		out.LastActiveAt = timestamppb.New(m.LastActiveAt)
+	}
+	for _, r := range m.Roles {
+		out.Roles = append(out.Roles, &membersv1.RoleAssignment{Role: r.Role, Tier: r.Tier, AssignedAt: timestamppb.New(r.AssignedAt)})
+	}
+	return out
 }
 
-func statusToProto(s domain.Status) membersv1.MemberStatus {
-	switch s {
-	case domain.StatusInvited:
-		return membersv1.MemberStatus_MEMBER_STATUS_INVITED
-	case domain.StatusActive:
-		return membersv1.MemberStatus_MEMBER_STATUS_ACTIVE
-	case domain.StatusInactive:
-		return membersv1.MemberStatus_MEMBER_STATUS_INACTIVE
-	case domain.StatusLeft:
-		return membersv1.MemberStatus_MEMBER_STATUS_LEFT
-	case domain.StatusErased:
-		return membersv1.MemberStatus_MEMBER_STATUS_ERASED
-	}
-	return membersv1.MemberStatus_MEMBER_STATUS_UNSPECIFIED
+func protoJSON(m proto.Message) ([]byte, error) {
+	return protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
 }
 
-// Page sizes of ListMembers.
+// Page sizes of list calls.
 const (
 	defaultPageSize = 50
 	maxPageSize     = 500

@@ -18,8 +18,17 @@ func (h *Handler) toConnect(ctx context.Context, spec connect.Spec, err error) e
 		return rpc.InvalidArgument(validate.Field("community", "is not a community served here"))
 	case errors.Is(err, domain.ErrEmailTaken):
 		return connect.NewError(connect.CodeAlreadyExists, err)
-	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrKeyNotFound):
+	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrKeyNotFound), errors.Is(err, domain.ErrSegmentNotFound),
+		errors.Is(err, domain.ErrRoleNotHeld):
 		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, domain.ErrUnknownReferrer):
+		return rpc.InvalidArgument(validate.Field("source.referrer_id", "is not a member of the community"))
+	case errors.Is(err, domain.ErrBadTransition), errors.Is(err, domain.ErrErased):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.Is(err, domain.ErrSegmentNameTaken):
+		return connect.NewError(connect.CodeAlreadyExists, err)
+	case errors.Is(err, errTooManyRows):
+		return rpc.InvalidArgument(validate.Field("chunk", "%s", errTooManyRows.Error()))
 	}
 	return rpc.ToConnect(ctx, h.logger, spec.Procedure, err)
 }

@@ -5,30 +5,71 @@ import (
 	"github.com/kinshiphq/kinship/internal/auth"
 )
 
+// grants is shorthand for a policy entry's grants.
+type grants = map[auth.Role]auth.Scope
+
 // Policy says who may call each RPC the members service serves.
 func Policy() auth.Policy {
-	organisers := map[auth.Role]auth.Scope{auth.Organiser: auth.ScopeCommunity, auth.PlatformAdmin: auth.ScopeCommunity}
+	const (
+		all  = auth.ScopeCommunity
+		self = auth.ScopeSelf
+	)
+	organisers := grants{auth.Organiser: all, auth.PlatformAdmin: all}
+	team := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all}
+	// Members and ambassadors act on their own record (ambassadors will
+	// also see the members they buddy once buddies exist).
+	teamAndSelf := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self}
+	with := func(g grants, role auth.Role) grants {
+		out := grants{role: all}
+		for r, s := range g {
+			out[r] = s
+		}
+		return out
+	}
 	return auth.Policy{
-		// Anyone may join; organisers and staff may add members for others
-		// and are not held to the public rate limits.
-		membersv1connect.MembersServiceJoinCommunityProcedure: {Public: true, Grants: map[auth.Role]auth.Scope{
-			auth.Organiser: auth.ScopeCommunity, auth.Staff: auth.ScopeCommunity, auth.PlatformAdmin: auth.ScopeCommunity,
-		}},
-		// Members and ambassadors read their own record (ambassadors will
-		// also see the members they buddy once buddies exist); workflows
-		// read members to address them.
-		membersv1connect.MembersServiceGetMemberProcedure: {Grants: map[auth.Role]auth.Scope{
-			auth.Organiser: auth.ScopeCommunity, auth.Staff: auth.ScopeCommunity, auth.PlatformAdmin: auth.ScopeCommunity,
-			auth.Ambassador: auth.ScopeSelf, auth.Member: auth.ScopeSelf, auth.Workload: auth.ScopeCommunity,
-		}},
-		membersv1connect.MembersServiceListMembersProcedure: {Grants: map[auth.Role]auth.Scope{
-			auth.Organiser: auth.ScopeCommunity, auth.Staff: auth.ScopeCommunity, auth.PlatformAdmin: auth.ScopeCommunity,
-		}},
+		// Anyone may join; the team may add members for others and is not
+		// held to the public rate limits.
+		membersv1connect.MembersServiceJoinCommunityProcedure: {Public: true, Grants: team},
+		// Workflows read members to address them.
+		membersv1connect.MembersServiceGetMemberProcedure:      {Grants: with(teamAndSelf, auth.Workload)},
+		membersv1connect.MembersServiceListMembersProcedure:    {Grants: team},
+		membersv1connect.MembersServiceUpdateProfileProcedure:  {Grants: teamAndSelf},
+		membersv1connect.MembersServiceChangeStatusProcedure:   {Grants: organisers},
+		membersv1connect.MembersServiceLeaveCommunityProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self}},
+		// The communications service records unsubscribes as a workload.
+		membersv1connect.MembersServiceRecordConsentProcedure:    {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self, auth.Workload: all}},
+		membersv1connect.MembersServiceGetConsentsProcedure:      {Grants: with(teamAndSelf, auth.Workload)},
+		membersv1connect.MembersServiceAssignRoleProcedure:       {Grants: organisers},
+		membersv1connect.MembersServiceRevokeRoleProcedure:       {Grants: organisers},
+		membersv1connect.MembersServiceMergeMembersProcedure:     {Grants: organisers},
+		membersv1connect.MembersServiceExportMemberDataProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self}},
+		// Members may erase themselves; the erasure workflow acts as a workload.
+		membersv1connect.MembersServiceEraseMemberProcedure:   {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self, auth.Workload: all}},
+		membersv1connect.MembersServiceImportMembersProcedure: {Grants: organisers},
+		membersv1connect.MembersServiceExportMembersProcedure: {Grants: organisers},
+
+		membersv1connect.SegmentsServiceCreateSegmentProcedure:      {Grants: team},
+		membersv1connect.SegmentsServiceListSegmentsProcedure:       {Grants: team},
+		membersv1connect.SegmentsServiceDeleteSegmentProcedure:      {Grants: team},
+		membersv1connect.SegmentsServiceCountSegmentProcedure:       {Grants: team},
+		membersv1connect.SegmentsServiceListSegmentMembersProcedure: {Grants: team},
+		membersv1connect.SegmentsServiceTargetGroupReportProcedure:  {Grants: team},
+
+		// Workflows and other services' consumers record activities.
+		membersv1connect.EngagementServiceRecordActivityProcedure:  {Grants: with(team, auth.Workload)},
+		membersv1connect.EngagementServiceGetEngagementProcedure:   {Grants: with(teamAndSelf, auth.Workload)},
+		membersv1connect.EngagementServiceReviewLevelsProcedure:    {Grants: with(organisers, auth.Workload)},
+		membersv1connect.EngagementServiceRecomputeLevelsProcedure: {Grants: organisers},
+		// Everyone in the community may read its vocabularies and goals.
+		membersv1connect.EngagementServiceGetCommunitySettingsProcedure: {Grants: grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all,
+			auth.Ambassador: all, auth.Member: all, auth.Workload: all}},
+		membersv1connect.EngagementServiceUpdateCommunitySettingsProcedure: {Grants: organisers},
+
 		membersv1connect.AccessServiceCreateAPIKeyProcedure:     {Grants: organisers},
 		membersv1connect.AccessServiceListAPIKeysProcedure:      {Grants: organisers},
 		membersv1connect.AccessServiceRevokeAPIKeyProcedure:     {Grants: organisers},
 		membersv1connect.AccessServiceListAuditEntriesProcedure: {Grants: organisers},
 		// Other services resolve API keys presented to them.
-		membersv1connect.AccessServiceVerifyAPIKeyProcedure: {Grants: map[auth.Role]auth.Scope{auth.Workload: auth.ScopeCommunity}},
+		membersv1connect.AccessServiceVerifyAPIKeyProcedure: {Grants: grants{auth.Workload: all}},
 	}
 }

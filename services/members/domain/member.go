@@ -5,7 +5,6 @@ package domain
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/kinshiphq/kinship/internal/validate"
@@ -22,99 +21,6 @@ const (
 	StatusLeft
 	StatusErased
 )
-
-// Member is one person in one community.
-type Member struct {
-	ID           string
-	Community    string
-	Email        string
-	DisplayName  string
-	Interests    []string
-	EmailConsent bool
-	Status       Status
-	JoinedAt     time.Time
-}
-
-// Limits on what a member may submit.
-const (
-	MaxCommunityLength   = 63
-	MaxDisplayNameLength = 100
-	MaxInterests         = 20
-	MaxInterestLength    = 40
-)
-
-// Errors the members service reports.
-var (
-	ErrNotFound         = errors.New("member not found")
-	ErrEmailTaken       = errors.New("a member with this e-mail address already belongs to the community")
-	ErrUnknownCommunity = errors.New("unknown community")
-)
-
-// JoinRequest is what a person submits to join a community.
-type JoinRequest struct {
-	Community    string
-	Email        string
-	DisplayName  string
-	Interests    []string
-	EmailConsent bool
-}
-
-// NewMember validates req and returns the active member it describes, with
-// the e-mail address normalised and the interests sorted and deduplicated.
-// All invalid fields are reported together as validate.Errors.
-func NewMember(req JoinRequest, id string, now time.Time) (Member, error) {
-	var errs validate.Errors
-	community, ferr := ValidateCommunity(req.Community)
-	if ferr != nil {
-		errs = append(errs, ferr)
-	}
-	email, ferr := validate.Email("email", req.Email)
-	if ferr != nil {
-		errs = append(errs, ferr)
-	}
-	name, ferr := validate.Text("display_name", req.DisplayName, 1, MaxDisplayNameLength)
-	if ferr != nil {
-		errs = append(errs, ferr)
-	}
-	interests, ferr := normaliseInterests(req.Interests)
-	if ferr != nil {
-		errs = append(errs, ferr)
-	}
-	if err := errs.Err(); err != nil {
-		return Member{}, err
-	}
-	return Member{
-		ID:           id,
-		Community:    community,
-		Email:        email,
-		DisplayName:  name,
-		Interests:    interests,
-		EmailConsent: req.EmailConsent,
-		Status:       StatusActive,
-		JoinedAt:     now.UTC().Truncate(time.Microsecond), // what every engine stores
-	}, nil
-}
-
-// ValidateCommunity checks a community slug.
-func ValidateCommunity(community string) (string, *validate.FieldError) {
-	return validate.Slug("community", community, MaxCommunityLength)
-}
-
-func normaliseInterests(raw []string) ([]string, *validate.FieldError) {
-	if len(raw) > MaxInterests {
-		return nil, validate.Field("interests", "must be at most %d tags", MaxInterests)
-	}
-	out := make([]string, 0, len(raw))
-	for _, tag := range raw {
-		t, ferr := validate.Slug("interests", tag, MaxInterestLength)
-		if ferr != nil {
-			return nil, ferr
-		}
-		out = append(out, t)
-	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
-}
 
 var statusNames = map[Status]string{
 	StatusInvited:  "invited",
@@ -140,4 +46,139 @@ func ParseStatus(name string) (Status, error) {
 		}
 	}
 	return 0, fmt.Errorf("unknown member status %q", name)
+}
+
+// CanMove reports whether a member may go from one status to another.
+// Erased is reached only by erasure, and is final.
+func CanMove(from, to Status) bool {
+	switch to {
+	case StatusActive:
+		return from == StatusInvited || from == StatusInactive || from == StatusLeft
+	case StatusInactive:
+		return from == StatusActive
+	case StatusLeft:
+		return from == StatusInvited || from == StatusActive || from == StatusInactive
+	}
+	return false
+}
+
+// Member is one person in one community.
+type Member struct {
+	ID        string
+	Community string
+	Profile
+	// EmailConsent is the current consent to announcement e-mails.
+	EmailConsent bool
+	Status       Status
+	JoinedAt     time.Time
+	Source       Source
+	// Level is the engagement level's name; empty for staff.
+	Level        string
+	Score        int
+	LastActiveAt time.Time
+	Roles        []RoleAssignment
+}
+
+// Limits on what a member may submit.
+const (
+	MaxCommunityLength = 63
+)
+
+// Errors the members service reports.
+var (
+	ErrNotFound         = errors.New("member not found")
+	ErrEmailTaken       = errors.New("a member with this e-mail address already belongs to the community")
+	ErrUnknownCommunity = errors.New("unknown community")
+	ErrUnknownReferrer  = errors.New("the referring member is not in the community")
+	ErrBadTransition    = errors.New("the member's status cannot change that way")
+	ErrErased           = errors.New("the member was erased")
+	ErrSameMember       = errors.New("a member cannot be merged with itself")
+)
+
+// JoinRequest is what a person submits to join a community.
+type JoinRequest struct {
+	Community    string
+	Profile      Profile
+	EmailConsent bool
+	Source       Source
+}
+
+// NewMember validates req against the community's settings and returns the
+// active member it describes. All invalid fields are reported together.
+func NewMember(req JoinRequest, settings Settings, id string, now time.Time) (Member, error) {
+	var errs validate.Errors
+	community, ferr := ValidateCommunity(req.Community)
+	if ferr != nil {
+		errs = append(errs, ferr)
+	}
+	profile, err := req.Profile.Validate(settings)
+	errs = append(errs, validate.FieldErrors(err)...)
+	source, err := req.Source.Validate()
+	errs = append(errs, validate.FieldErrors(err)...)
+	if err := errs.Err(); err != nil {
+		return Member{}, err
+	}
+	return Member{
+		ID:           id,
+		Community:    community,
+		Profile:      profile,
+		EmailConsent: req.EmailConsent,
+		Status:       StatusActive,
+		JoinedAt:     now.UTC().Truncate(time.Microsecond), // what every engine stores
+		Source:       source,
+		Level:        settings.LevelFor(0),
+	}, nil
+}
+
+// ValidateCommunity checks a community slug.
+func ValidateCommunity(community string) (string, *validate.FieldError) {
+	return validate.Slug("community", community, MaxCommunityLength)
+}
+
+// SourceKind is how a member found the community.
+type SourceKind string
+
+// Ways to find a community.
+const (
+	SourceOrganic  SourceKind = "organic"
+	SourceCampaign SourceKind = "campaign"
+	SourceEvent    SourceKind = "event"
+	SourceReferral SourceKind = "referral"
+	SourceImport   SourceKind = "import"
+)
+
+// Source says how a member found the community.
+type Source struct {
+	Kind       SourceKind
+	Campaign   string
+	EventID    string
+	ReferrerID string
+}
+
+// Validate checks the source's fields fit its kind.
+func (s Source) Validate() (Source, error) {
+	var errs validate.Errors
+	if s.Kind == "" {
+		s.Kind = SourceOrganic
+	}
+	switch s.Kind {
+	case SourceOrganic, SourceImport:
+	case SourceCampaign:
+		c, ferr := validate.Text("source.campaign", s.Campaign, 1, 100)
+		if ferr != nil {
+			errs = append(errs, ferr)
+		}
+		s.Campaign = c
+	case SourceEvent:
+		if _, ferr := validate.Text("source.event_id", s.EventID, 1, 64); ferr != nil {
+			errs = append(errs, ferr)
+		}
+	case SourceReferral:
+		if _, ferr := validate.Text("source.referrer_id", s.ReferrerID, 1, 64); ferr != nil {
+			errs = append(errs, ferr)
+		}
+	default:
+		errs = append(errs, validate.Field("source.kind", "is not a known source"))
+	}
+	return s, errs.Err()
 }

@@ -5,7 +5,9 @@ package events
 
 import (
 	"fmt"
+	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -14,8 +16,19 @@ import (
 	"github.com/kinshiphq/kinship/services/members/domain"
 )
 
-// TypeMemberJoined is the CloudEvents type of MemberJoined.
-const TypeMemberJoined = "kinship.members.v1.MemberJoined"
+// CloudEvents types of members.v1.
+const (
+	TypeMemberJoined     = "kinship.members.v1.MemberJoined"
+	TypeProfileUpdated   = "kinship.members.v1.ProfileUpdated"
+	TypeConsentChanged   = "kinship.members.v1.ConsentChanged"
+	TypeActivityRecorded = "kinship.members.v1.ActivityRecorded"
+	TypeLevelChanged     = "kinship.members.v1.LevelChanged"
+	TypeRoleChanged      = "kinship.members.v1.RoleChanged"
+	TypeStatusChanged    = "kinship.members.v1.StatusChanged"
+	TypeMemberLeft       = "kinship.members.v1.MemberLeft"
+	TypeMemberMerged     = "kinship.members.v1.MemberMerged"
+	TypeMemberErased     = "kinship.members.v1.MemberErased"
+)
 
 // Topic is where a community's member events go, keyed by member id.
 func Topic(community string) string { return community + ".members.v1" }
@@ -23,47 +36,118 @@ func Topic(community string) string { return community + ".members.v1" }
 // Source is the CloudEvents source of a community's member events.
 func Source(community string) string { return "/communities/" + community + "/members" }
 
-// MemberJoined is the event of m joining its community.
-func MemberJoined(eventID string, m domain.Member) (kafka.Event, error) {
-	payload, err := proto.Marshal(&membersv1.MemberJoined{
-		MemberId:     m.ID,
-		Community:    m.Community,
-		Email:        m.Email,
-		DisplayName:  m.DisplayName,
-		Interests:    m.Interests,
-		EmailConsent: m.EmailConsent,
-		JoinedAt:     timestamppb.New(m.JoinedAt),
-	})
+// Factory builds the members service's events, each with a fresh id.
+type Factory struct{}
+
+func (Factory) event(community, memberID, typ string, at time.Time, payload proto.Message) (kafka.Event, error) {
+	data, err := proto.Marshal(payload)
 	if err != nil {
-		return kafka.Event{}, fmt.Errorf("encode MemberJoined: %w", err)
+		return kafka.Event{}, fmt.Errorf("encode %s: %w", typ, err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return kafka.Event{}, err
 	}
 	return kafka.Event{
-		ID:          eventID,
-		Type:        TypeMemberJoined,
-		Source:      Source(m.Community),
-		Subject:     m.ID,
-		Time:        m.JoinedAt,
-		ContentType: kafka.ContentTypeProtobuf,
-		Data:        payload,
-		Topic:       Topic(m.Community),
-		Key:         m.ID,
+		ID: id.String(), Type: typ, Source: Source(community), Subject: memberID, Time: at,
+		ContentType: kafka.ContentTypeProtobuf, Data: data, Topic: Topic(community), Key: memberID,
 	}, nil
+}
+
+// MemberJoined is the event of m joining its community.
+func (f Factory) MemberJoined(m domain.Member) (kafka.Event, error) {
+	return f.event(m.Community, m.ID, TypeMemberJoined, m.JoinedAt, &membersv1.MemberJoined{
+		MemberId: m.ID, Community: m.Community, Email: m.Email, DisplayName: m.DisplayName, Interests: m.Interests,
+		EmailConsent: m.EmailConsent, JoinedAt: timestamppb.New(m.JoinedAt), Profile: ProfileToProto(m.Profile), Source: SourceToProto(m.Source),
+	})
+}
+
+// ProfileUpdated carries m's new profile and what changed.
+func (f Factory) ProfileUpdated(m domain.Member, changed []string) (kafka.Event, error) {
+	return f.event(m.Community, m.ID, TypeProfileUpdated, time.Now(), &membersv1.ProfileUpdated{
+		MemberId: m.ID, Community: m.Community, Changed: changed, Profile: ProfileToProto(m.Profile),
+	})
+}
+
+// ConsentChanged is a change of the current consent for a purpose.
+func (f Factory) ConsentChanged(community string, r domain.ConsentRecord) (kafka.Event, error) {
+	return f.event(community, r.MemberID, TypeConsentChanged, r.OccurredAt, &membersv1.ConsentChanged{
+		MemberId: r.MemberID, Community: community, Purpose: r.Purpose, Granted: r.Granted,
+		OccurredAt: timestamppb.New(r.OccurredAt), Source: r.Source, PolicyVersion: r.PolicyVersion,
+	})
+}
+
+// ActivityRecorded is a new activity in the ledger.
+func (f Factory) ActivityRecorded(a domain.Activity) (kafka.Event, error) {
+	return f.event(a.Community, a.MemberID, TypeActivityRecorded, a.OccurredAt, &membersv1.ActivityRecorded{
+		MemberId: a.MemberID, Community: a.Community, ActivityId: a.ID, Type: a.Type,
+		OccurredAt: timestamppb.New(a.OccurredAt), SourceEventId: a.SourceEventID,
+	})
+}
+
+// LevelChanged is a member's level moving.
+func (f Factory) LevelChanged(community string, c domain.LevelChange) (kafka.Event, error) {
+	return f.event(community, c.MemberID, TypeLevelChanged, time.Now(), &membersv1.LevelChanged{
+		MemberId: c.MemberID, Community: community, FromLevel: c.From, ToLevel: c.To, Score: int32(c.Score),
+	})
+}
+
+// RoleChanged is a role assigned or revoked.
+func (f Factory) RoleChanged(community, memberID, role, tier string, assigned bool) (kafka.Event, error) {
+	return f.event(community, memberID, TypeRoleChanged, time.Now(), &membersv1.RoleChanged{
+		MemberId: memberID, Community: community, Role: role, Tier: tier, Assigned: assigned,
+	})
+}
+
+// StatusChanged is a move along the lifecycle.
+func (f Factory) StatusChanged(community, memberID string, from, to domain.Status) (kafka.Event, error) {
+	return f.event(community, memberID, TypeStatusChanged, time.Now(), &membersv1.StatusChanged{
+		MemberId: memberID, Community: community, FromStatus: StatusToProto(from), ToStatus: StatusToProto(to),
+	})
+}
+
+// MemberLeft is a membership ending.
+func (f Factory) MemberLeft(community, memberID string, at time.Time) (kafka.Event, error) {
+	return f.event(community, memberID, TypeMemberLeft, at, &membersv1.MemberLeft{
+		MemberId: memberID, Community: community, LeftAt: timestamppb.New(at),
+	})
+}
+
+// MemberMerged is duplicate folded into primary; keyed by the primary.
+func (f Factory) MemberMerged(community, primaryID, duplicateID string) (kafka.Event, error) {
+	return f.event(community, primaryID, TypeMemberMerged, time.Now(), &membersv1.MemberMerged{
+		PrimaryId: primaryID, DuplicateId: duplicateID, Community: community,
+	})
+}
+
+// MemberErased tells every service to remove its copies of the member.
+func (f Factory) MemberErased(community, memberID string, at time.Time) (kafka.Event, error) {
+	return f.event(community, memberID, TypeMemberErased, at, &membersv1.MemberErased{
+		MemberId: memberID, Community: community, ErasedAt: timestamppb.New(at),
+	})
 }
 
 // DecodeMemberJoined reads a MemberJoined event's payload.
 func DecodeMemberJoined(e kafka.Event) (*membersv1.MemberJoined, error) {
-	if e.Type != TypeMemberJoined {
-		return nil, fmt.Errorf("event %s is %s, not %s", e.ID, e.Type, TypeMemberJoined)
-	}
-	if e.ContentType != kafka.ContentTypeProtobuf {
-		return nil, fmt.Errorf("event %s has content type %q, want %s", e.ID, e.ContentType, kafka.ContentTypeProtobuf)
-	}
 	var m membersv1.MemberJoined
-	if err := proto.Unmarshal(e.Data, &m); err != nil {
-		return nil, fmt.Errorf("decode MemberJoined %s: %w", e.ID, err)
+	if err := decode(e, TypeMemberJoined, &m); err != nil {
+		return nil, err
 	}
 	if m.GetMemberId() == "" || m.GetCommunity() == "" {
 		return nil, fmt.Errorf("decode MemberJoined %s: member id or community missing", e.ID)
 	}
 	return &m, nil
+}
+
+func decode(e kafka.Event, typ string, into proto.Message) error {
+	if e.Type != typ {
+		return fmt.Errorf("event %s is %s, not %s", e.ID, e.Type, typ)
+	}
+	if e.ContentType != kafka.ContentTypeProtobuf {
+		return fmt.Errorf("event %s has content type %q, want %s", e.ID, e.ContentType, kafka.ContentTypeProtobuf)
+	}
+	if err := proto.Unmarshal(e.Data, into); err != nil {
+		return fmt.Errorf("decode %s %s: %w", typ, e.ID, err)
+	}
+	return nil
 }

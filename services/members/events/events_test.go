@@ -9,9 +9,9 @@ import (
 )
 
 func TestMemberJoinedRoundTrips(t *testing.T) {
-	m := domain.Member{ID: "m1", Community: "demo", Email: "ada@example.org", DisplayName: "Ada", Interests: []string{"solar"},
+	m := domain.Member{ID: "m1", Community: "demo", Profile: domain.Profile{Email: "ada@example.org", DisplayName: "Ada", Interests: []string{"solar"}},
 		EmailConsent: true, Status: domain.StatusActive, JoinedAt: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	e, err := MemberJoined("e1", m)
+	e, err := Factory{}.MemberJoined(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestMemberJoinedRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.GetMemberId() != "m1" || got.GetEmail() != "ada@example.org" || !got.GetJoinedAt().AsTime().Equal(m.JoinedAt) {
+	if got.GetMemberId() != "m1" || got.GetEmail() != "ada@example.org" || !got.GetJoinedAt().AsTime().Equal(m.JoinedAt) || got.GetProfile().GetDisplayName() != "Ada" {
 		t.Errorf("decoded %v", got)
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -20,7 +21,9 @@ func (s *Store) EnsureCommunities(ctx context.Context, slugs ...string) error {
 	return nil
 }
 
-func (s *Store) communityExists(ctx context.Context, q querier, slug string) (bool, error) {
+func (s *Store) communityExists(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, slug string) (bool, error) {
 	var n int
 	if err := q.QueryRowContext(ctx, s.db.Rebind("SELECT count(*) FROM communities WHERE slug = ?"), slug).Scan(&n); err != nil {
 		return false, fmt.Errorf("look up community %s: %w", slug, err)

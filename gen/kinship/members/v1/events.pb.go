@@ -22,9 +22,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// MemberJoined is published on <community>.members.v1, keyed by member id,
-// when a member joins a community. The CloudEvents id, type, source and time
-// travel in the Kafka record headers (binary mode), not in the payload.
+// MemberJoined: a member joined a community.
 type MemberJoined struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	MemberId  string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
@@ -35,6 +33,8 @@ type MemberJoined struct {
 	Interests     []string               `protobuf:"bytes,5,rep,name=interests,proto3" json:"interests,omitempty"`
 	EmailConsent  bool                   `protobuf:"varint,6,opt,name=email_consent,json=emailConsent,proto3" json:"email_consent,omitempty"`
 	JoinedAt      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=joined_at,json=joinedAt,proto3" json:"joined_at,omitempty"`
+	Profile       *Profile               `protobuf:"bytes,8,opt,name=profile,proto3" json:"profile,omitempty"`
+	Source        *Source                `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -118,11 +118,680 @@ func (x *MemberJoined) GetJoinedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *MemberJoined) GetProfile() *Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+func (x *MemberJoined) GetSource() *Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+// ProfileUpdated: profile fields changed; profile holds the new state.
+type ProfileUpdated struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MemberId  string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	// Profile paths that changed, such as "locale".
+	Changed       []string `protobuf:"bytes,3,rep,name=changed,proto3" json:"changed,omitempty"`
+	Profile       *Profile `protobuf:"bytes,4,opt,name=profile,proto3" json:"profile,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProfileUpdated) Reset() {
+	*x = ProfileUpdated{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProfileUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProfileUpdated) ProtoMessage() {}
+
+func (x *ProfileUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProfileUpdated.ProtoReflect.Descriptor instead.
+func (*ProfileUpdated) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ProfileUpdated) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ProfileUpdated) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ProfileUpdated) GetChanged() []string {
+	if x != nil {
+		return x.Changed
+	}
+	return nil
+}
+
+func (x *ProfileUpdated) GetProfile() *Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+// ConsentChanged: the current consent for a purpose changed.
+type ConsentChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	Purpose       string                 `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Granted       bool                   `protobuf:"varint,4,opt,name=granted,proto3" json:"granted,omitempty"`
+	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	Source        string                 `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	PolicyVersion string                 `protobuf:"bytes,7,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsentChanged) Reset() {
+	*x = ConsentChanged{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsentChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsentChanged) ProtoMessage() {}
+
+func (x *ConsentChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsentChanged.ProtoReflect.Descriptor instead.
+func (*ConsentChanged) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ConsentChanged) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ConsentChanged) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ConsentChanged) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *ConsentChanged) GetGranted() bool {
+	if x != nil {
+		return x.Granted
+	}
+	return false
+}
+
+func (x *ConsentChanged) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+func (x *ConsentChanged) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ConsentChanged) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
+// ActivityRecorded: an activity entered the ledger.
+type ActivityRecorded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	ActivityId    string                 `protobuf:"bytes,3,opt,name=activity_id,json=activityId,proto3" json:"activity_id,omitempty"`
+	Type          string                 `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
+	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	SourceEventId string                 `protobuf:"bytes,6,opt,name=source_event_id,json=sourceEventId,proto3" json:"source_event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivityRecorded) Reset() {
+	*x = ActivityRecorded{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivityRecorded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivityRecorded) ProtoMessage() {}
+
+func (x *ActivityRecorded) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivityRecorded.ProtoReflect.Descriptor instead.
+func (*ActivityRecorded) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ActivityRecorded) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ActivityRecorded) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ActivityRecorded) GetActivityId() string {
+	if x != nil {
+		return x.ActivityId
+	}
+	return ""
+}
+
+func (x *ActivityRecorded) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ActivityRecorded) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+func (x *ActivityRecorded) GetSourceEventId() string {
+	if x != nil {
+		return x.SourceEventId
+	}
+	return ""
+}
+
+// LevelChanged: a member's engagement level changed.
+type LevelChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	FromLevel     string                 `protobuf:"bytes,3,opt,name=from_level,json=fromLevel,proto3" json:"from_level,omitempty"`
+	ToLevel       string                 `protobuf:"bytes,4,opt,name=to_level,json=toLevel,proto3" json:"to_level,omitempty"`
+	Score         int32                  `protobuf:"varint,5,opt,name=score,proto3" json:"score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LevelChanged) Reset() {
+	*x = LevelChanged{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LevelChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LevelChanged) ProtoMessage() {}
+
+func (x *LevelChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LevelChanged.ProtoReflect.Descriptor instead.
+func (*LevelChanged) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LevelChanged) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *LevelChanged) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *LevelChanged) GetFromLevel() string {
+	if x != nil {
+		return x.FromLevel
+	}
+	return ""
+}
+
+func (x *LevelChanged) GetToLevel() string {
+	if x != nil {
+		return x.ToLevel
+	}
+	return ""
+}
+
+func (x *LevelChanged) GetScore() int32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+// RoleChanged: a role was assigned or revoked.
+type RoleChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Tier          string                 `protobuf:"bytes,4,opt,name=tier,proto3" json:"tier,omitempty"`
+	Assigned      bool                   `protobuf:"varint,5,opt,name=assigned,proto3" json:"assigned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoleChanged) Reset() {
+	*x = RoleChanged{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoleChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoleChanged) ProtoMessage() {}
+
+func (x *RoleChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoleChanged.ProtoReflect.Descriptor instead.
+func (*RoleChanged) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RoleChanged) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *RoleChanged) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *RoleChanged) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *RoleChanged) GetTier() string {
+	if x != nil {
+		return x.Tier
+	}
+	return ""
+}
+
+func (x *RoleChanged) GetAssigned() bool {
+	if x != nil {
+		return x.Assigned
+	}
+	return false
+}
+
+// StatusChanged: a member moved along the lifecycle.
+type StatusChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	FromStatus    MemberStatus           `protobuf:"varint,3,opt,name=from_status,json=fromStatus,proto3,enum=kinship.members.v1.MemberStatus" json:"from_status,omitempty"`
+	ToStatus      MemberStatus           `protobuf:"varint,4,opt,name=to_status,json=toStatus,proto3,enum=kinship.members.v1.MemberStatus" json:"to_status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusChanged) Reset() {
+	*x = StatusChanged{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusChanged) ProtoMessage() {}
+
+func (x *StatusChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusChanged.ProtoReflect.Descriptor instead.
+func (*StatusChanged) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StatusChanged) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *StatusChanged) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *StatusChanged) GetFromStatus() MemberStatus {
+	if x != nil {
+		return x.FromStatus
+	}
+	return MemberStatus_MEMBER_STATUS_UNSPECIFIED
+}
+
+func (x *StatusChanged) GetToStatus() MemberStatus {
+	if x != nil {
+		return x.ToStatus
+	}
+	return MemberStatus_MEMBER_STATUS_UNSPECIFIED
+}
+
+// MemberLeft: a member left the community.
+type MemberLeft struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	LeftAt        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=left_at,json=leftAt,proto3" json:"left_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberLeft) Reset() {
+	*x = MemberLeft{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberLeft) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberLeft) ProtoMessage() {}
+
+func (x *MemberLeft) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberLeft.ProtoReflect.Descriptor instead.
+func (*MemberLeft) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *MemberLeft) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MemberLeft) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *MemberLeft) GetLeftAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LeftAt
+	}
+	return nil
+}
+
+// MemberMerged: duplicate_id was folded into primary_id and is gone.
+type MemberMerged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PrimaryId     string                 `protobuf:"bytes,1,opt,name=primary_id,json=primaryId,proto3" json:"primary_id,omitempty"`
+	DuplicateId   string                 `protobuf:"bytes,2,opt,name=duplicate_id,json=duplicateId,proto3" json:"duplicate_id,omitempty"`
+	Community     string                 `protobuf:"bytes,3,opt,name=community,proto3" json:"community,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberMerged) Reset() {
+	*x = MemberMerged{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberMerged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberMerged) ProtoMessage() {}
+
+func (x *MemberMerged) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberMerged.ProtoReflect.Descriptor instead.
+func (*MemberMerged) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *MemberMerged) GetPrimaryId() string {
+	if x != nil {
+		return x.PrimaryId
+	}
+	return ""
+}
+
+func (x *MemberMerged) GetDuplicateId() string {
+	if x != nil {
+		return x.DuplicateId
+	}
+	return ""
+}
+
+func (x *MemberMerged) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+// MemberErased: the member's personal data was removed; every service must
+// remove its copies. The id stays, pseudonymous.
+type MemberErased struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	ErasedAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=erased_at,json=erasedAt,proto3" json:"erased_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberErased) Reset() {
+	*x = MemberErased{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberErased) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberErased) ProtoMessage() {}
+
+func (x *MemberErased) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberErased.ProtoReflect.Descriptor instead.
+func (*MemberErased) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *MemberErased) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MemberErased) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *MemberErased) GetErasedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ErasedAt
+	}
+	return nil
+}
+
 var File_kinship_members_v1_events_proto protoreflect.FileDescriptor
 
 const file_kinship_members_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1fkinship/members/v1/events.proto\x12\x12kinship.members.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\x01\n" +
+	"\x1fkinship/members/v1/events.proto\x12\x12kinship.members.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a kinship/members/v1/members.proto\"\xe9\x02\n" +
 	"\fMemberJoined\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
 	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x14\n" +
@@ -130,7 +799,65 @@ const file_kinship_members_v1_events_proto_rawDesc = "" +
 	"\fdisplay_name\x18\x04 \x01(\tR\vdisplayName\x12\x1c\n" +
 	"\tinterests\x18\x05 \x03(\tR\tinterests\x12#\n" +
 	"\remail_consent\x18\x06 \x01(\bR\femailConsent\x127\n" +
-	"\tjoined_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bjoinedAtB\xce\x01\n" +
+	"\tjoined_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bjoinedAt\x125\n" +
+	"\aprofile\x18\b \x01(\v2\x1b.kinship.members.v1.ProfileR\aprofile\x122\n" +
+	"\x06source\x18\t \x01(\v2\x1a.kinship.members.v1.SourceR\x06source\"\x9c\x01\n" +
+	"\x0eProfileUpdated\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x18\n" +
+	"\achanged\x18\x03 \x03(\tR\achanged\x125\n" +
+	"\aprofile\x18\x04 \x01(\v2\x1b.kinship.members.v1.ProfileR\aprofile\"\xfb\x01\n" +
+	"\x0eConsentChanged\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\x12\x18\n" +
+	"\agranted\x18\x04 \x01(\bR\agranted\x12;\n" +
+	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\x12%\n" +
+	"\x0epolicy_version\x18\a \x01(\tR\rpolicyVersion\"\xe7\x01\n" +
+	"\x10ActivityRecorded\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x1f\n" +
+	"\vactivity_id\x18\x03 \x01(\tR\n" +
+	"activityId\x12\x12\n" +
+	"\x04type\x18\x04 \x01(\tR\x04type\x12;\n" +
+	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\x12&\n" +
+	"\x0fsource_event_id\x18\x06 \x01(\tR\rsourceEventId\"\x99\x01\n" +
+	"\fLevelChanged\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x1d\n" +
+	"\n" +
+	"from_level\x18\x03 \x01(\tR\tfromLevel\x12\x19\n" +
+	"\bto_level\x18\x04 \x01(\tR\atoLevel\x12\x14\n" +
+	"\x05score\x18\x05 \x01(\x05R\x05score\"\x8c\x01\n" +
+	"\vRoleChanged\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x12\n" +
+	"\x04tier\x18\x04 \x01(\tR\x04tier\x12\x1a\n" +
+	"\bassigned\x18\x05 \x01(\bR\bassigned\"\xcc\x01\n" +
+	"\rStatusChanged\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12A\n" +
+	"\vfrom_status\x18\x03 \x01(\x0e2 .kinship.members.v1.MemberStatusR\n" +
+	"fromStatus\x12=\n" +
+	"\tto_status\x18\x04 \x01(\x0e2 .kinship.members.v1.MemberStatusR\btoStatus\"|\n" +
+	"\n" +
+	"MemberLeft\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x123\n" +
+	"\aleft_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06leftAt\"n\n" +
+	"\fMemberMerged\x12\x1d\n" +
+	"\n" +
+	"primary_id\x18\x01 \x01(\tR\tprimaryId\x12!\n" +
+	"\fduplicate_id\x18\x02 \x01(\tR\vduplicateId\x12\x1c\n" +
+	"\tcommunity\x18\x03 \x01(\tR\tcommunity\"\x82\x01\n" +
+	"\fMemberErased\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x127\n" +
+	"\terased_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\berasedAtB\xce\x01\n" +
 	"\x16com.kinship.members.v1B\vEventsProtoP\x01Z=github.com/kinshiphq/kinship/gen/kinship/members/v1;membersv1\xa2\x02\x03KMX\xaa\x02\x12Kinship.Members.V1\xca\x02\x12Kinship\\Members\\V1\xe2\x02\x1eKinship\\Members\\V1\\GPBMetadata\xea\x02\x14Kinship::Members::V1b\x06proto3"
 
 var (
@@ -145,18 +872,39 @@ func file_kinship_members_v1_events_proto_rawDescGZIP() []byte {
 	return file_kinship_members_v1_events_proto_rawDescData
 }
 
-var file_kinship_members_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_kinship_members_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_kinship_members_v1_events_proto_goTypes = []any{
 	(*MemberJoined)(nil),          // 0: kinship.members.v1.MemberJoined
-	(*timestamppb.Timestamp)(nil), // 1: google.protobuf.Timestamp
+	(*ProfileUpdated)(nil),        // 1: kinship.members.v1.ProfileUpdated
+	(*ConsentChanged)(nil),        // 2: kinship.members.v1.ConsentChanged
+	(*ActivityRecorded)(nil),      // 3: kinship.members.v1.ActivityRecorded
+	(*LevelChanged)(nil),          // 4: kinship.members.v1.LevelChanged
+	(*RoleChanged)(nil),           // 5: kinship.members.v1.RoleChanged
+	(*StatusChanged)(nil),         // 6: kinship.members.v1.StatusChanged
+	(*MemberLeft)(nil),            // 7: kinship.members.v1.MemberLeft
+	(*MemberMerged)(nil),          // 8: kinship.members.v1.MemberMerged
+	(*MemberErased)(nil),          // 9: kinship.members.v1.MemberErased
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*Profile)(nil),               // 11: kinship.members.v1.Profile
+	(*Source)(nil),                // 12: kinship.members.v1.Source
+	(MemberStatus)(0),             // 13: kinship.members.v1.MemberStatus
 }
 var file_kinship_members_v1_events_proto_depIdxs = []int32{
-	1, // 0: kinship.members.v1.MemberJoined.joined_at:type_name -> google.protobuf.Timestamp
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	10, // 0: kinship.members.v1.MemberJoined.joined_at:type_name -> google.protobuf.Timestamp
+	11, // 1: kinship.members.v1.MemberJoined.profile:type_name -> kinship.members.v1.Profile
+	12, // 2: kinship.members.v1.MemberJoined.source:type_name -> kinship.members.v1.Source
+	11, // 3: kinship.members.v1.ProfileUpdated.profile:type_name -> kinship.members.v1.Profile
+	10, // 4: kinship.members.v1.ConsentChanged.occurred_at:type_name -> google.protobuf.Timestamp
+	10, // 5: kinship.members.v1.ActivityRecorded.occurred_at:type_name -> google.protobuf.Timestamp
+	13, // 6: kinship.members.v1.StatusChanged.from_status:type_name -> kinship.members.v1.MemberStatus
+	13, // 7: kinship.members.v1.StatusChanged.to_status:type_name -> kinship.members.v1.MemberStatus
+	10, // 8: kinship.members.v1.MemberLeft.left_at:type_name -> google.protobuf.Timestamp
+	10, // 9: kinship.members.v1.MemberErased.erased_at:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_kinship_members_v1_events_proto_init() }
@@ -164,13 +912,14 @@ func file_kinship_members_v1_events_proto_init() {
 	if File_kinship_members_v1_events_proto != nil {
 		return
 	}
+	file_kinship_members_v1_members_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_members_v1_events_proto_rawDesc), len(file_kinship_members_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

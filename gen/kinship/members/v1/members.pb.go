@@ -9,6 +9,7 @@ package membersv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -81,6 +82,386 @@ func (MemberStatus) EnumDescriptor() ([]byte, []int) {
 	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{0}
 }
 
+// SourceKind is how a member found the community.
+type SourceKind int32
+
+const (
+	SourceKind_SOURCE_KIND_UNSPECIFIED SourceKind = 0
+	SourceKind_SOURCE_KIND_ORGANIC     SourceKind = 1
+	SourceKind_SOURCE_KIND_CAMPAIGN    SourceKind = 2
+	SourceKind_SOURCE_KIND_EVENT       SourceKind = 3
+	SourceKind_SOURCE_KIND_REFERRAL    SourceKind = 4
+	SourceKind_SOURCE_KIND_IMPORT      SourceKind = 5
+)
+
+// Enum value maps for SourceKind.
+var (
+	SourceKind_name = map[int32]string{
+		0: "SOURCE_KIND_UNSPECIFIED",
+		1: "SOURCE_KIND_ORGANIC",
+		2: "SOURCE_KIND_CAMPAIGN",
+		3: "SOURCE_KIND_EVENT",
+		4: "SOURCE_KIND_REFERRAL",
+		5: "SOURCE_KIND_IMPORT",
+	}
+	SourceKind_value = map[string]int32{
+		"SOURCE_KIND_UNSPECIFIED": 0,
+		"SOURCE_KIND_ORGANIC":     1,
+		"SOURCE_KIND_CAMPAIGN":    2,
+		"SOURCE_KIND_EVENT":       3,
+		"SOURCE_KIND_REFERRAL":    4,
+		"SOURCE_KIND_IMPORT":      5,
+	}
+)
+
+func (x SourceKind) Enum() *SourceKind {
+	p := new(SourceKind)
+	*p = x
+	return p
+}
+
+func (x SourceKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SourceKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinship_members_v1_members_proto_enumTypes[1].Descriptor()
+}
+
+func (SourceKind) Type() protoreflect.EnumType {
+	return &file_kinship_members_v1_members_proto_enumTypes[1]
+}
+
+func (x SourceKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SourceKind.Descriptor instead.
+func (SourceKind) EnumDescriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{1}
+}
+
+// Location is where a member is, as precisely as they chose to say.
+type Location struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	City   string                 `protobuf:"bytes,1,opt,name=city,proto3" json:"city,omitempty"`
+	Region string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	// ISO 3166-1 alpha-2, such as "DE".
+	CountryCode   string `protobuf:"bytes,3,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Location) Reset() {
+	*x = Location{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Location) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Location) ProtoMessage() {}
+
+func (x *Location) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Location.ProtoReflect.Descriptor instead.
+func (*Location) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Location) GetCity() string {
+	if x != nil {
+		return x.City
+	}
+	return ""
+}
+
+func (x *Location) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *Location) GetCountryCode() string {
+	if x != nil {
+		return x.CountryCode
+	}
+	return ""
+}
+
+type Source struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  SourceKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=kinship.members.v1.SourceKind" json:"kind,omitempty"`
+	// Campaign name, for SOURCE_KIND_CAMPAIGN.
+	Campaign string `protobuf:"bytes,2,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	// Event id, for SOURCE_KIND_EVENT.
+	EventId string `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The referring member's id, for SOURCE_KIND_REFERRAL.
+	ReferrerId    string `protobuf:"bytes,4,opt,name=referrer_id,json=referrerId,proto3" json:"referrer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Source) Reset() {
+	*x = Source{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Source) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Source) ProtoMessage() {}
+
+func (x *Source) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Source.ProtoReflect.Descriptor instead.
+func (*Source) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Source) GetKind() SourceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return SourceKind_SOURCE_KIND_UNSPECIFIED
+}
+
+func (x *Source) GetCampaign() string {
+	if x != nil {
+		return x.Campaign
+	}
+	return ""
+}
+
+func (x *Source) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *Source) GetReferrerId() string {
+	if x != nil {
+		return x.ReferrerId
+	}
+	return ""
+}
+
+// Profile is what a member tells about themselves.
+type Profile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 100 characters.
+	DisplayName string `protobuf:"bytes,1,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Email       string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// BCP 47 language tag, such as "de-DE".
+	Locale string `protobuf:"bytes,3,opt,name=locale,proto3" json:"locale,omitempty"`
+	// IANA time zone, such as "Europe/Berlin".
+	TimeZone string    `protobuf:"bytes,4,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	Location *Location `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
+	// Tags from the community's interest vocabulary.
+	Interests []string `protobuf:"bytes,6,rep,name=interests,proto3" json:"interests,omitempty"`
+	// Tags from the community's skill vocabulary.
+	Skills []string `protobuf:"bytes,7,rep,name=skills,proto3" json:"skills,omitempty"`
+	// Why they joined; at most 1000 characters.
+	Motivation string `protobuf:"bytes,8,opt,name=motivation,proto3" json:"motivation,omitempty"`
+	// The community goals they care about (goal slugs).
+	Goals []string `protobuf:"bytes,9,rep,name=goals,proto3" json:"goals,omitempty"`
+	// Hours a month they can give; 0 to 744.
+	AvailabilityHoursPerMonth int32 `protobuf:"varint,10,opt,name=availability_hours_per_month,json=availabilityHoursPerMonth,proto3" json:"availability_hours_per_month,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *Profile) Reset() {
+	*x = Profile{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Profile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Profile) ProtoMessage() {}
+
+func (x *Profile) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Profile.ProtoReflect.Descriptor instead.
+func (*Profile) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Profile) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Profile) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Profile) GetLocale() string {
+	if x != nil {
+		return x.Locale
+	}
+	return ""
+}
+
+func (x *Profile) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *Profile) GetLocation() *Location {
+	if x != nil {
+		return x.Location
+	}
+	return nil
+}
+
+func (x *Profile) GetInterests() []string {
+	if x != nil {
+		return x.Interests
+	}
+	return nil
+}
+
+func (x *Profile) GetSkills() []string {
+	if x != nil {
+		return x.Skills
+	}
+	return nil
+}
+
+func (x *Profile) GetMotivation() string {
+	if x != nil {
+		return x.Motivation
+	}
+	return ""
+}
+
+func (x *Profile) GetGoals() []string {
+	if x != nil {
+		return x.Goals
+	}
+	return nil
+}
+
+func (x *Profile) GetAvailabilityHoursPerMonth() int32 {
+	if x != nil {
+		return x.AvailabilityHoursPerMonth
+	}
+	return 0
+}
+
+// RoleAssignment is one role a member holds in the community.
+type RoleAssignment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// member, ambassador, organiser or staff.
+	Role string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	// For ambassadors, such as "bronze".
+	Tier          string                 `protobuf:"bytes,2,opt,name=tier,proto3" json:"tier,omitempty"`
+	AssignedAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=assigned_at,json=assignedAt,proto3" json:"assigned_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoleAssignment) Reset() {
+	*x = RoleAssignment{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoleAssignment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoleAssignment) ProtoMessage() {}
+
+func (x *RoleAssignment) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoleAssignment.ProtoReflect.Descriptor instead.
+func (*RoleAssignment) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RoleAssignment) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *RoleAssignment) GetTier() string {
+	if x != nil {
+		return x.Tier
+	}
+	return ""
+}
+
+func (x *RoleAssignment) GetAssignedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AssignedAt
+	}
+	return nil
+}
+
 // Member is one person in one community.
 type Member struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -93,17 +474,24 @@ type Member struct {
 	DisplayName string `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// Interest tags, lower-case, sorted, without duplicates.
 	Interests []string `protobuf:"bytes,5,rep,name=interests,proto3" json:"interests,omitempty"`
-	// Whether the member agreed to receive announcement e-mails.
-	EmailConsent  bool                   `protobuf:"varint,6,opt,name=email_consent,json=emailConsent,proto3" json:"email_consent,omitempty"`
-	Status        MemberStatus           `protobuf:"varint,7,opt,name=status,proto3,enum=kinship.members.v1.MemberStatus" json:"status,omitempty"`
-	JoinedAt      *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=joined_at,json=joinedAt,proto3" json:"joined_at,omitempty"`
+	// Current consent to announcement e-mails.
+	EmailConsent bool                   `protobuf:"varint,6,opt,name=email_consent,json=emailConsent,proto3" json:"email_consent,omitempty"`
+	Status       MemberStatus           `protobuf:"varint,7,opt,name=status,proto3,enum=kinship.members.v1.MemberStatus" json:"status,omitempty"`
+	JoinedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=joined_at,json=joinedAt,proto3" json:"joined_at,omitempty"`
+	Profile      *Profile               `protobuf:"bytes,9,opt,name=profile,proto3" json:"profile,omitempty"`
+	Source       *Source                `protobuf:"bytes,10,opt,name=source,proto3" json:"source,omitempty"`
+	// Engagement level name, such as "Contributor"; empty for staff.
+	Level         string                 `protobuf:"bytes,11,opt,name=level,proto3" json:"level,omitempty"`
+	Score         int32                  `protobuf:"varint,12,opt,name=score,proto3" json:"score,omitempty"`
+	LastActiveAt  *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=last_active_at,json=lastActiveAt,proto3" json:"last_active_at,omitempty"`
+	Roles         []*RoleAssignment      `protobuf:"bytes,14,rep,name=roles,proto3" json:"roles,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[0]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -115,7 +503,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[0]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -128,7 +516,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{0}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Member) GetId() string {
@@ -187,6 +575,48 @@ func (x *Member) GetJoinedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Member) GetProfile() *Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+func (x *Member) GetSource() *Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *Member) GetLevel() string {
+	if x != nil {
+		return x.Level
+	}
+	return ""
+}
+
+func (x *Member) GetScore() int32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *Member) GetLastActiveAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastActiveAt
+	}
+	return nil
+}
+
+func (x *Member) GetRoles() []*RoleAssignment {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
 type JoinCommunityRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Community slug; must be a community this instance serves.
@@ -195,17 +625,20 @@ type JoinCommunityRequest struct {
 	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
 	// Name shown to other members; 1 to 100 characters.
 	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// Interest tags; at most 20, each 1 to 40 characters of a-z, 0-9 and '-'.
+	// Interest tags from the community's vocabulary; at most 20.
 	Interests []string `protobuf:"bytes,4,rep,name=interests,proto3" json:"interests,omitempty"`
 	// Consent to announcement e-mails (transactional e-mail is always allowed).
-	EmailConsent  bool `protobuf:"varint,5,opt,name=email_consent,json=emailConsent,proto3" json:"email_consent,omitempty"`
+	EmailConsent bool `protobuf:"varint,5,opt,name=email_consent,json=emailConsent,proto3" json:"email_consent,omitempty"`
+	// Optional profile fields; display_name, email and interests above win.
+	Profile       *Profile `protobuf:"bytes,6,opt,name=profile,proto3" json:"profile,omitempty"`
+	Source        *Source  `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JoinCommunityRequest) Reset() {
 	*x = JoinCommunityRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[1]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -217,7 +650,7 @@ func (x *JoinCommunityRequest) String() string {
 func (*JoinCommunityRequest) ProtoMessage() {}
 
 func (x *JoinCommunityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[1]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -230,7 +663,7 @@ func (x *JoinCommunityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinCommunityRequest.ProtoReflect.Descriptor instead.
 func (*JoinCommunityRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{1}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *JoinCommunityRequest) GetCommunity() string {
@@ -268,6 +701,20 @@ func (x *JoinCommunityRequest) GetEmailConsent() bool {
 	return false
 }
 
+func (x *JoinCommunityRequest) GetProfile() *Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+func (x *JoinCommunityRequest) GetSource() *Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
 type JoinCommunityResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
@@ -277,7 +724,7 @@ type JoinCommunityResponse struct {
 
 func (x *JoinCommunityResponse) Reset() {
 	*x = JoinCommunityResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[2]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +736,7 @@ func (x *JoinCommunityResponse) String() string {
 func (*JoinCommunityResponse) ProtoMessage() {}
 
 func (x *JoinCommunityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[2]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +749,7 @@ func (x *JoinCommunityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinCommunityResponse.ProtoReflect.Descriptor instead.
 func (*JoinCommunityResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{2}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *JoinCommunityResponse) GetMember() *Member {
@@ -322,7 +769,7 @@ type GetMemberRequest struct {
 
 func (x *GetMemberRequest) Reset() {
 	*x = GetMemberRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[3]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +781,7 @@ func (x *GetMemberRequest) String() string {
 func (*GetMemberRequest) ProtoMessage() {}
 
 func (x *GetMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[3]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +794,7 @@ func (x *GetMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemberRequest.ProtoReflect.Descriptor instead.
 func (*GetMemberRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{3}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetMemberRequest) GetCommunity() string {
@@ -373,7 +820,7 @@ type GetMemberResponse struct {
 
 func (x *GetMemberResponse) Reset() {
 	*x = GetMemberResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[4]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -385,7 +832,7 @@ func (x *GetMemberResponse) String() string {
 func (*GetMemberResponse) ProtoMessage() {}
 
 func (x *GetMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[4]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -398,7 +845,7 @@ func (x *GetMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemberResponse.ProtoReflect.Descriptor instead.
 func (*GetMemberResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{4}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetMemberResponse) GetMember() *Member {
@@ -421,7 +868,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[5]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +880,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[5]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +893,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{5}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListMembersRequest) GetCommunity() string {
@@ -481,7 +928,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[6]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +940,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[6]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +953,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{6}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -523,11 +970,1571 @@ func (x *ListMembersResponse) GetNextPageToken() string {
 	return ""
 }
 
+type UpdateProfileRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	Id        string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Profile   *Profile               `protobuf:"bytes,3,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Paths of Profile to change, such as "locale" or "location".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateProfileRequest) Reset() {
+	*x = UpdateProfileRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateProfileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateProfileRequest) ProtoMessage() {}
+
+func (x *UpdateProfileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateProfileRequest.ProtoReflect.Descriptor instead.
+func (*UpdateProfileRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateProfileRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *UpdateProfileRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateProfileRequest) GetProfile() *Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+func (x *UpdateProfileRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateProfileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateProfileResponse) Reset() {
+	*x = UpdateProfileResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateProfileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateProfileResponse) ProtoMessage() {}
+
+func (x *UpdateProfileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateProfileResponse.ProtoReflect.Descriptor instead.
+func (*UpdateProfileResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UpdateProfileResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+type ChangeStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Status        MemberStatus           `protobuf:"varint,3,opt,name=status,proto3,enum=kinship.members.v1.MemberStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeStatusRequest) Reset() {
+	*x = ChangeStatusRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeStatusRequest) ProtoMessage() {}
+
+func (x *ChangeStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeStatusRequest.ProtoReflect.Descriptor instead.
+func (*ChangeStatusRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ChangeStatusRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ChangeStatusRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ChangeStatusRequest) GetStatus() MemberStatus {
+	if x != nil {
+		return x.Status
+	}
+	return MemberStatus_MEMBER_STATUS_UNSPECIFIED
+}
+
+type ChangeStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeStatusResponse) Reset() {
+	*x = ChangeStatusResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeStatusResponse) ProtoMessage() {}
+
+func (x *ChangeStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeStatusResponse.ProtoReflect.Descriptor instead.
+func (*ChangeStatusResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ChangeStatusResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+type LeaveCommunityRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveCommunityRequest) Reset() {
+	*x = LeaveCommunityRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveCommunityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveCommunityRequest) ProtoMessage() {}
+
+func (x *LeaveCommunityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveCommunityRequest.ProtoReflect.Descriptor instead.
+func (*LeaveCommunityRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *LeaveCommunityRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *LeaveCommunityRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type LeaveCommunityResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveCommunityResponse) Reset() {
+	*x = LeaveCommunityResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveCommunityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveCommunityResponse) ProtoMessage() {}
+
+func (x *LeaveCommunityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveCommunityResponse.ProtoReflect.Descriptor instead.
+func (*LeaveCommunityResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *LeaveCommunityResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+// Consent purposes: email.transactional (always granted), email.announcements,
+// email.digest, analytics, profile.visible_to_members.
+type ConsentState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Purpose       string                 `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Granted       bool                   `protobuf:"varint,2,opt,name=granted,proto3" json:"granted,omitempty"`
+	ChangedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=changed_at,json=changedAt,proto3" json:"changed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsentState) Reset() {
+	*x = ConsentState{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsentState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsentState) ProtoMessage() {}
+
+func (x *ConsentState) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsentState.ProtoReflect.Descriptor instead.
+func (*ConsentState) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ConsentState) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *ConsentState) GetGranted() bool {
+	if x != nil {
+		return x.Granted
+	}
+	return false
+}
+
+func (x *ConsentState) GetChangedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangedAt
+	}
+	return nil
+}
+
+type ConsentRecord struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Purpose    string                 `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Granted    bool                   `protobuf:"varint,2,opt,name=granted,proto3" json:"granted,omitempty"`
+	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	// Where the decision was taken, such as "signup-form" or "unsubscribe-link".
+	Source string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	// Version of the policy text shown, such as "2026-01".
+	PolicyVersion string `protobuf:"bytes,5,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsentRecord) Reset() {
+	*x = ConsentRecord{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsentRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsentRecord) ProtoMessage() {}
+
+func (x *ConsentRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsentRecord.ProtoReflect.Descriptor instead.
+func (*ConsentRecord) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ConsentRecord) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *ConsentRecord) GetGranted() bool {
+	if x != nil {
+		return x.Granted
+	}
+	return false
+}
+
+func (x *ConsentRecord) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+func (x *ConsentRecord) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ConsentRecord) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
+type RecordConsentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Purpose       string                 `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Granted       bool                   `protobuf:"varint,4,opt,name=granted,proto3" json:"granted,omitempty"`
+	Source        string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	PolicyVersion string                 `protobuf:"bytes,6,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordConsentRequest) Reset() {
+	*x = RecordConsentRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordConsentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordConsentRequest) ProtoMessage() {}
+
+func (x *RecordConsentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordConsentRequest.ProtoReflect.Descriptor instead.
+func (*RecordConsentRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RecordConsentRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *RecordConsentRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *RecordConsentRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *RecordConsentRequest) GetGranted() bool {
+	if x != nil {
+		return x.Granted
+	}
+	return false
+}
+
+func (x *RecordConsentRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *RecordConsentRequest) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
+type RecordConsentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Current       []*ConsentState        `protobuf:"bytes,1,rep,name=current,proto3" json:"current,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordConsentResponse) Reset() {
+	*x = RecordConsentResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordConsentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordConsentResponse) ProtoMessage() {}
+
+func (x *RecordConsentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordConsentResponse.ProtoReflect.Descriptor instead.
+func (*RecordConsentResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RecordConsentResponse) GetCurrent() []*ConsentState {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+type GetConsentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConsentsRequest) Reset() {
+	*x = GetConsentsRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConsentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConsentsRequest) ProtoMessage() {}
+
+func (x *GetConsentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConsentsRequest.ProtoReflect.Descriptor instead.
+func (*GetConsentsRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetConsentsRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *GetConsentsRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type GetConsentsResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Current []*ConsentState        `protobuf:"bytes,1,rep,name=current,proto3" json:"current,omitempty"`
+	// Oldest first.
+	Ledger        []*ConsentRecord `protobuf:"bytes,2,rep,name=ledger,proto3" json:"ledger,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConsentsResponse) Reset() {
+	*x = GetConsentsResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConsentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConsentsResponse) ProtoMessage() {}
+
+func (x *GetConsentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConsentsResponse.ProtoReflect.Descriptor instead.
+func (*GetConsentsResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetConsentsResponse) GetCurrent() []*ConsentState {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+func (x *GetConsentsResponse) GetLedger() []*ConsentRecord {
+	if x != nil {
+		return x.Ledger
+	}
+	return nil
+}
+
+type AssignRoleRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId  string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// member, ambassador, organiser or staff.
+	Role string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	// Ambassador tier; empty for other roles.
+	Tier          string `protobuf:"bytes,4,opt,name=tier,proto3" json:"tier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignRoleRequest) Reset() {
+	*x = AssignRoleRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignRoleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignRoleRequest) ProtoMessage() {}
+
+func (x *AssignRoleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignRoleRequest.ProtoReflect.Descriptor instead.
+func (*AssignRoleRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AssignRoleRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *AssignRoleRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *AssignRoleRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AssignRoleRequest) GetTier() string {
+	if x != nil {
+		return x.Tier
+	}
+	return ""
+}
+
+type AssignRoleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignRoleResponse) Reset() {
+	*x = AssignRoleResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignRoleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignRoleResponse) ProtoMessage() {}
+
+func (x *AssignRoleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignRoleResponse.ProtoReflect.Descriptor instead.
+func (*AssignRoleResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AssignRoleResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+type RevokeRoleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeRoleRequest) Reset() {
+	*x = RevokeRoleRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeRoleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeRoleRequest) ProtoMessage() {}
+
+func (x *RevokeRoleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeRoleRequest.ProtoReflect.Descriptor instead.
+func (*RevokeRoleRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RevokeRoleRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *RevokeRoleRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *RevokeRoleRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+type RevokeRoleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeRoleResponse) Reset() {
+	*x = RevokeRoleResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeRoleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeRoleResponse) ProtoMessage() {}
+
+func (x *RevokeRoleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeRoleResponse.ProtoReflect.Descriptor instead.
+func (*RevokeRoleResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RevokeRoleResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+type MergeMembersRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// The record that stays.
+	PrimaryId string `protobuf:"bytes,2,opt,name=primary_id,json=primaryId,proto3" json:"primary_id,omitempty"`
+	// The record that goes.
+	DuplicateId   string `protobuf:"bytes,3,opt,name=duplicate_id,json=duplicateId,proto3" json:"duplicate_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeMembersRequest) Reset() {
+	*x = MergeMembersRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeMembersRequest) ProtoMessage() {}
+
+func (x *MergeMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeMembersRequest.ProtoReflect.Descriptor instead.
+func (*MergeMembersRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MergeMembersRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *MergeMembersRequest) GetPrimaryId() string {
+	if x != nil {
+		return x.PrimaryId
+	}
+	return ""
+}
+
+func (x *MergeMembersRequest) GetDuplicateId() string {
+	if x != nil {
+		return x.DuplicateId
+	}
+	return ""
+}
+
+type MergeMembersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeMembersResponse) Reset() {
+	*x = MergeMembersResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeMembersResponse) ProtoMessage() {}
+
+func (x *MergeMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeMembersResponse.ProtoReflect.Descriptor instead.
+func (*MergeMembersResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *MergeMembersResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+type ExportMemberDataRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMemberDataRequest) Reset() {
+	*x = ExportMemberDataRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMemberDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMemberDataRequest) ProtoMessage() {}
+
+func (x *ExportMemberDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMemberDataRequest.ProtoReflect.Descriptor instead.
+func (*ExportMemberDataRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ExportMemberDataRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ExportMemberDataRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type ExportMemberDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// JSON document with the member, consents, activities and roles.
+	Json          []byte `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMemberDataResponse) Reset() {
+	*x = ExportMemberDataResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMemberDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMemberDataResponse) ProtoMessage() {}
+
+func (x *ExportMemberDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMemberDataResponse.ProtoReflect.Descriptor instead.
+func (*ExportMemberDataResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ExportMemberDataResponse) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
+type EraseMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseMemberRequest) Reset() {
+	*x = EraseMemberRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseMemberRequest) ProtoMessage() {}
+
+func (x *EraseMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseMemberRequest.ProtoReflect.Descriptor instead.
+func (*EraseMemberRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *EraseMemberRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *EraseMemberRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type EraseMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseMemberResponse) Reset() {
+	*x = EraseMemberResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseMemberResponse) ProtoMessage() {}
+
+func (x *EraseMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseMemberResponse.ProtoReflect.Descriptor instead.
+func (*EraseMemberResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *EraseMemberResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+type ImportMembersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set in the first message.
+	Community string `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// Validate and count without changing anything.
+	DryRun bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// The next bytes of the CSV file. Columns (header required): email,
+	// display_name, interests, skills, locale, time_zone, city, region,
+	// country_code, motivation, availability_hours_per_month, email_consent;
+	// list columns are separated by ';'. Only email and display_name are
+	// required.
+	Chunk         []byte `protobuf:"bytes,3,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportMembersRequest) Reset() {
+	*x = ImportMembersRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportMembersRequest) ProtoMessage() {}
+
+func (x *ImportMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportMembersRequest.ProtoReflect.Descriptor instead.
+func (*ImportMembersRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ImportMembersRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ImportMembersRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *ImportMembersRequest) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+type ImportError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1-based line of the CSV where the row starts.
+	Line          int64  `protobuf:"varint,1,opt,name=line,proto3" json:"line,omitempty"`
+	Field         string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportError) Reset() {
+	*x = ImportError{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportError) ProtoMessage() {}
+
+func (x *ImportError) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportError.ProtoReflect.Descriptor instead.
+func (*ImportError) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ImportError) GetLine() int64 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *ImportError) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *ImportError) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ImportMembersResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Rows      int64                  `protobuf:"varint,1,opt,name=rows,proto3" json:"rows,omitempty"`
+	Created   int64                  `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	Updated   int64                  `protobuf:"varint,3,opt,name=updated,proto3" json:"updated,omitempty"`
+	Unchanged int64                  `protobuf:"varint,4,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Failed    int64                  `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
+	// The first 1000 errors.
+	Errors        []*ImportError `protobuf:"bytes,6,rep,name=errors,proto3" json:"errors,omitempty"`
+	DryRun        bool           `protobuf:"varint,7,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportMembersResponse) Reset() {
+	*x = ImportMembersResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportMembersResponse) ProtoMessage() {}
+
+func (x *ImportMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportMembersResponse.ProtoReflect.Descriptor instead.
+func (*ImportMembersResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ImportMembersResponse) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *ImportMembersResponse) GetCreated() int64 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *ImportMembersResponse) GetUpdated() int64 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *ImportMembersResponse) GetUnchanged() int64 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *ImportMembersResponse) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *ImportMembersResponse) GetErrors() []*ImportError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *ImportMembersResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type ExportMembersRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// Export this saved segment; empty with no filter exports everyone.
+	SegmentId string `protobuf:"bytes,2,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
+	// Or this ad-hoc filter.
+	Filter        *SegmentFilter `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMembersRequest) Reset() {
+	*x = ExportMembersRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMembersRequest) ProtoMessage() {}
+
+func (x *ExportMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMembersRequest.ProtoReflect.Descriptor instead.
+func (*ExportMembersRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ExportMembersRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ExportMembersRequest) GetSegmentId() string {
+	if x != nil {
+		return x.SegmentId
+	}
+	return ""
+}
+
+func (x *ExportMembersRequest) GetFilter() *SegmentFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+type ExportMembersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes of the CSV file, header first.
+	Chunk         []byte `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMembersResponse) Reset() {
+	*x = ExportMembersResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMembersResponse) ProtoMessage() {}
+
+func (x *ExportMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMembersResponse.ProtoReflect.Descriptor instead.
+func (*ExportMembersResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ExportMembersResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
 var File_kinship_members_v1_members_proto protoreflect.FileDescriptor
 
 const file_kinship_members_v1_members_proto_rawDesc = "" +
 	"\n" +
-	" kinship/members/v1/members.proto\x12\x12kinship.members.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x02\n" +
+	" kinship/members/v1/members.proto\x12\x12kinship.members.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!kinship/members/v1/segments.proto\"Y\n" +
+	"\bLocation\x12\x12\n" +
+	"\x04city\x18\x01 \x01(\tR\x04city\x12\x16\n" +
+	"\x06region\x18\x02 \x01(\tR\x06region\x12!\n" +
+	"\fcountry_code\x18\x03 \x01(\tR\vcountryCode\"\x94\x01\n" +
+	"\x06Source\x122\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1e.kinship.members.v1.SourceKindR\x04kind\x12\x1a\n" +
+	"\bcampaign\x18\x02 \x01(\tR\bcampaign\x12\x19\n" +
+	"\bevent_id\x18\x03 \x01(\tR\aeventId\x12\x1f\n" +
+	"\vreferrer_id\x18\x04 \x01(\tR\n" +
+	"referrerId\"\xde\x02\n" +
+	"\aProfile\x12!\n" +
+	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x16\n" +
+	"\x06locale\x18\x03 \x01(\tR\x06locale\x12\x1b\n" +
+	"\ttime_zone\x18\x04 \x01(\tR\btimeZone\x128\n" +
+	"\blocation\x18\x05 \x01(\v2\x1c.kinship.members.v1.LocationR\blocation\x12\x1c\n" +
+	"\tinterests\x18\x06 \x03(\tR\tinterests\x12\x16\n" +
+	"\x06skills\x18\a \x03(\tR\x06skills\x12\x1e\n" +
+	"\n" +
+	"motivation\x18\b \x01(\tR\n" +
+	"motivation\x12\x14\n" +
+	"\x05goals\x18\t \x03(\tR\x05goals\x12?\n" +
+	"\x1cavailability_hours_per_month\x18\n" +
+	" \x01(\x05R\x19availabilityHoursPerMonth\"u\n" +
+	"\x0eRoleAssignment\x12\x12\n" +
+	"\x04role\x18\x01 \x01(\tR\x04role\x12\x12\n" +
+	"\x04tier\x18\x02 \x01(\tR\x04tier\x12;\n" +
+	"\vassigned_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"assignedAt\"\xb8\x04\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x14\n" +
@@ -536,13 +2543,22 @@ const file_kinship_members_v1_members_proto_rawDesc = "" +
 	"\tinterests\x18\x05 \x03(\tR\tinterests\x12#\n" +
 	"\remail_consent\x18\x06 \x01(\bR\femailConsent\x128\n" +
 	"\x06status\x18\a \x01(\x0e2 .kinship.members.v1.MemberStatusR\x06status\x127\n" +
-	"\tjoined_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bjoinedAt\"\xb0\x01\n" +
+	"\tjoined_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bjoinedAt\x125\n" +
+	"\aprofile\x18\t \x01(\v2\x1b.kinship.members.v1.ProfileR\aprofile\x122\n" +
+	"\x06source\x18\n" +
+	" \x01(\v2\x1a.kinship.members.v1.SourceR\x06source\x12\x14\n" +
+	"\x05level\x18\v \x01(\tR\x05level\x12\x14\n" +
+	"\x05score\x18\f \x01(\x05R\x05score\x12@\n" +
+	"\x0elast_active_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\flastActiveAt\x128\n" +
+	"\x05roles\x18\x0e \x03(\v2\".kinship.members.v1.RoleAssignmentR\x05roles\"\x9b\x02\n" +
 	"\x14JoinCommunityRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12!\n" +
 	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12\x1c\n" +
 	"\tinterests\x18\x04 \x03(\tR\tinterests\x12#\n" +
-	"\remail_consent\x18\x05 \x01(\bR\femailConsent\"K\n" +
+	"\remail_consent\x18\x05 \x01(\bR\femailConsent\x125\n" +
+	"\aprofile\x18\x06 \x01(\v2\x1b.kinship.members.v1.ProfileR\aprofile\x122\n" +
+	"\x06source\x18\a \x01(\v2\x1a.kinship.members.v1.SourceR\x06source\"K\n" +
 	"\x15JoinCommunityResponse\x122\n" +
 	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\"@\n" +
 	"\x10GetMemberRequest\x12\x1c\n" +
@@ -557,18 +2573,139 @@ const file_kinship_members_v1_members_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"s\n" +
 	"\x13ListMembersResponse\x124\n" +
 	"\amembers\x18\x01 \x03(\v2\x1a.kinship.members.v1.MemberR\amembers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xb0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x01\n" +
+	"\x14UpdateProfileRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x125\n" +
+	"\aprofile\x18\x03 \x01(\v2\x1b.kinship.members.v1.ProfileR\aprofile\x12;\n" +
+	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"K\n" +
+	"\x15UpdateProfileResponse\x122\n" +
+	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\"}\n" +
+	"\x13ChangeStatusRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x128\n" +
+	"\x06status\x18\x03 \x01(\x0e2 .kinship.members.v1.MemberStatusR\x06status\"J\n" +
+	"\x14ChangeStatusResponse\x122\n" +
+	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\"E\n" +
+	"\x15LeaveCommunityRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"L\n" +
+	"\x16LeaveCommunityResponse\x122\n" +
+	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\"}\n" +
+	"\fConsentState\x12\x18\n" +
+	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x18\n" +
+	"\agranted\x18\x02 \x01(\bR\agranted\x129\n" +
+	"\n" +
+	"changed_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\"\xbf\x01\n" +
+	"\rConsentRecord\x12\x18\n" +
+	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x18\n" +
+	"\agranted\x18\x02 \x01(\bR\agranted\x12;\n" +
+	"\voccurred_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12%\n" +
+	"\x0epolicy_version\x18\x05 \x01(\tR\rpolicyVersion\"\xc4\x01\n" +
+	"\x14RecordConsentRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\x12\x18\n" +
+	"\agranted\x18\x04 \x01(\bR\agranted\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12%\n" +
+	"\x0epolicy_version\x18\x06 \x01(\tR\rpolicyVersion\"S\n" +
+	"\x15RecordConsentResponse\x12:\n" +
+	"\acurrent\x18\x01 \x03(\v2 .kinship.members.v1.ConsentStateR\acurrent\"O\n" +
+	"\x12GetConsentsRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\"\x8c\x01\n" +
+	"\x13GetConsentsResponse\x12:\n" +
+	"\acurrent\x18\x01 \x03(\v2 .kinship.members.v1.ConsentStateR\acurrent\x129\n" +
+	"\x06ledger\x18\x02 \x03(\v2!.kinship.members.v1.ConsentRecordR\x06ledger\"v\n" +
+	"\x11AssignRoleRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x12\n" +
+	"\x04tier\x18\x04 \x01(\tR\x04tier\"H\n" +
+	"\x12AssignRoleResponse\x122\n" +
+	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\"b\n" +
+	"\x11RevokeRoleRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\"H\n" +
+	"\x12RevokeRoleResponse\x122\n" +
+	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\"u\n" +
+	"\x13MergeMembersRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1d\n" +
+	"\n" +
+	"primary_id\x18\x02 \x01(\tR\tprimaryId\x12!\n" +
+	"\fduplicate_id\x18\x03 \x01(\tR\vduplicateId\"J\n" +
+	"\x14MergeMembersResponse\x122\n" +
+	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\"T\n" +
+	"\x17ExportMemberDataRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\".\n" +
+	"\x18ExportMemberDataResponse\x12\x12\n" +
+	"\x04json\x18\x01 \x01(\fR\x04json\"O\n" +
+	"\x12EraseMemberRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\"I\n" +
+	"\x13EraseMemberResponse\x122\n" +
+	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\"c\n" +
+	"\x14ImportMembersRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x14\n" +
+	"\x05chunk\x18\x03 \x01(\fR\x05chunk\"O\n" +
+	"\vImportError\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\x03R\x04line\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xe7\x01\n" +
+	"\x15ImportMembersResponse\x12\x12\n" +
+	"\x04rows\x18\x01 \x01(\x03R\x04rows\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\x03R\acreated\x12\x18\n" +
+	"\aupdated\x18\x03 \x01(\x03R\aupdated\x12\x1c\n" +
+	"\tunchanged\x18\x04 \x01(\x03R\tunchanged\x12\x16\n" +
+	"\x06failed\x18\x05 \x01(\x03R\x06failed\x127\n" +
+	"\x06errors\x18\x06 \x03(\v2\x1f.kinship.members.v1.ImportErrorR\x06errors\x12\x17\n" +
+	"\adry_run\x18\a \x01(\bR\x06dryRun\"\x8e\x01\n" +
+	"\x14ExportMembersRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1d\n" +
+	"\n" +
+	"segment_id\x18\x02 \x01(\tR\tsegmentId\x129\n" +
+	"\x06filter\x18\x03 \x01(\v2!.kinship.members.v1.SegmentFilterR\x06filter\"-\n" +
+	"\x15ExportMembersResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk*\xb0\x01\n" +
 	"\fMemberStatus\x12\x1d\n" +
 	"\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15MEMBER_STATUS_INVITED\x10\x01\x12\x18\n" +
 	"\x14MEMBER_STATUS_ACTIVE\x10\x02\x12\x1a\n" +
 	"\x16MEMBER_STATUS_INACTIVE\x10\x03\x12\x16\n" +
 	"\x12MEMBER_STATUS_LEFT\x10\x04\x12\x18\n" +
-	"\x14MEMBER_STATUS_ERASED\x10\x052\xba\x02\n" +
+	"\x14MEMBER_STATUS_ERASED\x10\x05*\xa5\x01\n" +
+	"\n" +
+	"SourceKind\x12\x1b\n" +
+	"\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13SOURCE_KIND_ORGANIC\x10\x01\x12\x18\n" +
+	"\x14SOURCE_KIND_CAMPAIGN\x10\x02\x12\x15\n" +
+	"\x11SOURCE_KIND_EVENT\x10\x03\x12\x18\n" +
+	"\x14SOURCE_KIND_REFERRAL\x10\x04\x12\x16\n" +
+	"\x12SOURCE_KIND_IMPORT\x10\x052\xfd\v\n" +
 	"\x0eMembersService\x12d\n" +
 	"\rJoinCommunity\x12(.kinship.members.v1.JoinCommunityRequest\x1a).kinship.members.v1.JoinCommunityResponse\x12]\n" +
 	"\tGetMember\x12$.kinship.members.v1.GetMemberRequest\x1a%.kinship.members.v1.GetMemberResponse\"\x03\x90\x02\x01\x12c\n" +
-	"\vListMembers\x12&.kinship.members.v1.ListMembersRequest\x1a'.kinship.members.v1.ListMembersResponse\"\x03\x90\x02\x01B\xcf\x01\n" +
+	"\vListMembers\x12&.kinship.members.v1.ListMembersRequest\x1a'.kinship.members.v1.ListMembersResponse\"\x03\x90\x02\x01\x12d\n" +
+	"\rUpdateProfile\x12(.kinship.members.v1.UpdateProfileRequest\x1a).kinship.members.v1.UpdateProfileResponse\x12a\n" +
+	"\fChangeStatus\x12'.kinship.members.v1.ChangeStatusRequest\x1a(.kinship.members.v1.ChangeStatusResponse\x12g\n" +
+	"\x0eLeaveCommunity\x12).kinship.members.v1.LeaveCommunityRequest\x1a*.kinship.members.v1.LeaveCommunityResponse\x12d\n" +
+	"\rRecordConsent\x12(.kinship.members.v1.RecordConsentRequest\x1a).kinship.members.v1.RecordConsentResponse\x12c\n" +
+	"\vGetConsents\x12&.kinship.members.v1.GetConsentsRequest\x1a'.kinship.members.v1.GetConsentsResponse\"\x03\x90\x02\x01\x12[\n" +
+	"\n" +
+	"AssignRole\x12%.kinship.members.v1.AssignRoleRequest\x1a&.kinship.members.v1.AssignRoleResponse\x12[\n" +
+	"\n" +
+	"RevokeRole\x12%.kinship.members.v1.RevokeRoleRequest\x1a&.kinship.members.v1.RevokeRoleResponse\x12a\n" +
+	"\fMergeMembers\x12'.kinship.members.v1.MergeMembersRequest\x1a(.kinship.members.v1.MergeMembersResponse\x12r\n" +
+	"\x10ExportMemberData\x12+.kinship.members.v1.ExportMemberDataRequest\x1a,.kinship.members.v1.ExportMemberDataResponse\"\x03\x90\x02\x01\x12^\n" +
+	"\vEraseMember\x12&.kinship.members.v1.EraseMemberRequest\x1a'.kinship.members.v1.EraseMemberResponse\x12f\n" +
+	"\rImportMembers\x12(.kinship.members.v1.ImportMembersRequest\x1a).kinship.members.v1.ImportMembersResponse(\x01\x12k\n" +
+	"\rExportMembers\x12(.kinship.members.v1.ExportMembersRequest\x1a).kinship.members.v1.ExportMembersResponse\"\x03\x90\x02\x010\x01B\xcf\x01\n" +
 	"\x16com.kinship.members.v1B\fMembersProtoP\x01Z=github.com/kinshiphq/kinship/gen/kinship/members/v1;membersv1\xa2\x02\x03KMX\xaa\x02\x12Kinship.Members.V1\xca\x02\x12Kinship\\Members\\V1\xe2\x02\x1eKinship\\Members\\V1\\GPBMetadata\xea\x02\x14Kinship::Members::V1b\x06proto3"
 
 var (
@@ -583,36 +2720,120 @@ func file_kinship_members_v1_members_proto_rawDescGZIP() []byte {
 	return file_kinship_members_v1_members_proto_rawDescData
 }
 
-var file_kinship_members_v1_members_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kinship_members_v1_members_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_kinship_members_v1_members_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_kinship_members_v1_members_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_kinship_members_v1_members_proto_goTypes = []any{
-	(MemberStatus)(0),             // 0: kinship.members.v1.MemberStatus
-	(*Member)(nil),                // 1: kinship.members.v1.Member
-	(*JoinCommunityRequest)(nil),  // 2: kinship.members.v1.JoinCommunityRequest
-	(*JoinCommunityResponse)(nil), // 3: kinship.members.v1.JoinCommunityResponse
-	(*GetMemberRequest)(nil),      // 4: kinship.members.v1.GetMemberRequest
-	(*GetMemberResponse)(nil),     // 5: kinship.members.v1.GetMemberResponse
-	(*ListMembersRequest)(nil),    // 6: kinship.members.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),   // 7: kinship.members.v1.ListMembersResponse
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(MemberStatus)(0),                // 0: kinship.members.v1.MemberStatus
+	(SourceKind)(0),                  // 1: kinship.members.v1.SourceKind
+	(*Location)(nil),                 // 2: kinship.members.v1.Location
+	(*Source)(nil),                   // 3: kinship.members.v1.Source
+	(*Profile)(nil),                  // 4: kinship.members.v1.Profile
+	(*RoleAssignment)(nil),           // 5: kinship.members.v1.RoleAssignment
+	(*Member)(nil),                   // 6: kinship.members.v1.Member
+	(*JoinCommunityRequest)(nil),     // 7: kinship.members.v1.JoinCommunityRequest
+	(*JoinCommunityResponse)(nil),    // 8: kinship.members.v1.JoinCommunityResponse
+	(*GetMemberRequest)(nil),         // 9: kinship.members.v1.GetMemberRequest
+	(*GetMemberResponse)(nil),        // 10: kinship.members.v1.GetMemberResponse
+	(*ListMembersRequest)(nil),       // 11: kinship.members.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),      // 12: kinship.members.v1.ListMembersResponse
+	(*UpdateProfileRequest)(nil),     // 13: kinship.members.v1.UpdateProfileRequest
+	(*UpdateProfileResponse)(nil),    // 14: kinship.members.v1.UpdateProfileResponse
+	(*ChangeStatusRequest)(nil),      // 15: kinship.members.v1.ChangeStatusRequest
+	(*ChangeStatusResponse)(nil),     // 16: kinship.members.v1.ChangeStatusResponse
+	(*LeaveCommunityRequest)(nil),    // 17: kinship.members.v1.LeaveCommunityRequest
+	(*LeaveCommunityResponse)(nil),   // 18: kinship.members.v1.LeaveCommunityResponse
+	(*ConsentState)(nil),             // 19: kinship.members.v1.ConsentState
+	(*ConsentRecord)(nil),            // 20: kinship.members.v1.ConsentRecord
+	(*RecordConsentRequest)(nil),     // 21: kinship.members.v1.RecordConsentRequest
+	(*RecordConsentResponse)(nil),    // 22: kinship.members.v1.RecordConsentResponse
+	(*GetConsentsRequest)(nil),       // 23: kinship.members.v1.GetConsentsRequest
+	(*GetConsentsResponse)(nil),      // 24: kinship.members.v1.GetConsentsResponse
+	(*AssignRoleRequest)(nil),        // 25: kinship.members.v1.AssignRoleRequest
+	(*AssignRoleResponse)(nil),       // 26: kinship.members.v1.AssignRoleResponse
+	(*RevokeRoleRequest)(nil),        // 27: kinship.members.v1.RevokeRoleRequest
+	(*RevokeRoleResponse)(nil),       // 28: kinship.members.v1.RevokeRoleResponse
+	(*MergeMembersRequest)(nil),      // 29: kinship.members.v1.MergeMembersRequest
+	(*MergeMembersResponse)(nil),     // 30: kinship.members.v1.MergeMembersResponse
+	(*ExportMemberDataRequest)(nil),  // 31: kinship.members.v1.ExportMemberDataRequest
+	(*ExportMemberDataResponse)(nil), // 32: kinship.members.v1.ExportMemberDataResponse
+	(*EraseMemberRequest)(nil),       // 33: kinship.members.v1.EraseMemberRequest
+	(*EraseMemberResponse)(nil),      // 34: kinship.members.v1.EraseMemberResponse
+	(*ImportMembersRequest)(nil),     // 35: kinship.members.v1.ImportMembersRequest
+	(*ImportError)(nil),              // 36: kinship.members.v1.ImportError
+	(*ImportMembersResponse)(nil),    // 37: kinship.members.v1.ImportMembersResponse
+	(*ExportMembersRequest)(nil),     // 38: kinship.members.v1.ExportMembersRequest
+	(*ExportMembersResponse)(nil),    // 39: kinship.members.v1.ExportMembersResponse
+	(*timestamppb.Timestamp)(nil),    // 40: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 41: google.protobuf.FieldMask
+	(*SegmentFilter)(nil),            // 42: kinship.members.v1.SegmentFilter
 }
 var file_kinship_members_v1_members_proto_depIdxs = []int32{
-	0, // 0: kinship.members.v1.Member.status:type_name -> kinship.members.v1.MemberStatus
-	8, // 1: kinship.members.v1.Member.joined_at:type_name -> google.protobuf.Timestamp
-	1, // 2: kinship.members.v1.JoinCommunityResponse.member:type_name -> kinship.members.v1.Member
-	1, // 3: kinship.members.v1.GetMemberResponse.member:type_name -> kinship.members.v1.Member
-	1, // 4: kinship.members.v1.ListMembersResponse.members:type_name -> kinship.members.v1.Member
-	2, // 5: kinship.members.v1.MembersService.JoinCommunity:input_type -> kinship.members.v1.JoinCommunityRequest
-	4, // 6: kinship.members.v1.MembersService.GetMember:input_type -> kinship.members.v1.GetMemberRequest
-	6, // 7: kinship.members.v1.MembersService.ListMembers:input_type -> kinship.members.v1.ListMembersRequest
-	3, // 8: kinship.members.v1.MembersService.JoinCommunity:output_type -> kinship.members.v1.JoinCommunityResponse
-	5, // 9: kinship.members.v1.MembersService.GetMember:output_type -> kinship.members.v1.GetMemberResponse
-	7, // 10: kinship.members.v1.MembersService.ListMembers:output_type -> kinship.members.v1.ListMembersResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	1,  // 0: kinship.members.v1.Source.kind:type_name -> kinship.members.v1.SourceKind
+	2,  // 1: kinship.members.v1.Profile.location:type_name -> kinship.members.v1.Location
+	40, // 2: kinship.members.v1.RoleAssignment.assigned_at:type_name -> google.protobuf.Timestamp
+	0,  // 3: kinship.members.v1.Member.status:type_name -> kinship.members.v1.MemberStatus
+	40, // 4: kinship.members.v1.Member.joined_at:type_name -> google.protobuf.Timestamp
+	4,  // 5: kinship.members.v1.Member.profile:type_name -> kinship.members.v1.Profile
+	3,  // 6: kinship.members.v1.Member.source:type_name -> kinship.members.v1.Source
+	40, // 7: kinship.members.v1.Member.last_active_at:type_name -> google.protobuf.Timestamp
+	5,  // 8: kinship.members.v1.Member.roles:type_name -> kinship.members.v1.RoleAssignment
+	4,  // 9: kinship.members.v1.JoinCommunityRequest.profile:type_name -> kinship.members.v1.Profile
+	3,  // 10: kinship.members.v1.JoinCommunityRequest.source:type_name -> kinship.members.v1.Source
+	6,  // 11: kinship.members.v1.JoinCommunityResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 12: kinship.members.v1.GetMemberResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 13: kinship.members.v1.ListMembersResponse.members:type_name -> kinship.members.v1.Member
+	4,  // 14: kinship.members.v1.UpdateProfileRequest.profile:type_name -> kinship.members.v1.Profile
+	41, // 15: kinship.members.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 16: kinship.members.v1.UpdateProfileResponse.member:type_name -> kinship.members.v1.Member
+	0,  // 17: kinship.members.v1.ChangeStatusRequest.status:type_name -> kinship.members.v1.MemberStatus
+	6,  // 18: kinship.members.v1.ChangeStatusResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 19: kinship.members.v1.LeaveCommunityResponse.member:type_name -> kinship.members.v1.Member
+	40, // 20: kinship.members.v1.ConsentState.changed_at:type_name -> google.protobuf.Timestamp
+	40, // 21: kinship.members.v1.ConsentRecord.occurred_at:type_name -> google.protobuf.Timestamp
+	19, // 22: kinship.members.v1.RecordConsentResponse.current:type_name -> kinship.members.v1.ConsentState
+	19, // 23: kinship.members.v1.GetConsentsResponse.current:type_name -> kinship.members.v1.ConsentState
+	20, // 24: kinship.members.v1.GetConsentsResponse.ledger:type_name -> kinship.members.v1.ConsentRecord
+	6,  // 25: kinship.members.v1.AssignRoleResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 26: kinship.members.v1.RevokeRoleResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 27: kinship.members.v1.MergeMembersResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 28: kinship.members.v1.EraseMemberResponse.member:type_name -> kinship.members.v1.Member
+	36, // 29: kinship.members.v1.ImportMembersResponse.errors:type_name -> kinship.members.v1.ImportError
+	42, // 30: kinship.members.v1.ExportMembersRequest.filter:type_name -> kinship.members.v1.SegmentFilter
+	7,  // 31: kinship.members.v1.MembersService.JoinCommunity:input_type -> kinship.members.v1.JoinCommunityRequest
+	9,  // 32: kinship.members.v1.MembersService.GetMember:input_type -> kinship.members.v1.GetMemberRequest
+	11, // 33: kinship.members.v1.MembersService.ListMembers:input_type -> kinship.members.v1.ListMembersRequest
+	13, // 34: kinship.members.v1.MembersService.UpdateProfile:input_type -> kinship.members.v1.UpdateProfileRequest
+	15, // 35: kinship.members.v1.MembersService.ChangeStatus:input_type -> kinship.members.v1.ChangeStatusRequest
+	17, // 36: kinship.members.v1.MembersService.LeaveCommunity:input_type -> kinship.members.v1.LeaveCommunityRequest
+	21, // 37: kinship.members.v1.MembersService.RecordConsent:input_type -> kinship.members.v1.RecordConsentRequest
+	23, // 38: kinship.members.v1.MembersService.GetConsents:input_type -> kinship.members.v1.GetConsentsRequest
+	25, // 39: kinship.members.v1.MembersService.AssignRole:input_type -> kinship.members.v1.AssignRoleRequest
+	27, // 40: kinship.members.v1.MembersService.RevokeRole:input_type -> kinship.members.v1.RevokeRoleRequest
+	29, // 41: kinship.members.v1.MembersService.MergeMembers:input_type -> kinship.members.v1.MergeMembersRequest
+	31, // 42: kinship.members.v1.MembersService.ExportMemberData:input_type -> kinship.members.v1.ExportMemberDataRequest
+	33, // 43: kinship.members.v1.MembersService.EraseMember:input_type -> kinship.members.v1.EraseMemberRequest
+	35, // 44: kinship.members.v1.MembersService.ImportMembers:input_type -> kinship.members.v1.ImportMembersRequest
+	38, // 45: kinship.members.v1.MembersService.ExportMembers:input_type -> kinship.members.v1.ExportMembersRequest
+	8,  // 46: kinship.members.v1.MembersService.JoinCommunity:output_type -> kinship.members.v1.JoinCommunityResponse
+	10, // 47: kinship.members.v1.MembersService.GetMember:output_type -> kinship.members.v1.GetMemberResponse
+	12, // 48: kinship.members.v1.MembersService.ListMembers:output_type -> kinship.members.v1.ListMembersResponse
+	14, // 49: kinship.members.v1.MembersService.UpdateProfile:output_type -> kinship.members.v1.UpdateProfileResponse
+	16, // 50: kinship.members.v1.MembersService.ChangeStatus:output_type -> kinship.members.v1.ChangeStatusResponse
+	18, // 51: kinship.members.v1.MembersService.LeaveCommunity:output_type -> kinship.members.v1.LeaveCommunityResponse
+	22, // 52: kinship.members.v1.MembersService.RecordConsent:output_type -> kinship.members.v1.RecordConsentResponse
+	24, // 53: kinship.members.v1.MembersService.GetConsents:output_type -> kinship.members.v1.GetConsentsResponse
+	26, // 54: kinship.members.v1.MembersService.AssignRole:output_type -> kinship.members.v1.AssignRoleResponse
+	28, // 55: kinship.members.v1.MembersService.RevokeRole:output_type -> kinship.members.v1.RevokeRoleResponse
+	30, // 56: kinship.members.v1.MembersService.MergeMembers:output_type -> kinship.members.v1.MergeMembersResponse
+	32, // 57: kinship.members.v1.MembersService.ExportMemberData:output_type -> kinship.members.v1.ExportMemberDataResponse
+	34, // 58: kinship.members.v1.MembersService.EraseMember:output_type -> kinship.members.v1.EraseMemberResponse
+	37, // 59: kinship.members.v1.MembersService.ImportMembers:output_type -> kinship.members.v1.ImportMembersResponse
+	39, // 60: kinship.members.v1.MembersService.ExportMembers:output_type -> kinship.members.v1.ExportMembersResponse
+	46, // [46:61] is the sub-list for method output_type
+	31, // [31:46] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_kinship_members_v1_members_proto_init() }
@@ -620,13 +2841,14 @@ func file_kinship_members_v1_members_proto_init() {
 	if File_kinship_members_v1_members_proto != nil {
 		return
 	}
+	file_kinship_members_v1_segments_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_members_v1_members_proto_rawDesc), len(file_kinship_members_v1_members_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   7,
+			NumEnums:      2,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,42 @@ const (
 	// MembersServiceListMembersProcedure is the fully-qualified name of the MembersService's
 	// ListMembers RPC.
 	MembersServiceListMembersProcedure = "/kinship.members.v1.MembersService/ListMembers"
+	// MembersServiceUpdateProfileProcedure is the fully-qualified name of the MembersService's
+	// UpdateProfile RPC.
+	MembersServiceUpdateProfileProcedure = "/kinship.members.v1.MembersService/UpdateProfile"
+	// MembersServiceChangeStatusProcedure is the fully-qualified name of the MembersService's
+	// ChangeStatus RPC.
+	MembersServiceChangeStatusProcedure = "/kinship.members.v1.MembersService/ChangeStatus"
+	// MembersServiceLeaveCommunityProcedure is the fully-qualified name of the MembersService's
+	// LeaveCommunity RPC.
+	MembersServiceLeaveCommunityProcedure = "/kinship.members.v1.MembersService/LeaveCommunity"
+	// MembersServiceRecordConsentProcedure is the fully-qualified name of the MembersService's
+	// RecordConsent RPC.
+	MembersServiceRecordConsentProcedure = "/kinship.members.v1.MembersService/RecordConsent"
+	// MembersServiceGetConsentsProcedure is the fully-qualified name of the MembersService's
+	// GetConsents RPC.
+	MembersServiceGetConsentsProcedure = "/kinship.members.v1.MembersService/GetConsents"
+	// MembersServiceAssignRoleProcedure is the fully-qualified name of the MembersService's AssignRole
+	// RPC.
+	MembersServiceAssignRoleProcedure = "/kinship.members.v1.MembersService/AssignRole"
+	// MembersServiceRevokeRoleProcedure is the fully-qualified name of the MembersService's RevokeRole
+	// RPC.
+	MembersServiceRevokeRoleProcedure = "/kinship.members.v1.MembersService/RevokeRole"
+	// MembersServiceMergeMembersProcedure is the fully-qualified name of the MembersService's
+	// MergeMembers RPC.
+	MembersServiceMergeMembersProcedure = "/kinship.members.v1.MembersService/MergeMembers"
+	// MembersServiceExportMemberDataProcedure is the fully-qualified name of the MembersService's
+	// ExportMemberData RPC.
+	MembersServiceExportMemberDataProcedure = "/kinship.members.v1.MembersService/ExportMemberData"
+	// MembersServiceEraseMemberProcedure is the fully-qualified name of the MembersService's
+	// EraseMember RPC.
+	MembersServiceEraseMemberProcedure = "/kinship.members.v1.MembersService/EraseMember"
+	// MembersServiceImportMembersProcedure is the fully-qualified name of the MembersService's
+	// ImportMembers RPC.
+	MembersServiceImportMembersProcedure = "/kinship.members.v1.MembersService/ImportMembers"
+	// MembersServiceExportMembersProcedure is the fully-qualified name of the MembersService's
+	// ExportMembers RPC.
+	MembersServiceExportMembersProcedure = "/kinship.members.v1.MembersService/ExportMembers"
 )
 
 // MembersServiceClient is a client for the kinship.members.v1.MembersService service.
@@ -53,6 +89,38 @@ type MembersServiceClient interface {
 	GetMember(context.Context, *connect.Request[v1.GetMemberRequest]) (*connect.Response[v1.GetMemberResponse], error)
 	// ListMembers pages through a community's members, oldest first.
 	ListMembers(context.Context, *connect.Request[v1.ListMembersRequest]) (*connect.Response[v1.ListMembersResponse], error)
+	// UpdateProfile changes the fields named in update_mask and publishes
+	// ProfileUpdated when anything changed.
+	UpdateProfile(context.Context, *connect.Request[v1.UpdateProfileRequest]) (*connect.Response[v1.UpdateProfileResponse], error)
+	// ChangeStatus moves a member along invited → active → inactive → left
+	// (and back to active from inactive).
+	ChangeStatus(context.Context, *connect.Request[v1.ChangeStatusRequest]) (*connect.Response[v1.ChangeStatusResponse], error)
+	// LeaveCommunity ends a membership and publishes MemberLeft.
+	LeaveCommunity(context.Context, *connect.Request[v1.LeaveCommunityRequest]) (*connect.Response[v1.LeaveCommunityResponse], error)
+	// RecordConsent appends a grant or withdrawal to the consent ledger and
+	// publishes ConsentChanged when the current consent changes.
+	RecordConsent(context.Context, *connect.Request[v1.RecordConsentRequest]) (*connect.Response[v1.RecordConsentResponse], error)
+	// GetConsents returns the current consent per purpose and the ledger.
+	GetConsents(context.Context, *connect.Request[v1.GetConsentsRequest]) (*connect.Response[v1.GetConsentsResponse], error)
+	// AssignRole gives a member a role (ambassadors with a tier); organisers only.
+	AssignRole(context.Context, *connect.Request[v1.AssignRoleRequest]) (*connect.Response[v1.AssignRoleResponse], error)
+	// RevokeRole takes a role away; organisers only.
+	RevokeRole(context.Context, *connect.Request[v1.RevokeRoleRequest]) (*connect.Response[v1.RevokeRoleResponse], error)
+	// MergeMembers moves the duplicate's ledger, consents and roles onto the
+	// primary and removes the duplicate.
+	MergeMembers(context.Context, *connect.Request[v1.MergeMembersRequest]) (*connect.Response[v1.MergeMembersResponse], error)
+	// ExportMemberData returns everything this service holds about a member,
+	// as JSON (GDPR article 15).
+	ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error)
+	// EraseMember removes a member's personal data, keeping a pseudonymous
+	// id and aggregates, and publishes MemberErased (GDPR article 17).
+	EraseMember(context.Context, *connect.Request[v1.EraseMemberRequest]) (*connect.Response[v1.EraseMemberResponse], error)
+	// ImportMembers reads CSV sent in chunks; rows are matched by e-mail, so a
+	// re-import updates and never duplicates. Bad rows are reported with
+	// their line numbers while good rows go in.
+	ImportMembers(context.Context) *connect.ClientStreamForClient[v1.ImportMembersRequest, v1.ImportMembersResponse]
+	// ExportMembers streams a segment (or everyone) as CSV.
+	ExportMembers(context.Context, *connect.Request[v1.ExportMembersRequest]) (*connect.ServerStreamForClient[v1.ExportMembersResponse], error)
 }
 
 // NewMembersServiceClient constructs a client for the kinship.members.v1.MembersService service. By
@@ -86,14 +154,101 @@ func NewMembersServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		updateProfile: connect.NewClient[v1.UpdateProfileRequest, v1.UpdateProfileResponse](
+			httpClient,
+			baseURL+MembersServiceUpdateProfileProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("UpdateProfile")),
+			connect.WithClientOptions(opts...),
+		),
+		changeStatus: connect.NewClient[v1.ChangeStatusRequest, v1.ChangeStatusResponse](
+			httpClient,
+			baseURL+MembersServiceChangeStatusProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("ChangeStatus")),
+			connect.WithClientOptions(opts...),
+		),
+		leaveCommunity: connect.NewClient[v1.LeaveCommunityRequest, v1.LeaveCommunityResponse](
+			httpClient,
+			baseURL+MembersServiceLeaveCommunityProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("LeaveCommunity")),
+			connect.WithClientOptions(opts...),
+		),
+		recordConsent: connect.NewClient[v1.RecordConsentRequest, v1.RecordConsentResponse](
+			httpClient,
+			baseURL+MembersServiceRecordConsentProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("RecordConsent")),
+			connect.WithClientOptions(opts...),
+		),
+		getConsents: connect.NewClient[v1.GetConsentsRequest, v1.GetConsentsResponse](
+			httpClient,
+			baseURL+MembersServiceGetConsentsProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("GetConsents")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		assignRole: connect.NewClient[v1.AssignRoleRequest, v1.AssignRoleResponse](
+			httpClient,
+			baseURL+MembersServiceAssignRoleProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("AssignRole")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeRole: connect.NewClient[v1.RevokeRoleRequest, v1.RevokeRoleResponse](
+			httpClient,
+			baseURL+MembersServiceRevokeRoleProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("RevokeRole")),
+			connect.WithClientOptions(opts...),
+		),
+		mergeMembers: connect.NewClient[v1.MergeMembersRequest, v1.MergeMembersResponse](
+			httpClient,
+			baseURL+MembersServiceMergeMembersProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("MergeMembers")),
+			connect.WithClientOptions(opts...),
+		),
+		exportMemberData: connect.NewClient[v1.ExportMemberDataRequest, v1.ExportMemberDataResponse](
+			httpClient,
+			baseURL+MembersServiceExportMemberDataProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("ExportMemberData")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		eraseMember: connect.NewClient[v1.EraseMemberRequest, v1.EraseMemberResponse](
+			httpClient,
+			baseURL+MembersServiceEraseMemberProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("EraseMember")),
+			connect.WithClientOptions(opts...),
+		),
+		importMembers: connect.NewClient[v1.ImportMembersRequest, v1.ImportMembersResponse](
+			httpClient,
+			baseURL+MembersServiceImportMembersProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("ImportMembers")),
+			connect.WithClientOptions(opts...),
+		),
+		exportMembers: connect.NewClient[v1.ExportMembersRequest, v1.ExportMembersResponse](
+			httpClient,
+			baseURL+MembersServiceExportMembersProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("ExportMembers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // membersServiceClient implements MembersServiceClient.
 type membersServiceClient struct {
-	joinCommunity *connect.Client[v1.JoinCommunityRequest, v1.JoinCommunityResponse]
-	getMember     *connect.Client[v1.GetMemberRequest, v1.GetMemberResponse]
-	listMembers   *connect.Client[v1.ListMembersRequest, v1.ListMembersResponse]
+	joinCommunity    *connect.Client[v1.JoinCommunityRequest, v1.JoinCommunityResponse]
+	getMember        *connect.Client[v1.GetMemberRequest, v1.GetMemberResponse]
+	listMembers      *connect.Client[v1.ListMembersRequest, v1.ListMembersResponse]
+	updateProfile    *connect.Client[v1.UpdateProfileRequest, v1.UpdateProfileResponse]
+	changeStatus     *connect.Client[v1.ChangeStatusRequest, v1.ChangeStatusResponse]
+	leaveCommunity   *connect.Client[v1.LeaveCommunityRequest, v1.LeaveCommunityResponse]
+	recordConsent    *connect.Client[v1.RecordConsentRequest, v1.RecordConsentResponse]
+	getConsents      *connect.Client[v1.GetConsentsRequest, v1.GetConsentsResponse]
+	assignRole       *connect.Client[v1.AssignRoleRequest, v1.AssignRoleResponse]
+	revokeRole       *connect.Client[v1.RevokeRoleRequest, v1.RevokeRoleResponse]
+	mergeMembers     *connect.Client[v1.MergeMembersRequest, v1.MergeMembersResponse]
+	exportMemberData *connect.Client[v1.ExportMemberDataRequest, v1.ExportMemberDataResponse]
+	eraseMember      *connect.Client[v1.EraseMemberRequest, v1.EraseMemberResponse]
+	importMembers    *connect.Client[v1.ImportMembersRequest, v1.ImportMembersResponse]
+	exportMembers    *connect.Client[v1.ExportMembersRequest, v1.ExportMembersResponse]
 }
 
 // JoinCommunity calls kinship.members.v1.MembersService.JoinCommunity.
@@ -111,6 +266,66 @@ func (c *membersServiceClient) ListMembers(ctx context.Context, req *connect.Req
 	return c.listMembers.CallUnary(ctx, req)
 }
 
+// UpdateProfile calls kinship.members.v1.MembersService.UpdateProfile.
+func (c *membersServiceClient) UpdateProfile(ctx context.Context, req *connect.Request[v1.UpdateProfileRequest]) (*connect.Response[v1.UpdateProfileResponse], error) {
+	return c.updateProfile.CallUnary(ctx, req)
+}
+
+// ChangeStatus calls kinship.members.v1.MembersService.ChangeStatus.
+func (c *membersServiceClient) ChangeStatus(ctx context.Context, req *connect.Request[v1.ChangeStatusRequest]) (*connect.Response[v1.ChangeStatusResponse], error) {
+	return c.changeStatus.CallUnary(ctx, req)
+}
+
+// LeaveCommunity calls kinship.members.v1.MembersService.LeaveCommunity.
+func (c *membersServiceClient) LeaveCommunity(ctx context.Context, req *connect.Request[v1.LeaveCommunityRequest]) (*connect.Response[v1.LeaveCommunityResponse], error) {
+	return c.leaveCommunity.CallUnary(ctx, req)
+}
+
+// RecordConsent calls kinship.members.v1.MembersService.RecordConsent.
+func (c *membersServiceClient) RecordConsent(ctx context.Context, req *connect.Request[v1.RecordConsentRequest]) (*connect.Response[v1.RecordConsentResponse], error) {
+	return c.recordConsent.CallUnary(ctx, req)
+}
+
+// GetConsents calls kinship.members.v1.MembersService.GetConsents.
+func (c *membersServiceClient) GetConsents(ctx context.Context, req *connect.Request[v1.GetConsentsRequest]) (*connect.Response[v1.GetConsentsResponse], error) {
+	return c.getConsents.CallUnary(ctx, req)
+}
+
+// AssignRole calls kinship.members.v1.MembersService.AssignRole.
+func (c *membersServiceClient) AssignRole(ctx context.Context, req *connect.Request[v1.AssignRoleRequest]) (*connect.Response[v1.AssignRoleResponse], error) {
+	return c.assignRole.CallUnary(ctx, req)
+}
+
+// RevokeRole calls kinship.members.v1.MembersService.RevokeRole.
+func (c *membersServiceClient) RevokeRole(ctx context.Context, req *connect.Request[v1.RevokeRoleRequest]) (*connect.Response[v1.RevokeRoleResponse], error) {
+	return c.revokeRole.CallUnary(ctx, req)
+}
+
+// MergeMembers calls kinship.members.v1.MembersService.MergeMembers.
+func (c *membersServiceClient) MergeMembers(ctx context.Context, req *connect.Request[v1.MergeMembersRequest]) (*connect.Response[v1.MergeMembersResponse], error) {
+	return c.mergeMembers.CallUnary(ctx, req)
+}
+
+// ExportMemberData calls kinship.members.v1.MembersService.ExportMemberData.
+func (c *membersServiceClient) ExportMemberData(ctx context.Context, req *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error) {
+	return c.exportMemberData.CallUnary(ctx, req)
+}
+
+// EraseMember calls kinship.members.v1.MembersService.EraseMember.
+func (c *membersServiceClient) EraseMember(ctx context.Context, req *connect.Request[v1.EraseMemberRequest]) (*connect.Response[v1.EraseMemberResponse], error) {
+	return c.eraseMember.CallUnary(ctx, req)
+}
+
+// ImportMembers calls kinship.members.v1.MembersService.ImportMembers.
+func (c *membersServiceClient) ImportMembers(ctx context.Context) *connect.ClientStreamForClient[v1.ImportMembersRequest, v1.ImportMembersResponse] {
+	return c.importMembers.CallClientStream(ctx)
+}
+
+// ExportMembers calls kinship.members.v1.MembersService.ExportMembers.
+func (c *membersServiceClient) ExportMembers(ctx context.Context, req *connect.Request[v1.ExportMembersRequest]) (*connect.ServerStreamForClient[v1.ExportMembersResponse], error) {
+	return c.exportMembers.CallServerStream(ctx, req)
+}
+
 // MembersServiceHandler is an implementation of the kinship.members.v1.MembersService service.
 type MembersServiceHandler interface {
 	// JoinCommunity adds a member to a community and publishes MemberJoined.
@@ -120,6 +335,38 @@ type MembersServiceHandler interface {
 	GetMember(context.Context, *connect.Request[v1.GetMemberRequest]) (*connect.Response[v1.GetMemberResponse], error)
 	// ListMembers pages through a community's members, oldest first.
 	ListMembers(context.Context, *connect.Request[v1.ListMembersRequest]) (*connect.Response[v1.ListMembersResponse], error)
+	// UpdateProfile changes the fields named in update_mask and publishes
+	// ProfileUpdated when anything changed.
+	UpdateProfile(context.Context, *connect.Request[v1.UpdateProfileRequest]) (*connect.Response[v1.UpdateProfileResponse], error)
+	// ChangeStatus moves a member along invited → active → inactive → left
+	// (and back to active from inactive).
+	ChangeStatus(context.Context, *connect.Request[v1.ChangeStatusRequest]) (*connect.Response[v1.ChangeStatusResponse], error)
+	// LeaveCommunity ends a membership and publishes MemberLeft.
+	LeaveCommunity(context.Context, *connect.Request[v1.LeaveCommunityRequest]) (*connect.Response[v1.LeaveCommunityResponse], error)
+	// RecordConsent appends a grant or withdrawal to the consent ledger and
+	// publishes ConsentChanged when the current consent changes.
+	RecordConsent(context.Context, *connect.Request[v1.RecordConsentRequest]) (*connect.Response[v1.RecordConsentResponse], error)
+	// GetConsents returns the current consent per purpose and the ledger.
+	GetConsents(context.Context, *connect.Request[v1.GetConsentsRequest]) (*connect.Response[v1.GetConsentsResponse], error)
+	// AssignRole gives a member a role (ambassadors with a tier); organisers only.
+	AssignRole(context.Context, *connect.Request[v1.AssignRoleRequest]) (*connect.Response[v1.AssignRoleResponse], error)
+	// RevokeRole takes a role away; organisers only.
+	RevokeRole(context.Context, *connect.Request[v1.RevokeRoleRequest]) (*connect.Response[v1.RevokeRoleResponse], error)
+	// MergeMembers moves the duplicate's ledger, consents and roles onto the
+	// primary and removes the duplicate.
+	MergeMembers(context.Context, *connect.Request[v1.MergeMembersRequest]) (*connect.Response[v1.MergeMembersResponse], error)
+	// ExportMemberData returns everything this service holds about a member,
+	// as JSON (GDPR article 15).
+	ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error)
+	// EraseMember removes a member's personal data, keeping a pseudonymous
+	// id and aggregates, and publishes MemberErased (GDPR article 17).
+	EraseMember(context.Context, *connect.Request[v1.EraseMemberRequest]) (*connect.Response[v1.EraseMemberResponse], error)
+	// ImportMembers reads CSV sent in chunks; rows are matched by e-mail, so a
+	// re-import updates and never duplicates. Bad rows are reported with
+	// their line numbers while good rows go in.
+	ImportMembers(context.Context, *connect.ClientStream[v1.ImportMembersRequest]) (*connect.Response[v1.ImportMembersResponse], error)
+	// ExportMembers streams a segment (or everyone) as CSV.
+	ExportMembers(context.Context, *connect.Request[v1.ExportMembersRequest], *connect.ServerStream[v1.ExportMembersResponse]) error
 }
 
 // NewMembersServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -149,6 +396,81 @@ func NewMembersServiceHandler(svc MembersServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	membersServiceUpdateProfileHandler := connect.NewUnaryHandler(
+		MembersServiceUpdateProfileProcedure,
+		svc.UpdateProfile,
+		connect.WithSchema(membersServiceMethods.ByName("UpdateProfile")),
+		connect.WithHandlerOptions(opts...),
+	)
+	membersServiceChangeStatusHandler := connect.NewUnaryHandler(
+		MembersServiceChangeStatusProcedure,
+		svc.ChangeStatus,
+		connect.WithSchema(membersServiceMethods.ByName("ChangeStatus")),
+		connect.WithHandlerOptions(opts...),
+	)
+	membersServiceLeaveCommunityHandler := connect.NewUnaryHandler(
+		MembersServiceLeaveCommunityProcedure,
+		svc.LeaveCommunity,
+		connect.WithSchema(membersServiceMethods.ByName("LeaveCommunity")),
+		connect.WithHandlerOptions(opts...),
+	)
+	membersServiceRecordConsentHandler := connect.NewUnaryHandler(
+		MembersServiceRecordConsentProcedure,
+		svc.RecordConsent,
+		connect.WithSchema(membersServiceMethods.ByName("RecordConsent")),
+		connect.WithHandlerOptions(opts...),
+	)
+	membersServiceGetConsentsHandler := connect.NewUnaryHandler(
+		MembersServiceGetConsentsProcedure,
+		svc.GetConsents,
+		connect.WithSchema(membersServiceMethods.ByName("GetConsents")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	membersServiceAssignRoleHandler := connect.NewUnaryHandler(
+		MembersServiceAssignRoleProcedure,
+		svc.AssignRole,
+		connect.WithSchema(membersServiceMethods.ByName("AssignRole")),
+		connect.WithHandlerOptions(opts...),
+	)
+	membersServiceRevokeRoleHandler := connect.NewUnaryHandler(
+		MembersServiceRevokeRoleProcedure,
+		svc.RevokeRole,
+		connect.WithSchema(membersServiceMethods.ByName("RevokeRole")),
+		connect.WithHandlerOptions(opts...),
+	)
+	membersServiceMergeMembersHandler := connect.NewUnaryHandler(
+		MembersServiceMergeMembersProcedure,
+		svc.MergeMembers,
+		connect.WithSchema(membersServiceMethods.ByName("MergeMembers")),
+		connect.WithHandlerOptions(opts...),
+	)
+	membersServiceExportMemberDataHandler := connect.NewUnaryHandler(
+		MembersServiceExportMemberDataProcedure,
+		svc.ExportMemberData,
+		connect.WithSchema(membersServiceMethods.ByName("ExportMemberData")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	membersServiceEraseMemberHandler := connect.NewUnaryHandler(
+		MembersServiceEraseMemberProcedure,
+		svc.EraseMember,
+		connect.WithSchema(membersServiceMethods.ByName("EraseMember")),
+		connect.WithHandlerOptions(opts...),
+	)
+	membersServiceImportMembersHandler := connect.NewClientStreamHandler(
+		MembersServiceImportMembersProcedure,
+		svc.ImportMembers,
+		connect.WithSchema(membersServiceMethods.ByName("ImportMembers")),
+		connect.WithHandlerOptions(opts...),
+	)
+	membersServiceExportMembersHandler := connect.NewServerStreamHandler(
+		MembersServiceExportMembersProcedure,
+		svc.ExportMembers,
+		connect.WithSchema(membersServiceMethods.ByName("ExportMembers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/kinship.members.v1.MembersService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MembersServiceJoinCommunityProcedure:
@@ -157,6 +479,30 @@ func NewMembersServiceHandler(svc MembersServiceHandler, opts ...connect.Handler
 			membersServiceGetMemberHandler.ServeHTTP(w, r)
 		case MembersServiceListMembersProcedure:
 			membersServiceListMembersHandler.ServeHTTP(w, r)
+		case MembersServiceUpdateProfileProcedure:
+			membersServiceUpdateProfileHandler.ServeHTTP(w, r)
+		case MembersServiceChangeStatusProcedure:
+			membersServiceChangeStatusHandler.ServeHTTP(w, r)
+		case MembersServiceLeaveCommunityProcedure:
+			membersServiceLeaveCommunityHandler.ServeHTTP(w, r)
+		case MembersServiceRecordConsentProcedure:
+			membersServiceRecordConsentHandler.ServeHTTP(w, r)
+		case MembersServiceGetConsentsProcedure:
+			membersServiceGetConsentsHandler.ServeHTTP(w, r)
+		case MembersServiceAssignRoleProcedure:
+			membersServiceAssignRoleHandler.ServeHTTP(w, r)
+		case MembersServiceRevokeRoleProcedure:
+			membersServiceRevokeRoleHandler.ServeHTTP(w, r)
+		case MembersServiceMergeMembersProcedure:
+			membersServiceMergeMembersHandler.ServeHTTP(w, r)
+		case MembersServiceExportMemberDataProcedure:
+			membersServiceExportMemberDataHandler.ServeHTTP(w, r)
+		case MembersServiceEraseMemberProcedure:
+			membersServiceEraseMemberHandler.ServeHTTP(w, r)
+		case MembersServiceImportMembersProcedure:
+			membersServiceImportMembersHandler.ServeHTTP(w, r)
+		case MembersServiceExportMembersProcedure:
+			membersServiceExportMembersHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -176,4 +522,52 @@ func (UnimplementedMembersServiceHandler) GetMember(context.Context, *connect.Re
 
 func (UnimplementedMembersServiceHandler) ListMembers(context.Context, *connect.Request[v1.ListMembersRequest]) (*connect.Response[v1.ListMembersResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.ListMembers is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) UpdateProfile(context.Context, *connect.Request[v1.UpdateProfileRequest]) (*connect.Response[v1.UpdateProfileResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.UpdateProfile is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) ChangeStatus(context.Context, *connect.Request[v1.ChangeStatusRequest]) (*connect.Response[v1.ChangeStatusResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.ChangeStatus is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) LeaveCommunity(context.Context, *connect.Request[v1.LeaveCommunityRequest]) (*connect.Response[v1.LeaveCommunityResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.LeaveCommunity is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) RecordConsent(context.Context, *connect.Request[v1.RecordConsentRequest]) (*connect.Response[v1.RecordConsentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.RecordConsent is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) GetConsents(context.Context, *connect.Request[v1.GetConsentsRequest]) (*connect.Response[v1.GetConsentsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.GetConsents is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) AssignRole(context.Context, *connect.Request[v1.AssignRoleRequest]) (*connect.Response[v1.AssignRoleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.AssignRole is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) RevokeRole(context.Context, *connect.Request[v1.RevokeRoleRequest]) (*connect.Response[v1.RevokeRoleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.RevokeRole is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) MergeMembers(context.Context, *connect.Request[v1.MergeMembersRequest]) (*connect.Response[v1.MergeMembersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.MergeMembers is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.ExportMemberData is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) EraseMember(context.Context, *connect.Request[v1.EraseMemberRequest]) (*connect.Response[v1.EraseMemberResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.EraseMember is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) ImportMembers(context.Context, *connect.ClientStream[v1.ImportMembersRequest]) (*connect.Response[v1.ImportMembersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.ImportMembers is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) ExportMembers(context.Context, *connect.Request[v1.ExportMembersRequest], *connect.ServerStream[v1.ExportMembersResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.ExportMembers is not implemented"))
 }

@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/kinshiphq/kinship/services/members/domain"
+)
+
+// storedSettings is the JSON form of domain.Settings.
+type storedSettings struct {
+	Interests  []string                `json:"interests"`
+	Skills     []string                `json:"skills"`
+	Goals      []string                `json:"goals"`
+	Weights    map[string]int          `json:"weights"`
+	Levels     []domain.LevelThreshold `json:"levels"`
+	WindowDays int                     `json:"window_days"`
+}
+
+// Settings returns a community's settings, or the defaults when it has
+// none of its own.
+func (s *Store) Settings(ctx context.Context, community string) (domain.Settings, error) {
+	return s.settings(ctx, s.db, community)
+}
+
+func (s *Store) settings(ctx context.Context, q querier, community string) (domain.Settings, error) {
+	var raw string
+	err := q.QueryRowContext(ctx, s.db.Rebind("SELECT settings FROM community_settings WHERE community = ?"), community).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		ok, err := s.communityExists(ctx, q, community)
+		if err != nil {
+			return domain.Settings{}, err
+		}
+		if !ok {
+			return domain.Settings{}, domain.ErrUnknownCommunity
+		}
+		return domain.DefaultSettings(community), nil
+	}
+	if err != nil {
+		return domain.Settings{}, fmt.Errorf("read settings of %s: %w", community, err)
+	}
+	var st storedSettings
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return domain.Settings{}, fmt.Errorf("decode settings of %s: %w", community, err)
+	}
+	return domain.Settings{Community: community, Interests: st.Interests, Skills: st.Skills, Goals: st.Goals,
+		Weights: st.Weights, Levels: st.Levels, WindowDays: st.WindowDays}, nil
+}
+
+// SaveSettings stores a community's validated settings and audits it.
+func (s *Store) SaveSettings(ctx context.Context, st domain.Settings, audit Auditor) error {
+	raw, err := json.Marshal(storedSettings{Interests: st.Interests, Skills: st.Skills, Goals: st.Goals,
+		Weights: st.Weights, Levels: st.Levels, WindowDays: st.WindowDays})
+	if err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		ok, err := s.communityExists(ctx, tx, st.Community)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return domain.ErrUnknownCommunity
+		}
+		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO community_settings (community, settings, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (community) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`), st.Community, string(raw), now())
+		if err != nil {
+			return fmt.Errorf("save settings of %s: %w", st.Community, err)
+		}
+		return audit.Record(ctx, tx, st.Community, "settings.updated", "community", st.Community)
+	})
+}

@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/kinshiphq/kinship/services/members/domain"
+)
+
+type tagTable struct {
+	table, column string
+	get           func(*domain.Profile) *[]string
+}
+
+// tagTables are the tables holding a member's tag lists.
+func tagTables() []tagTable {
+	return []tagTable{
+		{"member_interests", "interest", func(p *domain.Profile) *[]string { return &p.Interests }},
+		{"member_skills", "skill", func(p *domain.Profile) *[]string { return &p.Skills }},
+		{"member_goals", "goal", func(p *domain.Profile) *[]string { return &p.Goals }},
+	}
+}
+
+// writeTags replaces the member's interests, skills and goals with p's.
+func (s *Store) writeTags(ctx context.Context, tx *sql.Tx, memberID string, p domain.Profile) error {
+	for _, t := range tagTables() {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM "+t.table+" WHERE member_id = ?"), memberID); err != nil {
+			return fmt.Errorf("clear %s of %s: %w", t.table, memberID, err)
+		}
+		for _, tag := range *t.get(&p) {
+			if _, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO "+t.table+" (member_id, "+t.column+") VALUES (?, ?)"), memberID, tag); err != nil {
+				return fmt.Errorf("store %s of %s: %w", t.table, memberID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// loadTags fills the tag lists of members.
+func (s *Store) loadTags(ctx context.Context, q querier, members []domain.Member) error {
+	index := map[string]int{}
+	ids := make([]any, len(members))
+	for i, m := range members {
+		index[m.ID] = i
+		ids[i] = m.ID
+	}
+	for _, t := range tagTables() {
+		rows, err := q.QueryContext(ctx, s.db.Rebind("SELECT member_id, "+t.column+" FROM "+t.table+
+			" WHERE member_id IN ("+placeholders(len(ids))+") ORDER BY member_id, "+t.column), ids...)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", t.table, err)
+		}
+		for rows.Next() {
+			var id, tag string
+			if err := rows.Scan(&id, &tag); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			list := t.get(&members[index[id]].Profile)
+			*list = append(*list, tag)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
