@@ -45,8 +45,8 @@ vuln: ## Check dependencies for known vulnerabilities.
 	$(TOOL) govulncheck ./...
 
 .PHONY: bench
-bench: ## Measure JoinCommunity on SQLite and record it in docs/benchmarks.md.
-	go run ./cmd/kinship bench join -out docs/benchmarks.md
+bench: ## Run the benchmarks (join, 100k import, segment counts) and record them in docs/benchmarks.md.
+	go run ./cmd/kinship bench all -out docs/benchmarks.md
 
 .PHONY: check-generated
 check-generated: generate ## Fail when gen/ differs from what proto/ generates.

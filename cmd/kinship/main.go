@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // time zones validate the same in a bare container image
 
 	"github.com/kinshiphq/kinship/internal/telemetry"
 )
@@ -27,6 +28,8 @@ const usage = `kinship — run communities of purpose
 Usage:
   kinship dev             run the whole platform here, with embedded Temporal, Kafka and a mail sink
   kinship members         run the members service
+  kinship members import  import members from CSV (-h for the columns)
+  kinship members export  export members as CSV
   kinship communications  run the communications service
   kinship worker          run the Temporal worker and the journey trigger
   kinship bench join      measure JoinCommunity throughput and write docs/benchmarks.md
@@ -78,6 +81,12 @@ func run(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writ
 	case "dev":
 		return runDev(ctx, args[1:], env, logger, stdout)
 	case "members":
+		if len(args) > 1 && args[1] == "import" {
+			return runMembersImport(ctx, args[2:], env, stdout, os.Stderr)
+		}
+		if len(args) > 1 && args[1] == "export" {
+			return runMembersExport(ctx, args[2:], env, stdout)
+		}
 		return runMembers(ctx, args[1:], env, logger)
 	case "communications":
 		return runCommunications(ctx, args[1:], env, logger)

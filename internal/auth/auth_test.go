@@ -198,7 +198,7 @@ func TestAdmit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, cancel, err := i.admit(ctx, tt.procedure, tt.authorization, "192.0.2.1:1234", tt.msg)
+			_, cancel, err := i.admit(ctx, tt.procedure, tt.authorization, "192.0.2.1:1234", tt.msg, time.Second)
 			if cancel != nil {
 				cancel()
 			}
@@ -210,7 +210,7 @@ func TestAdmit(t *testing.T) {
 
 	t.Run("community defaults to the token's", func(t *testing.T) {
 		req := &membersv1.GetMemberRequest{Id: "m1"}
-		actx, cancel, err := i.admit(ctx, getMember, member, "192.0.2.1:1234", req)
+		actx, cancel, err := i.admit(ctx, getMember, member, "192.0.2.1:1234", req, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +231,7 @@ func TestPublicEndpointsAreRateLimitedPerIPAndPerToken(t *testing.T) {
 	f := newIssuer(t)
 	i := testInterceptor(f, Limits{PerIP: 1, PerToken: 1, Burst: 3})
 	admitted := func(authorization, peer string) bool {
-		_, cancel, err := i.admit(context.Background(), join, authorization, peer, &membersv1.JoinCommunityRequest{Community: "demo"})
+		_, cancel, err := i.admit(context.Background(), join, authorization, peer, &membersv1.JoinCommunityRequest{Community: "demo"}, time.Second)
 		if cancel != nil {
 			cancel()
 		}
@@ -269,7 +269,7 @@ func TestGrantedCallersSkipPublicLimits(t *testing.T) {
 		Policy: Policy{join: {Public: true, Grants: map[Role]Scope{Organiser: ScopeCommunity}}}})
 	organiser := "Bearer " + f.mint(t, localissuer.Claims{Subject: "o", Community: "demo", Roles: []string{"organiser"}})
 	for n := range 20 {
-		_, cancel, err := i.admit(context.Background(), join, organiser, "192.0.2.1:1", &membersv1.JoinCommunityRequest{Community: "demo"})
+		_, cancel, err := i.admit(context.Background(), join, organiser, "192.0.2.1:1", &membersv1.JoinCommunityRequest{Community: "demo"}, time.Second)
 		if err != nil {
 			t.Fatalf("organiser import call %d refused: %v", n, err)
 		}

@@ -21,9 +21,12 @@ type Options struct {
 	Keys   APIKeyVerifier
 	Policy Policy
 	Limits Limits
-	// Timeout bounds each call's handler; 0 means 15 s.
+	// Timeout bounds each unary call's handler; 0 means 15 s.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// StreamTimeout bounds each streaming call (an import, an export);
+	// 0 means 10 minutes.
+	StreamTimeout time.Duration
+	Logger        *slog.Logger
 }
 
 // Interceptor authenticates, authorises and confines every call.
@@ -47,6 +50,9 @@ func NewInterceptor(opts Options) *Interceptor {
 	if opts.Timeout == 0 {
 		opts.Timeout = 15 * time.Second
 	}
+	if opts.StreamTimeout == 0 {
+		opts.StreamTimeout = 10 * time.Minute
+	}
 	return &Interceptor{
 		opts:    opts,
 		byIP:    newLimiter(opts.Limits.PerIP, opts.Limits.Burst),
@@ -60,7 +66,7 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if req.Spec().IsClient {
 			return next(ctx, req)
 		}
-		ctx, cancel, err := i.admit(ctx, req.Spec().Procedure, req.Header().Get("Authorization"), req.Peer().Addr, req.Any())
+		ctx, cancel, err := i.admit(ctx, req.Spec().Procedure, req.Header().Get("Authorization"), req.Peer().Addr, req.Any(), i.opts.Timeout)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +84,7 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // streaming RPC's community is checked by its handler.
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		ctx, cancel, err := i.admit(ctx, conn.Spec().Procedure, conn.RequestHeader().Get("Authorization"), conn.Peer().Addr, nil)
+		ctx, cancel, err := i.admit(ctx, conn.Spec().Procedure, conn.RequestHeader().Get("Authorization"), conn.Peer().Addr, nil, i.opts.StreamTimeout)
 		if err != nil {
 			return err
 		}
@@ -88,7 +94,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 }
 
 // admit decides one call.
-func (i *Interceptor) admit(ctx context.Context, procedure, authorization, peer string, msg any) (context.Context, context.CancelFunc, error) {
+func (i *Interceptor) admit(ctx context.Context, procedure, authorization, peer string, msg any, timeout time.Duration) (context.Context, context.CancelFunc, error) {
 	rule, ok := i.opts.Policy[procedure]
 	if !ok {
 		i.opts.Logger.ErrorContext(ctx, "procedure has no policy entry; refusing", "procedure", procedure)
@@ -126,7 +132,7 @@ func (i *Interceptor) admit(ctx context.Context, procedure, authorization, peer 
 			return nil, nil, connect.NewError(connect.CodeResourceExhausted, errors.New("too many requests; slow down"))
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, i.opts.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	return ctx, cancel, nil
 }
 

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -88,7 +89,24 @@ type TokenVerifier struct {
 	cfg      TokenConfig
 	people   *issuer
 	workload *issuer // nil without a workload issuer
+
+	// verified remembers tokens already checked, so a busy caller's token
+	// is not verified again on every call.
+	mu       sync.Mutex
+	verified map[[32]byte]verifiedToken
 }
+
+type verifiedToken struct {
+	principal Principal
+	until     time.Time
+}
+
+// Verified tokens are remembered for at most verifiedFor, and at most
+// maxVerified of them.
+const (
+	verifiedFor = 5 * time.Minute
+	maxVerified = 10_000
+)
 
 // issuer verifies one issuer's tokens.
 type issuer struct {
@@ -108,7 +126,8 @@ func NewTokenVerifier(cfg TokenConfig, client *http.Client) (*TokenVerifier, err
 	if cfg.ClockSkew == 0 {
 		cfg.ClockSkew = time.Minute
 	}
-	v := &TokenVerifier{cfg: cfg, people: &issuer{url: cfg.Issuer, audience: cfg.Audience, skew: cfg.ClockSkew, client: client}}
+	v := &TokenVerifier{cfg: cfg, people: &issuer{url: cfg.Issuer, audience: cfg.Audience, skew: cfg.ClockSkew, client: client},
+		verified: map[[32]byte]verifiedToken{}}
 	if cfg.WorkloadIssuer != "" {
 		wclient := client
 		if cfg.WorkloadCAFile != "" {
@@ -175,24 +194,59 @@ func (v *issuer) verify(ctx context.Context, raw string) (*oidc.IDToken, error) 
 }
 
 // Verify checks raw's signature, issuer, audience and lifetime and returns
-// the principal it names.
+// the principal it names. A token verified before is trusted again until
+// it expires, for at most five minutes.
 func (v *TokenVerifier) Verify(ctx context.Context, raw string) (Principal, error) {
+	key := sha256.Sum256([]byte(raw))
+	now := time.Now()
+	v.mu.Lock()
+	hit, ok := v.verified[key]
+	v.mu.Unlock()
+	if ok && now.Before(hit.until) {
+		return hit.principal, nil
+	}
+	p, expiry, err := v.verify(ctx, raw)
+	if err != nil {
+		return p, err
+	}
+	until := now.Add(verifiedFor)
+	if last := expiry.Add(v.cfg.ClockSkew); last.Before(until) {
+		until = last
+	}
+	v.mu.Lock()
+	if len(v.verified) >= maxVerified {
+		clear(v.verified)
+	}
+	v.verified[key] = verifiedToken{principal: p, until: until}
+	v.mu.Unlock()
+	return p, nil
+}
+
+func (v *TokenVerifier) verify(ctx context.Context, raw string) (Principal, time.Time, error) {
+	p, tok, err := v.verifyToken(ctx, raw)
+	if err != nil {
+		return p, time.Time{}, err
+	}
+	return p, tok.Expiry, nil
+}
+
+func (v *TokenVerifier) verifyToken(ctx context.Context, raw string) (Principal, *oidc.IDToken, error) {
 	if v.workload != nil && unverifiedIssuer(raw) == v.workload.url {
 		tok, err := v.workload.verify(ctx, raw)
 		if err != nil {
-			return Principal{}, err
+			return Principal{}, nil, err
 		}
 		if !slices.Contains(v.cfg.WorkloadSubjects, tok.Subject) {
-			return Principal{}, errors.New("workload token of an unknown subject")
+			return Principal{}, nil, errors.New("workload token of an unknown subject")
 		}
-		return Principal{Kind: KindWorkload, Subject: tok.Subject, Roles: []Role{Workload}}, nil
+		return Principal{Kind: KindWorkload, Subject: tok.Subject, Roles: []Role{Workload}}, tok, nil
 	}
 	tok, err := v.people.verify(ctx, raw)
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, nil, err
 	}
 	if slices.Contains(v.cfg.WorkloadSubjects, tok.Subject) {
-		return Principal{Kind: KindWorkload, Subject: tok.Subject, Roles: []Role{Workload}}, nil
+		return Principal{Kind: KindWorkload, Subject: tok.Subject, Roles: []Role{Workload}}, tok, nil
 	}
 	var claims struct {
 		Community string   `json:"kinship_community"`
@@ -200,7 +254,7 @@ func (v *TokenVerifier) Verify(ctx context.Context, raw string) (Principal, erro
 		MemberID  string   `json:"kinship_member_id"`
 	}
 	if err := tok.Claims(&claims); err != nil {
-		return Principal{}, fmt.Errorf("token claims: %w", err)
+		return Principal{}, nil, fmt.Errorf("token claims: %w", err)
 	}
 	p := Principal{Kind: KindUser, Subject: tok.Subject, Community: claims.Community, MemberID: claims.MemberID}
 	for _, r := range claims.Roles {
@@ -213,12 +267,12 @@ func (v *TokenVerifier) Verify(ctx context.Context, raw string) (Principal, erro
 		}
 	}
 	if p.Community == "" && !p.Has(PlatformAdmin) {
-		return Principal{}, errors.New("token names no community")
+		return Principal{}, nil, errors.New("token names no community")
 	}
 	if p.Has(PlatformAdmin) {
 		p.Community = "" // platform admins act in every community
 	}
-	return p, nil
+	return p, tok, nil
 }
 
 // unverifiedIssuer reads a JWT's iss claim without checking anything, only

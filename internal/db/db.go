@@ -84,10 +84,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
-	pool, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
+	pool := sql.OpenDB(cachingConnector{dsn: "file:" + path + "?" + q.Encode(), driver: &sqlite.Driver{}})
 	if err := ping(ctx, pool); err != nil {
 		_ = pool.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

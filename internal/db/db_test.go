@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -101,6 +102,80 @@ func TestEngines(t *testing.T) {
 					t.Fatalf("second Migrate: %v", err)
 				}
 			})
+		})
+	}
+}
+
+func TestNestedQueriesOfOneStatementStayApart(t *testing.T) {
+	for _, engine := range dbtest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			d := openEngine(t, engine)
+			ctx := context.Background()
+			insert := d.Rebind("INSERT INTO things (id, name, created_at) VALUES (?, ?, ?)")
+			for i := range 3 {
+				if _, err := d.ExecContext(ctx, insert, fmt.Sprint(i), fmt.Sprint("n", i), time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The cached statement is busy with the outer rows while the
+			// inner loop runs the same query, inside one transaction.
+			err := d.InTx(ctx, func(tx *sql.Tx) error {
+				outer, err := tx.QueryContext(ctx, "SELECT id FROM things ORDER BY id")
+				if err != nil {
+					return err
+				}
+				var ids []string
+				for outer.Next() {
+					var id string
+					if err := outer.Scan(&id); err != nil {
+						return err
+					}
+					ids = append(ids, id)
+				}
+				outer.Close()
+				for range 3 {
+					rows, err := tx.QueryContext(ctx, "SELECT id FROM things ORDER BY id")
+					if err != nil {
+						return err
+					}
+					n := 0
+					for rows.Next() {
+						n++
+					}
+					rows.Close()
+					if n != 3 {
+						return fmt.Errorf("query saw %d rows, want 3", n)
+					}
+				}
+				if len(ids) != 3 {
+					return fmt.Errorf("outer query saw %v", ids)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := d.QueryContext(ctx, "SELECT id FROM things ORDER BY id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			seen := 0
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				var name string
+				// The same text again while rows is open on another connection.
+				if err := d.QueryRowContext(ctx, d.Rebind("SELECT name FROM things WHERE id = ?"), id).Scan(&name); err != nil || name != "n"+id {
+					t.Fatalf("inner lookup of %s = %q, %v", id, name, err)
+				}
+				seen++
+			}
+			if seen != 3 {
+				t.Errorf("outer rows = %d, want 3", seen)
+			}
 		})
 	}
 }

@@ -214,7 +214,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 func ensureTopics(ctx context.Context, brokers []string, communities []string) error {
 	var topics []kafka.Topic
 	for _, c := range communities {
-		for _, name := range []string{memberevents.Topic(c), commevents.Topic(c)} {
+		for _, name := range []string{memberevents.Topic(c), c + ".events.v1", commevents.Topic(c), c + ".partners.v1"} {
 			topics = append(topics,
 				kafka.Topic{Name: name, Partitions: 4, ReplicationFactor: 1},
 				kafka.Topic{Name: kafka.DeadLetterTopic(name), Partitions: 1, ReplicationFactor: 1})

@@ -24,6 +24,8 @@ func HandlerOptions(tp trace.TracerProvider, logger *slog.Logger, guard connect.
 	return []connect.HandlerOption{
 		connect.WithInterceptors(telemetry.NewConnectInterceptor(tp), guard),
 		connect.WithReadMaxBytes(MaxRequestBytes),
+		// Small answers are cheaper sent as they are than gzipped.
+		connect.WithCompressMinBytes(4 << 10),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 			logger.ErrorContext(ctx, "handler panicked", "procedure", spec.Procedure, "panic", fmt.Sprint(p))
 			return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error"))

@@ -68,11 +68,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	srv := &http.Server{
-		Handler:           s.mux,
-		Protocols:         protocols,
+		Handler:   s.mux,
+		Protocols: protocols,
+		// No whole-request read or write timeout: imports and exports
+		// stream for minutes. Each call is bounded by its handler's
+		// deadline instead (see internal/auth).
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),

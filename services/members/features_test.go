@@ -12,9 +12,11 @@ import (
 
 	"connectrpc.com/connect"
 	kafkago "github.com/segmentio/kafka-go"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
@@ -213,5 +215,57 @@ func eventTypes(t *testing.T, brokers []string, memberID string) []string {
 		if e, err := kafka.ParseEvent(m); err == nil {
 			out = append(out, e.Type)
 		}
+	}
+}
+
+func TestCheckInsFromTheEventsServiceBecomeActivities(t *testing.T) {
+	s := start(t)
+	ctx := context.Background()
+	joined, err := s.anon.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := joined.Msg.GetMember().GetId()
+	checkedIn := func(eventID, memberID string) kafkago.Message {
+		data, _ := proto.Marshal(&eventsv1.CheckedIn{EventId: "e1", OccurrenceId: "o1", Community: "demo", MemberId: memberID, CheckedInAt: timestamppb.Now()})
+		return kafka.Event{ID: eventID, Type: events.TypeCheckedIn, Source: "/communities/demo/events", Time: time.Now(),
+			ContentType: kafka.ContentTypeProtobuf, Data: data, Topic: "demo.events.v1", Key: memberID}.Message()
+	}
+	w := kafka.NewWriter(kafka.WriterConfig{Brokers: s.brokers})
+	defer w.Close()
+	if err := kafka.EnsureTopics(ctx, s.brokers, kafka.Topic{Name: "demo.events.v1", Partitions: 1, ReplicationFactor: 1},
+		kafka.Topic{Name: "demo.events.v1.dlq", Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// The same check-in twice, and one for a stranger.
+	if err := w.WriteMessages(ctx, checkedIn("ci-1", id), checkedIn("ci-1", id), checkedIn("ci-2", "nobody")); err != nil {
+		t.Fatal(err)
+	}
+	engagement := membersv1connect.NewEngagementServiceClient(http.DefaultClient, s.url, authtest.Bearer(s.issuer.For(t, "demo", auth.Organiser)))
+	deadline := time.Now().Add(15 * time.Second)
+	var eng *membersv1.GetEngagementResponse
+	for time.Now().Before(deadline) {
+		res, err := engagement.GetEngagement(ctx, connect.NewRequest(&membersv1.GetEngagementRequest{MemberId: id}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eng = res.Msg; len(eng.GetRecent()) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(eng.GetRecent()) != 1 || eng.GetRecent()[0].GetType() != "attended_event" || eng.GetScore() != 5 {
+		t.Errorf("engagement after check-ins = %v, want one attended_event worth 5", eng)
+	}
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: s.brokers, Topic: "demo.events.v1.dlq", Partition: 0, MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	dead, err := r.ReadMessage(readCtx)
+	if err != nil {
+		t.Fatalf("the stranger's check-in was not dead-lettered: %v", err)
+	}
+	if !strings.Contains(kafka.HeaderCarrier{Headers: &dead.Headers}.Get(kafka.HeaderDLQReason), "nobody") {
+		t.Errorf("dead letter reason = %q", kafka.HeaderCarrier{Headers: &dead.Headers}.Get(kafka.HeaderDLQReason))
 	}
 }

@@ -41,8 +41,10 @@ type Config struct {
 	Auth auth.TokenConfig
 	// Limits bound public endpoints such as JoinCommunity; zero values
 	// take the defaults.
-	Limits          auth.Limits
-	ShutdownTimeout time.Duration
+	Limits auth.Limits
+	// LevelReviewEvery is how often downgrades apply; 0 means daily.
+	LevelReviewEvery time.Duration
+	ShutdownTimeout  time.Duration
 }
 
 // Validate reports every missing or malformed setting.
@@ -124,10 +126,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	srv.Handle(membersv1connect.NewEngagementServiceHandler(api.NewEngagement(st, log, logger), opts...))
 	srv.Handle(membersv1connect.NewAccessServiceHandler(api.NewAccess(st, log, logger), opts...))
 
+	every := cfg.LevelReviewEvery
+	if every <= 0 {
+		every = 24 * time.Hour
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error {
 		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
 	})
+	g.Go(func() error { return runActivityFeed(gctx, cfg, st, writer, deps.Tracer, logger) })
+	g.Go(func() error { return reviewLevels(gctx, cfg.Communities, every, st, logger) })
 	return g.Wait()
 }
