@@ -37,13 +37,14 @@ import (
 // the -out markdown file.
 func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("bench: name a benchmark (join, import, segments, all): %w", errUsage)
+		return fmt.Errorf("bench: name a benchmark (join, import, segments, announce, all): %w", errUsage)
 	}
 	which := args[0]
 	fs := flag.NewFlagSet("kinship bench "+which, flag.ContinueOnError)
 	requests := fs.Int("requests", 5000, "joins to send (join)")
 	concurrency := fs.Int("concurrency", 8, "clients sending at once (join)")
 	rows := fs.Int("rows", 100_000, "rows to import (import, segments)")
+	recipients := fs.Int("members", 100_000, "members the announcement reaches (announce)")
 	out := fs.String("out", "", "markdown file whose benchmark sections are replaced with the results")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -60,14 +61,14 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *requests < 1 || *concurrency < 1 || *rows < 1 {
-		return errors.New("bench: -requests, -concurrency and -rows must be positive")
+	if *requests < 1 || *concurrency < 1 || *rows < 1 || *recipients < 1 {
+		return errors.New("bench: -requests, -concurrency, -rows and -members must be positive")
 	}
 	run := map[string]bool{}
 	switch which {
 	case "all":
-		run["join"], run["import"], run["segments"] = true, true, true
-	case "join", "import", "segments":
+		run["join"], run["import"], run["segments"], run["announce"] = true, true, true, true
+	case "join", "import", "segments", "announce":
 		run[which] = true
 	default:
 		return fmt.Errorf("bench: unknown benchmark %q: %w", which, errUsage)
@@ -105,7 +106,14 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 			sections["import"] = imp
 		}
 	}
-	for _, name := range []string{"join", "import", "segments"} {
+	if run["announce"] {
+		body, err := benchAnnounce(ctx, *recipients, logger)
+		if err != nil {
+			return err
+		}
+		sections["announce"] = body
+	}
+	for _, name := range []string{"join", "import", "segments", "announce"} {
 		if body, ok := sections[name]; ok {
 			fmt.Fprint(stdout, body)
 			if *out != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,6 +50,30 @@ func (f *flags) duration(p *time.Duration, name, envName string, def time.Durati
 		def = d
 	}
 	f.fs.DurationVar(p, name, def, help+" ($"+envName+")")
+	return nil
+}
+
+func (f *flags) float(p *float64, name, envName string, def float64, help string) error {
+	if v := f.env(envName); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("$%s: %q is not a number", envName, v)
+		}
+		def = n
+	}
+	f.fs.Float64Var(p, name, def, help+" ($"+envName+")")
+	return nil
+}
+
+func (f *flags) int(p *int, name, envName string, def int, help string) error {
+	if v := f.env(envName); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("$%s: %q is not a whole number", envName, v)
+		}
+		def = n
+	}
+	f.fs.IntVar(p, name, def, help+" ($"+envName+")")
 	return nil
 }
 

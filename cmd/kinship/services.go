@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/kinshiphq/kinship/internal/auth"
@@ -94,6 +96,16 @@ func credentials(path string) (auth.TokenSource, error) {
 	return auth.NewFileTokenSource(path), nil
 }
 
+// readSecret reads a secret from a file, such as a mounted Kubernetes
+// Secret, without its trailing newline.
+func readSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading secret: %w", err)
+	}
+	return bytes.TrimRight(b, "\r\n"), nil
+}
+
 func runMembers(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
 	var cfg members.Config
 	return runComponent(ctx, args, env, logger, component{
@@ -114,7 +126,7 @@ func runMembers(ctx context.Context, args []string, env envFunc, logger *slog.Lo
 
 func runCommunications(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
 	var cfg communications.Config
-	var tokenFile string
+	var tokenFile, unsubscribeKeyFile, bounceTokenFile string
 	var creds auth.TokenSource
 	return runComponent(ctx, args, env, logger, component{
 		name: "communications", defaultAddr: ":8082",
@@ -123,14 +135,35 @@ func runCommunications(ctx context.Context, args []string, env envFunc, logger *
 			f.string(&cfg.SMTPURL, "smtp-url", "SMTP_URL", "", "mail server: smtp://, smtp+starttls:// or smtps://[user:pass@]host[:port]")
 			f.string(&cfg.SMTPFrom, "smtp-from", "SMTP_FROM", "", "sender address, such as \"Kinship <no-reply@example.org>\"")
 			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL (verifies API keys)")
+			f.string(&cfg.PublicURL, "public-url", "KINSHIP_PUBLIC_URL", "", "URL members reach this service at, for unsubscribe links")
+			f.string(&unsubscribeKeyFile, "unsubscribe-key-file", "KINSHIP_UNSUBSCRIBE_KEY_FILE", "", "file holding the key (32+ bytes) that signs unsubscribe links")
+			f.string(&bounceTokenFile, "bounce-token-file", "KINSHIP_BOUNCE_TOKEN_FILE", "", "file holding the bearer token of POST /bounces; unset disables bounce intake")
+			f.string(&cfg.QuietHours, "quiet-hours", "KINSHIP_QUIET_HOURS", "21:00-08:00", "recipient-local hours in which announcements wait, or off")
 			defineCredentials(f, &tokenFile)
-			return defineAuth(f, &cfg.Auth)
+			return errors.Join(
+				f.float(&cfg.EmailPerSecond, "email-per-second", "KINSHIP_EMAIL_PER_SECOND", 50, "e-mails sent per second per community"),
+				f.float(&cfg.WebhookPerSecond, "webhook-per-second", "KINSHIP_WEBHOOK_PER_SECOND", 10, "webhook posts per second per community"),
+				f.int(&cfg.DispatchWorkers, "dispatch-workers", "KINSHIP_DISPATCH_WORKERS", 8, "messages sent in parallel"),
+				f.int(&cfg.SMTPMaxConnections, "smtp-max-connections", "SMTP_MAX_CONNECTIONS", 4, "SMTP connections kept open and reused"),
+				defineAuth(f, &cfg.Auth))
 		},
 		configure: func(c common) error {
 			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			var errs []error
 			var err error
 			creds, err = credentials(tokenFile)
-			return errors.Join(cfg.Validate(), err)
+			errs = append(errs, err)
+			if unsubscribeKeyFile == "" {
+				errs = append(errs, errors.New("unsubscribe key file is not set"))
+			} else if cfg.UnsubscribeKey, err = readSecret(unsubscribeKeyFile); err != nil {
+				errs = append(errs, err)
+			}
+			if bounceTokenFile != "" {
+				token, err := readSecret(bounceTokenFile)
+				errs = append(errs, err)
+				cfg.BounceToken = string(token)
+			}
+			return errors.Join(append(errs, cfg.Validate())...)
 		},
 		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
 			return communications.Run(ctx, cfg, communications.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-communications"),

@@ -72,6 +72,8 @@ type Endpoints struct {
 	// by role, valid for 30 days; TokenDir holds them as files too.
 	Tokens   map[auth.Role]string
 	TokenDir string
+	// BounceToken authenticates POST {Communications}/bounces.
+	BounceToken string
 }
 
 // Deps are what Run is given.
@@ -138,6 +140,15 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 		return fmt.Errorf("dev: %w", err)
 	}
 	trust := tokenConfig(issuer)
+	unsubscribeKey, err := devSecret(cfg.DataDir, "unsubscribe-key")
+	if err != nil {
+		return err
+	}
+	bounceToken, err := devSecret(cfg.DataDir, "bounce-token")
+	if err != nil {
+		return err
+	}
+	ep.BounceToken = string(bounceToken)
 
 	sink, err := smtpsink.New(filepath.Join(cfg.DataDir, "mail"), logger.With("component", "smtp-sink"))
 	if err != nil {
@@ -168,6 +179,11 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			SMTPFrom:     "Kinship <no-reply@kinship.localhost>",
 			Auth:         trust,
 			MembersURL:   ep.Members,
+			PublicURL:    ep.Communications,
+			// Announcements go out at once in development.
+			QuietHours:     "off",
+			UnsubscribeKey: unsubscribeKey,
+			BounceToken:    string(bounceToken),
 		}, communications.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-communications"),
 			Credentials: workloadTokens(issuer, communicationsSubject),
 			Meter:       deps.Telemetry.MeterProvider("kinship-communications"), Listener: ports.communications})

@@ -33,13 +33,15 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// Sender delivers messages.
+// Sender delivers messages over a bounded pool of reused SMTP
+// connections.
 type Sender struct {
 	host    string
 	port    int
 	opts    []gomail.Option
 	from    string
-	slots   chan struct{}
+	slots   chan struct{}       // one per connection in use
+	idle    chan *gomail.Client // connected and ready
 	timeout time.Duration
 	tracer  trace.Tracer
 }
@@ -90,18 +92,32 @@ func NewSender(cfg Config, tp trace.TracerProvider) (*Sender, error) {
 	opts = append(opts, gomail.WithTimeout(cfg.Timeout))
 	return &Sender{
 		host: u.Hostname(), port: port, opts: opts, from: cfg.From,
-		slots: make(chan struct{}, cfg.MaxConnections), timeout: cfg.Timeout,
+		slots: make(chan struct{}, cfg.MaxConnections), idle: make(chan *gomail.Client, cfg.MaxConnections), timeout: cfg.Timeout,
 		tracer: tp.Tracer("github.com/kinshiphq/kinship/internal/mail"),
 	}, nil
 }
 
-// Envelope is one plain-text message to one recipient.
+// Close closes the idle connections.
+func (s *Sender) Close() {
+	for {
+		select {
+		case c := <-s.idle:
+			_ = c.Close()
+		default:
+			return
+		}
+	}
+}
+
+// Envelope is one message to one recipient: plain text, with an optional
+// HTML alternative.
 type Envelope struct {
 	// MessageID becomes the Message-ID header, without angle brackets.
 	MessageID string
 	To        string
 	Subject   string
 	Text      string
+	HTML      string
 	// Headers are extra headers, such as List-Unsubscribe.
 	Headers map[string]string
 }
@@ -149,6 +165,9 @@ func (s *Sender) send(ctx context.Context, env Envelope) error {
 		msg.SetGenHeader(gomail.Header(k), v)
 	}
 	msg.SetBodyString(gomail.TypeTextPlain, env.Text)
+	if env.HTML != "" {
+		msg.AddAlternativeString(gomail.TypeTextHTML, env.HTML)
+	}
 
 	select {
 	case s.slots <- struct{}{}:
@@ -158,14 +177,52 @@ func (s *Sender) send(ctx context.Context, env Envelope) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	client, err := gomail.NewClient(s.host, s.opts...)
+	client, reused, err := s.connection(ctx)
 	if err != nil {
-		return &DeliveryError{Err: fmt.Errorf("smtp client: %w", err)}
+		return &DeliveryError{Temporary: true, Err: fmt.Errorf("connect to %s:%d: %w", s.host, s.port, err)}
 	}
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+	err = client.Send(msg)
+	if err != nil && reused && isTemporary(err) {
+		// The server may have closed the idle connection: once more on a
+		// new one.
+		_ = client.Close()
+		if client, _, err = s.dial(ctx); err != nil {
+			return &DeliveryError{Temporary: true, Err: fmt.Errorf("connect to %s:%d: %w", s.host, s.port, err)}
+		}
+		err = client.Send(msg)
+	}
+	if err != nil {
+		_ = client.Close()
 		return &DeliveryError{Temporary: isTemporary(err), Err: fmt.Errorf("deliver to %s:%d: %w", s.host, s.port, err)}
 	}
+	select {
+	case s.idle <- client:
+	default:
+		_ = client.Close()
+	}
 	return nil
+}
+
+// connection returns an idle connection or a new one, and whether it was
+// reused.
+func (s *Sender) connection(ctx context.Context) (*gomail.Client, bool, error) {
+	select {
+	case c := <-s.idle:
+		return c, true, nil
+	default:
+		return s.dial(ctx)
+	}
+}
+
+func (s *Sender) dial(ctx context.Context) (*gomail.Client, bool, error) {
+	c, err := gomail.NewClient(s.host, s.opts...)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := c.DialWithContext(ctx); err != nil {
+		return nil, false, err
+	}
+	return c, false, nil
 }
 
 // isTemporary says whether a go-mail error may go away: anything but a 5xx

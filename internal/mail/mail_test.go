@@ -3,9 +3,12 @@ package mail_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/emersion/go-smtp"
@@ -88,5 +91,51 @@ func TestNewSenderRejectsBadConfig(t *testing.T) {
 		if _, err := mail.NewSender(cfg, noop.NewTracerProvider()); err == nil {
 			t.Errorf("%s: NewSender accepted %+v", name, cfg)
 		}
+	}
+}
+
+func TestSenderReusesConnectionsAndSendsHTML(t *testing.T) {
+	sink, addr := startSink(t, t.TempDir(), nil)
+	var conns atomic.Int32
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A counting proxy in front of the sink tells how many connections the
+	// sender opened.
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			up, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	s := sender(t, ln.Addr().String())
+	defer s.Close()
+	for i := range 20 {
+		env := mail.Envelope{MessageID: fmt.Sprintf("m-%d@kinship.test", i), To: "ada@example.org", Subject: "Hi", Text: "plain", HTML: "<p>rich</p>"}
+		if err := s.Send(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("20 sequential sends opened %d connections, want 1", n)
+	}
+	msgs := sink.Messages("ada@example.org")
+	if len(msgs) != 20 {
+		t.Fatalf("sink got %d messages", len(msgs))
+	}
+	if m := msgs[0]; strings.TrimSpace(m.Text) != "plain" || strings.TrimSpace(m.HTML) != "<p>rich</p>" || !strings.HasPrefix(m.Headers["Content-Type"], "multipart/alternative") {
+		t.Errorf("multipart message read as %+v", m)
 	}
 }

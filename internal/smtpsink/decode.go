@@ -4,9 +4,39 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
+	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"strings"
 )
+
+// readBodies returns the text and HTML bodies of a single-part or
+// multipart message.
+func readBodies(contentType, encoding string, body io.Reader) (text, html string) {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || !strings.HasPrefix(mediaType, "multipart/") {
+		raw, _ := io.ReadAll(body)
+		decoded := decodeBody(encoding, raw)
+		if mediaType == "text/html" {
+			return "", decoded
+		}
+		return decoded, ""
+	}
+	mr := multipart.NewReader(body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return text, html
+		}
+		t, h := readBodies(part.Header.Get("Content-Type"), part.Header.Get("Content-Transfer-Encoding"), part)
+		if text == "" {
+			text = t
+		}
+		if html == "" {
+			html = h
+		}
+	}
+}
 
 // decodeBody undoes the transfer encoding of a single-part body.
 func decodeBody(encoding string, body []byte) string {

@@ -33,7 +33,15 @@ type Message struct {
 	To         []string  `json:"to"`
 	Subject    string    `json:"subject"`
 	Text       string    `json:"text"`
+	HTML       string    `json:"html,omitempty"`
 	ReceivedAt time.Time `json:"received_at"`
+	// Headers holds the headers tests look at, such as List-Unsubscribe.
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// keptHeaders are the headers the sink shows.
+func keptHeaders() []string {
+	return []string{"List-Unsubscribe", "List-Unsubscribe-Post", "X-Kinship-Community", "Content-Type"}
 }
 
 // MaxMessageBytes bounds one message.
@@ -96,10 +104,15 @@ func (s *Sink) ServeSMTP(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("smtp sink: %w", err)
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// Senders keep idle connections open for reuse; give a transfer in
+	// flight a moment, then close the rest.
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 500*time.Millisecond)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("smtp sink shutdown: %w", err)
+	}
+	if err := srv.Close(); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+		return fmt.Errorf("smtp sink close: %w", err)
 	}
 	return nil
 }
@@ -163,7 +176,6 @@ func parse(id string, raw []byte, received time.Time) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	body, _ := io.ReadAll(msg.Body)
 	dec := new(mime.WordDecoder)
 	subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
 	if err != nil {
@@ -174,9 +186,15 @@ func parse(id string, raw []byte, received time.Time) (Message, error) {
 		MessageID:  strings.Trim(msg.Header.Get("Message-ID"), "<>"),
 		From:       msg.Header.Get("From"),
 		Subject:    subject,
-		Text:       decodeBody(msg.Header.Get("Content-Transfer-Encoding"), body),
 		ReceivedAt: received,
+		Headers:    map[string]string{},
 	}
+	for _, h := range keptHeaders() {
+		if v := msg.Header.Get(h); v != "" {
+			m.Headers[h] = v
+		}
+	}
+	m.Text, m.HTML = readBodies(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
 	if addrs, err := msg.Header.AddressList("To"); err == nil {
 		for _, a := range addrs {
 			m.To = append(m.To, a.Address)

@@ -1,6 +1,9 @@
 // Package communications is the communications service: it talks to
-// members by e-mail and keeps a delivery log. Run serves its Connect API
-// and relays its events to Kafka.
+// members by e-mail and webhooks — one-off and templated messages and
+// announcements to segments — honouring consent, suppressions, quiet hours
+// and rate limits, and keeps a delivery log. Run serves its Connect APIs,
+// keeps the recipients projection from members.v1, dispatches queued
+// messages and relays its events to Kafka.
 package communications
 
 import (
@@ -9,19 +12,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/mail"
 	"net/url"
 	"strings"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/db"
+	"github.com/kinshiphq/kinship/internal/inbox"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	kmail "github.com/kinshiphq/kinship/internal/mail"
 	"github.com/kinshiphq/kinship/internal/outbox"
@@ -30,7 +38,10 @@ import (
 	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/communications/api"
+	"github.com/kinshiphq/kinship/services/communications/domain"
+	"github.com/kinshiphq/kinship/services/communications/events"
 	"github.com/kinshiphq/kinship/services/communications/store"
+	memberevents "github.com/kinshiphq/kinship/services/members/events"
 )
 
 // Config configures the communications service.
@@ -46,15 +57,57 @@ type Config struct {
 	SMTPURL string
 	// SMTPFrom is the sender, such as "Kinship <no-reply@example.org>".
 	SMTPFrom string
+	// SMTPMaxConnections bounds the reused SMTP connections; 0 means 4.
+	SMTPMaxConnections int
 	// Auth says which bearer tokens to trust.
 	Auth auth.TokenConfig
 	// MembersURL is the members API, which verifies API keys.
-	MembersURL      string
-	ShutdownTimeout time.Duration
+	MembersURL string
+	// PublicURL is where members reach this service, for unsubscribe
+	// links, such as https://kinship.example.org.
+	PublicURL string
+	// UnsubscribeKey signs unsubscribe links; at least 32 bytes. Links
+	// stay valid across restarts only while the key does.
+	UnsubscribeKey []byte
+	// BounceToken authenticates POST /bounces; empty disables bounce intake.
+	BounceToken string
+	// QuietHours are the recipient-local hours in which announcements
+	// wait: "21:00-08:00" (the default) or "off".
+	QuietHours string
+	// EmailPerSecond and WebhookPerSecond bound sends per community.
+	EmailPerSecond, WebhookPerSecond float64
+	// RetryBase is the delay before a failed send's first retry, doubling
+	// after; 0 means one minute.
+	RetryBase time.Duration
+	// DispatchWorkers send in parallel; DispatchBatch messages are claimed
+	// at a time.
+	DispatchWorkers, DispatchBatch int
+	ShutdownTimeout                time.Duration
+}
+
+// withDefaults fills the settings that have a sensible default.
+func (c Config) withDefaults() Config {
+	if c.QuietHours == "" {
+		c.QuietHours = "21:00-08:00"
+	}
+	if c.EmailPerSecond == 0 {
+		c.EmailPerSecond = 50
+	}
+	if c.WebhookPerSecond == 0 {
+		c.WebhookPerSecond = 10
+	}
+	if c.DispatchWorkers == 0 {
+		c.DispatchWorkers = 8
+	}
+	if c.DispatchBatch == 0 {
+		c.DispatchBatch = 500
+	}
+	return c
 }
 
 // Validate reports every missing or malformed setting.
 func (c Config) Validate() error {
+	c = c.withDefaults()
 	var errs []error
 	if c.HTTPAddr == "" {
 		errs = append(errs, errors.New("communications: http address is empty"))
@@ -85,6 +138,21 @@ func (c Config) Validate() error {
 	if u, err := url.Parse(c.MembersURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("communications: members url %q is not an http(s) URL", c.MembersURL))
 	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		errs = append(errs, fmt.Errorf("communications: public url %q is not an http(s) URL without a query", c.PublicURL))
+	}
+	if len(c.UnsubscribeKey) < 32 {
+		errs = append(errs, fmt.Errorf("communications: unsubscribe key has %d bytes; it needs at least 32", len(c.UnsubscribeKey)))
+	}
+	if c.EmailPerSecond < 0 || c.WebhookPerSecond < 0 {
+		errs = append(errs, errors.New("communications: rates per second cannot be negative"))
+	}
+	if c.DispatchWorkers < 0 || c.DispatchBatch < 0 || c.SMTPMaxConnections < 0 {
+		errs = append(errs, errors.New("communications: dispatch workers, batch and SMTP connections cannot be negative"))
+	}
+	if _, err := domain.ParseQuietHours(c.QuietHours); err != nil {
+		errs = append(errs, fmt.Errorf("communications: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -101,8 +169,10 @@ type Deps struct {
 	Listener net.Listener
 }
 
-// Run serves the communications API and relays its outbox until ctx ends.
+// Run serves the communications APIs, keeps the recipients projection,
+// dispatches queued messages and relays its outbox until ctx ends.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -110,19 +180,22 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return errors.New("communications: no workload credentials")
 	}
 	logger := deps.Logger.With("component", "communications")
-	sender, err := kmail.NewSender(kmail.Config{URL: cfg.SMTPURL, From: cfg.SMTPFrom}, deps.Tracer)
+	quiet, _ := domain.ParseQuietHours(cfg.QuietHours) // validated above
+	sender, err := kmail.NewSender(kmail.Config{URL: cfg.SMTPURL, From: cfg.SMTPFrom, MaxConnections: cfg.SMTPMaxConnections}, deps.Tracer)
 	if err != nil {
 		return fmt.Errorf("communications: %w", err)
 	}
+	defer sender.Close()
 	d, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return fmt.Errorf("communications: %w", err)
 	}
 	defer d.Close()
-	if err := db.Migrate(ctx, d, logger, outbox.Migrations(), store.Migrations()); err != nil {
+	if err := db.Migrate(ctx, d, logger, outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations()); err != nil {
 		return fmt.Errorf("communications: %w", err)
 	}
 	ob := outbox.New(d, telemetry.Propagator())
+	st := store.New(d, ob)
 	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers})
 	defer writer.Close()
 
@@ -135,9 +208,22 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Checks:          map[string]serve.Check{"database": d.PingContext},
 	})
-	handler := api.New(store.New(d, ob), sender, logger, api.Options{
-		Communities:     cfg.Communities,
-		MessageIDDomain: senderDomain(cfg.SMTPFrom),
+	deliverer := NewDeliverer(st, DelivererConfig{
+		Mailer:           sender,
+		Webhooks:         &http.Client{Timeout: 10 * time.Second, Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(deps.Tracer))},
+		Quiet:            quiet,
+		Unsubscribe:      Unsubscriber{Key: cfg.UnsubscribeKey, BaseURL: strings.TrimRight(cfg.PublicURL, "/")},
+		MessageIDDomain:  senderDomain(cfg.SMTPFrom),
+		EmailPerSecond:   cfg.EmailPerSecond,
+		WebhookPerSecond: cfg.WebhookPerSecond,
+		RetryBase:        cfg.RetryBase,
+		Tracer:           deps.Tracer,
+		Logger:           logger,
+	})
+	handler := api.New(st, deliverer, audit.New(d), logger, api.Options{
+		Communities:    cfg.Communities,
+		UnsubscribeKey: cfg.UnsubscribeKey,
+		BounceToken:    cfg.BounceToken,
 	})
 	tokens, err := auth.NewTokenVerifier(cfg.Auth, rpc.HTTPClient(10*time.Second))
 	if err != nil {
@@ -146,14 +232,36 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	access := membersv1connect.NewAccessServiceClient(rpc.HTTPClient(10*time.Second), cfg.MembersURL,
 		rpc.ClientOptions(deps.Tracer, auth.NewClientInterceptor(deps.Credentials))...)
 	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: auth.NewRemoteKeys(access), Policy: api.Policy(), Logger: logger})
-	srv.Handle(communicationsv1connect.NewCommunicationsServiceHandler(handler, rpc.HandlerOptions(deps.Tracer, logger, guard)...))
+	opts := rpc.HandlerOptions(deps.Tracer, logger, guard)
+	srv.Handle(communicationsv1connect.NewCommunicationsServiceHandler(handler, opts...))
+	srv.Handle(communicationsv1connect.NewTemplatesServiceHandler(handler, opts...))
+	srv.Handle(communicationsv1connect.NewAnnouncementsServiceHandler(handler, opts...))
+	handler.Routes(srv)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error {
 		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
 	})
+	g.Go(func() error { return runProjection(gctx, cfg, st, inbox.New(d), writer, deps.Tracer, logger) })
+	g.Go(func() error { return deliverer.Dispatch(gctx, cfg.DispatchBatch, cfg.DispatchWorkers, time.Second) })
 	return g.Wait()
+}
+
+// runProjection keeps the recipients projection from members.v1 until ctx
+// ends.
+func runProjection(ctx context.Context, cfg Config, st *store.Store, in *inbox.Inbox, dlq *kafkago.Writer, tp trace.TracerProvider, logger *slog.Logger) error {
+	var topics []string
+	for _, c := range cfg.Communities {
+		topics = append(topics, memberevents.Topic(c))
+	}
+	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
+		Brokers: cfg.KafkaBrokers, GroupID: events.ProjectionGroup, Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
+	}, telemetry.Propagator())
+	if err != nil {
+		return fmt.Errorf("communications: recipients projection: %w", err)
+	}
+	return consumer.Run(ctx, events.NewProjection(st, in).Handle)
 }
 
 // senderDomain is the domain of the sender address, for Message-IDs.

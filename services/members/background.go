@@ -31,6 +31,22 @@ func runActivityFeed(ctx context.Context, cfg Config, st *store.Store, dlq *kafk
 	return consumer.Run(ctx, events.NewActivityFeed(st).Handle)
 }
 
+// runUnsubscribeFeed records the communications service's unsubscribes
+// as consent withdrawals until ctx ends.
+func runUnsubscribeFeed(ctx context.Context, cfg Config, st *store.Store, dlq *kafkago.Writer, tp trace.TracerProvider, logger *slog.Logger) error {
+	var topics []string
+	for _, c := range cfg.Communities {
+		topics = append(topics, events.UnsubscribeTopics(c)...)
+	}
+	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
+		Brokers: cfg.KafkaBrokers, GroupID: events.UnsubscribeGroup, Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
+	}, telemetry.Propagator())
+	if err != nil {
+		return fmt.Errorf("members: unsubscribe feed: %w", err)
+	}
+	return consumer.Run(ctx, events.NewUnsubscribeFeed(st).Handle)
+}
+
 // reviewLevels applies level downgrades (and any missed upgrades) to every
 // community every interval, until ctx ends.
 func reviewLevels(ctx context.Context, communities []string, every time.Duration, st *store.Store, logger *slog.Logger) error {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
@@ -267,5 +268,74 @@ func TestCheckInsFromTheEventsServiceBecomeActivities(t *testing.T) {
 	}
 	if !strings.Contains(kafka.HeaderCarrier{Headers: &dead.Headers}.Get(kafka.HeaderDLQReason), "nobody") {
 		t.Errorf("dead letter reason = %q", kafka.HeaderCarrier{Headers: &dead.Headers}.Get(kafka.HeaderDLQReason))
+	}
+}
+
+// An unsubscribe link used in the communications service becomes a
+// consent withdrawal in the ledger once, and never overrides a newer grant.
+func TestUnsubscribesFromCommunicationsWithdrawConsent(t *testing.T) {
+	s := start(t)
+	ctx := context.Background()
+	join := validJoin()
+	join.EmailConsent = true
+	joined, err := s.anon.JoinCommunity(ctx, connect.NewRequest(join))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := joined.Msg.GetMember().GetId()
+	unsubscribed := func(eventID string, at time.Time) kafkago.Message {
+		data, _ := proto.Marshal(&communicationsv1.Unsubscribed{MemberId: id, Community: "demo", Purpose: "email.announcements",
+			OccurredAt: timestamppb.New(at), Source: "one-click"})
+		return kafka.Event{ID: eventID, Type: events.TypeUnsubscribed, Source: "/communities/demo/communications", Time: at,
+			ContentType: kafka.ContentTypeProtobuf, Data: data, Topic: "demo.communications.v1", Key: id}.Message()
+	}
+	w := kafka.NewWriter(kafka.WriterConfig{Brokers: s.brokers})
+	defer w.Close()
+	if err := kafka.EnsureTopics(ctx, s.brokers, kafka.Topic{Name: "demo.communications.v1", Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	first := time.Now()
+	if err := w.WriteMessages(ctx, unsubscribed("u-1", first), unsubscribed("u-1", first)); err != nil {
+		t.Fatal(err)
+	}
+	members := membersv1connect.NewMembersServiceClient(http.DefaultClient, s.url, authtest.Bearer(s.issuer.For(t, "demo", auth.Organiser)))
+	consent := func() (granted bool, ledger int) {
+		res, err := members.GetConsents(ctx, connect.NewRequest(&membersv1.GetConsentsRequest{Community: "demo", MemberId: id}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range res.Msg.GetCurrent() {
+			if c.GetPurpose() == "email.announcements" {
+				granted = c.GetGranted()
+			}
+		}
+		return granted, len(res.Msg.GetLedger())
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for granted, _ := consent(); granted; granted, _ = consent() {
+		if time.Now().After(deadline) {
+			t.Fatal("the unsubscribe never withdrew the consent")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The member opts in again; a late copy of the old unsubscribe changes nothing.
+	if _, err := members.RecordConsent(ctx, connect.NewRequest(&membersv1.RecordConsentRequest{Community: "demo", MemberId: id,
+		Purpose: "email.announcements", Granted: true, Source: "preferences", PolicyVersion: "v2"})); err != nil {
+		t.Fatal(err)
+	}
+	_, before := consent()
+	// A stale copy, then a fresh unsubscribe behind it on the partition:
+	// once the fresh one applies, the stale one was read and skipped.
+	if err := w.WriteMessages(ctx, unsubscribed("u-0", first.Add(-time.Minute)), unsubscribed("u-2", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	for granted, _ := consent(); granted; granted, _ = consent() {
+		if time.Now().After(deadline) {
+			t.Fatal("the fresh unsubscribe never applied")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, ledger := consent(); ledger != before+1 {
+		t.Errorf("ledger has %d entries, want %d: only the fresh unsubscribe recorded", ledger, before+1)
 	}
 }

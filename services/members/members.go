@@ -136,6 +136,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
 	})
 	g.Go(func() error { return runActivityFeed(gctx, cfg, st, writer, deps.Tracer, logger) })
+	g.Go(func() error { return runUnsubscribeFeed(gctx, cfg, st, writer, deps.Tracer, logger) })
 	g.Go(func() error { return reviewLevels(gctx, cfg.Communities, every, st, logger) })
 	return g.Wait()
 }

@@ -1,28 +1,19 @@
 package api
 
 import (
+	"encoding/base64"
+	"strings"
+	"time"
+
+	memberdomain "github.com/kinshiphq/kinship/services/members/domain"
+
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
+	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/communications/domain"
 )
-
-func toProto(m domain.Message) *communicationsv1.Message {
-	out := &communicationsv1.Message{
-		Id:             m.ID,
-		Community:      m.Community,
-		IdempotencyKey: m.IdempotencyKey,
-		MemberId:       m.MemberID,
-		Subject:        m.Subject,
-		Status:         statusToProto(m.Status),
-		FailureReason:  m.FailureReason,
-		CreatedAt:      timestamppb.New(m.CreatedAt),
-	}
-	if !m.SentAt.IsZero() {
-		out.SentAt = timestamppb.New(m.SentAt)
-	}
-	return out
-}
 
 func statusToProto(s domain.Status) communicationsv1.MessageStatus {
 	switch s {
@@ -32,6 +23,100 @@ func statusToProto(s domain.Status) communicationsv1.MessageStatus {
 		return communicationsv1.MessageStatus_MESSAGE_STATUS_SENT
 	case domain.StatusFailed:
 		return communicationsv1.MessageStatus_MESSAGE_STATUS_FAILED
+	case domain.StatusBounced:
+		return communicationsv1.MessageStatus_MESSAGE_STATUS_BOUNCED
+	case domain.StatusSuppressed:
+		return communicationsv1.MessageStatus_MESSAGE_STATUS_SUPPRESSED
 	}
 	return communicationsv1.MessageStatus_MESSAGE_STATUS_UNSPECIFIED
+}
+
+func kindToProto(k domain.Kind) communicationsv1.MessageKind {
+	switch k {
+	case domain.KindTransactional:
+		return communicationsv1.MessageKind_MESSAGE_KIND_TRANSACTIONAL
+	case domain.KindAnnouncement:
+		return communicationsv1.MessageKind_MESSAGE_KIND_ANNOUNCEMENT
+	case domain.KindDigest:
+		return communicationsv1.MessageKind_MESSAGE_KIND_DIGEST
+	}
+	return communicationsv1.MessageKind_MESSAGE_KIND_UNSPECIFIED
+}
+
+// filterFromProto validates a segment filter by the members service's
+// rules (the same message means the same everywhere) and converts it.
+func filterFromProto(f *membersv1.SegmentFilter) (domain.Filter, error) {
+	ts := func(t *timestamppb.Timestamp) time.Time {
+		if t == nil {
+			return time.Time{}
+		}
+		return t.AsTime()
+	}
+	in := memberdomain.FilterInput{Filter: memberdomain.Filter{
+		Interests: f.GetInterests(), Skills: f.GetSkills(), Goals: f.GetGoals(), Roles: f.GetRoles(),
+		CountryCodes: f.GetCountryCodes(), Regions: f.GetRegions(), Cities: f.GetCities(), Levels: f.GetLevels(),
+		Consents: f.GetConsents(), JoinedAfter: ts(f.GetJoinedAfter()), JoinedBefore: ts(f.GetJoinedBefore()),
+		LastActiveAfter: ts(f.GetLastActiveAfter()), LastActiveBefore: ts(f.GetLastActiveBefore()),
+	}, StatusNames: f.GetStatuses()}
+	valid, err := in.Validate()
+	if err != nil {
+		return domain.Filter{}, err
+	}
+	return domain.Filter{
+		Interests: valid.Interests, Skills: valid.Skills, Goals: valid.Goals, Roles: valid.Roles,
+		CountryCodes: valid.CountryCodes, Regions: valid.Regions, Cities: valid.Cities, Levels: valid.Levels,
+		Statuses: f.GetStatuses(), Consents: valid.Consents,
+		JoinedAfter: valid.JoinedAfter, JoinedBefore: valid.JoinedBefore,
+		LastActiveAfter: valid.LastActiveAfter, LastActiveBefore: valid.LastActiveBefore,
+	}, nil
+}
+
+func filterToProto(f domain.Filter) *membersv1.SegmentFilter {
+	ts := func(t time.Time) *timestamppb.Timestamp {
+		if t.IsZero() {
+			return nil
+		}
+		return timestamppb.New(t)
+	}
+	return &membersv1.SegmentFilter{
+		Interests: f.Interests, Skills: f.Skills, Goals: f.Goals, Roles: f.Roles, CountryCodes: f.CountryCodes,
+		Regions: f.Regions, Cities: f.Cities, Levels: f.Levels, Statuses: f.Statuses, Consents: f.Consents,
+		JoinedAfter: ts(f.JoinedAfter), JoinedBefore: ts(f.JoinedBefore),
+		LastActiveAfter: ts(f.LastActiveAfter), LastActiveBefore: ts(f.LastActiveBefore),
+	}
+}
+
+// Page sizes of list calls.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 500
+)
+
+func pageSize(requested int32) (int, error) {
+	switch {
+	case requested == 0:
+		return defaultPageSize, nil
+	case requested < 0 || requested > maxPageSize:
+		return 0, validate.Field("page_size", "must be between 0 and %d", maxPageSize)
+	}
+	return int(requested), nil
+}
+
+func encodePageToken(community, lastID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(community + "/" + lastID))
+}
+
+func decodePageToken(community, token string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return "", validate.Field("page_token", "is not a token this API issued")
+	}
+	c, lastID, ok := strings.Cut(string(raw), "/")
+	if !ok || c != community || lastID == "" {
+		return "", validate.Field("page_token", "is not a token this API issued for this community")
+	}
+	return lastID, nil
 }

@@ -22,6 +22,9 @@ func (h *Handler) toConnect(ctx context.Context, spec connect.Spec, err error) e
 		return connect.NewError(connect.CodeAborted, err)
 	case errors.Is(err, errMailUnavailable):
 		return connect.NewError(connect.CodeUnavailable, errMailUnavailable)
+	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrTemplateNotFound), errors.Is(err, domain.ErrAnnouncementNotFound),
+		errors.Is(err, domain.ErrWebhookNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
 	}
 	return rpc.ToConnect(ctx, h.logger, spec.Procedure, err)
 }

@@ -1,4 +1,5 @@
-// Package api serves the communications service's Connect API.
+// Package api serves the communications service's Connect APIs and its
+// plain HTTP endpoints (one-click unsubscribe, bounce intake).
 package api
 
 import (
@@ -9,52 +10,57 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
-	"github.com/kinshiphq/kinship/internal/kafka"
-	"github.com/kinshiphq/kinship/internal/mail"
+	"github.com/kinshiphq/kinship/internal/audit"
+	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/communications/domain"
 	"github.com/kinshiphq/kinship/services/communications/events"
+	"github.com/kinshiphq/kinship/services/communications/store"
 )
 
-// Store is what the API needs from the delivery log.
-type Store interface {
-	Claim(ctx context.Context, m domain.Message, lease time.Duration) (domain.Message, bool, error)
-	MarkSent(ctx context.Context, id string, sentAt time.Time, sent kafka.Event) error
-	MarkFailed(ctx context.Context, id, reason string) error
-	Release(ctx context.Context, id string) error
-}
-
-// Mailer delivers e-mail.
-type Mailer interface {
-	Send(ctx context.Context, env mail.Envelope) error
+// Delivery sends a claimed message at once, and wakes the dispatcher for
+// queued ones.
+type Delivery interface {
+	DeliverNow(ctx context.Context, m domain.Message) (store.Outcome, error)
+	Wake()
 }
 
 // Options configure the API.
 type Options struct {
 	// Communities are the community slugs served here.
 	Communities []string
-	// MessageIDDomain is the right-hand side of Message-ID headers.
-	MessageIDDomain string
 	// Lease is how long one delivery attempt holds its idempotency key;
 	// it must outlast the SMTP timeout.
 	Lease time.Duration
+	// UnsubscribeKey signs unsubscribe links.
+	UnsubscribeKey []byte
+	// BounceToken authenticates the bounce intake endpoint.
+	BounceToken string
 }
 
-// Handler implements CommunicationsService.
+// Handler implements the communications service's APIs.
 type Handler struct {
-	store       Store
-	mailer      Mailer
+	store       *store.Store
+	delivery    Delivery
+	audit       *audit.Log
+	events      events.Factory
 	logger      *slog.Logger
 	communities map[string]bool
 	opts        Options
+	now         func() time.Time
 }
 
-var _ communicationsv1connect.CommunicationsServiceHandler = (*Handler)(nil)
+var (
+	_ communicationsv1connect.CommunicationsServiceHandler = (*Handler)(nil)
+	_ communicationsv1connect.TemplatesServiceHandler      = (*Handler)(nil)
+	_ communicationsv1connect.AnnouncementsServiceHandler  = (*Handler)(nil)
+)
 
 // New returns the API.
-func New(s Store, m Mailer, logger *slog.Logger, opts Options) *Handler {
+func New(s *store.Store, d Delivery, log *audit.Log, logger *slog.Logger, opts Options) *Handler {
 	if opts.Lease == 0 {
 		opts.Lease = 2 * time.Minute
 	}
@@ -62,10 +68,13 @@ func New(s Store, m Mailer, logger *slog.Logger, opts Options) *Handler {
 	for _, c := range opts.Communities {
 		communities[c] = true
 	}
-	return &Handler{store: s, mailer: m, logger: logger, communities: communities, opts: opts}
+	return &Handler{store: s, delivery: d, audit: log, logger: logger, communities: communities, opts: opts, now: time.Now}
 }
 
-// SendMessage delivers one e-mail once per idempotency key.
+// errMailUnavailable is a temporary delivery failure: retry with the same key.
+var errMailUnavailable = errors.New("the message could not be delivered yet; it is retried with backoff, and a retry with the same idempotency key reports its state")
+
+// SendMessage delivers one message once per idempotency key.
 func (h *Handler) SendMessage(ctx context.Context, req *connect.Request[communicationsv1.SendMessageRequest]) (*connect.Response[communicationsv1.SendMessageResponse], error) {
 	m, err := domain.NewMessage(domain.SendRequest{
 		Community:      req.Msg.GetCommunity(),
@@ -74,65 +83,112 @@ func (h *Handler) SendMessage(ctx context.Context, req *connect.Request[communic
 		To:             req.Msg.GetToEmail(),
 		Subject:        req.Msg.GetSubject(),
 		Text:           req.Msg.GetTextBody(),
-	}, uuid.Must(uuid.NewV7()).String(), time.Now())
+		Template:       req.Msg.GetTemplate(),
+		Vars:           req.Msg.GetVariables(),
+	}, newID(), h.now())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	if !h.communities[m.Community] {
-		return nil, h.toConnect(ctx, req.Spec(), domain.ErrUnknownCommunity)
+	if err := h.served(m.Community); err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	if m.Template != "" {
+		if _, err := h.store.Template(ctx, m.Community, m.Template); errors.Is(err, domain.ErrTemplateNotFound) {
+			return nil, h.toConnect(ctx, req.Spec(), validate.Field("template", "is not a template of the community"))
+		}
 	}
 	stored, deliver, err := h.store.Claim(ctx, m, h.opts.Lease)
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	if deliver {
-		if stored, err = h.deliver(ctx, stored); err != nil {
+		outcome, err := h.delivery.DeliverNow(ctx, stored)
+		if err != nil {
 			return nil, h.toConnect(ctx, req.Spec(), err)
 		}
+		if outcome.Status == domain.StatusPending {
+			return nil, h.toConnect(ctx, req.Spec(), errMailUnavailable)
+		}
+		if stored, err = h.store.GetMessage(ctx, stored.Community, stored.ID); err != nil {
+			return nil, h.toConnect(ctx, req.Spec(), err)
+		}
+		h.logger.InfoContext(ctx, "message delivered", "community", stored.Community, "message_id", stored.ID,
+			"member_id", stored.MemberID, "status", stored.Status.String())
 	}
-	return connect.NewResponse(&communicationsv1.SendMessageResponse{Message: toProto(stored)}), nil
+	return connect.NewResponse(&communicationsv1.SendMessageResponse{Message: messageToProto(stored)}), nil
 }
 
-// errMailUnavailable is a temporary delivery failure: retry with the same key.
-var errMailUnavailable = errors.New("the mail server did not accept the message yet; retry with the same idempotency key")
-
-// deliver hands m to the mail server and records the outcome. The outcome
-// is recorded even when the caller has gone, since the e-mail is out.
-func (h *Handler) deliver(ctx context.Context, m domain.Message) (domain.Message, error) {
-	sendErr := h.mailer.Send(ctx, mail.Envelope{
-		MessageID: m.ID + "@" + h.opts.MessageIDDomain,
-		To:        m.To,
-		Subject:   m.Subject,
-		Text:      m.Text,
-		Headers:   map[string]string{"X-Kinship-Community": m.Community},
-	})
-	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	var delivery *mail.DeliveryError
-	switch {
-	case sendErr == nil:
-		m.Status, m.SentAt = domain.StatusSent, time.Now().UTC().Truncate(time.Microsecond)
-		sent, err := events.MessageSent(uuid.Must(uuid.NewV7()).String(), m)
-		if err != nil {
-			return m, err
-		}
-		if err := h.store.MarkSent(record, m.ID, m.SentAt, sent); err != nil {
-			return m, err
-		}
-		h.logger.InfoContext(ctx, "message sent", "community", m.Community, "message_id", m.ID, "member_id", m.MemberID)
-		return m, nil
-	case errors.As(sendErr, &delivery) && !delivery.Temporary:
-		m.Status, m.FailureReason = domain.StatusFailed, sendErr.Error()
-		if err := h.store.MarkFailed(record, m.ID, m.FailureReason); err != nil {
-			return m, err
-		}
-		h.logger.WarnContext(ctx, "message refused by the mail server", "community", m.Community, "message_id", m.ID, "error", sendErr)
-		return m, nil
-	default:
-		h.logger.WarnContext(ctx, "message delivery failed; the caller may retry", "community", m.Community, "message_id", m.ID, "error", sendErr)
-		if err := h.store.Release(record, m.ID); err != nil {
-			return m, errors.Join(errMailUnavailable, err)
-		}
-		return m, errMailUnavailable
+// GetMessage returns one delivery.
+func (h *Handler) GetMessage(ctx context.Context, req *connect.Request[communicationsv1.GetMessageRequest]) (*connect.Response[communicationsv1.GetMessageResponse], error) {
+	community, err := h.community(req.Msg.GetCommunity())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
+	m, err := h.store.GetMessage(ctx, community, req.Msg.GetId())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&communicationsv1.GetMessageResponse{Message: messageToProto(m)}), nil
 }
+
+// ListDeliveries pages through the delivery log.
+func (h *Handler) ListDeliveries(ctx context.Context, req *connect.Request[communicationsv1.ListDeliveriesRequest]) (*connect.Response[communicationsv1.ListDeliveriesResponse], error) {
+	community, err := h.community(req.Msg.GetCommunity())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	size, err := pageSize(req.Msg.GetPageSize())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	before, err := decodePageToken(community, req.Msg.GetPageToken())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	msgs, err := h.store.Deliveries(ctx, community, req.Msg.GetAnnouncementId(), req.Msg.GetMemberId(), before, size+1)
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	res := &communicationsv1.ListDeliveriesResponse{}
+	if len(msgs) > size {
+		msgs = msgs[:size]
+		res.NextPageToken = encodePageToken(community, msgs[size-1].ID)
+	}
+	for _, m := range msgs {
+		res.Messages = append(res.Messages, messageToProto(m))
+	}
+	return connect.NewResponse(res), nil
+}
+
+// community validates a community slug and that it is served here.
+func (h *Handler) community(raw string) (string, error) {
+	c, ferr := validate.Slug("community", raw, 63)
+	if ferr != nil {
+		return "", ferr
+	}
+	return c, h.served(c)
+}
+
+func (h *Handler) served(community string) error {
+	if !h.communities[community] {
+		return domain.ErrUnknownCommunity
+	}
+	return nil
+}
+
+func messageToProto(m domain.Message) *communicationsv1.Message {
+	out := &communicationsv1.Message{
+		Id: m.ID, Community: m.Community, IdempotencyKey: m.IdempotencyKey, MemberId: m.MemberID, Subject: m.Subject,
+		Status: statusToProto(m.Status), FailureReason: m.FailureReason, CreatedAt: timestamppb.New(m.CreatedAt),
+		Kind: kindToProto(m.Kind), AnnouncementId: m.AnnouncementID, Attempts: int32(m.Attempts),
+	}
+	if !m.SentAt.IsZero() {
+		out.SentAt = timestamppb.New(m.SentAt)
+	}
+	if !m.DueAt.IsZero() {
+		out.DueAt = timestamppb.New(m.DueAt)
+	}
+	return out
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -7,12 +7,38 @@ import (
 
 // Policy says who may call each RPC the communications service serves.
 func Policy() auth.Policy {
+	const (
+		all  = auth.ScopeCommunity
+		self = auth.ScopeSelf
+	)
+	type grants = map[auth.Role]auth.Scope
+	team := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all}
+	organisers := grants{auth.Organiser: all, auth.PlatformAdmin: all}
+	// Workflows send journey e-mails and read their state.
+	teamAndWorkload := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all, auth.Workload: all}
+	// Members manage their own e-mail preferences.
+	teamAndSelf := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self}
 	return auth.Policy{
-		// Organisers and staff write to members; workflows send journey
-		// e-mails.
-		communicationsv1connect.CommunicationsServiceSendMessageProcedure: {Grants: map[auth.Role]auth.Scope{
-			auth.Organiser: auth.ScopeCommunity, auth.Staff: auth.ScopeCommunity, auth.PlatformAdmin: auth.ScopeCommunity,
-			auth.Workload: auth.ScopeCommunity,
-		}},
+		communicationsv1connect.CommunicationsServiceSendMessageProcedure:    {Grants: teamAndWorkload},
+		communicationsv1connect.CommunicationsServiceGetMessageProcedure:     {Grants: teamAndWorkload},
+		communicationsv1connect.CommunicationsServiceListDeliveriesProcedure: {Grants: team},
+
+		communicationsv1connect.TemplatesServiceSaveTemplateProcedure:    {Grants: team},
+		communicationsv1connect.TemplatesServiceGetTemplateProcedure:     {Grants: teamAndWorkload},
+		communicationsv1connect.TemplatesServiceListTemplatesProcedure:   {Grants: team},
+		communicationsv1connect.TemplatesServiceDeleteTemplateProcedure:  {Grants: team},
+		communicationsv1connect.TemplatesServicePreviewTemplateProcedure: {Grants: team},
+
+		// Announcements are privileged: they reach the whole community.
+		communicationsv1connect.AnnouncementsServiceCreateAnnouncementProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all, auth.Workload: all}},
+		communicationsv1connect.AnnouncementsServiceGetAnnouncementProcedure:    {Grants: teamAndWorkload},
+		communicationsv1connect.AnnouncementsServiceCancelAnnouncementProcedure: {Grants: organisers},
+		communicationsv1connect.AnnouncementsServiceCreateWebhookProcedure:      {Grants: organisers},
+		communicationsv1connect.AnnouncementsServiceListWebhooksProcedure:       {Grants: organisers},
+		communicationsv1connect.AnnouncementsServiceDeleteWebhookProcedure:      {Grants: organisers},
+		communicationsv1connect.AnnouncementsServiceGetPreferencesProcedure:     {Grants: teamAndSelf},
+		communicationsv1connect.AnnouncementsServiceSetPreferencesProcedure:     {Grants: teamAndSelf},
+		communicationsv1connect.AnnouncementsServiceListSuppressionsProcedure:   {Grants: team},
+		communicationsv1connect.AnnouncementsServiceRemoveSuppressionProcedure:  {Grants: organisers},
 	}
 }

@@ -1,10 +1,13 @@
-// Package events holds what the communications service publishes: the
-// topic, the CloudEvents types and sources, and the protobuf payloads.
+// Package events holds what the communications service publishes — the
+// topic, CloudEvents types and protobuf payloads — and its consumer of
+// members.v1 that keeps the recipients projection.
 package events
 
 import (
 	"fmt"
+	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -13,8 +16,15 @@ import (
 	"github.com/kinshiphq/kinship/services/communications/domain"
 )
 
-// TypeMessageSent is the CloudEvents type of MessageSent.
-const TypeMessageSent = "kinship.communications.v1.MessageSent"
+// CloudEvents types of communications.v1.
+const (
+	TypeMessageQueued     = "kinship.communications.v1.MessageQueued"
+	TypeMessageSent       = "kinship.communications.v1.MessageSent"
+	TypeMessageFailed     = "kinship.communications.v1.MessageFailed"
+	TypeMessageBounced    = "kinship.communications.v1.MessageBounced"
+	TypeMessageSuppressed = "kinship.communications.v1.MessageSuppressed"
+	TypeUnsubscribed      = "kinship.communications.v1.Unsubscribed"
+)
 
 // Topic is where a community's communications events go, keyed by member id.
 func Topic(community string) string { return community + ".communications.v1" }
@@ -22,29 +32,64 @@ func Topic(community string) string { return community + ".communications.v1" }
 // Source is the CloudEvents source of a community's communications events.
 func Source(community string) string { return "/communities/" + community + "/communications" }
 
-// MessageSent is the event of m being accepted by the mail server. It
-// carries no address or content.
-func MessageSent(eventID string, m domain.Message) (kafka.Event, error) {
-	payload, err := proto.Marshal(&communicationsv1.MessageSent{
-		MessageId:      m.ID,
-		Community:      m.Community,
-		MemberId:       m.MemberID,
-		IdempotencyKey: m.IdempotencyKey,
-		Channel:        "email",
-		SentAt:         timestamppb.New(m.SentAt),
-	})
+// Factory builds the service's events, each with a fresh id. They carry
+// ids, never addresses or content.
+type Factory struct{}
+
+func (Factory) event(community, key, typ string, at time.Time, payload proto.Message) (kafka.Event, error) {
+	data, err := proto.Marshal(payload)
 	if err != nil {
-		return kafka.Event{}, fmt.Errorf("encode MessageSent: %w", err)
+		return kafka.Event{}, fmt.Errorf("encode %s: %w", typ, err)
 	}
-	return kafka.Event{
-		ID:          eventID,
-		Type:        TypeMessageSent,
-		Source:      Source(m.Community),
-		Subject:     m.ID,
-		Time:        m.SentAt,
-		ContentType: kafka.ContentTypeProtobuf,
-		Data:        payload,
-		Topic:       Topic(m.Community),
-		Key:         m.MemberID,
-	}, nil
+	id, err := uuid.NewV7()
+	if err != nil {
+		return kafka.Event{}, err
+	}
+	return kafka.Event{ID: id.String(), Type: typ, Source: Source(community), Subject: key, Time: at,
+		ContentType: kafka.ContentTypeProtobuf, Data: data, Topic: Topic(community), Key: key}, nil
+}
+
+func key(m domain.Message) string {
+	if m.MemberID != "" {
+		return m.MemberID
+	}
+	return m.To // a webhook's id
+}
+
+// MessageQueued is a message waiting to be sent.
+func (f Factory) MessageQueued(m domain.Message) (kafka.Event, error) {
+	return f.event(m.Community, key(m), TypeMessageQueued, m.CreatedAt, &communicationsv1.MessageQueued{
+		MessageId: m.ID, Community: m.Community, MemberId: m.MemberID, AnnouncementId: m.AnnouncementID, DueAt: timestamppb.New(m.DueAt)})
+}
+
+// MessageSent is the event of m being accepted by the mail server or the
+// webhook receiver.
+func (f Factory) MessageSent(m domain.Message) (kafka.Event, error) {
+	return f.event(m.Community, key(m), TypeMessageSent, m.SentAt, &communicationsv1.MessageSent{
+		MessageId: m.ID, Community: m.Community, MemberId: m.MemberID, IdempotencyKey: m.IdempotencyKey,
+		Channel: string(m.Channel), SentAt: timestamppb.New(m.SentAt), AnnouncementId: m.AnnouncementID})
+}
+
+// MessageFailed is a message failing for good.
+func (f Factory) MessageFailed(m domain.Message, reason string) (kafka.Event, error) {
+	return f.event(m.Community, key(m), TypeMessageFailed, time.Now(), &communicationsv1.MessageFailed{
+		MessageId: m.ID, Community: m.Community, MemberId: m.MemberID, Reason: reason, Attempts: int32(m.Attempts)})
+}
+
+// MessageBounced is a sent message coming back.
+func (f Factory) MessageBounced(m domain.Message, hard bool) (kafka.Event, error) {
+	return f.event(m.Community, key(m), TypeMessageBounced, time.Now(), &communicationsv1.MessageBounced{
+		MessageId: m.ID, Community: m.Community, MemberId: m.MemberID, Hard: hard})
+}
+
+// MessageSuppressed is a message not sent, and why.
+func (f Factory) MessageSuppressed(m domain.Message, reason string) (kafka.Event, error) {
+	return f.event(m.Community, key(m), TypeMessageSuppressed, time.Now(), &communicationsv1.MessageSuppressed{
+		MessageId: m.ID, Community: m.Community, MemberId: m.MemberID, Reason: reason})
+}
+
+// Unsubscribed is a member leaving an e-mail category.
+func (f Factory) Unsubscribed(community, memberID, purpose, source string, at time.Time) (kafka.Event, error) {
+	return f.event(community, memberID, TypeUnsubscribed, at, &communicationsv1.Unsubscribed{
+		MemberId: memberID, Community: community, Purpose: purpose, OccurredAt: timestamppb.New(at), Source: source})
 }

@@ -14,7 +14,7 @@ import (
 func TestMessageSentCarriesIdsButNoPersonalData(t *testing.T) {
 	m := domain.Message{ID: "msg1", Community: "demo", IdempotencyKey: "k", MemberID: "m1", To: "ada@example.org",
 		Subject: "Welcome Ada", Text: "Hello Ada", SentAt: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	e, err := MessageSent("e1", m)
+	e, err := Factory{}.MessageSent(m)
 	if err != nil {
 		t.Fatal(err)
 	}

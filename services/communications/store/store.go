@@ -1,11 +1,16 @@
-// Package store keeps the communications service's delivery log. The
-// outcome of a delivery is recorded together with its event.
+// Package store keeps the communications service's data: the delivery log,
+// the recipients projection, templates, announcements, webhooks and the
+// suppression list. The outcome of a delivery is recorded together with its
+// event.
 package store
 
 import (
 	"context"
 	"database/sql"
 	"embed"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
@@ -33,3 +38,17 @@ type Store struct {
 func New(d *db.DB, ob Outbox) *Store {
 	return &Store{db: d, outbox: ob}
 }
+
+// DB is the store's database, for the inbox of its consumers.
+func (s *Store) DB() *db.DB { return s.db }
+
+// querier is what queries need from a pool or a transaction.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }

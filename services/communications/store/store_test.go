@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/db/dbtest"
+	"github.com/kinshiphq/kinship/internal/inbox"
+	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/services/communications/domain"
 	"github.com/kinshiphq/kinship/services/communications/events"
@@ -25,7 +29,7 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m, &pg)) }
 
 func newStore(t *testing.T, engine string) (*store.Store, *db.DB) {
 	t.Helper()
-	d := dbtest.Open(t, engine, pg, outbox.Migrations(), store.Migrations())
+	d := dbtest.Open(t, engine, pg, outbox.Migrations(), inbox.Migrations(), store.Migrations())
 	return store.New(d, outbox.New(d, propagation.TraceContext{})), d
 }
 
@@ -56,11 +60,11 @@ func TestStore(t *testing.T) {
 				}
 				sentAt := time.Now().UTC().Truncate(time.Microsecond)
 				stored.SentAt = sentAt
-				e, err := events.MessageSent(uuid.NewString(), stored)
+				e, err := events.Factory{}.MessageSent(stored)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := s.MarkSent(ctx, stored.ID, sentAt, e); err != nil {
+				if err := s.Record(ctx, []store.Outcome{{ID: stored.ID, Status: domain.StatusSent, At: sentAt, Events: []kafka.Event{e}}}); err != nil {
 					t.Fatal(err)
 				}
 				again, deliver, err := s.Claim(ctx, message(t, "k1", "hello"), time.Minute)
@@ -107,7 +111,7 @@ func TestStore(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := s.MarkFailed(ctx, m.ID, "550 no such user"); err != nil {
+				if err := s.Record(ctx, []store.Outcome{{ID: m.ID, Status: domain.StatusFailed, Reason: "550 no such user", Retry: true}}); err != nil {
 					t.Fatal(err)
 				}
 				got, deliver, err := s.Claim(ctx, message(t, "k1", "hello"), time.Minute)
@@ -141,6 +145,167 @@ func TestStore(t *testing.T) {
 					t.Errorf("delivers = %d, in progress = %d; want 1 and 7", delivers, inProgress)
 				}
 			})
+		})
+	}
+}
+
+func TestAnnouncementStore(t *testing.T) {
+	for _, engine := range dbtest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s, d := newStore(t, engine)
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			people := []domain.Recipient{
+				{MemberID: "a", Community: "demo", Email: "Ada@Example.org", DisplayName: "Ada", Status: "active", CountryCode: "GB", JoinedAt: now.Add(-48 * time.Hour),
+					Interests: []string{"solar"}, Consents: []string{domain.PurposeAnnouncements}},
+				{MemberID: "b", Community: "demo", Email: "bob@example.org", DisplayName: "Bob", Status: "active", CountryCode: "DE", JoinedAt: now,
+					Interests: []string{"solar", "repair"}, Consents: []string{domain.PurposeAnnouncements, domain.PurposeDigest}},
+				{MemberID: "c", Community: "demo", Email: "cy@example.org", DisplayName: "Cy", Status: "left", CountryCode: "GB", JoinedAt: now,
+					Consents: []string{domain.PurposeAnnouncements}},
+				{MemberID: "d", Community: "demo", Email: "di@example.org", DisplayName: "Di", Status: "active", CountryCode: "GB", JoinedAt: now},
+				{MemberID: "e", Community: "other", Email: "ed@example.org", DisplayName: "Ed", Status: "active", JoinedAt: now,
+					Consents: []string{domain.PurposeAnnouncements}},
+			}
+			if err := d.InTx(ctx, func(tx *sql.Tx) error {
+				for _, r := range people {
+					if err := s.PutRecipient(ctx, tx, r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			announcements := []string{domain.PurposeAnnouncements}
+			for name, tt := range map[string]struct {
+				filter domain.Filter
+				want   []string
+			}{
+				"consenting, current members": {domain.Filter{Consents: announcements}, []string{"a", "b"}},
+				"by interest":                 {domain.Filter{Interests: []string{"repair"}}, []string{"b"}},
+				"by country and consent":      {domain.Filter{CountryCodes: []string{"GB"}, Consents: announcements}, []string{"a"}},
+				"joined in the last day":      {domain.Filter{JoinedAfter: now.Add(-24 * time.Hour)}, []string{"b", "d"}},
+				"left members when asked":     {domain.Filter{Statuses: []string{"left"}}, []string{"c"}},
+				"two consents":                {domain.Filter{Consents: []string{domain.PurposeAnnouncements, domain.PurposeDigest}}, []string{"b"}},
+				"nobody":                      {domain.Filter{Interests: []string{"knitting"}}, nil},
+			} {
+				got, err := s.MatchRecipients(ctx, "demo", tt.filter)
+				if err != nil || !slices.Equal(got, tt.want) {
+					t.Errorf("%s: MatchRecipients = %v, %v; want %v", name, got, err, tt.want)
+				}
+			}
+
+			a, err := domain.NewAnnouncement(domain.Announcement{ID: uuid.NewString(), Community: "demo", Template: "news", Kind: domain.KindAnnouncement,
+				IdempotencyKey: "news-1"}, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hook := domain.Webhook{ID: "w1", Community: "demo", URL: "https://hooks.example.org/x", Format: domain.FormatGeneric, Secret: "s", Enabled: true, CreatedAt: now}
+			if err := s.CreateWebhook(ctx, hook); err != nil {
+				t.Fatal(err)
+			}
+			queued := func(m domain.Message) (kafka.Event, error) { return events.Factory{}.MessageQueued(m) }
+			stored, created, err := s.QueueAnnouncement(ctx, a, []string{"a", "b"}, []domain.Webhook{hook}, queued)
+			if err != nil || !created || stored.Counts[domain.StatusPending] != 3 {
+				t.Fatalf("QueueAnnouncement = %+v, %v, %v; want 3 pending", stored.Counts, created, err)
+			}
+			again, created, err := s.QueueAnnouncement(ctx, a, []string{"a", "b", "d"}, nil, queued)
+			if err != nil || created || again.ID != a.ID || again.Counts[domain.StatusPending] != 3 {
+				t.Fatalf("repeated QueueAnnouncement = %+v, %v, %v; want the first, unchanged", again.Counts, created, err)
+			}
+			var outboxed int
+			if err := d.QueryRow("SELECT count(*) FROM outbox").Scan(&outboxed); err != nil || outboxed != 3 {
+				t.Errorf("MessageQueued events = %d (%v), want 3", outboxed, err)
+			}
+
+			// Two dispatchers claim disjoint messages.
+			var mu sync.Mutex
+			claimed := map[string]int{}
+			var wg sync.WaitGroup
+			for range 2 {
+				wg.Go(func() {
+					ms, err := s.Due(ctx, time.Now(), 2, time.Minute)
+					if err != nil {
+						t.Error(err)
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					for _, m := range ms {
+						claimed[m.ID]++
+					}
+				})
+			}
+			wg.Wait()
+			if len(claimed) != 3 {
+				t.Errorf("claimed %d distinct messages, want all 3", len(claimed))
+			}
+			for id, n := range claimed {
+				if n != 1 {
+					t.Errorf("message %s claimed %d times", id, n)
+				}
+			}
+			if ms, err := s.Due(ctx, time.Now(), 10, time.Minute); err != nil || len(ms) != 0 {
+				t.Errorf("Due while leased = %d messages, %v; want none", len(ms), err)
+			}
+
+			log, err := s.Deliveries(ctx, "demo", a.ID, "", "", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byMember := map[string]domain.Message{}
+			for _, m := range log {
+				byMember[m.MemberID] = m
+			}
+			ada, bob := byMember["a"], byMember["b"]
+			unsubscribed, err := events.Factory{}.Unsubscribed("demo", "b", domain.PurposeAnnouncements, "one-click", time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Unsubscribe(ctx, "b", domain.PurposeAnnouncements, unsubscribed); err != nil {
+				t.Fatal(err)
+			}
+			if due, reason, err := s.StillDue(ctx, bob, domain.PurposeAnnouncements); err != nil || due || reason != domain.ReasonNoConsent {
+				t.Errorf("StillDue after unsubscribing = %v %q %v; want not due for %q", due, reason, err, domain.ReasonNoConsent)
+			}
+			if due, _, err := s.StillDue(ctx, ada, domain.PurposeAnnouncements); err != nil || !due {
+				t.Errorf("StillDue for a consenting member = %v, %v", due, err)
+			}
+
+			sentAt := time.Now().UTC().Truncate(time.Microsecond)
+			if err := s.Record(ctx, []store.Outcome{{ID: ada.ID, Status: domain.StatusSent, At: sentAt, To: "Ada@Example.org", Subject: "News", Text: "Hello Ada"}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.BounceMessage(ctx, "demo", ada.ID, true, "550 5.1.1", func(domain.Message) ([]kafka.Event, error) { return nil, nil }); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.SuppressedAmong(ctx, "demo", []string{"ada@example.org", "bob@example.org"}); err != nil || !got["ada@example.org"] || len(got) != 1 {
+				t.Errorf("SuppressedAmong = %v, %v; want ada only", got, err)
+			}
+			if _, err := s.BounceMessage(ctx, "demo", bob.ID, true, "x", func(domain.Message) ([]kafka.Event, error) { return nil, nil }); !errors.Is(err, domain.ErrNotSent) {
+				t.Errorf("bouncing an unsent message: %v, want ErrNotSent", err)
+			}
+
+			if err := s.CancelAnnouncement(ctx, "demo", a.ID); err != nil {
+				t.Fatal(err)
+			}
+			if due, _, err := s.StillDue(ctx, bob, domain.PurposeAnnouncements); err != nil || due {
+				t.Errorf("StillDue after cancelling = %v, %v; want not due", due, err)
+			}
+			got, err := s.Announcement(ctx, "demo", a.ID)
+			if err != nil || !got.Cancelled || got.Counts[domain.StatusBounced] != 1 || got.Counts[domain.StatusSuppressed] != 2 {
+				t.Errorf("announcement after cancelling = %+v, %v; want 1 bounced and 2 suppressed", got, err)
+			}
+
+			if err := d.InTx(ctx, func(tx *sql.Tx) error { return s.EraseRecipient(ctx, tx, "a") }); err != nil {
+				t.Fatal(err)
+			}
+			erased, err := s.GetMessage(ctx, "demo", ada.ID)
+			if err != nil || erased.To != "" || erased.Subject != "" || erased.Text != "" {
+				t.Errorf("message after erasure = %+v, %v; want no address or content", erased, err)
+			}
+			if _, err := s.LookupRecipient(ctx, "a"); !errors.Is(err, store.ErrNoRecipient) {
+				t.Errorf("recipient after erasure: %v", err)
+			}
 		})
 	}
 }

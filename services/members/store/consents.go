@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -23,6 +25,50 @@ func (s *Store) RecordConsent(ctx context.Context, community string, rec domain.
 		}
 		if m.Status == domain.StatusErased {
 			return domain.ErrErased
+		}
+		if moved, err = s.appendConsent(ctx, tx, community, rec); err != nil || !moved {
+			return err
+		}
+		events, err := changed(rec)
+		if err != nil {
+			return err
+		}
+		return s.appendAll(ctx, tx, events)
+	})
+	if err != nil {
+		return false, err
+	}
+	if moved {
+		s.outbox.Notify()
+	}
+	return moved, nil
+}
+
+// ApplyUnsubscribe records a withdrawal made elsewhere (an unsubscribe
+// link) at rec.OccurredAt, unless the member changed that consent since
+// or has not granted it; so a redelivered or late unsubscribe never
+// overrides a newer grant. It reports whether the consent changed.
+func (s *Store) ApplyUnsubscribe(ctx context.Context, community string, rec domain.ConsentRecord, changed func(domain.ConsentRecord) ([]kafka.Event, error)) (bool, error) {
+	var moved bool
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		m, err := s.getMember(ctx, tx, community, rec.MemberID)
+		if err != nil {
+			return err
+		}
+		if m.Status == domain.StatusErased {
+			return domain.ErrErased
+		}
+		var granted bool
+		var at time.Time
+		err = tx.QueryRowContext(ctx, s.db.Rebind("SELECT granted, changed_at FROM consent_current WHERE member_id = ? AND purpose = ?"),
+			rec.MemberID, rec.Purpose).Scan(&granted, &at)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil
+		case err != nil:
+			return fmt.Errorf("read consent of %s: %w", rec.MemberID, err)
+		case !granted || at.After(rec.OccurredAt):
+			return nil
 		}
 		if moved, err = s.appendConsent(ctx, tx, community, rec); err != nil || !moved {
 			return err

@@ -22,17 +22,21 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// MessageStatus is the delivery state of a message.
+// MessageStatus is the delivery state of a message to one recipient.
 type MessageStatus int32
 
 const (
 	MessageStatus_MESSAGE_STATUS_UNSPECIFIED MessageStatus = 0
-	// Stored, not yet handed to the mail server.
+	// Waiting to be sent (scheduled, in quiet hours, or between retries).
 	MessageStatus_MESSAGE_STATUS_PENDING MessageStatus = 1
-	// Accepted by the mail server.
+	// Accepted by the mail server (or the webhook receiver).
 	MessageStatus_MESSAGE_STATUS_SENT MessageStatus = 2
-	// Refused permanently by the mail server; never retried.
+	// Failed for good: refused, or out of retries.
 	MessageStatus_MESSAGE_STATUS_FAILED MessageStatus = 3
+	// Bounced after sending; the address is suppressed.
+	MessageStatus_MESSAGE_STATUS_BOUNCED MessageStatus = 4
+	// Not sent: no consent, unsubscribed, suppressed address, erased member.
+	MessageStatus_MESSAGE_STATUS_SUPPRESSED MessageStatus = 5
 )
 
 // Enum value maps for MessageStatus.
@@ -42,12 +46,16 @@ var (
 		1: "MESSAGE_STATUS_PENDING",
 		2: "MESSAGE_STATUS_SENT",
 		3: "MESSAGE_STATUS_FAILED",
+		4: "MESSAGE_STATUS_BOUNCED",
+		5: "MESSAGE_STATUS_SUPPRESSED",
 	}
 	MessageStatus_value = map[string]int32{
 		"MESSAGE_STATUS_UNSPECIFIED": 0,
 		"MESSAGE_STATUS_PENDING":     1,
 		"MESSAGE_STATUS_SENT":        2,
 		"MESSAGE_STATUS_FAILED":      3,
+		"MESSAGE_STATUS_BOUNCED":     4,
+		"MESSAGE_STATUS_SUPPRESSED":  5,
 	}
 )
 
@@ -78,6 +86,62 @@ func (MessageStatus) EnumDescriptor() ([]byte, []int) {
 	return file_kinship_communications_v1_communications_proto_rawDescGZIP(), []int{0}
 }
 
+// MessageKind decides which consent a message needs.
+type MessageKind int32
+
+const (
+	MessageKind_MESSAGE_KIND_UNSPECIFIED MessageKind = 0
+	// Needed for the membership (welcome, RSVP confirmation): always allowed.
+	MessageKind_MESSAGE_KIND_TRANSACTIONAL MessageKind = 1
+	// Needs email.announcements consent; held in quiet hours.
+	MessageKind_MESSAGE_KIND_ANNOUNCEMENT MessageKind = 2
+	// Needs email.digest consent; held in quiet hours.
+	MessageKind_MESSAGE_KIND_DIGEST MessageKind = 3
+)
+
+// Enum value maps for MessageKind.
+var (
+	MessageKind_name = map[int32]string{
+		0: "MESSAGE_KIND_UNSPECIFIED",
+		1: "MESSAGE_KIND_TRANSACTIONAL",
+		2: "MESSAGE_KIND_ANNOUNCEMENT",
+		3: "MESSAGE_KIND_DIGEST",
+	}
+	MessageKind_value = map[string]int32{
+		"MESSAGE_KIND_UNSPECIFIED":   0,
+		"MESSAGE_KIND_TRANSACTIONAL": 1,
+		"MESSAGE_KIND_ANNOUNCEMENT":  2,
+		"MESSAGE_KIND_DIGEST":        3,
+	}
+)
+
+func (x MessageKind) Enum() *MessageKind {
+	p := new(MessageKind)
+	*p = x
+	return p
+}
+
+func (x MessageKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MessageKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinship_communications_v1_communications_proto_enumTypes[1].Descriptor()
+}
+
+func (MessageKind) Type() protoreflect.EnumType {
+	return &file_kinship_communications_v1_communications_proto_enumTypes[1]
+}
+
+func (x MessageKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MessageKind.Descriptor instead.
+func (MessageKind) EnumDescriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_communications_proto_rawDescGZIP(), []int{1}
+}
+
 type Message struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -86,10 +150,16 @@ type Message struct {
 	MemberId       string                 `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	Subject        string                 `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
 	Status         MessageStatus          `protobuf:"varint,6,opt,name=status,proto3,enum=kinship.communications.v1.MessageStatus" json:"status,omitempty"`
-	// Why delivery failed, when status is FAILED.
+	// Why it failed or was suppressed.
 	FailureReason string                 `protobuf:"bytes,7,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	SentAt        *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
+	Kind          MessageKind            `protobuf:"varint,10,opt,name=kind,proto3,enum=kinship.communications.v1.MessageKind" json:"kind,omitempty"`
+	// The announcement it belongs to, if any.
+	AnnouncementId string `protobuf:"bytes,11,opt,name=announcement_id,json=announcementId,proto3" json:"announcement_id,omitempty"`
+	Attempts       int32  `protobuf:"varint,12,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// When it is due (send_at, the end of quiet hours, the next retry).
+	DueAt         *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=due_at,json=dueAt,proto3" json:"due_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -187,6 +257,34 @@ func (x *Message) GetSentAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Message) GetKind() MessageKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MessageKind_MESSAGE_KIND_UNSPECIFIED
+}
+
+func (x *Message) GetAnnouncementId() string {
+	if x != nil {
+		return x.AnnouncementId
+	}
+	return ""
+}
+
+func (x *Message) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *Message) GetDueAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueAt
+	}
+	return nil
+}
+
 type SendMessageRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
@@ -194,12 +292,17 @@ type SendMessageRequest struct {
 	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// The member the message is for.
 	MemberId string `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	// Recipient e-mail address.
+	// Recipient e-mail address; empty takes the member's from the recipients
+	// projection.
 	ToEmail string `protobuf:"bytes,4,opt,name=to_email,json=toEmail,proto3" json:"to_email,omitempty"`
-	// 1 to 200 characters, one line.
+	// 1 to 200 characters, one line; or empty with a template.
 	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
-	// Plain-text body; 1 byte to 100 KiB.
-	TextBody      string `protobuf:"bytes,6,opt,name=text_body,json=textBody,proto3" json:"text_body,omitempty"`
+	// Plain-text body, 1 byte to 100 KiB; or empty with a template.
+	TextBody string `protobuf:"bytes,6,opt,name=text_body,json=textBody,proto3" json:"text_body,omitempty"`
+	// A template of the community to render instead of subject and body.
+	Template string `protobuf:"bytes,7,opt,name=template,proto3" json:"template,omitempty"`
+	// Extra template variables, available as {{.Vars.name}}.
+	Variables     map[string]string `protobuf:"bytes,8,rep,name=variables,proto3" json:"variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -276,6 +379,20 @@ func (x *SendMessageRequest) GetTextBody() string {
 	return ""
 }
 
+func (x *SendMessageRequest) GetTemplate() string {
+	if x != nil {
+		return x.Template
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetVariables() map[string]string {
+	if x != nil {
+		return x.Variables
+	}
+	return nil
+}
+
 type SendMessageResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
@@ -320,11 +437,237 @@ func (x *SendMessageResponse) GetMessage() *Message {
 	return nil
 }
 
+type GetMessageRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMessageRequest) Reset() {
+	*x = GetMessageRequest{}
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageRequest) ProtoMessage() {}
+
+func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
+func (*GetMessageRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_communications_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetMessageRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *GetMessageRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMessageResponse) Reset() {
+	*x = GetMessageResponse{}
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageResponse) ProtoMessage() {}
+
+func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
+func (*GetMessageResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_communications_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+type ListDeliveriesRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// Only this announcement's deliveries.
+	AnnouncementId string `protobuf:"bytes,2,opt,name=announcement_id,json=announcementId,proto3" json:"announcement_id,omitempty"`
+	// Only this member's.
+	MemberId      string `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeliveriesRequest) Reset() {
+	*x = ListDeliveriesRequest{}
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_communications_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListDeliveriesRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ListDeliveriesRequest) GetAnnouncementId() string {
+	if x != nil {
+		return x.AnnouncementId
+	}
+	return ""
+}
+
+func (x *ListDeliveriesRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ListDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeliveriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListDeliveriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeliveriesResponse) Reset() {
+	*x = ListDeliveriesResponse{}
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_communications_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListDeliveriesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ListDeliveriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_kinship_communications_v1_communications_proto protoreflect.FileDescriptor
 
 const file_kinship_communications_v1_communications_proto_rawDesc = "" +
 	"\n" +
-	".kinship/communications/v1/communications.proto\x12\x19kinship.communications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x02\n" +
+	".kinship/communications/v1/communications.proto\x12\x19kinship.communications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x04\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12'\n" +
@@ -335,23 +678,58 @@ const file_kinship_communications_v1_communications_proto_rawDesc = "" +
 	"\x0efailure_reason\x18\a \x01(\tR\rfailureReason\x129\n" +
 	"\n" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x123\n" +
-	"\asent_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\"\xca\x01\n" +
+	"\asent_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12:\n" +
+	"\x04kind\x18\n" +
+	" \x01(\x0e2&.kinship.communications.v1.MessageKindR\x04kind\x12'\n" +
+	"\x0fannouncement_id\x18\v \x01(\tR\x0eannouncementId\x12\x1a\n" +
+	"\battempts\x18\f \x01(\x05R\battempts\x121\n" +
+	"\x06due_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\"\x80\x03\n" +
 	"\x12SendMessageRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12\x1b\n" +
 	"\tmember_id\x18\x03 \x01(\tR\bmemberId\x12\x19\n" +
 	"\bto_email\x18\x04 \x01(\tR\atoEmail\x12\x18\n" +
 	"\asubject\x18\x05 \x01(\tR\asubject\x12\x1b\n" +
-	"\ttext_body\x18\x06 \x01(\tR\btextBody\"S\n" +
+	"\ttext_body\x18\x06 \x01(\tR\btextBody\x12\x1a\n" +
+	"\btemplate\x18\a \x01(\tR\btemplate\x12Z\n" +
+	"\tvariables\x18\b \x03(\v2<.kinship.communications.v1.SendMessageRequest.VariablesEntryR\tvariables\x1a<\n" +
+	"\x0eVariablesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"S\n" +
 	"\x13SendMessageResponse\x12<\n" +
-	"\amessage\x18\x01 \x01(\v2\".kinship.communications.v1.MessageR\amessage*\x7f\n" +
+	"\amessage\x18\x01 \x01(\v2\".kinship.communications.v1.MessageR\amessage\"A\n" +
+	"\x11GetMessageRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"R\n" +
+	"\x12GetMessageResponse\x12<\n" +
+	"\amessage\x18\x01 \x01(\v2\".kinship.communications.v1.MessageR\amessage\"\xb7\x01\n" +
+	"\x15ListDeliveriesRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12'\n" +
+	"\x0fannouncement_id\x18\x02 \x01(\tR\x0eannouncementId\x12\x1b\n" +
+	"\tmember_id\x18\x03 \x01(\tR\bmemberId\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x80\x01\n" +
+	"\x16ListDeliveriesResponse\x12>\n" +
+	"\bmessages\x18\x01 \x03(\v2\".kinship.communications.v1.MessageR\bmessages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xba\x01\n" +
 	"\rMessageStatus\x12\x1e\n" +
 	"\x1aMESSAGE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16MESSAGE_STATUS_PENDING\x10\x01\x12\x17\n" +
 	"\x13MESSAGE_STATUS_SENT\x10\x02\x12\x19\n" +
-	"\x15MESSAGE_STATUS_FAILED\x10\x032\x8a\x01\n" +
+	"\x15MESSAGE_STATUS_FAILED\x10\x03\x12\x1a\n" +
+	"\x16MESSAGE_STATUS_BOUNCED\x10\x04\x12\x1d\n" +
+	"\x19MESSAGE_STATUS_SUPPRESSED\x10\x05*\x83\x01\n" +
+	"\vMessageKind\x12\x1c\n" +
+	"\x18MESSAGE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aMESSAGE_KIND_TRANSACTIONAL\x10\x01\x12\x1d\n" +
+	"\x19MESSAGE_KIND_ANNOUNCEMENT\x10\x02\x12\x17\n" +
+	"\x13MESSAGE_KIND_DIGEST\x10\x032\xf6\x02\n" +
 	"\x15CommunicationsService\x12q\n" +
-	"\vSendMessage\x12-.kinship.communications.v1.SendMessageRequest\x1a..kinship.communications.v1.SendMessageResponse\"\x03\x90\x02\x02B\x87\x02\n" +
+	"\vSendMessage\x12-.kinship.communications.v1.SendMessageRequest\x1a..kinship.communications.v1.SendMessageResponse\"\x03\x90\x02\x02\x12n\n" +
+	"\n" +
+	"GetMessage\x12,.kinship.communications.v1.GetMessageRequest\x1a-.kinship.communications.v1.GetMessageResponse\"\x03\x90\x02\x01\x12z\n" +
+	"\x0eListDeliveries\x120.kinship.communications.v1.ListDeliveriesRequest\x1a1.kinship.communications.v1.ListDeliveriesResponse\"\x03\x90\x02\x01B\x87\x02\n" +
 	"\x1dcom.kinship.communications.v1B\x13CommunicationsProtoP\x01ZKgithub.com/kinshiphq/kinship/gen/kinship/communications/v1;communicationsv1\xa2\x02\x03KCX\xaa\x02\x19Kinship.Communications.V1\xca\x02\x19Kinship\\Communications\\V1\xe2\x02%Kinship\\Communications\\V1\\GPBMetadata\xea\x02\x1bKinship::Communications::V1b\x06proto3"
 
 var (
@@ -366,27 +744,42 @@ func file_kinship_communications_v1_communications_proto_rawDescGZIP() []byte {
 	return file_kinship_communications_v1_communications_proto_rawDescData
 }
 
-var file_kinship_communications_v1_communications_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kinship_communications_v1_communications_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_kinship_communications_v1_communications_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_kinship_communications_v1_communications_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_kinship_communications_v1_communications_proto_goTypes = []any{
-	(MessageStatus)(0),            // 0: kinship.communications.v1.MessageStatus
-	(*Message)(nil),               // 1: kinship.communications.v1.Message
-	(*SendMessageRequest)(nil),    // 2: kinship.communications.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),   // 3: kinship.communications.v1.SendMessageResponse
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(MessageStatus)(0),             // 0: kinship.communications.v1.MessageStatus
+	(MessageKind)(0),               // 1: kinship.communications.v1.MessageKind
+	(*Message)(nil),                // 2: kinship.communications.v1.Message
+	(*SendMessageRequest)(nil),     // 3: kinship.communications.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),    // 4: kinship.communications.v1.SendMessageResponse
+	(*GetMessageRequest)(nil),      // 5: kinship.communications.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),     // 6: kinship.communications.v1.GetMessageResponse
+	(*ListDeliveriesRequest)(nil),  // 7: kinship.communications.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil), // 8: kinship.communications.v1.ListDeliveriesResponse
+	nil,                            // 9: kinship.communications.v1.SendMessageRequest.VariablesEntry
+	(*timestamppb.Timestamp)(nil),  // 10: google.protobuf.Timestamp
 }
 var file_kinship_communications_v1_communications_proto_depIdxs = []int32{
-	0, // 0: kinship.communications.v1.Message.status:type_name -> kinship.communications.v1.MessageStatus
-	4, // 1: kinship.communications.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	4, // 2: kinship.communications.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
-	1, // 3: kinship.communications.v1.SendMessageResponse.message:type_name -> kinship.communications.v1.Message
-	2, // 4: kinship.communications.v1.CommunicationsService.SendMessage:input_type -> kinship.communications.v1.SendMessageRequest
-	3, // 5: kinship.communications.v1.CommunicationsService.SendMessage:output_type -> kinship.communications.v1.SendMessageResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	0,  // 0: kinship.communications.v1.Message.status:type_name -> kinship.communications.v1.MessageStatus
+	10, // 1: kinship.communications.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	10, // 2: kinship.communications.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
+	1,  // 3: kinship.communications.v1.Message.kind:type_name -> kinship.communications.v1.MessageKind
+	10, // 4: kinship.communications.v1.Message.due_at:type_name -> google.protobuf.Timestamp
+	9,  // 5: kinship.communications.v1.SendMessageRequest.variables:type_name -> kinship.communications.v1.SendMessageRequest.VariablesEntry
+	2,  // 6: kinship.communications.v1.SendMessageResponse.message:type_name -> kinship.communications.v1.Message
+	2,  // 7: kinship.communications.v1.GetMessageResponse.message:type_name -> kinship.communications.v1.Message
+	2,  // 8: kinship.communications.v1.ListDeliveriesResponse.messages:type_name -> kinship.communications.v1.Message
+	3,  // 9: kinship.communications.v1.CommunicationsService.SendMessage:input_type -> kinship.communications.v1.SendMessageRequest
+	5,  // 10: kinship.communications.v1.CommunicationsService.GetMessage:input_type -> kinship.communications.v1.GetMessageRequest
+	7,  // 11: kinship.communications.v1.CommunicationsService.ListDeliveries:input_type -> kinship.communications.v1.ListDeliveriesRequest
+	4,  // 12: kinship.communications.v1.CommunicationsService.SendMessage:output_type -> kinship.communications.v1.SendMessageResponse
+	6,  // 13: kinship.communications.v1.CommunicationsService.GetMessage:output_type -> kinship.communications.v1.GetMessageResponse
+	8,  // 14: kinship.communications.v1.CommunicationsService.ListDeliveries:output_type -> kinship.communications.v1.ListDeliveriesResponse
+	12, // [12:15] is the sub-list for method output_type
+	9,  // [9:12] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_kinship_communications_v1_communications_proto_init() }
@@ -399,8 +792,8 @@ func file_kinship_communications_v1_communications_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_communications_v1_communications_proto_rawDesc), len(file_kinship_communications_v1_communications_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   3,
+			NumEnums:      2,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

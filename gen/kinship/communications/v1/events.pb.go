@@ -22,8 +22,84 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// MessageSent is published on <community>.communications.v1, keyed by member
-// id, when the mail server accepted a message. It carries no address or body.
+// MessageQueued: a message waits to be sent.
+type MessageQueued struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	MessageId      string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Community      string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId       string                 `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	AnnouncementId string                 `protobuf:"bytes,4,opt,name=announcement_id,json=announcementId,proto3" json:"announcement_id,omitempty"`
+	DueAt          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=due_at,json=dueAt,proto3" json:"due_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *MessageQueued) Reset() {
+	*x = MessageQueued{}
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageQueued) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageQueued) ProtoMessage() {}
+
+func (x *MessageQueued) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageQueued.ProtoReflect.Descriptor instead.
+func (*MessageQueued) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_events_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *MessageQueued) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *MessageQueued) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *MessageQueued) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MessageQueued) GetAnnouncementId() string {
+	if x != nil {
+		return x.AnnouncementId
+	}
+	return ""
+}
+
+func (x *MessageQueued) GetDueAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueAt
+	}
+	return nil
+}
+
+// MessageSent: the mail server (or webhook) accepted a message.
 type MessageSent struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	MessageId      string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
@@ -32,13 +108,14 @@ type MessageSent struct {
 	IdempotencyKey string                 `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	Channel        string                 `protobuf:"bytes,5,opt,name=channel,proto3" json:"channel,omitempty"`
 	SentAt         *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
+	AnnouncementId string                 `protobuf:"bytes,7,opt,name=announcement_id,json=announcementId,proto3" json:"announcement_id,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *MessageSent) Reset() {
 	*x = MessageSent{}
-	mi := &file_kinship_communications_v1_events_proto_msgTypes[0]
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +127,7 @@ func (x *MessageSent) String() string {
 func (*MessageSent) ProtoMessage() {}
 
 func (x *MessageSent) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_events_proto_msgTypes[0]
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +140,7 @@ func (x *MessageSent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageSent.ProtoReflect.Descriptor instead.
 func (*MessageSent) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_events_proto_rawDescGZIP(), []int{0}
+	return file_kinship_communications_v1_events_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *MessageSent) GetMessageId() string {
@@ -108,11 +185,321 @@ func (x *MessageSent) GetSentAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *MessageSent) GetAnnouncementId() string {
+	if x != nil {
+		return x.AnnouncementId
+	}
+	return ""
+}
+
+// MessageFailed: a message failed for good.
+type MessageFailed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Attempts      int32                  `protobuf:"varint,5,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageFailed) Reset() {
+	*x = MessageFailed{}
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageFailed) ProtoMessage() {}
+
+func (x *MessageFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageFailed.ProtoReflect.Descriptor instead.
+func (*MessageFailed) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *MessageFailed) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *MessageFailed) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *MessageFailed) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MessageFailed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *MessageFailed) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+// MessageBounced: a sent message bounced; the address is suppressed when
+// the bounce was hard.
+type MessageBounced struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Hard          bool                   `protobuf:"varint,4,opt,name=hard,proto3" json:"hard,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageBounced) Reset() {
+	*x = MessageBounced{}
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageBounced) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageBounced) ProtoMessage() {}
+
+func (x *MessageBounced) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageBounced.ProtoReflect.Descriptor instead.
+func (*MessageBounced) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *MessageBounced) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *MessageBounced) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *MessageBounced) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MessageBounced) GetHard() bool {
+	if x != nil {
+		return x.Hard
+	}
+	return false
+}
+
+// MessageSuppressed: a message was not sent, and why.
+type MessageSuppressed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageSuppressed) Reset() {
+	*x = MessageSuppressed{}
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageSuppressed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageSuppressed) ProtoMessage() {}
+
+func (x *MessageSuppressed) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageSuppressed.ProtoReflect.Descriptor instead.
+func (*MessageSuppressed) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *MessageSuppressed) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *MessageSuppressed) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *MessageSuppressed) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MessageSuppressed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Unsubscribed: a member left an e-mail category; the members service
+// records the consent withdrawal.
+type Unsubscribed struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MemberId  string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	// The consent purpose withdrawn, such as "email.announcements".
+	Purpose    string                 `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	// one-click, preferences-page.
+	Source        string `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Unsubscribed) Reset() {
+	*x = Unsubscribed{}
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Unsubscribed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Unsubscribed) ProtoMessage() {}
+
+func (x *Unsubscribed) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Unsubscribed.ProtoReflect.Descriptor instead.
+func (*Unsubscribed) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Unsubscribed) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *Unsubscribed) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *Unsubscribed) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *Unsubscribed) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+func (x *Unsubscribed) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 var File_kinship_communications_v1_events_proto protoreflect.FileDescriptor
 
 const file_kinship_communications_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"&kinship/communications/v1/events.proto\x12\x19kinship.communications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x01\n" +
+	"&kinship/communications/v1/events.proto\x12\x19kinship.communications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x01\n" +
+	"\rMessageQueued\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x03 \x01(\tR\bmemberId\x12'\n" +
+	"\x0fannouncement_id\x18\x04 \x01(\tR\x0eannouncementId\x121\n" +
+	"\x06due_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\"\x88\x02\n" +
 	"\vMessageSent\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1c\n" +
@@ -120,7 +507,34 @@ const file_kinship_communications_v1_events_proto_rawDesc = "" +
 	"\tmember_id\x18\x03 \x01(\tR\bmemberId\x12'\n" +
 	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12\x18\n" +
 	"\achannel\x18\x05 \x01(\tR\achannel\x123\n" +
-	"\asent_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAtB\xff\x01\n" +
+	"\asent_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12'\n" +
+	"\x0fannouncement_id\x18\a \x01(\tR\x0eannouncementId\"\x9d\x01\n" +
+	"\rMessageFailed\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x03 \x01(\tR\bmemberId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1a\n" +
+	"\battempts\x18\x05 \x01(\x05R\battempts\"~\n" +
+	"\x0eMessageBounced\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x03 \x01(\tR\bmemberId\x12\x12\n" +
+	"\x04hard\x18\x04 \x01(\bR\x04hard\"\x85\x01\n" +
+	"\x11MessageSuppressed\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x03 \x01(\tR\bmemberId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xb8\x01\n" +
+	"\fUnsubscribed\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\x12;\n" +
+	"\voccurred_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06sourceB\xff\x01\n" +
 	"\x1dcom.kinship.communications.v1B\vEventsProtoP\x01ZKgithub.com/kinshiphq/kinship/gen/kinship/communications/v1;communicationsv1\xa2\x02\x03KCX\xaa\x02\x19Kinship.Communications.V1\xca\x02\x19Kinship\\Communications\\V1\xe2\x02%Kinship\\Communications\\V1\\GPBMetadata\xea\x02\x1bKinship::Communications::V1b\x06proto3"
 
 var (
@@ -135,18 +549,25 @@ func file_kinship_communications_v1_events_proto_rawDescGZIP() []byte {
 	return file_kinship_communications_v1_events_proto_rawDescData
 }
 
-var file_kinship_communications_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_kinship_communications_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_kinship_communications_v1_events_proto_goTypes = []any{
-	(*MessageSent)(nil),           // 0: kinship.communications.v1.MessageSent
-	(*timestamppb.Timestamp)(nil), // 1: google.protobuf.Timestamp
+	(*MessageQueued)(nil),         // 0: kinship.communications.v1.MessageQueued
+	(*MessageSent)(nil),           // 1: kinship.communications.v1.MessageSent
+	(*MessageFailed)(nil),         // 2: kinship.communications.v1.MessageFailed
+	(*MessageBounced)(nil),        // 3: kinship.communications.v1.MessageBounced
+	(*MessageSuppressed)(nil),     // 4: kinship.communications.v1.MessageSuppressed
+	(*Unsubscribed)(nil),          // 5: kinship.communications.v1.Unsubscribed
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_kinship_communications_v1_events_proto_depIdxs = []int32{
-	1, // 0: kinship.communications.v1.MessageSent.sent_at:type_name -> google.protobuf.Timestamp
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	6, // 0: kinship.communications.v1.MessageQueued.due_at:type_name -> google.protobuf.Timestamp
+	6, // 1: kinship.communications.v1.MessageSent.sent_at:type_name -> google.protobuf.Timestamp
+	6, // 2: kinship.communications.v1.Unsubscribed.occurred_at:type_name -> google.protobuf.Timestamp
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_kinship_communications_v1_events_proto_init() }
@@ -160,7 +581,7 @@ func file_kinship_communications_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_communications_v1_events_proto_rawDesc), len(file_kinship_communications_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -36,15 +36,26 @@ const (
 	// CommunicationsServiceSendMessageProcedure is the fully-qualified name of the
 	// CommunicationsService's SendMessage RPC.
 	CommunicationsServiceSendMessageProcedure = "/kinship.communications.v1.CommunicationsService/SendMessage"
+	// CommunicationsServiceGetMessageProcedure is the fully-qualified name of the
+	// CommunicationsService's GetMessage RPC.
+	CommunicationsServiceGetMessageProcedure = "/kinship.communications.v1.CommunicationsService/GetMessage"
+	// CommunicationsServiceListDeliveriesProcedure is the fully-qualified name of the
+	// CommunicationsService's ListDeliveries RPC.
+	CommunicationsServiceListDeliveriesProcedure = "/kinship.communications.v1.CommunicationsService/ListDeliveries"
 )
 
 // CommunicationsServiceClient is a client for the kinship.communications.v1.CommunicationsService
 // service.
 type CommunicationsServiceClient interface {
-	// SendMessage delivers one e-mail to one member. A request with an
+	// SendMessage delivers one e-mail to one member, now. A request with an
 	// idempotency key that was already used in the community returns the
-	// original message and sends nothing.
+	// original message and sends nothing. The content is given, or rendered
+	// from a template for the member.
 	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
+	// GetMessage returns one delivery and its state.
+	GetMessage(context.Context, *connect.Request[v1.GetMessageRequest]) (*connect.Response[v1.GetMessageResponse], error)
+	// ListDeliveries pages through the delivery log, newest first.
+	ListDeliveries(context.Context, *connect.Request[v1.ListDeliveriesRequest]) (*connect.Response[v1.ListDeliveriesResponse], error)
 }
 
 // NewCommunicationsServiceClient constructs a client for the
@@ -66,12 +77,28 @@ func NewCommunicationsServiceClient(httpClient connect.HTTPClient, baseURL strin
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		getMessage: connect.NewClient[v1.GetMessageRequest, v1.GetMessageResponse](
+			httpClient,
+			baseURL+CommunicationsServiceGetMessageProcedure,
+			connect.WithSchema(communicationsServiceMethods.ByName("GetMessage")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listDeliveries: connect.NewClient[v1.ListDeliveriesRequest, v1.ListDeliveriesResponse](
+			httpClient,
+			baseURL+CommunicationsServiceListDeliveriesProcedure,
+			connect.WithSchema(communicationsServiceMethods.ByName("ListDeliveries")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // communicationsServiceClient implements CommunicationsServiceClient.
 type communicationsServiceClient struct {
-	sendMessage *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
+	sendMessage    *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
+	getMessage     *connect.Client[v1.GetMessageRequest, v1.GetMessageResponse]
+	listDeliveries *connect.Client[v1.ListDeliveriesRequest, v1.ListDeliveriesResponse]
 }
 
 // SendMessage calls kinship.communications.v1.CommunicationsService.SendMessage.
@@ -79,13 +106,28 @@ func (c *communicationsServiceClient) SendMessage(ctx context.Context, req *conn
 	return c.sendMessage.CallUnary(ctx, req)
 }
 
+// GetMessage calls kinship.communications.v1.CommunicationsService.GetMessage.
+func (c *communicationsServiceClient) GetMessage(ctx context.Context, req *connect.Request[v1.GetMessageRequest]) (*connect.Response[v1.GetMessageResponse], error) {
+	return c.getMessage.CallUnary(ctx, req)
+}
+
+// ListDeliveries calls kinship.communications.v1.CommunicationsService.ListDeliveries.
+func (c *communicationsServiceClient) ListDeliveries(ctx context.Context, req *connect.Request[v1.ListDeliveriesRequest]) (*connect.Response[v1.ListDeliveriesResponse], error) {
+	return c.listDeliveries.CallUnary(ctx, req)
+}
+
 // CommunicationsServiceHandler is an implementation of the
 // kinship.communications.v1.CommunicationsService service.
 type CommunicationsServiceHandler interface {
-	// SendMessage delivers one e-mail to one member. A request with an
+	// SendMessage delivers one e-mail to one member, now. A request with an
 	// idempotency key that was already used in the community returns the
-	// original message and sends nothing.
+	// original message and sends nothing. The content is given, or rendered
+	// from a template for the member.
 	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
+	// GetMessage returns one delivery and its state.
+	GetMessage(context.Context, *connect.Request[v1.GetMessageRequest]) (*connect.Response[v1.GetMessageResponse], error)
+	// ListDeliveries pages through the delivery log, newest first.
+	ListDeliveries(context.Context, *connect.Request[v1.ListDeliveriesRequest]) (*connect.Response[v1.ListDeliveriesResponse], error)
 }
 
 // NewCommunicationsServiceHandler builds an HTTP handler from the service implementation. It
@@ -102,10 +144,28 @@ func NewCommunicationsServiceHandler(svc CommunicationsServiceHandler, opts ...c
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	communicationsServiceGetMessageHandler := connect.NewUnaryHandler(
+		CommunicationsServiceGetMessageProcedure,
+		svc.GetMessage,
+		connect.WithSchema(communicationsServiceMethods.ByName("GetMessage")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	communicationsServiceListDeliveriesHandler := connect.NewUnaryHandler(
+		CommunicationsServiceListDeliveriesProcedure,
+		svc.ListDeliveries,
+		connect.WithSchema(communicationsServiceMethods.ByName("ListDeliveries")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/kinship.communications.v1.CommunicationsService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CommunicationsServiceSendMessageProcedure:
 			communicationsServiceSendMessageHandler.ServeHTTP(w, r)
+		case CommunicationsServiceGetMessageProcedure:
+			communicationsServiceGetMessageHandler.ServeHTTP(w, r)
+		case CommunicationsServiceListDeliveriesProcedure:
+			communicationsServiceListDeliveriesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -117,4 +177,12 @@ type UnimplementedCommunicationsServiceHandler struct{}
 
 func (UnimplementedCommunicationsServiceHandler) SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.communications.v1.CommunicationsService.SendMessage is not implemented"))
+}
+
+func (UnimplementedCommunicationsServiceHandler) GetMessage(context.Context, *connect.Request[v1.GetMessageRequest]) (*connect.Response[v1.GetMessageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.communications.v1.CommunicationsService.GetMessage is not implemented"))
+}
+
+func (UnimplementedCommunicationsServiceHandler) ListDeliveries(context.Context, *connect.Request[v1.ListDeliveriesRequest]) (*connect.Response[v1.ListDeliveriesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.communications.v1.CommunicationsService.ListDeliveries is not implemented"))
 }

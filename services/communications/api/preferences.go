@@ -1,0 +1,115 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/validate"
+	"github.com/kinshiphq/kinship/services/communications/domain"
+	"github.com/kinshiphq/kinship/services/communications/store"
+)
+
+// GetPreferences returns a member's e-mail categories.
+func (h *Handler) GetPreferences(ctx context.Context, req *connect.Request[communicationsv1.GetPreferencesRequest]) (*connect.Response[communicationsv1.GetPreferencesResponse], error) {
+	r, err := h.recipient(ctx, req.Msg.GetCommunity(), req.Msg.GetMemberId())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&communicationsv1.GetPreferencesResponse{Preferences: preferencesOf(r)}), nil
+}
+
+// SetPreferences changes a member's e-mail categories; leaving one
+// publishes Unsubscribed, which the members service records as a consent
+// withdrawal. (Opting back in is a consent grant in the members service.)
+func (h *Handler) SetPreferences(ctx context.Context, req *connect.Request[communicationsv1.SetPreferencesRequest]) (*connect.Response[communicationsv1.SetPreferencesResponse], error) {
+	r, err := h.recipient(ctx, req.Msg.GetCommunity(), req.Msg.GetMemberId())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	want := req.Msg.GetPreferences()
+	for purpose, keep := range map[string]bool{domain.PurposeAnnouncements: want.GetAnnouncements(), domain.PurposeDigest: want.GetDigest()} {
+		if keep && !r.Has(purpose) {
+			return nil, h.toConnect(ctx, req.Spec(), validate.Field("preferences", "opting in to %s is a consent grant: record it with the members service", purpose))
+		}
+		if !keep && r.Has(purpose) {
+			if err := h.Unsubscribe(ctx, r.Community, r.MemberID, purpose, "preferences-page"); err != nil {
+				return nil, h.toConnect(ctx, req.Spec(), err)
+			}
+		}
+	}
+	r, err = h.store.LookupRecipient(ctx, r.MemberID)
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&communicationsv1.SetPreferencesResponse{Preferences: preferencesOf(r)}), nil
+}
+
+// Unsubscribe withdraws purpose for a member here at once and publishes
+// Unsubscribed, in one transaction.
+func (h *Handler) Unsubscribe(ctx context.Context, community, memberID, purpose, source string) error {
+	e, err := h.events.Unsubscribed(community, memberID, purpose, source, h.now())
+	if err != nil {
+		return err
+	}
+	return h.store.Unsubscribe(ctx, memberID, purpose, e)
+}
+
+func (h *Handler) recipient(ctx context.Context, rawCommunity, memberID string) (domain.Recipient, error) {
+	community, err := h.community(rawCommunity)
+	if err != nil {
+		return domain.Recipient{}, err
+	}
+	if err := auth.RequireTarget(ctx, memberID); err != nil {
+		return domain.Recipient{}, err
+	}
+	r, err := h.store.LookupRecipient(ctx, memberID)
+	if errors.Is(err, store.ErrNoRecipient) || (err == nil && r.Community != community) {
+		return domain.Recipient{}, validate.Field("member_id", "is not a recipient of the community")
+	}
+	return r, err
+}
+
+func preferencesOf(r domain.Recipient) *communicationsv1.Preferences {
+	return &communicationsv1.Preferences{Announcements: r.Has(domain.PurposeAnnouncements), Digest: r.Has(domain.PurposeDigest)}
+}
+
+// ListSuppressions lists suppressed addresses.
+func (h *Handler) ListSuppressions(ctx context.Context, req *connect.Request[communicationsv1.ListSuppressionsRequest]) (*connect.Response[communicationsv1.ListSuppressionsResponse], error) {
+	community, err := h.community(req.Msg.GetCommunity())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	sps, err := h.store.Suppressions(ctx, community)
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	res := &communicationsv1.ListSuppressionsResponse{}
+	for _, sp := range sps {
+		res.Suppressions = append(res.Suppressions, &communicationsv1.Suppression{Email: sp.Email, Reason: sp.Reason, CreatedAt: timestamppb.New(sp.CreatedAt)})
+	}
+	return connect.NewResponse(res), nil
+}
+
+// RemoveSuppression lets an address receive mail again.
+func (h *Handler) RemoveSuppression(ctx context.Context, req *connect.Request[communicationsv1.RemoveSuppressionRequest]) (*connect.Response[communicationsv1.RemoveSuppressionResponse], error) {
+	community, err := h.community(req.Msg.GetCommunity())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	email, ferr := validate.Email("email", req.Msg.GetEmail())
+	if ferr != nil {
+		return nil, h.toConnect(ctx, req.Spec(), ferr)
+	}
+	if err := h.store.Unsuppress(ctx, community, email); err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	if err := h.audit.RecordNow(ctx, community, "suppression.removed", "address", ""); err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&communicationsv1.RemoveSuppressionResponse{}), nil
+}

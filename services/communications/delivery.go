@@ -1,0 +1,447 @@
+package communications
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
+
+	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/mail"
+	"github.com/kinshiphq/kinship/internal/telemetry"
+	"github.com/kinshiphq/kinship/services/communications/domain"
+	"github.com/kinshiphq/kinship/services/communications/events"
+	"github.com/kinshiphq/kinship/services/communications/store"
+)
+
+// errSettled means a message was settled elsewhere (cancelled, erased)
+// while its batch waited; there is nothing to record.
+var errSettled = errors.New("message settled while waiting")
+
+// Mailer delivers e-mail.
+type Mailer interface {
+	Send(ctx context.Context, env mail.Envelope) error
+}
+
+// Deliverer turns a due message into an outcome: it applies consent,
+// suppression and quiet hours, renders the template, waits for the rate
+// limit and sends by e-mail or webhook. The API uses it for immediate
+// sends and the dispatch loop for everything queued.
+type Deliverer struct {
+	store       *store.Store
+	mailer      Mailer
+	webhooks    *http.Client
+	events      events.Factory
+	quiet       domain.QuietHours
+	unsubscribe Unsubscriber
+	msgIDDomain string
+	limits      *limiters
+	retryBase   time.Duration
+	wake        chan struct{}
+	tracer      trace.Tracer
+	logger      *slog.Logger
+	now         func() time.Time
+}
+
+// DelivererConfig configures a Deliverer.
+type DelivererConfig struct {
+	Mailer Mailer
+	// Webhooks posts to webhook receivers; it should carry a timeout.
+	Webhooks    *http.Client
+	Quiet       domain.QuietHours
+	Unsubscribe Unsubscriber
+	// MessageIDDomain is the right-hand side of Message-IDs.
+	MessageIDDomain string
+	// EmailPerSecond and WebhookPerSecond bound sends per community.
+	EmailPerSecond, WebhookPerSecond float64
+	// RetryBase is the first retry's delay, doubling after; 0 means 1m.
+	RetryBase time.Duration
+	Tracer    trace.TracerProvider
+	Logger    *slog.Logger
+}
+
+// NewDeliverer returns a Deliverer recording outcomes in s.
+func NewDeliverer(s *store.Store, cfg DelivererConfig) *Deliverer {
+	return &Deliverer{
+		store: s, mailer: cfg.Mailer, webhooks: cfg.Webhooks, quiet: cfg.Quiet, unsubscribe: cfg.Unsubscribe,
+		msgIDDomain: cfg.MessageIDDomain, limits: newLimiters(cfg.EmailPerSecond, cfg.WebhookPerSecond),
+		retryBase: cmp.Or(cfg.RetryBase, time.Minute), wake: make(chan struct{}, 1),
+		tracer: cfg.Tracer.Tracer("github.com/kinshiphq/kinship/services/communications"), logger: cfg.Logger, now: time.Now,
+	}
+}
+
+// Unsubscriber makes the unsubscribe link of a message.
+type Unsubscriber struct {
+	Key     []byte
+	BaseURL string // such as https://kinship.example.org
+}
+
+// URL is the signed one-click link for a member and purpose.
+func (u Unsubscriber) URL(community, memberID, purpose string, now time.Time) string {
+	tok := domain.SignUnsubscribe(u.Key, domain.UnsubscribeToken{Community: community, MemberID: memberID, Purpose: purpose,
+		Expires: now.Add(domain.UnsubscribeTTL)})
+	return u.BaseURL + "/unsubscribe?t=" + tok
+}
+
+// limiters keeps one token bucket per community and channel.
+type limiters struct {
+	mu      sync.Mutex
+	perSec  map[domain.Channel]float64
+	buckets map[string]*rate.Limiter
+}
+
+func newLimiters(email, webhook float64) *limiters {
+	return &limiters{perSec: map[domain.Channel]float64{domain.ChannelEmail: email, domain.ChannelWebhook: webhook}, buckets: map[string]*rate.Limiter{}}
+}
+
+func (l *limiters) wait(ctx context.Context, community string, ch domain.Channel) error {
+	l.mu.Lock()
+	key := community + "/" + string(ch)
+	b, ok := l.buckets[key]
+	if !ok {
+		r := l.perSec[ch]
+		b = rate.NewLimiter(rate.Limit(r), max(1, int(r)))
+		l.buckets[key] = b
+	}
+	l.mu.Unlock()
+	return b.Wait(ctx)
+}
+
+// batchContext is what one batch of messages shares.
+type batchContext struct {
+	recipients map[string]domain.Recipient
+	suppressed map[string]bool
+	templates  map[string]domain.Template
+	webhooks   map[string]domain.Webhook
+}
+
+// prepare loads what a batch of messages needs in a few queries.
+func (d *Deliverer) prepare(ctx context.Context, msgs []domain.Message) (*batchContext, error) {
+	bc := &batchContext{templates: map[string]domain.Template{}, webhooks: map[string]domain.Webhook{}}
+	var ids []string
+	for _, m := range msgs {
+		if m.MemberID != "" {
+			ids = append(ids, m.MemberID)
+		}
+	}
+	var err error
+	if bc.recipients, err = d.store.Recipients(ctx, ids); err != nil {
+		return nil, err
+	}
+	byCommunity := map[string][]string{}
+	for _, m := range msgs {
+		if addr := address(m, bc.recipients); addr != "" {
+			byCommunity[m.Community] = append(byCommunity[m.Community], addr)
+		}
+	}
+	bc.suppressed = map[string]bool{}
+	for community, emails := range byCommunity {
+		got, err := d.store.SuppressedAmong(ctx, community, emails)
+		if err != nil {
+			return nil, err
+		}
+		for e := range got {
+			bc.suppressed[community+"/"+e] = true
+		}
+	}
+	for _, m := range msgs {
+		key := m.Community + "/" + m.Template
+		if _, seen := bc.templates[key]; m.Template != "" && !seen {
+			t, err := d.store.Template(ctx, m.Community, m.Template)
+			if err != nil && !errors.Is(err, domain.ErrTemplateNotFound) {
+				return nil, err
+			}
+			bc.templates[key] = t
+		}
+		if m.Channel == domain.ChannelWebhook {
+			if _, seen := bc.webhooks[m.To]; !seen {
+				w, err := d.store.Webhook(ctx, m.Community, m.To)
+				if err != nil && !errors.Is(err, domain.ErrWebhookNotFound) {
+					return nil, err
+				}
+				bc.webhooks[m.To] = w
+			}
+		}
+	}
+	return bc, nil
+}
+
+func address(m domain.Message, recipients map[string]domain.Recipient) string {
+	if m.Channel == domain.ChannelWebhook {
+		return ""
+	}
+	if m.To != "" {
+		return m.To
+	}
+	return recipients[m.MemberID].Email
+}
+
+// deliver decides and, if due, sends one message; it never returns an
+// error for the message itself — that is the outcome.
+func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchContext) (store.Outcome, error) {
+	now := d.now().UTC().Truncate(time.Microsecond)
+	var r *domain.Recipient
+	if rec, ok := bc.recipients[m.MemberID]; ok {
+		r = &rec
+	}
+	to := address(m, bc.recipients)
+	decision := domain.Decide(m, r, to != "" && bc.suppressed[m.Community+"/"+strings.ToLower(to)], d.quiet, now)
+	switch {
+	case decision.Suppress:
+		return d.suppress(m, decision.Reason)
+	case !decision.HoldUntil.IsZero():
+		return store.Outcome{ID: m.ID, Status: domain.StatusPending, DueAt: decision.HoldUntil, Reason: "quiet hours"}, nil
+	case m.Channel == domain.ChannelEmail && to == "":
+		return d.suppress(m, domain.ReasonNoAddress)
+	}
+	rendered, err := d.render(m, r, bc, now)
+	if err != nil {
+		return d.fail(m, err.Error())
+	}
+	if err := d.limits.wait(ctx, m.Community, m.Channel); err != nil {
+		return store.Outcome{}, err
+	}
+	if m.Channel == domain.ChannelEmail {
+		// The batch was read a while ago: recheck consent and status
+		// right before the send.
+		due, reason, err := d.store.StillDue(ctx, m, m.Kind.Purpose())
+		switch {
+		case err != nil:
+			return store.Outcome{}, err
+		case !due && reason == domain.ReasonNoConsent:
+			return d.suppress(m, reason)
+		case !due:
+			return store.Outcome{}, errSettled
+		}
+	}
+	var sendErr error
+	var permanent bool
+	if m.Channel == domain.ChannelWebhook {
+		permanent, sendErr = d.post(ctx, m, bc.webhooks[m.To], rendered, now)
+	} else {
+		sendErr = d.mailer.Send(ctx, d.envelope(m, to, rendered, now))
+		var de *mail.DeliveryError
+		permanent = errors.As(sendErr, &de) && !de.Temporary
+	}
+	switch {
+	case sendErr == nil:
+		m.SentAt = now
+		e, err := d.events.MessageSent(m)
+		if err != nil {
+			return store.Outcome{}, err
+		}
+		return store.Outcome{ID: m.ID, Status: domain.StatusSent, At: now, To: to, Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
+			Events: []kafka.Event{e}}, nil
+	case permanent:
+		return d.fail(m, sendErr.Error())
+	case m.Attempts+1 >= domain.MaxAttempts:
+		m.Attempts++
+		return d.fail(m, "out of retries: "+sendErr.Error())
+	}
+	d.logger.WarnContext(ctx, "delivery failed; will retry", "message_id", m.ID, "attempt", m.Attempts+1, "error", sendErr)
+	return store.Outcome{ID: m.ID, Status: domain.StatusPending, Retry: true, Reason: sendErr.Error(),
+		DueAt: now.Add(domain.Backoff(d.retryBase, m.Attempts+1))}, nil
+}
+
+func (d *Deliverer) suppress(m domain.Message, reason string) (store.Outcome, error) {
+	e, err := d.events.MessageSuppressed(m, reason)
+	if err != nil {
+		return store.Outcome{}, err
+	}
+	return store.Outcome{ID: m.ID, Status: domain.StatusSuppressed, Reason: reason, Events: []kafka.Event{e}}, nil
+}
+
+func (d *Deliverer) fail(m domain.Message, reason string) (store.Outcome, error) {
+	e, err := d.events.MessageFailed(m, reason)
+	if err != nil {
+		return store.Outcome{}, err
+	}
+	return store.Outcome{ID: m.ID, Status: domain.StatusFailed, Reason: reason, Retry: true, Events: []kafka.Event{e}}, nil
+}
+
+// render fills the message from its template for the recipient, or takes
+// its stored content.
+func (d *Deliverer) render(m domain.Message, r *domain.Recipient, bc *batchContext, now time.Time) (domain.Rendered, error) {
+	if m.Template == "" {
+		return domain.Rendered{Subject: m.Subject, Text: m.Text, HTML: m.HTML}, nil
+	}
+	t := bc.templates[m.Community+"/"+m.Template]
+	if t.Name == "" {
+		return domain.Rendered{}, fmt.Errorf("template %q does not exist", m.Template)
+	}
+	data := domain.TemplateData{Community: m.Community, Vars: m.Vars}
+	if r != nil {
+		data.Member = domain.MemberData{ID: r.MemberID, DisplayName: r.DisplayName, Email: r.Email, Locale: r.Locale}
+	}
+	if p := m.Kind.Purpose(); p != "" && m.MemberID != "" {
+		data.UnsubscribeURL = d.unsubscribe.URL(m.Community, m.MemberID, p, now)
+	}
+	return t.Render(data)
+}
+
+// envelope builds the e-mail; non-transactional mail carries RFC 8058
+// one-click unsubscribe headers.
+func (d *Deliverer) envelope(m domain.Message, to string, r domain.Rendered, now time.Time) mail.Envelope {
+	env := mail.Envelope{MessageID: m.ID + "@" + d.msgIDDomain, To: to, Subject: r.Subject, Text: r.Text, HTML: r.HTML,
+		Headers: map[string]string{"X-Kinship-Community": m.Community}}
+	if p := m.Kind.Purpose(); p != "" && m.MemberID != "" {
+		env.Headers["List-Unsubscribe"] = "<" + d.unsubscribe.URL(m.Community, m.MemberID, p, now) + ">"
+		env.Headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+	}
+	return env
+}
+
+// post sends a message to a webhook, signed. A 410 disables the webhook
+// for good; other 4xx fail the message; 5xx and network errors retry.
+func (d *Deliverer) post(ctx context.Context, m domain.Message, w domain.Webhook, r domain.Rendered, now time.Time) (permanent bool, err error) {
+	if w.ID == "" || !w.Enabled {
+		return true, errors.New("webhook deleted or disabled")
+	}
+	ctx, span := d.tracer.Start(ctx, "webhook post", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("kinship.webhook.id", w.ID), attribute.String("kinship.message.id", m.ID)))
+	defer span.End()
+	body, err := w.Payload(m.Community, r.Subject, r.Text, now)
+	if err != nil {
+		return true, err
+	}
+	sig := domain.Sign(w.Secret, body, now)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		return true, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(domain.HeaderSignature, sig)
+	telemetry.Propagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
+	res, err := d.webhooks.Do(req)
+	if err != nil {
+		span.SetStatus(codes.Error, "post failed")
+		return false, fmt.Errorf("post to webhook %s: %w", w.ID, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	span.SetAttributes(attribute.Int("http.response.status_code", res.StatusCode))
+	switch {
+	case res.StatusCode >= 200 && res.StatusCode < 300:
+		return false, nil
+	case res.StatusCode == http.StatusGone:
+		if err := d.store.DisableWebhook(ctx, w.ID, "receiver answered 410 Gone"); err != nil {
+			return false, err
+		}
+		d.logger.WarnContext(ctx, "webhook disabled: receiver is gone", "webhook_id", w.ID)
+		return true, fmt.Errorf("webhook %s answered 410 Gone; disabled", w.ID)
+	case res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests:
+		return false, fmt.Errorf("webhook %s answered %d", w.ID, res.StatusCode)
+	}
+	return true, fmt.Errorf("webhook %s answered %d", w.ID, res.StatusCode)
+}
+
+// DeliverBatch delivers msgs with up to workers in parallel and records the
+// outcomes.
+func (d *Deliverer) DeliverBatch(ctx context.Context, msgs []domain.Message, workers int) error {
+	bc, err := d.prepare(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	outcomes := make([]store.Outcome, len(msgs))
+	errs := make([]error, len(msgs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				outcomes[i], errs[i] = d.deliver(ctx, msgs[i], bc)
+			}
+		})
+	}
+	for i := range msgs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var done []store.Outcome
+	for i, o := range outcomes {
+		switch {
+		case errs[i] == nil:
+			done = append(done, o)
+		case errors.Is(errs[i], errSettled):
+			errs[i] = nil
+		}
+	}
+	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := d.store.Record(record, done); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// Wake tells the dispatch loop that messages were queued.
+func (d *Deliverer) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Dispatch sends due messages until ctx ends, polling every interval when
+// nothing is due, or sooner when woken.
+func (d *Deliverer) Dispatch(ctx context.Context, batch, workers int, interval time.Duration) error {
+	for ctx.Err() == nil {
+		msgs, err := d.store.Due(ctx, d.now(), batch, 2*time.Minute)
+		if err != nil {
+			d.logger.WarnContext(ctx, "reading due messages failed", "error", err)
+			d.sleep(ctx, interval)
+			continue
+		}
+		if len(msgs) == 0 {
+			d.sleep(ctx, interval)
+			continue
+		}
+		if err := d.DeliverBatch(ctx, msgs, workers); err != nil && ctx.Err() == nil {
+			d.logger.WarnContext(ctx, "delivering a batch failed", "messages", len(msgs), "error", err)
+		}
+	}
+	return nil
+}
+
+func (d *Deliverer) sleep(ctx context.Context, interval time.Duration) {
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-d.wake:
+	}
+}
+
+// DeliverNow delivers one claimed message at once and records the outcome.
+func (d *Deliverer) DeliverNow(ctx context.Context, m domain.Message) (store.Outcome, error) {
+	bc, err := d.prepare(ctx, []domain.Message{m})
+	if err != nil {
+		return store.Outcome{}, err
+	}
+	o, err := d.deliver(ctx, m, bc)
+	if errors.Is(err, errSettled) {
+		return store.Outcome{ID: m.ID, Status: domain.StatusSuppressed}, nil
+	}
+	if err != nil {
+		return o, err
+	}
+	// The outcome is recorded even when the caller has gone: the e-mail is out.
+	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return o, d.store.Record(record, []store.Outcome{o})
+}
