@@ -31,8 +31,10 @@ Usage:
   kinship members import  import members from CSV (-h for the columns)
   kinship members export  export members as CSV
   kinship communications  run the communications service
+  kinship events          run the events service
+  kinship partners        run the partners service
   kinship worker          run the Temporal worker and the journey trigger
-  kinship bench join      measure JoinCommunity throughput and write docs/benchmarks.md
+  kinship bench all       run the benchmarks and write docs/benchmarks.md (-h for each)
   kinship version         print the version
 
 Each command takes -h for its flags; every flag can also be set in the
@@ -90,6 +92,10 @@ func run(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writ
 		return runMembers(ctx, args[1:], env, logger)
 	case "communications":
 		return runCommunications(ctx, args[1:], env, logger)
+	case "events":
+		return runEvents(ctx, args[1:], env, logger)
+	case "partners":
+		return runPartners(ctx, args[1:], env, logger)
 	case "worker":
 		return runWorker(ctx, args[1:], env, logger)
 	case "bench":

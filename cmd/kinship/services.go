@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
+
+	eventsservice "github.com/kinshiphq/kinship/services/events"
+	"github.com/kinshiphq/kinship/services/partners"
 
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/telemetry"
@@ -196,6 +200,77 @@ func runWorker(ctx context.Context, args []string, env envFunc, logger *slog.Log
 		},
 		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
 			return workflows.Run(ctx, cfg, workflows.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-worker"), Credentials: creds})
+		},
+	})
+}
+
+func runEvents(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
+	var cfg eventsservice.Config
+	var tokenFile string
+	var creds auth.TokenSource
+	return runComponent(ctx, args, env, logger, component{
+		name: "events", defaultAddr: ":8085",
+		define: func(f *flags) error {
+			f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path")
+			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL (verifies API keys)")
+			f.string(&cfg.PublicURL, "public-url", "KINSHIP_EVENTS_PUBLIC_URL", "", "address calendar apps reach this service at, for feed links")
+			defineCredentials(f, &tokenFile)
+			return errors.Join(
+				f.duration(&cfg.SeatOfferWindow, "seat-offer-window", "KINSHIP_SEAT_OFFER_WINDOW", 0, "how long a freed seat is held for the next waitlisted member; 0 means 24h"),
+				f.duration(&cfg.SweepEvery, "sweep-every", "KINSHIP_EVENTS_SWEEP_EVERY", 0, "how often expired offers, no-shows and ended events are swept; 0 means 1m"),
+				f.duration(&cfg.NoShowAfter, "no-show-after", "KINSHIP_NO_SHOW_AFTER", 0, "delay after an occurrence ends before unchecked seats become no-shows; 0 means 2h"),
+				defineAuth(f, &cfg.Auth))
+		},
+		configure: func(c common) error {
+			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			var err error
+			creds, err = credentials(tokenFile)
+			return errors.Join(cfg.Validate(), err)
+		},
+		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
+			return eventsservice.Run(ctx, cfg, eventsservice.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-events"),
+				Meter: tel.MeterProvider("kinship-events"), Credentials: creds})
+		},
+	})
+}
+
+func runPartners(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
+	var cfg partners.Config
+	var tokenFile string
+	var thresholds []string
+	var creds auth.TokenSource
+	return runComponent(ctx, args, env, logger, component{
+		name: "partners", defaultAddr: ":8086",
+		define: func(f *flags) error {
+			f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path")
+			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL, which verifies API keys; empty refuses API keys")
+			f.list(&thresholds, "expiry-threshold-days", "KINSHIP_AGREEMENT_EXPIRY_DAYS", "30,7", "days before an agreement's end to publish AgreementExpiring")
+			defineCredentials(f, &tokenFile)
+			return errors.Join(
+				f.duration(&cfg.SweepEvery, "agreement-sweep-every", "KINSHIP_AGREEMENT_SWEEP_EVERY", 0, "how often agreements are swept for expiry; 0 means daily"),
+				defineAuth(f, &cfg.Auth))
+		},
+		configure: func(c common) error {
+			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			var errs []error
+			for _, raw := range thresholds {
+				days, err := strconv.Atoi(raw)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("expiry threshold %q is not a whole number of days", raw))
+					continue
+				}
+				cfg.ExpiryThresholdDays = append(cfg.ExpiryThresholdDays, days)
+			}
+			if cfg.MembersURL != "" { // API keys are verified with the members service, as this workload
+				var err error
+				creds, err = credentials(tokenFile)
+				errs = append(errs, err)
+			}
+			return errors.Join(append(errs, cfg.Validate())...)
+		},
+		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
+			return partners.Run(ctx, cfg, partners.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-partners"),
+				Meter: tel.MeterProvider("kinship-partners"), Credentials: creds})
 		},
 	})
 }

@@ -1,7 +1,8 @@
 // Package devstack runs the whole platform in one process for development
 // and end-to-end tests: an embedded Temporal server on SQLite, an
-// in-process Kafka-protocol broker, an SMTP sink, the members and
-// communications services and the worker, with the demo community seeded.
+// in-process Kafka-protocol broker, an SMTP sink, the members,
+// communications, events and partners services and the worker, with the
+// demo community seeded.
 // All data lives under one folder, so a restart keeps it.
 package devstack
 
@@ -27,8 +28,12 @@ import (
 	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/services/communications"
 	commevents "github.com/kinshiphq/kinship/services/communications/events"
+	eventsservice "github.com/kinshiphq/kinship/services/events"
+	eventevents "github.com/kinshiphq/kinship/services/events/events"
 	"github.com/kinshiphq/kinship/services/members"
 	memberevents "github.com/kinshiphq/kinship/services/members/events"
+	"github.com/kinshiphq/kinship/services/partners"
+	partnerevents "github.com/kinshiphq/kinship/services/partners/events"
 	"github.com/kinshiphq/kinship/workflows"
 )
 
@@ -41,6 +46,7 @@ type Config struct {
 	KafkaBrokers []string
 
 	MembersPort, CommunicationsPort, WorkerPort int
+	EventsPort, PartnersPort                    int
 	TemporalPort, KafkaPort                     int
 	SMTPPort, MailHTTPPort                      int
 	IssuerPort                                  int
@@ -54,6 +60,7 @@ func DefaultConfig() Config {
 		DataDir:     ".kinship",
 		Communities: []string{"demo"},
 		MembersPort: 8081, CommunicationsPort: 8082, WorkerPort: 8083,
+		EventsPort: 8085, PartnersPort: 8086,
 		TemporalPort: 7233, KafkaPort: 9092,
 		SMTPPort: 1025, MailHTTPPort: 8025,
 		IssuerPort: 8084,
@@ -63,6 +70,7 @@ func DefaultConfig() Config {
 // Endpoints say where each part listens once the stack is ready.
 type Endpoints struct {
 	Members, Communications, Worker string // base URLs
+	Events, Partners                string
 	Mail                            string // SMTP sink HTTP API base URL
 	Issuer                          string // local OIDC issuer URL
 	SMTP, Temporal                  string // host:port
@@ -102,6 +110,8 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 		Members:        "http://" + ports.members.Addr().String(),
 		Communications: "http://" + ports.communications.Addr().String(),
 		Worker:         "http://" + ports.worker.Addr().String(),
+		Events:         "http://" + ports.events.Addr().String(),
+		Partners:       "http://" + ports.partners.Addr().String(),
 		Mail:           "http://" + ports.mailHTTP.Addr().String(),
 		Issuer:         "http://" + ports.issuer.Addr().String(),
 		TokenDir:       filepath.Join(cfg.DataDir, "tokens"),
@@ -189,6 +199,31 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			Meter:       deps.Telemetry.MeterProvider("kinship-communications"), Listener: ports.communications})
 	})
 	g.Go(func() error {
+		return eventsservice.Run(gctx, eventsservice.Config{
+			HTTPAddr:     ports.events.Addr().String(),
+			DatabaseURL:  filepath.Join(cfg.DataDir, "events.db"),
+			KafkaBrokers: ep.Kafka,
+			Communities:  cfg.Communities,
+			Auth:         trust,
+			MembersURL:   ep.Members,
+			PublicURL:    ep.Events,
+		}, eventsservice.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-events"),
+			Meter: deps.Telemetry.MeterProvider("kinship-events"), Listener: ports.events,
+			Credentials: workloadTokens(issuer, eventsSubject)})
+	})
+	g.Go(func() error {
+		return partners.Run(gctx, partners.Config{
+			HTTPAddr:     ports.partners.Addr().String(),
+			DatabaseURL:  filepath.Join(cfg.DataDir, "partners.db"),
+			KafkaBrokers: ep.Kafka,
+			Communities:  cfg.Communities,
+			Auth:         trust,
+			MembersURL:   ep.Members,
+		}, partners.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-partners"),
+			Meter: deps.Telemetry.MeterProvider("kinship-partners"), Listener: ports.partners,
+			Credentials: workloadTokens(issuer, partnersSubject)})
+	})
+	g.Go(func() error {
 		return workflows.Run(gctx, workflows.Config{
 			HTTPAddr:                ports.worker.Addr().String(),
 			TemporalAddress:         ep.Temporal,
@@ -203,7 +238,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 	g.Go(func() error {
 		readyCtx, cancel := context.WithTimeout(gctx, 60*time.Second)
 		defer cancel()
-		for _, base := range []string{ep.Members, ep.Communications, ep.Worker} {
+		for _, base := range []string{ep.Members, ep.Communications, ep.Events, ep.Partners, ep.Worker} {
 			if err := serve.WaitReady(readyCtx, base); err != nil {
 				if gctx.Err() != nil {
 					return nil
@@ -230,7 +265,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 func ensureTopics(ctx context.Context, brokers []string, communities []string) error {
 	var topics []kafka.Topic
 	for _, c := range communities {
-		for _, name := range []string{memberevents.Topic(c), c + ".events.v1", commevents.Topic(c), c + ".partners.v1"} {
+		for _, name := range []string{memberevents.Topic(c), eventevents.Topic(c), commevents.Topic(c), partnerevents.Topic(c)} {
 			topics = append(topics,
 				kafka.Topic{Name: name, Partitions: 4, ReplicationFactor: 1},
 				kafka.Topic{Name: kafka.DeadLetterTopic(name), Partitions: 1, ReplicationFactor: 1})

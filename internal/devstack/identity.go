@@ -23,12 +23,14 @@ const (
 	devAudience           = "kinship"
 	workerSubject         = "kinship-worker"
 	communicationsSubject = "kinship-communications"
+	eventsSubject         = "kinship-events"
+	partnersSubject       = "kinship-partners"
 	devTokenTTL           = 30 * 24 * time.Hour
 )
 
 // tokenConfig is what every dev service trusts: the local issuer.
 func tokenConfig(iss *localissuer.Issuer) auth.TokenConfig {
-	return auth.TokenConfig{Issuer: iss.URL(), Audience: devAudience, WorkloadSubjects: []string{workerSubject, communicationsSubject}}
+	return auth.TokenConfig{Issuer: iss.URL(), Audience: devAudience, WorkloadSubjects: []string{workerSubject, communicationsSubject, eventsSubject, partnersSubject}}
 }
 
 func workloadTokens(iss *localissuer.Issuer, subject string) auth.TokenSource {

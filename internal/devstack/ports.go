@@ -9,11 +9,11 @@ import (
 // listeners are bound up front, so a taken port fails the start with a
 // clear message before anything else runs.
 type listeners struct {
-	members, communications, worker, smtp, mailHTTP, issuer net.Listener
+	members, communications, events, partners, worker, smtp, mailHTTP, issuer net.Listener
 }
 
 func (l *listeners) close() {
-	for _, ln := range []net.Listener{l.members, l.communications, l.worker, l.smtp, l.mailHTTP, l.issuer} {
+	for _, ln := range []net.Listener{l.members, l.communications, l.events, l.partners, l.worker, l.smtp, l.mailHTTP, l.issuer} {
 		if ln != nil {
 			_ = ln.Close()
 		}
@@ -37,6 +37,12 @@ func resolvePorts(cfg *Config) (*listeners, error) {
 		return nil, err
 	}
 	if l.communications, err = bind("communications", cfg.CommunicationsPort); err != nil {
+		return nil, err
+	}
+	if l.events, err = bind("events", cfg.EventsPort); err != nil {
+		return nil, err
+	}
+	if l.partners, err = bind("partners", cfg.PartnersPort); err != nil {
 		return nil, err
 	}
 	if l.worker, err = bind("worker", cfg.WorkerPort); err != nil {

@@ -25,6 +25,8 @@ import (
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/services/members/events"
+	partnerdomain "github.com/kinshiphq/kinship/services/partners/domain"
+	partnerevents "github.com/kinshiphq/kinship/services/partners/events"
 )
 
 func importCSV(t *testing.T, c membersv1connect.MembersServiceClient, csv string, dryRun bool) (*membersv1.ImportMembersResponse, error) {
@@ -337,5 +339,50 @@ func TestUnsubscribesFromCommunicationsWithdrawConsent(t *testing.T) {
 	}
 	if _, ledger := consent(); ledger != before+1 {
 		t.Errorf("ledger has %d entries, want %d: only the fresh unsubscribe recorded", ledger, before+1)
+	}
+}
+
+// A partner contribution made by a member counts once in their ledger; one
+// made by nobody in particular counts for no one.
+func TestPartnerContributionsBecomeActivities(t *testing.T) {
+	s := start(t)
+	ctx := context.Background()
+	joined, err := s.anon.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := joined.Msg.GetMember().GetId()
+	contribution := func(contributionID, memberID string) kafkago.Message {
+		e, err := partnerevents.Factory{}.ContributionRecorded(partnerdomain.Contribution{ID: contributionID, Community: "demo", PartnerID: "p1",
+			Kind: partnerdomain.ContributionVolunteer, Date: partnerdomain.DateOf(time.Now()), VolunteerMinutes: 120, MemberID: memberID, RecordedAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Message()
+	}
+	w := kafka.NewWriter(kafka.WriterConfig{Brokers: s.brokers})
+	defer w.Close()
+	if err := kafka.EnsureTopics(ctx, s.brokers, kafka.Topic{Name: "demo.partners.v1", Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	first := contribution("c1", id)
+	if err := w.WriteMessages(ctx, first, first, contribution("c2", ""), contribution("c3", id)); err != nil {
+		t.Fatal(err)
+	}
+	engagement := membersv1connect.NewEngagementServiceClient(http.DefaultClient, s.url, authtest.Bearer(s.issuer.For(t, "demo", auth.Organiser)))
+	deadline := time.Now().Add(15 * time.Second)
+	var eng *membersv1.GetEngagementResponse
+	for time.Now().Before(deadline) {
+		res, err := engagement.GetEngagement(ctx, connect.NewRequest(&membersv1.GetEngagementRequest{MemberId: id}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eng = res.Msg; len(eng.GetRecent()) >= 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(eng.GetRecent()) != 2 || eng.GetRecent()[0].GetType() != "partner_contribution" || eng.GetScore() != 10 {
+		t.Errorf("engagement after contributions = %v, want two partner_contribution activities worth 5 each", eng)
 	}
 }

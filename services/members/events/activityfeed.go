@@ -14,17 +14,21 @@ import (
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/services/members/domain"
 	"github.com/kinshiphq/kinship/services/members/store"
+	partnerevents "github.com/kinshiphq/kinship/services/partners/events"
 )
 
 // CloudEvents types of events.v1 the activity feed reads.
 const (
-	TypeRSVPConfirmed = "kinship.events.v1.RSVPConfirmed"
-	TypeCheckedIn     = "kinship.events.v1.CheckedIn"
+	TypeSeatTaken            = "kinship.events.v1.SeatTaken"
+	TypeCheckedIn            = "kinship.events.v1.CheckedIn"
+	TypeContributionRecorded = partnerevents.TypeContributionRecorded
 )
 
 // ActivityTopics are the other services' topics feeding the activity
 // ledger of a community.
-func ActivityTopics(community string) []string { return []string{community + ".events.v1"} }
+func ActivityTopics(community string) []string {
+	return []string{community + ".events.v1", partnerevents.Topic(community)}
+}
 
 // ActivityGroup is the consumer group of the activity feed.
 const ActivityGroup = "kinship-members-activity"
@@ -95,12 +99,22 @@ func activityOf(e kafka.Event) (community, memberID, typ string, at time.Time, e
 	}
 	var when func() *timestamppb.Timestamp
 	switch e.Type {
+	case TypeContributionRecorded:
+		// A contribution is a member's activity only when a member made it.
+		c, err := partnerevents.DecodeContributionRecorded(e)
+		if err != nil {
+			return "", "", "", time.Time{}, err
+		}
+		if c.GetMemberId() == "" {
+			return "", "", "", time.Time{}, nil
+		}
+		return c.GetCommunity(), c.GetMemberId(), domain.ActivityPartnerContribution, c.GetOccurredAt().AsTime(), nil
 	case TypeCheckedIn:
 		m := &eventsv1.CheckedIn{}
 		msg, when, typ = m, m.GetCheckedInAt, domain.ActivityAttendedEvent
-	case TypeRSVPConfirmed:
-		m := &eventsv1.RSVPConfirmed{}
-		msg, when, typ = m, m.GetConfirmedAt, domain.ActivityRSVP
+	case TypeSeatTaken:
+		m := &eventsv1.SeatTaken{}
+		msg, when, typ = m, m.GetTakenAt, domain.ActivityRSVP
 	default:
 		return "", "", "", time.Time{}, nil
 	}

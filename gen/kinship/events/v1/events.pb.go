@@ -22,32 +22,30 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// RSVPConfirmed: a member took a seat at an event occurrence.
-type RSVPConfirmed struct {
+// OccurrenceTimes names one occurrence and when it happens.
+type OccurrenceTimes struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	OccurrenceId  string                 `protobuf:"bytes,2,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
-	Community     string                 `protobuf:"bytes,3,opt,name=community,proto3" json:"community,omitempty"`
-	MemberId      string                 `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	ConfirmedAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=confirmed_at,json=confirmedAt,proto3" json:"confirmed_at,omitempty"`
+	OccurrenceId  string                 `protobuf:"bytes,1,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *RSVPConfirmed) Reset() {
-	*x = RSVPConfirmed{}
+func (x *OccurrenceTimes) Reset() {
+	*x = OccurrenceTimes{}
 	mi := &file_kinship_events_v1_events_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *RSVPConfirmed) String() string {
+func (x *OccurrenceTimes) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*RSVPConfirmed) ProtoMessage() {}
+func (*OccurrenceTimes) ProtoMessage() {}
 
-func (x *RSVPConfirmed) ProtoReflect() protoreflect.Message {
+func (x *OccurrenceTimes) ProtoReflect() protoreflect.Message {
 	mi := &file_kinship_events_v1_events_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -59,44 +57,869 @@ func (x *RSVPConfirmed) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use RSVPConfirmed.ProtoReflect.Descriptor instead.
-func (*RSVPConfirmed) Descriptor() ([]byte, []int) {
+// Deprecated: Use OccurrenceTimes.ProtoReflect.Descriptor instead.
+func (*OccurrenceTimes) Descriptor() ([]byte, []int) {
 	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *RSVPConfirmed) GetEventId() string {
-	if x != nil {
-		return x.EventId
-	}
-	return ""
-}
-
-func (x *RSVPConfirmed) GetOccurrenceId() string {
+func (x *OccurrenceTimes) GetOccurrenceId() string {
 	if x != nil {
 		return x.OccurrenceId
 	}
 	return ""
 }
 
-func (x *RSVPConfirmed) GetCommunity() string {
+func (x *OccurrenceTimes) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *OccurrenceTimes) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+// EventScheduled: an event was published, with its occurrences.
+type EventScheduled struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	EventId     string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Community   string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	Title       string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Kind        EventKind              `protobuf:"varint,4,opt,name=kind,proto3,enum=kinship.events.v1.EventKind" json:"kind,omitempty"`
+	Visibility  Visibility             `protobuf:"varint,5,opt,name=visibility,proto3,enum=kinship.events.v1.Visibility" json:"visibility,omitempty"`
+	TimeZone    string                 `protobuf:"bytes,6,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	Capacity    int32                  `protobuf:"varint,7,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	Occurrences []*OccurrenceTimes     `protobuf:"bytes,8,rep,name=occurrences,proto3" json:"occurrences,omitempty"`
+	Tags        []string               `protobuf:"bytes,9,rep,name=tags,proto3" json:"tags,omitempty"`
+	PublishedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
+	// Set when the event was split from another ("this and following").
+	SplitFromId   string `protobuf:"bytes,11,opt,name=split_from_id,json=splitFromId,proto3" json:"split_from_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventScheduled) Reset() {
+	*x = EventScheduled{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventScheduled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventScheduled) ProtoMessage() {}
+
+func (x *EventScheduled) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventScheduled.ProtoReflect.Descriptor instead.
+func (*EventScheduled) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EventScheduled) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *EventScheduled) GetCommunity() string {
 	if x != nil {
 		return x.Community
 	}
 	return ""
 }
 
-func (x *RSVPConfirmed) GetMemberId() string {
+func (x *EventScheduled) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *EventScheduled) GetKind() EventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return EventKind_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *EventScheduled) GetVisibility() Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return Visibility_VISIBILITY_UNSPECIFIED
+}
+
+func (x *EventScheduled) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *EventScheduled) GetCapacity() int32 {
+	if x != nil {
+		return x.Capacity
+	}
+	return 0
+}
+
+func (x *EventScheduled) GetOccurrences() []*OccurrenceTimes {
+	if x != nil {
+		return x.Occurrences
+	}
+	return nil
+}
+
+func (x *EventScheduled) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *EventScheduled) GetPublishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PublishedAt
+	}
+	return nil
+}
+
+func (x *EventScheduled) GetSplitFromId() string {
+	if x != nil {
+		return x.SplitFromId
+	}
+	return ""
+}
+
+// EventUpdated: a published event (or one of its occurrences) changed.
+type EventUpdated struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	EventId   string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Community string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	// Set when only this occurrence changed.
+	OccurrenceId string `protobuf:"bytes,3,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
+	// EventSpec paths that changed, such as "start_time" or "venue".
+	Changed  []string `protobuf:"bytes,4,rep,name=changed,proto3" json:"changed,omitempty"`
+	Sequence int32    `protobuf:"varint,5,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// The occurrences after the change.
+	Occurrences   []*OccurrenceTimes     `protobuf:"bytes,6,rep,name=occurrences,proto3" json:"occurrences,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Status        EventStatus            `protobuf:"varint,8,opt,name=status,proto3,enum=kinship.events.v1.EventStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventUpdated) Reset() {
+	*x = EventUpdated{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventUpdated) ProtoMessage() {}
+
+func (x *EventUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventUpdated.ProtoReflect.Descriptor instead.
+func (*EventUpdated) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EventUpdated) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *EventUpdated) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *EventUpdated) GetOccurrenceId() string {
+	if x != nil {
+		return x.OccurrenceId
+	}
+	return ""
+}
+
+func (x *EventUpdated) GetChanged() []string {
+	if x != nil {
+		return x.Changed
+	}
+	return nil
+}
+
+func (x *EventUpdated) GetSequence() int32 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *EventUpdated) GetOccurrences() []*OccurrenceTimes {
+	if x != nil {
+		return x.Occurrences
+	}
+	return nil
+}
+
+func (x *EventUpdated) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *EventUpdated) GetStatus() EventStatus {
+	if x != nil {
+		return x.Status
+	}
+	return EventStatus_EVENT_STATUS_UNSPECIFIED
+}
+
+// EventCancelled: an event, or one occurrence of it, was cancelled.
+type EventCancelled struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	EventId   string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Community string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	// Set when only this occurrence was cancelled.
+	OccurrenceId  string                 `protobuf:"bytes,3,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	CancelledAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=cancelled_at,json=cancelledAt,proto3" json:"cancelled_at,omitempty"`
+	Sequence      int32                  `protobuf:"varint,6,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventCancelled) Reset() {
+	*x = EventCancelled{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventCancelled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventCancelled) ProtoMessage() {}
+
+func (x *EventCancelled) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventCancelled.ProtoReflect.Descriptor instead.
+func (*EventCancelled) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *EventCancelled) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *EventCancelled) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *EventCancelled) GetOccurrenceId() string {
+	if x != nil {
+		return x.OccurrenceId
+	}
+	return ""
+}
+
+func (x *EventCancelled) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *EventCancelled) GetCancelledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CancelledAt
+	}
+	return nil
+}
+
+func (x *EventCancelled) GetSequence() int32 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+// RSVPReceived: a member answered for an occurrence.
+type RSVPReceived struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	EventId      string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	OccurrenceId string                 `protobuf:"bytes,2,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
+	Community    string                 `protobuf:"bytes,3,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId     string                 `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	ReceivedAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
+	Answer       RSVPAnswer             `protobuf:"varint,6,opt,name=answer,proto3,enum=kinship.events.v1.RSVPAnswer" json:"answer,omitempty"`
+	// Where the answer left them: going, waitlisted or not going.
+	Status        RSVPStatus `protobuf:"varint,7,opt,name=status,proto3,enum=kinship.events.v1.RSVPStatus" json:"status,omitempty"`
+	Series        bool       `protobuf:"varint,8,opt,name=series,proto3" json:"series,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RSVPReceived) Reset() {
+	*x = RSVPReceived{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RSVPReceived) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RSVPReceived) ProtoMessage() {}
+
+func (x *RSVPReceived) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RSVPReceived.ProtoReflect.Descriptor instead.
+func (*RSVPReceived) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RSVPReceived) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *RSVPReceived) GetOccurrenceId() string {
+	if x != nil {
+		return x.OccurrenceId
+	}
+	return ""
+}
+
+func (x *RSVPReceived) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *RSVPReceived) GetMemberId() string {
 	if x != nil {
 		return x.MemberId
 	}
 	return ""
 }
 
-func (x *RSVPConfirmed) GetConfirmedAt() *timestamppb.Timestamp {
+func (x *RSVPReceived) GetReceivedAt() *timestamppb.Timestamp {
 	if x != nil {
-		return x.ConfirmedAt
+		return x.ReceivedAt
 	}
 	return nil
+}
+
+func (x *RSVPReceived) GetAnswer() RSVPAnswer {
+	if x != nil {
+		return x.Answer
+	}
+	return RSVPAnswer_RSVP_ANSWER_UNSPECIFIED
+}
+
+func (x *RSVPReceived) GetStatus() RSVPStatus {
+	if x != nil {
+		return x.Status
+	}
+	return RSVPStatus_RSVP_STATUS_UNSPECIFIED
+}
+
+func (x *RSVPReceived) GetSeries() bool {
+	if x != nil {
+		return x.Series
+	}
+	return false
+}
+
+// RSVPCancelled: a member withdrew (or was withdrawn, on erasure or
+// cancellation) from an occurrence.
+type RSVPCancelled struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	EventId      string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	OccurrenceId string                 `protobuf:"bytes,2,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
+	Community    string                 `protobuf:"bytes,3,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId     string                 `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	CancelledAt  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=cancelled_at,json=cancelledAt,proto3" json:"cancelled_at,omitempty"`
+	// What they held before: going, waitlisted or offered.
+	PreviousStatus RSVPStatus `protobuf:"varint,6,opt,name=previous_status,json=previousStatus,proto3,enum=kinship.events.v1.RSVPStatus" json:"previous_status,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RSVPCancelled) Reset() {
+	*x = RSVPCancelled{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RSVPCancelled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RSVPCancelled) ProtoMessage() {}
+
+func (x *RSVPCancelled) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RSVPCancelled.ProtoReflect.Descriptor instead.
+func (*RSVPCancelled) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RSVPCancelled) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *RSVPCancelled) GetOccurrenceId() string {
+	if x != nil {
+		return x.OccurrenceId
+	}
+	return ""
+}
+
+func (x *RSVPCancelled) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *RSVPCancelled) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *RSVPCancelled) GetCancelledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CancelledAt
+	}
+	return nil
+}
+
+func (x *RSVPCancelled) GetPreviousStatus() RSVPStatus {
+	if x != nil {
+		return x.PreviousStatus
+	}
+	return RSVPStatus_RSVP_STATUS_UNSPECIFIED
+}
+
+// Waitlisted: a member joined an occurrence's waitlist.
+type Waitlisted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	OccurrenceId  string                 `protobuf:"bytes,2,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
+	Community     string                 `protobuf:"bytes,3,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	WaitlistedAt  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=waitlisted_at,json=waitlistedAt,proto3" json:"waitlisted_at,omitempty"`
+	Position      int32                  `protobuf:"varint,6,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Waitlisted) Reset() {
+	*x = Waitlisted{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Waitlisted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Waitlisted) ProtoMessage() {}
+
+func (x *Waitlisted) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Waitlisted.ProtoReflect.Descriptor instead.
+func (*Waitlisted) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Waitlisted) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *Waitlisted) GetOccurrenceId() string {
+	if x != nil {
+		return x.OccurrenceId
+	}
+	return ""
+}
+
+func (x *Waitlisted) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *Waitlisted) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *Waitlisted) GetWaitlistedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WaitlistedAt
+	}
+	return nil
+}
+
+func (x *Waitlisted) GetPosition() int32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+// SeatOffered: a freed seat is held for a waitlisted member until
+// expires_at.
+type SeatOffered struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	OccurrenceId  string                 `protobuf:"bytes,2,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
+	Community     string                 `protobuf:"bytes,3,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	OfferedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=offered_at,json=offeredAt,proto3" json:"offered_at,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeatOffered) Reset() {
+	*x = SeatOffered{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeatOffered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeatOffered) ProtoMessage() {}
+
+func (x *SeatOffered) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeatOffered.ProtoReflect.Descriptor instead.
+func (*SeatOffered) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SeatOffered) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *SeatOffered) GetOccurrenceId() string {
+	if x != nil {
+		return x.OccurrenceId
+	}
+	return ""
+}
+
+func (x *SeatOffered) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *SeatOffered) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *SeatOffered) GetOfferedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OfferedAt
+	}
+	return nil
+}
+
+func (x *SeatOffered) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// SeatOfferExpired: a member let a seat offer expire.
+type SeatOfferExpired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	OccurrenceId  string                 `protobuf:"bytes,2,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
+	Community     string                 `protobuf:"bytes,3,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	ExpiredAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expired_at,json=expiredAt,proto3" json:"expired_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeatOfferExpired) Reset() {
+	*x = SeatOfferExpired{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeatOfferExpired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeatOfferExpired) ProtoMessage() {}
+
+func (x *SeatOfferExpired) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeatOfferExpired.ProtoReflect.Descriptor instead.
+func (*SeatOfferExpired) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SeatOfferExpired) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *SeatOfferExpired) GetOccurrenceId() string {
+	if x != nil {
+		return x.OccurrenceId
+	}
+	return ""
+}
+
+func (x *SeatOfferExpired) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *SeatOfferExpired) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *SeatOfferExpired) GetExpiredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiredAt
+	}
+	return nil
+}
+
+// SeatTaken: a member took a seat at an occurrence, on RSVP or by
+// accepting an offer.
+type SeatTaken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	OccurrenceId  string                 `protobuf:"bytes,2,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
+	Community     string                 `protobuf:"bytes,3,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	TakenAt       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=taken_at,json=takenAt,proto3" json:"taken_at,omitempty"`
+	FromWaitlist  bool                   `protobuf:"varint,6,opt,name=from_waitlist,json=fromWaitlist,proto3" json:"from_waitlist,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeatTaken) Reset() {
+	*x = SeatTaken{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeatTaken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeatTaken) ProtoMessage() {}
+
+func (x *SeatTaken) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeatTaken.ProtoReflect.Descriptor instead.
+func (*SeatTaken) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SeatTaken) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *SeatTaken) GetOccurrenceId() string {
+	if x != nil {
+		return x.OccurrenceId
+	}
+	return ""
+}
+
+func (x *SeatTaken) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *SeatTaken) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *SeatTaken) GetTakenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TakenAt
+	}
+	return nil
+}
+
+func (x *SeatTaken) GetFromWaitlist() bool {
+	if x != nil {
+		return x.FromWaitlist
+	}
+	return false
 }
 
 // CheckedIn: a member attended an event occurrence.
@@ -113,7 +936,7 @@ type CheckedIn struct {
 
 func (x *CheckedIn) Reset() {
 	*x = CheckedIn{}
-	mi := &file_kinship_events_v1_events_proto_msgTypes[1]
+	mi := &file_kinship_events_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -125,7 +948,7 @@ func (x *CheckedIn) String() string {
 func (*CheckedIn) ProtoMessage() {}
 
 func (x *CheckedIn) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_proto_msgTypes[1]
+	mi := &file_kinship_events_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -138,7 +961,7 @@ func (x *CheckedIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckedIn.ProtoReflect.Descriptor instead.
 func (*CheckedIn) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CheckedIn) GetEventId() string {
@@ -176,23 +999,278 @@ func (x *CheckedIn) GetCheckedInAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// NoShow: a member held a seat at an ended occurrence and did not check in.
+type NoShow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	OccurrenceId  string                 `protobuf:"bytes,2,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
+	Community     string                 `protobuf:"bytes,3,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	MarkedAt      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=marked_at,json=markedAt,proto3" json:"marked_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoShow) Reset() {
+	*x = NoShow{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoShow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoShow) ProtoMessage() {}
+
+func (x *NoShow) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoShow.ProtoReflect.Descriptor instead.
+func (*NoShow) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *NoShow) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *NoShow) GetOccurrenceId() string {
+	if x != nil {
+		return x.OccurrenceId
+	}
+	return ""
+}
+
+func (x *NoShow) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *NoShow) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *NoShow) GetMarkedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MarkedAt
+	}
+	return nil
+}
+
+// FeedbackGiven: an attendee rated an occurrence (the comment stays in the
+// events service).
+type FeedbackGiven struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	OccurrenceId  string                 `protobuf:"bytes,2,opt,name=occurrence_id,json=occurrenceId,proto3" json:"occurrence_id,omitempty"`
+	Community     string                 `protobuf:"bytes,3,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	GivenAt       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=given_at,json=givenAt,proto3" json:"given_at,omitempty"`
+	Rating        int32                  `protobuf:"varint,6,opt,name=rating,proto3" json:"rating,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeedbackGiven) Reset() {
+	*x = FeedbackGiven{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeedbackGiven) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeedbackGiven) ProtoMessage() {}
+
+func (x *FeedbackGiven) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeedbackGiven.ProtoReflect.Descriptor instead.
+func (*FeedbackGiven) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FeedbackGiven) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *FeedbackGiven) GetOccurrenceId() string {
+	if x != nil {
+		return x.OccurrenceId
+	}
+	return ""
+}
+
+func (x *FeedbackGiven) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *FeedbackGiven) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *FeedbackGiven) GetGivenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.GivenAt
+	}
+	return nil
+}
+
+func (x *FeedbackGiven) GetRating() int32 {
+	if x != nil {
+		return x.Rating
+	}
+	return 0
+}
+
 var File_kinship_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_kinship_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1ekinship/events/v1/events.proto\x12\x11kinship.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x01\n" +
-	"\rRSVPConfirmed\x12\x19\n" +
+	"\x1ekinship/events/v1/events.proto\x12\x11kinship.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&kinship/events/v1/events_service.proto\"\xa8\x01\n" +
+	"\x0fOccurrenceTimes\x12#\n" +
+	"\roccurrence_id\x18\x01 \x01(\tR\foccurrenceId\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xc6\x03\n" +
+	"\x0eEventScheduled\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x120\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x1c.kinship.events.v1.EventKindR\x04kind\x12=\n" +
+	"\n" +
+	"visibility\x18\x05 \x01(\x0e2\x1d.kinship.events.v1.VisibilityR\n" +
+	"visibility\x12\x1b\n" +
+	"\ttime_zone\x18\x06 \x01(\tR\btimeZone\x12\x1a\n" +
+	"\bcapacity\x18\a \x01(\x05R\bcapacity\x12D\n" +
+	"\voccurrences\x18\b \x03(\v2\".kinship.events.v1.OccurrenceTimesR\voccurrences\x12\x12\n" +
+	"\x04tags\x18\t \x03(\tR\x04tags\x12=\n" +
+	"\fpublished_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\x12\"\n" +
+	"\rsplit_from_id\x18\v \x01(\tR\vsplitFromId\"\xdb\x02\n" +
+	"\fEventUpdated\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12#\n" +
+	"\roccurrence_id\x18\x03 \x01(\tR\foccurrenceId\x12\x18\n" +
+	"\achanged\x18\x04 \x03(\tR\achanged\x12\x1a\n" +
+	"\bsequence\x18\x05 \x01(\x05R\bsequence\x12D\n" +
+	"\voccurrences\x18\x06 \x03(\v2\".kinship.events.v1.OccurrenceTimesR\voccurrences\x129\n" +
+	"\n" +
+	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x126\n" +
+	"\x06status\x18\b \x01(\x0e2\x1e.kinship.events.v1.EventStatusR\x06status\"\xe1\x01\n" +
+	"\x0eEventCancelled\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12#\n" +
+	"\roccurrence_id\x18\x03 \x01(\tR\foccurrenceId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12=\n" +
+	"\fcancelled_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcancelledAt\x12\x1a\n" +
+	"\bsequence\x18\x06 \x01(\x05R\bsequence\"\xcc\x02\n" +
+	"\fRSVPReceived\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12#\n" +
+	"\roccurrence_id\x18\x02 \x01(\tR\foccurrenceId\x12\x1c\n" +
+	"\tcommunity\x18\x03 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x12;\n" +
+	"\vreceived_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"receivedAt\x125\n" +
+	"\x06answer\x18\x06 \x01(\x0e2\x1d.kinship.events.v1.RSVPAnswerR\x06answer\x125\n" +
+	"\x06status\x18\a \x01(\x0e2\x1d.kinship.events.v1.RSVPStatusR\x06status\x12\x16\n" +
+	"\x06series\x18\b \x01(\bR\x06series\"\x91\x02\n" +
+	"\rRSVPCancelled\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12#\n" +
 	"\roccurrence_id\x18\x02 \x01(\tR\foccurrenceId\x12\x1c\n" +
 	"\tcommunity\x18\x03 \x01(\tR\tcommunity\x12\x1b\n" +
 	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x12=\n" +
-	"\fconfirmed_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vconfirmedAt\"\xc6\x01\n" +
+	"\fcancelled_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcancelledAt\x12F\n" +
+	"\x0fprevious_status\x18\x06 \x01(\x0e2\x1d.kinship.events.v1.RSVPStatusR\x0epreviousStatus\"\xe4\x01\n" +
+	"\n" +
+	"Waitlisted\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12#\n" +
+	"\roccurrence_id\x18\x02 \x01(\tR\foccurrenceId\x12\x1c\n" +
+	"\tcommunity\x18\x03 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x12?\n" +
+	"\rwaitlisted_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fwaitlistedAt\x12\x1a\n" +
+	"\bposition\x18\x06 \x01(\x05R\bposition\"\xfe\x01\n" +
+	"\vSeatOffered\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12#\n" +
+	"\roccurrence_id\x18\x02 \x01(\tR\foccurrenceId\x12\x1c\n" +
+	"\tcommunity\x18\x03 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x129\n" +
+	"\n" +
+	"offered_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tofferedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xc8\x01\n" +
+	"\x10SeatOfferExpired\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12#\n" +
+	"\roccurrence_id\x18\x02 \x01(\tR\foccurrenceId\x12\x1c\n" +
+	"\tcommunity\x18\x03 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x129\n" +
+	"\n" +
+	"expired_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiredAt\"\xe2\x01\n" +
+	"\tSeatTaken\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12#\n" +
+	"\roccurrence_id\x18\x02 \x01(\tR\foccurrenceId\x12\x1c\n" +
+	"\tcommunity\x18\x03 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x125\n" +
+	"\btaken_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\atakenAt\x12#\n" +
+	"\rfrom_waitlist\x18\x06 \x01(\bR\ffromWaitlist\"\xc6\x01\n" +
 	"\tCheckedIn\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12#\n" +
 	"\roccurrence_id\x18\x02 \x01(\tR\foccurrenceId\x12\x1c\n" +
 	"\tcommunity\x18\x03 \x01(\tR\tcommunity\x12\x1b\n" +
 	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x12>\n" +
-	"\rchecked_in_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcheckedInAtB\xc7\x01\n" +
+	"\rchecked_in_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcheckedInAt\"\xbc\x01\n" +
+	"\x06NoShow\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12#\n" +
+	"\roccurrence_id\x18\x02 \x01(\tR\foccurrenceId\x12\x1c\n" +
+	"\tcommunity\x18\x03 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x127\n" +
+	"\tmarked_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bmarkedAt\"\xd9\x01\n" +
+	"\rFeedbackGiven\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12#\n" +
+	"\roccurrence_id\x18\x02 \x01(\tR\foccurrenceId\x12\x1c\n" +
+	"\tcommunity\x18\x03 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x125\n" +
+	"\bgiven_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\agivenAt\x12\x16\n" +
+	"\x06rating\x18\x06 \x01(\x05R\x06ratingB\xc7\x01\n" +
 	"\x15com.kinship.events.v1B\vEventsProtoP\x01Z;github.com/kinshiphq/kinship/gen/kinship/events/v1;eventsv1\xa2\x02\x03KEX\xaa\x02\x11Kinship.Events.V1\xca\x02\x11Kinship\\Events\\V1\xe2\x02\x1dKinship\\Events\\V1\\GPBMetadata\xea\x02\x13Kinship::Events::V1b\x06proto3"
 
 var (
@@ -207,20 +1285,57 @@ func file_kinship_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_kinship_events_v1_events_proto_rawDescData
 }
 
-var file_kinship_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_kinship_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_kinship_events_v1_events_proto_goTypes = []any{
-	(*RSVPConfirmed)(nil),         // 0: kinship.events.v1.RSVPConfirmed
-	(*CheckedIn)(nil),             // 1: kinship.events.v1.CheckedIn
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	(*OccurrenceTimes)(nil),       // 0: kinship.events.v1.OccurrenceTimes
+	(*EventScheduled)(nil),        // 1: kinship.events.v1.EventScheduled
+	(*EventUpdated)(nil),          // 2: kinship.events.v1.EventUpdated
+	(*EventCancelled)(nil),        // 3: kinship.events.v1.EventCancelled
+	(*RSVPReceived)(nil),          // 4: kinship.events.v1.RSVPReceived
+	(*RSVPCancelled)(nil),         // 5: kinship.events.v1.RSVPCancelled
+	(*Waitlisted)(nil),            // 6: kinship.events.v1.Waitlisted
+	(*SeatOffered)(nil),           // 7: kinship.events.v1.SeatOffered
+	(*SeatOfferExpired)(nil),      // 8: kinship.events.v1.SeatOfferExpired
+	(*SeatTaken)(nil),             // 9: kinship.events.v1.SeatTaken
+	(*CheckedIn)(nil),             // 10: kinship.events.v1.CheckedIn
+	(*NoShow)(nil),                // 11: kinship.events.v1.NoShow
+	(*FeedbackGiven)(nil),         // 12: kinship.events.v1.FeedbackGiven
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(EventKind)(0),                // 14: kinship.events.v1.EventKind
+	(Visibility)(0),               // 15: kinship.events.v1.Visibility
+	(EventStatus)(0),              // 16: kinship.events.v1.EventStatus
+	(RSVPAnswer)(0),               // 17: kinship.events.v1.RSVPAnswer
+	(RSVPStatus)(0),               // 18: kinship.events.v1.RSVPStatus
 }
 var file_kinship_events_v1_events_proto_depIdxs = []int32{
-	2, // 0: kinship.events.v1.RSVPConfirmed.confirmed_at:type_name -> google.protobuf.Timestamp
-	2, // 1: kinship.events.v1.CheckedIn.checked_in_at:type_name -> google.protobuf.Timestamp
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	13, // 0: kinship.events.v1.OccurrenceTimes.start_time:type_name -> google.protobuf.Timestamp
+	13, // 1: kinship.events.v1.OccurrenceTimes.end_time:type_name -> google.protobuf.Timestamp
+	14, // 2: kinship.events.v1.EventScheduled.kind:type_name -> kinship.events.v1.EventKind
+	15, // 3: kinship.events.v1.EventScheduled.visibility:type_name -> kinship.events.v1.Visibility
+	0,  // 4: kinship.events.v1.EventScheduled.occurrences:type_name -> kinship.events.v1.OccurrenceTimes
+	13, // 5: kinship.events.v1.EventScheduled.published_at:type_name -> google.protobuf.Timestamp
+	0,  // 6: kinship.events.v1.EventUpdated.occurrences:type_name -> kinship.events.v1.OccurrenceTimes
+	13, // 7: kinship.events.v1.EventUpdated.updated_at:type_name -> google.protobuf.Timestamp
+	16, // 8: kinship.events.v1.EventUpdated.status:type_name -> kinship.events.v1.EventStatus
+	13, // 9: kinship.events.v1.EventCancelled.cancelled_at:type_name -> google.protobuf.Timestamp
+	13, // 10: kinship.events.v1.RSVPReceived.received_at:type_name -> google.protobuf.Timestamp
+	17, // 11: kinship.events.v1.RSVPReceived.answer:type_name -> kinship.events.v1.RSVPAnswer
+	18, // 12: kinship.events.v1.RSVPReceived.status:type_name -> kinship.events.v1.RSVPStatus
+	13, // 13: kinship.events.v1.RSVPCancelled.cancelled_at:type_name -> google.protobuf.Timestamp
+	18, // 14: kinship.events.v1.RSVPCancelled.previous_status:type_name -> kinship.events.v1.RSVPStatus
+	13, // 15: kinship.events.v1.Waitlisted.waitlisted_at:type_name -> google.protobuf.Timestamp
+	13, // 16: kinship.events.v1.SeatOffered.offered_at:type_name -> google.protobuf.Timestamp
+	13, // 17: kinship.events.v1.SeatOffered.expires_at:type_name -> google.protobuf.Timestamp
+	13, // 18: kinship.events.v1.SeatOfferExpired.expired_at:type_name -> google.protobuf.Timestamp
+	13, // 19: kinship.events.v1.SeatTaken.taken_at:type_name -> google.protobuf.Timestamp
+	13, // 20: kinship.events.v1.CheckedIn.checked_in_at:type_name -> google.protobuf.Timestamp
+	13, // 21: kinship.events.v1.NoShow.marked_at:type_name -> google.protobuf.Timestamp
+	13, // 22: kinship.events.v1.FeedbackGiven.given_at:type_name -> google.protobuf.Timestamp
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_kinship_events_v1_events_proto_init() }
@@ -228,13 +1343,14 @@ func file_kinship_events_v1_events_proto_init() {
 	if File_kinship_events_v1_events_proto != nil {
 		return
 	}
+	file_kinship_events_v1_events_service_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_events_v1_events_proto_rawDesc), len(file_kinship_events_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,58 @@
+package api
+
+import (
+	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
+)
+
+// grants is shorthand for a policy entry's grants.
+type grants = map[auth.Role]auth.Scope
+
+// Policy says who may call each RPC the events service serves. The HTTP
+// calendar feeds are outside it: the public feed is open to anyone, a
+// member's feed to whoever holds its secret address.
+func Policy() auth.Policy {
+	const (
+		all  = auth.ScopeCommunity
+		self = auth.ScopeSelf
+	)
+	// Organisers and staff run events.
+	team := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all}
+	// The worker drives the lifecycle: completion, no-shows, seat offers.
+	lifecycle := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all, auth.Workload: all}
+	// Everyone in the community reads its events.
+	readers := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all, auth.Ambassador: all, auth.Member: all, auth.Workload: all}
+	// Members act on their own RSVPs; the team for anyone.
+	attendees := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self}
+	// Only the member themselves: their ratings and their private feed.
+	own := grants{auth.Organiser: self, auth.Staff: self, auth.Ambassador: self, auth.Member: self}
+	return auth.Policy{
+		eventsv1connect.EventsServiceCreateEventProcedure:   {Grants: team},
+		eventsv1connect.EventsServiceUpdateEventProcedure:   {Grants: team},
+		eventsv1connect.EventsServicePublishEventProcedure:  {Grants: team},
+		eventsv1connect.EventsServiceCancelEventProcedure:   {Grants: team},
+		eventsv1connect.EventsServiceCompleteEventProcedure: {Grants: lifecycle},
+		eventsv1connect.EventsServiceGetEventProcedure:      {Grants: readers},
+		eventsv1connect.EventsServiceListEventsProcedure:    {Grants: readers},
+		// The onboarding journey suggests events to new members.
+		eventsv1connect.EventsServiceSuggestEventsProcedure: {Grants: readers},
+
+		eventsv1connect.AttendanceServiceRSVPProcedure:             {Grants: attendees},
+		eventsv1connect.AttendanceServiceCancelRSVPProcedure:       {Grants: attendees},
+		eventsv1connect.AttendanceServiceAcceptSeatOfferProcedure:  {Grants: attendees},
+		eventsv1connect.AttendanceServiceExpireSeatOffersProcedure: {Grants: lifecycle},
+		eventsv1connect.AttendanceServiceGetRSVPProcedure: {Grants: grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all,
+			auth.Ambassador: self, auth.Member: self, auth.Workload: all}},
+		eventsv1connect.AttendanceServiceListAttendeesProcedure:      {Grants: lifecycle},
+		eventsv1connect.AttendanceServiceCheckInProcedure:            {Grants: attendees},
+		eventsv1connect.AttendanceServiceMarkNoShowsProcedure:        {Grants: lifecycle},
+		eventsv1connect.AttendanceServiceGiveFeedbackProcedure:       {Grants: own},
+		eventsv1connect.AttendanceServiceGetFeedbackSummaryProcedure: {Grants: readers},
+		eventsv1connect.AttendanceServiceListFeedbackProcedure:       {Grants: grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all}},
+
+		eventsv1connect.CalendarServiceGetFeedTokenProcedure:    {Grants: own},
+		eventsv1connect.CalendarServiceRotateFeedTokenProcedure: {Grants: own},
+		eventsv1connect.CalendarServiceExportEventICSProcedure: {Grants: grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all,
+			auth.Ambassador: all, auth.Member: all}},
+	}
+}

@@ -1,0 +1,183 @@
+// Package events is the events service: a community's gatherings —
+// online, offline and hybrid, single or recurring — with race-free
+// capacity, a waitlist with time-limited seat offers, check-in, feedback
+// and iCalendar feeds. Run serves its Connect API and calendar feeds,
+// relays its events to Kafka, consumes member erasures, and sweeps
+// time-driven state (expired offers, no-shows, completion).
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
+	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/audit"
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/db"
+	"github.com/kinshiphq/kinship/internal/inbox"
+	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/outbox"
+	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/internal/serve"
+	"github.com/kinshiphq/kinship/internal/telemetry"
+	"github.com/kinshiphq/kinship/services/events/api"
+	"github.com/kinshiphq/kinship/services/events/domain"
+	published "github.com/kinshiphq/kinship/services/events/events"
+	"github.com/kinshiphq/kinship/services/events/store"
+)
+
+// Config configures the events service.
+type Config struct {
+	// HTTPAddr is where the API and the calendar feeds listen, such as
+	// ":8085".
+	HTTPAddr string
+	// DatabaseURL is a postgres:// URL or a SQLite file path.
+	DatabaseURL  string
+	KafkaBrokers []string
+	// Communities are the community slugs this instance serves.
+	Communities []string
+	// Auth says which bearer tokens to trust.
+	Auth auth.TokenConfig
+	// MembersURL is the members API, which verifies API keys.
+	MembersURL string
+	// PublicURL is this service's address as members' calendar apps reach
+	// it, for feed links; empty leaves them relative.
+	PublicURL string
+	// SeatOfferWindow is how long a freed seat is held for the next member
+	// on the waitlist; 0 means 24 h.
+	SeatOfferWindow time.Duration
+	// SweepEvery is how often expired offers, no-shows and completed
+	// events are swept; 0 means every minute.
+	SweepEvery time.Duration
+	// NoShowAfter is how long after an occurrence ends its unchecked seats
+	// become no-shows; 0 means 2 h.
+	NoShowAfter     time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// Validate reports every missing or malformed setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.HTTPAddr == "" {
+		errs = append(errs, errors.New("events: http address is empty"))
+	}
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("events: database url is empty"))
+	}
+	if len(c.KafkaBrokers) == 0 {
+		errs = append(errs, errors.New("events: no kafka brokers"))
+	}
+	if len(c.Communities) == 0 {
+		errs = append(errs, errors.New("events: no communities"))
+	}
+	for _, slug := range c.Communities {
+		if _, ferr := domain.ValidateCommunity(slug); ferr != nil {
+			errs = append(errs, fmt.Errorf("events: community %q %s", slug, ferr.Reason))
+		}
+	}
+	if err := c.Auth.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("events: %w", err))
+	}
+	if u, err := url.Parse(c.MembersURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("events: members url %q is not an http(s) URL", c.MembersURL))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("events: public url %q is not an http(s) URL", c.PublicURL))
+		}
+	}
+	for name, d := range map[string]time.Duration{"seat offer window": c.SeatOfferWindow, "sweep interval": c.SweepEvery, "no-show delay": c.NoShowAfter} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("events: %s %s is negative", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are what Run is given rather than builds.
+type Deps struct {
+	Logger *slog.Logger
+	Tracer trace.TracerProvider
+	// Credentials are this service's workload tokens, presented to the
+	// members service when verifying API keys.
+	Credentials auth.TokenSource
+	// Meter is optional; nil records no metrics.
+	Meter metric.MeterProvider
+	// Listener, when set, is served instead of listening on HTTPAddr.
+	Listener net.Listener
+	// Clock, when set, replaces time.Now (tests move time on with it).
+	Clock func() time.Time
+}
+
+// Run serves the events API and feeds, relays the outbox, consumes member
+// erasures and sweeps time-driven state until ctx ends.
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if deps.Credentials == nil {
+		return errors.New("events: no workload credentials")
+	}
+	clock := deps.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	logger := deps.Logger.With("component", "events")
+	d, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	defer d.Close()
+	if err := db.Migrate(ctx, d, logger, outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations()); err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	ob := outbox.New(d, telemetry.Propagator())
+	st := store.New(d, ob, published.Factory{}, store.Options{Now: clock, OfferWindow: cfg.SeatOfferWindow})
+	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers})
+	defer writer.Close()
+
+	ln, err := serve.Listen(deps.Listener, cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	srv := serve.New(serve.Options{
+		Logger:          logger,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Checks:          map[string]serve.Check{"database": d.PingContext},
+	})
+	tokens, err := auth.NewTokenVerifier(cfg.Auth, rpc.HTTPClient(10*time.Second))
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	access := membersv1connect.NewAccessServiceClient(rpc.HTTPClient(10*time.Second), cfg.MembersURL,
+		rpc.ClientOptions(deps.Tracer, auth.NewClientInterceptor(deps.Credentials))...)
+	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: auth.NewRemoteKeys(access), Policy: api.Policy(), Logger: logger})
+	opts := rpc.HandlerOptions(deps.Tracer, logger, guard)
+	h := api.New(st, audit.New(d), logger, api.Options{Communities: cfg.Communities, PublicURL: cfg.PublicURL, Now: clock})
+	srv.Handle(eventsv1connect.NewEventsServiceHandler(h, opts...))
+	srv.Handle(eventsv1connect.NewAttendanceServiceHandler(h, opts...))
+	srv.Handle(eventsv1connect.NewCalendarServiceHandler(h, opts...))
+	feeds := api.NewFeeds(h, deps.Tracer)
+	srv.Handle(api.PublicFeedPattern, feeds.Public())
+	srv.Handle(api.MemberFeedPattern, feeds.Member())
+	srv.Handle(api.EventICSPattern, feeds.Event())
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, ln) })
+	g.Go(func() error {
+		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
+	})
+	g.Go(func() error { return runErasures(gctx, cfg, st, writer, deps.Tracer, logger) })
+	g.Go(func() error { return sweep(gctx, h, cfg.SweepEvery, cfg.NoShowAfter, logger) })
+	return g.Wait()
+}

@@ -1,0 +1,202 @@
+package events_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/auth/localissuer"
+	"github.com/kinshiphq/kinship/services/events/api"
+)
+
+// Outcomes of a guarded call.
+const (
+	unauthenticated = "unauthenticated"
+	denied          = "permission_denied"
+	allowed         = "allowed"
+)
+
+// Who calls, in the guard table's columns.
+var callers = []string{"none", "expired", "wrong-audience", "other-community", "api-key",
+	"organiser", "staff", "ambassador", "member", "platform-admin", "workload"}
+
+// expectations is the access table of the events service, written out by
+// hand: a procedure missing here fails TestEveryRPCIsGuarded. Columns:
+// anonymous, organiser, staff, ambassador, member (each token naming the
+// member the call is about), platform admin, workload. The organiser's
+// API key acts as an organiser, except where only one's own record will
+// do (a key has no member record).
+var expectations = map[string]map[string]string{
+	eventsv1connect.EventsServiceCreateEventProcedure:   row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	eventsv1connect.EventsServiceUpdateEventProcedure:   row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	eventsv1connect.EventsServicePublishEventProcedure:  row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	eventsv1connect.EventsServiceCancelEventProcedure:   row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	eventsv1connect.EventsServiceCompleteEventProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	eventsv1connect.EventsServiceGetEventProcedure:      row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	eventsv1connect.EventsServiceListEventsProcedure:    row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	eventsv1connect.EventsServiceSuggestEventsProcedure: row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+
+	eventsv1connect.AttendanceServiceRSVPProcedure:               row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	eventsv1connect.AttendanceServiceCancelRSVPProcedure:         row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	eventsv1connect.AttendanceServiceAcceptSeatOfferProcedure:    row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	eventsv1connect.AttendanceServiceExpireSeatOffersProcedure:   row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	eventsv1connect.AttendanceServiceGetRSVPProcedure:            row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	eventsv1connect.AttendanceServiceListAttendeesProcedure:      row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	eventsv1connect.AttendanceServiceCheckInProcedure:            row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	eventsv1connect.AttendanceServiceMarkNoShowsProcedure:        row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	eventsv1connect.AttendanceServiceGiveFeedbackProcedure:       ownRow(),
+	eventsv1connect.AttendanceServiceGetFeedbackSummaryProcedure: row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	eventsv1connect.AttendanceServiceListFeedbackProcedure:       row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+
+	eventsv1connect.CalendarServiceGetFeedTokenProcedure:    ownRow(),
+	eventsv1connect.CalendarServiceRotateFeedTokenProcedure: ownRow(),
+	eventsv1connect.CalendarServiceExportEventICSProcedure:  row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+}
+
+// row fills a table row: anonymous callers get none, bad tokens are
+// unauthenticated, another community's organiser is denied, the API key
+// (an organiser key) is treated as an organiser, and the roles follow.
+func row(none, organiser, staff, ambassador, member, admin, workload string) map[string]string {
+	return map[string]string{
+		"none": none, "expired": unauthenticated, "wrong-audience": unauthenticated, "other-community": denied,
+		"api-key": organiser, "organiser": organiser, "staff": staff, "ambassador": ambassador, "member": member,
+		"platform-admin": admin, "workload": workload,
+	}
+}
+
+// ownRow is the row of RPCs only a member may call for themselves: an
+// API key and a platform admin have no member record.
+func ownRow() map[string]string {
+	r := row(unauthenticated, allowed, allowed, allowed, allowed, denied, denied)
+	r["api-key"] = denied
+	return r
+}
+
+func TestEveryRPCIsGuarded(t *testing.T) {
+	services := []protoreflect.ServiceDescriptor{
+		eventsv1.File_kinship_events_v1_events_service_proto.Services().ByName("EventsService"),
+		eventsv1.File_kinship_events_v1_events_service_proto.Services().ByName("AttendanceService"),
+		eventsv1.File_kinship_events_v1_events_service_proto.Services().ByName("CalendarService"),
+	}
+	if missing := api.Policy().Missing(services...); len(missing) > 0 {
+		t.Errorf("procedures without a policy entry: %v", missing)
+	}
+	for _, svc := range services {
+		for i := range svc.Methods().Len() {
+			procedure := "/" + string(svc.FullName()) + "/" + string(svc.Methods().Get(i).Name())
+			if _, ok := expectations[procedure]; !ok {
+				t.Errorf("%s has no row in the guard table", procedure)
+			}
+		}
+	}
+
+	s := start(t)
+	e := s.publish(t, s.spec())
+	const memberID = "m-guard"
+	occurrenceID := e.GetOccurrences()[0].GetId()
+	tokens := map[string]string{
+		"expired":         s.issuer.Token(t, localissuer.Claims{Subject: "late", Community: "demo", Roles: []string{"organiser"}, IssuedAt: time.Now().Add(-2 * time.Hour), TTL: time.Hour}),
+		"wrong-audience":  s.issuer.Token(t, localissuer.Claims{Subject: "x", Community: "demo", Roles: []string{"organiser"}, Audience: "another-app"}),
+		"other-community": s.issuer.For(t, "other", auth.Organiser),
+		"api-key":         s.apiKey,
+		"platform-admin":  s.issuer.Token(t, localissuer.Claims{Subject: "root", Roles: []string{"platform-admin"}}),
+		"workload":        s.issuer.Workload(t),
+	}
+	for _, role := range []auth.Role{auth.Organiser, auth.Staff, auth.Ambassador, auth.Member} {
+		tokens[string(role)] = s.issuer.Token(t, localissuer.Claims{Subject: "u-" + string(role), Community: "demo", Roles: []string{string(role)}, MemberID: memberID})
+	}
+	n := 0
+	for procedure, want := range expectations {
+		for _, caller := range callers {
+			t.Run(procedure+"/"+caller, func(t *testing.T) {
+				n++
+				body := map[string]any{"community": "demo", "id": e.GetId(), "eventId": e.GetId(), "occurrenceId": occurrenceID, "memberId": memberID}
+				switch procedure {
+				case eventsv1connect.EventsServiceCreateEventProcedure:
+					body = map[string]any{"community": "demo", "event": map[string]any{"title": fmt.Sprintf("Guard %d", n), "kind": "EVENT_KIND_ONLINE",
+						"onlineUrl": "https://meet.example.org/g", "startTime": e.GetSpec().GetStartTime().AsTime().Format(time.RFC3339),
+						"endTime": e.GetSpec().GetEndTime().AsTime().Format(time.RFC3339), "timeZone": "UTC"}}
+				case eventsv1connect.EventsServiceUpdateEventProcedure:
+					body["event"], body["updateMask"] = map[string]any{"title": fmt.Sprintf("Guard %d", n)}, "title"
+				case eventsv1connect.EventsServicePublishEventProcedure, eventsv1connect.EventsServiceCancelEventProcedure,
+					eventsv1connect.EventsServiceCompleteEventProcedure:
+					body["id"] = "01a21500-0000-7000-8000-000000000000" // no such event: the guard decides before the handler
+				case eventsv1connect.AttendanceServiceRSVPProcedure:
+					body["answer"] = "RSVP_ANSWER_NOT_GOING"
+				case eventsv1connect.AttendanceServiceGiveFeedbackProcedure:
+					body["rating"] = 5
+				case eventsv1connect.EventsServiceSuggestEventsProcedure:
+					body = map[string]any{"community": "demo", "interests": []string{"repair"}}
+				}
+				check(t, procedure, caller, call(t, s.url+procedure, tokens[caller], body), want[caller])
+			})
+		}
+	}
+
+	// The feeds are plain HTTP: the public one is open to anyone.
+	res, err := http.Get(s.url + "/calendar/demo.ics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("anonymous public feed = %d, want 200", res.StatusCode)
+	}
+	// A member's own-record grant reaches only their own record.
+	_, other, _ := s.as(t, "someone-else", auth.Member)
+	if _, err := other.GetRSVP(context.Background(), connect.NewRequest(&eventsv1.GetRSVPRequest{OccurrenceId: occurrenceID, MemberId: memberID})); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Errorf("reading another member's RSVP = %v, want PermissionDenied", err)
+	}
+}
+
+// check compares an outcome with the table: allowed means the guard let
+// the call through, whatever the handler then made of it.
+func check(t *testing.T, procedure, caller, got, want string) {
+	t.Helper()
+	switch want {
+	case allowed:
+		if got == unauthenticated || got == denied || got == "resource_exhausted" {
+			t.Errorf("%s as %s = %s, want it allowed", procedure, caller, got)
+		}
+	default:
+		if got != want {
+			t.Errorf("%s as %s = %s, want %s", procedure, caller, got, want)
+		}
+	}
+}
+
+// call posts body as Connect JSON and returns "ok" or the error code.
+func call(t *testing.T, url, token string, body any) string {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	if res.StatusCode == http.StatusOK {
+		return "ok"
+	}
+	var e struct{ Code string }
+	if err := json.Unmarshal(out, &e); err != nil {
+		return fmt.Sprintf("http %d %s", res.StatusCode, out)
+	}
+	return e.Code
+}

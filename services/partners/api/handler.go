@@ -1,0 +1,180 @@
+// Package api serves the partners service's Connect APIs. It validates
+// through the domain, stores through the store, and maps domain errors to
+// Connect codes.
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+
+	"github.com/kinshiphq/kinship/internal/audit"
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/internal/validate"
+	"github.com/kinshiphq/kinship/services/partners/domain"
+	"github.com/kinshiphq/kinship/services/partners/events"
+	"github.com/kinshiphq/kinship/services/partners/store"
+)
+
+// Deps are what every handler of the partners API shares.
+type Deps struct {
+	Store  *store.Store
+	Audit  *audit.Log
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// base is the part every handler shares.
+type base struct {
+	store  *store.Store
+	audit  *audit.Log
+	events events.Factory
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+func newBase(d Deps) base {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	return base{store: d.Store, audit: d.Audit, logger: d.Logger, now: now}
+}
+
+// today is the current UTC day of the handler's clock.
+func (b base) today() domain.Date { return domain.DateOf(b.now()) }
+
+// toConnect maps an error to the Connect code a caller can act on.
+func (b base) toConnect(ctx context.Context, spec connect.Spec, err error) error {
+	var state *domain.StateError
+	switch {
+	case errors.Is(err, domain.ErrUnknownCommunity):
+		return rpc.InvalidArgument(validate.Field("community", "is not a community served here"))
+	case errors.Is(err, domain.ErrUnknownPartner):
+		return rpc.InvalidArgument(validate.Field("partner_id", "is not a partner of the community"))
+	case errors.Is(err, domain.ErrUnknownContact):
+		return rpc.InvalidArgument(validate.Field("contact_ids", "names a contact that is not the partner's, or was erased"))
+	case errors.Is(err, domain.ErrPartnerNotFound), errors.Is(err, domain.ErrContactNotFound), errors.Is(err, domain.ErrAgreementNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, domain.ErrNameTaken):
+		return connect.NewError(connect.CodeAlreadyExists, err)
+	case errors.Is(err, domain.ErrConflict):
+		return connect.NewError(connect.CodeAborted, err)
+	case errors.Is(err, domain.ErrContactErased), errors.As(err, &state):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.Is(err, domain.ErrOverflow):
+		return connect.NewError(connect.CodeOutOfRange, err)
+	}
+	return rpc.ToConnect(ctx, b.logger, spec.Procedure, err)
+}
+
+// communityOf checks a community slug (the interceptor has filled in the
+// caller's when the request named none).
+func communityOf(raw string) (string, error) {
+	c, ferr := domain.ValidateCommunity(raw)
+	if ferr != nil {
+		return "", ferr
+	}
+	return c, nil
+}
+
+// required checks an id the call is about.
+func required(field, id string) (string, error) {
+	v, ferr := domain.ValidateID(field, id, true)
+	if ferr != nil {
+		return "", ferr
+	}
+	return v, nil
+}
+
+// target checks the community and the id a call is about.
+func target(rawCommunity, field, id string) (community, checked string, err error) {
+	var errs validate.Errors
+	community, cerr := communityOf(rawCommunity)
+	errs = append(errs, validate.FieldErrors(cerr)...)
+	checked, ierr := required(field, id)
+	errs = append(errs, validate.FieldErrors(ierr)...)
+	return community, checked, errs.Err()
+}
+
+// caller names who is calling, for history and audit columns: a user's
+// token subject, an API key's id or a workload's name.
+func caller(ctx context.Context) string {
+	if p, ok := auth.FromContext(ctx); ok && p.Subject != "" {
+		return p.Subject
+	}
+	return "unknown"
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// Page sizes of list calls.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 500
+)
+
+func pageSize(requested int32) (int, error) {
+	switch {
+	case requested == 0:
+		return defaultPageSize, nil
+	case requested < 0 || requested > maxPageSize:
+		return 0, validate.Field("page_size", "must be between 0 and %d", maxPageSize)
+	}
+	return int(requested), nil
+}
+
+// A page token is opaque to callers: the community and where the previous
+// page ended, so a token cannot be replayed against another community.
+func encodePageToken(community, last string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(community + "/" + last))
+}
+
+func decodePageToken(community, token string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return "", validate.Field("page_token", "is not a token this API issued")
+	}
+	c, last, ok := strings.Cut(string(raw), "/")
+	if !ok || c != community || last == "" {
+		return "", validate.Field("page_token", "is not a token this API issued for this community")
+	}
+	return last, nil
+}
+
+// optionalDate parses a date filter.
+func optionalDate(field, raw string) (domain.Date, error) {
+	d, ferr := domain.ParseDate(field, raw)
+	if ferr != nil {
+		return domain.Date{}, ferr
+	}
+	return d, nil
+}
+
+// dateRange parses from_date and to_date, which must not be reversed.
+func dateRange(from, to string) (domain.Date, domain.Date, error) {
+	var errs validate.Errors
+	f, ferr := domain.ParseDate("from_date", from)
+	if ferr != nil {
+		errs = append(errs, ferr)
+	}
+	t, terr := domain.ParseDate("to_date", to)
+	if terr != nil {
+		errs = append(errs, terr)
+	}
+	if ferr == nil && terr == nil && !f.IsZero() && !t.IsZero() && t.Before(f) {
+		errs = append(errs, validate.Field("to_date", "must not be before from_date"))
+	}
+	return f, t, errs.Err()
+}
