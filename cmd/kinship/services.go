@@ -142,6 +142,7 @@ func runCommunications(ctx context.Context, args []string, env envFunc, logger *
 			f.string(&cfg.PublicURL, "public-url", "KINSHIP_PUBLIC_URL", "", "URL members reach this service at, for unsubscribe links")
 			f.string(&unsubscribeKeyFile, "unsubscribe-key-file", "KINSHIP_UNSUBSCRIBE_KEY_FILE", "", "file holding the key (32+ bytes) that signs unsubscribe links")
 			f.string(&bounceTokenFile, "bounce-token-file", "KINSHIP_BOUNCE_TOKEN_FILE", "", "file holding the bearer token of POST /bounces; unset disables bounce intake")
+			f.string(&cfg.EventsPublicURL, "events-public-url", "KINSHIP_EVENTS_PUBLIC_URL", "", "the events service's public address, for calendar links in digests")
 			f.string(&cfg.QuietHours, "quiet-hours", "KINSHIP_QUIET_HOURS", "21:00-08:00", "recipient-local hours in which announcements wait, or off")
 			defineCredentials(f, &tokenFile)
 			return errors.Join(

@@ -190,6 +190,8 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			Auth:         trust,
 			MembersURL:   ep.Members,
 			PublicURL:    ep.Communications,
+			// Digests link to the events service's calendar downloads.
+			EventsPublicURL: ep.Events,
 			// Announcements go out at once in development.
 			QuietHours:     "off",
 			UnsubscribeKey: unsubscribeKey,

@@ -69,6 +69,9 @@ type Config struct {
 	// UnsubscribeKey signs unsubscribe links; at least 32 bytes. Links
 	// stay valid across restarts only while the key does.
 	UnsubscribeKey []byte
+	// EventsPublicURL is the events service's public address, for
+	// "add to calendar" links in digests; empty leaves them out.
+	EventsPublicURL string
 	// BounceToken authenticates POST /bounces; empty disables bounce intake.
 	BounceToken string
 	// QuietHours are the recipient-local hours in which announcements
@@ -214,6 +217,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		Quiet:            quiet,
 		Unsubscribe:      Unsubscriber{Key: cfg.UnsubscribeKey, BaseURL: strings.TrimRight(cfg.PublicURL, "/")},
 		MessageIDDomain:  senderDomain(cfg.SMTPFrom),
+		EventsURL:        cfg.EventsPublicURL,
 		EmailPerSecond:   cfg.EmailPerSecond,
 		WebhookPerSecond: cfg.WebhookPerSecond,
 		RetryBase:        cfg.RetryBase,
@@ -244,6 +248,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
 	})
 	g.Go(func() error { return runProjection(gctx, cfg, st, inbox.New(d), writer, deps.Tracer, logger) })
+	g.Go(func() error { return runEventsFeed(gctx, cfg, st, inbox.New(d), writer, deps.Tracer, logger) })
 	g.Go(func() error { return deliverer.Dispatch(gctx, cfg.DispatchBatch, cfg.DispatchWorkers, time.Second) })
 	return g.Wait()
 }
@@ -262,6 +267,22 @@ func runProjection(ctx context.Context, cfg Config, st *store.Store, in *inbox.I
 		return fmt.Errorf("communications: recipients projection: %w", err)
 	}
 	return consumer.Run(ctx, events.NewProjection(st, in).Handle)
+}
+
+// runEventsFeed keeps the upcoming events digests list from events.v1
+// until ctx ends.
+func runEventsFeed(ctx context.Context, cfg Config, st *store.Store, in *inbox.Inbox, dlq *kafkago.Writer, tp trace.TracerProvider, logger *slog.Logger) error {
+	var topics []string
+	for _, c := range cfg.Communities {
+		topics = append(topics, events.EventsTopic(c))
+	}
+	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
+		Brokers: cfg.KafkaBrokers, GroupID: events.EventsGroup, Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
+	}, telemetry.Propagator())
+	if err != nil {
+		return fmt.Errorf("communications: events feed: %w", err)
+	}
+	return consumer.Run(ctx, events.NewEventsFeed(st, in).Handle)
 }
 
 // senderDomain is the domain of the sender address, for Message-IDs.

@@ -48,6 +48,7 @@ type Deliverer struct {
 	quiet       domain.QuietHours
 	unsubscribe Unsubscriber
 	msgIDDomain string
+	eventsURL   string
 	limits      *limiters
 	retryBase   time.Duration
 	wake        chan struct{}
@@ -65,6 +66,9 @@ type DelivererConfig struct {
 	Unsubscribe Unsubscriber
 	// MessageIDDomain is the right-hand side of Message-IDs.
 	MessageIDDomain string
+	// EventsURL is the events service's public address, for calendar
+	// links in digests; empty leaves them out.
+	EventsURL string
 	// EmailPerSecond and WebhookPerSecond bound sends per community.
 	EmailPerSecond, WebhookPerSecond float64
 	// RetryBase is the first retry's delay, doubling after; 0 means 1m.
@@ -77,7 +81,7 @@ type DelivererConfig struct {
 func NewDeliverer(s *store.Store, cfg DelivererConfig) *Deliverer {
 	return &Deliverer{
 		store: s, mailer: cfg.Mailer, webhooks: cfg.Webhooks, quiet: cfg.Quiet, unsubscribe: cfg.Unsubscribe,
-		msgIDDomain: cfg.MessageIDDomain, limits: newLimiters(cfg.EmailPerSecond, cfg.WebhookPerSecond),
+		msgIDDomain: cfg.MessageIDDomain, eventsURL: cfg.EventsURL, limits: newLimiters(cfg.EmailPerSecond, cfg.WebhookPerSecond),
 		retryBase: cmp.Or(cfg.RetryBase, time.Minute), wake: make(chan struct{}, 1),
 		tracer: cfg.Tracer.Tracer("github.com/kinshiphq/kinship/services/communications"), logger: cfg.Logger, now: time.Now,
 	}
@@ -126,11 +130,13 @@ type batchContext struct {
 	suppressed map[string]bool
 	templates  map[string]domain.Template
 	webhooks   map[string]domain.Webhook
+	// upcoming are the events digests of each community may list.
+	upcoming map[string][]domain.UpcomingEvent
 }
 
 // prepare loads what a batch of messages needs in a few queries.
 func (d *Deliverer) prepare(ctx context.Context, msgs []domain.Message) (*batchContext, error) {
-	bc := &batchContext{templates: map[string]domain.Template{}, webhooks: map[string]domain.Webhook{}}
+	bc := &batchContext{templates: map[string]domain.Template{}, webhooks: map[string]domain.Webhook{}, upcoming: map[string][]domain.UpcomingEvent{}}
 	var ids []string
 	for _, m := range msgs {
 		if m.MemberID != "" {
@@ -165,6 +171,14 @@ func (d *Deliverer) prepare(ctx context.Context, msgs []domain.Message) (*batchC
 				return nil, err
 			}
 			bc.templates[key] = t
+		}
+		if _, seen := bc.upcoming[m.Community]; m.Kind == domain.KindDigest && !seen {
+			now := d.now()
+			events, err := d.store.Upcoming(ctx, m.Community, now, now.Add(domain.DigestWindow), 200)
+			if err != nil {
+				return nil, err
+			}
+			bc.upcoming[m.Community] = events
 		}
 		if m.Channel == domain.ChannelWebhook {
 			if _, seen := bc.webhooks[m.To]; !seen {
@@ -207,7 +221,13 @@ func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchCont
 	case m.Channel == domain.ChannelEmail && to == "":
 		return d.suppress(m, domain.ReasonNoAddress)
 	}
-	rendered, err := d.render(m, r, bc, now)
+	var events []domain.EventData
+	if m.Kind == domain.KindDigest {
+		if events = domain.DigestEvents(bc.upcoming[m.Community], r, now, d.eventsURL); len(events) == 0 {
+			return d.suppress(m, domain.ReasonNothingToSend)
+		}
+	}
+	rendered, err := d.render(m, r, events, bc, now)
 	if err != nil {
 		return d.fail(m, err.Error())
 	}
@@ -274,7 +294,7 @@ func (d *Deliverer) fail(m domain.Message, reason string) (store.Outcome, error)
 
 // render fills the message from its template for the recipient, or takes
 // its stored content.
-func (d *Deliverer) render(m domain.Message, r *domain.Recipient, bc *batchContext, now time.Time) (domain.Rendered, error) {
+func (d *Deliverer) render(m domain.Message, r *domain.Recipient, events []domain.EventData, bc *batchContext, now time.Time) (domain.Rendered, error) {
 	if m.Template == "" {
 		return domain.Rendered{Subject: m.Subject, Text: m.Text, HTML: m.HTML}, nil
 	}
@@ -282,7 +302,10 @@ func (d *Deliverer) render(m domain.Message, r *domain.Recipient, bc *batchConte
 	if t.Name == "" {
 		return domain.Rendered{}, fmt.Errorf("template %q does not exist", m.Template)
 	}
-	data := domain.TemplateData{Community: m.Community, Vars: m.Vars}
+	data := domain.TemplateData{Community: m.Community, Vars: m.Vars, Events: events}
+	if len(events) > 0 {
+		data.Event = events[0]
+	}
 	if r != nil {
 		data.Member = domain.MemberData{ID: r.MemberID, DisplayName: r.DisplayName, Email: r.Email, Locale: r.Locale}
 	}

@@ -70,7 +70,8 @@ func start(t *testing.T, o options) *fixture {
 	brokers := kafkatest.Start(t)
 	if err := kafka.EnsureTopics(context.Background(), brokers,
 		kafka.Topic{Name: events.Topic("demo"), Partitions: 1, ReplicationFactor: 1},
-		kafka.Topic{Name: memberevents.Topic("demo"), Partitions: 1, ReplicationFactor: 1}); err != nil {
+		kafka.Topic{Name: memberevents.Topic("demo"), Partitions: 1, ReplicationFactor: 1},
+		kafka.Topic{Name: events.EventsTopic("demo"), Partitions: 1, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	smtpLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -103,7 +104,7 @@ func start(t *testing.T, o options) *fixture {
 			SMTPURL: "smtp://" + f.smtpAddr, SMTPFrom: "Kinship <no-reply@kinship.test>",
 			Auth: f.issuer.Config(), MembersURL: "http://127.0.0.1:1", // API keys are not used here
 			PublicURL: f.url, UnsubscribeKey: unsubscribeKey, BounceToken: f.bounceToken,
-			QuietHours: o.quietHours, EmailPerSecond: o.emailPerSecond, WebhookPerSecond: 1000, RetryBase: o.retryBase,
+			EventsPublicURL: "https://events.example.org", QuietHours: o.quietHours, EmailPerSecond: o.emailPerSecond, WebhookPerSecond: 1000, RetryBase: o.retryBase,
 		}, communications.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: noop.NewTracerProvider(), Listener: ln, Credentials: f.issuer.WorkloadTokens()})
 	}()
 	t.Cleanup(func() {

@@ -309,3 +309,52 @@ func TestAnnouncementStore(t *testing.T) {
 		})
 	}
 }
+
+func TestUpcomingEventsStore(t *testing.T) {
+	for _, engine := range dbtest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s, d := newStore(t, engine)
+			at := time.Now().UTC().Truncate(time.Microsecond).Add(24 * time.Hour)
+			occ := func(id string, start time.Time) domain.UpcomingEvent {
+				return domain.UpcomingEvent{EventID: "e1", OccurrenceID: id, Community: "demo", Title: "Repair café", Kind: "offline", Public: true,
+					Tags: []string{"repair", "bikes"}, TimeZone: "Europe/Berlin", StartsAt: start, EndsAt: start.Add(time.Hour)}
+			}
+			in := func(f func(tx *sql.Tx) error) {
+				t.Helper()
+				if err := d.InTx(ctx, f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			in(func(tx *sql.Tx) error {
+				return s.ScheduleEvent(ctx, tx, "e1", []domain.UpcomingEvent{occ("o1", at), occ("o2", at.Add(7*24*time.Hour))})
+			})
+			got, err := s.Upcoming(ctx, "demo", time.Now(), time.Now().Add(30*24*time.Hour), 10)
+			if err != nil || len(got) != 2 || !slices.Equal(got[0].Tags, []string{"repair", "bikes"}) || !got[0].StartsAt.Equal(at) {
+				t.Fatalf("Upcoming = %+v, %v", got, err)
+			}
+			// One occurrence moves; then the whole series is cut to one.
+			in(func(tx *sql.Tx) error {
+				return s.RescheduleEvent(ctx, tx, "e1", []domain.UpcomingEvent{{OccurrenceID: "o1", StartsAt: at.Add(time.Hour), EndsAt: at.Add(2 * time.Hour)}}, true)
+			})
+			got, _ = s.Upcoming(ctx, "demo", time.Now(), time.Now().Add(30*24*time.Hour), 10)
+			if len(got) != 2 || !got[0].StartsAt.Equal(at.Add(time.Hour)) || got[0].Title != "Repair café" {
+				t.Errorf("after moving one occurrence: %+v", got)
+			}
+			in(func(tx *sql.Tx) error {
+				return s.RescheduleEvent(ctx, tx, "e1", []domain.UpcomingEvent{{OccurrenceID: "o2", StartsAt: at, EndsAt: at.Add(time.Hour)}}, false)
+			})
+			if got, _ = s.Upcoming(ctx, "demo", time.Now(), time.Now().Add(30*24*time.Hour), 10); len(got) != 1 || got[0].OccurrenceID != "o2" {
+				t.Errorf("after rescheduling the series: %+v", got)
+			}
+			in(func(tx *sql.Tx) error { return s.CancelEvent(ctx, tx, "e1", "") })
+			if got, _ = s.Upcoming(ctx, "demo", time.Now(), time.Now().Add(30*24*time.Hour), 10); len(got) != 0 {
+				t.Errorf("after cancelling: %+v", got)
+			}
+			// An update about an event never scheduled here changes nothing.
+			in(func(tx *sql.Tx) error {
+				return s.RescheduleEvent(ctx, tx, "unknown", []domain.UpcomingEvent{{OccurrenceID: "x", StartsAt: at, EndsAt: at}}, false)
+			})
+		})
+	}
+}
