@@ -1,3 +1,5 @@
+//go:build !nodev
+
 package main
 
 import (
@@ -37,7 +39,7 @@ import (
 // the -out markdown file.
 func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("bench: name a benchmark (join, import, segments, announce, all): %w", errUsage)
+		return fmt.Errorf("bench: name a benchmark (join, import, segments, announce, rsvp, all): %w", errUsage)
 	}
 	which := args[0]
 	fs := flag.NewFlagSet("kinship bench "+which, flag.ContinueOnError)
@@ -45,6 +47,7 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 	concurrency := fs.Int("concurrency", 8, "clients sending at once (join)")
 	rows := fs.Int("rows", 100_000, "rows to import (import, segments)")
 	recipients := fs.Int("members", 100_000, "members the announcement reaches (announce)")
+	rounds := fs.Int("rounds", 3, "rounds of 1,000 RSVPs per shape (rsvp)")
 	out := fs.String("out", "", "markdown file whose benchmark sections are replaced with the results")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -61,14 +64,14 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *requests < 1 || *concurrency < 1 || *rows < 1 || *recipients < 1 {
-		return errors.New("bench: -requests, -concurrency, -rows and -members must be positive")
+	if *requests < 1 || *concurrency < 1 || *rows < 1 || *recipients < 1 || *rounds < 1 {
+		return errors.New("bench: -requests, -concurrency, -rows, -members and -rounds must be positive")
 	}
 	run := map[string]bool{}
 	switch which {
 	case "all":
-		run["join"], run["import"], run["segments"], run["announce"] = true, true, true, true
-	case "join", "import", "segments", "announce":
+		run["join"], run["import"], run["segments"], run["announce"], run["rsvp"] = true, true, true, true, true
+	case "join", "import", "segments", "announce", "rsvp":
 		run[which] = true
 	default:
 		return fmt.Errorf("bench: unknown benchmark %q: %w", which, errUsage)
@@ -113,7 +116,14 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 		}
 		sections["announce"] = body
 	}
-	for _, name := range []string{"join", "import", "segments", "announce"} {
+	if run["rsvp"] {
+		body, err := benchRSVP(ctx, *rounds, logger)
+		if err != nil {
+			return err
+		}
+		sections["rsvp"] = body
+	}
+	for _, name := range []string{"join", "import", "segments", "announce", "rsvp"} {
 		if body, ok := sections[name]; ok {
 			fmt.Fprint(stdout, body)
 			if *out != "" {

@@ -128,7 +128,7 @@ func (l *limiters) wait(ctx context.Context, community string, ch domain.Channel
 type batchContext struct {
 	recipients map[string]domain.Recipient
 	suppressed map[string]bool
-	templates  map[string]domain.Template
+	templates  map[string]*domain.Compiled // nil: no such template
 	webhooks   map[string]domain.Webhook
 	// upcoming are the events digests of each community may list.
 	upcoming map[string][]domain.UpcomingEvent
@@ -136,7 +136,7 @@ type batchContext struct {
 
 // prepare loads what a batch of messages needs in a few queries.
 func (d *Deliverer) prepare(ctx context.Context, msgs []domain.Message) (*batchContext, error) {
-	bc := &batchContext{templates: map[string]domain.Template{}, webhooks: map[string]domain.Webhook{}, upcoming: map[string][]domain.UpcomingEvent{}}
+	bc := &batchContext{templates: map[string]*domain.Compiled{}, webhooks: map[string]domain.Webhook{}, upcoming: map[string][]domain.UpcomingEvent{}}
 	var ids []string
 	for _, m := range msgs {
 		if m.MemberID != "" {
@@ -170,7 +170,12 @@ func (d *Deliverer) prepare(ctx context.Context, msgs []domain.Message) (*batchC
 			if err != nil && !errors.Is(err, domain.ErrTemplateNotFound) {
 				return nil, err
 			}
-			bc.templates[key] = t
+			bc.templates[key] = nil // its messages fail: no such template
+			if err == nil {
+				// Saved templates were validated; one that no longer
+				// compiles fails its messages the same way.
+				bc.templates[key], _ = t.Compile()
+			}
 		}
 		if _, seen := bc.upcoming[m.Community]; m.Kind == domain.KindDigest && !seen {
 			now := d.now()
@@ -299,7 +304,7 @@ func (d *Deliverer) render(m domain.Message, r *domain.Recipient, events []domai
 		return domain.Rendered{Subject: m.Subject, Text: m.Text, HTML: m.HTML}, nil
 	}
 	t := bc.templates[m.Community+"/"+m.Template]
-	if t.Name == "" {
+	if t == nil {
 		return domain.Rendered{}, fmt.Errorf("template %q does not exist", m.Template)
 	}
 	data := domain.TemplateData{Community: m.Community, Vars: m.Vars, Events: events}

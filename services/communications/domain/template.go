@@ -143,10 +143,43 @@ func (t Template) Pick(locale string) Variant {
 
 // Render renders the variant for data.Member.Locale.
 func (t Template) Render(data TemplateData) (Rendered, error) {
-	v := t.Pick(data.Member.Locale)
-	r, err := v.render(data)
+	c, err := t.Compile()
 	if err != nil {
-		return Rendered{}, fmt.Errorf("render template %s: %w", t.Name, err)
+		return Rendered{}, err
+	}
+	return c.Render(data)
+}
+
+// Compiled is a template parsed once, to render many messages; it is safe
+// for concurrent use.
+type Compiled struct {
+	template Template
+	variants map[string]*compiledVariant
+}
+
+// Compile parses every variant of t.
+func (t Template) Compile() (*Compiled, error) {
+	c := &Compiled{template: t, variants: map[string]*compiledVariant{}}
+	for _, v := range t.Variants {
+		cv, err := v.compile()
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", t.Name, err)
+		}
+		c.variants[v.Locale] = cv
+	}
+	return c, nil
+}
+
+// Render renders the variant for data.Member.Locale.
+func (c *Compiled) Render(data TemplateData) (Rendered, error) {
+	v := c.template.Pick(data.Member.Locale)
+	cv := c.variants[v.Locale]
+	if cv == nil {
+		return Rendered{}, fmt.Errorf("template %s has no fallback variant", c.template.Name)
+	}
+	r, err := cv.render(data)
+	if err != nil {
+		return Rendered{}, fmt.Errorf("render template %s: %w", c.template.Name, err)
 	}
 	r.Locale = v.Locale
 	return r, nil
@@ -160,25 +193,52 @@ type partError struct {
 
 func (e *partError) Error() string { return e.part + ": " + e.err.Error() }
 
+// compiledVariant is a variant's parsed parts.
+type compiledVariant struct {
+	subject, text *texttemplate.Template
+	html          *htmltemplate.Template // nil without an HTML body
+}
+
+func (v Variant) compile() (*compiledVariant, error) {
+	var cv compiledVariant
+	var err error
+	if cv.subject, err = texttemplate.New("subject").Option("missingkey=zero").Parse(v.Subject); err != nil {
+		return nil, &partError{"subject", err}
+	}
+	if cv.text, err = texttemplate.New("text_body").Option("missingkey=zero").Parse(v.Text); err != nil {
+		return nil, &partError{"text_body", err}
+	}
+	if v.HTML != "" {
+		if cv.html, err = htmltemplate.New("html_body").Option("missingkey=zero").Parse(v.HTML); err != nil {
+			return nil, &partError{"html_body", err}
+		}
+	}
+	return &cv, nil
+}
+
 func (v Variant) render(data TemplateData) (Rendered, error) {
+	cv, err := v.compile()
+	if err != nil {
+		return Rendered{}, err
+	}
+	return cv.render(data)
+}
+
+func (cv *compiledVariant) render(data TemplateData) (Rendered, error) {
 	var r Rendered
 	var err error
-	if r.Subject, err = renderText("subject", v.Subject, data); err != nil {
+	if r.Subject, err = execute("subject", cv.subject, data); err != nil {
 		return r, err
 	}
 	if strings.ContainsAny(r.Subject, "\r\n") {
 		return r, &partError{"subject", errors.New("line 1: renders with a line break")}
 	}
-	if r.Text, err = renderText("text_body", v.Text, data); err != nil {
+	if r.Text, err = execute("text_body", cv.text, data); err != nil {
 		return r, err
 	}
-	if v.HTML != "" {
-		t, err := htmltemplate.New("html_body").Option("missingkey=zero").Parse(v.HTML)
-		if err != nil {
-			return r, &partError{"html_body", err}
-		}
+	if cv.html != nil {
 		var buf bytes.Buffer
-		if err := t.Execute(&limitedBuffer{buf: &buf}, data); err != nil {
+		if err := cv.html.Execute(&limitedBuffer{buf: &buf}, data); err != nil {
 			return r, &partError{"html_body", err}
 		}
 		r.HTML = buf.String()
@@ -186,11 +246,7 @@ func (v Variant) render(data TemplateData) (Rendered, error) {
 	return r, nil
 }
 
-func renderText(part, src string, data TemplateData) (string, error) {
-	t, err := texttemplate.New(part).Option("missingkey=zero").Parse(src)
-	if err != nil {
-		return "", &partError{part, err}
-	}
+func execute(part string, t *texttemplate.Template, data TemplateData) (string, error) {
 	var buf bytes.Buffer
 	if err := t.Execute(&limitedBuffer{buf: &buf}, data); err != nil {
 		return "", &partError{part, err}
