@@ -42,6 +42,9 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 		return fmt.Errorf("bench: name a benchmark (join, import, segments, announce, rsvp, all): %w", errUsage)
 	}
 	which := args[0]
+	if which == "record" {
+		return recordBench(args[1:], os.Stdin, stdout)
+	}
 	fs := flag.NewFlagSet("kinship bench "+which, flag.ContinueOnError)
 	requests := fs.Int("requests", 5000, "joins to send (join)")
 	concurrency := fs.Int("concurrency", 8, "clients sending at once (join)")
@@ -272,4 +275,43 @@ func replaceSection(path, name, body string) error {
 		doc = strings.TrimRight(doc, "\n") + "\n\n" + section + "\n"
 	}
 	return os.WriteFile(path, []byte(doc), 0o644)
+}
+
+// recordBench writes the markdown table lines read from in (benchmarks
+// run elsewhere, such as the operator's on envtest) as section -name of
+// -out, under a header naming the command, the day and the machine.
+func recordBench(args []string, in io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("kinship bench record", flag.ContinueOnError)
+	name := fs.String("name", "", "section name (the <!-- bench:NAME --> markers)")
+	title := fs.String("title", "", "section title")
+	command := fs.String("command", "", "command that produced the table")
+	note := fs.String("note", "", "what the benchmark does and its target")
+	out := fs.String("out", "", "markdown file to update")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *name == "" || *title == "" || *command == "" || *out == "" {
+		return errors.New("bench record: -name, -title, -command and -out are required")
+	}
+	raw, err := io.ReadAll(in)
+	if err != nil {
+		return err
+	}
+	var table []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "|") {
+			table = append(table, line)
+		}
+	}
+	if len(table) < 3 {
+		return fmt.Errorf("bench record: no markdown table in the input:\n%s", raw)
+	}
+	var b strings.Builder
+	benchHeader(&b, *title, *command, time.Now())
+	if *note != "" {
+		b.WriteString(*note + "\n\n")
+	}
+	b.WriteString(strings.Join(table, "\n") + "\n\n")
+	fmt.Fprint(stdout, b.String())
+	return replaceSection(*out, *name, b.String())
 }

@@ -1,0 +1,169 @@
+{{/* Names, labels and the pieces every template shares. */}}
+
+{{- define "kinship.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's base name: "<release>-kinship", or the release name when it already holds the chart's name. */}}
+{{- define "kinship.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The operator's objects: Deployment, Service, ServiceAccount, RBAC, NetworkPolicy. */}}
+{{- define "kinship.operatorName" -}}
+{{- printf "%s-operator" (include "kinship.fullname" . | trunc 54 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "kinship.serviceAccountName" -}}
+{{- default (include "kinship.operatorName" .) .Values.operator.serviceAccount.name }}
+{{- end }}
+
+{{- define "kinship.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "kinship.labels" -}}
+helm.sh/chart: {{ include "kinship.chart" . }}
+app.kubernetes.io/name: {{ include "kinship.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: kinship
+{{- end }}
+
+{{/* Selector labels of the operator's pods. */}}
+{{- define "kinship.operatorSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "kinship.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "kinship.operatorLabels" -}}
+{{ include "kinship.labels" . }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "kinship.operatorImage" -}}
+{{- printf "%s:%s" .Values.operator.image.repository (default .Chart.AppVersion .Values.operator.image.tag) }}
+{{- end }}
+
+{{/* The ports the operator and the health checks listen on (the operator's defaults). */}}
+{{- define "kinship.metricsPort" -}}8080{{- end }}
+{{- define "kinship.healthPort" -}}8081{{- end }}
+
+{{/* Pod- and container-level security context: Pod Security "restricted". */}}
+{{- define "kinship.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "kinship.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/*
+The spec of one Community: the platform settings with the community's own
+overrides on top. Called with (list $ $community).
+*/}}
+{{- define "kinship.communitySpec" -}}
+{{- $root := index . 0 }}
+{{- $c := index . 1 }}
+{{- $p := $root.Values.platform }}
+{{- $image := mergeOverwrite (dict "repository" $p.image.repository "tag" (default $root.Chart.AppVersion $p.image.tag) "pullPolicy" $p.image.pullPolicy) (deepCopy (default (dict) $c.image)) }}
+{{- $kafka := mergeOverwrite (dict "bootstrapServers" $p.kafka.bootstrapServers "partitions" $p.kafka.partitions "replicationFactor" $p.kafka.replicationFactor "retention" $p.kafka.retention) (deepCopy (default (dict) $c.kafka)) }}
+{{- $temporal := mergeOverwrite (dict "address" $p.temporal.address "namespaceRetention" $p.temporal.namespaceRetention) (deepCopy (default (dict) $c.temporal)) }}
+{{- $databaseSecret := (default (dict) $c.database).existingSecret | default $p.database.existingSecret }}
+{{- $smtpSecret := (default (dict) $c.smtp).existingSecret | default $p.smtp.existingSecret }}
+{{- $auth := dict }}
+{{- range $k, $v := mergeOverwrite (deepCopy $p.auth) (deepCopy (default (dict) $c.auth)) }}
+{{- if $v }}{{ $_ := set $auth $k $v }}{{ end }}
+{{- end }}
+{{- $otel := (default (dict) $c.openTelemetry).endpoint | default $p.openTelemetry.endpoint }}
+{{- $components := mergeOverwrite (deepCopy $p.components) (deepCopy (default (dict) $c.components)) }}
+{{- $where := printf "communities[%s]" $c.name }}
+{{- if not $kafka.bootstrapServers }}{{ fail (printf "%s: set platform.kafka.bootstrapServers (or the community's kafka.bootstrapServers)" $where) }}{{ end }}
+{{- if not $temporal.address }}{{ fail (printf "%s: set platform.temporal.address (or the community's temporal.address)" $where) }}{{ end }}
+{{- if not $databaseSecret }}{{ fail (printf "%s: set platform.database.existingSecret (or the community's database.existingSecret)" $where) }}{{ end }}
+{{- if not $smtpSecret }}{{ fail (printf "%s: set platform.smtp.existingSecret (or the community's smtp.existingSecret)" $where) }}{{ end }}
+{{- if not $auth.issuer }}{{ fail (printf "%s: set platform.auth.issuer (or the community's auth.issuer)" $where) }}{{ end }}
+displayName: {{ $c.displayName | quote }}
+purpose: {{ $c.purpose | quote }}
+{{- with $c.goals }}
+goals:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+image:
+  {{- toYaml $image | nindent 2 }}
+{{- with $components }}
+components:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+kafka:
+  {{- toYaml $kafka | nindent 2 }}
+temporal:
+  {{- toYaml $temporal | nindent 2 }}
+database:
+  adminSecretRef:
+    namespace: {{ $root.Release.Namespace }}
+    name: {{ $databaseSecret }}
+smtp:
+  secretRef:
+    namespace: {{ $root.Release.Namespace }}
+    name: {{ $smtpSecret }}
+auth:
+  {{- toYaml $auth | nindent 2 }}
+{{- with $otel }}
+openTelemetry:
+  endpoint: {{ . | quote }}
+{{- end }}
+{{- with $c.ingress }}
+ingress:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $c.deletionPolicy }}
+deletionPolicy: {{ . }}
+{{- end }}
+{{- if $c.suspend }}
+suspend: true
+{{- end }}
+{{- end }}
+
+{{/*
+The TCP ports the operator reaches out to, as a JSON list of strings: those
+of the Kafka bootstrap servers and the Temporal addresses in platform and
+communities, the database ports and any extra ones.
+*/}}
+{{- define "kinship.operatorEgressPorts" -}}
+{{- $ports := list }}
+{{- $servers := concat .Values.platform.kafka.bootstrapServers (list .Values.platform.temporal.address) }}
+{{- range .Values.communities }}
+{{- $servers = concat $servers (default (list) (default (dict) .kafka).bootstrapServers) (list (default (dict) .temporal).address) }}
+{{- end }}
+{{- range $servers }}
+{{- with regexFind ":[0-9]+$" (toString .) }}{{ $ports = append $ports (trimPrefix ":" .) }}{{ end }}
+{{- end }}
+{{- range concat .Values.networkPolicy.databasePorts .Values.networkPolicy.extraEgressPorts }}
+{{- $ports = append $ports (toString .) }}
+{{- end }}
+{{- $ports | uniq | sortAlpha | toJson }}
+{{- end }}

@@ -1,0 +1,192 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kinshipv1alpha1 "github.com/kinshiphq/kinship/operator/api/v1alpha1"
+	"github.com/kinshiphq/kinship/operator/internal/resources"
+)
+
+// partConditions are the conditions the steps set, in the order they are
+// reported; Ready and Degraded are derived from them.
+func partConditions() []string {
+	return []string{
+		kinshipv1alpha1.ConditionTopicsReady,
+		kinshipv1alpha1.ConditionTemporalNamespaceReady,
+		kinshipv1alpha1.ConditionDatabaseReady,
+		kinshipv1alpha1.ConditionWorkloadsReady,
+	}
+}
+
+// statusBuilder collects what the steps of one reconcile found.
+type statusBuilder struct {
+	c          *kinshipv1alpha1.Community
+	conds      map[string]metav1.Condition
+	failures   []metav1.Condition // in the order they happened
+	components []kinshipv1alpha1.ComponentStatus
+	deleting   bool
+}
+
+func newStatusBuilder(c *kinshipv1alpha1.Community) *statusBuilder {
+	return &statusBuilder{c: c, conds: map[string]metav1.Condition{}}
+}
+
+func (s *statusBuilder) set(condType string, status metav1.ConditionStatus, reason, message string) metav1.Condition {
+	cond := metav1.Condition{Type: condType, Status: status, Reason: reason, Message: message, ObservedGeneration: s.c.Generation}
+	s.conds[condType] = cond
+	return cond
+}
+
+// ok marks a part as provisioned.
+func (s *statusBuilder) ok(condType, reason, message string) {
+	s.set(condType, metav1.ConditionTrue, reason, message)
+}
+
+// waiting marks a part as not there yet, with nothing failing.
+func (s *statusBuilder) waiting(condType, reason, message string) {
+	s.set(condType, metav1.ConditionFalse, reason, message)
+}
+
+// fail marks a part as failing; the Community is then Degraded and the
+// reconcile is retried with backoff.
+func (s *statusBuilder) fail(condType, reason string, err error) {
+	s.failures = append(s.failures, s.set(condType, metav1.ConditionFalse, reason, err.Error()))
+}
+
+func (s *statusBuilder) failed() bool { return len(s.failures) > 0 }
+
+func (s *statusBuilder) degradedReason() string {
+	if len(s.failures) == 0 {
+		return ""
+	}
+	return s.failures[0].Reason
+}
+
+// build returns the status to write, starting from the current one so that
+// conditions keep their transition times and parts this reconcile did not
+// look at keep their state.
+func (s *statusBuilder) build(cur kinshipv1alpha1.CommunityStatus) kinshipv1alpha1.CommunityStatus {
+	c := s.c
+	out := *cur.DeepCopy()
+	out.ObservedGeneration = c.Generation
+	out.Namespace = resources.Namespace(c)
+	out.Topics = resources.TopicNames(c)
+	out.TemporalNamespace = resources.TemporalNamespace(c)
+	out.Database = resources.DatabaseName(c)
+	out.Endpoint = resources.Endpoint(c)
+	if s.components != nil {
+		out.Components = s.components
+	}
+	for _, t := range partConditions() {
+		if cond, ok := s.conds[t]; ok {
+			meta.SetStatusCondition(&out.Conditions, cond)
+		}
+	}
+
+	var notReady []string
+	for _, t := range partConditions() {
+		if !meta.IsStatusConditionTrue(out.Conditions, t) {
+			notReady = append(notReady, t)
+		}
+	}
+	ready := metav1.Condition{Type: kinshipv1alpha1.ConditionReady, ObservedGeneration: c.Generation}
+	switch {
+	case s.deleting:
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "Deleting", "the community is being deleted"
+	case c.Spec.Suspend:
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "Suspended", "every component is scaled to zero"
+	case len(notReady) > 0:
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "NotReady", "waiting for "+strings.Join(notReady, ", ")
+	default:
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionTrue, "Ready", "the instance is provisioned and every component is ready"
+	}
+	meta.SetStatusCondition(&out.Conditions, ready)
+
+	degraded := metav1.Condition{Type: kinshipv1alpha1.ConditionDegraded, ObservedGeneration: c.Generation,
+		Status: metav1.ConditionFalse, Reason: "AsExpected", Message: "nothing is failing"}
+	if len(s.failures) > 0 {
+		f := s.failures[0]
+		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, f.Reason, f.Type+": "+f.Message
+		if len(s.failures) > 1 {
+			degraded.Message += fmt.Sprintf(" (and %d more failing)", len(s.failures)-1)
+		}
+	}
+	meta.SetStatusCondition(&out.Conditions, degraded)
+	out.Conditions = ordered(out.Conditions)
+
+	switch {
+	case s.deleting:
+		out.Phase = kinshipv1alpha1.PhaseDeleting
+	case len(s.failures) > 0:
+		out.Phase = kinshipv1alpha1.PhaseDegraded
+	case c.Spec.Suspend:
+		out.Phase = kinshipv1alpha1.PhaseSuspended
+	case ready.Status == metav1.ConditionTrue:
+		out.Phase = kinshipv1alpha1.PhaseReady
+	default:
+		out.Phase = kinshipv1alpha1.PhaseProvisioning
+	}
+	return out
+}
+
+// ordered sorts conditions into the documented order, so that a status
+// built twice is the same.
+func ordered(conds []metav1.Condition) []metav1.Condition {
+	order := append([]string{kinshipv1alpha1.ConditionReady}, partConditions()...)
+	order = append(order, kinshipv1alpha1.ConditionDegraded)
+	out := make([]metav1.Condition, 0, len(conds))
+	for _, t := range order {
+		if cond := meta.FindStatusCondition(conds, t); cond != nil {
+			out = append(out, *cond)
+		}
+	}
+	return out
+}
+
+// writeStatus writes the built status when it differs from the current one,
+// and records an Event for every condition that changed.
+func (r *CommunityReconciler) writeStatus(ctx context.Context, c *kinshipv1alpha1.Community, s *statusBuilder) error {
+	next := s.build(c.Status)
+	if equality.Semantic.DeepEqual(c.Status, next) {
+		return nil
+	}
+	prev := c.Status.DeepCopy()
+	orig := c.DeepCopy()
+	c.Status = next
+	if err := r.Client.Status().Patch(ctx, c, client.MergeFrom(orig)); err != nil {
+		return fmt.Errorf("write status of community %s: %w", c.Name, err)
+	}
+	r.recordTransitions(c, prev.Conditions, next.Conditions)
+	return nil
+}
+
+// recordTransitions records an Event for each condition whose status or
+// reason changed.
+func (r *CommunityReconciler) recordTransitions(c *kinshipv1alpha1.Community, prev, next []metav1.Condition) {
+	for _, cond := range next {
+		old := meta.FindStatusCondition(prev, cond.Type)
+		if old != nil && old.Status == cond.Status && old.Reason == cond.Reason {
+			continue
+		}
+		good := cond.Status == metav1.ConditionTrue
+		if cond.Type == kinshipv1alpha1.ConditionDegraded {
+			good = !good
+		}
+		if old == nil && good && cond.Type == kinshipv1alpha1.ConditionDegraded {
+			continue // "not degraded" from the start is no news
+		}
+		eventType := corev1.EventTypeNormal
+		if !good {
+			eventType = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(c, nil, eventType, cond.Reason, "Reconcile", "%s is %s: %s", cond.Type, cond.Status, cond.Message)
+	}
+}

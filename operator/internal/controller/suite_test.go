@@ -1,0 +1,348 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/kinshiphq/kinship/internal/db/dbtest"
+	"github.com/kinshiphq/kinship/operator/internal/external"
+	"github.com/kinshiphq/kinship/operator/internal/external/externaltest"
+)
+
+// The suite runs one API server and one manager for every test; tests
+// keep apart by using Communities, broker addresses and database hosts of
+// their own, which the fakes count separately.
+type suite struct {
+	k8s      client.Client // the tests' own client, not counted
+	scheme   *runtime.Scheme
+	writes   *requestLog // requests the operator sent
+	kafka    *externaltest.Kafka
+	temporal *externaltest.Temporal
+	postgres *externaltest.Postgres
+	pg       *dbtest.Cluster // real PostgreSQL
+	logger   *slog.Logger
+}
+
+var env suite // set once by TestMain; read-only afterwards
+
+const (
+	secretsNamespace = "kinship-system"
+	testRetryBase    = 250 * time.Millisecond
+	testRetryMax     = 2 * time.Second
+)
+
+// assetsDir finds envtest's kube-apiserver and etcd: KUBEBUILDER_ASSETS,
+// else the cache hack/envtest-assets.sh fills.
+func assetsDir() (string, error) {
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(home, ".cache", "kinship", "envtest", "v1.37.2")
+	}
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if fi, err := os.Stat(filepath.Join(dir, bin)); err != nil || fi.Mode()&0o111 == 0 {
+			return "", fmt.Errorf("envtest binary %s not found in %s: run `make envtest-assets` (it builds kube-apiserver and etcd from the Go module proxy)", bin, dir)
+		}
+	}
+	return dir, nil
+}
+
+func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
+
+func runSuite(m *testing.M) int {
+	dir, err := assetsDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log.SetLogger(ctrlLogger(logger))
+	testEnv := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: dir,
+	}
+	// envtest's default service range (a /24) holds 254 Services; the
+	// benchmark's 100 Communities need 400.
+	testEnv.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
+	cfg, err := testEnv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: start envtest:", err)
+		return 1
+	}
+	defer func() { _ = testEnv.Stop() }()
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side throttling in tests
+
+	scheme, err := NewScheme()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: secretsNamespace}}); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+
+	env = suite{
+		k8s: k8s, scheme: scheme, writes: &requestLog{}, logger: logger,
+		kafka: externaltest.NewKafka(), temporal: externaltest.NewTemporal(), postgres: externaltest.NewPostgres(),
+	}
+	mgrCfg := rest.CopyConfig(cfg)
+	mgrCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, log: env.writes} })
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
+		Scheme:  scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:   CacheOptions(0),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: create manager:", err)
+		return 1
+	}
+	r := &CommunityReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme,
+		Recorder: mgr.GetEventRecorder("kinship-operator"),
+		Kafka:    kafkaRouter{fake: env.kafka, real: external.NewKafkaAdmin(5 * time.Second)},
+		Temporal: temporalRouter{fake: env.temporal, real: external.NewTemporalAdmin(logger, 10*time.Second)},
+		Postgres: postgresRouter{fake: env.postgres, real: external.NewPostgresAdmin(10 * time.Second)},
+		Logger:   logger,
+	}
+	if err := r.SetupWithManager(mgr, Options{MaxConcurrentReconciles: 8, RetryBaseDelay: testRetryBase, RetryMaxDelay: testRetryMax}); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: set up controller:", err)
+		return 1
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("fake-deployment-controller").For(&appsv1.Deployment{}).
+		WithOptions(ctrlcontroller.Options{MaxConcurrentReconciles: 4}).
+		Complete(&fakeDeploymentController{client: mgr.GetClient()}); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: set up deployment controller:", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	return dbtest.Main(m, &env.pg)
+}
+
+// fakeDeploymentController stands in for kube-controller-manager, which
+// envtest does not run: it reports every replica of a Deployment ready.
+type fakeDeploymentController struct{ client client.Client }
+
+func (f *fakeDeploymentController) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	var d appsv1.Deployment
+	if err := f.client.Get(ctx, req.NamespacedName, &d); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	s := appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: want, UpdatedReplicas: want, ReadyReplicas: want, AvailableReplicas: want}
+	if equality.Semantic.DeepEqual(d.Status, s) {
+		return reconcile.Result{}, nil
+	}
+	d.Status = s
+	err := f.client.Status().Update(ctx, &d)
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return reconcile.Result{RequeueAfter: 10 * time.Millisecond}, nil
+	}
+	return reconcile.Result{}, err
+}
+
+// requestLog records the writes the operator sends to the API server.
+type requestLog struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+type countingTransport struct {
+	next http.RoundTripper
+	log  *requestLog
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet {
+		c.log.mu.Lock()
+		c.log.writes = append(c.log.writes, req.Method+" "+req.URL.Path)
+		c.log.mu.Unlock()
+	}
+	return c.next.RoundTrip(req)
+}
+
+// snapshot returns every write so far.
+func (l *requestLog) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.writes...)
+}
+
+// about returns the writes whose path concerns community name: the
+// Community itself or anything in its namespace.
+func (l *requestLog) about(name string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, w := range l.writes {
+		if strings.Contains(w, "/communities/"+name) ||
+			strings.Contains(w, "/namespaces/kinship-"+name+"/") || strings.HasSuffix(w, "/namespaces/kinship-"+name) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// reconciles returns how many reconciles the community controller has run.
+func reconciles(t testing.TB) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == Name {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
+
+// The routers send loopback addresses, where the tests run kfake, a
+// Temporal server and PostgreSQL, to the real clients, and every other
+// address to the fakes.
+
+func isLoopback(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+type kafkaRouter struct {
+	fake *externaltest.Kafka
+	real *external.KafkaAdmin
+}
+
+func (k kafkaRouter) pick(brokers []string) external.Kafka {
+	if len(brokers) > 0 && isLoopback(brokers[0]) {
+		return k.real
+	}
+	return k.fake
+}
+
+func (k kafkaRouter) DescribeTopics(ctx context.Context, b []string, n []string) (map[string]external.TopicState, error) {
+	return k.pick(b).DescribeTopics(ctx, b, n)
+}
+func (k kafkaRouter) CreateTopics(ctx context.Context, b []string, t []external.TopicSpec) error {
+	return k.pick(b).CreateTopics(ctx, b, t)
+}
+func (k kafkaRouter) AddPartitions(ctx context.Context, b []string, t string, n int) error {
+	return k.pick(b).AddPartitions(ctx, b, t, n)
+}
+func (k kafkaRouter) SetRetention(ctx context.Context, b []string, t string, ms int64) error {
+	return k.pick(b).SetRetention(ctx, b, t, ms)
+}
+func (k kafkaRouter) DeleteTopics(ctx context.Context, b []string, n []string) error {
+	return k.pick(b).DeleteTopics(ctx, b, n)
+}
+
+type temporalRouter struct {
+	fake *externaltest.Temporal
+	real *external.TemporalAdmin
+}
+
+func (t temporalRouter) pick(addr string) external.Temporal {
+	if isLoopback(addr) {
+		return t.real
+	}
+	return t.fake
+}
+
+func (t temporalRouter) DescribeNamespace(ctx context.Context, a, n string) (external.NamespaceState, error) {
+	return t.pick(a).DescribeNamespace(ctx, a, n)
+}
+func (t temporalRouter) RegisterNamespace(ctx context.Context, a, n string, r time.Duration) error {
+	return t.pick(a).RegisterNamespace(ctx, a, n, r)
+}
+func (t temporalRouter) SetRetention(ctx context.Context, a, n string, r time.Duration) error {
+	return t.pick(a).SetRetention(ctx, a, n, r)
+}
+func (t temporalRouter) DeleteNamespace(ctx context.Context, a, n string) error {
+	return t.pick(a).DeleteNamespace(ctx, a, n)
+}
+
+type postgresRouter struct {
+	fake *externaltest.Postgres
+	real *external.PostgresAdmin
+}
+
+func (p postgresRouter) pick(adminURL string) external.Postgres {
+	if u, err := url.Parse(adminURL); err == nil && isLoopback(u.Host) {
+		return p.real
+	}
+	return p.fake
+}
+
+func (p postgresRouter) Describe(ctx context.Context, u, d, r string) (external.DatabaseState, error) {
+	return p.pick(u).Describe(ctx, u, d, r)
+}
+func (p postgresRouter) CreateRole(ctx context.Context, u, r, pw string) error {
+	return p.pick(u).CreateRole(ctx, u, r, pw)
+}
+func (p postgresRouter) SetPassword(ctx context.Context, u, r, pw string) error {
+	return p.pick(u).SetPassword(ctx, u, r, pw)
+}
+func (p postgresRouter) CreateDatabase(ctx context.Context, u, d, o string) error {
+	return p.pick(u).CreateDatabase(ctx, u, d, o)
+}
+func (p postgresRouter) Drop(ctx context.Context, u, d, r string) error {
+	return p.pick(u).Drop(ctx, u, d, r)
+}
+
+func ctrlLogger(l *slog.Logger) logr.Logger { return logr.FromSlogHandler(l.Handler()) }

@@ -1,0 +1,187 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	kinshipv1alpha1 "github.com/kinshiphq/kinship/operator/api/v1alpha1"
+)
+
+// validCommunity is accepted by the API server; each case below breaks one
+// rule.
+func validCommunity(name string) *kinshipv1alpha1.Community {
+	return &kinshipv1alpha1.Community{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: kinshipv1alpha1.CommunitySpec{
+			DisplayName: "Valid",
+			Purpose:     "Be valid.",
+			Image:       kinshipv1alpha1.ImageSpec{Repository: "ghcr.io/kinshiphq/kinship", Tag: "v1"},
+			Kafka:       kinshipv1alpha1.KafkaSpec{BootstrapServers: []string{"kafka:9092"}},
+			Temporal:    kinshipv1alpha1.TemporalSpec{Address: "temporal:7233"},
+			Database:    kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "pg"}},
+			SMTP:        kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "smtp"}},
+			Auth:        kinshipv1alpha1.AuthSpec{Issuer: "https://id.example.org"},
+		},
+	}
+}
+
+func TestTheAPIServerRejectsInvalidCommunities(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		change func(c *kinshipv1alpha1.Community)
+		want   string
+	}{
+		{"name with a double dash", func(c *kinshipv1alpha1.Community) { c.Name = "bad--name" }, "name must be at most 50 lower-case letters"},
+		{"name too long", func(c *kinshipv1alpha1.Community) { c.Name = strings.Repeat("a", 51) }, "name must be at most 50"},
+		{"no purpose", func(c *kinshipv1alpha1.Community) { c.Spec.Purpose = "" }, "spec.purpose"},
+		{"no brokers", func(c *kinshipv1alpha1.Community) { c.Spec.Kafka.BootstrapServers = nil }, "spec.kafka.bootstrapServers"},
+		{"broker without port", func(c *kinshipv1alpha1.Community) { c.Spec.Kafka.BootstrapServers = []string{"kafka"} }, "spec.kafka.bootstrapServers[0]"},
+		{"kafka retention too short", func(c *kinshipv1alpha1.Community) { c.Spec.Kafka.Retention = &metav1.Duration{Duration: time.Minute} }, "retention must be at least 1h"},
+		{"temporal retention too short", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Temporal.NamespaceRetention = &metav1.Duration{Duration: time.Hour}
+		}, "namespaceRetention must be at least 24h"},
+		{"zero partitions", func(c *kinshipv1alpha1.Community) { c.Spec.Kafka.Partitions = -1 }, "spec.kafka.partitions"},
+		{"unknown deletion policy", func(c *kinshipv1alpha1.Community) { c.Spec.DeletionPolicy = "Orphan" }, "spec.deletionPolicy"},
+		{"negative replicas", func(c *kinshipv1alpha1.Community) { c.Spec.Components.Members.Replicas = ptr.To[int32](-1) }, "spec.components.members.replicas"},
+		{"goal without a positive target", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Goals = []kinshipv1alpha1.Goal{{Name: "g", Metric: "members.active", Target: "0"}}
+		}, "target must be greater than zero"},
+		{"goal deadline not a date", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Goals = []kinshipv1alpha1.Goal{{Name: "g", Metric: "m", Target: "1", Deadline: "soon"}}
+		}, "spec.goals[0].deadline"},
+		{"issuer not a URL", func(c *kinshipv1alpha1.Community) { c.Spec.Auth.Issuer = "id.example.org" }, "spec.auth.issuer"},
+		{"bad pull policy", func(c *kinshipv1alpha1.Community) { c.Spec.Image.PullPolicy = "Sometimes" }, "spec.image.pullPolicy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validCommunity("invalid")
+			tc.change(c)
+			err := env.k8s.Create(ctx, c)
+			if err == nil {
+				_ = env.k8s.Delete(ctx, c)
+				t.Fatalf("accepted; want an error mentioning %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTransitionRulesGuardWhatCannotChange(t *testing.T) {
+	ctx := context.Background()
+	c := validCommunity("transitions")
+	c.Spec.Kafka.Partitions = 6
+	// The operator reconciles it meanwhile; the addresses lead nowhere
+	// and that does not matter here.
+	if err := env.k8s.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, c) })
+	for _, tc := range []struct {
+		name   string
+		change func(c *kinshipv1alpha1.Community)
+		want   string
+	}{
+		{"fewer partitions", func(c *kinshipv1alpha1.Community) { c.Spec.Kafka.Partitions = 3 }, "partitions cannot be decreased"},
+		{"another replication factor", func(c *kinshipv1alpha1.Community) { c.Spec.Kafka.ReplicationFactor = 1 }, "replicationFactor is immutable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for {
+				var live kinshipv1alpha1.Community
+				if err := env.k8s.Get(ctx, client.ObjectKeyFromObject(c), &live); err != nil {
+					t.Fatal(err)
+				}
+				tc.change(&live)
+				err := env.k8s.Update(ctx, &live)
+				if apierrors.IsConflict(err) {
+					continue // the operator wrote meanwhile
+				}
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("update: %v; want %q", err, tc.want)
+				}
+				return
+			}
+		})
+	}
+	eventually(t, 10*time.Second, func() error {
+		var live kinshipv1alpha1.Community
+		if err := env.k8s.Get(ctx, client.ObjectKeyFromObject(c), &live); err != nil {
+			return err
+		}
+		live.Spec.Kafka.Partitions = 12
+		if err := env.k8s.Update(ctx, &live); err != nil && !apierrors.IsConflict(err) {
+			t.Fatalf("adding partitions must be allowed: %v", err)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+}
+
+func TestTheAPIServerFillsInDefaults(t *testing.T) {
+	ctx := context.Background()
+	c := validCommunity("defaults")
+	if err := env.k8s.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, c) })
+	s := c.Spec
+	if s.DeletionPolicy != kinshipv1alpha1.DeletionPolicyRetain || s.Image.PullPolicy != corev1.PullIfNotPresent ||
+		s.Kafka.Partitions != 4 || s.Kafka.ReplicationFactor != 3 || s.Kafka.Retention == nil || s.Kafka.Retention.Duration != 168*time.Hour ||
+		s.Temporal.NamespaceRetention == nil || s.Temporal.NamespaceRetention.Duration != 168*time.Hour || s.Auth.Audience != "kinship" ||
+		s.Auth.WorkloadIssuer != "https://kubernetes.default.svc.cluster.local" || s.Auth.WorkloadAudience != "kinship-workload" {
+		t.Errorf("defaults not applied: %+v", s)
+	}
+	for name, comp := range map[string]kinshipv1alpha1.ComponentSpec{
+		"members": s.Components.Members, "events": s.Components.Events, "communications": s.Components.Communications,
+		"partners": s.Components.Partners, "worker": s.Components.Worker,
+	} {
+		if comp.Replicas == nil || *comp.Replicas != 2 || comp.Resources.Requests.Memory().String() != "128Mi" || comp.Resources.Limits.Memory().String() != "512Mi" {
+			t.Errorf("%s defaults: %+v", name, comp)
+		}
+	}
+}
+
+// deleteAndWait deletes c and waits until the operator has released it.
+func deleteAndWait(t *testing.T, c *kinshipv1alpha1.Community) {
+	t.Helper()
+	ctx := context.Background()
+	if err := env.k8s.Delete(ctx, c); client.IgnoreNotFound(err) != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		var live kinshipv1alpha1.Community
+		if err := env.k8s.Get(ctx, client.ObjectKeyFromObject(c), &live); client.IgnoreNotFound(err) != nil || err == nil {
+			return fmt.Errorf("community %s still there (%v)", c.Name, err)
+		}
+		return nil
+	})
+}
+
+// TestTheSampleIsValid keeps config/samples in step with the CRD.
+func TestTheSampleIsValid(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "kinship_v1alpha1_community.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c kinshipv1alpha1.Community
+	if err := yaml.UnmarshalStrict(raw, &c); err != nil {
+		t.Fatalf("the sample does not match the Go types: %v", err)
+	}
+	if err := env.k8s.Create(context.Background(), &c, client.DryRunAll); err != nil {
+		t.Fatalf("the API server rejects the sample: %v", err)
+	}
+}

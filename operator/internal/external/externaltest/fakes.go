@@ -1,0 +1,441 @@
+// Package externaltest provides in-memory stand-ins for Kafka, Temporal and
+// PostgreSQL that count the calls made to them, keyed by the address the
+// caller names, so that tests sharing one fake stay apart. An address can
+// be made unreachable to exercise failure handling.
+package externaltest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kinshiphq/kinship/operator/internal/external"
+)
+
+// Calls counts the calls made to one address.
+type Calls struct {
+	Reads  int
+	Writes int
+}
+
+type unreachable map[string]bool
+
+func (u unreachable) check(addr string) error {
+	if u[addr] {
+		return fmt.Errorf("dial tcp %s: connect: connection refused", addr)
+	}
+	return nil
+}
+
+// Kafka is an in-memory Kafka admin.
+type Kafka struct {
+	mu       sync.Mutex
+	clusters map[string]*kafkaCluster
+	down     unreachable
+}
+
+type kafkaCluster struct {
+	topics map[string]external.TopicState
+	calls  Calls
+}
+
+var _ external.Kafka = (*Kafka)(nil)
+
+// NewKafka returns an empty fake.
+func NewKafka() *Kafka { return &Kafka{clusters: map[string]*kafkaCluster{}, down: unreachable{}} }
+
+func kafkaKey(brokers []string) string { return strings.Join(brokers, ",") }
+
+func (k *Kafka) cluster(brokers []string) *kafkaCluster {
+	key := kafkaKey(brokers)
+	c := k.clusters[key]
+	if c == nil {
+		c = &kafkaCluster{topics: map[string]external.TopicState{}}
+		k.clusters[key] = c
+	}
+	return c
+}
+
+// SetUnreachable makes calls naming brokers fail (or succeed again).
+func (k *Kafka) SetUnreachable(brokers []string, down bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.down[kafkaKey(brokers)] = down
+}
+
+// Topics returns the topics of the cluster at brokers.
+func (k *Kafka) Topics(brokers []string) map[string]external.TopicState {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return maps.Clone(k.cluster(brokers).topics)
+}
+
+// DeleteTopic removes a topic behind the operator's back.
+func (k *Kafka) DeleteTopic(brokers []string, name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.cluster(brokers).topics, name)
+}
+
+// Calls returns the calls made naming brokers.
+func (k *Kafka) Calls(brokers []string) Calls {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.cluster(brokers).calls
+}
+
+func (k *Kafka) begin(brokers []string, write bool) (*kafkaCluster, error) {
+	c := k.cluster(brokers)
+	if write {
+		c.calls.Writes++
+	} else {
+		c.calls.Reads++
+	}
+	return c, k.down.check(kafkaKey(brokers))
+}
+
+// DescribeTopics implements external.Kafka.
+func (k *Kafka) DescribeTopics(_ context.Context, brokers []string, names []string) (map[string]external.TopicState, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c, err := k.begin(brokers, false)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]external.TopicState{}
+	for _, n := range names {
+		if st, ok := c.topics[n]; ok {
+			out[n] = st
+		}
+	}
+	return out, nil
+}
+
+// CreateTopics implements external.Kafka.
+func (k *Kafka) CreateTopics(_ context.Context, brokers []string, topics []external.TopicSpec) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c, err := k.begin(brokers, true)
+	if err != nil {
+		return err
+	}
+	for _, t := range topics {
+		if _, ok := c.topics[t.Name]; !ok {
+			c.topics[t.Name] = external.TopicState{Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, RetentionMs: t.RetentionMs}
+		}
+	}
+	return nil
+}
+
+// AddPartitions implements external.Kafka.
+func (k *Kafka) AddPartitions(_ context.Context, brokers []string, topic string, total int) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c, err := k.begin(brokers, true)
+	if err != nil {
+		return err
+	}
+	st, ok := c.topics[topic]
+	if !ok {
+		return fmt.Errorf("add partitions to topic %s: unknown topic", topic)
+	}
+	if total < st.Partitions {
+		return fmt.Errorf("add partitions to topic %s: cannot shrink %d to %d", topic, st.Partitions, total)
+	}
+	st.Partitions = total
+	c.topics[topic] = st
+	return nil
+}
+
+// SetRetention implements external.Kafka.
+func (k *Kafka) SetRetention(_ context.Context, brokers []string, topic string, retentionMs int64) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c, err := k.begin(brokers, true)
+	if err != nil {
+		return err
+	}
+	st, ok := c.topics[topic]
+	if !ok {
+		return fmt.Errorf("set retention of topic %s: unknown topic", topic)
+	}
+	st.RetentionMs = retentionMs
+	c.topics[topic] = st
+	return nil
+}
+
+// DeleteTopics implements external.Kafka.
+func (k *Kafka) DeleteTopics(_ context.Context, brokers []string, names []string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c, err := k.begin(brokers, true)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		delete(c.topics, n)
+	}
+	return nil
+}
+
+// Temporal is an in-memory Temporal namespace admin.
+type Temporal struct {
+	mu       sync.Mutex
+	clusters map[string]*temporalCluster
+	down     unreachable
+}
+
+type temporalCluster struct {
+	namespaces map[string]time.Duration
+	calls      Calls
+}
+
+var _ external.Temporal = (*Temporal)(nil)
+
+// NewTemporal returns an empty fake.
+func NewTemporal() *Temporal {
+	return &Temporal{clusters: map[string]*temporalCluster{}, down: unreachable{}}
+}
+
+func (t *Temporal) cluster(address string) *temporalCluster {
+	c := t.clusters[address]
+	if c == nil {
+		c = &temporalCluster{namespaces: map[string]time.Duration{}}
+		t.clusters[address] = c
+	}
+	return c
+}
+
+// SetUnreachable makes calls naming address fail (or succeed again).
+func (t *Temporal) SetUnreachable(address string, down bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.down[address] = down
+}
+
+// Namespaces returns the namespaces at address and their retention.
+func (t *Temporal) Namespaces(address string) map[string]time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.cluster(address).namespaces)
+}
+
+// Calls returns the calls made naming address.
+func (t *Temporal) Calls(address string) Calls {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cluster(address).calls
+}
+
+func (t *Temporal) begin(address string, write bool) (*temporalCluster, error) {
+	c := t.cluster(address)
+	if write {
+		c.calls.Writes++
+	} else {
+		c.calls.Reads++
+	}
+	return c, t.down.check(address)
+}
+
+// DescribeNamespace implements external.Temporal.
+func (t *Temporal) DescribeNamespace(_ context.Context, address, name string) (external.NamespaceState, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, err := t.begin(address, false)
+	if err != nil {
+		return external.NamespaceState{}, err
+	}
+	r, ok := c.namespaces[name]
+	return external.NamespaceState{Exists: ok, Retention: r}, nil
+}
+
+// RegisterNamespace implements external.Temporal.
+func (t *Temporal) RegisterNamespace(_ context.Context, address, name string, retention time.Duration) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, err := t.begin(address, true)
+	if err != nil {
+		return err
+	}
+	if _, ok := c.namespaces[name]; !ok {
+		c.namespaces[name] = retention
+	}
+	return nil
+}
+
+// SetRetention implements external.Temporal.
+func (t *Temporal) SetRetention(_ context.Context, address, name string, retention time.Duration) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, err := t.begin(address, true)
+	if err != nil {
+		return err
+	}
+	if _, ok := c.namespaces[name]; !ok {
+		return fmt.Errorf("namespace %s not found", name)
+	}
+	c.namespaces[name] = retention
+	return nil
+}
+
+// DeleteNamespace implements external.Temporal.
+func (t *Temporal) DeleteNamespace(_ context.Context, address, name string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, err := t.begin(address, true)
+	if err != nil {
+		return err
+	}
+	delete(c.namespaces, name)
+	return nil
+}
+
+// Postgres is an in-memory PostgreSQL admin, keyed by the admin URL's
+// host:port.
+type Postgres struct {
+	mu      sync.Mutex
+	servers map[string]*pgServer
+	down    unreachable
+}
+
+type pgServer struct {
+	databases map[string]string // name → owner
+	roles     map[string]string // name → password
+	calls     Calls
+}
+
+var _ external.Postgres = (*Postgres)(nil)
+
+// NewPostgres returns an empty fake.
+func NewPostgres() *Postgres { return &Postgres{servers: map[string]*pgServer{}, down: unreachable{}} }
+
+func pgHost(adminURL string) string {
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return adminURL
+	}
+	return u.Host
+}
+
+func (p *Postgres) server(host string) *pgServer {
+	s := p.servers[host]
+	if s == nil {
+		s = &pgServer{databases: map[string]string{}, roles: map[string]string{}}
+		p.servers[host] = s
+	}
+	return s
+}
+
+// SetUnreachable makes calls to host:port fail (or succeed again).
+func (p *Postgres) SetUnreachable(hostPort string, down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down[hostPort] = down
+}
+
+// Databases returns the databases at host:port and their owners.
+func (p *Postgres) Databases(hostPort string) map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.server(hostPort).databases)
+}
+
+// Roles returns the roles at host:port and their passwords.
+func (p *Postgres) Roles(hostPort string) map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.server(hostPort).roles)
+}
+
+// Calls returns the calls made to host:port.
+func (p *Postgres) Calls(hostPort string) Calls {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.server(hostPort).calls
+}
+
+func (p *Postgres) begin(adminURL string, write bool) (*pgServer, error) {
+	host := pgHost(adminURL)
+	s := p.server(host)
+	if write {
+		s.calls.Writes++
+	} else {
+		s.calls.Reads++
+	}
+	return s, p.down.check(host)
+}
+
+// Describe implements external.Postgres.
+func (p *Postgres) Describe(_ context.Context, adminURL, database, role string) (external.DatabaseState, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.begin(adminURL, false)
+	if err != nil {
+		return external.DatabaseState{}, err
+	}
+	_, db := s.databases[database]
+	_, r := s.roles[role]
+	return external.DatabaseState{DatabaseExists: db, RoleExists: r}, nil
+}
+
+// CreateRole implements external.Postgres.
+func (p *Postgres) CreateRole(_ context.Context, adminURL, role, password string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.begin(adminURL, true)
+	if err != nil {
+		return err
+	}
+	if _, ok := s.roles[role]; ok {
+		return fmt.Errorf("create role %s: role already exists", role)
+	}
+	s.roles[role] = password
+	return nil
+}
+
+// SetPassword implements external.Postgres.
+func (p *Postgres) SetPassword(_ context.Context, adminURL, role, password string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.begin(adminURL, true)
+	if err != nil {
+		return err
+	}
+	if _, ok := s.roles[role]; !ok {
+		return fmt.Errorf("set password of role %s: role does not exist", role)
+	}
+	s.roles[role] = password
+	return nil
+}
+
+// CreateDatabase implements external.Postgres.
+func (p *Postgres) CreateDatabase(_ context.Context, adminURL, database, owner string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.begin(adminURL, true)
+	if err != nil {
+		return err
+	}
+	if _, ok := s.databases[database]; ok {
+		return fmt.Errorf("create database %s: database already exists", database)
+	}
+	s.databases[database] = owner
+	return nil
+}
+
+// Drop implements external.Postgres.
+func (p *Postgres) Drop(_ context.Context, adminURL, database, role string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.begin(adminURL, true)
+	if err != nil {
+		return err
+	}
+	delete(s.databases, database)
+	delete(s.roles, role)
+	return nil
+}

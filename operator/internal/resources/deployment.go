@@ -1,0 +1,256 @@
+package resources
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	kinshipv1alpha1 "github.com/kinshiphq/kinship/operator/api/v1alpha1"
+)
+
+// Paths inside the containers.
+const (
+	tmpPath        = "/tmp"
+	tokenDir       = "/var/run/secrets/kinship/token"
+	tokenFile      = tokenDir + "/token"
+	clusterCADir   = "/var/run/secrets/kinship/cluster-ca"
+	clusterCAFile  = clusterCADir + "/ca.crt"
+	clusterCAMap   = "kube-root-ca.crt" // published in every namespace
+	tokenLifetimeS = 3600
+	nonRootID      = 65532
+	portName       = "http"
+)
+
+// Inputs are what the builders need besides the Community: facts the
+// controller read from the referenced Secrets.
+type Inputs struct {
+	// Database is the PostgreSQL server's host:port, from the admin URL.
+	Database string
+	// SMTP is the mail server's host:port, from the SMTP URL.
+	SMTP string
+	// SecretsHash digests the Secrets the pods read, so that new
+	// credentials roll the pods.
+	SecretsHash string
+}
+
+// BuildDeployment builds the Deployment of one component: the kinship image
+// with the component's subcommand, Pod Security "restricted", probes on
+// /healthz and /readyz, the component's resources and replicas, spread over
+// zones and nodes.
+func BuildDeployment(c *kinshipv1alpha1.Community, comp Component, in Inputs) *appsv1.Deployment {
+	spec := comp.Spec(c)
+	podLabels := Labels(c, comp.Name)
+	container := corev1.Container{
+		Name:            comp.Name,
+		Image:           c.Spec.Image.Repository + ":" + c.Spec.Image.Tag,
+		ImagePullPolicy: pullPolicy(c),
+		Args:            []string{comp.Name},
+		Ports: []corev1.ContainerPort{{
+			Name: portName, ContainerPort: comp.Port, Protocol: corev1.ProtocolTCP,
+		}},
+		EnvFrom: []corev1.EnvFromSource{{
+			ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName}},
+		}},
+		Env:            componentEnv(c, comp),
+		Resources:      *spec.Resources.DeepCopy(),
+		LivenessProbe:  probe("/healthz", 3),
+		ReadinessProbe: probe("/readyz", 3),
+		StartupProbe:   probe("/healthz", 30),
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			RunAsNonRoot:             ptr.To(true),
+			Privileged:               ptr.To(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		VolumeMounts:             volumeMounts(c, comp),
+		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: objectMeta(c, comp.Name, comp.Name),
+		Spec: appsv1.DeploymentSpec{
+			Replicas:                ptr.To(comp.Replicas(c)),
+			Selector:                &metav1.LabelSelector{MatchLabels: SelectorLabels(c, comp.Name)},
+			RevisionHistoryLimit:    ptr.To[int32](5),
+			ProgressDeadlineSeconds: ptr.To[int32](600),
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+					MaxSurge:       ptr.To(intstr.FromInt32(1)),
+				},
+			},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels: podLabels,
+					Annotations: map[string]string{
+						AnnotationConfigHash:  ConfigHash(c),
+						AnnotationSecretsHash: in.SecretsHash,
+					},
+				},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:            ServiceAccountName,
+					AutomountServiceAccountToken:  ptr.To(false),
+					EnableServiceLinks:            ptr.To(false),
+					TerminationGracePeriodSeconds: ptr.To[int64](30),
+					RestartPolicy:                 corev1.RestartPolicyAlways,
+					DNSPolicy:                     corev1.DNSClusterFirst,
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   ptr.To(true),
+						RunAsUser:      ptr.To[int64](nonRootID),
+						RunAsGroup:     ptr.To[int64](nonRootID),
+						FSGroup:        ptr.To[int64](nonRootID),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers:                []corev1.Container{container},
+					Volumes:                   volumes(c, comp),
+					TopologySpreadConstraints: spread(c, comp),
+				},
+			},
+		},
+	}
+}
+
+func pullPolicy(c *kinshipv1alpha1.Community) corev1.PullPolicy {
+	if c.Spec.Image.PullPolicy == "" {
+		return corev1.PullIfNotPresent
+	}
+	return c.Spec.Image.PullPolicy
+}
+
+func probe(path string, failures int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: path, Port: intstr.FromString(portName), Scheme: corev1.URISchemeHTTP,
+		}},
+		TimeoutSeconds:   2,
+		PeriodSeconds:    10,
+		SuccessThreshold: 1,
+		FailureThreshold: failures,
+	}
+}
+
+// componentEnv is what the component's subcommand reads (see
+// docs/configuration.md); the settings every component shares come from
+// the ConfigMap.
+func componentEnv(c *kinshipv1alpha1.Community, comp Component) []corev1.EnvVar {
+	env := []corev1.EnvVar{{Name: "KINSHIP_HTTP_ADDR", Value: ":" + strconv.Itoa(int(comp.Port))}}
+	if comp.API {
+		env = append(env,
+			secretEnv("DATABASE_URL", DatabaseSecretName(c), "url"),
+			corev1.EnvVar{Name: "AUTH_ISSUER", Value: c.Spec.Auth.Issuer},
+			corev1.EnvVar{Name: "AUTH_AUDIENCE", Value: c.Spec.Auth.Audience},
+			corev1.EnvVar{Name: "AUTH_WORKLOAD_SUBJECTS", Value: WorkloadSubject(c)},
+			corev1.EnvVar{Name: "AUTH_WORKLOAD_ISSUER", Value: c.Spec.Auth.WorkloadIssuer},
+			corev1.EnvVar{Name: "AUTH_WORKLOAD_AUDIENCE", Value: c.Spec.Auth.WorkloadAudience},
+		)
+		if inClusterIssuer(c) {
+			env = append(env, corev1.EnvVar{Name: "AUTH_WORKLOAD_CA_FILE", Value: clusterCAFile})
+		}
+	}
+	if comp.SMTP {
+		env = append(env,
+			secretEnv("SMTP_URL", SMTPSecretName(c), "url"),
+			secretEnv("SMTP_FROM", SMTPSecretName(c), "from"),
+		)
+	}
+	if comp.Temporal {
+		env = append(env, corev1.EnvVar{Name: "TEMPORAL_ADDRESS", Value: c.Spec.Temporal.Address})
+	}
+	if comp.CallsMembers {
+		env = append(env, corev1.EnvVar{Name: "KINSHIP_MEMBERS_URL", Value: mustComponent("members").URL(c)})
+	}
+	if comp.CallsCommunications {
+		env = append(env, corev1.EnvVar{Name: "KINSHIP_COMMUNICATIONS_URL", Value: mustComponent("communications").URL(c)})
+	}
+	if comp.PublicURL && c.Spec.Ingress != nil {
+		env = append(env, corev1.EnvVar{Name: "KINSHIP_EVENTS_PUBLIC_URL", Value: Endpoint(c)})
+	}
+	if comp.Token {
+		env = append(env, corev1.EnvVar{Name: "KINSHIP_WORKLOAD_TOKEN_FILE", Value: tokenFile})
+	}
+	return env
+}
+
+func secretEnv(name, secret, key string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key,
+	}}}
+}
+
+// inClusterIssuer reports whether the workload issuer is the cluster's own
+// API server, whose certificate the cluster CA signs.
+func inClusterIssuer(c *kinshipv1alpha1.Community) bool {
+	u, err := url.Parse(c.Spec.Auth.WorkloadIssuer)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	return h == "kubernetes.default.svc" || strings.HasPrefix(h, "kubernetes.default.svc.")
+}
+
+func volumes(c *kinshipv1alpha1.Community, comp Component) []corev1.Volume {
+	vs := []corev1.Volume{{
+		Name: "tmp",
+		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+			SizeLimit: ptr.To(resource.MustParse("64Mi")),
+		}},
+	}}
+	if comp.Token {
+		vs = append(vs, corev1.Volume{Name: "token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			DefaultMode: ptr.To[int32](0o440),
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+				Audience:          c.Spec.Auth.WorkloadAudience,
+				ExpirationSeconds: ptr.To[int64](tokenLifetimeS),
+				Path:              "token",
+			}}},
+		}}})
+	}
+	if comp.API && inClusterIssuer(c) {
+		vs = append(vs, corev1.Volume{Name: "cluster-ca", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			DefaultMode: ptr.To[int32](0o444),
+			Sources: []corev1.VolumeProjection{{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: clusterCAMap},
+				Items:                []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},
+			}}},
+		}}})
+	}
+	return vs
+}
+
+func volumeMounts(c *kinshipv1alpha1.Community, comp Component) []corev1.VolumeMount {
+	ms := []corev1.VolumeMount{{Name: "tmp", MountPath: tmpPath}}
+	if comp.Token {
+		ms = append(ms, corev1.VolumeMount{Name: "token", MountPath: tokenDir, ReadOnly: true})
+	}
+	if comp.API && inClusterIssuer(c) {
+		ms = append(ms, corev1.VolumeMount{Name: "cluster-ca", MountPath: clusterCADir, ReadOnly: true})
+	}
+	return ms
+}
+
+// spread prefers pods of one component on different zones and nodes
+// without blocking scheduling on small clusters.
+func spread(c *kinshipv1alpha1.Community, comp Component) []corev1.TopologySpreadConstraint {
+	sel := &metav1.LabelSelector{MatchLabels: SelectorLabels(c, comp.Name)}
+	var out []corev1.TopologySpreadConstraint
+	for _, key := range []string{corev1.LabelTopologyZone, corev1.LabelHostname} {
+		out = append(out, corev1.TopologySpreadConstraint{
+			MaxSkew:           1,
+			TopologyKey:       key,
+			WhenUnsatisfiable: corev1.ScheduleAnyway,
+			LabelSelector:     sel,
+		})
+	}
+	return out
+}

@@ -1,0 +1,133 @@
+// Package resources builds the desired Kubernetes objects of a Community's
+// instance. Every function here is pure: the same Community and inputs give
+// the same objects, so they are tested without a cluster (golden files in
+// testdata/) and applied by the controller.
+package resources
+
+import (
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	kinshipv1alpha1 "github.com/kinshiphq/kinship/operator/api/v1alpha1"
+)
+
+// Labels every managed object carries.
+const (
+	LabelName      = "app.kubernetes.io/name"
+	LabelInstance  = "app.kubernetes.io/instance"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelPartOf    = "app.kubernetes.io/part-of"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelVersion   = "app.kubernetes.io/version"
+	// LabelCommunity names the Community an object belongs to; the
+	// controller maps events on managed objects back to it.
+	LabelCommunity = "kinship.dev/community"
+
+	// ManagedBy is the value of LabelManagedBy on every object the operator
+	// creates; its cache only holds objects carrying it.
+	ManagedBy = "kinship-operator"
+	appName   = "kinship"
+)
+
+// Annotations on the pod templates that roll the pods when what they read
+// changes.
+const (
+	AnnotationConfigHash  = "kinship.dev/config-hash"
+	AnnotationSecretsHash = "kinship.dev/secrets-hash"
+)
+
+// Fixed names inside an instance namespace.
+const (
+	ServiceAccountName = "kinship"
+	ConfigMapName      = "kinship"
+	NetworkPolicyName  = "kinship"
+	IngressName        = "kinship"
+	// DefaultReplicas is used when a component's replicas are unset; the
+	// CRD defaults them to the same value.
+	DefaultReplicas int32 = 2
+)
+
+// Namespace is the instance namespace of c.
+func Namespace(c *kinshipv1alpha1.Community) string { return "kinship-" + c.Name }
+
+// TemporalNamespace is the Temporal namespace of c.
+func TemporalNamespace(c *kinshipv1alpha1.Community) string { return c.Name }
+
+// DatabaseName is the PostgreSQL database of c; its role has the same name.
+func DatabaseName(c *kinshipv1alpha1.Community) string {
+	return "kinship_" + strings.ReplaceAll(c.Name, "-", "_")
+}
+
+// DatabaseRole is the PostgreSQL role the workloads log in as.
+func DatabaseRole(c *kinshipv1alpha1.Community) string { return DatabaseName(c) }
+
+// DatabaseSecretName is the Secret holding the workloads' database URL.
+func DatabaseSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-database" }
+
+// SMTPSecretName is the instance's copy of the SMTP Secret.
+func SMTPSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-smtp" }
+
+// Domains are the event domains, one topic each.
+func Domains() []string { return []string{"members", "events", "communications", "partners"} }
+
+// TopicNames are c's topics: <name>.<domain>.v1 and each one's .dlq.
+func TopicNames(c *kinshipv1alpha1.Community) []string {
+	var out []string
+	for _, d := range Domains() {
+		t := c.Name + "." + d + ".v1"
+		out = append(out, t, t+".dlq")
+	}
+	return out
+}
+
+// WorkloadSubject is the token subject of the instance's service account.
+func WorkloadSubject(c *kinshipv1alpha1.Community) string {
+	return "system:serviceaccount:" + Namespace(c) + ":" + ServiceAccountName
+}
+
+// Labels are the labels of every object of c; component may be empty.
+func Labels(c *kinshipv1alpha1.Community, component string) map[string]string {
+	l := SelectorLabels(c, component)
+	l[LabelPartOf] = appName
+	l[LabelManagedBy] = ManagedBy
+	l[LabelCommunity] = c.Name
+	if c.Spec.Image.Tag != "" {
+		l[LabelVersion] = c.Spec.Image.Tag
+	}
+	return l
+}
+
+// SelectorLabels select c's pods, or one component's when component is set.
+// They never change, as a Deployment's selector cannot.
+func SelectorLabels(c *kinshipv1alpha1.Community, component string) map[string]string {
+	l := map[string]string{LabelName: appName, LabelInstance: c.Name}
+	if component != "" {
+		l[LabelComponent] = component
+	}
+	return l
+}
+
+// OwnerReference makes c the controlling owner of an object, so deleting
+// the Community deletes it.
+func OwnerReference(c *kinshipv1alpha1.Community) metav1.OwnerReference {
+	return metav1.OwnerReference{
+		APIVersion:         kinshipv1alpha1.GroupVersion.String(),
+		Kind:               "Community",
+		Name:               c.Name,
+		UID:                c.UID,
+		Controller:         ptr.To(true),
+		BlockOwnerDeletion: ptr.To(true),
+	}
+}
+
+// objectMeta is the metadata of an object named name in c's namespace.
+func objectMeta(c *kinshipv1alpha1.Community, name, component string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:            name,
+		Namespace:       Namespace(c),
+		Labels:          Labels(c, component),
+		OwnerReferences: []metav1.OwnerReference{OwnerReference(c)},
+	}
+}

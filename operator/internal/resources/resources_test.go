@@ -1,0 +1,369 @@
+package resources
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	kinshipv1alpha1 "github.com/kinshiphq/kinship/operator/api/v1alpha1"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// community is a Community as the API server stores it: every default set.
+func community() *kinshipv1alpha1.Community {
+	comp := func(replicas int32) kinshipv1alpha1.ComponentSpec {
+		return kinshipv1alpha1.ComponentSpec{
+			Replicas: ptr.To(replicas),
+			Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+				Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+			},
+		}
+	}
+	return &kinshipv1alpha1.Community{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "kinship.dev/v1alpha1", Kind: "Community"},
+		ObjectMeta: metav1.ObjectMeta{Name: "climate-action", UID: "0c1d2e3f-0000-4000-8000-000000000001", Generation: 1},
+		Spec: kinshipv1alpha1.CommunitySpec{
+			DisplayName: "Climate Action Riverside",
+			Purpose:     "Cut the neighbourhood's emissions by half by 2030.",
+			Goals: []kinshipv1alpha1.Goal{{
+				Name: "active-members", Metric: "members.active", Target: "500", Deadline: "2027-06-30",
+			}},
+			Image:      kinshipv1alpha1.ImageSpec{Repository: "ghcr.io/kinshiphq/kinship", Tag: "v0.4.0", PullPolicy: corev1.PullIfNotPresent},
+			Components: kinshipv1alpha1.ComponentsSpec{Members: comp(3), Events: comp(2), Communications: comp(2), Partners: comp(1), Worker: comp(2)},
+			Kafka: kinshipv1alpha1.KafkaSpec{
+				BootstrapServers: []string{"kafka-0.kafka.data:9092", "10.0.0.12:9093"},
+				Partitions:       6, ReplicationFactor: 3, Retention: &metav1.Duration{Duration: 168 * 3600e9},
+			},
+			Temporal: kinshipv1alpha1.TemporalSpec{Address: "temporal-frontend.temporal:7233", NamespaceRetention: &metav1.Duration{Duration: 168 * 3600e9}},
+			Database: kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "postgres-admin"}},
+			SMTP:     kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "smtp"}},
+			Auth: kinshipv1alpha1.AuthSpec{
+				Issuer: "https://id.example.org", Audience: "kinship",
+				WorkloadIssuer: "https://kubernetes.default.svc.cluster.local", WorkloadAudience: "kinship-workload",
+			},
+			OpenTelemetry:  kinshipv1alpha1.OpenTelemetrySpec{Endpoint: "http://otel-collector.observability:4317"},
+			Ingress:        &kinshipv1alpha1.IngressSpec{Host: "climate.example.org", ClassName: "nginx", TLSSecretName: "climate-tls"},
+			DeletionPolicy: kinshipv1alpha1.DeletionPolicyRetain,
+		},
+	}
+}
+
+func inputs() Inputs {
+	return Inputs{Database: "postgres.data.svc:5432", SMTP: "192.0.2.25:587", SecretsHash: "5ec2e75ec2e75ec2"}
+}
+
+// minimal has no ingress, no collector, an external workload issuer and one
+// replica each, and is suspended.
+func minimal() *kinshipv1alpha1.Community {
+	c := community()
+	c.Name = "tiny"
+	c.Spec.Goals = nil
+	c.Spec.Ingress = nil
+	c.Spec.OpenTelemetry = kinshipv1alpha1.OpenTelemetrySpec{}
+	c.Spec.Auth.WorkloadIssuer = "https://oidc.eks.example.com/id/ABC"
+	c.Spec.Kafka.BootstrapServers = []string{"kafka:9092"}
+	c.Spec.Suspend = true
+	return c
+}
+
+func render(t *testing.T, objs ...client.Object) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	for _, o := range objs {
+		b, err := yaml.Marshal(o)
+		if err != nil {
+			t.Fatalf("marshal %T: %v", o, err)
+		}
+		buf.WriteString("---\n")
+		buf.Write(b)
+	}
+	return buf.Bytes()
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/resources -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from what the builders produce; review the change and run go test ./internal/resources -update\n--- got\n%s", path, got)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    *kinshipv1alpha1.Community
+	}{
+		{"full", community()},
+		{"minimal", minimal()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := []client.Object{
+				BuildNamespace(tc.c),
+				BuildDatabaseSecret(tc.c, "postgres://kinship_x:secret@postgres.data.svc:5432/kinship_x?sslmode=require"),
+				BuildSMTPSecret(tc.c, "smtp+starttls://mailer:pw@192.0.2.25:587", "Kinship <no-reply@example.org>"),
+			}
+			objs = append(objs, Workloads(tc.c, inputs())...)
+			golden(t, tc.name+".golden.yaml", render(t, objs...))
+		})
+	}
+}
+
+func TestBuildersAreDeterministic(t *testing.T) {
+	a := render(t, Workloads(community(), inputs())...)
+	for range 20 {
+		if b := render(t, Workloads(community(), inputs())...); !bytes.Equal(a, b) {
+			t.Fatal("two builds of the same Community differ")
+		}
+	}
+}
+
+func deployments(objs []client.Object) map[string]*appsv1.Deployment {
+	out := map[string]*appsv1.Deployment{}
+	for _, o := range objs {
+		if d, ok := o.(*appsv1.Deployment); ok {
+			out[d.Name] = d
+		}
+	}
+	return out
+}
+
+func TestEveryPodMeetsPodSecurityRestricted(t *testing.T) {
+	deps := deployments(Workloads(community(), inputs()))
+	if len(deps) != 5 {
+		t.Fatalf("got %d deployments, want one per component (5)", len(deps))
+	}
+	for name, d := range deps {
+		pod := d.Spec.Template.Spec
+		if !ptr.Deref(pod.SecurityContext.RunAsNonRoot, false) || pod.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			t.Errorf("%s: pod must run as non-root with seccomp RuntimeDefault", name)
+		}
+		if ptr.Deref(pod.AutomountServiceAccountToken, true) {
+			t.Errorf("%s: pods must not mount an API token", name)
+		}
+		for _, ctr := range pod.Containers {
+			sc := ctr.SecurityContext
+			if ptr.Deref(sc.AllowPrivilegeEscalation, true) || !ptr.Deref(sc.ReadOnlyRootFilesystem, false) ||
+				!slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0 {
+				t.Errorf("%s/%s: container security context is not restricted: %+v", name, ctr.Name, sc)
+			}
+			if ctr.LivenessProbe.HTTPGet.Path != "/healthz" || ctr.ReadinessProbe.HTTPGet.Path != "/readyz" {
+				t.Errorf("%s: probes must be /healthz and /readyz", name)
+			}
+			if !slices.ContainsFunc(ctr.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/tmp" }) {
+				t.Errorf("%s: /tmp must be a writable emptyDir under a read-only root", name)
+			}
+			if !slices.Equal(ctr.Args, []string{name}) {
+				t.Errorf("%s: args = %v, want the component's subcommand", name, ctr.Args)
+			}
+		}
+	}
+}
+
+func envOf(d *appsv1.Deployment) map[string]corev1.EnvVar {
+	out := map[string]corev1.EnvVar{}
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		out[e.Name] = e
+	}
+	return out
+}
+
+func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
+	c := community()
+	deps := deployments(Workloads(c, inputs()))
+	services := []string{"members", "communications", "events", "partners"}
+	for _, name := range services {
+		env := envOf(deps[name])
+		for _, key := range []string{"KINSHIP_HTTP_ADDR", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_WORKLOAD_SUBJECTS", "AUTH_WORKLOAD_ISSUER", "AUTH_WORKLOAD_AUDIENCE"} {
+			if _, ok := env[key]; !ok {
+				t.Errorf("%s lacks %s", name, key)
+			}
+		}
+		if ref := env["DATABASE_URL"].ValueFrom; ref == nil || ref.SecretKeyRef.Name != "climate-action-database" || ref.SecretKeyRef.Key != "url" {
+			t.Errorf("%s: DATABASE_URL must come from the generated Secret, got %+v", name, env["DATABASE_URL"])
+		}
+		if got := env["AUTH_WORKLOAD_SUBJECTS"].Value; got != "system:serviceaccount:kinship-climate-action:kinship" {
+			t.Errorf("%s: AUTH_WORKLOAD_SUBJECTS = %q", name, got)
+		}
+	}
+	comm := envOf(deps["communications"])
+	for _, key := range []string{"SMTP_URL", "SMTP_FROM"} {
+		if ref := comm[key].ValueFrom; ref == nil || ref.SecretKeyRef.Name != "climate-action-smtp" {
+			t.Errorf("communications: %s must come from the SMTP Secret", key)
+		}
+	}
+	for _, name := range []string{"communications", "events", "partners", "worker"} {
+		env := envOf(deps[name])
+		if env["KINSHIP_MEMBERS_URL"].Value != "http://members.kinship-climate-action.svc:8081" || env["KINSHIP_WORKLOAD_TOKEN_FILE"].Value == "" {
+			t.Errorf("%s must reach the members API with its own token: %v", name, env)
+		}
+	}
+	if got := envOf(deps["events"])["KINSHIP_EVENTS_PUBLIC_URL"].Value; got != "https://climate.example.org" {
+		t.Errorf("events public url = %q", got)
+	}
+	if _, ok := envOf(deployments(Workloads(minimal(), inputs()))["events"])["KINSHIP_EVENTS_PUBLIC_URL"]; ok {
+		t.Error("without an ingress the calendar links stay relative")
+	}
+	worker := envOf(deps["worker"])
+	if _, ok := worker["DATABASE_URL"]; ok {
+		t.Error("the worker must not get database credentials")
+	}
+	want := map[string]string{
+		"TEMPORAL_ADDRESS":            "temporal-frontend.temporal:7233",
+		"KINSHIP_MEMBERS_URL":         "http://members.kinship-climate-action.svc:8081",
+		"KINSHIP_COMMUNICATIONS_URL":  "http://communications.kinship-climate-action.svc:8082",
+		"KINSHIP_WORKLOAD_TOKEN_FILE": "/var/run/secrets/kinship/token/token",
+	}
+	for k, v := range want {
+		if worker[k].Value != v {
+			t.Errorf("worker %s = %q, want %q", k, worker[k].Value, v)
+		}
+	}
+	cm := BuildConfigMap(c)
+	if cm.Data["KINSHIP_COMMUNITIES"] != "climate-action" || cm.Data["KAFKA_BROKERS"] != "kafka-0.kafka.data:9092,10.0.0.12:9093" ||
+		cm.Data["LOG_FORMAT"] != "json" || cm.Data["OTEL_EXPORTER_OTLP_ENDPOINT"] != "http://otel-collector.observability:4317" {
+		t.Errorf("shared settings: %v", cm.Data)
+	}
+	for name, d := range deps {
+		if d.Spec.Template.Spec.Containers[0].EnvFrom[0].ConfigMapRef.Name != cm.Name {
+			t.Errorf("%s does not read the shared ConfigMap", name)
+		}
+	}
+}
+
+func TestChangingTheSpecRollsThePods(t *testing.T) {
+	a := community()
+	b := community()
+	b.Spec.Kafka.BootstrapServers = []string{"kafka-new:9092"}
+	da := BuildDeployment(a, Components()[0], inputs())
+	db := BuildDeployment(b, Components()[0], inputs())
+	if da.Spec.Template.Annotations[AnnotationConfigHash] == db.Spec.Template.Annotations[AnnotationConfigHash] {
+		t.Error("new brokers must change the pod template so pods restart with them")
+	}
+	in := inputs()
+	in.SecretsHash = "other"
+	if BuildDeployment(a, Components()[0], in).Spec.Template.Annotations[AnnotationSecretsHash] == da.Spec.Template.Annotations[AnnotationSecretsHash] {
+		t.Error("new credentials must change the pod template")
+	}
+}
+
+func TestSuspendScalesEveryComponentToZero(t *testing.T) {
+	for name, d := range deployments(Workloads(minimal(), inputs())) {
+		if *d.Spec.Replicas != 0 {
+			t.Errorf("%s has %d replicas while suspended", name, *d.Spec.Replicas)
+		}
+	}
+}
+
+func TestNetworkPolicyAllowsOnlyTheDependencies(t *testing.T) {
+	np := BuildNetworkPolicy(community(), inputs())
+	if len(np.Spec.PodSelector.MatchLabels) != 0 || len(np.Spec.PolicyTypes) != 2 {
+		t.Fatal("the policy must select every pod of the instance for ingress and egress")
+	}
+	ports := map[string]bool{}
+	var pinned []string
+	for _, r := range np.Spec.Egress {
+		for _, to := range r.To {
+			if to.IPBlock != nil {
+				pinned = append(pinned, to.IPBlock.CIDR)
+			}
+		}
+		for _, p := range r.Ports {
+			ports[string(*p.Protocol)+"/"+p.Port.String()] = true
+		}
+	}
+	// Kafka 9092 and 9093, Temporal 7233, PostgreSQL 5432, SMTP 587,
+	// collector 4317, issuers 443, DNS 53.
+	for _, want := range []string{"TCP/9092", "TCP/9093", "TCP/7233", "TCP/5432", "TCP/587", "TCP/4317", "TCP/443", "UDP/53", "TCP/53"} {
+		if !ports[want] {
+			t.Errorf("egress to %s is not allowed", want)
+		}
+	}
+	if len(ports) != 9 {
+		t.Errorf("egress allows more than the dependencies: %v", ports)
+	}
+	slices.Sort(pinned)
+	if !slices.Equal(pinned, []string{"10.0.0.12/32", "192.0.2.25/32"}) {
+		t.Errorf("destinations given as addresses must be pinned, got %v", pinned)
+	}
+}
+
+func TestIngressRoutesEveryAPI(t *testing.T) {
+	ing := BuildIngress(community())
+	backends := map[string]string{}
+	for _, p := range ing.Spec.Rules[0].HTTP.Paths {
+		backends[p.Path] = p.Backend.Service.Name
+	}
+	if backends["/kinship.members.v1.MembersService"] != "members" || backends["/kinship.communications.v1.CommunicationsService"] != "communications" ||
+		backends["/kinship.events.v1.EventsService"] != "events" || backends["/calendar"] != "events" || backends["/kinship.partners.v1.ReportsService"] != "partners" {
+		t.Errorf("routes: %v", backends)
+	}
+	for _, v := range backends {
+		if v == "worker" {
+			t.Error("the worker has no API to expose")
+		}
+	}
+	if ing.Spec.TLS[0].SecretName != "climate-tls" || *ing.Spec.IngressClassName != "nginx" {
+		t.Errorf("tls/class not set: %+v", ing.Spec)
+	}
+	if BuildIngress(minimal()) != nil {
+		t.Error("no ingress must be built without spec.ingress")
+	}
+	if got := Endpoint(community()); got != "https://climate.example.org" {
+		t.Errorf("endpoint = %q", got)
+	}
+	if got := Endpoint(minimal()); got != "http://members.kinship-tiny.svc:8081" {
+		t.Errorf("endpoint = %q", got)
+	}
+}
+
+func TestEveryObjectIsOwnedAndLabelled(t *testing.T) {
+	c := community()
+	objs := append(Workloads(c, inputs()), BuildNamespace(c), BuildDatabaseSecret(c, "u"), BuildSMTPSecret(c, "u", "f"))
+	for _, o := range objs {
+		refs := o.GetOwnerReferences()
+		if len(refs) != 1 || refs[0].UID != c.UID || !ptr.Deref(refs[0].Controller, false) {
+			t.Errorf("%T %s: owner references %v", o, o.GetName(), refs)
+		}
+		if o.GetLabels()[LabelManagedBy] != ManagedBy || o.GetLabels()[LabelCommunity] != c.Name {
+			t.Errorf("%T %s lacks the managed-by or community label", o, o.GetName())
+		}
+		if _, isNS := o.(*corev1.Namespace); !isNS && o.GetNamespace() != "kinship-climate-action" {
+			t.Errorf("%T %s is in namespace %q", o, o.GetName(), o.GetNamespace())
+		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	c := community()
+	if got := strings.Join(TopicNames(c), " "); got != "climate-action.members.v1 climate-action.members.v1.dlq climate-action.events.v1 climate-action.events.v1.dlq "+
+		"climate-action.communications.v1 climate-action.communications.v1.dlq climate-action.partners.v1 climate-action.partners.v1.dlq" {
+		t.Errorf("topics: %s", got)
+	}
+	if DatabaseName(c) != "kinship_climate_action" || TemporalNamespace(c) != "climate-action" || Namespace(c) != "kinship-climate-action" {
+		t.Error("names do not follow the conventions")
+	}
+}

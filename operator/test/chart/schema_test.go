@@ -1,0 +1,65 @@
+package chart
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// platformSet is what a community needs from the platform settings.
+const platformSet = `
+platform:
+  kafka: {bootstrapServers: ["kafka.kafka:9092"]}
+  temporal: {address: "temporal-frontend.temporal:7233"}
+  database: {existingSecret: postgres-admin}
+  smtp: {existingSecret: smtp}
+  auth: {issuer: "https://id.example.org"}
+`
+
+func TestValuesSchemaRefusesBadValues(t *testing.T) {
+	cases := []struct {
+		name   string
+		values string
+		want   string // in helm's error
+	}{
+		{"replicas must be a number", `operator: {replicas: two}`, "/operator/replicas"},
+		{"replicas cannot be negative", `operator: {replicas: -1}`, "/operator/replicas"},
+		{"component replicas cannot be negative", `platform: {components: {members: {replicas: -1}}}`, "/platform/components/members/replicas"},
+		{"a switch must be a boolean", `serviceMonitor: {enabled: "yes"}`, "/serviceMonitor/enabled"},
+		{"unknown top-level key", `replicaCount: 2`, "replicaCount"},
+		{"unknown key in operator", `operator: {image: {registry: docker.io}}`, "registry"},
+		{"unknown key in a community", platformSet + `
+communities:
+  - {name: climate, displayName: Climate, purpose: Act., colour: green}`, "colour"},
+		{"community name must be a DNS label", platformSet + `
+communities:
+  - {name: Climate_Action, displayName: Climate, purpose: Act.}`, "/communities/0/name"},
+		{"community needs a purpose", platformSet + `
+communities:
+  - {name: climate, displayName: Climate}`, "purpose"},
+		{"log level is one of four", `operator: {logLevel: verbose}`, "/operator/logLevel"},
+		{"durations are Go durations", `operator: {retryBaseDelay: soon}`, "/operator/retryBaseDelay"},
+		{"bootstrap servers need a port", `platform: {kafka: {bootstrapServers: [kafka.kafka]}}`, "/platform/kafka/bootstrapServers/0"},
+		{"image tag must be a valid tag", `platform: {image: {tag: "v1 beta"}}`, "/platform/image/tag"},
+		{"a community needs the platform settings it does not override", `
+communities:
+  - {name: climate, displayName: Climate, purpose: Act.}`, "platform.kafka.bootstrapServers"},
+	}
+	dir := t.TempDir()
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(dir, "values-"+string(rune('a'+i))+".yaml")
+			if err := os.WriteFile(file, []byte(c.values), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := helmTemplate(t, "--values", file)
+			if err == nil {
+				t.Fatalf("helm accepted\n%s\nand rendered %d bytes", c.values, len(out))
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("helm refused, but its error does not name %q:\n%v", c.want, err)
+			}
+		})
+	}
+}
