@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -43,10 +45,21 @@ const (
 // DeadLetterTopic is where records of topic go that cannot be handled.
 func DeadLetterTopic(topic string) string { return topic + ".dlq" }
 
+// Group names the consumer group of a component (base, such as
+// "kinship-members-activity") serving communities: each instance gets its
+// own group, so one community's rebalance never pauses another's consumers
+// on a shared cluster.
+func Group(base string, communities []string) string {
+	sorted := slices.Clone(communities)
+	slices.Sort(sorted)
+	return base + "." + strings.Join(sorted, "+")
+}
+
 // ConsumerConfig configures a consumer group member.
 type ConsumerConfig struct {
 	Brokers []string
-	// GroupID names the consumer group; one group per consuming component.
+	// GroupID names the consumer group; one group per consuming component
+	// and instance (see Group).
 	GroupID string
 	Topics  []string
 	// DeadLetters writes dead-lettered records; its Topic must be unset.

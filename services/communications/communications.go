@@ -261,7 +261,7 @@ func runProjection(ctx context.Context, cfg Config, st *store.Store, in *inbox.I
 		topics = append(topics, memberevents.Topic(c))
 	}
 	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-		Brokers: cfg.KafkaBrokers, GroupID: events.ProjectionGroup, Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
+		Brokers: cfg.KafkaBrokers, GroupID: kafka.Group(events.ProjectionGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
 	}, telemetry.Propagator())
 	if err != nil {
 		return fmt.Errorf("communications: recipients projection: %w", err)
@@ -277,7 +277,7 @@ func runEventsFeed(ctx context.Context, cfg Config, st *store.Store, in *inbox.I
 		topics = append(topics, events.EventsTopic(c))
 	}
 	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-		Brokers: cfg.KafkaBrokers, GroupID: events.EventsGroup, Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
+		Brokers: cfg.KafkaBrokers, GroupID: kafka.Group(events.EventsGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
 	}, telemetry.Propagator())
 	if err != nil {
 		return fmt.Errorf("communications: events feed: %w", err)
