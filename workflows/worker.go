@@ -1,6 +1,7 @@
 // Package workflows runs Kinship's Temporal worker: it registers every
-// workflow and activity in each community's namespace, and runs the Kafka
-// trigger that starts journeys from member events.
+// workflow and activity in each community's namespace, runs the Kafka
+// trigger that starts and steers journeys from the services' events, and
+// serves the journeys API.
 package workflows
 
 import (
@@ -14,25 +15,20 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
-	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
-	"go.temporal.io/sdk/interceptor"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
-	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
-	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
-	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/internal/validate"
-	"github.com/kinshiphq/kinship/workflows/onboarding"
+	"github.com/kinshiphq/kinship/workflows/digest"
+	"github.com/kinshiphq/kinship/workflows/eventlifecycle"
 )
 
 // Config configures the worker.
 type Config struct {
-	// HTTPAddr serves /healthz and /readyz, such as ":8083".
+	// HTTPAddr serves the journeys API, /healthz and /readyz, such as
+	// ":8083".
 	HTTPAddr string
 	// TemporalAddress is the Temporal frontend, such as "temporal:7233".
 	TemporalAddress string
@@ -41,10 +37,35 @@ type Config struct {
 	KafkaBrokers      []string
 	MembersURL        string
 	CommunicationsURL string
-	// Onboarding tunes the onboarding journeys the trigger starts.
+	// EventsURL is the events API: event lifecycles and journeys that
+	// suggest events call it.
+	EventsURL string
+	// PartnersURL is the partners API, which erasures reach.
+	PartnersURL string
+	// EventLifecycle tunes event reminders, feedback requests and no-show
+	// marking; zero means the defaults.
+	EventLifecycle eventlifecycle.Settings
+	// Digest is each community's weekly digest schedule; zero means
+	// digest.DefaultSettings (Monday 09:00 UTC).
+	Digest digest.Settings
+	// Auth says which bearer tokens the journeys API trusts; API keys are
+	// verified with the members service.
+	Auth auth.TokenConfig
+	// Journeys define communities' journeys, by community slug or "*";
+	// what is missing takes the defaults (see ParseJourneys).
+	Journeys map[string]Journeys
+	// OnboardingReminderAfter and OnboardingGiveUpAfter tune the default
+	// onboarding journey: its first profile reminder (the second follows
+	// at 2.5 times it) and how long it waits for the profile.
 	OnboardingReminderAfter time.Duration
 	OnboardingGiveUpAfter   time.Duration
-	ShutdownTimeout         time.Duration
+	// OnboardImported starts journeys for members who arrived in an
+	// import too; by default organisers start those as a cohort.
+	OnboardImported bool
+	// StartConcurrency is how many journeys a cohort start starts at
+	// once; 0 means 16.
+	StartConcurrency int
+	ShutdownTimeout  time.Duration
 }
 
 // Validate reports every missing or malformed setting.
@@ -67,13 +88,28 @@ func (c Config) Validate() error {
 	if len(c.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("worker: no kafka brokers"))
 	}
-	for name, raw := range map[string]string{"members url": c.MembersURL, "communications url": c.CommunicationsURL} {
-		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("worker: %s %q is not an http(s) URL", name, raw))
+	urls := []struct{ name, raw string }{{"members url", c.MembersURL}, {"communications url", c.CommunicationsURL},
+		{"events url", c.EventsURL}, {"partners url", c.PartnersURL}}
+	for _, u := range urls {
+		if parsed, err := url.Parse(u.raw); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			errs = append(errs, fmt.Errorf("worker: %s %q is not an http(s) URL", u.name, u.raw))
 		}
+	}
+	if err := c.Auth.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("worker: %w", err))
 	}
 	if c.OnboardingReminderAfter < 0 || c.OnboardingGiveUpAfter < 0 {
 		errs = append(errs, errors.New("worker: onboarding durations must not be negative"))
+	}
+	if c.StartConcurrency < 0 || c.StartConcurrency > 256 {
+		errs = append(errs, errors.New("worker: start concurrency must be between 0 and 256"))
+	}
+	errs = append(errs, validateJourneys(c)...)
+	if err := c.EventLifecycle.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("worker: event lifecycle: %w", err))
+	}
+	if err := c.Digest.Validate(); c.Digest != (digest.Settings{}) && err != nil {
+		errs = append(errs, fmt.Errorf("worker: digest: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -83,13 +119,13 @@ type Deps struct {
 	Logger *slog.Logger
 	Tracer trace.TracerProvider
 	// Credentials are the worker's workload tokens, presented to the
-	// services its activities call.
+	// services its activities and the journeys API call.
 	Credentials auth.TokenSource
 	// Listener, when set, is served instead of listening on HTTPAddr.
 	Listener net.Listener
 }
 
-// Run runs the workers and the trigger until ctx ends.
+// Run runs the workers, the trigger and the journeys API until ctx ends.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -107,26 +143,20 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			c.Close()
 		}
 	}()
-
-	httpClient := rpc.HTTPClient(30 * time.Second)
-	clientOpts := rpc.ClientOptions(deps.Tracer, auth.NewClientInterceptor(deps.Credentials))
-	acts := &onboarding.Activities{
-		Members:        membersv1connect.NewMembersServiceClient(httpClient, cfg.MembersURL, clientOpts...),
-		Communications: communicationsv1connect.NewCommunicationsServiceClient(httpClient, cfg.CommunicationsURL, clientOpts...),
-	}
-	var workers []worker.Worker
 	for _, community := range cfg.Communities {
-		w := worker.New(clients[community], onboarding.TaskQueue, worker.Options{})
-		onboarding.Register(w, acts)
-		if err := w.Start(); err != nil {
-			stopAll(workers)
-			return fmt.Errorf("worker: start onboarding worker for %s: %w", community, err)
+		if err := digest.EnsureSchedules(ctx, clients[community], community, cfg.Digest); err != nil {
+			return fmt.Errorf("worker: %w", err)
 		}
-		workers = append(workers, w)
+	}
+	svc := newServiceClients(cfg, deps)
+	workers, err := startWorkers(cfg, clients, svc)
+	if err != nil {
+		return err
 	}
 	defer stopAll(workers)
 
-	trig, err := newTrigger(cfg, clients, deps.Tracer, logger)
+	defs := newCatalogue(cfg)
+	trig, err := newTrigger(cfg, clients, defs, deps.Tracer, logger)
 	if err != nil {
 		return err
 	}
@@ -140,48 +170,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			return err
 		},
 	}})
+	if err := mountJourneysAPI(srv, cfg, clients, svc, defs, deps, logger); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error { return trig.run(gctx) })
 	return g.Wait()
-}
-
-// dialNamespaces opens one client per community namespace over a single
-// connection, traced and logging through slog.
-func dialNamespaces(ctx context.Context, cfg Config, tp trace.TracerProvider, logger *slog.Logger) (map[string]client.Client, error) {
-	tracing, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{
-		Tracer:            tp.Tracer("github.com/kinshiphq/kinship/workflows"),
-		TextMapPropagator: telemetry.Propagator(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("worker: temporal tracing: %w", err)
-	}
-	options := func(namespace string) client.Options {
-		return client.Options{
-			HostPort:     cfg.TemporalAddress,
-			Namespace:    namespace,
-			Logger:       tlog.NewStructuredLogger(logger),
-			Interceptors: []interceptor.ClientInterceptor{tracing},
-		}
-	}
-	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	first, err := client.DialContext(dialCtx, options(cfg.Communities[0]))
-	if err != nil {
-		return nil, fmt.Errorf("worker: connect to temporal at %s: %w", cfg.TemporalAddress, err)
-	}
-	clients := map[string]client.Client{cfg.Communities[0]: first}
-	for _, community := range cfg.Communities[1:] {
-		c, err := client.NewClientFromExistingWithContext(dialCtx, first, options(community))
-		if err != nil {
-			for _, open := range clients {
-				open.Close()
-			}
-			return nil, fmt.Errorf("worker: temporal namespace %s: %w", community, err)
-		}
-		clients[community] = c
-	}
-	return clients, nil
 }
 
 func stopAll(workers []worker.Worker) {

@@ -39,7 +39,7 @@ import (
 // the -out markdown file.
 func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("bench: name a benchmark (join, import, segments, announce, rsvp, all): %w", errUsage)
+		return fmt.Errorf("bench: name a benchmark (join, import, segments, announce, rsvp, journeys, all, or record): %w", errUsage)
 	}
 	which := args[0]
 	if which == "record" {
@@ -51,6 +51,7 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 	rows := fs.Int("rows", 100_000, "rows to import (import, segments)")
 	recipients := fs.Int("members", 100_000, "members the announcement reaches (announce)")
 	rounds := fs.Int("rounds", 3, "rounds of 1,000 RSVPs per shape (rsvp)")
+	journeys := fs.Int("journeys", 10_000, "onboarding journeys a cohort start starts (journeys)")
 	out := fs.String("out", "", "markdown file whose benchmark sections are replaced with the results")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -67,14 +68,16 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *requests < 1 || *concurrency < 1 || *rows < 1 || *recipients < 1 || *rounds < 1 {
-		return errors.New("bench: -requests, -concurrency, -rows, -members and -rounds must be positive")
+	if *requests < 1 || *concurrency < 1 || *rows < 1 || *recipients < 1 || *rounds < 1 || *journeys < 1 {
+		return errors.New("bench: -requests, -concurrency, -rows, -members, -rounds and -journeys must be positive")
 	}
 	run := map[string]bool{}
 	switch which {
 	case "all":
-		run["join"], run["import"], run["segments"], run["announce"], run["rsvp"] = true, true, true, true, true
-	case "join", "import", "segments", "announce", "rsvp":
+		for _, name := range []string{"join", "import", "segments", "announce", "rsvp", "journeys"} {
+			run[name] = true
+		}
+	case "join", "import", "segments", "announce", "rsvp", "journeys":
 		run[which] = true
 	default:
 		return fmt.Errorf("bench: unknown benchmark %q: %w", which, errUsage)
@@ -126,7 +129,14 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 		}
 		sections["rsvp"] = body
 	}
-	for _, name := range []string{"join", "import", "segments", "announce", "rsvp"} {
+	if run["journeys"] {
+		body, err := benchJourneys(ctx, *journeys, logger)
+		if err != nil {
+			return err
+		}
+		sections["journeys"] = body
+	}
+	for _, name := range []string{"join", "import", "segments", "announce", "rsvp", "journeys"} {
 		if body, ok := sections[name]; ok {
 			fmt.Fprint(stdout, body)
 			if *out != "" {

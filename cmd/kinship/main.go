@@ -34,6 +34,8 @@ Usage:
   kinship events          run the events service
   kinship partners        run the partners service
   kinship worker          run the Temporal worker and the journey trigger
+  kinship journeys start  start onboarding journeys for a segment or members, with progress (-h)
+  kinship journeys list   list journeys (-status running); also get, nominate, review, roster
   kinship bench all       run the benchmarks and write docs/benchmarks.md (-h for each)
   kinship version         print the version
 
@@ -98,6 +100,8 @@ func run(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writ
 		return runPartners(ctx, args[1:], env, logger)
 	case "worker":
 		return runWorker(ctx, args[1:], env, logger)
+	case "journeys":
+		return runJourneys(ctx, args[1:], env, stdout, os.Stderr)
 	case "bench":
 		return runBench(ctx, args[1:], logger, stdout)
 	case "version":

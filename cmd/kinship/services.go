@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/kinshiphq/kinship/services/communications"
 	"github.com/kinshiphq/kinship/services/members"
 	"github.com/kinshiphq/kinship/workflows"
+	"github.com/kinshiphq/kinship/workflows/digest"
 )
 
 // common are the settings every component shares.
@@ -179,30 +181,58 @@ func runCommunications(ctx context.Context, args []string, env envFunc, logger *
 
 func runWorker(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
 	var cfg workflows.Config
-	var tokenFile string
+	var tokenFile, journeysFile, digestSchedule string
 	var creds auth.TokenSource
 	return runComponent(ctx, args, env, logger, component{
 		name: "worker", defaultAddr: ":8083",
 		define: func(f *flags) error {
 			f.string(&cfg.TemporalAddress, "temporal-address", "TEMPORAL_ADDRESS", "", "Temporal frontend host:port")
-			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL")
+			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL (also verifies API keys)")
 			f.string(&cfg.CommunicationsURL, "communications-url", "KINSHIP_COMMUNICATIONS_URL", "", "communications API base URL")
+			f.string(&cfg.EventsURL, "events-url", "KINSHIP_EVENTS_URL", "", "events API base URL (event lifecycles, event suggestions)")
+			f.string(&cfg.PartnersURL, "partners-url", "KINSHIP_PARTNERS_URL", "", "partners API base URL (erasures)")
+			f.string(&digestSchedule, "digest-schedule", "KINSHIP_DIGEST_SCHEDULE", "mon 09:00 UTC", "weekly digest time, such as \"fri 17:30 Europe/Berlin\", or off")
+			f.string(&journeysFile, "journeys-file", "KINSHIP_JOURNEYS_FILE", "", "JSON file of communities' onboarding journeys and ambassador programmes; unset takes the defaults")
 			defineCredentials(f, &tokenFile)
-			if err := f.duration(&cfg.OnboardingReminderAfter, "onboarding-reminder-after", "KINSHIP_ONBOARDING_REMINDER_AFTER", 0, "profile reminder delay; 0 means 48h"); err != nil {
-				return err
+			importedDefault, err := strconv.ParseBool(cmp.Or(env("KINSHIP_ONBOARD_IMPORTED"), "false"))
+			if err != nil {
+				return fmt.Errorf("$KINSHIP_ONBOARD_IMPORTED: %w", err)
 			}
-			return f.duration(&cfg.OnboardingGiveUpAfter, "onboarding-give-up-after", "KINSHIP_ONBOARDING_GIVE_UP_AFTER", 0, "how long a journey waits for the profile; 0 means 30 days")
+			f.fs.BoolVar(&cfg.OnboardImported, "onboard-imported", importedDefault, "start journeys for imported members too, not only by a cohort start ($KINSHIP_ONBOARD_IMPORTED)")
+			return errors.Join(
+				f.duration(&cfg.OnboardingReminderAfter, "onboarding-reminder-after", "KINSHIP_ONBOARDING_REMINDER_AFTER", 0, "default journey's first profile reminder (the second at 2.5x); 0 means 48h"),
+				f.duration(&cfg.OnboardingGiveUpAfter, "onboarding-give-up-after", "KINSHIP_ONBOARDING_GIVE_UP_AFTER", 0, "how long the default journey waits for the profile before moving on; 0 means 7 days"),
+				f.int(&cfg.StartConcurrency, "start-concurrency", "KINSHIP_START_CONCURRENCY", 16, "journeys a cohort start starts at once"),
+				defineAuth(f, &cfg.Auth))
 		},
 		configure: func(c common) error {
 			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			var errs []error
 			var err error
 			creds, err = credentials(tokenFile)
-			return errors.Join(cfg.Validate(), err)
+			errs = append(errs, err)
+			if journeysFile != "" {
+				cfg.Journeys, err = readJourneys(journeysFile)
+				errs = append(errs, err)
+			}
+			cfg.Digest, err = digest.ParseSettings(digestSchedule)
+			errs = append(errs, err)
+			return errors.Join(append(errs, cfg.Validate())...)
 		},
 		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
 			return workflows.Run(ctx, cfg, workflows.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-worker"), Credentials: creds})
 		},
 	})
+}
+
+// readJourneys reads the worker's journeys file.
+func readJourneys(path string) (map[string]workflows.Journeys, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return workflows.ParseJourneys(f)
 }
 
 func runEvents(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {

@@ -233,6 +233,9 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			KafkaBrokers:            ep.Kafka,
 			MembersURL:              ep.Members,
 			CommunicationsURL:       ep.Communications,
+			EventsURL:               ep.Events,
+			PartnersURL:             ep.Partners,
+			Auth:                    trust,
 			OnboardingReminderAfter: cfg.OnboardingReminderAfter,
 		}, workflows.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-worker"), Listener: ports.worker,
 			Credentials: workloadTokens(issuer, workerSubject)})

@@ -42,8 +42,9 @@ var expectations = map[string]map[string]string{
 	communicationsv1connect.CommunicationsServiceSendMessageProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	communicationsv1connect.CommunicationsServiceGetMessageProcedure:     row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	communicationsv1connect.CommunicationsServiceListDeliveriesProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	communicationsv1connect.CommunicationsServiceForgetMemberProcedure:   row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
 
-	communicationsv1connect.TemplatesServiceSaveTemplateProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	communicationsv1connect.TemplatesServiceSaveTemplateProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	communicationsv1connect.TemplatesServiceGetTemplateProcedure:     row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	communicationsv1connect.TemplatesServiceListTemplatesProcedure:   row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	communicationsv1connect.TemplatesServiceDeleteTemplateProcedure:  row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
@@ -122,6 +123,8 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 					body["url"], body["format"] = "https://hooks.example.org/x", "WEBHOOK_FORMAT_GENERIC"
 				case communicationsv1connect.AnnouncementsServiceSetPreferencesProcedure:
 					body["preferences"] = map[string]any{"announcements": true, "digest": true}
+				case communicationsv1connect.CommunicationsServiceForgetMemberProcedure:
+					body["memberId"] = "m-guard-forgotten" // not the recipient the other calls are about
 				case communicationsv1connect.AnnouncementsServiceRemoveSuppressionProcedure:
 					body["email"] = "someone@example.org"
 				}

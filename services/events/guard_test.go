@@ -58,6 +58,7 @@ var expectations = map[string]map[string]string{
 	eventsv1connect.AttendanceServiceGiveFeedbackProcedure:       ownRow(),
 	eventsv1connect.AttendanceServiceGetFeedbackSummaryProcedure: row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
 	eventsv1connect.AttendanceServiceListFeedbackProcedure:       row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	eventsv1connect.AttendanceServiceForgetMemberProcedure:       row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
 
 	eventsv1connect.CalendarServiceGetFeedTokenProcedure:    ownRow(),
 	eventsv1connect.CalendarServiceRotateFeedTokenProcedure: ownRow(),
@@ -136,6 +137,8 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 					body["answer"] = "RSVP_ANSWER_NOT_GOING"
 				case eventsv1connect.AttendanceServiceGiveFeedbackProcedure:
 					body["rating"] = 5
+				case eventsv1connect.AttendanceServiceForgetMemberProcedure:
+					body["memberId"] = "m-guard-forgotten" // not the member the other calls are about
 				case eventsv1connect.EventsServiceSuggestEventsProcedure:
 					body = map[string]any{"community": "demo", "interests": []string{"repair"}}
 				}

@@ -45,8 +45,8 @@ var expectations = map[string]map[string]string{
 	membersv1connect.MembersServiceLeaveCommunityProcedure:   row(unauthenticated, allowed, denied, allowed, allowed, allowed, denied),
 	membersv1connect.MembersServiceRecordConsentProcedure:    row(unauthenticated, allowed, denied, allowed, allowed, allowed, allowed),
 	membersv1connect.MembersServiceGetConsentsProcedure:      row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
-	membersv1connect.MembersServiceAssignRoleProcedure:       row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	membersv1connect.MembersServiceRevokeRoleProcedure:       row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.MembersServiceAssignRoleProcedure:       row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
+	membersv1connect.MembersServiceRevokeRoleProcedure:       row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
 	membersv1connect.MembersServiceMergeMembersProcedure:     row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
 	membersv1connect.MembersServiceExportMemberDataProcedure: row(unauthenticated, allowed, denied, allowed, allowed, allowed, denied),
 	membersv1connect.MembersServiceEraseMemberProcedure:      row(unauthenticated, allowed, denied, allowed, allowed, allowed, allowed),
@@ -57,7 +57,7 @@ var expectations = map[string]map[string]string{
 	membersv1connect.SegmentsServiceListSegmentsProcedure:       row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	membersv1connect.SegmentsServiceDeleteSegmentProcedure:      row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	membersv1connect.SegmentsServiceCountSegmentProcedure:       row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	membersv1connect.SegmentsServiceListSegmentMembersProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.SegmentsServiceListSegmentMembersProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	membersv1connect.SegmentsServiceTargetGroupReportProcedure:  row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 
 	membersv1connect.EngagementServiceRecordActivityProcedure:          row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
@@ -245,4 +245,30 @@ func call(t *testing.T, url, token string, body any) string {
 		return fmt.Sprintf("http %d %s", res.StatusCode, out)
 	}
 	return e.Code
+}
+
+// The worker may give and take the ambassador role, and no other.
+func TestWorkloadsGiveOnlyTheAmbassadorRole(t *testing.T) {
+	s := start(t)
+	ctx := context.Background()
+	joined, err := s.anon.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := joined.Msg.GetMember().GetId()
+	c := membersv1connect.NewMembersServiceClient(http.DefaultClient, s.url, authtest.Bearer(s.issuer.Workload(t)))
+	if _, err := c.AssignRole(ctx, connect.NewRequest(&membersv1.AssignRoleRequest{Community: "demo", MemberId: id, Role: "ambassador", Tier: "silver"})); err != nil {
+		t.Errorf("assign ambassador: %v", err)
+	}
+	if _, err := c.RevokeRole(ctx, connect.NewRequest(&membersv1.RevokeRoleRequest{Community: "demo", MemberId: id, Role: "ambassador"})); err != nil {
+		t.Errorf("revoke ambassador: %v", err)
+	}
+	for _, role := range []string{"organiser", "staff"} {
+		if _, err := c.AssignRole(ctx, connect.NewRequest(&membersv1.AssignRoleRequest{Community: "demo", MemberId: id, Role: role})); connect.CodeOf(err) != connect.CodePermissionDenied {
+			t.Errorf("assign %s as a workload: %v, want PermissionDenied", role, err)
+		}
+		if _, err := c.RevokeRole(ctx, connect.NewRequest(&membersv1.RevokeRoleRequest{Community: "demo", MemberId: id, Role: role})); connect.CodeOf(err) != connect.CodePermissionDenied {
+			t.Errorf("revoke %s as a workload: %v, want PermissionDenied", role, err)
+		}
+	}
 }

@@ -68,6 +68,7 @@ var expectations = map[string]map[string]string{
 
 	partnersv1connect.ContributionsServiceRecordContributionProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	partnersv1connect.ContributionsServiceListContributionsProcedure:  row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.ContributionsServiceForgetMemberProcedure:       row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
 
 	partnersv1connect.ReportsServiceStakeholderGridProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	partnersv1connect.ReportsServiceContributionTotalsProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),

@@ -454,7 +454,7 @@ func lagOf(t *testing.T, brokers []string, topic string) string {
 	if err != nil {
 		return fmt.Sprintf("list offsets: %v", err)
 	}
-	committed, err := c.OffsetFetch(context.Background(), &kafkago.OffsetFetchRequest{GroupID: workflows.TriggerGroup, Topics: map[string][]int{topic: parts}})
+	committed, err := c.OffsetFetch(context.Background(), &kafkago.OffsetFetchRequest{GroupID: kafka.Group(workflows.TriggerGroup, []string{"demo"}), Topics: map[string][]int{topic: parts}})
 	if err != nil {
 		return fmt.Sprintf("offset fetch: %v", err)
 	}

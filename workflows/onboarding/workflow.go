@@ -1,7 +1,6 @@
 package onboarding
 
 import (
-	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -12,41 +11,15 @@ import (
 type Input struct {
 	Community string
 	MemberID  string
-	// ReminderAfter is how long after the welcome a member who has not
-	// completed their profile is reminded; 0 means DefaultReminderAfter.
-	ReminderAfter time.Duration
-	// GiveUpAfter is how long after the welcome the journey stops waiting;
-	// 0 means DefaultGiveUpAfter.
-	GiveUpAfter time.Duration
-}
+	// Definition is the journey's steps; nil means DefaultDefinition. The
+	// trigger and the journeys API always pass the community's definition,
+	// so a journey keeps the steps it started with.
+	Definition *Definition `json:",omitempty"`
 
-// Defaults of Input.
-const (
-	DefaultReminderAfter = 48 * time.Hour
-	DefaultGiveUpAfter   = 30 * 24 * time.Hour
-)
-
-// Steps a journey goes through.
-const (
-	StepWelcome         = "welcome"
-	StepCompleteProfile = "complete-profile"
-	StepDone            = "done"
-)
-
-// Outcomes of a journey.
-const (
-	OutcomeProfileCompleted = "profile-completed"
-	OutcomeGaveUp           = "gave-up"
-)
-
-// State is what the state query returns.
-type State struct {
-	Step             string
-	WelcomeSent      bool
-	ReminderSent     bool
-	ProfileCompleted bool
-	// NextDeadline is when the journey next acts on its own.
-	NextDeadline time.Time
+	// ReminderAfter and GiveUpAfter tuned journeys of the first version;
+	// they are read only when replaying those.
+	ReminderAfter time.Duration `json:",omitempty"`
+	GiveUpAfter   time.Duration `json:",omitempty"`
 }
 
 // Result is how a journey ended.
@@ -54,12 +27,33 @@ type Result struct {
 	Outcome string
 }
 
-// MessageInput names the member an onboarding message goes to.
+// CheckIn is what SignalCheckedIn carries.
+type CheckIn struct {
+	EventID      string
+	OccurrenceID string
+}
+
+// SkipRequest is what SignalSkip carries: the step to skip, or the current
+// one when Step is empty.
+type SkipRequest struct {
+	Step string
+}
+
+// MessageInput names the member a journey message goes to.
 type MessageInput struct {
 	Community  string
 	MemberID   string
 	WorkflowID string
+	// Kind is the message (MessageWelcome, ...); Key makes its idempotency
+	// key unique within the journey. Both are unset for the first
+	// version's activities, which know their message.
+	Kind string `json:",omitempty"`
+	Key  string `json:",omitempty"`
 }
+
+// changeDefinedJourney marks journeys run from a Definition (version 1);
+// older histories (DefaultVersion) run legacyJourney.
+const changeDefinedJourney = "defined-journey"
 
 // activityOptions bound every onboarding activity: each attempt has 30 s,
 // retries back off to 5 minutes for up to a day, and errors that retrying
@@ -82,68 +76,15 @@ func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	if in.Community == "" || in.MemberID == "" {
 		return Result{}, temporal.NewNonRetryableApplicationError("community and member id are required", ErrTypeInvalidRequest, nil)
 	}
-	reminderAfter, giveUpAfter := in.ReminderAfter, in.GiveUpAfter
-	if reminderAfter <= 0 {
-		reminderAfter = DefaultReminderAfter
+	if workflow.GetVersion(ctx, changeDefinedJourney, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return legacyJourney(ctx, in)
 	}
-	if giveUpAfter <= 0 {
-		giveUpAfter = DefaultGiveUpAfter
+	def := DefaultDefinition()
+	if in.Definition != nil {
+		def = *in.Definition
 	}
-	logger := workflow.GetLogger(ctx)
-	state := State{Step: StepWelcome}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return state, nil }); err != nil {
-		return Result{}, err
+	if err := def.Validate(); err != nil {
+		return Result{}, temporal.NewNonRetryableApplicationError("journey definition: "+err.Error(), ErrTypeInvalidDefinition, nil)
 	}
-	msg := MessageInput{Community: in.Community, MemberID: in.MemberID, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID}
-	actx := workflow.WithActivityOptions(ctx, activityOptions())
-	var a *Activities
-
-	if err := workflow.ExecuteActivity(actx, a.SendWelcome, msg).Get(ctx, nil); err != nil {
-		return Result{}, err
-	}
-	state.WelcomeSent = true
-	state.Step = StepCompleteProfile
-	welcomed := workflow.Now(ctx)
-
-	timerCtx, cancelTimers := workflow.WithCancel(ctx)
-	defer cancelTimers()
-	reminder := workflow.NewTimer(timerCtx, reminderAfter)
-	giveUp := workflow.NewTimer(timerCtx, giveUpAfter)
-	state.NextDeadline = welcomed.Add(reminderAfter)
-	completed := workflow.GetSignalChannel(ctx, SignalProfileCompleted)
-
-	for {
-		outcome := ""
-		var reminderErr error
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(completed, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			outcome = OutcomeProfileCompleted
-		})
-		if !state.ReminderSent {
-			sel.AddFuture(reminder, func(f workflow.Future) {
-				if err := f.Get(ctx, nil); err != nil {
-					return
-				}
-				logger.Info("member has not completed their profile; reminding", "member_id", in.MemberID)
-				reminderErr = workflow.ExecuteActivity(actx, a.SendProfileReminder, msg).Get(ctx, nil)
-				state.ReminderSent = true
-				state.NextDeadline = welcomed.Add(giveUpAfter)
-			})
-		}
-		sel.AddFuture(giveUp, func(workflow.Future) { outcome = OutcomeGaveUp })
-		sel.Select(ctx)
-
-		var refused *temporal.ApplicationError
-		if reminderErr != nil && !(errors.As(reminderErr, &refused) && refused.Type() == ErrTypeMessageRefused) {
-			return Result{}, reminderErr
-		}
-		if outcome != "" {
-			state.Step = StepDone
-			state.ProfileCompleted = outcome == OutcomeProfileCompleted
-			state.NextDeadline = time.Time{}
-			logger.Info("onboarding journey ended", "member_id", in.MemberID, "outcome", outcome)
-			return Result{Outcome: outcome}, nil
-		}
-	}
+	return newJourney(ctx, in, def).run()
 }

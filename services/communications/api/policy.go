@@ -22,8 +22,12 @@ func Policy() auth.Policy {
 		communicationsv1connect.CommunicationsServiceSendMessageProcedure:    {Grants: teamAndWorkload},
 		communicationsv1connect.CommunicationsServiceGetMessageProcedure:     {Grants: teamAndWorkload},
 		communicationsv1connect.CommunicationsServiceListDeliveriesProcedure: {Grants: team},
+		// The erasure workflow; platform admins may run it by hand.
+		communicationsv1connect.CommunicationsServiceForgetMemberProcedure: {Grants: grants{auth.PlatformAdmin: all, auth.Workload: all}},
 
-		communicationsv1connect.TemplatesServiceSaveTemplateProcedure:    {Grants: team},
+		// Workflows create their default templates (digest, event
+		// reminders) when a community has none yet.
+		communicationsv1connect.TemplatesServiceSaveTemplateProcedure:    {Grants: teamAndWorkload},
 		communicationsv1connect.TemplatesServiceGetTemplateProcedure:     {Grants: teamAndWorkload},
 		communicationsv1connect.TemplatesServiceListTemplatesProcedure:   {Grants: team},
 		communicationsv1connect.TemplatesServiceDeleteTemplateProcedure:  {Grants: team},

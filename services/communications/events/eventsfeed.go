@@ -37,7 +37,9 @@ type EventsFeed struct {
 }
 
 // NewEventsFeed applies events.v1 events to s.
-func NewEventsFeed(s *store.Store, in *inbox.Inbox) *EventsFeed { return &EventsFeed{store: s, inbox: in} }
+func NewEventsFeed(s *store.Store, in *inbox.Inbox) *EventsFeed {
+	return &EventsFeed{store: s, inbox: in}
+}
 
 // Handle applies one events.v1 event; types it does not need are skipped.
 func (f *EventsFeed) Handle(ctx context.Context, e kafka.Event) error {

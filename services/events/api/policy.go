@@ -49,6 +49,8 @@ func Policy() auth.Policy {
 		eventsv1connect.AttendanceServiceGiveFeedbackProcedure:       {Grants: own},
 		eventsv1connect.AttendanceServiceGetFeedbackSummaryProcedure: {Grants: readers},
 		eventsv1connect.AttendanceServiceListFeedbackProcedure:       {Grants: grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all}},
+		// The erasure workflow; platform admins may run it by hand.
+		eventsv1connect.AttendanceServiceForgetMemberProcedure: {Grants: grants{auth.PlatformAdmin: all, auth.Workload: all}},
 
 		eventsv1connect.CalendarServiceGetFeedTokenProcedure:    {Grants: own},
 		eventsv1connect.CalendarServiceRotateFeedTokenProcedure: {Grants: own},

@@ -188,32 +188,8 @@ const ErasureConsumer = "members-erasure"
 // reports whether this call did the erasure.
 func (s *Store) EraseMember(ctx context.Context, eventID, community, memberID string) (bool, error) {
 	ran, err := s.inbox.Handle(ctx, ErasureConsumer, eventID, func(tx *sql.Tx) error {
-		c := &collector{}
-		active, err := s.readRSVPs(ctx, tx, `r.community = ? AND r.member_id = ? AND r.status IN ('going', 'waitlisted', 'offered')
-			AND o.starts_at > ? ORDER BY o.starts_at`, community, memberID, s.clock())
-		if err != nil {
-			return err
-		}
-		for _, r := range active {
-			e, err := s.eventCore(ctx, tx, community, r.EventID)
-			if err != nil {
-				return err
-			}
-			if _, err := s.cancelOne(ctx, tx, e, r.OccurrenceID, memberID, c); err != nil {
-				return err
-			}
-		}
-		for _, q := range []string{
-			"UPDATE rsvps SET code = NULL WHERE community = ? AND member_id = ?",
-			"UPDATE feedback SET comment = '' WHERE community = ? AND member_id = ?",
-			"DELETE FROM feed_tokens WHERE community = ? AND member_id = ?",
-			"DELETE FROM series_rsvps WHERE community = ? AND member_id = ?",
-		} {
-			if _, err := tx.ExecContext(ctx, s.db.Rebind(q), community, memberID); err != nil {
-				return fmt.Errorf("erase member: %w", err)
-			}
-		}
-		return s.flush(ctx, tx, c)
+		_, err := s.eraseMember(ctx, tx, community, memberID)
+		return err
 	})
 	if err != nil {
 		return false, err

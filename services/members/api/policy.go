@@ -37,10 +37,11 @@ func Policy() auth.Policy {
 		membersv1connect.MembersServiceChangeStatusProcedure:   {Grants: organisers},
 		membersv1connect.MembersServiceLeaveCommunityProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self}},
 		// The communications service records unsubscribes as a workload.
-		membersv1connect.MembersServiceRecordConsentProcedure:    {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self, auth.Workload: all}},
-		membersv1connect.MembersServiceGetConsentsProcedure:      {Grants: with(teamAndSelf, auth.Workload)},
-		membersv1connect.MembersServiceAssignRoleProcedure:       {Grants: organisers},
-		membersv1connect.MembersServiceRevokeRoleProcedure:       {Grants: organisers},
+		membersv1connect.MembersServiceRecordConsentProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self, auth.Workload: all}},
+		membersv1connect.MembersServiceGetConsentsProcedure:   {Grants: with(teamAndSelf, auth.Workload)},
+		// The ambassador programme workflow gives and takes the ambassador role.
+		membersv1connect.MembersServiceAssignRoleProcedure:       {Grants: with(organisers, auth.Workload)},
+		membersv1connect.MembersServiceRevokeRoleProcedure:       {Grants: with(organisers, auth.Workload)},
 		membersv1connect.MembersServiceMergeMembersProcedure:     {Grants: organisers},
 		membersv1connect.MembersServiceExportMemberDataProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self}},
 		// Members may erase themselves; the erasure workflow acts as a workload.
@@ -48,11 +49,12 @@ func Policy() auth.Policy {
 		membersv1connect.MembersServiceImportMembersProcedure: {Grants: organisers},
 		membersv1connect.MembersServiceExportMembersProcedure: {Grants: organisers},
 
-		membersv1connect.SegmentsServiceCreateSegmentProcedure:      {Grants: team},
-		membersv1connect.SegmentsServiceListSegmentsProcedure:       {Grants: team},
-		membersv1connect.SegmentsServiceDeleteSegmentProcedure:      {Grants: team},
-		membersv1connect.SegmentsServiceCountSegmentProcedure:       {Grants: team},
-		membersv1connect.SegmentsServiceListSegmentMembersProcedure: {Grants: team},
+		membersv1connect.SegmentsServiceCreateSegmentProcedure: {Grants: team},
+		membersv1connect.SegmentsServiceListSegmentsProcedure:  {Grants: team},
+		membersv1connect.SegmentsServiceDeleteSegmentProcedure: {Grants: team},
+		membersv1connect.SegmentsServiceCountSegmentProcedure:  {Grants: team},
+		// The journeys API starts cohorts; onboarding looks for buddies.
+		membersv1connect.SegmentsServiceListSegmentMembersProcedure: {Grants: with(team, auth.Workload)},
 		membersv1connect.SegmentsServiceTargetGroupReportProcedure:  {Grants: team},
 
 		// Workflows and other services' consumers record activities.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 
 	"connectrpc.com/connect"
 
@@ -17,6 +18,9 @@ func (h *Handler) AssignRole(ctx context.Context, req *connect.Request[membersv1
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	caller, _ := auth.FromContext(ctx)
+	if err := workloadRole(caller, req.Msg.GetRole()); err != nil {
+		return nil, err
+	}
 	r, err := domain.NewRoleAssignment(req.Msg.GetRole(), req.Msg.GetTier(), caller.Subject, h.now())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
@@ -42,6 +46,10 @@ func (h *Handler) RevokeRole(ctx context.Context, req *connect.Request[membersv1
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
+	caller, _ := auth.FromContext(ctx)
+	if err := workloadRole(caller, req.Msg.GetRole()); err != nil {
+		return nil, err
+	}
 	e, err := h.events.RoleChanged(m.Community, m.ID, req.Msg.GetRole(), "", false)
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
@@ -55,4 +63,13 @@ func (h *Handler) RevokeRole(ctx context.Context, req *connect.Request[membersv1
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	return connect.NewResponse(&membersv1.RevokeRoleResponse{Member: toProto(fresh)}), nil
+}
+
+// workloadRole keeps workloads (the ambassador programme) to the
+// ambassador role; organisers give every role.
+func workloadRole(caller auth.Principal, role string) error {
+	if caller.Has(auth.Workload) && role != domain.RoleAmbassador {
+		return connect.NewError(connect.CodePermissionDenied, errors.New("workloads may only give and take the ambassador role"))
+	}
+	return nil
 }

@@ -28,6 +28,7 @@ const (
 	TypeMemberLeft       = "kinship.members.v1.MemberLeft"
 	TypeMemberMerged     = "kinship.members.v1.MemberMerged"
 	TypeMemberErased     = "kinship.members.v1.MemberErased"
+	TypeMemberOnboarded  = "kinship.members.v1.MemberOnboarded"
 )
 
 // Topic is where a community's member events go, keyed by member id.
@@ -82,6 +83,14 @@ func (f Factory) ActivityRecorded(a domain.Activity) (kafka.Event, error) {
 	return f.event(a.Community, a.MemberID, TypeActivityRecorded, a.OccurredAt, &membersv1.ActivityRecorded{
 		MemberId: a.MemberID, Community: a.Community, ActivityId: a.ID, Type: a.Type,
 		OccurredAt: timestamppb.New(a.OccurredAt), SourceEventId: a.SourceEventID,
+	})
+}
+
+// MemberOnboarded is a member finishing their onboarding journey, told by
+// the onboarded activity the journey recorded.
+func (f Factory) MemberOnboarded(a domain.Activity) (kafka.Event, error) {
+	return f.event(a.Community, a.MemberID, TypeMemberOnboarded, a.OccurredAt, &membersv1.MemberOnboarded{
+		MemberId: a.MemberID, Community: a.Community, OnboardedAt: timestamppb.New(a.OccurredAt), JourneyId: a.SourceEventID,
 	})
 }
 

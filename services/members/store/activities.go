@@ -14,12 +14,14 @@ import (
 // change; the store calls it inside the transaction.
 type LevelEvents interface {
 	ActivityRecorded(a domain.Activity) (kafka.Event, error)
+	MemberOnboarded(a domain.Activity) (kafka.Event, error)
 	LevelChanged(community string, c domain.LevelChange) (kafka.Event, error)
 }
 
 // RecordActivity adds a to the ledger unless its source event was recorded
 // before, then rescores the member and applies an upgrade at once — all in
-// one transaction with the events. It returns whether a was new and the
+// one transaction with the events. An onboarded activity also publishes
+// MemberOnboarded. It returns whether a was new and the
 // member's engagement after.
 func (s *Store) RecordActivity(ctx context.Context, a domain.Activity, settings domain.Settings, ev LevelEvents) (bool, domain.Engagement, error) {
 	var recorded bool
@@ -55,6 +57,15 @@ func (s *Store) RecordActivity(ctx context.Context, a domain.Activity, settings 
 		}
 		if err := s.outbox.Append(ctx, tx, e); err != nil {
 			return err
+		}
+		if a.Type == domain.ActivityOnboarded {
+			onboarded, err := ev.MemberOnboarded(a)
+			if err != nil {
+				return err
+			}
+			if err := s.outbox.Append(ctx, tx, onboarded); err != nil {
+				return err
+			}
 		}
 		score, change, err := s.rescore(ctx, tx, m, settings, false, time.Now())
 		if err != nil {

@@ -363,6 +363,17 @@ func testLevels(t *testing.T, engine string) {
 	if levelEvents != 2 {
 		t.Errorf("LevelChanged events = %d, want 2 (up at once, down at the review)", levelEvents)
 	}
+
+	// An onboarding journey's activity publishes MemberOnboarded, once.
+	f.activity(t, m, domain.ActivityOnboarded, "onboarding/demo/"+m.ID+"/onboarded", now, settings)
+	f.activity(t, m, domain.ActivityOnboarded, "onboarding/demo/"+m.ID+"/onboarded", now, settings)
+	var onboarded int
+	if err := f.db.QueryRow(f.db.Rebind("SELECT count(*) FROM outbox WHERE event_type = ?"), events.TypeMemberOnboarded).Scan(&onboarded); err != nil {
+		t.Fatal(err)
+	}
+	if onboarded != 1 {
+		t.Errorf("MemberOnboarded events = %d, want 1 for a redelivered onboarded activity", onboarded)
+	}
 }
 
 func testRoles(t *testing.T, engine string) {

@@ -52,6 +52,8 @@ func Policy() auth.Policy {
 
 		partnersv1connect.ContributionsServiceRecordContributionProcedure: {Grants: team},
 		partnersv1connect.ContributionsServiceListContributionsProcedure:  {Grants: team},
+		// The erasure workflow; platform admins may run it by hand.
+		partnersv1connect.ContributionsServiceForgetMemberProcedure: {Grants: grants{auth.PlatformAdmin: all, auth.Workload: all}},
 
 		partnersv1connect.ReportsServiceStakeholderGridProcedure:    {Grants: team},
 		partnersv1connect.ReportsServiceContributionTotalsProcedure: {Grants: team},

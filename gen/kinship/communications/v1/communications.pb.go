@@ -663,6 +663,123 @@ func (x *ListDeliveriesResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ForgetMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetMemberRequest) Reset() {
+	*x = ForgetMemberRequest{}
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetMemberRequest) ProtoMessage() {}
+
+func (x *ForgetMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetMemberRequest.ProtoReflect.Descriptor instead.
+func (*ForgetMemberRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_communications_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ForgetMemberRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ForgetMemberRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type ForgetMemberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The member was in the recipients projection until this call (false
+	// when an earlier call or the members.v1 consumer removed them).
+	RecipientRemoved bool `protobuf:"varint,1,opt,name=recipient_removed,json=recipientRemoved,proto3" json:"recipient_removed,omitempty"`
+	// The member's messages in the delivery log; each is kept by id only,
+	// without address or content.
+	MessagesRedacted int32 `protobuf:"varint,2,opt,name=messages_redacted,json=messagesRedacted,proto3" json:"messages_redacted,omitempty"`
+	// When the erasure was committed here.
+	ForgottenAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=forgotten_at,json=forgottenAt,proto3" json:"forgotten_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetMemberResponse) Reset() {
+	*x = ForgetMemberResponse{}
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetMemberResponse) ProtoMessage() {}
+
+func (x *ForgetMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetMemberResponse.ProtoReflect.Descriptor instead.
+func (*ForgetMemberResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_communications_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ForgetMemberResponse) GetRecipientRemoved() bool {
+	if x != nil {
+		return x.RecipientRemoved
+	}
+	return false
+}
+
+func (x *ForgetMemberResponse) GetMessagesRedacted() int32 {
+	if x != nil {
+		return x.MessagesRedacted
+	}
+	return 0
+}
+
+func (x *ForgetMemberResponse) GetForgottenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ForgottenAt
+	}
+	return nil
+}
+
 var File_kinship_communications_v1_communications_proto protoreflect.FileDescriptor
 
 const file_kinship_communications_v1_communications_proto_rawDesc = "" +
@@ -712,7 +829,14 @@ const file_kinship_communications_v1_communications_proto_rawDesc = "" +
 	"page_token\x18\x05 \x01(\tR\tpageToken\"\x80\x01\n" +
 	"\x16ListDeliveriesResponse\x12>\n" +
 	"\bmessages\x18\x01 \x03(\v2\".kinship.communications.v1.MessageR\bmessages\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xba\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"P\n" +
+	"\x13ForgetMemberRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\"\xaf\x01\n" +
+	"\x14ForgetMemberResponse\x12+\n" +
+	"\x11recipient_removed\x18\x01 \x01(\bR\x10recipientRemoved\x12+\n" +
+	"\x11messages_redacted\x18\x02 \x01(\x05R\x10messagesRedacted\x12=\n" +
+	"\fforgotten_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vforgottenAt*\xba\x01\n" +
 	"\rMessageStatus\x12\x1e\n" +
 	"\x1aMESSAGE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16MESSAGE_STATUS_PENDING\x10\x01\x12\x17\n" +
@@ -724,12 +848,13 @@ const file_kinship_communications_v1_communications_proto_rawDesc = "" +
 	"\x18MESSAGE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aMESSAGE_KIND_TRANSACTIONAL\x10\x01\x12\x1d\n" +
 	"\x19MESSAGE_KIND_ANNOUNCEMENT\x10\x02\x12\x17\n" +
-	"\x13MESSAGE_KIND_DIGEST\x10\x032\xf6\x02\n" +
+	"\x13MESSAGE_KIND_DIGEST\x10\x032\xec\x03\n" +
 	"\x15CommunicationsService\x12q\n" +
 	"\vSendMessage\x12-.kinship.communications.v1.SendMessageRequest\x1a..kinship.communications.v1.SendMessageResponse\"\x03\x90\x02\x02\x12n\n" +
 	"\n" +
 	"GetMessage\x12,.kinship.communications.v1.GetMessageRequest\x1a-.kinship.communications.v1.GetMessageResponse\"\x03\x90\x02\x01\x12z\n" +
-	"\x0eListDeliveries\x120.kinship.communications.v1.ListDeliveriesRequest\x1a1.kinship.communications.v1.ListDeliveriesResponse\"\x03\x90\x02\x01B\x87\x02\n" +
+	"\x0eListDeliveries\x120.kinship.communications.v1.ListDeliveriesRequest\x1a1.kinship.communications.v1.ListDeliveriesResponse\"\x03\x90\x02\x01\x12t\n" +
+	"\fForgetMember\x12..kinship.communications.v1.ForgetMemberRequest\x1a/.kinship.communications.v1.ForgetMemberResponse\"\x03\x90\x02\x02B\x87\x02\n" +
 	"\x1dcom.kinship.communications.v1B\x13CommunicationsProtoP\x01ZKgithub.com/kinshiphq/kinship/gen/kinship/communications/v1;communicationsv1\xa2\x02\x03KCX\xaa\x02\x19Kinship.Communications.V1\xca\x02\x19Kinship\\Communications\\V1\xe2\x02%Kinship\\Communications\\V1\\GPBMetadata\xea\x02\x1bKinship::Communications::V1b\x06proto3"
 
 var (
@@ -745,7 +870,7 @@ func file_kinship_communications_v1_communications_proto_rawDescGZIP() []byte {
 }
 
 var file_kinship_communications_v1_communications_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_kinship_communications_v1_communications_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_kinship_communications_v1_communications_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_kinship_communications_v1_communications_proto_goTypes = []any{
 	(MessageStatus)(0),             // 0: kinship.communications.v1.MessageStatus
 	(MessageKind)(0),               // 1: kinship.communications.v1.MessageKind
@@ -756,30 +881,35 @@ var file_kinship_communications_v1_communications_proto_goTypes = []any{
 	(*GetMessageResponse)(nil),     // 6: kinship.communications.v1.GetMessageResponse
 	(*ListDeliveriesRequest)(nil),  // 7: kinship.communications.v1.ListDeliveriesRequest
 	(*ListDeliveriesResponse)(nil), // 8: kinship.communications.v1.ListDeliveriesResponse
-	nil,                            // 9: kinship.communications.v1.SendMessageRequest.VariablesEntry
-	(*timestamppb.Timestamp)(nil),  // 10: google.protobuf.Timestamp
+	(*ForgetMemberRequest)(nil),    // 9: kinship.communications.v1.ForgetMemberRequest
+	(*ForgetMemberResponse)(nil),   // 10: kinship.communications.v1.ForgetMemberResponse
+	nil,                            // 11: kinship.communications.v1.SendMessageRequest.VariablesEntry
+	(*timestamppb.Timestamp)(nil),  // 12: google.protobuf.Timestamp
 }
 var file_kinship_communications_v1_communications_proto_depIdxs = []int32{
 	0,  // 0: kinship.communications.v1.Message.status:type_name -> kinship.communications.v1.MessageStatus
-	10, // 1: kinship.communications.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	10, // 2: kinship.communications.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
+	12, // 1: kinship.communications.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	12, // 2: kinship.communications.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: kinship.communications.v1.Message.kind:type_name -> kinship.communications.v1.MessageKind
-	10, // 4: kinship.communications.v1.Message.due_at:type_name -> google.protobuf.Timestamp
-	9,  // 5: kinship.communications.v1.SendMessageRequest.variables:type_name -> kinship.communications.v1.SendMessageRequest.VariablesEntry
+	12, // 4: kinship.communications.v1.Message.due_at:type_name -> google.protobuf.Timestamp
+	11, // 5: kinship.communications.v1.SendMessageRequest.variables:type_name -> kinship.communications.v1.SendMessageRequest.VariablesEntry
 	2,  // 6: kinship.communications.v1.SendMessageResponse.message:type_name -> kinship.communications.v1.Message
 	2,  // 7: kinship.communications.v1.GetMessageResponse.message:type_name -> kinship.communications.v1.Message
 	2,  // 8: kinship.communications.v1.ListDeliveriesResponse.messages:type_name -> kinship.communications.v1.Message
-	3,  // 9: kinship.communications.v1.CommunicationsService.SendMessage:input_type -> kinship.communications.v1.SendMessageRequest
-	5,  // 10: kinship.communications.v1.CommunicationsService.GetMessage:input_type -> kinship.communications.v1.GetMessageRequest
-	7,  // 11: kinship.communications.v1.CommunicationsService.ListDeliveries:input_type -> kinship.communications.v1.ListDeliveriesRequest
-	4,  // 12: kinship.communications.v1.CommunicationsService.SendMessage:output_type -> kinship.communications.v1.SendMessageResponse
-	6,  // 13: kinship.communications.v1.CommunicationsService.GetMessage:output_type -> kinship.communications.v1.GetMessageResponse
-	8,  // 14: kinship.communications.v1.CommunicationsService.ListDeliveries:output_type -> kinship.communications.v1.ListDeliveriesResponse
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	12, // 9: kinship.communications.v1.ForgetMemberResponse.forgotten_at:type_name -> google.protobuf.Timestamp
+	3,  // 10: kinship.communications.v1.CommunicationsService.SendMessage:input_type -> kinship.communications.v1.SendMessageRequest
+	5,  // 11: kinship.communications.v1.CommunicationsService.GetMessage:input_type -> kinship.communications.v1.GetMessageRequest
+	7,  // 12: kinship.communications.v1.CommunicationsService.ListDeliveries:input_type -> kinship.communications.v1.ListDeliveriesRequest
+	9,  // 13: kinship.communications.v1.CommunicationsService.ForgetMember:input_type -> kinship.communications.v1.ForgetMemberRequest
+	4,  // 14: kinship.communications.v1.CommunicationsService.SendMessage:output_type -> kinship.communications.v1.SendMessageResponse
+	6,  // 15: kinship.communications.v1.CommunicationsService.GetMessage:output_type -> kinship.communications.v1.GetMessageResponse
+	8,  // 16: kinship.communications.v1.CommunicationsService.ListDeliveries:output_type -> kinship.communications.v1.ListDeliveriesResponse
+	10, // 17: kinship.communications.v1.CommunicationsService.ForgetMember:output_type -> kinship.communications.v1.ForgetMemberResponse
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_kinship_communications_v1_communications_proto_init() }
@@ -793,7 +923,7 @@ func file_kinship_communications_v1_communications_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_communications_v1_communications_proto_rawDesc), len(file_kinship_communications_v1_communications_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -3584,6 +3584,145 @@ func (x *ListFeedbackResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ForgetMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetMemberRequest) Reset() {
+	*x = ForgetMemberRequest{}
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetMemberRequest) ProtoMessage() {}
+
+func (x *ForgetMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetMemberRequest.ProtoReflect.Descriptor instead.
+func (*ForgetMemberRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ForgetMemberRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ForgetMemberRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+// ForgetMemberResponse counts what this call removed; a second call
+// counts zeros.
+type ForgetMemberResponse struct {
+	state                   protoimpl.MessageState `protogen:"open.v1"`
+	RsvpsWithdrawn          int32                  `protobuf:"varint,1,opt,name=rsvps_withdrawn,json=rsvpsWithdrawn,proto3" json:"rsvps_withdrawn,omitempty"`
+	CheckInCodesRemoved     int32                  `protobuf:"varint,2,opt,name=check_in_codes_removed,json=checkInCodesRemoved,proto3" json:"check_in_codes_removed,omitempty"`
+	FeedbackCommentsRemoved int32                  `protobuf:"varint,3,opt,name=feedback_comments_removed,json=feedbackCommentsRemoved,proto3" json:"feedback_comments_removed,omitempty"`
+	FeedTokensRemoved       int32                  `protobuf:"varint,4,opt,name=feed_tokens_removed,json=feedTokensRemoved,proto3" json:"feed_tokens_removed,omitempty"`
+	SeriesRsvpsRemoved      int32                  `protobuf:"varint,5,opt,name=series_rsvps_removed,json=seriesRsvpsRemoved,proto3" json:"series_rsvps_removed,omitempty"`
+	// When the erasure was committed here.
+	ForgottenAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=forgotten_at,json=forgottenAt,proto3" json:"forgotten_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetMemberResponse) Reset() {
+	*x = ForgetMemberResponse{}
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetMemberResponse) ProtoMessage() {}
+
+func (x *ForgetMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetMemberResponse.ProtoReflect.Descriptor instead.
+func (*ForgetMemberResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ForgetMemberResponse) GetRsvpsWithdrawn() int32 {
+	if x != nil {
+		return x.RsvpsWithdrawn
+	}
+	return 0
+}
+
+func (x *ForgetMemberResponse) GetCheckInCodesRemoved() int32 {
+	if x != nil {
+		return x.CheckInCodesRemoved
+	}
+	return 0
+}
+
+func (x *ForgetMemberResponse) GetFeedbackCommentsRemoved() int32 {
+	if x != nil {
+		return x.FeedbackCommentsRemoved
+	}
+	return 0
+}
+
+func (x *ForgetMemberResponse) GetFeedTokensRemoved() int32 {
+	if x != nil {
+		return x.FeedTokensRemoved
+	}
+	return 0
+}
+
+func (x *ForgetMemberResponse) GetSeriesRsvpsRemoved() int32 {
+	if x != nil {
+		return x.SeriesRsvpsRemoved
+	}
+	return 0
+}
+
+func (x *ForgetMemberResponse) GetForgottenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ForgottenAt
+	}
+	return nil
+}
+
 type GetFeedTokenRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
@@ -3594,7 +3733,7 @@ type GetFeedTokenRequest struct {
 
 func (x *GetFeedTokenRequest) Reset() {
 	*x = GetFeedTokenRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[48]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3606,7 +3745,7 @@ func (x *GetFeedTokenRequest) String() string {
 func (*GetFeedTokenRequest) ProtoMessage() {}
 
 func (x *GetFeedTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[48]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3619,7 +3758,7 @@ func (x *GetFeedTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeedTokenRequest.ProtoReflect.Descriptor instead.
 func (*GetFeedTokenRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{48}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetFeedTokenRequest) GetCommunity() string {
@@ -3650,7 +3789,7 @@ type GetFeedTokenResponse struct {
 
 func (x *GetFeedTokenResponse) Reset() {
 	*x = GetFeedTokenResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[49]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3662,7 +3801,7 @@ func (x *GetFeedTokenResponse) String() string {
 func (*GetFeedTokenResponse) ProtoMessage() {}
 
 func (x *GetFeedTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[49]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3675,7 +3814,7 @@ func (x *GetFeedTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeedTokenResponse.ProtoReflect.Descriptor instead.
 func (*GetFeedTokenResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{49}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetFeedTokenResponse) GetToken() string {
@@ -3709,7 +3848,7 @@ type RotateFeedTokenRequest struct {
 
 func (x *RotateFeedTokenRequest) Reset() {
 	*x = RotateFeedTokenRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3721,7 +3860,7 @@ func (x *RotateFeedTokenRequest) String() string {
 func (*RotateFeedTokenRequest) ProtoMessage() {}
 
 func (x *RotateFeedTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3734,7 +3873,7 @@ func (x *RotateFeedTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateFeedTokenRequest.ProtoReflect.Descriptor instead.
 func (*RotateFeedTokenRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{50}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RotateFeedTokenRequest) GetCommunity() string {
@@ -3762,7 +3901,7 @@ type RotateFeedTokenResponse struct {
 
 func (x *RotateFeedTokenResponse) Reset() {
 	*x = RotateFeedTokenResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3774,7 +3913,7 @@ func (x *RotateFeedTokenResponse) String() string {
 func (*RotateFeedTokenResponse) ProtoMessage() {}
 
 func (x *RotateFeedTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3787,7 +3926,7 @@ func (x *RotateFeedTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateFeedTokenResponse.ProtoReflect.Descriptor instead.
 func (*RotateFeedTokenResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{51}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RotateFeedTokenResponse) GetToken() string {
@@ -3821,7 +3960,7 @@ type ExportEventICSRequest struct {
 
 func (x *ExportEventICSRequest) Reset() {
 	*x = ExportEventICSRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3833,7 +3972,7 @@ func (x *ExportEventICSRequest) String() string {
 func (*ExportEventICSRequest) ProtoMessage() {}
 
 func (x *ExportEventICSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3846,7 +3985,7 @@ func (x *ExportEventICSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportEventICSRequest.ProtoReflect.Descriptor instead.
 func (*ExportEventICSRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{52}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ExportEventICSRequest) GetCommunity() string {
@@ -3876,7 +4015,7 @@ type ExportEventICSResponse struct {
 
 func (x *ExportEventICSResponse) Reset() {
 	*x = ExportEventICSResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3888,7 +4027,7 @@ func (x *ExportEventICSResponse) String() string {
 func (*ExportEventICSResponse) ProtoMessage() {}
 
 func (x *ExportEventICSResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3901,7 +4040,7 @@ func (x *ExportEventICSResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportEventICSResponse.ProtoReflect.Descriptor instead.
 func (*ExportEventICSResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{53}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ExportEventICSResponse) GetContentType() string {
@@ -4176,6 +4315,16 @@ const file_kinship_events_v1_events_service_proto_rawDesc = "" +
 	"\x14ListFeedbackResponse\x127\n" +
 	"\bfeedback\x18\x01 \x03(\v2\x1b.kinship.events.v1.FeedbackR\bfeedback\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"P\n" +
+	"\x13ForgetMemberRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\"\xd1\x02\n" +
+	"\x14ForgetMemberResponse\x12'\n" +
+	"\x0frsvps_withdrawn\x18\x01 \x01(\x05R\x0ersvpsWithdrawn\x123\n" +
+	"\x16check_in_codes_removed\x18\x02 \x01(\x05R\x13checkInCodesRemoved\x12:\n" +
+	"\x19feedback_comments_removed\x18\x03 \x01(\x05R\x17feedbackCommentsRemoved\x12.\n" +
+	"\x13feed_tokens_removed\x18\x04 \x01(\x05R\x11feedTokensRemoved\x120\n" +
+	"\x14series_rsvps_removed\x18\x05 \x01(\x05R\x12seriesRsvpsRemoved\x12=\n" +
+	"\fforgotten_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vforgottenAt\"P\n" +
 	"\x13GetFeedTokenRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\"R\n" +
@@ -4247,7 +4396,7 @@ const file_kinship_events_v1_events_service_proto_rawDesc = "" +
 	"\bGetEvent\x12\".kinship.events.v1.GetEventRequest\x1a#.kinship.events.v1.GetEventResponse\"\x03\x90\x02\x01\x12^\n" +
 	"\n" +
 	"ListEvents\x12$.kinship.events.v1.ListEventsRequest\x1a%.kinship.events.v1.ListEventsResponse\"\x03\x90\x02\x01\x12g\n" +
-	"\rSuggestEvents\x12'.kinship.events.v1.SuggestEventsRequest\x1a(.kinship.events.v1.SuggestEventsResponse\"\x03\x90\x02\x012\xbd\b\n" +
+	"\rSuggestEvents\x12'.kinship.events.v1.SuggestEventsRequest\x1a(.kinship.events.v1.SuggestEventsResponse\"\x03\x90\x02\x012\xa3\t\n" +
 	"\x11AttendanceService\x12G\n" +
 	"\x04RSVP\x12\x1e.kinship.events.v1.RSVPRequest\x1a\x1f.kinship.events.v1.RSVPResponse\x12Y\n" +
 	"\n" +
@@ -4260,7 +4409,8 @@ const file_kinship_events_v1_events_service_proto_rawDesc = "" +
 	"\vMarkNoShows\x12%.kinship.events.v1.MarkNoShowsRequest\x1a&.kinship.events.v1.MarkNoShowsResponse\x12_\n" +
 	"\fGiveFeedback\x12&.kinship.events.v1.GiveFeedbackRequest\x1a'.kinship.events.v1.GiveFeedbackResponse\x12v\n" +
 	"\x12GetFeedbackSummary\x12,.kinship.events.v1.GetFeedbackSummaryRequest\x1a-.kinship.events.v1.GetFeedbackSummaryResponse\"\x03\x90\x02\x01\x12d\n" +
-	"\fListFeedback\x12&.kinship.events.v1.ListFeedbackRequest\x1a'.kinship.events.v1.ListFeedbackResponse\"\x03\x90\x02\x012\xc8\x02\n" +
+	"\fListFeedback\x12&.kinship.events.v1.ListFeedbackRequest\x1a'.kinship.events.v1.ListFeedbackResponse\"\x03\x90\x02\x01\x12d\n" +
+	"\fForgetMember\x12&.kinship.events.v1.ForgetMemberRequest\x1a'.kinship.events.v1.ForgetMemberResponse\"\x03\x90\x02\x022\xc8\x02\n" +
 	"\x0fCalendarService\x12_\n" +
 	"\fGetFeedToken\x12&.kinship.events.v1.GetFeedTokenRequest\x1a'.kinship.events.v1.GetFeedTokenResponse\x12h\n" +
 	"\x0fRotateFeedToken\x12).kinship.events.v1.RotateFeedTokenRequest\x1a*.kinship.events.v1.RotateFeedTokenResponse\x12j\n" +
@@ -4280,7 +4430,7 @@ func file_kinship_events_v1_events_service_proto_rawDescGZIP() []byte {
 }
 
 var file_kinship_events_v1_events_service_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_kinship_events_v1_events_service_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_kinship_events_v1_events_service_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_kinship_events_v1_events_service_proto_goTypes = []any{
 	(EventKind)(0),                     // 0: kinship.events.v1.EventKind
 	(EventStatus)(0),                   // 1: kinship.events.v1.EventStatus
@@ -4337,39 +4487,41 @@ var file_kinship_events_v1_events_service_proto_goTypes = []any{
 	(*GetFeedbackSummaryResponse)(nil), // 52: kinship.events.v1.GetFeedbackSummaryResponse
 	(*ListFeedbackRequest)(nil),        // 53: kinship.events.v1.ListFeedbackRequest
 	(*ListFeedbackResponse)(nil),       // 54: kinship.events.v1.ListFeedbackResponse
-	(*GetFeedTokenRequest)(nil),        // 55: kinship.events.v1.GetFeedTokenRequest
-	(*GetFeedTokenResponse)(nil),       // 56: kinship.events.v1.GetFeedTokenResponse
-	(*RotateFeedTokenRequest)(nil),     // 57: kinship.events.v1.RotateFeedTokenRequest
-	(*RotateFeedTokenResponse)(nil),    // 58: kinship.events.v1.RotateFeedTokenResponse
-	(*ExportEventICSRequest)(nil),      // 59: kinship.events.v1.ExportEventICSRequest
-	(*ExportEventICSResponse)(nil),     // 60: kinship.events.v1.ExportEventICSResponse
-	(*timestamppb.Timestamp)(nil),      // 61: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 62: google.protobuf.FieldMask
+	(*ForgetMemberRequest)(nil),        // 55: kinship.events.v1.ForgetMemberRequest
+	(*ForgetMemberResponse)(nil),       // 56: kinship.events.v1.ForgetMemberResponse
+	(*GetFeedTokenRequest)(nil),        // 57: kinship.events.v1.GetFeedTokenRequest
+	(*GetFeedTokenResponse)(nil),       // 58: kinship.events.v1.GetFeedTokenResponse
+	(*RotateFeedTokenRequest)(nil),     // 59: kinship.events.v1.RotateFeedTokenRequest
+	(*RotateFeedTokenResponse)(nil),    // 60: kinship.events.v1.RotateFeedTokenResponse
+	(*ExportEventICSRequest)(nil),      // 61: kinship.events.v1.ExportEventICSRequest
+	(*ExportEventICSResponse)(nil),     // 62: kinship.events.v1.ExportEventICSResponse
+	(*timestamppb.Timestamp)(nil),      // 63: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 64: google.protobuf.FieldMask
 }
 var file_kinship_events_v1_events_service_proto_depIdxs = []int32{
-	61, // 0: kinship.events.v1.Recurrence.exdates:type_name -> google.protobuf.Timestamp
+	63, // 0: kinship.events.v1.Recurrence.exdates:type_name -> google.protobuf.Timestamp
 	0,  // 1: kinship.events.v1.EventSpec.kind:type_name -> kinship.events.v1.EventKind
 	7,  // 2: kinship.events.v1.EventSpec.venue:type_name -> kinship.events.v1.Venue
-	61, // 3: kinship.events.v1.EventSpec.start_time:type_name -> google.protobuf.Timestamp
-	61, // 4: kinship.events.v1.EventSpec.end_time:type_name -> google.protobuf.Timestamp
+	63, // 3: kinship.events.v1.EventSpec.start_time:type_name -> google.protobuf.Timestamp
+	63, // 4: kinship.events.v1.EventSpec.end_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: kinship.events.v1.EventSpec.visibility:type_name -> kinship.events.v1.Visibility
 	8,  // 6: kinship.events.v1.EventSpec.recurrence:type_name -> kinship.events.v1.Recurrence
-	61, // 7: kinship.events.v1.Occurrence.recurrence_id:type_name -> google.protobuf.Timestamp
-	61, // 8: kinship.events.v1.Occurrence.start_time:type_name -> google.protobuf.Timestamp
-	61, // 9: kinship.events.v1.Occurrence.end_time:type_name -> google.protobuf.Timestamp
+	63, // 7: kinship.events.v1.Occurrence.recurrence_id:type_name -> google.protobuf.Timestamp
+	63, // 8: kinship.events.v1.Occurrence.start_time:type_name -> google.protobuf.Timestamp
+	63, // 9: kinship.events.v1.Occurrence.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 10: kinship.events.v1.Occurrence.status:type_name -> kinship.events.v1.OccurrenceStatus
 	7,  // 11: kinship.events.v1.Occurrence.venue:type_name -> kinship.events.v1.Venue
 	9,  // 12: kinship.events.v1.Event.spec:type_name -> kinship.events.v1.EventSpec
 	1,  // 13: kinship.events.v1.Event.status:type_name -> kinship.events.v1.EventStatus
-	61, // 14: kinship.events.v1.Event.created_at:type_name -> google.protobuf.Timestamp
-	61, // 15: kinship.events.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
-	61, // 16: kinship.events.v1.Event.published_at:type_name -> google.protobuf.Timestamp
-	61, // 17: kinship.events.v1.Event.cancelled_at:type_name -> google.protobuf.Timestamp
+	63, // 14: kinship.events.v1.Event.created_at:type_name -> google.protobuf.Timestamp
+	63, // 15: kinship.events.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
+	63, // 16: kinship.events.v1.Event.published_at:type_name -> google.protobuf.Timestamp
+	63, // 17: kinship.events.v1.Event.cancelled_at:type_name -> google.protobuf.Timestamp
 	10, // 18: kinship.events.v1.Event.occurrences:type_name -> kinship.events.v1.Occurrence
 	9,  // 19: kinship.events.v1.CreateEventRequest.event:type_name -> kinship.events.v1.EventSpec
 	11, // 20: kinship.events.v1.CreateEventResponse.event:type_name -> kinship.events.v1.Event
 	9,  // 21: kinship.events.v1.UpdateEventRequest.event:type_name -> kinship.events.v1.EventSpec
-	62, // 22: kinship.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
+	64, // 22: kinship.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 23: kinship.events.v1.UpdateEventRequest.scope:type_name -> kinship.events.v1.UpdateScope
 	11, // 24: kinship.events.v1.UpdateEventResponse.event:type_name -> kinship.events.v1.Event
 	11, // 25: kinship.events.v1.UpdateEventResponse.new_event:type_name -> kinship.events.v1.Event
@@ -4377,17 +4529,17 @@ var file_kinship_events_v1_events_service_proto_depIdxs = []int32{
 	11, // 27: kinship.events.v1.CancelEventResponse.event:type_name -> kinship.events.v1.Event
 	11, // 28: kinship.events.v1.CompleteEventResponse.event:type_name -> kinship.events.v1.Event
 	11, // 29: kinship.events.v1.GetEventResponse.event:type_name -> kinship.events.v1.Event
-	61, // 30: kinship.events.v1.ListEventsRequest.from:type_name -> google.protobuf.Timestamp
-	61, // 31: kinship.events.v1.ListEventsRequest.to:type_name -> google.protobuf.Timestamp
+	63, // 30: kinship.events.v1.ListEventsRequest.from:type_name -> google.protobuf.Timestamp
+	63, // 31: kinship.events.v1.ListEventsRequest.to:type_name -> google.protobuf.Timestamp
 	11, // 32: kinship.events.v1.ListEventsResponse.events:type_name -> kinship.events.v1.Event
 	26, // 33: kinship.events.v1.SuggestEventsRequest.location:type_name -> kinship.events.v1.Location
 	11, // 34: kinship.events.v1.Suggestion.event:type_name -> kinship.events.v1.Event
 	28, // 35: kinship.events.v1.SuggestEventsResponse.suggestions:type_name -> kinship.events.v1.Suggestion
 	6,  // 36: kinship.events.v1.RSVP.status:type_name -> kinship.events.v1.RSVPStatus
-	61, // 37: kinship.events.v1.RSVP.offer_expires_at:type_name -> google.protobuf.Timestamp
-	61, // 38: kinship.events.v1.RSVP.answered_at:type_name -> google.protobuf.Timestamp
-	61, // 39: kinship.events.v1.RSVP.checked_in_at:type_name -> google.protobuf.Timestamp
-	61, // 40: kinship.events.v1.RSVP.occurrence_start_time:type_name -> google.protobuf.Timestamp
+	63, // 37: kinship.events.v1.RSVP.offer_expires_at:type_name -> google.protobuf.Timestamp
+	63, // 38: kinship.events.v1.RSVP.answered_at:type_name -> google.protobuf.Timestamp
+	63, // 39: kinship.events.v1.RSVP.checked_in_at:type_name -> google.protobuf.Timestamp
+	63, // 40: kinship.events.v1.RSVP.occurrence_start_time:type_name -> google.protobuf.Timestamp
 	5,  // 41: kinship.events.v1.RSVPRequest.answer:type_name -> kinship.events.v1.RSVPAnswer
 	30, // 42: kinship.events.v1.RSVPResponse.rsvps:type_name -> kinship.events.v1.RSVP
 	30, // 43: kinship.events.v1.CancelRSVPResponse.rsvps:type_name -> kinship.events.v1.RSVP
@@ -4395,59 +4547,62 @@ var file_kinship_events_v1_events_service_proto_depIdxs = []int32{
 	30, // 45: kinship.events.v1.GetRSVPResponse.rsvp:type_name -> kinship.events.v1.RSVP
 	30, // 46: kinship.events.v1.ListAttendeesResponse.rsvps:type_name -> kinship.events.v1.RSVP
 	30, // 47: kinship.events.v1.CheckInResponse.rsvp:type_name -> kinship.events.v1.RSVP
-	61, // 48: kinship.events.v1.Feedback.given_at:type_name -> google.protobuf.Timestamp
+	63, // 48: kinship.events.v1.Feedback.given_at:type_name -> google.protobuf.Timestamp
 	47, // 49: kinship.events.v1.GiveFeedbackResponse.feedback:type_name -> kinship.events.v1.Feedback
 	50, // 50: kinship.events.v1.GetFeedbackSummaryResponse.summary:type_name -> kinship.events.v1.FeedbackSummary
 	47, // 51: kinship.events.v1.ListFeedbackResponse.feedback:type_name -> kinship.events.v1.Feedback
-	12, // 52: kinship.events.v1.EventsService.CreateEvent:input_type -> kinship.events.v1.CreateEventRequest
-	14, // 53: kinship.events.v1.EventsService.UpdateEvent:input_type -> kinship.events.v1.UpdateEventRequest
-	16, // 54: kinship.events.v1.EventsService.PublishEvent:input_type -> kinship.events.v1.PublishEventRequest
-	18, // 55: kinship.events.v1.EventsService.CancelEvent:input_type -> kinship.events.v1.CancelEventRequest
-	20, // 56: kinship.events.v1.EventsService.CompleteEvent:input_type -> kinship.events.v1.CompleteEventRequest
-	22, // 57: kinship.events.v1.EventsService.GetEvent:input_type -> kinship.events.v1.GetEventRequest
-	24, // 58: kinship.events.v1.EventsService.ListEvents:input_type -> kinship.events.v1.ListEventsRequest
-	27, // 59: kinship.events.v1.EventsService.SuggestEvents:input_type -> kinship.events.v1.SuggestEventsRequest
-	31, // 60: kinship.events.v1.AttendanceService.RSVP:input_type -> kinship.events.v1.RSVPRequest
-	33, // 61: kinship.events.v1.AttendanceService.CancelRSVP:input_type -> kinship.events.v1.CancelRSVPRequest
-	35, // 62: kinship.events.v1.AttendanceService.AcceptSeatOffer:input_type -> kinship.events.v1.AcceptSeatOfferRequest
-	37, // 63: kinship.events.v1.AttendanceService.ExpireSeatOffers:input_type -> kinship.events.v1.ExpireSeatOffersRequest
-	39, // 64: kinship.events.v1.AttendanceService.GetRSVP:input_type -> kinship.events.v1.GetRSVPRequest
-	41, // 65: kinship.events.v1.AttendanceService.ListAttendees:input_type -> kinship.events.v1.ListAttendeesRequest
-	43, // 66: kinship.events.v1.AttendanceService.CheckIn:input_type -> kinship.events.v1.CheckInRequest
-	45, // 67: kinship.events.v1.AttendanceService.MarkNoShows:input_type -> kinship.events.v1.MarkNoShowsRequest
-	48, // 68: kinship.events.v1.AttendanceService.GiveFeedback:input_type -> kinship.events.v1.GiveFeedbackRequest
-	51, // 69: kinship.events.v1.AttendanceService.GetFeedbackSummary:input_type -> kinship.events.v1.GetFeedbackSummaryRequest
-	53, // 70: kinship.events.v1.AttendanceService.ListFeedback:input_type -> kinship.events.v1.ListFeedbackRequest
-	55, // 71: kinship.events.v1.CalendarService.GetFeedToken:input_type -> kinship.events.v1.GetFeedTokenRequest
-	57, // 72: kinship.events.v1.CalendarService.RotateFeedToken:input_type -> kinship.events.v1.RotateFeedTokenRequest
-	59, // 73: kinship.events.v1.CalendarService.ExportEventICS:input_type -> kinship.events.v1.ExportEventICSRequest
-	13, // 74: kinship.events.v1.EventsService.CreateEvent:output_type -> kinship.events.v1.CreateEventResponse
-	15, // 75: kinship.events.v1.EventsService.UpdateEvent:output_type -> kinship.events.v1.UpdateEventResponse
-	17, // 76: kinship.events.v1.EventsService.PublishEvent:output_type -> kinship.events.v1.PublishEventResponse
-	19, // 77: kinship.events.v1.EventsService.CancelEvent:output_type -> kinship.events.v1.CancelEventResponse
-	21, // 78: kinship.events.v1.EventsService.CompleteEvent:output_type -> kinship.events.v1.CompleteEventResponse
-	23, // 79: kinship.events.v1.EventsService.GetEvent:output_type -> kinship.events.v1.GetEventResponse
-	25, // 80: kinship.events.v1.EventsService.ListEvents:output_type -> kinship.events.v1.ListEventsResponse
-	29, // 81: kinship.events.v1.EventsService.SuggestEvents:output_type -> kinship.events.v1.SuggestEventsResponse
-	32, // 82: kinship.events.v1.AttendanceService.RSVP:output_type -> kinship.events.v1.RSVPResponse
-	34, // 83: kinship.events.v1.AttendanceService.CancelRSVP:output_type -> kinship.events.v1.CancelRSVPResponse
-	36, // 84: kinship.events.v1.AttendanceService.AcceptSeatOffer:output_type -> kinship.events.v1.AcceptSeatOfferResponse
-	38, // 85: kinship.events.v1.AttendanceService.ExpireSeatOffers:output_type -> kinship.events.v1.ExpireSeatOffersResponse
-	40, // 86: kinship.events.v1.AttendanceService.GetRSVP:output_type -> kinship.events.v1.GetRSVPResponse
-	42, // 87: kinship.events.v1.AttendanceService.ListAttendees:output_type -> kinship.events.v1.ListAttendeesResponse
-	44, // 88: kinship.events.v1.AttendanceService.CheckIn:output_type -> kinship.events.v1.CheckInResponse
-	46, // 89: kinship.events.v1.AttendanceService.MarkNoShows:output_type -> kinship.events.v1.MarkNoShowsResponse
-	49, // 90: kinship.events.v1.AttendanceService.GiveFeedback:output_type -> kinship.events.v1.GiveFeedbackResponse
-	52, // 91: kinship.events.v1.AttendanceService.GetFeedbackSummary:output_type -> kinship.events.v1.GetFeedbackSummaryResponse
-	54, // 92: kinship.events.v1.AttendanceService.ListFeedback:output_type -> kinship.events.v1.ListFeedbackResponse
-	56, // 93: kinship.events.v1.CalendarService.GetFeedToken:output_type -> kinship.events.v1.GetFeedTokenResponse
-	58, // 94: kinship.events.v1.CalendarService.RotateFeedToken:output_type -> kinship.events.v1.RotateFeedTokenResponse
-	60, // 95: kinship.events.v1.CalendarService.ExportEventICS:output_type -> kinship.events.v1.ExportEventICSResponse
-	74, // [74:96] is the sub-list for method output_type
-	52, // [52:74] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	63, // 52: kinship.events.v1.ForgetMemberResponse.forgotten_at:type_name -> google.protobuf.Timestamp
+	12, // 53: kinship.events.v1.EventsService.CreateEvent:input_type -> kinship.events.v1.CreateEventRequest
+	14, // 54: kinship.events.v1.EventsService.UpdateEvent:input_type -> kinship.events.v1.UpdateEventRequest
+	16, // 55: kinship.events.v1.EventsService.PublishEvent:input_type -> kinship.events.v1.PublishEventRequest
+	18, // 56: kinship.events.v1.EventsService.CancelEvent:input_type -> kinship.events.v1.CancelEventRequest
+	20, // 57: kinship.events.v1.EventsService.CompleteEvent:input_type -> kinship.events.v1.CompleteEventRequest
+	22, // 58: kinship.events.v1.EventsService.GetEvent:input_type -> kinship.events.v1.GetEventRequest
+	24, // 59: kinship.events.v1.EventsService.ListEvents:input_type -> kinship.events.v1.ListEventsRequest
+	27, // 60: kinship.events.v1.EventsService.SuggestEvents:input_type -> kinship.events.v1.SuggestEventsRequest
+	31, // 61: kinship.events.v1.AttendanceService.RSVP:input_type -> kinship.events.v1.RSVPRequest
+	33, // 62: kinship.events.v1.AttendanceService.CancelRSVP:input_type -> kinship.events.v1.CancelRSVPRequest
+	35, // 63: kinship.events.v1.AttendanceService.AcceptSeatOffer:input_type -> kinship.events.v1.AcceptSeatOfferRequest
+	37, // 64: kinship.events.v1.AttendanceService.ExpireSeatOffers:input_type -> kinship.events.v1.ExpireSeatOffersRequest
+	39, // 65: kinship.events.v1.AttendanceService.GetRSVP:input_type -> kinship.events.v1.GetRSVPRequest
+	41, // 66: kinship.events.v1.AttendanceService.ListAttendees:input_type -> kinship.events.v1.ListAttendeesRequest
+	43, // 67: kinship.events.v1.AttendanceService.CheckIn:input_type -> kinship.events.v1.CheckInRequest
+	45, // 68: kinship.events.v1.AttendanceService.MarkNoShows:input_type -> kinship.events.v1.MarkNoShowsRequest
+	48, // 69: kinship.events.v1.AttendanceService.GiveFeedback:input_type -> kinship.events.v1.GiveFeedbackRequest
+	51, // 70: kinship.events.v1.AttendanceService.GetFeedbackSummary:input_type -> kinship.events.v1.GetFeedbackSummaryRequest
+	53, // 71: kinship.events.v1.AttendanceService.ListFeedback:input_type -> kinship.events.v1.ListFeedbackRequest
+	55, // 72: kinship.events.v1.AttendanceService.ForgetMember:input_type -> kinship.events.v1.ForgetMemberRequest
+	57, // 73: kinship.events.v1.CalendarService.GetFeedToken:input_type -> kinship.events.v1.GetFeedTokenRequest
+	59, // 74: kinship.events.v1.CalendarService.RotateFeedToken:input_type -> kinship.events.v1.RotateFeedTokenRequest
+	61, // 75: kinship.events.v1.CalendarService.ExportEventICS:input_type -> kinship.events.v1.ExportEventICSRequest
+	13, // 76: kinship.events.v1.EventsService.CreateEvent:output_type -> kinship.events.v1.CreateEventResponse
+	15, // 77: kinship.events.v1.EventsService.UpdateEvent:output_type -> kinship.events.v1.UpdateEventResponse
+	17, // 78: kinship.events.v1.EventsService.PublishEvent:output_type -> kinship.events.v1.PublishEventResponse
+	19, // 79: kinship.events.v1.EventsService.CancelEvent:output_type -> kinship.events.v1.CancelEventResponse
+	21, // 80: kinship.events.v1.EventsService.CompleteEvent:output_type -> kinship.events.v1.CompleteEventResponse
+	23, // 81: kinship.events.v1.EventsService.GetEvent:output_type -> kinship.events.v1.GetEventResponse
+	25, // 82: kinship.events.v1.EventsService.ListEvents:output_type -> kinship.events.v1.ListEventsResponse
+	29, // 83: kinship.events.v1.EventsService.SuggestEvents:output_type -> kinship.events.v1.SuggestEventsResponse
+	32, // 84: kinship.events.v1.AttendanceService.RSVP:output_type -> kinship.events.v1.RSVPResponse
+	34, // 85: kinship.events.v1.AttendanceService.CancelRSVP:output_type -> kinship.events.v1.CancelRSVPResponse
+	36, // 86: kinship.events.v1.AttendanceService.AcceptSeatOffer:output_type -> kinship.events.v1.AcceptSeatOfferResponse
+	38, // 87: kinship.events.v1.AttendanceService.ExpireSeatOffers:output_type -> kinship.events.v1.ExpireSeatOffersResponse
+	40, // 88: kinship.events.v1.AttendanceService.GetRSVP:output_type -> kinship.events.v1.GetRSVPResponse
+	42, // 89: kinship.events.v1.AttendanceService.ListAttendees:output_type -> kinship.events.v1.ListAttendeesResponse
+	44, // 90: kinship.events.v1.AttendanceService.CheckIn:output_type -> kinship.events.v1.CheckInResponse
+	46, // 91: kinship.events.v1.AttendanceService.MarkNoShows:output_type -> kinship.events.v1.MarkNoShowsResponse
+	49, // 92: kinship.events.v1.AttendanceService.GiveFeedback:output_type -> kinship.events.v1.GiveFeedbackResponse
+	52, // 93: kinship.events.v1.AttendanceService.GetFeedbackSummary:output_type -> kinship.events.v1.GetFeedbackSummaryResponse
+	54, // 94: kinship.events.v1.AttendanceService.ListFeedback:output_type -> kinship.events.v1.ListFeedbackResponse
+	56, // 95: kinship.events.v1.AttendanceService.ForgetMember:output_type -> kinship.events.v1.ForgetMemberResponse
+	58, // 96: kinship.events.v1.CalendarService.GetFeedToken:output_type -> kinship.events.v1.GetFeedTokenResponse
+	60, // 97: kinship.events.v1.CalendarService.RotateFeedToken:output_type -> kinship.events.v1.RotateFeedTokenResponse
+	62, // 98: kinship.events.v1.CalendarService.ExportEventICS:output_type -> kinship.events.v1.ExportEventICSResponse
+	76, // [76:99] is the sub-list for method output_type
+	53, // [53:76] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_kinship_events_v1_events_service_proto_init() }
@@ -4461,7 +4616,7 @@ func file_kinship_events_v1_events_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_events_v1_events_service_proto_rawDesc), len(file_kinship_events_v1_events_service_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   54,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

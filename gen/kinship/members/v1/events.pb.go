@@ -787,6 +787,77 @@ func (x *MemberErased) GetErasedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// MemberOnboarded: a member finished their onboarding journey. It is
+// published with the "onboarded" activity that journey records, once.
+type MemberOnboarded struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	MemberId    string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community   string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	OnboardedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=onboarded_at,json=onboardedAt,proto3" json:"onboarded_at,omitempty"`
+	// The journey that onboarded them: the activity's source event id.
+	JourneyId     string `protobuf:"bytes,4,opt,name=journey_id,json=journeyId,proto3" json:"journey_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberOnboarded) Reset() {
+	*x = MemberOnboarded{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberOnboarded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberOnboarded) ProtoMessage() {}
+
+func (x *MemberOnboarded) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberOnboarded.ProtoReflect.Descriptor instead.
+func (*MemberOnboarded) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MemberOnboarded) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MemberOnboarded) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *MemberOnboarded) GetOnboardedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OnboardedAt
+	}
+	return nil
+}
+
+func (x *MemberOnboarded) GetJourneyId() string {
+	if x != nil {
+		return x.JourneyId
+	}
+	return ""
+}
+
 var File_kinship_members_v1_events_proto protoreflect.FileDescriptor
 
 const file_kinship_members_v1_events_proto_rawDesc = "" +
@@ -857,7 +928,13 @@ const file_kinship_members_v1_events_proto_rawDesc = "" +
 	"\fMemberErased\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
 	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x127\n" +
-	"\terased_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\berasedAtB\xce\x01\n" +
+	"\terased_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\"\xaa\x01\n" +
+	"\x0fMemberOnboarded\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12=\n" +
+	"\fonboarded_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vonboardedAt\x12\x1d\n" +
+	"\n" +
+	"journey_id\x18\x04 \x01(\tR\tjourneyIdB\xce\x01\n" +
 	"\x16com.kinship.members.v1B\vEventsProtoP\x01Z=github.com/kinshiphq/kinship/gen/kinship/members/v1;membersv1\xa2\x02\x03KMX\xaa\x02\x12Kinship.Members.V1\xca\x02\x12Kinship\\Members\\V1\xe2\x02\x1eKinship\\Members\\V1\\GPBMetadata\xea\x02\x14Kinship::Members::V1b\x06proto3"
 
 var (
@@ -872,7 +949,7 @@ func file_kinship_members_v1_events_proto_rawDescGZIP() []byte {
 	return file_kinship_members_v1_events_proto_rawDescData
 }
 
-var file_kinship_members_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_kinship_members_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_kinship_members_v1_events_proto_goTypes = []any{
 	(*MemberJoined)(nil),          // 0: kinship.members.v1.MemberJoined
 	(*ProfileUpdated)(nil),        // 1: kinship.members.v1.ProfileUpdated
@@ -884,27 +961,29 @@ var file_kinship_members_v1_events_proto_goTypes = []any{
 	(*MemberLeft)(nil),            // 7: kinship.members.v1.MemberLeft
 	(*MemberMerged)(nil),          // 8: kinship.members.v1.MemberMerged
 	(*MemberErased)(nil),          // 9: kinship.members.v1.MemberErased
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*Profile)(nil),               // 11: kinship.members.v1.Profile
-	(*Source)(nil),                // 12: kinship.members.v1.Source
-	(MemberStatus)(0),             // 13: kinship.members.v1.MemberStatus
+	(*MemberOnboarded)(nil),       // 10: kinship.members.v1.MemberOnboarded
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*Profile)(nil),               // 12: kinship.members.v1.Profile
+	(*Source)(nil),                // 13: kinship.members.v1.Source
+	(MemberStatus)(0),             // 14: kinship.members.v1.MemberStatus
 }
 var file_kinship_members_v1_events_proto_depIdxs = []int32{
-	10, // 0: kinship.members.v1.MemberJoined.joined_at:type_name -> google.protobuf.Timestamp
-	11, // 1: kinship.members.v1.MemberJoined.profile:type_name -> kinship.members.v1.Profile
-	12, // 2: kinship.members.v1.MemberJoined.source:type_name -> kinship.members.v1.Source
-	11, // 3: kinship.members.v1.ProfileUpdated.profile:type_name -> kinship.members.v1.Profile
-	10, // 4: kinship.members.v1.ConsentChanged.occurred_at:type_name -> google.protobuf.Timestamp
-	10, // 5: kinship.members.v1.ActivityRecorded.occurred_at:type_name -> google.protobuf.Timestamp
-	13, // 6: kinship.members.v1.StatusChanged.from_status:type_name -> kinship.members.v1.MemberStatus
-	13, // 7: kinship.members.v1.StatusChanged.to_status:type_name -> kinship.members.v1.MemberStatus
-	10, // 8: kinship.members.v1.MemberLeft.left_at:type_name -> google.protobuf.Timestamp
-	10, // 9: kinship.members.v1.MemberErased.erased_at:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	11, // 0: kinship.members.v1.MemberJoined.joined_at:type_name -> google.protobuf.Timestamp
+	12, // 1: kinship.members.v1.MemberJoined.profile:type_name -> kinship.members.v1.Profile
+	13, // 2: kinship.members.v1.MemberJoined.source:type_name -> kinship.members.v1.Source
+	12, // 3: kinship.members.v1.ProfileUpdated.profile:type_name -> kinship.members.v1.Profile
+	11, // 4: kinship.members.v1.ConsentChanged.occurred_at:type_name -> google.protobuf.Timestamp
+	11, // 5: kinship.members.v1.ActivityRecorded.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 6: kinship.members.v1.StatusChanged.from_status:type_name -> kinship.members.v1.MemberStatus
+	14, // 7: kinship.members.v1.StatusChanged.to_status:type_name -> kinship.members.v1.MemberStatus
+	11, // 8: kinship.members.v1.MemberLeft.left_at:type_name -> google.protobuf.Timestamp
+	11, // 9: kinship.members.v1.MemberErased.erased_at:type_name -> google.protobuf.Timestamp
+	11, // 10: kinship.members.v1.MemberOnboarded.onboarded_at:type_name -> google.protobuf.Timestamp
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_kinship_members_v1_events_proto_init() }
@@ -919,7 +998,7 @@ func file_kinship_members_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_members_v1_events_proto_rawDesc), len(file_kinship_members_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

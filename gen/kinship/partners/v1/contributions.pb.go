@@ -538,6 +538,112 @@ func (x *ListContributionsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ForgetMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetMemberRequest) Reset() {
+	*x = ForgetMemberRequest{}
+	mi := &file_kinship_partners_v1_contributions_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetMemberRequest) ProtoMessage() {}
+
+func (x *ForgetMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_partners_v1_contributions_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetMemberRequest.ProtoReflect.Descriptor instead.
+func (*ForgetMemberRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_partners_v1_contributions_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ForgetMemberRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ForgetMemberRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type ForgetMemberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Contributions that named the member until this call.
+	ContributionsUnlinked int32 `protobuf:"varint,1,opt,name=contributions_unlinked,json=contributionsUnlinked,proto3" json:"contributions_unlinked,omitempty"`
+	// When the erasure was committed here.
+	ForgottenAt   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=forgotten_at,json=forgottenAt,proto3" json:"forgotten_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetMemberResponse) Reset() {
+	*x = ForgetMemberResponse{}
+	mi := &file_kinship_partners_v1_contributions_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetMemberResponse) ProtoMessage() {}
+
+func (x *ForgetMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_partners_v1_contributions_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetMemberResponse.ProtoReflect.Descriptor instead.
+func (*ForgetMemberResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_partners_v1_contributions_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ForgetMemberResponse) GetContributionsUnlinked() int32 {
+	if x != nil {
+		return x.ContributionsUnlinked
+	}
+	return 0
+}
+
+func (x *ForgetMemberResponse) GetForgottenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ForgottenAt
+	}
+	return nil
+}
+
 var File_kinship_partners_v1_contributions_proto protoreflect.FileDescriptor
 
 const file_kinship_partners_v1_contributions_proto_rawDesc = "" +
@@ -588,16 +694,23 @@ const file_kinship_partners_v1_contributions_proto_rawDesc = "" +
 	"page_token\x18\a \x01(\tR\tpageToken\"\x8c\x01\n" +
 	"\x19ListContributionsResponse\x12G\n" +
 	"\rcontributions\x18\x01 \x03(\v2!.kinship.partners.v1.ContributionR\rcontributions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xb5\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"P\n" +
+	"\x13ForgetMemberRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\"\x8c\x01\n" +
+	"\x14ForgetMemberResponse\x125\n" +
+	"\x16contributions_unlinked\x18\x01 \x01(\x05R\x15contributionsUnlinked\x12=\n" +
+	"\fforgotten_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vforgottenAt*\xb5\x01\n" +
 	"\x10ContributionKind\x12!\n" +
 	"\x1dCONTRIBUTION_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CONTRIBUTION_KIND_MONEY\x10\x01\x12\x1d\n" +
 	"\x19CONTRIBUTION_KIND_IN_KIND\x10\x02\x12\x1b\n" +
 	"\x17CONTRIBUTION_KIND_VENUE\x10\x03\x12%\n" +
-	"!CONTRIBUTION_KIND_VOLUNTEER_HOURS\x10\x042\x86\x02\n" +
+	"!CONTRIBUTION_KIND_VOLUNTEER_HOURS\x10\x042\xf0\x02\n" +
 	"\x14ContributionsService\x12u\n" +
 	"\x12RecordContribution\x12..kinship.partners.v1.RecordContributionRequest\x1a/.kinship.partners.v1.RecordContributionResponse\x12w\n" +
-	"\x11ListContributions\x12-.kinship.partners.v1.ListContributionsRequest\x1a..kinship.partners.v1.ListContributionsResponse\"\x03\x90\x02\x01B\xdc\x01\n" +
+	"\x11ListContributions\x12-.kinship.partners.v1.ListContributionsRequest\x1a..kinship.partners.v1.ListContributionsResponse\"\x03\x90\x02\x01\x12h\n" +
+	"\fForgetMember\x12(.kinship.partners.v1.ForgetMemberRequest\x1a).kinship.partners.v1.ForgetMemberResponse\"\x03\x90\x02\x02B\xdc\x01\n" +
 	"\x17com.kinship.partners.v1B\x12ContributionsProtoP\x01Z?github.com/kinshiphq/kinship/gen/kinship/partners/v1;partnersv1\xa2\x02\x03KPX\xaa\x02\x13Kinship.Partners.V1\xca\x02\x13Kinship\\Partners\\V1\xe2\x02\x1fKinship\\Partners\\V1\\GPBMetadata\xea\x02\x15Kinship::Partners::V1b\x06proto3"
 
 var (
@@ -613,7 +726,7 @@ func file_kinship_partners_v1_contributions_proto_rawDescGZIP() []byte {
 }
 
 var file_kinship_partners_v1_contributions_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kinship_partners_v1_contributions_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_kinship_partners_v1_contributions_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_kinship_partners_v1_contributions_proto_goTypes = []any{
 	(ContributionKind)(0),              // 0: kinship.partners.v1.ContributionKind
 	(*Contribution)(nil),               // 1: kinship.partners.v1.Contribution
@@ -621,26 +734,31 @@ var file_kinship_partners_v1_contributions_proto_goTypes = []any{
 	(*RecordContributionResponse)(nil), // 3: kinship.partners.v1.RecordContributionResponse
 	(*ListContributionsRequest)(nil),   // 4: kinship.partners.v1.ListContributionsRequest
 	(*ListContributionsResponse)(nil),  // 5: kinship.partners.v1.ListContributionsResponse
-	(*Money)(nil),                      // 6: kinship.partners.v1.Money
-	(*timestamppb.Timestamp)(nil),      // 7: google.protobuf.Timestamp
+	(*ForgetMemberRequest)(nil),        // 6: kinship.partners.v1.ForgetMemberRequest
+	(*ForgetMemberResponse)(nil),       // 7: kinship.partners.v1.ForgetMemberResponse
+	(*Money)(nil),                      // 8: kinship.partners.v1.Money
+	(*timestamppb.Timestamp)(nil),      // 9: google.protobuf.Timestamp
 }
 var file_kinship_partners_v1_contributions_proto_depIdxs = []int32{
-	0, // 0: kinship.partners.v1.Contribution.kind:type_name -> kinship.partners.v1.ContributionKind
-	6, // 1: kinship.partners.v1.Contribution.value:type_name -> kinship.partners.v1.Money
-	7, // 2: kinship.partners.v1.Contribution.recorded_at:type_name -> google.protobuf.Timestamp
-	0, // 3: kinship.partners.v1.RecordContributionRequest.kind:type_name -> kinship.partners.v1.ContributionKind
-	6, // 4: kinship.partners.v1.RecordContributionRequest.value:type_name -> kinship.partners.v1.Money
-	1, // 5: kinship.partners.v1.RecordContributionResponse.contribution:type_name -> kinship.partners.v1.Contribution
-	1, // 6: kinship.partners.v1.ListContributionsResponse.contributions:type_name -> kinship.partners.v1.Contribution
-	2, // 7: kinship.partners.v1.ContributionsService.RecordContribution:input_type -> kinship.partners.v1.RecordContributionRequest
-	4, // 8: kinship.partners.v1.ContributionsService.ListContributions:input_type -> kinship.partners.v1.ListContributionsRequest
-	3, // 9: kinship.partners.v1.ContributionsService.RecordContribution:output_type -> kinship.partners.v1.RecordContributionResponse
-	5, // 10: kinship.partners.v1.ContributionsService.ListContributions:output_type -> kinship.partners.v1.ListContributionsResponse
-	9, // [9:11] is the sub-list for method output_type
-	7, // [7:9] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	0,  // 0: kinship.partners.v1.Contribution.kind:type_name -> kinship.partners.v1.ContributionKind
+	8,  // 1: kinship.partners.v1.Contribution.value:type_name -> kinship.partners.v1.Money
+	9,  // 2: kinship.partners.v1.Contribution.recorded_at:type_name -> google.protobuf.Timestamp
+	0,  // 3: kinship.partners.v1.RecordContributionRequest.kind:type_name -> kinship.partners.v1.ContributionKind
+	8,  // 4: kinship.partners.v1.RecordContributionRequest.value:type_name -> kinship.partners.v1.Money
+	1,  // 5: kinship.partners.v1.RecordContributionResponse.contribution:type_name -> kinship.partners.v1.Contribution
+	1,  // 6: kinship.partners.v1.ListContributionsResponse.contributions:type_name -> kinship.partners.v1.Contribution
+	9,  // 7: kinship.partners.v1.ForgetMemberResponse.forgotten_at:type_name -> google.protobuf.Timestamp
+	2,  // 8: kinship.partners.v1.ContributionsService.RecordContribution:input_type -> kinship.partners.v1.RecordContributionRequest
+	4,  // 9: kinship.partners.v1.ContributionsService.ListContributions:input_type -> kinship.partners.v1.ListContributionsRequest
+	6,  // 10: kinship.partners.v1.ContributionsService.ForgetMember:input_type -> kinship.partners.v1.ForgetMemberRequest
+	3,  // 11: kinship.partners.v1.ContributionsService.RecordContribution:output_type -> kinship.partners.v1.RecordContributionResponse
+	5,  // 12: kinship.partners.v1.ContributionsService.ListContributions:output_type -> kinship.partners.v1.ListContributionsResponse
+	7,  // 13: kinship.partners.v1.ContributionsService.ForgetMember:output_type -> kinship.partners.v1.ForgetMemberResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_kinship_partners_v1_contributions_proto_init() }
@@ -655,7 +773,7 @@ func file_kinship_partners_v1_contributions_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_partners_v1_contributions_proto_rawDesc), len(file_kinship_partners_v1_contributions_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

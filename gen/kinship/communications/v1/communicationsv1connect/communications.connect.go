@@ -42,6 +42,9 @@ const (
 	// CommunicationsServiceListDeliveriesProcedure is the fully-qualified name of the
 	// CommunicationsService's ListDeliveries RPC.
 	CommunicationsServiceListDeliveriesProcedure = "/kinship.communications.v1.CommunicationsService/ListDeliveries"
+	// CommunicationsServiceForgetMemberProcedure is the fully-qualified name of the
+	// CommunicationsService's ForgetMember RPC.
+	CommunicationsServiceForgetMemberProcedure = "/kinship.communications.v1.CommunicationsService/ForgetMember"
 )
 
 // CommunicationsServiceClient is a client for the kinship.communications.v1.CommunicationsService
@@ -56,6 +59,13 @@ type CommunicationsServiceClient interface {
 	GetMessage(context.Context, *connect.Request[v1.GetMessageRequest]) (*connect.Response[v1.GetMessageResponse], error)
 	// ListDeliveries pages through the delivery log, newest first.
 	ListDeliveries(context.Context, *connect.Request[v1.ListDeliveriesRequest]) (*connect.Response[v1.ListDeliveriesResponse], error)
+	// ForgetMember erases a member's personal data here once the members
+	// service has erased them: their row in the recipients projection goes,
+	// and the delivery log keeps their messages by id but loses the address
+	// and the content; pending messages are suppressed. The erasure workflow
+	// calls it (the members.v1 consumer does the same on MemberErased);
+	// calling it again removes nothing more. Recorded in the audit log.
+	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
 }
 
 // NewCommunicationsServiceClient constructs a client for the
@@ -91,6 +101,13 @@ func NewCommunicationsServiceClient(httpClient connect.HTTPClient, baseURL strin
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		forgetMember: connect.NewClient[v1.ForgetMemberRequest, v1.ForgetMemberResponse](
+			httpClient,
+			baseURL+CommunicationsServiceForgetMemberProcedure,
+			connect.WithSchema(communicationsServiceMethods.ByName("ForgetMember")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -99,6 +116,7 @@ type communicationsServiceClient struct {
 	sendMessage    *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
 	getMessage     *connect.Client[v1.GetMessageRequest, v1.GetMessageResponse]
 	listDeliveries *connect.Client[v1.ListDeliveriesRequest, v1.ListDeliveriesResponse]
+	forgetMember   *connect.Client[v1.ForgetMemberRequest, v1.ForgetMemberResponse]
 }
 
 // SendMessage calls kinship.communications.v1.CommunicationsService.SendMessage.
@@ -116,6 +134,11 @@ func (c *communicationsServiceClient) ListDeliveries(ctx context.Context, req *c
 	return c.listDeliveries.CallUnary(ctx, req)
 }
 
+// ForgetMember calls kinship.communications.v1.CommunicationsService.ForgetMember.
+func (c *communicationsServiceClient) ForgetMember(ctx context.Context, req *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error) {
+	return c.forgetMember.CallUnary(ctx, req)
+}
+
 // CommunicationsServiceHandler is an implementation of the
 // kinship.communications.v1.CommunicationsService service.
 type CommunicationsServiceHandler interface {
@@ -128,6 +151,13 @@ type CommunicationsServiceHandler interface {
 	GetMessage(context.Context, *connect.Request[v1.GetMessageRequest]) (*connect.Response[v1.GetMessageResponse], error)
 	// ListDeliveries pages through the delivery log, newest first.
 	ListDeliveries(context.Context, *connect.Request[v1.ListDeliveriesRequest]) (*connect.Response[v1.ListDeliveriesResponse], error)
+	// ForgetMember erases a member's personal data here once the members
+	// service has erased them: their row in the recipients projection goes,
+	// and the delivery log keeps their messages by id but loses the address
+	// and the content; pending messages are suppressed. The erasure workflow
+	// calls it (the members.v1 consumer does the same on MemberErased);
+	// calling it again removes nothing more. Recorded in the audit log.
+	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
 }
 
 // NewCommunicationsServiceHandler builds an HTTP handler from the service implementation. It
@@ -158,6 +188,13 @@ func NewCommunicationsServiceHandler(svc CommunicationsServiceHandler, opts ...c
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	communicationsServiceForgetMemberHandler := connect.NewUnaryHandler(
+		CommunicationsServiceForgetMemberProcedure,
+		svc.ForgetMember,
+		connect.WithSchema(communicationsServiceMethods.ByName("ForgetMember")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/kinship.communications.v1.CommunicationsService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CommunicationsServiceSendMessageProcedure:
@@ -166,6 +203,8 @@ func NewCommunicationsServiceHandler(svc CommunicationsServiceHandler, opts ...c
 			communicationsServiceGetMessageHandler.ServeHTTP(w, r)
 		case CommunicationsServiceListDeliveriesProcedure:
 			communicationsServiceListDeliveriesHandler.ServeHTTP(w, r)
+		case CommunicationsServiceForgetMemberProcedure:
+			communicationsServiceForgetMemberHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -185,4 +224,8 @@ func (UnimplementedCommunicationsServiceHandler) GetMessage(context.Context, *co
 
 func (UnimplementedCommunicationsServiceHandler) ListDeliveries(context.Context, *connect.Request[v1.ListDeliveriesRequest]) (*connect.Response[v1.ListDeliveriesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.communications.v1.CommunicationsService.ListDeliveries is not implemented"))
+}
+
+func (UnimplementedCommunicationsServiceHandler) ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.communications.v1.CommunicationsService.ForgetMember is not implemented"))
 }

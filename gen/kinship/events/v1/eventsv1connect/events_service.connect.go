@@ -92,6 +92,9 @@ const (
 	// AttendanceServiceListFeedbackProcedure is the fully-qualified name of the AttendanceService's
 	// ListFeedback RPC.
 	AttendanceServiceListFeedbackProcedure = "/kinship.events.v1.AttendanceService/ListFeedback"
+	// AttendanceServiceForgetMemberProcedure is the fully-qualified name of the AttendanceService's
+	// ForgetMember RPC.
+	AttendanceServiceForgetMemberProcedure = "/kinship.events.v1.AttendanceService/ForgetMember"
 	// CalendarServiceGetFeedTokenProcedure is the fully-qualified name of the CalendarService's
 	// GetFeedToken RPC.
 	CalendarServiceGetFeedTokenProcedure = "/kinship.events.v1.CalendarService/GetFeedToken"
@@ -427,6 +430,15 @@ type AttendanceServiceClient interface {
 	// ListFeedback pages through an event's ratings and comments, newest
 	// first; organisers only, audited.
 	ListFeedback(context.Context, *connect.Request[v1.ListFeedbackRequest]) (*connect.Response[v1.ListFeedbackResponse], error)
+	// ForgetMember erases a member's personal data here once the members
+	// service has erased them, as the members.v1 consumer does on
+	// MemberErased: RSVPs to occurrences not yet started are withdrawn (freed
+	// seats go to the waitlist), and check-in codes, feedback comments,
+	// calendar feed tokens and series RSVPs are removed. Ratings and
+	// attendance stay under the pseudonymous member id. The erasure workflow
+	// calls it; calling it again removes nothing more. Recorded in the audit
+	// log.
+	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
 }
 
 // NewAttendanceServiceClient constructs a client for the kinship.events.v1.AttendanceService
@@ -510,6 +522,13 @@ func NewAttendanceServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		forgetMember: connect.NewClient[v1.ForgetMemberRequest, v1.ForgetMemberResponse](
+			httpClient,
+			baseURL+AttendanceServiceForgetMemberProcedure,
+			connect.WithSchema(attendanceServiceMethods.ByName("ForgetMember")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -526,6 +545,7 @@ type attendanceServiceClient struct {
 	giveFeedback       *connect.Client[v1.GiveFeedbackRequest, v1.GiveFeedbackResponse]
 	getFeedbackSummary *connect.Client[v1.GetFeedbackSummaryRequest, v1.GetFeedbackSummaryResponse]
 	listFeedback       *connect.Client[v1.ListFeedbackRequest, v1.ListFeedbackResponse]
+	forgetMember       *connect.Client[v1.ForgetMemberRequest, v1.ForgetMemberResponse]
 }
 
 // RSVP calls kinship.events.v1.AttendanceService.RSVP.
@@ -583,6 +603,11 @@ func (c *attendanceServiceClient) ListFeedback(ctx context.Context, req *connect
 	return c.listFeedback.CallUnary(ctx, req)
 }
 
+// ForgetMember calls kinship.events.v1.AttendanceService.ForgetMember.
+func (c *attendanceServiceClient) ForgetMember(ctx context.Context, req *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error) {
+	return c.forgetMember.CallUnary(ctx, req)
+}
+
 // AttendanceServiceHandler is an implementation of the kinship.events.v1.AttendanceService service.
 type AttendanceServiceHandler interface {
 	// RSVP answers going or not going for one occurrence, or for every
@@ -617,6 +642,15 @@ type AttendanceServiceHandler interface {
 	// ListFeedback pages through an event's ratings and comments, newest
 	// first; organisers only, audited.
 	ListFeedback(context.Context, *connect.Request[v1.ListFeedbackRequest]) (*connect.Response[v1.ListFeedbackResponse], error)
+	// ForgetMember erases a member's personal data here once the members
+	// service has erased them, as the members.v1 consumer does on
+	// MemberErased: RSVPs to occurrences not yet started are withdrawn (freed
+	// seats go to the waitlist), and check-in codes, feedback comments,
+	// calendar feed tokens and series RSVPs are removed. Ratings and
+	// attendance stay under the pseudonymous member id. The erasure workflow
+	// calls it; calling it again removes nothing more. Recorded in the audit
+	// log.
+	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
 }
 
 // NewAttendanceServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -696,6 +730,13 @@ func NewAttendanceServiceHandler(svc AttendanceServiceHandler, opts ...connect.H
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	attendanceServiceForgetMemberHandler := connect.NewUnaryHandler(
+		AttendanceServiceForgetMemberProcedure,
+		svc.ForgetMember,
+		connect.WithSchema(attendanceServiceMethods.ByName("ForgetMember")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/kinship.events.v1.AttendanceService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AttendanceServiceRSVPProcedure:
@@ -720,6 +761,8 @@ func NewAttendanceServiceHandler(svc AttendanceServiceHandler, opts ...connect.H
 			attendanceServiceGetFeedbackSummaryHandler.ServeHTTP(w, r)
 		case AttendanceServiceListFeedbackProcedure:
 			attendanceServiceListFeedbackHandler.ServeHTTP(w, r)
+		case AttendanceServiceForgetMemberProcedure:
+			attendanceServiceForgetMemberHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -771,6 +814,10 @@ func (UnimplementedAttendanceServiceHandler) GetFeedbackSummary(context.Context,
 
 func (UnimplementedAttendanceServiceHandler) ListFeedback(context.Context, *connect.Request[v1.ListFeedbackRequest]) (*connect.Response[v1.ListFeedbackResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.events.v1.AttendanceService.ListFeedback is not implemented"))
+}
+
+func (UnimplementedAttendanceServiceHandler) ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.events.v1.AttendanceService.ForgetMember is not implemented"))
 }
 
 // CalendarServiceClient is a client for the kinship.events.v1.CalendarService service.

@@ -39,6 +39,9 @@ const (
 	// ContributionsServiceListContributionsProcedure is the fully-qualified name of the
 	// ContributionsService's ListContributions RPC.
 	ContributionsServiceListContributionsProcedure = "/kinship.partners.v1.ContributionsService/ListContributions"
+	// ContributionsServiceForgetMemberProcedure is the fully-qualified name of the
+	// ContributionsService's ForgetMember RPC.
+	ContributionsServiceForgetMemberProcedure = "/kinship.partners.v1.ContributionsService/ForgetMember"
 )
 
 // ContributionsServiceClient is a client for the kinship.partners.v1.ContributionsService service.
@@ -49,6 +52,12 @@ type ContributionsServiceClient interface {
 	RecordContribution(context.Context, *connect.Request[v1.RecordContributionRequest]) (*connect.Response[v1.RecordContributionResponse], error)
 	// ListContributions pages through contributions, oldest recorded first.
 	ListContributions(context.Context, *connect.Request[v1.ListContributionsRequest]) (*connect.Response[v1.ListContributionsResponse], error)
+	// ForgetMember unlinks an erased member from the contributions they made
+	// on a partner's behalf: the contributions stay (they are the partner's,
+	// and count in totals and reports) but no longer name the member, so no
+	// list or export ties them to a person. The erasure workflow calls it;
+	// calling it again changes nothing more. Recorded in the audit log.
+	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
 }
 
 // NewContributionsServiceClient constructs a client for the
@@ -75,6 +84,13 @@ func NewContributionsServiceClient(httpClient connect.HTTPClient, baseURL string
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		forgetMember: connect.NewClient[v1.ForgetMemberRequest, v1.ForgetMemberResponse](
+			httpClient,
+			baseURL+ContributionsServiceForgetMemberProcedure,
+			connect.WithSchema(contributionsServiceMethods.ByName("ForgetMember")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -82,6 +98,7 @@ func NewContributionsServiceClient(httpClient connect.HTTPClient, baseURL string
 type contributionsServiceClient struct {
 	recordContribution *connect.Client[v1.RecordContributionRequest, v1.RecordContributionResponse]
 	listContributions  *connect.Client[v1.ListContributionsRequest, v1.ListContributionsResponse]
+	forgetMember       *connect.Client[v1.ForgetMemberRequest, v1.ForgetMemberResponse]
 }
 
 // RecordContribution calls kinship.partners.v1.ContributionsService.RecordContribution.
@@ -94,6 +111,11 @@ func (c *contributionsServiceClient) ListContributions(ctx context.Context, req 
 	return c.listContributions.CallUnary(ctx, req)
 }
 
+// ForgetMember calls kinship.partners.v1.ContributionsService.ForgetMember.
+func (c *contributionsServiceClient) ForgetMember(ctx context.Context, req *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error) {
+	return c.forgetMember.CallUnary(ctx, req)
+}
+
 // ContributionsServiceHandler is an implementation of the kinship.partners.v1.ContributionsService
 // service.
 type ContributionsServiceHandler interface {
@@ -103,6 +125,12 @@ type ContributionsServiceHandler interface {
 	RecordContribution(context.Context, *connect.Request[v1.RecordContributionRequest]) (*connect.Response[v1.RecordContributionResponse], error)
 	// ListContributions pages through contributions, oldest recorded first.
 	ListContributions(context.Context, *connect.Request[v1.ListContributionsRequest]) (*connect.Response[v1.ListContributionsResponse], error)
+	// ForgetMember unlinks an erased member from the contributions they made
+	// on a partner's behalf: the contributions stay (they are the partner's,
+	// and count in totals and reports) but no longer name the member, so no
+	// list or export ties them to a person. The erasure workflow calls it;
+	// calling it again changes nothing more. Recorded in the audit log.
+	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
 }
 
 // NewContributionsServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -125,12 +153,21 @@ func NewContributionsServiceHandler(svc ContributionsServiceHandler, opts ...con
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	contributionsServiceForgetMemberHandler := connect.NewUnaryHandler(
+		ContributionsServiceForgetMemberProcedure,
+		svc.ForgetMember,
+		connect.WithSchema(contributionsServiceMethods.ByName("ForgetMember")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/kinship.partners.v1.ContributionsService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ContributionsServiceRecordContributionProcedure:
 			contributionsServiceRecordContributionHandler.ServeHTTP(w, r)
 		case ContributionsServiceListContributionsProcedure:
 			contributionsServiceListContributionsHandler.ServeHTTP(w, r)
+		case ContributionsServiceForgetMemberProcedure:
+			contributionsServiceForgetMemberHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -146,4 +183,8 @@ func (UnimplementedContributionsServiceHandler) RecordContribution(context.Conte
 
 func (UnimplementedContributionsServiceHandler) ListContributions(context.Context, *connect.Request[v1.ListContributionsRequest]) (*connect.Response[v1.ListContributionsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.partners.v1.ContributionsService.ListContributions is not implemented"))
+}
+
+func (UnimplementedContributionsServiceHandler) ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.partners.v1.ContributionsService.ForgetMember is not implemented"))
 }

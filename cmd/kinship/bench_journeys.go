@@ -1,0 +1,309 @@
+//go:build !nodev
+
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+	kafkago "github.com/segmentio/kafka-go"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	journeysv1 "github.com/kinshiphq/kinship/gen/kinship/journeys/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/journeys/v1/journeysv1connect"
+	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/devstack"
+	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/telemetry"
+	commevents "github.com/kinshiphq/kinship/services/communications/events"
+	memberevents "github.com/kinshiphq/kinship/services/members/events"
+	"github.com/kinshiphq/kinship/workflows"
+)
+
+// benchStartConcurrency is how many starts are in flight at once, both
+// through the journeys API (its default) and for the ceiling.
+const benchStartConcurrency = 16
+
+// benchJourneys starts a cohort of n onboarding journeys through the
+// journeys API on the embedded stack (`kinship dev` in a temporary folder:
+// Temporal on SQLite, the in-process broker, the services on SQLite), and
+// beside it, on the same Temporal server in the same run, n trivial
+// one-activity workflows started as fast through a Temporal client: the
+// embedded Temporal's ceiling.
+func benchJourneys(ctx context.Context, n int, logger *slog.Logger) (string, error) {
+	dir, err := os.MkdirTemp("", "kinship-bench-journeys-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	tel, err := telemetry.New(ctx, telemetry.Config{Version: version})
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
+	// The stack stops under journeys still at work: what it logs then is
+	// noise. Failures that matter come back as errors.
+	quiet := slog.New(slog.DiscardHandler)
+	stackCtx, stop := context.WithCancel(ctx)
+	ready := make(chan devstack.Endpoints, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- devstack.Run(stackCtx, devstack.Config{DataDir: dir, Communities: []string{"demo"}}, devstack.Deps{Logger: quiet, Telemetry: tel},
+			func(ep devstack.Endpoints) { ready <- ep })
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			logger.Warn("the bench stack stopped with an error", "error", err)
+		}
+	}()
+	var ep devstack.Endpoints
+	select {
+	case ep = <-ready:
+	case err := <-done:
+		return "", fmt.Errorf("bench: the stack stopped: %w", err)
+	case <-time.After(2 * time.Minute):
+		return "", errors.New("bench: the stack was not ready within 2 minutes")
+	}
+	tc, err := client.Dial(client.Options{HostPort: ep.Temporal, Namespace: "demo", Logger: tlog.NewStructuredLogger(quiet)})
+	if err != nil {
+		return "", err
+	}
+	defer tc.Close()
+
+	logger.Info("importing the cohort", "members", n)
+	segment, err := benchCohort(ctx, ep, n)
+	if err != nil {
+		return "", err
+	}
+	// The import's events reach the trigger and the communications
+	// projection; let them settle before anything is timed.
+	if err := benchSettle(ctx, ep.Kafka); err != nil {
+		return "", err
+	}
+
+	logger.Info("starting the ceiling: trivial one-activity workflows", "workflows", n)
+	ceiling, err := benchCeiling(ctx, tc, n)
+	if err != nil {
+		return "", err
+	}
+	logger.Info("starting the cohort through the journeys API", "journeys", n)
+	cohort, err := benchCohortStart(ctx, ep, segment, n)
+	if err != nil {
+		return "", err
+	}
+
+	var b strings.Builder
+	benchHeader(&b, "Cohort start of onboarding journeys on the embedded stack", fmt.Sprintf("kinship bench journeys -journeys %d", n), cohort.start)
+	fmt.Fprintf(&b, "Target: a cohort start reaches ≥ 0.8 × the ceiling — trivial one-activity workflows started as fast on the same embedded "+
+		"Temporal (SQLite, WAL) in the same run. Both start %d workflows at once; the worker runs them meanwhile (the journeys send their welcome "+
+		"e-mails through the communications service to the SMTP sink). \"All started\" is when the last start was accepted.\n\n", benchStartConcurrency)
+	fmt.Fprintf(&b, "| workflows | started through | starts/s | all started after | × ceiling |\n| ---: | --- | ---: | ---: | ---: |\n")
+	fmt.Fprintf(&b, "| %d | Temporal client: trivial one-activity workflow (ceiling) | %.0f | %.1f s | 1.00 |\n", n, ceiling.rate(n), ceiling.took.Seconds())
+	fmt.Fprintf(&b, "| %d | journeys API: StartOnboarding of a segment | %.0f | %.1f s | %.2f |\n\n", n, cohort.rate(n), cohort.took.Seconds(),
+		cohort.rate(n)/ceiling.rate(n))
+	return b.String(), nil
+}
+
+type startRun struct {
+	start time.Time
+	took  time.Duration
+}
+
+func (r startRun) rate(n int) float64 { return float64(n) / r.took.Seconds() }
+
+// benchCohort imports n members and saves a segment of exactly them.
+func benchCohort(ctx context.Context, ep devstack.Endpoints, n int) (string, error) {
+	bearer := organiserBearer(ep)
+	members := membersv1connect.NewMembersServiceClient(http.DefaultClient, ep.Members, bearer)
+	since := time.Now().Add(-time.Second)
+	stream := members.ImportMembers(ctx)
+	data := benchCSV(n)
+	first := true
+	for len(data) > 0 || first {
+		size := min(len(data), 256<<10)
+		req := &membersv1.ImportMembersRequest{Chunk: data[:size]}
+		if first {
+			req.Community, first = "demo", false
+		}
+		if err := stream.Send(req); err != nil {
+			break
+		}
+		data = data[size:]
+	}
+	res, err := stream.CloseAndReceive()
+	if err != nil {
+		return "", fmt.Errorf("bench: import: %w", err)
+	}
+	if res.Msg.GetCreated() != int64(n) {
+		return "", fmt.Errorf("bench: the import created %d of %d members", res.Msg.GetCreated(), n)
+	}
+	segments := membersv1connect.NewSegmentsServiceClient(http.DefaultClient, ep.Members, bearer)
+	seg, err := segments.CreateSegment(ctx, connect.NewRequest(&membersv1.CreateSegmentRequest{Community: "demo", Name: "bench cohort",
+		Filter: &membersv1.SegmentFilter{JoinedAfter: timestamppb.New(since)}}))
+	if err != nil {
+		return "", fmt.Errorf("bench: segment: %w", err)
+	}
+	return seg.Msg.GetSegment().GetId(), nil
+}
+
+// benchSettle waits until the trigger and the recipients projection have
+// read everything on members.v1.
+func benchSettle(ctx context.Context, brokers []string) error {
+	kc := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 10 * time.Second}
+	topic := memberevents.Topic("demo")
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		lag, err := benchLag(ctx, kc, topic, kafka.Group(workflows.TriggerGroup, []string{"demo"}), kafka.Group(commevents.ProjectionGroup, []string{"demo"}))
+		if err == nil && lag == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: consumers still %d records behind after 5 minutes (%v)", lag, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// benchLag sums how far the groups are behind the end of topic.
+func benchLag(ctx context.Context, kc *kafkago.Client, topic string, groups ...string) (int64, error) {
+	meta, err := kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(meta.Topics) != 1 {
+		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	var offsets []kafkago.OffsetRequest
+	var partitions []int
+	for _, p := range meta.Topics[0].Partitions {
+		offsets = append(offsets, kafkago.LastOffsetOf(p.ID))
+		partitions = append(partitions, p.ID)
+	}
+	ends, err := kc.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{topic: offsets}})
+	if err != nil {
+		return 0, err
+	}
+	var lag int64
+	for _, group := range groups {
+		committed, err := kc.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: partitions}})
+		if err != nil {
+			return 0, err
+		}
+		done := map[int]int64{}
+		for _, p := range committed.Topics[topic] {
+			done[p.Partition] = p.CommittedOffset
+		}
+		for _, p := range ends.Topics[topic] {
+			if behind := p.LastOffset - max(done[p.Partition], 0); behind > 0 {
+				lag += behind
+			}
+		}
+	}
+	return lag, nil
+}
+
+// benchCeilingQueue is where the ceiling's trivial workflows run.
+const benchCeilingQueue = "bench-ceiling"
+
+func benchCeilingWorkflow(ctx workflow.Context, i int) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	return workflow.ExecuteActivity(ctx, benchCeilingActivity, i).Get(ctx, nil)
+}
+
+func benchCeilingActivity(context.Context, int) error { return nil }
+
+// benchCeiling starts n trivial workflows as the journeys API starts
+// journeys — benchStartConcurrency at once, one id each, failing on a
+// duplicate — with a worker running them, and waits until they are done
+// so they do not weigh on the cohort that follows.
+func benchCeiling(ctx context.Context, tc client.Client, n int) (startRun, error) {
+	w := worker.New(tc, benchCeilingQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(benchCeilingWorkflow, workflow.RegisterOptions{Name: "BenchCeiling"})
+	w.RegisterActivity(benchCeilingActivity)
+	if err := w.Start(); err != nil {
+		return startRun{}, err
+	}
+	defer w.Stop()
+	run := startRun{start: time.Now()}
+	var next atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	for range benchStartConcurrency {
+		wg.Go(func() {
+			for i := int(next.Add(1)); i <= n && ctx.Err() == nil; i = int(next.Add(1)) {
+				_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+					ID: fmt.Sprintf("bench-ceiling/%d", i), TaskQueue: benchCeilingQueue,
+					WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+					WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+					WorkflowExecutionErrorWhenAlreadyStarted: true,
+				}, "BenchCeiling", i)
+				if err != nil {
+					mu.Lock()
+					firstErr = cmp.Or(firstErr, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	run.took = time.Since(run.start)
+	if firstErr != nil {
+		return startRun{}, fmt.Errorf("bench: ceiling start: %w", firstErr)
+	}
+	deadline := time.Now().Add(15 * time.Minute)
+	for time.Now().Before(deadline) {
+		res, err := tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "WorkflowType = 'BenchCeiling' AND ExecutionStatus = 'Running'"})
+		if err == nil && res.GetCount() == 0 {
+			return run, nil
+		}
+		time.Sleep(time.Second)
+	}
+	return startRun{}, errors.New("bench: the ceiling's workflows still run after 15 minutes")
+}
+
+// organiserBearer calls as the stack's seeded organiser.
+func organiserBearer(ep devstack.Endpoints) connect.ClientOption {
+	return connect.WithInterceptors(auth.NewClientInterceptor(auth.StaticToken(ep.Tokens[auth.Organiser])))
+}
+
+// benchCohortStart starts the segment's journeys through the journeys API
+// and times it until the last start is accepted.
+func benchCohortStart(ctx context.Context, ep devstack.Endpoints, segment string, n int) (startRun, error) {
+	api := journeysv1connect.NewJourneysServiceClient(http.DefaultClient, ep.Worker, organiserBearer(ep))
+	run := startRun{start: time.Now()}
+	stream, err := api.StartOnboarding(ctx, connect.NewRequest(&journeysv1.StartOnboardingRequest{Community: "demo", SegmentId: segment}))
+	if err != nil {
+		return startRun{}, fmt.Errorf("bench: cohort start: %w", err)
+	}
+	var last *journeysv1.StartOnboardingResponse
+	for stream.Receive() {
+		last = stream.Msg()
+	}
+	run.took = time.Since(run.start)
+	if err := stream.Err(); err != nil {
+		return startRun{}, fmt.Errorf("bench: cohort start: %w", err)
+	}
+	if last == nil || !last.GetDone() || last.GetStarted() != int64(n) {
+		return startRun{}, fmt.Errorf("bench: the cohort start ended with %v, want %d started", last, n)
+	}
+	return run, nil
+}

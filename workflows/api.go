@@ -1,0 +1,39 @@
+package workflows
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/kinshiphq/kinship/gen/kinship/journeys/v1/journeysv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/internal/serve"
+	"github.com/kinshiphq/kinship/workflows/journeysapi"
+)
+
+// cohortStartTimeout bounds a StartOnboarding stream; a longer cohort is
+// continued by starting it again (members started already are skipped).
+const cohortStartTimeout = 30 * time.Minute
+
+// mountJourneysAPI serves the journeys API behind the same guard as the
+// services: bearer tokens from the issuer, API keys verified by the
+// members service, the journeys policy.
+func mountJourneysAPI(srv *serve.Server, cfg Config, clients map[string]client.Client, svc serviceClients, defs catalogue, deps Deps, logger *slog.Logger) error {
+	tokens, err := auth.NewTokenVerifier(cfg.Auth, rpc.HTTPClient(10*time.Second))
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	guard := auth.NewInterceptor(auth.Options{
+		Tokens: tokens, Keys: auth.NewRemoteKeys(svc.access), Policy: journeysapi.Policy(),
+		StreamTimeout: cohortStartTimeout, Logger: logger,
+	})
+	handler := journeysapi.New(journeysapi.Options{
+		Temporal: clients, Members: svc.members, Segments: svc.segments, Engagement: svc.engagement,
+		Definitions: defs, StartConcurrency: cfg.StartConcurrency, Logger: logger,
+	})
+	srv.Handle(journeysv1connect.NewJourneysServiceHandler(handler, rpc.HandlerOptions(deps.Tracer, logger, guard)...))
+	return nil
+}

@@ -1,0 +1,171 @@
+package journeysapi_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel/trace/noop"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/temporaltest"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/kinshiphq/kinship/gen/kinship/journeys/v1/journeysv1connect"
+	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/auth/authtest"
+	"github.com/kinshiphq/kinship/internal/auth/localissuer"
+	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/workflows/ambassador"
+	"github.com/kinshiphq/kinship/workflows/journeysapi"
+	"github.com/kinshiphq/kinship/workflows/onboarding"
+)
+
+// fixture serves the journeys API on the real Temporal server, with the
+// journeys' activities faked by name and the members service faked.
+type fixture struct {
+	url    string
+	issuer *authtest.Issuer
+	tc     client.Client
+}
+
+// definitions: a journey that waits for the profile, and a programme
+// whose nominations only org-member reviews.
+type definitions struct{}
+
+func (definitions) Onboarding(string) onboarding.Definition {
+	return onboarding.Definition{Steps: []onboarding.Step{
+		{Type: onboarding.StepWelcome},
+		{Type: onboarding.StepCompleteProfile, Wait: onboarding.Duration(time.Hour)},
+		{Type: onboarding.StepAssignBuddy},
+	}}
+}
+
+func (definitions) Programme(string) ambassador.Programme {
+	p := ambassador.DefaultProgramme()
+	p.Reviewers = []string{"org-member"}
+	return p
+}
+
+func start(t *testing.T) *fixture {
+	t.Helper()
+	srv := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(client.Options{Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))}))
+	srv.NewWorker(onboarding.TaskQueue, func(r worker.Registry) {
+		r.RegisterWorkflowWithOptions(onboarding.Workflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
+		for _, name := range []string{"SendWelcome", "SendJourneyMessage", "ReleaseBuddy", "RecordOnboarded"} {
+			r.RegisterActivityWithOptions(func(context.Context, any) error { return nil }, activity.RegisterOptions{Name: name})
+		}
+		r.RegisterActivityWithOptions(func(context.Context, onboarding.BuddyInput) (onboarding.BuddyResult, error) {
+			return onboarding.BuddyResult{}, nil
+		}, activity.RegisterOptions{Name: "AssignBuddy"})
+	})
+	srv.NewWorker(ambassador.TaskQueue, func(r worker.Registry) {
+		r.RegisterWorkflowWithOptions(ambassador.Workflow, workflow.RegisterOptions{Name: ambassador.WorkflowName})
+		r.RegisterActivityWithOptions(func(context.Context, ambassador.EligibilityInput) (ambassador.Eligibility, error) {
+			return ambassador.Eligibility{Eligible: true}, nil
+		}, activity.RegisterOptions{Name: "CheckEligibility"})
+		r.RegisterActivityWithOptions(func(context.Context, ambassador.Message) (ambassador.NotifyResult, error) {
+			return ambassador.NotifyResult{}, nil
+		}, activity.RegisterOptions{Name: "Notify"})
+		for _, name := range []string{"AssignTier", "RevokeRole", "Announce"} {
+			r.RegisterActivityWithOptions(func(context.Context, any) error { return nil }, activity.RegisterOptions{Name: name})
+		}
+	})
+	tc := srv.GetDefaultClient()
+	issuer := authtest.Start(t)
+	tokens, err := auth.NewTokenVerifier(issuer.Config(), http.DefaultClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	members := &fakeMembers{}
+	handler := journeysapi.New(journeysapi.Options{
+		Temporal: map[string]client.Client{"demo": tc}, Members: members, Segments: members, Engagement: members,
+		Definitions: definitions{}, StartConcurrency: 4, Logger: logger,
+	})
+	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Policy: journeysapi.Policy(), Logger: logger})
+	mux := http.NewServeMux()
+	mux.Handle(journeysv1connect.NewJourneysServiceHandler(handler, rpc.HandlerOptions(noop.NewTracerProvider(), logger, guard)...))
+	api := httptest.NewServer(mux)
+	t.Cleanup(api.Close)
+	return &fixture{url: api.URL, issuer: issuer, tc: tc}
+}
+
+// as is a client calling as role, with memberID as the caller's record.
+func (f *fixture) as(t *testing.T, role auth.Role, memberID string) journeysv1connect.JourneysServiceClient {
+	t.Helper()
+	token := f.issuer.Token(t, localissuer.Claims{Subject: "u-" + string(role), Community: "demo", Roles: []string{string(role)}, MemberID: memberID})
+	return journeysv1connect.NewJourneysServiceClient(http.DefaultClient, f.url, authtest.Bearer(token))
+}
+
+// fakeMembers: every id is an active, eligible member, except "ghost"
+// (unknown), "gone" (left) and "low" (an Observer); segment "seg1" holds
+// m1..m3.
+type fakeMembers struct {
+	membersv1connect.MembersServiceClient
+	membersv1connect.SegmentsServiceClient
+	membersv1connect.EngagementServiceClient
+}
+
+func (f *fakeMembers) GetMember(_ context.Context, req *connect.Request[membersv1.GetMemberRequest]) (*connect.Response[membersv1.GetMemberResponse], error) {
+	status := membersv1.MemberStatus_MEMBER_STATUS_ACTIVE
+	switch req.Msg.GetId() {
+	case "ghost":
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("member not found"))
+	case "gone":
+		status = membersv1.MemberStatus_MEMBER_STATUS_LEFT
+	}
+	return connect.NewResponse(&membersv1.GetMemberResponse{Member: &membersv1.Member{Id: req.Msg.GetId(), Community: "demo", Status: status}}), nil
+}
+
+func (f *fakeMembers) GetEngagement(_ context.Context, req *connect.Request[membersv1.GetEngagementRequest]) (*connect.Response[membersv1.GetEngagementResponse], error) {
+	level := "Contributor"
+	if req.Msg.GetMemberId() == "low" {
+		level = "Observer"
+	}
+	return connect.NewResponse(&membersv1.GetEngagementResponse{Level: level, Recent: []*membersv1.Activity{
+		{Type: "rsvp", OccurredAt: timestamppb.New(time.Now().Add(-time.Hour))}}}), nil
+}
+
+func (f *fakeMembers) GetCommunitySettings(context.Context, *connect.Request[membersv1.GetCommunitySettingsRequest]) (*connect.Response[membersv1.GetCommunitySettingsResponse], error) {
+	return connect.NewResponse(&membersv1.GetCommunitySettingsResponse{Settings: &membersv1.CommunitySettings{Levels: []*membersv1.LevelThreshold{
+		{Name: "Observer"}, {Name: "Participant", MinScore: 5}, {Name: "Contributor", MinScore: 20}}}}), nil
+}
+
+func (f *fakeMembers) ListSegmentMembers(_ context.Context, req *connect.Request[membersv1.ListSegmentMembersRequest]) (*connect.Response[membersv1.ListSegmentMembersResponse], error) {
+	if req.Msg.GetSegmentId() != "seg1" {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("segment not found"))
+	}
+	res := &membersv1.ListSegmentMembersResponse{}
+	if req.Msg.GetPageToken() == "" {
+		res.Members = []*membersv1.SegmentMember{{Id: "s1"}, {Id: "s2"}}
+		res.NextPageToken = "p2"
+	} else {
+		res.Members = []*membersv1.SegmentMember{{Id: "s3"}}
+	}
+	return connect.NewResponse(res), nil
+}
+
+// eventually polls check until it returns "" or 20 s pass.
+func eventually(t *testing.T, what string, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		if last = check(); last == "" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: %s", what, last)
+}

@@ -1,0 +1,30 @@
+package journeysapi
+
+import (
+	"github.com/kinshiphq/kinship/gen/kinship/journeys/v1/journeysv1connect"
+	"github.com/kinshiphq/kinship/internal/auth"
+)
+
+// Policy says who may call each RPC of the journeys API: organisers and
+// platform admins run journeys, staff watch them, ambassadors nominate
+// their peers and members themselves. Workloads have no business here.
+func Policy() auth.Policy {
+	const (
+		all  = auth.ScopeCommunity
+		self = auth.ScopeSelf
+	)
+	type grants = map[auth.Role]auth.Scope
+	organisers := grants{auth.Organiser: all, auth.PlatformAdmin: all}
+	team := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all}
+	return auth.Policy{
+		journeysv1connect.JourneysServiceStartOnboardingProcedure: {Grants: organisers},
+		journeysv1connect.JourneysServiceGetJourneyProcedure:      {Grants: team},
+		journeysv1connect.JourneysServiceListJourneysProcedure:    {Grants: team},
+		journeysv1connect.JourneysServiceSignalJourneyProcedure:   {Grants: organisers},
+		journeysv1connect.JourneysServiceCancelJourneyProcedure:   {Grants: organisers},
+		journeysv1connect.JourneysServiceNominateAmbassadorProcedure: {Grants: grants{
+			auth.Organiser: all, auth.PlatformAdmin: all, auth.Ambassador: all, auth.Member: self}},
+		journeysv1connect.JourneysServiceReviewNominationProcedure: {Grants: organisers},
+		journeysv1connect.JourneysServiceListProgrammeProcedure:    {Grants: team},
+	}
+}
