@@ -70,7 +70,7 @@ func printBanner(w io.Writer, dataDir string, ep devstack.Endpoints) {
 	fmt.Fprintf(tw, "  communications API\t%s\n", ep.Communications)
 	fmt.Fprintf(tw, "  events API\t%s\t(calendar: %s/calendar/%s.ics)\n", ep.Events, ep.Events, demo)
 	fmt.Fprintf(tw, "  partners API\t%s\n", ep.Partners)
-	fmt.Fprintf(tw, "  worker health\t%s/readyz\n", ep.Worker)
+	fmt.Fprintf(tw, "  journeys API (worker)\t%s\t(kinship journeys list)\n", ep.Worker)
 	fmt.Fprintf(tw, "  mail sink\t%s/api/messages\t(SMTP on %s)\n", ep.Mail, ep.SMTP)
 	fmt.Fprintf(tw, "  Temporal\t%s\t(namespaces: %s)\n", ep.Temporal, strings.Join(ep.Communities, ", "))
 	fmt.Fprintf(tw, "  Kafka\t%s\t(topics: %[2]s.members.v1, %[2]s.events.v1, %[2]s.communications.v1, %[2]s.partners.v1)\n", strings.Join(ep.Kafka, ","), demo)

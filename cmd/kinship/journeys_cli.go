@@ -57,6 +57,10 @@ func runJourneys(ctx context.Context, args []string, env envFunc, stdout, stderr
 		fmt.Fprint(stderr, journeysUsage)
 		return errors.New("journeys: name a command")
 	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		_, err := fmt.Fprint(stdout, journeysUsage)
+		return err
+	}
 	var j journeysFlags
 	f := newFlags("journeys "+args[0], env)
 	j.define(f)
