@@ -159,9 +159,16 @@ func (r *CommunityReconciler) newPassword() (string, error) {
 	if r.NewPassword != nil {
 		return r.NewPassword()
 	}
-	b := make([]byte, 24)
+	return randomSecret(24)
+}
+
+// randomSecret returns n random bytes from crypto/rand as unpadded
+// base64url text (4n/3 characters), which survives being read from a file
+// or a URL unchanged.
+func randomSecret(n int) (string, error) {
+	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generate password: %w", err)
+		return "", fmt.Errorf("generate a secret: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }

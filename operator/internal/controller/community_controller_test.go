@@ -84,19 +84,19 @@ func TestCommunityBecomesReady(t *testing.T) {
 			t.Errorf("pdb %s: %v", comp.Name, err)
 		}
 		var svc corev1.Service
-		if err := f.object(t, comp.Name, &svc); comp.API != (err == nil) {
-			t.Errorf("service %s: API component %v, get error %v", comp.Name, comp.API, err)
+		if err := f.object(t, comp.Name, &svc); comp.Service != (err == nil) {
+			t.Errorf("service %s: wanted %v, get error %v", comp.Name, comp.Service, err)
 		}
 	}
 	var sa corev1.ServiceAccount
 	var cm corev1.ConfigMap
 	var np networkingv1.NetworkPolicy
 	var ing networkingv1.Ingress
-	var smtp corev1.Secret
+	var smtp, keys corev1.Secret
 	for name, err := range map[string]error{
 		"service account": f.object(t, "kinship", &sa), "config map": f.object(t, "kinship", &cm),
 		"network policy": f.object(t, "kinship", &np), "ingress": f.object(t, "kinship", &ing),
-		"smtp secret": f.object(t, "ready-smtp", &smtp),
+		"smtp secret": f.object(t, "ready-smtp", &smtp), "communications secret": f.object(t, "ready-communications", &keys),
 	} {
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -104,6 +104,29 @@ func TestCommunityBecomesReady(t *testing.T) {
 	}
 	if string(smtp.Data["url"]) != f.smtpURL {
 		t.Errorf("the SMTP settings must be copied into the instance namespace, got %q", smtp.Data["url"])
+	}
+	if len(keys.Data["unsubscribe-key"]) < 32 || len(keys.Data["bounce-token"]) < 32 || !metav1.IsControlledBy(&keys, c) {
+		t.Errorf("the communications secret must hold a generated unsubscribe key and bounce token: %d and %d bytes",
+			len(keys.Data["unsubscribe-key"]), len(keys.Data["bounce-token"]))
+	}
+	routes := map[string]string{}
+	for _, p := range ing.Spec.Rules[0].HTTP.Paths {
+		routes[p.Path] = p.Backend.Service.Name
+	}
+	if routes["/kinship.journeys.v1.JourneysService"] != "worker" || routes["/unsubscribe"] != "communications" {
+		t.Errorf("the Ingress must route the journeys API to the worker and unsubscribe links to communications: %v", routes)
+	}
+	var worker appsv1.Deployment
+	if err := f.object(t, "worker", &worker); err != nil {
+		t.Fatal(err)
+	}
+	workerEnv := map[string]string{}
+	for _, e := range worker.Spec.Template.Spec.Containers[0].Env {
+		workerEnv[e.Name] = e.Value
+	}
+	if workerEnv["AUTH_ISSUER"] != "https://id.example.org" || workerEnv["KINSHIP_EVENTS_URL"] != "http://events.kinship-ready.svc:8085" ||
+		workerEnv["KINSHIP_PARTNERS_URL"] != "http://partners.kinship-ready.svc:8086" {
+		t.Errorf("the worker serves the journeys API and calls events and partners: %v", workerEnv)
 	}
 
 	// External resources.
@@ -138,7 +161,7 @@ func TestCommunityBecomesReady(t *testing.T) {
 
 	eventually(t, 10*time.Second, func() error {
 		reasons := f.eventReasons(t)
-		for _, want := range []string{"TopicsCreated", "NamespaceRegistered", "RoleCreated", "DatabaseCreated", "Ready", "AllReplicasReady"} {
+		for _, want := range []string{"TopicsCreated", "NamespaceRegistered", "RoleCreated", "DatabaseCreated", "KeysGenerated", "Ready", "AllReplicasReady"} {
 			if !contains(reasons, want) {
 				return fmt.Errorf("no %s event among %v", want, reasons)
 			}
@@ -374,6 +397,102 @@ func TestDriftIsRepaired(t *testing.T) {
 	if !contains(f.eventReasons(t), "Updated") {
 		t.Error("repairs must be recorded as events")
 	}
+}
+
+// The unsubscribe key signs the links in every mail sent: it is generated
+// once and kept through reconciles and spec changes, a key put there by
+// hand is kept, and only a missing or unusable one is generated again —
+// which rolls the pods, so every replica signs with the same key.
+func TestCommunicationsKeysAreKept(t *testing.T) {
+	f := newFixture(t, "keys")
+	f.create(t)
+	f.cleanup(t)
+	f.waitReady(t)
+	ctx := context.Background()
+	secret := func() *corev1.Secret {
+		t.Helper()
+		var s corev1.Secret
+		if err := f.object(t, "keys-communications", &s); err != nil {
+			t.Fatal(err)
+		}
+		return &s
+	}
+	hash := func() string {
+		t.Helper()
+		var d appsv1.Deployment
+		if err := f.object(t, "communications", &d); err != nil {
+			t.Fatal(err)
+		}
+		return d.Spec.Template.Annotations[resources.AnnotationSecretsHash]
+	}
+	first := secret()
+	key, token := string(first.Data["unsubscribe-key"]), string(first.Data["bounce-token"])
+
+	f.update(t, func(c *kinshipv1alpha1.Community) { c.Spec.Image.Tag = "v0.2.0" })
+	f.waitReady(t)
+	f.nudge(t)
+	f.waitReady(t)
+	waitSettled(t, time.Second)
+	if s := secret(); string(s.Data["unsubscribe-key"]) != key || string(s.Data["bounce-token"]) != token {
+		t.Fatal("reconciling replaced the generated keys")
+	}
+
+	// A key of one's own is kept.
+	own := strings.Repeat("k", 40)
+	s := secret()
+	s.Data["unsubscribe-key"] = []byte(own)
+	if err := env.k8s.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	f.nudge(t)
+	f.waitReady(t)
+	waitSettled(t, time.Second)
+	if got := string(secret().Data["unsubscribe-key"]); got != own {
+		t.Errorf("unsubscribe key %q, want the one set by hand", got)
+	}
+
+	// A key too short to use, or a deleted bounce token, is generated
+	// again; the pods roll to it.
+	before := hash()
+	s = secret()
+	s.Data["unsubscribe-key"] = []byte("short")
+	delete(s.Data, "bounce-token")
+	if err := env.k8s.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		s := secret()
+		if k := s.Data["unsubscribe-key"]; len(k) < 32 || string(k) == own {
+			return fmt.Errorf("unsubscribe key %q not generated again", k)
+		}
+		if len(s.Data["bounce-token"]) < 32 {
+			return fmt.Errorf("bounce token not generated again")
+		}
+		if hash() == before {
+			return fmt.Errorf("the pods were not rolled to the new key")
+		}
+		return nil
+	})
+	if !contains(f.eventReasons(t), "UnsubscribeKeyReplaced") {
+		t.Error("replacing the unsubscribe key must be recorded as a warning event")
+	}
+
+	// A deleted Secret is issued again.
+	s = secret()
+	if err := env.k8s.Delete(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		var again corev1.Secret
+		if err := f.object(t, "keys-communications", &again); err != nil {
+			return err
+		}
+		if again.UID == s.UID || len(again.Data["unsubscribe-key"]) < 32 {
+			return fmt.Errorf("not issued again yet")
+		}
+		return nil
+	})
+	f.waitReady(t)
 }
 
 func TestReconcilingAnUnchangedCommunityWritesNothing(t *testing.T) {

@@ -93,7 +93,7 @@ func runSuite(m *testing.M) int {
 		BinaryAssetsDirectory: dir,
 	}
 	// envtest's default service range (a /24) holds 254 Services; the
-	// benchmark's 100 Communities need 400.
+	// benchmark's 100 Communities need 500.
 	testEnv.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
 	cfg, err := testEnv.Start()
 	if err != nil {

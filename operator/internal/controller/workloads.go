@@ -36,9 +36,10 @@ func (r *CommunityReconciler) reconcileNamespace(ctx context.Context, c *kinship
 	return true
 }
 
-// reconcileWorkloads ensures the SMTP Secret copy, the service account,
-// ConfigMap, Deployments, Services, PodDisruptionBudgets, NetworkPolicy and
-// Ingress, and reports the components' readiness.
+// reconcileWorkloads ensures the SMTP Secret copy, the communications
+// Secret (generated keys), the service account, ConfigMap, Deployments,
+// Services, PodDisruptionBudgets, NetworkPolicy and Ingress, and reports
+// the components' readiness.
 func (r *CommunityReconciler) reconcileWorkloads(ctx context.Context, c *kinshipv1alpha1.Community, nsReady bool, db dbResult, st *statusBuilder) {
 	if !nsReady {
 		return
@@ -47,13 +48,20 @@ func (r *CommunityReconciler) reconcileWorkloads(ctx context.Context, c *kinship
 	if smtpErr != nil {
 		st.fail(kinshipv1alpha1.ConditionWorkloadsReady, "SMTPSecretUnavailable", smtpErr)
 	}
+	keysData, keysErr := r.reconcileCommunicationsSecret(ctx, c)
+	if keysErr != nil {
+		st.fail(kinshipv1alpha1.ConditionWorkloadsReady, "CommunicationsSecretUnavailable", keysErr)
+	}
 	if db.secretData == nil {
 		db.secretData = r.cachedSecretData(ctx, c, resources.DatabaseSecretName(c))
 	}
 	in := resources.Inputs{
-		Database:    hostPortOf(string(db.secretData["url"])),
-		SMTP:        hostPortOf(string(smtpData["url"])),
-		SecretsHash: resources.HashData(map[string]string{"database": string(db.secretData["url"]), "smtp-url": string(smtpData["url"]), "smtp-from": string(smtpData["from"])}),
+		Database: hostPortOf(string(db.secretData["url"])),
+		SMTP:     hostPortOf(string(smtpData["url"])),
+		SecretsHash: resources.HashData(map[string]string{
+			"database": string(db.secretData["url"]), "smtp-url": string(smtpData["url"]), "smtp-from": string(smtpData["from"]),
+			"unsubscribe-key": string(keysData[resources.UnsubscribeKeyKey]), "bounce-token": string(keysData[resources.BounceTokenKey]),
+		}),
 	}
 
 	deployments := map[string]*appsv1.Deployment{}
@@ -89,7 +97,7 @@ func (r *CommunityReconciler) reconcileWorkloads(ctx context.Context, c *kinship
 			waiting = append(waiting, fmt.Sprintf("%s %d/%d", comp.Name, d.Status.ReadyReplicas, want))
 		}
 	}
-	if smtpErr != nil {
+	if smtpErr != nil || keysErr != nil {
 		return
 	}
 	switch {

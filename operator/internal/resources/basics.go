@@ -113,3 +113,15 @@ func BuildSMTPSecret(c *kinshipv1alpha1.Community, smtpURL, from string) *corev1
 		Data:       map[string][]byte{"url": []byte(smtpURL), "from": []byte(from)},
 	}
 }
+
+// BuildCommunicationsSecret builds the Secret holding the communications
+// service's unsubscribe key and bounce token, which the controller
+// generates once and keeps.
+func BuildCommunicationsSecret(c *kinshipv1alpha1.Community, unsubscribeKey, bounceToken string) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(c, CommunicationsSecretName(c), ""),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{UnsubscribeKeyKey: []byte(unsubscribeKey), BounceTokenKey: []byte(bounceToken)},
+	}
+}

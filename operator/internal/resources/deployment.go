@@ -26,6 +26,9 @@ const (
 	tokenLifetimeS = 3600
 	nonRootID      = 65532
 	portName       = "http"
+	// communicationsKeysDir holds the communications Secret's keys, one
+	// file each.
+	communicationsKeysDir = "/var/run/secrets/kinship/communications"
 )
 
 // Inputs are what the builders need besides the Community: facts the
@@ -141,13 +144,15 @@ func probe(path string, failures int32) *corev1.Probe {
 }
 
 // componentEnv is what the component's subcommand reads (see
-// docs/configuration.md); the settings every component shares come from
-// the ConfigMap.
+// docs/configuration.md and cmd/kinship/services.go); the settings every
+// component shares come from the ConfigMap.
 func componentEnv(c *kinshipv1alpha1.Community, comp Component) []corev1.EnvVar {
 	env := []corev1.EnvVar{{Name: "KINSHIP_HTTP_ADDR", Value: ":" + strconv.Itoa(int(comp.Port))}}
-	if comp.API {
+	if comp.Database {
+		env = append(env, secretEnv("DATABASE_URL", DatabaseSecretName(c), "url"))
+	}
+	if comp.VerifiesTokens {
 		env = append(env,
-			secretEnv("DATABASE_URL", DatabaseSecretName(c), "url"),
 			corev1.EnvVar{Name: "AUTH_ISSUER", Value: c.Spec.Auth.Issuer},
 			corev1.EnvVar{Name: "AUTH_AUDIENCE", Value: c.Spec.Auth.Audience},
 			corev1.EnvVar{Name: "AUTH_WORKLOAD_SUBJECTS", Value: WorkloadSubject(c)},
@@ -164,17 +169,31 @@ func componentEnv(c *kinshipv1alpha1.Community, comp Component) []corev1.EnvVar 
 			secretEnv("SMTP_FROM", SMTPSecretName(c), "from"),
 		)
 	}
+	if comp.UnsubscribeKeys {
+		env = append(env,
+			corev1.EnvVar{Name: "KINSHIP_UNSUBSCRIBE_KEY_FILE", Value: communicationsKeysDir + "/" + UnsubscribeKeyKey},
+			corev1.EnvVar{Name: "KINSHIP_BOUNCE_TOKEN_FILE", Value: communicationsKeysDir + "/" + BounceTokenKey},
+		)
+	}
 	if comp.Temporal {
 		env = append(env, corev1.EnvVar{Name: "TEMPORAL_ADDRESS", Value: c.Spec.Temporal.Address})
 	}
-	if comp.CallsMembers {
-		env = append(env, corev1.EnvVar{Name: "KINSHIP_MEMBERS_URL", Value: mustComponent("members").URL(c)})
+	for _, name := range comp.Calls {
+		callee := mustComponent(name)
+		env = append(env, corev1.EnvVar{Name: callee.URLEnv(), Value: callee.URL(c)})
 	}
-	if comp.CallsCommunications {
-		env = append(env, corev1.EnvVar{Name: "KINSHIP_COMMUNICATIONS_URL", Value: mustComponent("communications").URL(c)})
+	if comp.PublicURLEnv != "" {
+		switch {
+		case c.Spec.Ingress != nil:
+			env = append(env, corev1.EnvVar{Name: comp.PublicURLEnv, Value: Endpoint(c)})
+		case comp.PublicURLRequired:
+			env = append(env, corev1.EnvVar{Name: comp.PublicURLEnv, Value: comp.URL(c)})
+		}
 	}
-	if comp.PublicURL && c.Spec.Ingress != nil {
-		env = append(env, corev1.EnvVar{Name: "KINSHIP_EVENTS_PUBLIC_URL", Value: Endpoint(c)})
+	if c.Spec.Ingress != nil {
+		for _, name := range comp.LinksTo {
+			env = append(env, corev1.EnvVar{Name: mustComponent(name).LinkEnv(), Value: Endpoint(c)})
+		}
 	}
 	if comp.Token {
 		env = append(env, corev1.EnvVar{Name: "KINSHIP_WORKLOAD_TOKEN_FILE", Value: tokenFile})
@@ -216,13 +235,23 @@ func volumes(c *kinshipv1alpha1.Community, comp Component) []corev1.Volume {
 			}}},
 		}}})
 	}
-	if comp.API && inClusterIssuer(c) {
+	if comp.VerifiesTokens && inClusterIssuer(c) {
 		vs = append(vs, corev1.Volume{Name: "cluster-ca", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 			DefaultMode: ptr.To[int32](0o444),
 			Sources: []corev1.VolumeProjection{{ConfigMap: &corev1.ConfigMapProjection{
 				LocalObjectReference: corev1.LocalObjectReference{Name: clusterCAMap},
 				Items:                []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},
 			}}},
+		}}})
+	}
+	if comp.UnsubscribeKeys {
+		vs = append(vs, corev1.Volume{Name: "communications-keys", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName:  CommunicationsSecretName(c),
+			DefaultMode: ptr.To[int32](0o440),
+			Items: []corev1.KeyToPath{
+				{Key: UnsubscribeKeyKey, Path: UnsubscribeKeyKey},
+				{Key: BounceTokenKey, Path: BounceTokenKey},
+			},
 		}}})
 	}
 	return vs
@@ -233,8 +262,11 @@ func volumeMounts(c *kinshipv1alpha1.Community, comp Component) []corev1.VolumeM
 	if comp.Token {
 		ms = append(ms, corev1.VolumeMount{Name: "token", MountPath: tokenDir, ReadOnly: true})
 	}
-	if comp.API && inClusterIssuer(c) {
+	if comp.VerifiesTokens && inClusterIssuer(c) {
 		ms = append(ms, corev1.VolumeMount{Name: "cluster-ca", MountPath: clusterCADir, ReadOnly: true})
+	}
+	if comp.UnsubscribeKeys {
+		ms = append(ms, corev1.VolumeMount{Name: "communications-keys", MountPath: communicationsKeysDir, ReadOnly: true})
 	}
 	return ms
 }

@@ -69,6 +69,22 @@ func DatabaseSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "
 // SMTPSecretName is the instance's copy of the SMTP Secret.
 func SMTPSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-smtp" }
 
+// CommunicationsSecretName is the Secret holding the communications
+// service's generated keys (CommunicationsSecretKeys).
+func CommunicationsSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-communications" }
+
+// Keys of the communications Secret. The operator generates each value
+// once and keeps it: the unsubscribe key signs the links in every mail
+// sent, so a new key would break them all.
+const (
+	// UnsubscribeKeyKey holds the key (32 bytes or more) that signs
+	// unsubscribe links.
+	UnsubscribeKeyKey = "unsubscribe-key"
+	// BounceTokenKey holds the bearer token mail servers and providers
+	// present to POST /bounces.
+	BounceTokenKey = "bounce-token"
+)
+
 // Domains are the event domains, one topic each.
 func Domains() []string { return []string{"members", "events", "communications", "partners"} }
 

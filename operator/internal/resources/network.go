@@ -18,7 +18,8 @@ import (
 
 // BuildNetworkPolicy builds the instance's default-deny policy. It admits
 // traffic between the instance's own pods (and, with an Ingress, to the
-// API ports from other namespaces, where ingress controllers run), and lets
+// ports of the components it routes to from other namespaces, where
+// ingress controllers run), and lets
 // pods reach only DNS, Kafka, Temporal, the database, the mail server, the
 // collector and the token issuers. Destinations given as IP addresses are
 // pinned to that address; host names can only be pinned to their port, as
@@ -29,7 +30,7 @@ func BuildNetworkPolicy(c *kinshipv1alpha1.Community, in Inputs) *networkingv1.N
 	if c.Spec.Ingress != nil {
 		var ports []networkingv1.NetworkPolicyPort
 		for _, comp := range Components() {
-			if len(comp.ConnectServices) > 0 {
+			if comp.Routed() {
 				ports = append(ports, tcpPort(comp.Port))
 			}
 		}
@@ -153,8 +154,9 @@ func tcpPort(p int32) networkingv1.NetworkPolicyPort {
 	return networkingv1.NetworkPolicyPort{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(p))}
 }
 
-// BuildIngress builds the Ingress that routes each Connect service to its
-// component, or returns nil when c has no ingress.
+// BuildIngress builds the Ingress that routes each Connect service and
+// each further path prefix to its component, or returns nil when c has no
+// ingress.
 func BuildIngress(c *kinshipv1alpha1.Community) *networkingv1.Ingress {
 	ing := c.Spec.Ingress
 	if ing == nil {

@@ -9,14 +9,14 @@ import (
 // Workloads lists the objects of c's instance namespace that are built
 // from the Community alone plus in, in the order they are applied: the
 // service account and ConfigMap the pods need first, then per component a
-// Deployment, a Service (API components) and a PodDisruptionBudget, then
+// Deployment, a Service (components others call) and a PodDisruptionBudget, then
 // the NetworkPolicy and the Ingress (when c has one). The namespace and the
 // Secrets, which need more than the Community, have builders of their own.
 func Workloads(c *kinshipv1alpha1.Community, in Inputs) []client.Object {
 	objs := []client.Object{BuildServiceAccount(c), BuildConfigMap(c)}
 	for _, comp := range Components() {
 		objs = append(objs, BuildDeployment(c, comp, in))
-		if comp.API {
+		if comp.Service {
 			objs = append(objs, BuildService(c, comp))
 		}
 		objs = append(objs, BuildPodDisruptionBudget(c, comp))

@@ -125,6 +125,7 @@ func TestGolden(t *testing.T) {
 				BuildNamespace(tc.c),
 				BuildDatabaseSecret(tc.c, "postgres://kinship_x:secret@postgres.data.svc:5432/kinship_x?sslmode=require"),
 				BuildSMTPSecret(tc.c, "smtp+starttls://mailer:pw@192.0.2.25:587", "Kinship <no-reply@example.org>"),
+				BuildCommunicationsSecret(tc.c, "unsubscribe-key-of-at-least-32-bytes", "bounce-token"),
 			}
 			objs = append(objs, Workloads(tc.c, inputs())...)
 			golden(t, tc.name+".golden.yaml", render(t, objs...))
@@ -194,27 +195,72 @@ func envOf(d *appsv1.Deployment) map[string]corev1.EnvVar {
 func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
 	c := community()
 	deps := deployments(Workloads(c, inputs()))
-	services := []string{"members", "communications", "events", "partners"}
-	for _, name := range services {
+	// Every component with an API verifies tokens: the services and the
+	// worker's journeys API.
+	for _, name := range []string{"members", "communications", "events", "partners", "worker"} {
 		env := envOf(deps[name])
 		for _, key := range []string{"KINSHIP_HTTP_ADDR", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_WORKLOAD_SUBJECTS", "AUTH_WORKLOAD_ISSUER", "AUTH_WORKLOAD_AUDIENCE"} {
 			if _, ok := env[key]; !ok {
 				t.Errorf("%s lacks %s", name, key)
 			}
 		}
-		if ref := env["DATABASE_URL"].ValueFrom; ref == nil || ref.SecretKeyRef.Name != "climate-action-database" || ref.SecretKeyRef.Key != "url" {
-			t.Errorf("%s: DATABASE_URL must come from the generated Secret, got %+v", name, env["DATABASE_URL"])
-		}
 		if got := env["AUTH_WORKLOAD_SUBJECTS"].Value; got != "system:serviceaccount:kinship-climate-action:kinship" {
 			t.Errorf("%s: AUTH_WORKLOAD_SUBJECTS = %q", name, got)
 		}
+		// The workload issuer is the API server: its CA comes from kube-root-ca.crt.
+		if env["AUTH_WORKLOAD_CA_FILE"].Value != "/var/run/secrets/kinship/cluster-ca/ca.crt" || !mounts(deps[name], "/var/run/secrets/kinship/cluster-ca") {
+			t.Errorf("%s must trust the cluster CA for the in-cluster workload issuer", name)
+		}
 	}
+	for _, name := range []string{"members", "communications", "events", "partners"} {
+		env := envOf(deps[name])
+		if ref := env["DATABASE_URL"].ValueFrom; ref == nil || ref.SecretKeyRef.Name != "climate-action-database" || ref.SecretKeyRef.Key != "url" {
+			t.Errorf("%s: DATABASE_URL must come from the generated Secret, got %+v", name, env["DATABASE_URL"])
+		}
+	}
+	for _, name := range []string{"members", "communications", "events", "partners"} {
+		if _, ok := minimalEnv(t, name)["AUTH_WORKLOAD_CA_FILE"]; ok {
+			t.Errorf("%s: an external workload issuer needs no cluster CA", name)
+		}
+	}
+	if _, ok := minimalEnv(t, "worker")["AUTH_WORKLOAD_CA_FILE"]; ok {
+		t.Error("worker: an external workload issuer needs no cluster CA")
+	}
+
 	comm := envOf(deps["communications"])
 	for _, key := range []string{"SMTP_URL", "SMTP_FROM"} {
 		if ref := comm[key].ValueFrom; ref == nil || ref.SecretKeyRef.Name != "climate-action-smtp" {
 			t.Errorf("communications: %s must come from the SMTP Secret", key)
 		}
 	}
+	wantComm := map[string]string{
+		"KINSHIP_PUBLIC_URL":           "https://climate.example.org",
+		"KINSHIP_EVENTS_PUBLIC_URL":    "https://climate.example.org",
+		"KINSHIP_UNSUBSCRIBE_KEY_FILE": "/var/run/secrets/kinship/communications/unsubscribe-key",
+		"KINSHIP_BOUNCE_TOKEN_FILE":    "/var/run/secrets/kinship/communications/bounce-token",
+	}
+	for k, v := range wantComm {
+		if comm[k].Value != v {
+			t.Errorf("communications %s = %q, want %q", k, comm[k].Value, v)
+		}
+	}
+	keys := volume(deps["communications"], "communications-keys")
+	if keys == nil || keys.Secret == nil || keys.Secret.SecretName != "climate-action-communications" || !mountsReadOnly(deps["communications"], "/var/run/secrets/kinship/communications") {
+		t.Errorf("communications must mount the generated keys read-only: %+v", keys)
+	}
+	for name, d := range deps {
+		if name != "communications" && volume(d, "communications-keys") != nil {
+			t.Errorf("%s must not see the communications keys", name)
+		}
+	}
+	tiny := minimalEnv(t, "communications")
+	if tiny["KINSHIP_PUBLIC_URL"].Value != "http://communications.kinship-tiny.svc:8082" {
+		t.Errorf("without an ingress the public url is the in-cluster one, got %q", tiny["KINSHIP_PUBLIC_URL"].Value)
+	}
+	if _, ok := tiny["KINSHIP_EVENTS_PUBLIC_URL"]; ok {
+		t.Error("without an ingress digests carry no calendar links")
+	}
+
 	for _, name := range []string{"communications", "events", "partners", "worker"} {
 		env := envOf(deps[name])
 		if env["KINSHIP_MEMBERS_URL"].Value != "http://members.kinship-climate-action.svc:8081" || env["KINSHIP_WORKLOAD_TOKEN_FILE"].Value == "" {
@@ -224,7 +270,7 @@ func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
 	if got := envOf(deps["events"])["KINSHIP_EVENTS_PUBLIC_URL"].Value; got != "https://climate.example.org" {
 		t.Errorf("events public url = %q", got)
 	}
-	if _, ok := envOf(deployments(Workloads(minimal(), inputs()))["events"])["KINSHIP_EVENTS_PUBLIC_URL"]; ok {
+	if _, ok := minimalEnv(t, "events")["KINSHIP_EVENTS_PUBLIC_URL"]; ok {
 		t.Error("without an ingress the calendar links stay relative")
 	}
 	worker := envOf(deps["worker"])
@@ -232,15 +278,21 @@ func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
 		t.Error("the worker must not get database credentials")
 	}
 	want := map[string]string{
+		"KINSHIP_HTTP_ADDR":           ":8083",
 		"TEMPORAL_ADDRESS":            "temporal-frontend.temporal:7233",
 		"KINSHIP_MEMBERS_URL":         "http://members.kinship-climate-action.svc:8081",
 		"KINSHIP_COMMUNICATIONS_URL":  "http://communications.kinship-climate-action.svc:8082",
+		"KINSHIP_EVENTS_URL":          "http://events.kinship-climate-action.svc:8085",
+		"KINSHIP_PARTNERS_URL":        "http://partners.kinship-climate-action.svc:8086",
 		"KINSHIP_WORKLOAD_TOKEN_FILE": "/var/run/secrets/kinship/token/token",
 	}
 	for k, v := range want {
 		if worker[k].Value != v {
 			t.Errorf("worker %s = %q, want %q", k, worker[k].Value, v)
 		}
+	}
+	if _, ok := envOf(deps["members"])["KINSHIP_WORKLOAD_TOKEN_FILE"]; ok {
+		t.Error("members calls no other component and needs no token of its own")
 	}
 	cm := BuildConfigMap(c)
 	if cm.Data["KINSHIP_COMMUNITIES"] != "climate-action" || cm.Data["KAFKA_BROKERS"] != "kafka-0.kafka.data:9092,10.0.0.12:9093" ||
@@ -250,6 +302,62 @@ func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
 	for name, d := range deps {
 		if d.Spec.Template.Spec.Containers[0].EnvFrom[0].ConfigMapRef.Name != cm.Name {
 			t.Errorf("%s does not read the shared ConfigMap", name)
+		}
+	}
+}
+
+// minimalEnv is the environment of one component of minimal().
+func minimalEnv(t *testing.T, name string) map[string]corev1.EnvVar {
+	t.Helper()
+	d := deployments(Workloads(minimal(), inputs()))[name]
+	if d == nil {
+		t.Fatalf("no deployment %s", name)
+	}
+	return envOf(d)
+}
+
+func volume(d *appsv1.Deployment, name string) *corev1.Volume {
+	for i, v := range d.Spec.Template.Spec.Volumes {
+		if v.Name == name {
+			return &d.Spec.Template.Spec.Volumes[i]
+		}
+	}
+	return nil
+}
+
+func mounts(d *appsv1.Deployment, path string) bool {
+	return slices.ContainsFunc(d.Spec.Template.Spec.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == path })
+}
+
+func mountsReadOnly(d *appsv1.Deployment, path string) bool {
+	return slices.ContainsFunc(d.Spec.Template.Spec.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == path && m.ReadOnly })
+}
+
+// Every component's description agrees with itself and the others: what
+// the Ingress routes to has a Service and verifies tokens, and what a
+// component calls or links to exists and has a Service.
+func TestComponentsAreConsistent(t *testing.T) {
+	for _, comp := range Components() {
+		if comp.Routed() && (!comp.Service || !comp.VerifiesTokens) {
+			t.Errorf("%s: the Ingress routes to it, so it needs a Service and verifies tokens", comp.Name)
+		}
+		if len(comp.Calls) > 0 && !comp.Token {
+			t.Errorf("%s calls %v, so it needs a token of its own", comp.Name, comp.Calls)
+		}
+		for _, name := range append(append([]string(nil), comp.Calls...), comp.LinksTo...) {
+			callee, ok := ComponentByName(name)
+			if !ok || !callee.Service || callee.Name == comp.Name {
+				t.Errorf("%s calls or links to %q, which is no other component with a Service", comp.Name, name)
+			}
+		}
+	}
+	services := map[string]string{}
+	for _, comp := range Components() {
+		for _, svc := range comp.ConnectServices {
+			if other, dup := services[svc]; dup {
+				t.Errorf("%s is routed to both %s and %s", svc, other, comp.Name)
+			}
+			services[svc] = comp.Name
 		}
 	}
 }
@@ -309,6 +417,22 @@ func TestNetworkPolicyAllowsOnlyTheDependencies(t *testing.T) {
 	if !slices.Equal(pinned, []string{"10.0.0.12/32", "192.0.2.25/32"}) {
 		t.Errorf("destinations given as addresses must be pinned, got %v", pinned)
 	}
+
+	// With an Ingress, ingress controllers in other namespaces reach every
+	// port the Ingress routes to, the worker's journeys API included.
+	if len(np.Spec.Ingress) != 2 || np.Spec.Ingress[1].From[0].NamespaceSelector == nil {
+		t.Fatalf("ingress rules: %+v", np.Spec.Ingress)
+	}
+	var open []string
+	for _, p := range np.Spec.Ingress[1].Ports {
+		open = append(open, p.Port.String())
+	}
+	if !slices.Equal(open, []string{"8081", "8082", "8083", "8085", "8086"}) {
+		t.Errorf("ports open to the ingress controllers: %v", open)
+	}
+	if rules := BuildNetworkPolicy(minimal(), inputs()).Spec.Ingress; len(rules) != 1 {
+		t.Errorf("without an Ingress only the instance's own pods get in: %+v", rules)
+	}
 }
 
 func TestIngressRoutesEveryAPI(t *testing.T) {
@@ -317,13 +441,28 @@ func TestIngressRoutesEveryAPI(t *testing.T) {
 	for _, p := range ing.Spec.Rules[0].HTTP.Paths {
 		backends[p.Path] = p.Backend.Service.Name
 	}
-	if backends["/kinship.members.v1.MembersService"] != "members" || backends["/kinship.communications.v1.CommunicationsService"] != "communications" ||
-		backends["/kinship.events.v1.EventsService"] != "events" || backends["/calendar"] != "events" || backends["/kinship.partners.v1.ReportsService"] != "partners" {
-		t.Errorf("routes: %v", backends)
+	want := map[string]string{
+		"/kinship.members.v1.MembersService":               "members",
+		"/kinship.communications.v1.CommunicationsService": "communications",
+		"/unsubscribe":                         "communications",
+		"/bounces":                             "communications",
+		"/kinship.events.v1.EventsService":     "events",
+		"/calendar":                            "events",
+		"/kinship.partners.v1.ReportsService":  "partners",
+		"/kinship.journeys.v1.JourneysService": "worker",
 	}
-	for _, v := range backends {
-		if v == "worker" {
-			t.Error("the worker has no API to expose")
+	for path, comp := range want {
+		if backends[path] != comp {
+			t.Errorf("%s is routed to %q, want %s (routes: %v)", path, backends[path], comp, backends)
+		}
+	}
+	objs := Workloads(community(), inputs())
+	for _, p := range ing.Spec.Rules[0].HTTP.Paths {
+		if !slices.ContainsFunc(objs, func(o client.Object) bool {
+			svc, ok := o.(*corev1.Service)
+			return ok && svc.Name == p.Backend.Service.Name && svc.Spec.Ports[0].Name == p.Backend.Service.Port.Name
+		}) {
+			t.Errorf("%s is routed to %s, which has no Service with that port", p.Path, p.Backend.Service.Name)
 		}
 	}
 	if ing.Spec.TLS[0].SecretName != "climate-tls" || *ing.Spec.IngressClassName != "nginx" {
@@ -342,7 +481,7 @@ func TestIngressRoutesEveryAPI(t *testing.T) {
 
 func TestEveryObjectIsOwnedAndLabelled(t *testing.T) {
 	c := community()
-	objs := append(Workloads(c, inputs()), BuildNamespace(c), BuildDatabaseSecret(c, "u"), BuildSMTPSecret(c, "u", "f"))
+	objs := append(Workloads(c, inputs()), BuildNamespace(c), BuildDatabaseSecret(c, "u"), BuildSMTPSecret(c, "u", "f"), BuildCommunicationsSecret(c, "k", "t"))
 	for _, o := range objs {
 		refs := o.GetOwnerReferences()
 		if len(refs) != 1 || refs[0].UID != c.UID || !ptr.Deref(refs[0].Controller, false) {

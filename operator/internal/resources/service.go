@@ -10,7 +10,8 @@ import (
 	kinshipv1alpha1 "github.com/kinshiphq/kinship/operator/api/v1alpha1"
 )
 
-// BuildService builds the ClusterIP Service of an API component.
+// BuildService builds the ClusterIP Service of a component other
+// components call or the Ingress routes to.
 func BuildService(c *kinshipv1alpha1.Community, comp Component) *corev1.Service {
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
