@@ -1,11 +1,8 @@
 package communications_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -24,9 +21,9 @@ import (
 
 // Outcomes of a guarded call.
 const (
-	unauthenticated = "unauthenticated"
-	denied          = "permission_denied"
-	allowed         = "allowed"
+	unauthenticated = authtest.Unauthenticated
+	denied          = authtest.Denied
+	allowed         = authtest.Allowed
 )
 
 // Who calls, in the guard table's columns. API keys are verified by the
@@ -128,51 +125,10 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 				case communicationsv1connect.AnnouncementsServiceRemoveSuppressionProcedure:
 					body["email"] = "someone@example.org"
 				}
-				check(t, procedure, caller, call(t, f.url+procedure, tokens[caller], body), want[caller])
+				authtest.CheckGuard(t, procedure, caller, authtest.Call(t, f.url+procedure, tokens[caller], body), want[caller])
 			})
 		}
 	}
-}
-
-// check compares an outcome with the table: allowed means the guard let
-// the call through, whatever the handler then made of it.
-func check(t *testing.T, procedure, caller, got, want string) {
-	t.Helper()
-	switch want {
-	case allowed:
-		if got == unauthenticated || got == denied || got == "resource_exhausted" {
-			t.Errorf("%s as %s = %s, want it allowed", procedure, caller, got)
-		}
-	default:
-		if got != want {
-			t.Errorf("%s as %s = %s, want %s", procedure, caller, got, want)
-		}
-	}
-}
-
-// call posts body as Connect JSON and returns "ok" or the error code.
-func call(t *testing.T, url, token string, body any) string {
-	t.Helper()
-	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	if res.StatusCode == http.StatusOK {
-		return "ok"
-	}
-	var e struct{ Code string }
-	if err := json.Unmarshal(out, &e); err != nil {
-		return fmt.Sprintf("http %d %s", res.StatusCode, out)
-	}
-	return e.Code
 }
 
 // A member may read and change only their own preferences.

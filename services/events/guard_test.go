@@ -1,11 +1,8 @@
 package events_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -16,15 +13,16 @@ import (
 	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/auth/authtest"
 	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/services/events/api"
 )
 
 // Outcomes of a guarded call.
 const (
-	unauthenticated = "unauthenticated"
-	denied          = "permission_denied"
-	allowed         = "allowed"
+	unauthenticated = authtest.Unauthenticated
+	denied          = authtest.Denied
+	allowed         = authtest.Allowed
 )
 
 // Who calls, in the guard table's columns.
@@ -142,7 +140,7 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 				case eventsv1connect.EventsServiceSuggestEventsProcedure:
 					body = map[string]any{"community": "demo", "interests": []string{"repair"}}
 				}
-				check(t, procedure, caller, call(t, s.url+procedure, tokens[caller], body), want[caller])
+				authtest.CheckGuard(t, procedure, caller, authtest.Call(t, s.url+procedure, tokens[caller], body), want[caller])
 			})
 		}
 	}
@@ -161,45 +159,4 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 	if _, err := other.GetRSVP(context.Background(), connect.NewRequest(&eventsv1.GetRSVPRequest{OccurrenceId: occurrenceID, MemberId: memberID})); connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Errorf("reading another member's RSVP = %v, want PermissionDenied", err)
 	}
-}
-
-// check compares an outcome with the table: allowed means the guard let
-// the call through, whatever the handler then made of it.
-func check(t *testing.T, procedure, caller, got, want string) {
-	t.Helper()
-	switch want {
-	case allowed:
-		if got == unauthenticated || got == denied || got == "resource_exhausted" {
-			t.Errorf("%s as %s = %s, want it allowed", procedure, caller, got)
-		}
-	default:
-		if got != want {
-			t.Errorf("%s as %s = %s, want %s", procedure, caller, got, want)
-		}
-	}
-}
-
-// call posts body as Connect JSON and returns "ok" or the error code.
-func call(t *testing.T, url, token string, body any) string {
-	t.Helper()
-	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	if res.StatusCode == http.StatusOK {
-		return "ok"
-	}
-	var e struct{ Code string }
-	if err := json.Unmarshal(out, &e); err != nil {
-		return fmt.Sprintf("http %d %s", res.StatusCode, out)
-	}
-	return e.Code
 }

@@ -1,11 +1,8 @@
 package members_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -23,9 +20,9 @@ import (
 
 // Outcomes of a guarded call.
 const (
-	unauthenticated = "unauthenticated"
-	denied          = "permission_denied"
-	allowed         = "allowed"
+	unauthenticated = authtest.Unauthenticated
+	denied          = authtest.Denied
+	allowed         = authtest.Allowed
 )
 
 // Who calls, in the guard table's columns.
@@ -145,7 +142,7 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 					body = map[string]any{"community": "demo", "email": fmt.Sprintf("guard-%d@example.org", n), "displayName": "Guard"}
 				case membersv1connect.MembersServiceImportMembersProcedure, membersv1connect.MembersServiceExportMembersProcedure:
 					got := callStream(t, s.url, procedure, tokens[caller])
-					check(t, procedure, caller, got, want[caller])
+					authtest.CheckGuard(t, procedure, caller, got, want[caller])
 					return
 				case membersv1connect.MembersServiceUpdateProfileProcedure:
 					body["profile"], body["updateMask"] = map[string]any{"locale": "en-GB"}, "locale"
@@ -171,24 +168,8 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 				case membersv1connect.AccessServiceVerifyAPIKeyProcedure:
 					body = map[string]any{"key": "kinship_aaaaaaaa_" + "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}
 				}
-				check(t, procedure, caller, call(t, s.url+procedure, tokens[caller], body), want[caller])
+				authtest.CheckGuard(t, procedure, caller, authtest.Call(t, s.url+procedure, tokens[caller], body), want[caller])
 			})
-		}
-	}
-}
-
-// check compares an outcome with the table: allowed means the guard let
-// the call through, whatever the handler then made of it.
-func check(t *testing.T, procedure, caller, got, want string) {
-	t.Helper()
-	switch want {
-	case allowed:
-		if got == unauthenticated || got == denied || got == "resource_exhausted" {
-			t.Errorf("%s as %s = %s, want it allowed", procedure, caller, got)
-		}
-	default:
-		if got != want {
-			t.Errorf("%s as %s = %s, want %s", procedure, caller, got, want)
 		}
 	}
 }
@@ -220,31 +201,6 @@ func callStream(t *testing.T, url, procedure, token string) string {
 		return "ok"
 	}
 	return connect.CodeOf(err).String()
-}
-
-// call posts body as Connect JSON and returns "ok" or the error code.
-func call(t *testing.T, url, token string, body any) string {
-	t.Helper()
-	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	if res.StatusCode == http.StatusOK {
-		return "ok"
-	}
-	var e struct{ Code string }
-	if err := json.Unmarshal(out, &e); err != nil {
-		return fmt.Sprintf("http %d %s", res.StatusCode, out)
-	}
-	return e.Code
 }
 
 // The worker may give and take the ambassador role, and no other.
