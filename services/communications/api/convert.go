@@ -1,8 +1,6 @@
 package api
 
 import (
-	"encoding/base64"
-	"strings"
 	"time"
 
 	memberdomain "github.com/kinshiphq/kinship/services/members/domain"
@@ -11,7 +9,6 @@ import (
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
-	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/communications/domain"
 )
 
@@ -84,39 +81,4 @@ func filterToProto(f domain.Filter) *membersv1.SegmentFilter {
 		JoinedAfter: ts(f.JoinedAfter), JoinedBefore: ts(f.JoinedBefore),
 		LastActiveAfter: ts(f.LastActiveAfter), LastActiveBefore: ts(f.LastActiveBefore),
 	}
-}
-
-// Page sizes of list calls.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 500
-)
-
-func pageSize(requested int32) (int, error) {
-	switch {
-	case requested == 0:
-		return defaultPageSize, nil
-	case requested < 0 || requested > maxPageSize:
-		return 0, validate.Field("page_size", "must be between 0 and %d", maxPageSize)
-	}
-	return int(requested), nil
-}
-
-func encodePageToken(community, lastID string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(community + "/" + lastID))
-}
-
-func decodePageToken(community, token string) (string, error) {
-	if token == "" {
-		return "", nil
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return "", validate.Field("page_token", "is not a token this API issued")
-	}
-	c, lastID, ok := strings.Cut(string(raw), "/")
-	if !ok || c != community || lastID == "" {
-		return "", validate.Field("page_token", "is not a token this API issued for this community")
-	}
-	return lastID, nil
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kinshiphq/kinship/internal/rpc"
+
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -137,11 +139,11 @@ func (h *Handler) ListDeliveries(ctx context.Context, req *connect.Request[commu
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	size, err := pageSize(req.Msg.GetPageSize())
+	size, err := rpc.PageSize(req.Msg.GetPageSize())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	before, err := decodePageToken(community, req.Msg.GetPageToken())
+	before, err := rpc.DecodePageToken(community, req.Msg.GetPageToken())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -152,7 +154,7 @@ func (h *Handler) ListDeliveries(ctx context.Context, req *connect.Request[commu
 	res := &communicationsv1.ListDeliveriesResponse{}
 	if len(msgs) > size {
 		msgs = msgs[:size]
-		res.NextPageToken = encodePageToken(community, msgs[size-1].ID)
+		res.NextPageToken = rpc.EncodePageToken(community, msgs[size-1].ID)
 	}
 	for _, m := range msgs {
 		res.Messages = append(res.Messages, messageToProto(m))

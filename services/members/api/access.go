@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kinshiphq/kinship/internal/rpc"
+
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 
@@ -118,11 +120,11 @@ func (a *Access) ListAuditEntries(ctx context.Context, req *connect.Request[memb
 	if err != nil {
 		return nil, a.errs.toConnect(ctx, req.Spec(), err)
 	}
-	size, err := pageSize(req.Msg.GetPageSize())
+	size, err := rpc.PageSize(req.Msg.GetPageSize())
 	if err != nil {
 		return nil, a.errs.toConnect(ctx, req.Spec(), err)
 	}
-	before, err := decodePageToken(community, req.Msg.GetPageToken())
+	before, err := rpc.DecodePageToken(community, req.Msg.GetPageToken())
 	if err != nil {
 		return nil, a.errs.toConnect(ctx, req.Spec(), err)
 	}
@@ -133,7 +135,7 @@ func (a *Access) ListAuditEntries(ctx context.Context, req *connect.Request[memb
 	res := &membersv1.ListAuditEntriesResponse{}
 	if len(entries) > size {
 		entries = entries[:size]
-		res.NextPageToken = encodePageToken(community, entries[size-1].ID)
+		res.NextPageToken = rpc.EncodePageToken(community, entries[size-1].ID)
 	}
 	for _, e := range entries {
 		res.Entries = append(res.Entries, auditToProto(e))

@@ -1,16 +1,12 @@
 package api
 
 import (
-	"encoding/base64"
-	"strings"
-
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/internal/audit"
-	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/members/domain"
 	"github.com/kinshiphq/kinship/services/members/events"
 )
@@ -41,43 +37,6 @@ func toProto(m domain.Member) *membersv1.Member {
 
 func protoJSON(m proto.Message) ([]byte, error) {
 	return protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
-}
-
-// Page sizes of list calls.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 500
-)
-
-func pageSize(requested int32) (int, error) {
-	switch {
-	case requested == 0:
-		return defaultPageSize, nil
-	case requested < 0 || requested > maxPageSize:
-		return 0, validate.Field("page_size", "must be between 0 and %d", maxPageSize)
-	}
-	return int(requested), nil
-}
-
-// A page token is opaque to callers: the community and the last id of the
-// previous page, so a token cannot be replayed against another community.
-func encodePageToken(community, lastID string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(community + "/" + lastID))
-}
-
-func decodePageToken(community, token string) (string, error) {
-	if token == "" {
-		return "", nil
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return "", validate.Field("page_token", "is not a token this API issued")
-	}
-	c, lastID, ok := strings.Cut(string(raw), "/")
-	if !ok || c != community || lastID == "" {
-		return "", validate.Field("page_token", "is not a token this API issued for this community")
-	}
-	return lastID, nil
 }
 
 func keyToProto(k domain.APIKey) *membersv1.APIKey {

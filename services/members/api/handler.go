@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kinshiphq/kinship/internal/rpc"
+
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 
@@ -100,11 +102,11 @@ func (h *Handler) ListMembers(ctx context.Context, req *connect.Request[membersv
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	size, err := pageSize(req.Msg.GetPageSize())
+	size, err := rpc.PageSize(req.Msg.GetPageSize())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	after, err := decodePageToken(community, req.Msg.GetPageToken())
+	after, err := rpc.DecodePageToken(community, req.Msg.GetPageToken())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -116,7 +118,7 @@ func (h *Handler) ListMembers(ctx context.Context, req *connect.Request[membersv
 	res := &membersv1.ListMembersResponse{}
 	if len(members) > size {
 		members = members[:size]
-		res.NextPageToken = encodePageToken(community, members[size-1].ID)
+		res.NextPageToken = rpc.EncodePageToken(community, members[size-1].ID)
 	}
 	for _, m := range members {
 		res.Members = append(res.Members, toProto(m))

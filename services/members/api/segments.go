@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kinshiphq/kinship/internal/rpc"
+
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -101,11 +103,11 @@ func (h Segments) ListSegmentMembers(ctx context.Context, req *connect.Request[m
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	size, err := pageSize(req.Msg.GetPageSize())
+	size, err := rpc.PageSize(req.Msg.GetPageSize())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	after, err := decodePageToken(community, req.Msg.GetPageToken())
+	after, err := rpc.DecodePageToken(community, req.Msg.GetPageToken())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -116,7 +118,7 @@ func (h Segments) ListSegmentMembers(ctx context.Context, req *connect.Request[m
 	res := &membersv1.ListSegmentMembersResponse{}
 	if len(members) > size {
 		members = members[:size]
-		res.NextPageToken = encodePageToken(community, members[size-1].ID)
+		res.NextPageToken = rpc.EncodePageToken(community, members[size-1].ID)
 	}
 	for _, m := range members {
 		res.Members = append(res.Members, &membersv1.SegmentMember{Id: m.ID, DisplayName: m.DisplayName, Level: m.Level})

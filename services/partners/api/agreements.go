@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 
+	"github.com/kinshiphq/kinship/internal/rpc"
+
 	"connectrpc.com/connect"
 
 	partnersv1 "github.com/kinshiphq/kinship/gen/kinship/partners/v1"
@@ -77,7 +79,7 @@ func (h *Agreements) ListAgreements(ctx context.Context, req *connect.Request[pa
 	var errs validate.Errors
 	community, err := communityOf(req.Msg.GetCommunity())
 	errs = append(errs, validate.FieldErrors(err)...)
-	size, err := pageSize(req.Msg.GetPageSize())
+	size, err := rpc.PageSize(req.Msg.GetPageSize())
 	errs = append(errs, validate.FieldErrors(err)...)
 	f := store.AgreementFilter{}
 	f.PartnerID, err = optionalID("partner_id", req.Msg.GetPartnerId())
@@ -93,7 +95,7 @@ func (h *Agreements) ListAgreements(ctx context.Context, req *connect.Request[pa
 	if err := errs.Err(); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	after, err := decodePageToken(community, req.Msg.GetPageToken())
+	after, err := rpc.DecodePageToken(community, req.Msg.GetPageToken())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -104,7 +106,7 @@ func (h *Agreements) ListAgreements(ctx context.Context, req *connect.Request[pa
 	res := &partnersv1.ListAgreementsResponse{}
 	if len(list) > size {
 		list = list[:size]
-		res.NextPageToken = encodePageToken(community, list[size-1].ID)
+		res.NextPageToken = rpc.EncodePageToken(community, list[size-1].ID)
 	}
 	for _, a := range list {
 		res.Agreements = append(res.Agreements, events.AgreementToProto(a))

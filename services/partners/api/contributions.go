@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 
+	"github.com/kinshiphq/kinship/internal/rpc"
+
 	"connectrpc.com/connect"
 
 	partnersv1 "github.com/kinshiphq/kinship/gen/kinship/partners/v1"
@@ -53,14 +55,14 @@ func (h *Contributions) ListContributions(ctx context.Context, req *connect.Requ
 	var errs validate.Errors
 	community, err := communityOf(m.GetCommunity())
 	errs = append(errs, validate.FieldErrors(err)...)
-	size, err := pageSize(m.GetPageSize())
+	size, err := rpc.PageSize(m.GetPageSize())
 	errs = append(errs, validate.FieldErrors(err)...)
 	f, err := contributionFilter(m.GetPartnerId(), m.GetFromDate(), m.GetToDate(), m.GetGoal())
 	errs = append(errs, validate.FieldErrors(err)...)
 	if err := errs.Err(); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	after, err := decodePageToken(community, m.GetPageToken())
+	after, err := rpc.DecodePageToken(community, m.GetPageToken())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -71,7 +73,7 @@ func (h *Contributions) ListContributions(ctx context.Context, req *connect.Requ
 	res := &partnersv1.ListContributionsResponse{}
 	if len(list) > size {
 		list = list[:size]
-		res.NextPageToken = encodePageToken(community, list[size-1].ID)
+		res.NextPageToken = rpc.EncodePageToken(community, list[size-1].ID)
 	}
 	for _, c := range list {
 		res.Contributions = append(res.Contributions, events.ContributionToProto(c))

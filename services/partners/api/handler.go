@@ -5,10 +5,8 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -115,43 +113,6 @@ func caller(ctx context.Context) string {
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
-
-// Page sizes of list calls.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 500
-)
-
-func pageSize(requested int32) (int, error) {
-	switch {
-	case requested == 0:
-		return defaultPageSize, nil
-	case requested < 0 || requested > maxPageSize:
-		return 0, validate.Field("page_size", "must be between 0 and %d", maxPageSize)
-	}
-	return int(requested), nil
-}
-
-// A page token is opaque to callers: the community and where the previous
-// page ended, so a token cannot be replayed against another community.
-func encodePageToken(community, last string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(community + "/" + last))
-}
-
-func decodePageToken(community, token string) (string, error) {
-	if token == "" {
-		return "", nil
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return "", validate.Field("page_token", "is not a token this API issued")
-	}
-	c, last, ok := strings.Cut(string(raw), "/")
-	if !ok || c != community || last == "" {
-		return "", validate.Field("page_token", "is not a token this API issued for this community")
-	}
-	return last, nil
-}
 
 // optionalDate parses a date filter.
 func optionalDate(field, raw string) (domain.Date, error) {

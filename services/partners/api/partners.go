@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kinshiphq/kinship/internal/rpc"
+
 	"connectrpc.com/connect"
 
 	partnersv1 "github.com/kinshiphq/kinship/gen/kinship/partners/v1"
@@ -76,14 +78,14 @@ func (h *Partners) ListPartners(ctx context.Context, req *connect.Request[partne
 	var errs validate.Errors
 	community, err := communityOf(req.Msg.GetCommunity())
 	errs = append(errs, validate.FieldErrors(err)...)
-	size, err := pageSize(req.Msg.GetPageSize())
+	size, err := rpc.PageSize(req.Msg.GetPageSize())
 	errs = append(errs, validate.FieldErrors(err)...)
 	f, err := partnerFilter(req.Msg.GetStatuses(), req.Msg.GetKinds())
 	errs = append(errs, validate.FieldErrors(err)...)
 	if err := errs.Err(); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	after, err := decodePageToken(community, req.Msg.GetPageToken())
+	after, err := rpc.DecodePageToken(community, req.Msg.GetPageToken())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -95,7 +97,7 @@ func (h *Partners) ListPartners(ctx context.Context, req *connect.Request[partne
 	res := &partnersv1.ListPartnersResponse{}
 	if len(partners) > size {
 		partners = partners[:size]
-		res.NextPageToken = encodePageToken(community, partners[size-1].ID)
+		res.NextPageToken = rpc.EncodePageToken(community, partners[size-1].ID)
 	}
 	for _, p := range partners {
 		res.Partners = append(res.Partners, events.PartnerToProto(p))
@@ -258,7 +260,7 @@ func (h *Partners) LogInteraction(ctx context.Context, req *connect.Request[part
 // first.
 func (h *Partners) ListInteractions(ctx context.Context, req *connect.Request[partnersv1.ListInteractionsRequest]) (*connect.Response[partnersv1.ListInteractionsResponse], error) {
 	community, partnerID, err := target(req.Msg.GetCommunity(), "partner_id", req.Msg.GetPartnerId())
-	size, serr := pageSize(req.Msg.GetPageSize())
+	size, serr := rpc.PageSize(req.Msg.GetPageSize())
 	if errs := append(validate.FieldErrors(err), validate.FieldErrors(serr)...); len(errs) > 0 {
 		return nil, h.toConnect(ctx, req.Spec(), validate.Errors(errs))
 	}
@@ -274,7 +276,7 @@ func (h *Partners) ListInteractions(ctx context.Context, req *connect.Request[pa
 	if len(list) > size {
 		list = list[:size]
 		last := list[size-1]
-		res.NextPageToken = encodePageToken(community, strconv.FormatInt(last.OccurredAt.UnixMicro(), 10)+"_"+last.ID)
+		res.NextPageToken = rpc.EncodePageToken(community, strconv.FormatInt(last.OccurredAt.UnixMicro(), 10)+"_"+last.ID)
 	}
 	for _, i := range list {
 		res.Interactions = append(res.Interactions, events.InteractionToProto(i))
@@ -283,7 +285,7 @@ func (h *Partners) ListInteractions(ctx context.Context, req *connect.Request[pa
 }
 
 func decodeInteractionCursor(community, token string) (store.InteractionCursor, error) {
-	last, err := decodePageToken(community, token)
+	last, err := rpc.DecodePageToken(community, token)
 	if err != nil || last == "" {
 		return store.InteractionCursor{}, err
 	}
