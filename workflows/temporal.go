@@ -32,6 +32,9 @@ func dialNamespaces(ctx context.Context, cfg Config, tp trace.TracerProvider, lo
 			Namespace:    namespace,
 			Logger:       tlog.NewStructuredLogger(logger),
 			Interceptors: []interceptor.ClientInterceptor{tracing},
+			// Clients of further namespaces share the first one's
+			// connection, and so its TLS.
+			ConnectionOptions: client.ConnectionOptions{TLS: cfg.TemporalTLS},
 		}
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)

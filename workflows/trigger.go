@@ -78,9 +78,9 @@ func newTrigger(cfg Config, clients map[string]client.Client, defs catalogue, tp
 			t.byTopic[topic] = community
 		}
 	}
-	dlq := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers})
+	dlq := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity})
 	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-		Brokers: cfg.KafkaBrokers, GroupID: kafka.Group(TriggerGroup, cfg.Communities), Topics: topics,
+		Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, GroupID: kafka.Group(TriggerGroup, cfg.Communities), Topics: topics,
 		DeadLetters: dlq, Tracer: tp, Logger: logger,
 	}, telemetry.Propagator())
 	if err != nil {

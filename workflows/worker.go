@@ -6,6 +6,7 @@ package workflows
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/workflows/digest"
@@ -32,9 +34,15 @@ type Config struct {
 	HTTPAddr string
 	// TemporalAddress is the Temporal frontend, such as "temporal:7233".
 	TemporalAddress string
+	// TemporalTLS, when set, secures the connection to Temporal; a client
+	// certificate in it is presented for mutual TLS.
+	TemporalTLS *tls.Config
 	// Communities are served; each community is a Temporal namespace.
-	Communities       []string
-	KafkaBrokers      []string
+	Communities  []string
+	KafkaBrokers []string
+	// KafkaSecurity protects every Kafka connection (TLS, SASL); zero
+	// means plaintext.
+	KafkaSecurity     kafka.Security
 	MembersURL        string
 	CommunicationsURL string
 	// EventsURL is the events API: event lifecycles and journeys that

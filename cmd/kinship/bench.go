@@ -178,7 +178,7 @@ func startBenchEnv(ctx context.Context, logger *slog.Logger) (*benchEnv, error) 
 	}
 	env.cleanup = append(env.cleanup, broker.Close)
 	brokers := broker.ListenAddrs()
-	if err := kafka.EnsureTopics(ctx, brokers, kafka.Topic{Name: events.Topic("demo"), Partitions: 4, ReplicationFactor: 1},
+	if err := kafka.EnsureTopics(ctx, brokers, kafka.Security{}, kafka.Topic{Name: events.Topic("demo"), Partitions: 4, ReplicationFactor: 1},
 		kafka.Topic{Name: "demo.events.v1", Partitions: 4, ReplicationFactor: 1}); err != nil {
 		return fail(fmt.Errorf("bench: %w", err))
 	}

@@ -65,7 +65,7 @@ func benchAnnounce(ctx context.Context, n int, logger *slog.Logger) (string, err
 	}
 	cleanup = append(cleanup, broker.Close)
 	brokers := broker.ListenAddrs()
-	if err := kafka.EnsureTopics(ctx, brokers, kafka.Topic{Name: commevents.Topic("demo"), Partitions: 4, ReplicationFactor: 1},
+	if err := kafka.EnsureTopics(ctx, brokers, kafka.Security{}, kafka.Topic{Name: commevents.Topic("demo"), Partitions: 4, ReplicationFactor: 1},
 		kafka.Topic{Name: "demo.members.v1", Partitions: 4, ReplicationFactor: 1}); err != nil {
 		return "", fmt.Errorf("bench: %w", err)
 	}

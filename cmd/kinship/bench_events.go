@@ -47,7 +47,7 @@ func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, er
 	}
 	defer broker.Close()
 	brokers := broker.ListenAddrs()
-	if err := kafka.EnsureTopics(ctx, brokers, kafka.Topic{Name: eventevents.Topic("demo"), Partitions: 4, ReplicationFactor: 1},
+	if err := kafka.EnsureTopics(ctx, brokers, kafka.Security{}, kafka.Topic{Name: eventevents.Topic("demo"), Partitions: 4, ReplicationFactor: 1},
 		kafka.Topic{Name: "demo.members.v1", Partitions: 4, ReplicationFactor: 1}); err != nil {
 		return "", fmt.Errorf("bench: %w", err)
 	}

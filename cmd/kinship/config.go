@@ -41,6 +41,18 @@ func (f *flags) list(p *[]string, name, envName, def, help string) {
 	})
 }
 
+func (f *flags) bool(p *bool, name, envName string, def bool, help string) error {
+	if v := f.env(envName); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("$%s: %q is not true or false", envName, v)
+		}
+		def = b
+	}
+	f.fs.BoolVar(p, name, def, help+" ($"+envName+")")
+	return nil
+}
+
 func (f *flags) duration(p *time.Duration, name, envName string, def time.Duration, help string) error {
 	if v := f.env(envName); v != "" {
 		d, err := time.ParseDuration(v)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,10 @@ func runDev(ctx context.Context, args []string, env envFunc, logger *slog.Logger
 	f.string(&cfg.DataDir, "data-dir", "KINSHIP_DATA_DIR", cfg.DataDir, "folder holding every database, the broker's log and the mail")
 	f.list(&cfg.Communities, "communities", "KINSHIP_COMMUNITIES", strings.Join(cfg.Communities, ","), "communities to seed")
 	f.list(&cfg.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "", "use this Kafka instead of the embedded broker")
+	var kafkaSec kafkaSecuritySettings
+	if err := defineKafkaSecurity(f, &kafkaSec); err != nil {
+		return err
+	}
 	f.string(&otlp, "otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/gRPC collector URL for traces")
 	if err := f.duration(&cfg.OnboardingReminderAfter, "onboarding-reminder-after", "KINSHIP_ONBOARDING_REMINDER_AFTER", 0, "profile reminder delay; 0 means 48h"); err != nil {
 		return err
@@ -43,6 +48,14 @@ func runDev(ctx context.Context, args []string, env envFunc, logger *slog.Logger
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	if kafkaSec.configured() && len(cfg.KafkaBrokers) == 0 {
+		return errors.New("configuration: kafka TLS and SASL settings apply only with -kafka-brokers; the embedded broker is plaintext")
+	}
+	var err error
+	if cfg.KafkaSecurity, err = kafkaSec.build(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	warnInsecureKafka(logger, cfg.KafkaSecurity)
 	if reset {
 		if err := os.RemoveAll(cfg.DataDir); err != nil {
 			return fmt.Errorf("reset %s: %w", cfg.DataDir, err)

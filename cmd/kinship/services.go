@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/kinshiphq/kinship/services/partners"
 
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/services/communications"
 	"github.com/kinshiphq/kinship/services/members"
@@ -26,6 +26,7 @@ import (
 type common struct {
 	communities     []string
 	kafkaBrokers    []string
+	kafkaSecurity   kafka.Security
 	otlpEndpoint    string
 	httpAddr        string
 	shutdownTimeout time.Duration
@@ -51,6 +52,10 @@ func runComponent(ctx context.Context, args []string, env envFunc, logger *slog.
 	f := newFlags(comp.name, env)
 	f.list(&c.communities, "communities", "KINSHIP_COMMUNITIES", "", "community slugs this instance serves")
 	f.list(&c.kafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "", "Kafka bootstrap servers")
+	var kafkaSec kafkaSecuritySettings
+	if err := defineKafkaSecurity(f, &kafkaSec); err != nil {
+		return err
+	}
 	f.string(&c.otlpEndpoint, "otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/gRPC collector URL; empty keeps traces in process")
 	f.string(&c.httpAddr, "http-addr", "KINSHIP_HTTP_ADDR", comp.defaultAddr, "listen address")
 	if err := f.duration(&c.shutdownTimeout, "shutdown-timeout", "KINSHIP_SHUTDOWN_TIMEOUT", 0, "graceful shutdown bound; 0 means 10s"); err != nil {
@@ -62,9 +67,12 @@ func runComponent(ctx context.Context, args []string, env envFunc, logger *slog.
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	if err := comp.configure(c); err != nil {
+	var secErr error
+	c.kafkaSecurity, secErr = kafkaSec.build()
+	if err := errors.Join(secErr, comp.configure(c)); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	warnInsecureKafka(logger, c.kafkaSecurity)
 	tel, err := telemetry.New(ctx, telemetry.Config{OTLPEndpoint: c.otlpEndpoint, Version: version})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -121,7 +129,7 @@ func runMembers(ctx context.Context, args []string, env envFunc, logger *slog.Lo
 			return defineAuth(f, &cfg.Auth)
 		},
 		configure: func(c common) error {
-			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.KafkaSecurity, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.kafkaSecurity, c.shutdownTimeout
 			return cfg.Validate()
 		},
 		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
@@ -155,7 +163,7 @@ func runCommunications(ctx context.Context, args []string, env envFunc, logger *
 				defineAuth(f, &cfg.Auth))
 		},
 		configure: func(c common) error {
-			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.KafkaSecurity, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.kafkaSecurity, c.shutdownTimeout
 			var errs []error
 			var err error
 			creds, err = credentials(tokenFile)
@@ -182,6 +190,7 @@ func runCommunications(ctx context.Context, args []string, env envFunc, logger *
 func runWorker(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
 	var cfg workflows.Config
 	var tokenFile, journeysFile, digestSchedule string
+	var temporalTLS temporalTLSSettings
 	var creds auth.TokenSource
 	return runComponent(ctx, args, env, logger, component{
 		name: "worker", defaultAddr: ":8083",
@@ -194,22 +203,21 @@ func runWorker(ctx context.Context, args []string, env envFunc, logger *slog.Log
 			f.string(&digestSchedule, "digest-schedule", "KINSHIP_DIGEST_SCHEDULE", "mon 09:00 UTC", "weekly digest time, such as \"fri 17:30 Europe/Berlin\", or off")
 			f.string(&journeysFile, "journeys-file", "KINSHIP_JOURNEYS_FILE", "", "JSON file of communities' onboarding journeys and ambassador programmes; unset takes the defaults")
 			defineCredentials(f, &tokenFile)
-			importedDefault, err := strconv.ParseBool(cmp.Or(env("KINSHIP_ONBOARD_IMPORTED"), "false"))
-			if err != nil {
-				return fmt.Errorf("$KINSHIP_ONBOARD_IMPORTED: %w", err)
-			}
-			f.fs.BoolVar(&cfg.OnboardImported, "onboard-imported", importedDefault, "start journeys for imported members too, not only by a cohort start ($KINSHIP_ONBOARD_IMPORTED)")
+			defineTemporalTLS(f, &temporalTLS)
 			return errors.Join(
+				f.bool(&cfg.OnboardImported, "onboard-imported", "KINSHIP_ONBOARD_IMPORTED", false, "start journeys for imported members too, not only by a cohort start"),
 				f.duration(&cfg.OnboardingReminderAfter, "onboarding-reminder-after", "KINSHIP_ONBOARDING_REMINDER_AFTER", 0, "default journey's first profile reminder (the second at 2.5x); 0 means 48h"),
 				f.duration(&cfg.OnboardingGiveUpAfter, "onboarding-give-up-after", "KINSHIP_ONBOARDING_GIVE_UP_AFTER", 0, "how long the default journey waits for the profile before moving on; 0 means 7 days"),
 				f.int(&cfg.StartConcurrency, "start-concurrency", "KINSHIP_START_CONCURRENCY", 16, "journeys a cohort start starts at once"),
 				defineAuth(f, &cfg.Auth))
 		},
 		configure: func(c common) error {
-			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.KafkaSecurity, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.kafkaSecurity, c.shutdownTimeout
 			var errs []error
 			var err error
 			creds, err = credentials(tokenFile)
+			errs = append(errs, err)
+			cfg.TemporalTLS, err = temporalTLS.build()
 			errs = append(errs, err)
 			if journeysFile != "" {
 				cfg.Journeys, err = readJourneys(journeysFile)
@@ -253,7 +261,7 @@ func runEvents(ctx context.Context, args []string, env envFunc, logger *slog.Log
 				defineAuth(f, &cfg.Auth))
 		},
 		configure: func(c common) error {
-			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.KafkaSecurity, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.kafkaSecurity, c.shutdownTimeout
 			var err error
 			creds, err = credentials(tokenFile)
 			return errors.Join(cfg.Validate(), err)
@@ -282,7 +290,7 @@ func runPartners(ctx context.Context, args []string, env envFunc, logger *slog.L
 				defineAuth(f, &cfg.Auth))
 		},
 		configure: func(c common) error {
-			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.shutdownTimeout
+			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.KafkaSecurity, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.kafkaSecurity, c.shutdownTimeout
 			var errs []error
 			for _, raw := range thresholds {
 				days, err := strconv.Atoi(raw)

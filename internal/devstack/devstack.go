@@ -44,6 +44,9 @@ type Config struct {
 	Communities []string
 	// KafkaBrokers, when set, replaces the embedded broker.
 	KafkaBrokers []string
+	// KafkaSecurity protects the connections to KafkaBrokers; the
+	// embedded broker is always plaintext.
+	KafkaSecurity kafka.Security
 
 	MembersPort, CommunicationsPort, WorkerPort int
 	EventsPort, PartnersPort                    int
@@ -122,7 +125,11 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 	}
 	defer ports.close()
 
+	sec := cfg.KafkaSecurity
 	if len(ep.Kafka) == 0 {
+		if !sec.IsZero() {
+			return errors.New("dev: kafka security settings apply only to other brokers (-kafka-brokers); the embedded broker is plaintext")
+		}
 		broker, err := startKafka(cfg.KafkaPort, filepath.Join(cfg.DataDir, "kafka"))
 		if err != nil {
 			return fmt.Errorf("dev: %w", err)
@@ -130,7 +137,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 		defer broker.Close()
 		ep.Kafka = broker.ListenAddrs()
 	}
-	if err := ensureTopics(ctx, ep.Kafka, cfg.Communities); err != nil {
+	if err := ensureTopics(ctx, ep.Kafka, sec, cfg.Communities); err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
 
@@ -171,25 +178,27 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 	g.Go(func() error { return serveHandler(gctx, ports.issuer, issuer.Handler()) })
 	g.Go(func() error {
 		return members.Run(gctx, members.Config{
-			HTTPAddr:     ports.members.Addr().String(),
-			DatabaseURL:  filepath.Join(cfg.DataDir, "members.db"),
-			KafkaBrokers: ep.Kafka,
-			Communities:  cfg.Communities,
-			Auth:         trust,
+			HTTPAddr:      ports.members.Addr().String(),
+			DatabaseURL:   filepath.Join(cfg.DataDir, "members.db"),
+			KafkaBrokers:  ep.Kafka,
+			KafkaSecurity: sec,
+			Communities:   cfg.Communities,
+			Auth:          trust,
 		}, members.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-members"),
 			Meter: deps.Telemetry.MeterProvider("kinship-members"), Listener: ports.members})
 	})
 	g.Go(func() error {
 		return communications.Run(gctx, communications.Config{
-			HTTPAddr:     ports.communications.Addr().String(),
-			DatabaseURL:  filepath.Join(cfg.DataDir, "communications.db"),
-			KafkaBrokers: ep.Kafka,
-			Communities:  cfg.Communities,
-			SMTPURL:      "smtp://" + ep.SMTP,
-			SMTPFrom:     "Kinship <no-reply@kinship.localhost>",
-			Auth:         trust,
-			MembersURL:   ep.Members,
-			PublicURL:    ep.Communications,
+			HTTPAddr:      ports.communications.Addr().String(),
+			DatabaseURL:   filepath.Join(cfg.DataDir, "communications.db"),
+			KafkaBrokers:  ep.Kafka,
+			KafkaSecurity: sec,
+			Communities:   cfg.Communities,
+			SMTPURL:       "smtp://" + ep.SMTP,
+			SMTPFrom:      "Kinship <no-reply@kinship.localhost>",
+			Auth:          trust,
+			MembersURL:    ep.Members,
+			PublicURL:     ep.Communications,
 			// Digests link to the events service's calendar downloads.
 			EventsPublicURL: ep.Events,
 			// Announcements go out at once in development.
@@ -202,25 +211,27 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 	})
 	g.Go(func() error {
 		return eventsservice.Run(gctx, eventsservice.Config{
-			HTTPAddr:     ports.events.Addr().String(),
-			DatabaseURL:  filepath.Join(cfg.DataDir, "events.db"),
-			KafkaBrokers: ep.Kafka,
-			Communities:  cfg.Communities,
-			Auth:         trust,
-			MembersURL:   ep.Members,
-			PublicURL:    ep.Events,
+			HTTPAddr:      ports.events.Addr().String(),
+			DatabaseURL:   filepath.Join(cfg.DataDir, "events.db"),
+			KafkaBrokers:  ep.Kafka,
+			KafkaSecurity: sec,
+			Communities:   cfg.Communities,
+			Auth:          trust,
+			MembersURL:    ep.Members,
+			PublicURL:     ep.Events,
 		}, eventsservice.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-events"),
 			Meter: deps.Telemetry.MeterProvider("kinship-events"), Listener: ports.events,
 			Credentials: workloadTokens(issuer, eventsSubject)})
 	})
 	g.Go(func() error {
 		return partners.Run(gctx, partners.Config{
-			HTTPAddr:     ports.partners.Addr().String(),
-			DatabaseURL:  filepath.Join(cfg.DataDir, "partners.db"),
-			KafkaBrokers: ep.Kafka,
-			Communities:  cfg.Communities,
-			Auth:         trust,
-			MembersURL:   ep.Members,
+			HTTPAddr:      ports.partners.Addr().String(),
+			DatabaseURL:   filepath.Join(cfg.DataDir, "partners.db"),
+			KafkaBrokers:  ep.Kafka,
+			KafkaSecurity: sec,
+			Communities:   cfg.Communities,
+			Auth:          trust,
+			MembersURL:    ep.Members,
 		}, partners.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-partners"),
 			Meter: deps.Telemetry.MeterProvider("kinship-partners"), Listener: ports.partners,
 			Credentials: workloadTokens(issuer, partnersSubject)})
@@ -231,6 +242,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			TemporalAddress:         ep.Temporal,
 			Communities:             cfg.Communities,
 			KafkaBrokers:            ep.Kafka,
+			KafkaSecurity:           sec,
 			MembersURL:              ep.Members,
 			CommunicationsURL:       ep.Communications,
 			EventsURL:               ep.Events,
@@ -267,7 +279,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 }
 
 // ensureTopics creates each community's topics and their dead-letter topics.
-func ensureTopics(ctx context.Context, brokers []string, communities []string) error {
+func ensureTopics(ctx context.Context, brokers []string, sec kafka.Security, communities []string) error {
 	var topics []kafka.Topic
 	for _, c := range communities {
 		for _, name := range []string{memberevents.Topic(c), eventevents.Topic(c), commevents.Topic(c), partnerevents.Topic(c)} {
@@ -278,7 +290,7 @@ func ensureTopics(ctx context.Context, brokers []string, communities []string) e
 	}
 	var err error
 	for attempt := range 5 { // a broker that just started may refuse a request or two
-		if err = kafka.EnsureTopics(ctx, brokers, topics...); err == nil {
+		if err = kafka.EnsureTopics(ctx, brokers, sec, topics...); err == nil {
 			return nil
 		}
 		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)

@@ -69,6 +69,9 @@ type ConsumerConfig struct {
 	// MinBackoff and MaxBackoff bound the retry delay of failing handlers;
 	// 0 means 100 ms and 30 s.
 	MinBackoff, MaxBackoff time.Duration
+	// Security protects the consumer's connections; zero means plaintext.
+	// The dead-letter writer carries its own.
+	Security Security
 }
 
 // Consumer reads records as one member of a consumer group and hands each to
@@ -111,6 +114,7 @@ func NewConsumer(cfg ConsumerConfig, propagator propagation.TextMapPropagator) (
 		CommitInterval:    0, // commit synchronously after each handled record
 		HeartbeatInterval: 3 * time.Second,
 		SessionTimeout:    30 * time.Second,
+		Dialer:            cfg.Security.dialer(),
 		ErrorLogger:       kafkago.LoggerFunc(func(msg string, args ...any) { cfg.Logger.Debug("kafka reader", "detail", fmt.Sprintf(msg, args...)) }),
 	})
 	return &Consumer{cfg: cfg, reader: r, tracer: cfg.Tracer.Tracer("github.com/kinshiphq/kinship/internal/kafka"), propagator: propagator}, nil

@@ -100,10 +100,10 @@ func newHarness(t *testing.T, topics ...string) *harness {
 		specs = append(specs, Topic{Name: name, Partitions: 2, ReplicationFactor: 1}, Topic{Name: DeadLetterTopic(name), Partitions: 1, ReplicationFactor: 1})
 	}
 	ctx := context.Background()
-	if err := EnsureTopics(ctx, brokers, specs...); err != nil {
+	if err := EnsureTopics(ctx, brokers, Security{}, specs...); err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureTopics(ctx, brokers, specs...); err != nil {
+	if err := EnsureTopics(ctx, brokers, Security{}, specs...); err != nil {
 		t.Fatalf("EnsureTopics is not idempotent: %v", err)
 	}
 	w := NewWriter(WriterConfig{Brokers: brokers})
@@ -299,12 +299,12 @@ func waitFor(t *testing.T, ch chan string) string {
 
 func TestPing(t *testing.T) {
 	h := newHarness(t, "demo.ping.v1")
-	if err := Ping(context.Background(), h.brokers); err != nil {
+	if err := Ping(context.Background(), h.brokers, Security{}); err != nil {
 		t.Fatalf("Ping live cluster: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := Ping(ctx, []string{"127.0.0.1:1"}); err == nil {
+	if err := Ping(ctx, []string{"127.0.0.1:1"}, Security{}); err == nil {
 		t.Fatal("Ping of a closed port succeeded")
 	}
 }

@@ -54,7 +54,7 @@ func newFixture(t *testing.T, engine string) *fixture {
 	t.Helper()
 	d := dbtest.Open(t, engine, pg, outbox.Migrations())
 	brokers := kafkatest.Start(t)
-	if err := kafka.EnsureTopics(context.Background(), brokers, kafka.Topic{Name: topic, Partitions: 4, ReplicationFactor: 1}); err != nil {
+	if err := kafka.EnsureTopics(context.Background(), brokers, kafka.Security{}, kafka.Topic{Name: topic, Partitions: 4, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	w := kafka.NewWriter(kafka.WriterConfig{Brokers: brokers})

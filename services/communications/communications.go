@@ -51,6 +51,9 @@ type Config struct {
 	// DatabaseURL is a postgres:// URL or a SQLite file path.
 	DatabaseURL  string
 	KafkaBrokers []string
+	// KafkaSecurity protects every Kafka connection (TLS, SASL); zero
+	// means plaintext.
+	KafkaSecurity kafka.Security
 	// Communities are the community slugs this instance serves.
 	Communities []string
 	// SMTPURL is the mail server: smtp://, smtp+starttls:// or smtps://.
@@ -199,7 +202,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	ob := outbox.New(d, telemetry.Propagator())
 	st := store.New(d, ob)
-	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers})
+	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity})
 	defer writer.Close()
 
 	ln, err := serve.Listen(deps.Listener, cfg.HTTPAddr)
@@ -261,7 +264,7 @@ func runProjection(ctx context.Context, cfg Config, st *store.Store, in *inbox.I
 		topics = append(topics, memberevents.Topic(c))
 	}
 	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-		Brokers: cfg.KafkaBrokers, GroupID: kafka.Group(events.ProjectionGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
+		Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, GroupID: kafka.Group(events.ProjectionGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
 	}, telemetry.Propagator())
 	if err != nil {
 		return fmt.Errorf("communications: recipients projection: %w", err)
@@ -277,7 +280,7 @@ func runEventsFeed(ctx context.Context, cfg Config, st *store.Store, in *inbox.I
 		topics = append(topics, events.EventsTopic(c))
 	}
 	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-		Brokers: cfg.KafkaBrokers, GroupID: kafka.Group(events.EventsGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
+		Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, GroupID: kafka.Group(events.EventsGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
 	}, telemetry.Propagator())
 	if err != nil {
 		return fmt.Errorf("communications: events feed: %w", err)

@@ -68,7 +68,7 @@ var unsubscribeKey = []byte("0123456789abcdef0123456789abcdef")
 func start(t *testing.T, o options) *fixture {
 	t.Helper()
 	brokers := kafkatest.Start(t)
-	if err := kafka.EnsureTopics(context.Background(), brokers,
+	if err := kafka.EnsureTopics(context.Background(), brokers, kafka.Security{},
 		kafka.Topic{Name: events.Topic("demo"), Partitions: 1, ReplicationFactor: 1},
 		kafka.Topic{Name: memberevents.Topic("demo"), Partitions: 1, ReplicationFactor: 1},
 		kafka.Topic{Name: events.EventsTopic("demo"), Partitions: 1, ReplicationFactor: 1}); err != nil {

@@ -24,7 +24,7 @@ func runErasures(ctx context.Context, cfg Config, st *store.Store, dlq *kafkago.
 		topics = append(topics, published.ErasureTopics(c)...)
 	}
 	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-		Brokers: cfg.KafkaBrokers, GroupID: kafka.Group(published.ErasureGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
+		Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, GroupID: kafka.Group(published.ErasureGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
 	}, telemetry.Propagator())
 	if err != nil {
 		return fmt.Errorf("events: erasures: %w", err)

@@ -44,6 +44,9 @@ type Config struct {
 	// DatabaseURL is a postgres:// URL or a SQLite file path.
 	DatabaseURL  string
 	KafkaBrokers []string
+	// KafkaSecurity protects every Kafka connection (TLS, SASL); zero
+	// means plaintext.
+	KafkaSecurity kafka.Security
 	// Communities are the community slugs this instance serves.
 	Communities []string
 	// Auth says which bearer tokens to trust.
@@ -143,7 +146,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	ob := outbox.New(d, telemetry.Propagator())
 	st := store.New(d, ob, published.Factory{}, store.Options{Now: clock, OfferWindow: cfg.SeatOfferWindow})
-	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers})
+	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity})
 	defer writer.Close()
 
 	ln, err := serve.Listen(deps.Listener, cfg.HTTPAddr)

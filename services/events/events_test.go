@@ -99,7 +99,7 @@ func startWith(t testing.TB, configure func(*events.Config, *events.Deps)) *serv
 		topics = append(topics, kafka.Topic{Name: name, Partitions: 1, ReplicationFactor: 1},
 			kafka.Topic{Name: kafka.DeadLetterTopic(name), Partitions: 1, ReplicationFactor: 1})
 	}
-	if err := kafka.EnsureTopics(context.Background(), brokers, topics...); err != nil {
+	if err := kafka.EnsureTopics(context.Background(), brokers, kafka.Security{}, topics...); err != nil {
 		t.Fatal(err)
 	}
 	key, err := auth.NewAPIKey()

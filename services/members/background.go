@@ -23,7 +23,7 @@ func runActivityFeed(ctx context.Context, cfg Config, st *store.Store, dlq *kafk
 		topics = append(topics, events.ActivityTopics(c)...)
 	}
 	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-		Brokers: cfg.KafkaBrokers, GroupID: kafka.Group(events.ActivityGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
+		Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, GroupID: kafka.Group(events.ActivityGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
 	}, telemetry.Propagator())
 	if err != nil {
 		return fmt.Errorf("members: activity feed: %w", err)
@@ -39,7 +39,7 @@ func runUnsubscribeFeed(ctx context.Context, cfg Config, st *store.Store, dlq *k
 		topics = append(topics, events.UnsubscribeTopics(c)...)
 	}
 	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-		Brokers: cfg.KafkaBrokers, GroupID: kafka.Group(events.UnsubscribeGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
+		Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, GroupID: kafka.Group(events.UnsubscribeGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
 	}, telemetry.Propagator())
 	if err != nil {
 		return fmt.Errorf("members: unsubscribe feed: %w", err)

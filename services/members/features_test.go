@@ -236,7 +236,7 @@ func TestCheckInsFromTheEventsServiceBecomeActivities(t *testing.T) {
 	}
 	w := kafka.NewWriter(kafka.WriterConfig{Brokers: s.brokers})
 	defer w.Close()
-	if err := kafka.EnsureTopics(ctx, s.brokers, kafka.Topic{Name: "demo.events.v1", Partitions: 1, ReplicationFactor: 1},
+	if err := kafka.EnsureTopics(ctx, s.brokers, kafka.Security{}, kafka.Topic{Name: "demo.events.v1", Partitions: 1, ReplicationFactor: 1},
 		kafka.Topic{Name: "demo.events.v1.dlq", Partitions: 1, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestUnsubscribesFromCommunicationsWithdrawConsent(t *testing.T) {
 	}
 	w := kafka.NewWriter(kafka.WriterConfig{Brokers: s.brokers})
 	defer w.Close()
-	if err := kafka.EnsureTopics(ctx, s.brokers, kafka.Topic{Name: "demo.communications.v1", Partitions: 1, ReplicationFactor: 1}); err != nil {
+	if err := kafka.EnsureTopics(ctx, s.brokers, kafka.Security{}, kafka.Topic{Name: "demo.communications.v1", Partitions: 1, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	first := time.Now()
@@ -362,7 +362,7 @@ func TestPartnerContributionsBecomeActivities(t *testing.T) {
 	}
 	w := kafka.NewWriter(kafka.WriterConfig{Brokers: s.brokers})
 	defer w.Close()
-	if err := kafka.EnsureTopics(ctx, s.brokers, kafka.Topic{Name: "demo.partners.v1", Partitions: 1, ReplicationFactor: 1}); err != nil {
+	if err := kafka.EnsureTopics(ctx, s.brokers, kafka.Security{}, kafka.Topic{Name: "demo.partners.v1", Partitions: 1, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	first := contribution("c1", id)

@@ -46,7 +46,7 @@ type service struct {
 func start(t *testing.T) *service {
 	t.Helper()
 	brokers := kafkatest.Start(t)
-	if err := kafka.EnsureTopics(context.Background(), brokers, kafka.Topic{Name: events.Topic("demo"), Partitions: 1, ReplicationFactor: 1}); err != nil {
+	if err := kafka.EnsureTopics(context.Background(), brokers, kafka.Security{}, kafka.Topic{Name: events.Topic("demo"), Partitions: 1, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -40,6 +40,9 @@ type Config struct {
 	// DatabaseURL is a postgres:// URL or a SQLite file path.
 	DatabaseURL  string
 	KafkaBrokers []string
+	// KafkaSecurity protects every Kafka connection (TLS, SASL); zero
+	// means plaintext.
+	KafkaSecurity kafka.Security
 	// Communities are the community slugs this instance serves.
 	Communities []string
 	// Auth says which bearer tokens to trust.
@@ -142,7 +145,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := st.EnsureCommunities(ctx, cfg.Communities...); err != nil {
 		return fmt.Errorf("partners: %w", err)
 	}
-	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers})
+	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity})
 	defer writer.Close()
 
 	ln, err := serve.Listen(deps.Listener, cfg.HTTPAddr)

@@ -100,7 +100,7 @@ type service struct {
 func start(t *testing.T, options ...func(*service)) *service {
 	t.Helper()
 	brokers := kafkatest.Start(t)
-	if err := kafka.EnsureTopics(context.Background(), brokers, kafka.Topic{Name: events.Topic("demo"), Partitions: 1, ReplicationFactor: 1}); err != nil {
+	if err := kafka.EnsureTopics(context.Background(), brokers, kafka.Security{}, kafka.Topic{Name: events.Topic("demo"), Partitions: 1, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	s := &service{dbPath: filepath.Join(t.TempDir(), "partners.db"), brokers: brokers, issuer: authtest.Start(t), clock: &fakeClock{},

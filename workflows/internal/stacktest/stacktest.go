@@ -131,7 +131,7 @@ func (s *Stack) ensureTopics(t *testing.T) {
 		topics = append(topics, kafka.Topic{Name: name, Partitions: 1, ReplicationFactor: 1},
 			kafka.Topic{Name: kafka.DeadLetterTopic(name), Partitions: 1, ReplicationFactor: 1})
 	}
-	if err := kafka.EnsureTopics(context.Background(), s.Brokers, topics...); err != nil {
+	if err := kafka.EnsureTopics(context.Background(), s.Brokers, kafka.Security{}, topics...); err != nil {
 		t.Fatal(err)
 	}
 }
