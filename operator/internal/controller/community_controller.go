@@ -52,6 +52,8 @@ type CommunityReconciler struct {
 	Logger    *slog.Logger
 	// NewPassword generates database passwords; nil uses crypto/rand.
 	NewPassword func() (string, error)
+
+	statuses knownStatuses // the status each Community has on the API server
 }
 
 // Options tune how the controller runs.
@@ -128,6 +130,9 @@ func (r *CommunityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	log := r.Logger.With("community", req.Name)
 	var c kinshipv1alpha1.Community
 	if err := r.Client.Get(ctx, req.NamespacedName, &c); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.statuses.forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !c.DeletionTimestamp.IsZero() {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kinshipv1alpha1 "github.com/kinshiphq/kinship/operator/api/v1alpha1"
@@ -151,21 +153,91 @@ func ordered(conds []metav1.Condition) []metav1.Condition {
 	return out
 }
 
-// writeStatus writes the built status when it differs from the current one,
-// and records an Event for every condition that changed.
+// writeStatus writes the built status when it differs from the one the
+// API server has, and records an Event for every condition that changed.
 func (r *CommunityReconciler) writeStatus(ctx context.Context, c *kinshipv1alpha1.Community, s *statusBuilder) error {
-	next := s.build(c.Status)
-	if equality.Semantic.DeepEqual(c.Status, next) {
+	cur, err := r.currentStatus(ctx, c)
+	if err != nil {
+		return err
+	}
+	next := s.build(cur)
+	if equality.Semantic.DeepEqual(cur, next) {
 		return nil
 	}
-	prev := c.Status.DeepCopy()
 	orig := c.DeepCopy()
+	orig.Status = cur // the patch changes what the API server has
 	c.Status = next
 	if err := r.Client.Status().Patch(ctx, c, client.MergeFrom(orig)); err != nil {
+		r.statuses.forget(c.Name) // it may or may not have been written
 		return fmt.Errorf("write status of community %s: %w", c.Name, err)
 	}
-	r.recordTransitions(c, prev.Conditions, next.Conditions)
+	r.statuses.remember(c) // as the API server returned it
+	r.recordTransitions(c, cur.Conditions, next.Conditions)
 	return nil
+}
+
+// currentStatus returns the Community's status as the API server has it.
+//
+// The cached Community may not show the operator's own last status write
+// yet: status changes do not wake the controller, so nothing waits for the
+// cache to catch up, and the Deployments' informer can deliver the event
+// that triggers the next reconcile before the Communities' informer has
+// seen that write. A status built on such a stale copy would compare equal
+// to it and never be written — a Community reported NotReady although every
+// replica is ready, until some unrelated change. So the cached status is
+// used only when it is the one last written or read; otherwise (right after
+// a write, or the first time after the operator starts) it is read from
+// the API server. The operator is the only writer of the status.
+func (r *CommunityReconciler) currentStatus(ctx context.Context, c *kinshipv1alpha1.Community) (kinshipv1alpha1.CommunityStatus, error) {
+	if known, ok := r.statuses.get(c); ok && equality.Semantic.DeepEqual(known, c.Status) {
+		return c.Status, nil
+	}
+	var live kinshipv1alpha1.Community
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(c), &live); err != nil {
+		return kinshipv1alpha1.CommunityStatus{}, fmt.Errorf("read status of community %s: %w", c.Name, err)
+	}
+	if live.UID != c.UID {
+		return kinshipv1alpha1.CommunityStatus{}, fmt.Errorf("community %s was deleted and created again: %w", c.Name, errRetry)
+	}
+	r.statuses.remember(&live)
+	return live.Status, nil
+}
+
+// knownStatuses holds, per Community, the status the API server was last
+// seen to have: written by this operator or read from the API server.
+type knownStatuses struct {
+	mu sync.Mutex
+	m  map[string]knownStatus // by Community name
+}
+
+type knownStatus struct {
+	uid    types.UID
+	status kinshipv1alpha1.CommunityStatus
+}
+
+func (k *knownStatuses) get(c *kinshipv1alpha1.Community) (kinshipv1alpha1.CommunityStatus, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s, ok := k.m[c.Name]
+	if !ok || s.uid != c.UID {
+		return kinshipv1alpha1.CommunityStatus{}, false
+	}
+	return s.status, true
+}
+
+func (k *knownStatuses) remember(c *kinshipv1alpha1.Community) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil {
+		k.m = map[string]knownStatus{}
+	}
+	k.m[c.Name] = knownStatus{uid: c.UID, status: *c.Status.DeepCopy()}
+}
+
+func (k *knownStatuses) forget(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, name)
 }
 
 // recordTransitions records an Event for each condition whose status or
