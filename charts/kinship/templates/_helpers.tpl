@@ -90,8 +90,15 @@ overrides on top. Called with (list $ $community).
 {{- $c := index . 1 }}
 {{- $p := $root.Values.platform }}
 {{- $image := mergeOverwrite (dict "repository" $p.image.repository "tag" (default $root.Chart.AppVersion $p.image.tag) "pullPolicy" $p.image.pullPolicy) (deepCopy (default (dict) $c.image)) }}
-{{- $kafka := mergeOverwrite (dict "bootstrapServers" $p.kafka.bootstrapServers "partitions" $p.kafka.partitions "replicationFactor" $p.kafka.replicationFactor "retention" $p.kafka.retention) (deepCopy (default (dict) $c.kafka)) }}
-{{- $temporal := mergeOverwrite (dict "address" $p.temporal.address "namespaceRetention" $p.temporal.namespaceRetention) (deepCopy (default (dict) $c.temporal)) }}
+{{- $ck := default (dict) $c.kafka }}
+{{- $ct := default (dict) $c.temporal }}
+{{- $kafka := mergeOverwrite (dict "bootstrapServers" $p.kafka.bootstrapServers "partitions" $p.kafka.partitions "replicationFactor" $p.kafka.replicationFactor "retention" $p.kafka.retention) (deepCopy (omit $ck "tls" "sasl")) }}
+{{- /* A community's tls or sasl replaces the platform's whole: merging
+  would keep the platform's enabled: true under a community's false. */}}
+{{- $kafkaTLS := default (dict) (ternary $ck.tls $p.kafka.tls (hasKey $ck "tls")) }}
+{{- $kafkaSASL := default (dict) (ternary $ck.sasl $p.kafka.sasl (hasKey $ck "sasl")) }}
+{{- $temporal := mergeOverwrite (dict "address" $p.temporal.address "namespaceRetention" $p.temporal.namespaceRetention) (deepCopy (omit $ct "tls")) }}
+{{- $temporalTLS := default (dict) (ternary $ct.tls $p.temporal.tls (hasKey $ct "tls")) }}
 {{- $databaseSecret := (default (dict) $c.database).existingSecret | default $p.database.existingSecret }}
 {{- $smtpSecret := (default (dict) $c.smtp).existingSecret | default $p.smtp.existingSecret }}
 {{- $auth := dict }}
@@ -120,8 +127,23 @@ components:
 {{- end }}
 kafka:
   {{- toYaml $kafka | nindent 2 }}
+  {{- with include "kinship.tlsSpec" (list $root (printf "%s: kafka.tls" $where) $kafkaTLS) | trim }}{{ . | nindent 2 }}{{ end }}
+  {{- with $kafkaSASL.mechanism }}
+  {{- if not $kafkaSASL.username }}{{ fail (printf "%s: kafka.sasl.mechanism %s needs kafka.sasl.username" $where .) }}{{ end }}
+  {{- if not $kafkaSASL.existingSecret }}{{ fail (printf "%s: kafka.sasl.mechanism %s needs kafka.sasl.existingSecret, the Secret holding the password" $where .) }}{{ end }}
+  sasl:
+    mechanism: {{ . }}
+    username: {{ $kafkaSASL.username | quote }}
+    passwordSecretRef:
+      namespace: {{ $root.Release.Namespace }}
+      name: {{ $kafkaSASL.existingSecret }}
+      key: {{ $kafkaSASL.passwordKey | default "password" | quote }}
+  {{- else }}
+  {{- if or $kafkaSASL.username $kafkaSASL.existingSecret }}{{ fail (printf "%s: kafka.sasl.username and kafka.sasl.existingSecret need kafka.sasl.mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)" $where) }}{{ end }}
+  {{- end }}
 temporal:
   {{- toYaml $temporal | nindent 2 }}
+  {{- with include "kinship.tlsSpec" (list $root (printf "%s: temporal.tls" $where) $temporalTLS) | trim }}{{ . | nindent 2 }}{{ end }}
 database:
   adminSecretRef:
     namespace: {{ $root.Release.Namespace }}
@@ -145,6 +167,31 @@ deletionPolicy: {{ . }}
 {{- end }}
 {{- if $c.suspend }}
 suspend: true
+{{- end }}
+{{- end }}
+
+{{/*
+The tls field of a Community's kafka or temporal spec, from the chart's
+tls values (enabled, existingSecret, serverName); nothing when TLS is off.
+Arguments: the root context, where the values are (for errors), the values.
+*/}}
+{{- define "kinship.tlsSpec" -}}
+{{- $root := index . 0 }}
+{{- $where := index . 1 }}
+{{- $tls := index . 2 }}
+{{- if $tls.enabled }}
+tls:
+  enabled: true
+  {{- with $tls.existingSecret }}
+  secretRef:
+    namespace: {{ $root.Release.Namespace }}
+    name: {{ . }}
+  {{- end }}
+  {{- with $tls.serverName }}
+  serverName: {{ . | quote }}
+  {{- end }}
+{{- else if or $tls.existingSecret $tls.serverName }}
+{{- fail (printf "%s: existingSecret and serverName need enabled: true" $where) }}
 {{- end }}
 {{- end }}
 

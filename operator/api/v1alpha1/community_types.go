@@ -240,6 +240,79 @@ type KafkaSpec struct {
 	// +kubebuilder:validation:Maximum=7
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="replicationFactor is immutable"
 	ReplicationFactor int32 `json:"replicationFactor,omitempty"`
+
+	// TLS, when enabled, encrypts every connection to the brokers, the
+	// components' and the operator's. Without it the connections are
+	// plaintext.
+	// +optional
+	TLS *TLSSpec `json:"tls,omitempty"`
+
+	// SASL, when set, authenticates every connection to the brokers, the
+	// components' and the operator's, after TLS when both are set. SASL
+	// PLAIN without TLS sends the password unencrypted: the operator
+	// accepts it (a SASL_PLAINTEXT listener) but says so in the
+	// TopicsReady condition and a Warning Event.
+	// +optional
+	SASL *KafkaSASLSpec `json:"sasl,omitempty"`
+}
+
+// TLSSpec says how a client connects to a server over TLS (1.2 or newer).
+//
+// +kubebuilder:validation:XValidation:rule="self.enabled || (!has(self.secretRef) && !has(self.serverName))",message="secretRef and serverName need enabled: true"
+type TLSSpec struct {
+	// Enabled turns TLS on. With no SecretRef the server's certificate must
+	// be signed by a CA the system trusts.
+	// +required
+	Enabled bool `json:"enabled"`
+
+	// SecretRef names a Secret with the cert-manager layout: "ca.crt", a
+	// PEM bundle of the CAs that sign the server's certificate (the
+	// system's CAs when absent), and, for mutual TLS, "tls.crt" and
+	// "tls.key", a PEM client certificate and its key (both or neither).
+	// The operator copies these keys into the instance's namespace, where
+	// the components read them. Strimzi's cluster CA Secret
+	// (<cluster>-cluster-ca-cert, key ca.crt) has this layout.
+	// +optional
+	SecretRef *SecretReference `json:"secretRef,omitempty"`
+
+	// ServerName is the name the server's certificate must carry; empty
+	// checks it against the host each server is reached at.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$`
+	ServerName string `json:"serverName,omitempty"`
+}
+
+// SASLMechanism is a SASL mechanism Kinship's Kafka clients speak.
+//
+// +kubebuilder:validation:Enum=PLAIN;SCRAM-SHA-256;SCRAM-SHA-512
+type SASLMechanism string
+
+// The SASL mechanisms.
+const (
+	SASLPlain       SASLMechanism = "PLAIN"
+	SASLSCRAMSHA256 SASLMechanism = "SCRAM-SHA-256"
+	SASLSCRAMSHA512 SASLMechanism = "SCRAM-SHA-512"
+)
+
+// KafkaSASLSpec says how clients authenticate to the brokers.
+type KafkaSASLSpec struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	// +required
+	Mechanism SASLMechanism `json:"mechanism"`
+
+	// Username is the SASL user name, such as a Strimzi KafkaUser's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Username string `json:"username"`
+
+	// PasswordSecretRef names the Secret and key holding the password, such
+	// as a Strimzi KafkaUser's Secret and its key "password". The operator
+	// copies it into the instance's namespace, where the components read
+	// it.
+	// +required
+	PasswordSecretRef SecretKeyReference `json:"passwordSecretRef"`
 }
 
 // TemporalSpec says where the community's Temporal namespace lives.
@@ -256,6 +329,13 @@ type TemporalSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('24h')",message="namespaceRetention must be at least 24h"
 	NamespaceRetention *metav1.Duration `json:"namespaceRetention,omitempty"`
+
+	// TLS, when enabled, encrypts the connections to the frontend, the
+	// worker's and the operator's; with a client certificate in its
+	// Secret, they use mutual TLS. Without it the connections are
+	// plaintext.
+	// +optional
+	TLS *TLSSpec `json:"tls,omitempty"`
 }
 
 // SecretReference names a Secret in a namespace.
@@ -268,6 +348,37 @@ type SecretReference struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	Name string `json:"name"`
+}
+
+// SecretKeyReference names one key of a Secret in a namespace.
+type SecretKeyReference struct {
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace"`
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// Key is the key of the Secret's data that holds the value.
+	// +optional
+	// +kubebuilder:default=password
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
+}
+
+// Ref is the Secret the key is in.
+func (r SecretKeyReference) Ref() SecretReference {
+	return SecretReference{Namespace: r.Namespace, Name: r.Name}
+}
+
+// KeyOrDefault is the key, "password" when unset.
+func (r SecretKeyReference) KeyOrDefault() string {
+	if r.Key == "" {
+		return "password"
+	}
+	return r.Key
 }
 
 // DatabaseSpec says where the community's database is created.
@@ -437,6 +548,21 @@ func (k KafkaSpec) RetentionOrDefault() time.Duration {
 		return DefaultRetention
 	}
 	return k.Retention.Duration
+}
+
+// TLSEnabled reports whether the connections to the brokers use TLS.
+func (k KafkaSpec) TLSEnabled() bool { return k.TLS != nil && k.TLS.Enabled }
+
+// TLSEnabled reports whether the connections to the frontend use TLS.
+func (t TemporalSpec) TLSEnabled() bool { return t.TLS != nil && t.TLS.Enabled }
+
+// TLSSecretRef is the Secret holding the TLS material, or nil when TLS is
+// off or uses the system's CAs alone.
+func (t *TLSSpec) TLSSecretRef() *SecretReference {
+	if t == nil || !t.Enabled {
+		return nil
+	}
+	return t.SecretRef
 }
 
 // NamespaceRetentionOrDefault is the Temporal namespace's retention.

@@ -41,8 +41,9 @@ const Name = "community"
 type CommunityReconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client client.Client
-	// APIReader reads the referenced Secrets (database admin, SMTP), which
-	// the cache does not hold.
+	// APIReader reads the referenced Secrets (database admin, SMTP, Kafka
+	// and Temporal TLS, Kafka SASL password), which the cache does not
+	// hold.
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
 	Recorder  events.EventRecorder
@@ -143,11 +144,12 @@ func (r *CommunityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 
 	st := newStatusBuilder(&c)
+	sec := r.readSecurity(ctx, &c)
 	nsReady := r.reconcileNamespace(ctx, &c, st)
 	db := r.reconcileDatabase(ctx, &c, nsReady, st)
-	r.reconcileTopics(ctx, &c, st)
-	r.reconcileTemporal(ctx, &c, st)
-	r.reconcileWorkloads(ctx, &c, nsReady, db, st)
+	r.reconcileTopics(ctx, &c, sec, st)
+	r.reconcileTemporal(ctx, &c, sec, st)
+	r.reconcileWorkloads(ctx, &c, nsReady, db, sec, st)
 
 	if err := r.writeStatus(ctx, &c, st); err != nil {
 		return ctrl.Result{}, err
@@ -181,12 +183,9 @@ func randomSecret(n int) (string, error) {
 // readSecretKeys reads keys of a referenced Secret straight from the API
 // server.
 func (r *CommunityReconciler) readSecretKeys(ctx context.Context, ref kinshipv1alpha1.SecretReference, keys ...string) (map[string]string, error) {
-	var s corev1.Secret
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("secret %s/%s not found", ref.Namespace, ref.Name)
-		}
-		return nil, fmt.Errorf("read secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	s, err := r.readSecret(ctx, ref)
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]string{}
 	for _, k := range keys {

@@ -67,12 +67,17 @@ func (r *CommunityReconciler) finalize(ctx context.Context, log *slog.Logger, c 
 // deleteExternal removes what lives outside the cluster. Each part is
 // attempted even when another fails.
 func (r *CommunityReconciler) deleteExternal(ctx context.Context, c *kinshipv1alpha1.Community, st *statusBuilder) {
-	if err := r.Kafka.DeleteTopics(ctx, c.Spec.Kafka.BootstrapServers, resources.TopicNames(c)); err != nil {
+	sec := r.readSecurity(ctx, c)
+	if err := sec.kafkaErr(); err != nil {
+		st.fail(kinshipv1alpha1.ConditionTopicsReady, "KafkaSecretUnavailable", err)
+	} else if err := r.Kafka.DeleteTopics(ctx, sec.kafka, resources.TopicNames(c)); err != nil {
 		st.fail(kinshipv1alpha1.ConditionTopicsReady, "TopicDeleteFailed", err)
 	} else {
 		st.waiting(kinshipv1alpha1.ConditionTopicsReady, "Deleted", "the topics are deleted")
 	}
-	if err := r.Temporal.DeleteNamespace(ctx, c.Spec.Temporal.Address, resources.TemporalNamespace(c)); err != nil {
+	if sec.temporalTLSErr != nil {
+		st.fail(kinshipv1alpha1.ConditionTemporalNamespaceReady, "TemporalSecretUnavailable", sec.temporalTLSErr)
+	} else if err := r.Temporal.DeleteNamespace(ctx, sec.temporal, resources.TemporalNamespace(c)); err != nil {
 		st.fail(kinshipv1alpha1.ConditionTemporalNamespaceReady, "NamespaceDeleteFailed", err)
 	} else {
 		st.waiting(kinshipv1alpha1.ConditionTemporalNamespaceReady, "Deleted", "the namespace is deleted")

@@ -55,7 +55,7 @@ func TestAgainstRealDependencies(t *testing.T) {
 
 	ctx := context.Background()
 	kafka := external.NewKafkaAdmin(5 * time.Second)
-	topics, err := kafka.DescribeTopics(ctx, brokers, []string{"real.members.v1", "real.partners.v1.dlq"})
+	topics, err := kafka.DescribeTopics(ctx, external.KafkaCluster{Brokers: brokers}, []string{"real.members.v1", "real.partners.v1.dlq"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestAgainstRealDependencies(t *testing.T) {
 	}
 	temporal := external.NewTemporalAdmin(slog.New(slog.DiscardHandler), 10*time.Second)
 	defer temporal.Close()
-	if ns, err := temporal.DescribeNamespace(ctx, temporalAddr, "real"); err != nil || !ns.Exists || ns.Retention != 168*time.Hour {
+	if ns, err := temporal.DescribeNamespace(ctx, external.TemporalCluster{Address: temporalAddr}, "real"); err != nil || !ns.Exists || ns.Retention != 168*time.Hour {
 		t.Errorf("temporal namespace: %+v %v", ns, err)
 	}
 	var secret corev1.Secret
@@ -92,14 +92,14 @@ func TestAgainstRealDependencies(t *testing.T) {
 	})
 	f.waitReady(t)
 	eventually(t, 20*time.Second, func() error {
-		topics, err := kafka.DescribeTopics(ctx, brokers, []string{"real.events.v1"})
+		topics, err := kafka.DescribeTopics(ctx, external.KafkaCluster{Brokers: brokers}, []string{"real.events.v1"})
 		if err != nil {
 			return err
 		}
 		if topics["real.events.v1"].Partitions != 5 {
 			return fmt.Errorf("partitions %+v", topics)
 		}
-		ns, err := temporal.DescribeNamespace(ctx, temporalAddr, "real")
+		ns, err := temporal.DescribeNamespace(ctx, external.TemporalCluster{Address: temporalAddr}, "real")
 		if err != nil || ns.Retention != 96*time.Hour {
 			return fmt.Errorf("temporal %+v %v", ns, err)
 		}
@@ -108,11 +108,11 @@ func TestAgainstRealDependencies(t *testing.T) {
 
 	f.delete(t)
 	f.waitGone(t)
-	if topics, err := kafka.DescribeTopics(ctx, brokers, []string{"real.members.v1"}); err != nil || len(topics) != 0 {
+	if topics, err := kafka.DescribeTopics(ctx, external.KafkaCluster{Brokers: brokers}, []string{"real.members.v1"}); err != nil || len(topics) != 0 {
 		t.Errorf("topics after deletion: %v %v", topics, err)
 	}
 	eventually(t, 20*time.Second, func() error {
-		ns, err := temporal.DescribeNamespace(ctx, temporalAddr, "real")
+		ns, err := temporal.DescribeNamespace(ctx, external.TemporalCluster{Address: temporalAddr}, "real")
 		if err != nil || ns.Exists {
 			return fmt.Errorf("temporal namespace after deletion: %+v %v", ns, err)
 		}

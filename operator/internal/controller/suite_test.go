@@ -269,27 +269,27 @@ type kafkaRouter struct {
 	real *external.KafkaAdmin
 }
 
-func (k kafkaRouter) pick(brokers []string) external.Kafka {
-	if len(brokers) > 0 && isLoopback(brokers[0]) {
+func (k kafkaRouter) pick(c external.KafkaCluster) external.Kafka {
+	if len(c.Brokers) > 0 && isLoopback(c.Brokers[0]) {
 		return k.real
 	}
 	return k.fake
 }
 
-func (k kafkaRouter) DescribeTopics(ctx context.Context, b []string, n []string) (map[string]external.TopicState, error) {
-	return k.pick(b).DescribeTopics(ctx, b, n)
+func (k kafkaRouter) DescribeTopics(ctx context.Context, c external.KafkaCluster, n []string) (map[string]external.TopicState, error) {
+	return k.pick(c).DescribeTopics(ctx, c, n)
 }
-func (k kafkaRouter) CreateTopics(ctx context.Context, b []string, t []external.TopicSpec) error {
-	return k.pick(b).CreateTopics(ctx, b, t)
+func (k kafkaRouter) CreateTopics(ctx context.Context, c external.KafkaCluster, t []external.TopicSpec) error {
+	return k.pick(c).CreateTopics(ctx, c, t)
 }
-func (k kafkaRouter) AddPartitions(ctx context.Context, b []string, t string, n int) error {
-	return k.pick(b).AddPartitions(ctx, b, t, n)
+func (k kafkaRouter) AddPartitions(ctx context.Context, c external.KafkaCluster, t string, n int) error {
+	return k.pick(c).AddPartitions(ctx, c, t, n)
 }
-func (k kafkaRouter) SetRetention(ctx context.Context, b []string, t string, ms int64) error {
-	return k.pick(b).SetRetention(ctx, b, t, ms)
+func (k kafkaRouter) SetRetention(ctx context.Context, c external.KafkaCluster, t string, ms int64) error {
+	return k.pick(c).SetRetention(ctx, c, t, ms)
 }
-func (k kafkaRouter) DeleteTopics(ctx context.Context, b []string, n []string) error {
-	return k.pick(b).DeleteTopics(ctx, b, n)
+func (k kafkaRouter) DeleteTopics(ctx context.Context, c external.KafkaCluster, n []string) error {
+	return k.pick(c).DeleteTopics(ctx, c, n)
 }
 
 type temporalRouter struct {
@@ -297,24 +297,24 @@ type temporalRouter struct {
 	real *external.TemporalAdmin
 }
 
-func (t temporalRouter) pick(addr string) external.Temporal {
-	if isLoopback(addr) {
+func (t temporalRouter) pick(c external.TemporalCluster) external.Temporal {
+	if isLoopback(c.Address) {
 		return t.real
 	}
 	return t.fake
 }
 
-func (t temporalRouter) DescribeNamespace(ctx context.Context, a, n string) (external.NamespaceState, error) {
-	return t.pick(a).DescribeNamespace(ctx, a, n)
+func (t temporalRouter) DescribeNamespace(ctx context.Context, c external.TemporalCluster, n string) (external.NamespaceState, error) {
+	return t.pick(c).DescribeNamespace(ctx, c, n)
 }
-func (t temporalRouter) RegisterNamespace(ctx context.Context, a, n string, r time.Duration) error {
-	return t.pick(a).RegisterNamespace(ctx, a, n, r)
+func (t temporalRouter) RegisterNamespace(ctx context.Context, c external.TemporalCluster, n string, r time.Duration) error {
+	return t.pick(c).RegisterNamespace(ctx, c, n, r)
 }
-func (t temporalRouter) SetRetention(ctx context.Context, a, n string, r time.Duration) error {
-	return t.pick(a).SetRetention(ctx, a, n, r)
+func (t temporalRouter) SetRetention(ctx context.Context, c external.TemporalCluster, n string, r time.Duration) error {
+	return t.pick(c).SetRetention(ctx, c, n, r)
 }
-func (t temporalRouter) DeleteNamespace(ctx context.Context, a, n string) error {
-	return t.pick(a).DeleteNamespace(ctx, a, n)
+func (t temporalRouter) DeleteNamespace(ctx context.Context, c external.TemporalCluster, n string) error {
+	return t.pick(c).DeleteNamespace(ctx, c, n)
 }
 
 type postgresRouter struct {

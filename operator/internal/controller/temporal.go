@@ -12,9 +12,13 @@ import (
 
 // reconcileTemporal registers the community's Temporal namespace and keeps
 // its retention as specified.
-func (r *CommunityReconciler) reconcileTemporal(ctx context.Context, c *kinshipv1alpha1.Community, st *statusBuilder) {
+func (r *CommunityReconciler) reconcileTemporal(ctx context.Context, c *kinshipv1alpha1.Community, sec security, st *statusBuilder) {
 	const cond = kinshipv1alpha1.ConditionTemporalNamespaceReady
-	addr, name := c.Spec.Temporal.Address, resources.TemporalNamespace(c)
+	if sec.temporalTLSErr != nil {
+		st.fail(cond, "TemporalSecretUnavailable", sec.temporalTLSErr)
+		return
+	}
+	addr, name := sec.temporal, resources.TemporalNamespace(c)
 	want := c.Spec.Temporal.NamespaceRetentionOrDefault()
 	cur, err := r.Temporal.DescribeNamespace(ctx, addr, name)
 	if err != nil {

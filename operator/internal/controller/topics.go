@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	kinshipv1alpha1 "github.com/kinshiphq/kinship/operator/api/v1alpha1"
 	"github.com/kinshiphq/kinship/operator/internal/external"
@@ -30,9 +31,20 @@ func desiredTopics(c *kinshipv1alpha1.Community) []external.TopicSpec {
 // reconcileTopics creates missing topics, adds partitions and sets
 // retention.ms where they differ from the spec. Only reads reach Kafka
 // when the topics are as specified.
-func (r *CommunityReconciler) reconcileTopics(ctx context.Context, c *kinshipv1alpha1.Community, st *statusBuilder) {
+func (r *CommunityReconciler) reconcileTopics(ctx context.Context, c *kinshipv1alpha1.Community, sec security, st *statusBuilder) {
 	const cond = kinshipv1alpha1.ConditionTopicsReady
-	brokers := c.Spec.Kafka.BootstrapServers
+	if err := sec.kafkaErr(); err != nil {
+		st.fail(cond, "KafkaSecretUnavailable", err)
+		return
+	}
+	brokers := sec.kafka
+	warning := ""
+	if k := c.Spec.Kafka; k.SASL != nil && k.SASL.Mechanism == kinshipv1alpha1.SASLPlain && !k.TLSEnabled() {
+		warning = "; " + insecureSASL
+		if cur := meta.FindStatusCondition(c.Status.Conditions, cond); cur == nil || !strings.Contains(cur.Message, insecureSASL) {
+			r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, "InsecureKafkaSASL", "Reconcile", "%s", insecureSASL)
+		}
+	}
 	want := desiredTopics(c)
 	names := make([]string, len(want))
 	for i, t := range want {
@@ -87,6 +99,6 @@ func (r *CommunityReconciler) reconcileTopics(ctx context.Context, c *kinshipv1a
 		return
 	}
 	k := c.Spec.Kafka
-	st.ok(cond, "TopicsReady", fmt.Sprintf("%d topics with at least %d partitions, replication factor %d and retention %s",
-		len(want), k.Partitions, k.ReplicationFactor, k.RetentionOrDefault()))
+	st.ok(cond, "TopicsReady", fmt.Sprintf("%d topics with at least %d partitions, replication factor %d and retention %s, reached over %s%s",
+		len(want), k.Partitions, k.ReplicationFactor, k.RetentionOrDefault(), sec.kafka.Protocol(), warning))
 }

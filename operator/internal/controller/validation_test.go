@@ -64,6 +64,26 @@ func TestTheAPIServerRejectsInvalidCommunities(t *testing.T) {
 		}, "spec.goals[0].deadline"},
 		{"issuer not a URL", func(c *kinshipv1alpha1.Community) { c.Spec.Auth.Issuer = "id.example.org" }, "spec.auth.issuer"},
 		{"bad pull policy", func(c *kinshipv1alpha1.Community) { c.Spec.Image.PullPolicy = "Sometimes" }, "spec.image.pullPolicy"},
+		{"kafka TLS secret while TLS is off", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{SecretRef: &kinshipv1alpha1.SecretReference{Namespace: "kafka", Name: "ca"}}
+		}, "secretRef and serverName need enabled: true"},
+		{"temporal TLS server name while TLS is off", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Temporal.TLS = &kinshipv1alpha1.TLSSpec{ServerName: "temporal.example.org"}
+		}, "secretRef and serverName need enabled: true"},
+		{"TLS server name not a host name", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true, ServerName: "kafka:9093"}
+		}, "spec.kafka.tls.serverName"},
+		{"unknown SASL mechanism", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{Mechanism: "GSSAPI", Username: "u",
+				PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: "kafka", Name: "u"}}
+		}, "spec.kafka.sasl.mechanism"},
+		{"SASL without a user name", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{Mechanism: kinshipv1alpha1.SASLSCRAMSHA512,
+				PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: "kafka", Name: "u"}}
+		}, "spec.kafka.sasl.username"},
+		{"SASL without a password Secret", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{Mechanism: kinshipv1alpha1.SASLSCRAMSHA512, Username: "u"}
+		}, "spec.kafka.sasl.passwordSecretRef.name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validCommunity("invalid")
@@ -139,6 +159,9 @@ func TestTheAPIServerFillsInDefaults(t *testing.T) {
 	}
 	t.Cleanup(func() { deleteAndWait(t, c) })
 	s := c.Spec
+	if s.Kafka.TLS != nil || s.Kafka.SASL != nil || s.Temporal.TLS != nil {
+		t.Errorf("TLS and SASL must stay off unless asked for: %+v %+v %+v", s.Kafka.TLS, s.Kafka.SASL, s.Temporal.TLS)
+	}
 	if s.DeletionPolicy != kinshipv1alpha1.DeletionPolicyRetain || s.Image.PullPolicy != corev1.PullIfNotPresent ||
 		s.Kafka.Partitions != 4 || s.Kafka.ReplicationFactor != 3 || s.Kafka.Retention == nil || s.Kafka.Retention.Duration != 168*time.Hour ||
 		s.Temporal.NamespaceRetention == nil || s.Temporal.NamespaceRetention.Duration != 168*time.Hour || s.Auth.Audience != "kinship" ||
@@ -152,6 +175,19 @@ func TestTheAPIServerFillsInDefaults(t *testing.T) {
 		if comp.Replicas == nil || *comp.Replicas != 2 || comp.Resources.Requests.Memory().String() != "128Mi" || comp.Resources.Limits.Memory().String() != "512Mi" {
 			t.Errorf("%s defaults: %+v", name, comp)
 		}
+	}
+}
+
+func TestTheSASLPasswordKeyDefaultsToPassword(t *testing.T) {
+	c := validCommunity("sasl-defaults")
+	c.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{Mechanism: kinshipv1alpha1.SASLSCRAMSHA256, Username: "kinship",
+		PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: "kafka", Name: "kinship"}}
+	c.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true}
+	if err := env.k8s.Create(context.Background(), c, client.DryRunAll); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Spec.Kafka.SASL.PasswordSecretRef.Key; got != "password" {
+		t.Errorf("passwordSecretRef.key defaulted to %q, want password (a Strimzi KafkaUser Secret's key)", got)
 	}
 }
 

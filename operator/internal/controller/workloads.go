@@ -37,10 +37,11 @@ func (r *CommunityReconciler) reconcileNamespace(ctx context.Context, c *kinship
 }
 
 // reconcileWorkloads ensures the SMTP Secret copy, the communications
-// Secret (generated keys), the service account, ConfigMap, Deployments,
-// Services, PodDisruptionBudgets, NetworkPolicy and Ingress, and reports
-// the components' readiness.
-func (r *CommunityReconciler) reconcileWorkloads(ctx context.Context, c *kinshipv1alpha1.Community, nsReady bool, db dbResult, st *statusBuilder) {
+// Secret (generated keys), the copies of the Kafka and Temporal TLS
+// Secrets and the SASL password, the service account, ConfigMap,
+// Deployments, Services, PodDisruptionBudgets, NetworkPolicy and Ingress,
+// and reports the components' readiness.
+func (r *CommunityReconciler) reconcileWorkloads(ctx context.Context, c *kinshipv1alpha1.Community, nsReady bool, db dbResult, sec security, st *statusBuilder) {
 	if !nsReady {
 		return
 	}
@@ -52,16 +53,21 @@ func (r *CommunityReconciler) reconcileWorkloads(ctx context.Context, c *kinship
 	if keysErr != nil {
 		st.fail(kinshipv1alpha1.ConditionWorkloadsReady, "CommunicationsSecretUnavailable", keysErr)
 	}
+	copies, copiesOK := r.reconcileSecurityCopies(ctx, c, sec, st)
 	if db.secretData == nil {
 		db.secretData = r.cachedSecretData(ctx, c, resources.DatabaseSecretName(c))
 	}
+	hashed := map[string]string{
+		"database": string(db.secretData["url"]), "smtp-url": string(smtpData["url"]), "smtp-from": string(smtpData["from"]),
+		"unsubscribe-key": string(keysData[resources.UnsubscribeKeyKey]), "bounce-token": string(keysData[resources.BounceTokenKey]),
+	}
+	copies.hashData(hashed)
 	in := resources.Inputs{
-		Database: hostPortOf(string(db.secretData["url"])),
-		SMTP:     hostPortOf(string(smtpData["url"])),
-		SecretsHash: resources.HashData(map[string]string{
-			"database": string(db.secretData["url"]), "smtp-url": string(smtpData["url"]), "smtp-from": string(smtpData["from"]),
-			"unsubscribe-key": string(keysData[resources.UnsubscribeKeyKey]), "bounce-token": string(keysData[resources.BounceTokenKey]),
-		}),
+		Database:    hostPortOf(string(db.secretData["url"])),
+		SMTP:        hostPortOf(string(smtpData["url"])),
+		SecretsHash: resources.HashData(hashed),
+		KafkaTLS:    resources.TLSFilesOf(copies.kafkaTLS),
+		TemporalTLS: resources.TLSFilesOf(copies.temporalTLS),
 	}
 
 	deployments := map[string]*appsv1.Deployment{}
@@ -97,7 +103,7 @@ func (r *CommunityReconciler) reconcileWorkloads(ctx context.Context, c *kinship
 			waiting = append(waiting, fmt.Sprintf("%s %d/%d", comp.Name, d.Status.ReadyReplicas, want))
 		}
 	}
-	if smtpErr != nil || keysErr != nil {
+	if smtpErr != nil || keysErr != nil || !copiesOK {
 		return
 	}
 	switch {

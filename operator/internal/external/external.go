@@ -28,17 +28,17 @@ type TopicState struct {
 	RetentionMs int64
 }
 
-// Kafka administers topics on the cluster reached through brokers.
+// Kafka administers topics on a cluster.
 type Kafka interface {
 	// DescribeTopics returns the named topics that exist; missing topics
 	// are absent from the map.
-	DescribeTopics(ctx context.Context, brokers []string, names []string) (map[string]TopicState, error)
-	CreateTopics(ctx context.Context, brokers []string, topics []TopicSpec) error
+	DescribeTopics(ctx context.Context, cluster KafkaCluster, names []string) (map[string]TopicState, error)
+	CreateTopics(ctx context.Context, cluster KafkaCluster, topics []TopicSpec) error
 	// AddPartitions grows a topic to total partitions.
-	AddPartitions(ctx context.Context, brokers []string, topic string, total int) error
-	SetRetention(ctx context.Context, brokers []string, topic string, retentionMs int64) error
+	AddPartitions(ctx context.Context, cluster KafkaCluster, topic string, total int) error
+	SetRetention(ctx context.Context, cluster KafkaCluster, topic string, retentionMs int64) error
 	// DeleteTopics deletes the named topics; missing ones are ignored.
-	DeleteTopics(ctx context.Context, brokers []string, names []string) error
+	DeleteTopics(ctx context.Context, cluster KafkaCluster, names []string) error
 }
 
 // NamespaceState is a Temporal namespace as the cluster has it.
@@ -47,16 +47,15 @@ type NamespaceState struct {
 	Retention time.Duration
 }
 
-// Temporal administers namespaces on the cluster whose frontend is at
-// address.
+// Temporal administers namespaces on a cluster.
 type Temporal interface {
-	DescribeNamespace(ctx context.Context, address, name string) (NamespaceState, error)
+	DescribeNamespace(ctx context.Context, cluster TemporalCluster, name string) (NamespaceState, error)
 	// RegisterNamespace registers a namespace; one that exists already is
 	// not an error.
-	RegisterNamespace(ctx context.Context, address, name string, retention time.Duration) error
-	SetRetention(ctx context.Context, address, name string, retention time.Duration) error
+	RegisterNamespace(ctx context.Context, cluster TemporalCluster, name string, retention time.Duration) error
+	SetRetention(ctx context.Context, cluster TemporalCluster, name string, retention time.Duration) error
 	// DeleteNamespace deletes a namespace; a missing one is not an error.
-	DeleteNamespace(ctx context.Context, address, name string) error
+	DeleteNamespace(ctx context.Context, cluster TemporalCluster, name string) error
 }
 
 // DatabaseState says what exists of a community's database.

@@ -12,10 +12,11 @@ import (
 
 const retentionMsKey = "retention.ms"
 
-// KafkaAdmin administers topics with kafka-go's Client. Each call uses a
-// transport of its own: kafka-go's transport answers metadata requests
-// from a cache refreshed every few seconds, which would hide a topic that
-// was just created, grown or deleted.
+// KafkaAdmin administers topics with kafka-go's Client, over TLS and with
+// SASL when the cluster asks for them. Each call uses a transport of its
+// own: kafka-go's transport answers metadata requests from a cache
+// refreshed every few seconds, which would hide a topic that was just
+// created, grown or deleted.
 type KafkaAdmin struct {
 	timeout time.Duration
 }
@@ -29,19 +30,40 @@ func NewKafkaAdmin(timeout time.Duration) *KafkaAdmin {
 
 // client returns a client with a fresh transport whose metadata covers
 // topics, and the function that closes its connections.
-func (k *KafkaAdmin) client(brokers, topics []string) (*kafka.Client, func()) {
-	t := &kafka.Transport{DialTimeout: k.timeout, ClientID: "kinship-operator", MetadataTopics: topics}
-	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: k.timeout, Transport: t}, t.CloseIdleConnections
+func (k *KafkaAdmin) client(cluster KafkaCluster, topics []string) (*kafka.Client, func(), error) {
+	t := &kafka.Transport{
+		DialTimeout:    k.timeout, // includes the TLS handshake and SASL
+		ClientID:       "kinship-operator",
+		MetadataTopics: topics,
+	}
+	if cluster.TLS != nil {
+		cfg, err := cluster.TLS.Config()
+		if err != nil {
+			return nil, nil, fmt.Errorf("kafka TLS: %w", err)
+		}
+		t.TLS = cfg // kafka-go takes an empty ServerName from each broker's host
+	}
+	if cluster.SASL != nil {
+		mech, err := cluster.SASL.mechanism()
+		if err != nil {
+			return nil, nil, fmt.Errorf("kafka: %w", err)
+		}
+		t.SASL = mech
+	}
+	return &kafka.Client{Addr: kafka.TCP(cluster.Brokers...), Timeout: k.timeout, Transport: t}, t.CloseIdleConnections, nil
 }
 
 // DescribeTopics reads the topics' partitions and replication from the
 // metadata and their retention.ms from the topic configs.
-func (k *KafkaAdmin) DescribeTopics(ctx context.Context, brokers []string, names []string) (map[string]TopicState, error) {
-	c, done := k.client(brokers, names)
+func (k *KafkaAdmin) DescribeTopics(ctx context.Context, cluster KafkaCluster, names []string) (map[string]TopicState, error) {
+	c, done, err := k.client(cluster, names)
+	if err != nil {
+		return nil, err
+	}
 	defer done()
 	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
 	if err != nil {
-		return nil, fmt.Errorf("read topic metadata: %w", err)
+		return nil, fmt.Errorf("read topic metadata: %w", cluster.explain(err))
 	}
 	out := map[string]TopicState{}
 	var present []string
@@ -70,7 +92,7 @@ func (k *KafkaAdmin) DescribeTopics(ctx context.Context, brokers []string, names
 	}
 	cfgs, err := c.DescribeConfigs(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("read topic configs: %w", err)
+		return nil, fmt.Errorf("read topic configs: %w", cluster.explain(err))
 	}
 	for _, r := range cfgs.Resources {
 		if r.Error != nil {
@@ -97,7 +119,7 @@ func (k *KafkaAdmin) DescribeTopics(ctx context.Context, brokers []string, names
 
 // CreateTopics creates the topics with their retention; topics that exist
 // already are left as they are.
-func (k *KafkaAdmin) CreateTopics(ctx context.Context, brokers []string, topics []TopicSpec) error {
+func (k *KafkaAdmin) CreateTopics(ctx context.Context, cluster KafkaCluster, topics []TopicSpec) error {
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range topics {
 		req.Topics = append(req.Topics, kafka.TopicConfig{
@@ -111,11 +133,14 @@ func (k *KafkaAdmin) CreateTopics(ctx context.Context, brokers []string, topics 
 	for i, t := range topics {
 		names[i] = t.Name
 	}
-	c, done := k.client(brokers, names)
+	c, done, err := k.client(cluster, names)
+	if err != nil {
+		return err
+	}
 	defer done()
 	res, err := c.CreateTopics(ctx, req)
 	if err != nil {
-		return fmt.Errorf("create topics: %w", err)
+		return fmt.Errorf("create topics: %w", cluster.explain(err))
 	}
 	var errs []error
 	for name, terr := range res.Errors {
@@ -127,14 +152,17 @@ func (k *KafkaAdmin) CreateTopics(ctx context.Context, brokers []string, topics 
 }
 
 // AddPartitions grows topic to total partitions.
-func (k *KafkaAdmin) AddPartitions(ctx context.Context, brokers []string, topic string, total int) error {
-	c, done := k.client(brokers, []string{topic})
+func (k *KafkaAdmin) AddPartitions(ctx context.Context, cluster KafkaCluster, topic string, total int) error {
+	c, done, err := k.client(cluster, []string{topic})
+	if err != nil {
+		return err
+	}
 	defer done()
 	res, err := c.CreatePartitions(ctx, &kafka.CreatePartitionsRequest{
 		Topics: []kafka.TopicPartitionsConfig{{Name: topic, Count: int32(total)}},
 	})
 	if err != nil {
-		return fmt.Errorf("add partitions to topic %s: %w", topic, err)
+		return fmt.Errorf("add partitions to topic %s: %w", topic, cluster.explain(err))
 	}
 	if perr := res.Errors[topic]; perr != nil {
 		return fmt.Errorf("add partitions to topic %s: %w", topic, perr)
@@ -143,8 +171,11 @@ func (k *KafkaAdmin) AddPartitions(ctx context.Context, brokers []string, topic 
 }
 
 // SetRetention sets the topic's retention.ms, leaving its other configs.
-func (k *KafkaAdmin) SetRetention(ctx context.Context, brokers []string, topic string, retentionMs int64) error {
-	c, done := k.client(brokers, []string{topic})
+func (k *KafkaAdmin) SetRetention(ctx context.Context, cluster KafkaCluster, topic string, retentionMs int64) error {
+	c, done, err := k.client(cluster, []string{topic})
+	if err != nil {
+		return err
+	}
 	defer done()
 	res, err := c.IncrementalAlterConfigs(ctx, &kafka.IncrementalAlterConfigsRequest{
 		Resources: []kafka.IncrementalAlterConfigsRequestResource{{
@@ -156,7 +187,7 @@ func (k *KafkaAdmin) SetRetention(ctx context.Context, brokers []string, topic s
 		}},
 	})
 	if err != nil {
-		return fmt.Errorf("set retention of topic %s: %w", topic, err)
+		return fmt.Errorf("set retention of topic %s: %w", topic, cluster.explain(err))
 	}
 	for _, r := range res.Resources {
 		if r.Error != nil {
@@ -167,12 +198,15 @@ func (k *KafkaAdmin) SetRetention(ctx context.Context, brokers []string, topic s
 }
 
 // DeleteTopics deletes the topics; missing ones are ignored.
-func (k *KafkaAdmin) DeleteTopics(ctx context.Context, brokers []string, names []string) error {
-	c, done := k.client(brokers, names)
+func (k *KafkaAdmin) DeleteTopics(ctx context.Context, cluster KafkaCluster, names []string) error {
+	c, done, err := k.client(cluster, names)
+	if err != nil {
+		return err
+	}
 	defer done()
 	res, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: names})
 	if err != nil {
-		return fmt.Errorf("delete topics: %w", err)
+		return fmt.Errorf("delete topics: %w", cluster.explain(err))
 	}
 	var errs []error
 	for name, terr := range res.Errors {

@@ -9,12 +9,17 @@ import (
 )
 
 func TestKafkaAdminAgainstABroker(t *testing.T) {
-	brokers := kafkatest.Start(t)
+	exerciseTopics(t, KafkaCluster{Brokers: kafkatest.Start(t)})
+}
+
+// exerciseTopics takes two topics through their life on cluster.
+func exerciseTopics(t *testing.T, cluster KafkaCluster) {
+	t.Helper()
 	k := NewKafkaAdmin(5 * time.Second)
 	ctx := context.Background()
 	names := []string{"alpha.members.v1", "alpha.members.v1.dlq"}
 
-	got, err := k.DescribeTopics(ctx, brokers, names)
+	got, err := k.DescribeTopics(ctx, cluster, names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,13 +31,13 @@ func TestKafkaAdminAgainstABroker(t *testing.T) {
 		{Name: names[0], Partitions: 3, ReplicationFactor: 1, RetentionMs: 3_600_000},
 		{Name: names[1], Partitions: 3, ReplicationFactor: 1, RetentionMs: 3_600_000},
 	}
-	if err := k.CreateTopics(ctx, brokers, specs); err != nil {
+	if err := k.CreateTopics(ctx, cluster, specs); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.CreateTopics(ctx, brokers, specs); err != nil {
+	if err := k.CreateTopics(ctx, cluster, specs); err != nil {
 		t.Fatalf("creating existing topics again: %v", err)
 	}
-	got, err = k.DescribeTopics(ctx, brokers, names)
+	got, err = k.DescribeTopics(ctx, cluster, names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,13 +47,13 @@ func TestKafkaAdminAgainstABroker(t *testing.T) {
 		}
 	}
 
-	if err := k.AddPartitions(ctx, brokers, names[0], 5); err != nil {
+	if err := k.AddPartitions(ctx, cluster, names[0], 5); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.SetRetention(ctx, brokers, names[0], 7_200_000); err != nil {
+	if err := k.SetRetention(ctx, cluster, names[0], 7_200_000); err != nil {
 		t.Fatal(err)
 	}
-	got, err = k.DescribeTopics(ctx, brokers, names)
+	got, err = k.DescribeTopics(ctx, cluster, names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,13 +64,13 @@ func TestKafkaAdminAgainstABroker(t *testing.T) {
 		t.Errorf("the other topic must be untouched: %+v", got[names[1]])
 	}
 
-	if err := k.DeleteTopics(ctx, brokers, names); err != nil {
+	if err := k.DeleteTopics(ctx, cluster, names); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.DeleteTopics(ctx, brokers, names); err != nil {
+	if err := k.DeleteTopics(ctx, cluster, names); err != nil {
 		t.Fatalf("deleting missing topics: %v", err)
 	}
-	got, err = k.DescribeTopics(ctx, brokers, names)
+	got, err = k.DescribeTopics(ctx, cluster, names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +82,7 @@ func TestKafkaAdminAgainstABroker(t *testing.T) {
 func TestKafkaAdminReportsAnUnreachableCluster(t *testing.T) {
 	k := NewKafkaAdmin(time.Second)
 	start := time.Now()
-	_, err := k.DescribeTopics(context.Background(), []string{"127.0.0.1:1"}, []string{"x.members.v1"})
+	_, err := k.DescribeTopics(context.Background(), KafkaCluster{Brokers: []string{"127.0.0.1:1"}}, []string{"x.members.v1"})
 	if err == nil {
 		t.Fatal("describing topics on a closed port must fail")
 	}

@@ -125,3 +125,47 @@ func BuildCommunicationsSecret(c *kinshipv1alpha1.Community, unsubscribeKey, bou
 		Data:       map[string][]byte{UnsubscribeKeyKey: []byte(unsubscribeKey), BounceTokenKey: []byte(bounceToken)},
 	}
 }
+
+// BuildKafkaTLSSecret builds the instance's copy of the Kafka TLS Secret,
+// keeping only ca.crt, tls.crt and tls.key of data.
+func BuildKafkaTLSSecret(c *kinshipv1alpha1.Community, data map[string][]byte) *corev1.Secret {
+	return buildTLSSecret(c, KafkaTLSSecretName(c), data)
+}
+
+// BuildTemporalTLSSecret builds the instance's copy of the Temporal TLS
+// Secret, keeping only ca.crt, tls.crt and tls.key of data.
+func BuildTemporalTLSSecret(c *kinshipv1alpha1.Community, data map[string][]byte) *corev1.Secret {
+	return buildTLSSecret(c, TemporalTLSSecretName(c), data)
+}
+
+func buildTLSSecret(c *kinshipv1alpha1.Community, name string, data map[string][]byte) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(c, name, ""),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       TLSSecretData(data),
+	}
+}
+
+// TLSSecretData keeps the keys of the cert-manager layout (ca.crt, tls.crt,
+// tls.key) that data holds and are not empty.
+func TLSSecretData(data map[string][]byte) map[string][]byte {
+	kept := map[string][]byte{}
+	for _, k := range []string{TLSCAKey, TLSCertKey, TLSKeyKey} {
+		if len(data[k]) > 0 {
+			kept[k] = data[k]
+		}
+	}
+	return kept
+}
+
+// BuildKafkaSASLSecret builds the instance's copy of the Kafka SASL
+// password (key "password").
+func BuildKafkaSASLSecret(c *kinshipv1alpha1.Community, password []byte) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(c, KafkaSASLSecretName(c), ""),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{SASLPasswordKey: password},
+	}
+}

@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,6 +30,12 @@ const (
 	// communicationsKeysDir holds the communications Secret's keys, one
 	// file each.
 	communicationsKeysDir = "/var/run/secrets/kinship/communications"
+	// kafkaTLSDir, kafkaSASLDir and temporalTLSDir hold the instance's
+	// copies of the Kafka TLS Secret, the Kafka SASL password and the
+	// Temporal TLS Secret.
+	kafkaTLSDir    = "/var/run/secrets/kinship/kafka-tls"
+	kafkaSASLDir   = "/var/run/secrets/kinship/kafka-sasl"
+	temporalTLSDir = "/var/run/secrets/kinship/temporal-tls"
 )
 
 // Inputs are what the builders need besides the Community: facts the
@@ -41,6 +48,26 @@ type Inputs struct {
 	// SecretsHash digests the Secrets the pods read, so that new
 	// credentials roll the pods.
 	SecretsHash string
+	// KafkaTLS and TemporalTLS say which files the instance's copies of
+	// the TLS Secrets hold (nothing while no copy exists yet).
+	KafkaTLS, TemporalTLS TLSFiles
+}
+
+// TLSFiles says which files a copy of a TLS Secret holds.
+type TLSFiles struct {
+	// CA is ca.crt, the CAs that sign the server's certificate.
+	CA bool
+	// ClientCert is tls.crt and tls.key, the client certificate and key.
+	ClientCert bool
+}
+
+// TLSFilesOf says which files Secret data in the cert-manager layout
+// gives.
+func TLSFilesOf(data map[string][]byte) TLSFiles {
+	return TLSFiles{
+		CA:         len(data[TLSCAKey]) > 0,
+		ClientCert: len(data[TLSCertKey]) > 0 && len(data[TLSKeyKey]) > 0,
+	}
 }
 
 // BuildDeployment builds the Deployment of one component: the kinship image
@@ -61,7 +88,7 @@ func BuildDeployment(c *kinshipv1alpha1.Community, comp Component, in Inputs) *a
 		EnvFrom: []corev1.EnvFromSource{{
 			ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName}},
 		}},
-		Env:            componentEnv(c, comp),
+		Env:            componentEnv(c, comp, in),
 		Resources:      *spec.Resources.DeepCopy(),
 		LivenessProbe:  probe("/healthz", 3),
 		ReadinessProbe: probe("/readyz", 3),
@@ -146,11 +173,12 @@ func probe(path string, failures int32) *corev1.Probe {
 // componentEnv is what the component's subcommand reads (see
 // docs/configuration.md and cmd/kinship/services.go); the settings every
 // component shares come from the ConfigMap.
-func componentEnv(c *kinshipv1alpha1.Community, comp Component) []corev1.EnvVar {
+func componentEnv(c *kinshipv1alpha1.Community, comp Component, in Inputs) []corev1.EnvVar {
 	env := []corev1.EnvVar{{Name: "KINSHIP_HTTP_ADDR", Value: ":" + strconv.Itoa(int(comp.Port))}}
 	if comp.Database {
 		env = append(env, secretEnv("DATABASE_URL", DatabaseSecretName(c), "url"))
 	}
+	env = append(env, kafkaSecurityEnv(c, in)...)
 	if comp.VerifiesTokens {
 		env = append(env,
 			corev1.EnvVar{Name: "AUTH_ISSUER", Value: c.Spec.Auth.Issuer},
@@ -177,6 +205,7 @@ func componentEnv(c *kinshipv1alpha1.Community, comp Component) []corev1.EnvVar 
 	}
 	if comp.Temporal {
 		env = append(env, corev1.EnvVar{Name: "TEMPORAL_ADDRESS", Value: c.Spec.Temporal.Address})
+		env = append(env, temporalTLSEnv(c, in)...)
 	}
 	for _, name := range comp.Calls {
 		callee := mustComponent(name)
@@ -199,6 +228,76 @@ func componentEnv(c *kinshipv1alpha1.Community, comp Component) []corev1.EnvVar 
 		env = append(env, corev1.EnvVar{Name: "KINSHIP_WORKLOAD_TOKEN_FILE", Value: tokenFile})
 	}
 	return env
+}
+
+// kafkaSecurityEnv are the Kafka TLS and SASL settings every component
+// reads (docs/configuration.md, "Kafka and Temporal security"). The files
+// are the instance's copies of the referenced Secrets.
+func kafkaSecurityEnv(c *kinshipv1alpha1.Community, in Inputs) []corev1.EnvVar {
+	var env []corev1.EnvVar
+	k := c.Spec.Kafka
+	if k.TLSEnabled() {
+		env = append(env, corev1.EnvVar{Name: "KAFKA_TLS", Value: "true"})
+		if k.TLS.SecretRef != nil {
+			env = append(env, tlsFileEnv("KAFKA", kafkaTLSDir, in.KafkaTLS)...)
+		}
+		if k.TLS.ServerName != "" {
+			env = append(env, corev1.EnvVar{Name: "KAFKA_TLS_SERVER_NAME", Value: k.TLS.ServerName})
+		}
+	}
+	if s := k.SASL; s != nil {
+		env = append(env,
+			corev1.EnvVar{Name: "KAFKA_SASL_MECHANISM", Value: string(s.Mechanism)},
+			corev1.EnvVar{Name: "KAFKA_SASL_USERNAME", Value: s.Username},
+			corev1.EnvVar{Name: "KAFKA_SASL_PASSWORD_FILE", Value: kafkaSASLDir + "/" + SASLPasswordKey},
+		)
+	}
+	return env
+}
+
+// temporalTLSEnv are the worker's Temporal TLS settings. The worker turns
+// TLS on when any of them is set; the server name is always set (the
+// spec's, else the host of the address, which is what the worker would
+// check anyway), so that TLS is on even without a Secret.
+func temporalTLSEnv(c *kinshipv1alpha1.Community, in Inputs) []corev1.EnvVar {
+	t := c.Spec.Temporal
+	if !t.TLSEnabled() {
+		return nil
+	}
+	var env []corev1.EnvVar
+	if t.TLS.SecretRef != nil {
+		env = append(env, tlsFileEnv("TEMPORAL", temporalTLSDir, in.TemporalTLS)...)
+	}
+	serverName := t.TLS.ServerName
+	if serverName == "" {
+		serverName = hostOf(t.Address)
+	}
+	return append(env, corev1.EnvVar{Name: "TEMPORAL_TLS_SERVER_NAME", Value: serverName})
+}
+
+// tlsFileEnv points <prefix>_TLS_CA_FILE, _CERT_FILE and _KEY_FILE at the
+// files the mounted copy holds.
+func tlsFileEnv(prefix, dir string, files TLSFiles) []corev1.EnvVar {
+	var env []corev1.EnvVar
+	if files.CA {
+		env = append(env, corev1.EnvVar{Name: prefix + "_TLS_CA_FILE", Value: dir + "/" + TLSCAKey})
+	}
+	if files.ClientCert {
+		env = append(env,
+			corev1.EnvVar{Name: prefix + "_TLS_CERT_FILE", Value: dir + "/" + TLSCertKey},
+			corev1.EnvVar{Name: prefix + "_TLS_KEY_FILE", Value: dir + "/" + TLSKeyKey},
+		)
+	}
+	return env
+}
+
+// hostOf is the host of a host:port address.
+func hostOf(hostPort string) string {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return hostPort
+	}
+	return host
 }
 
 func secretEnv(name, secret, key string) corev1.EnvVar {
@@ -254,7 +353,33 @@ func volumes(c *kinshipv1alpha1.Community, comp Component) []corev1.Volume {
 			},
 		}}})
 	}
+	// The TLS copies are mounted whole: they hold only the keys the
+	// environment names. While a copy does not exist yet the pods wait for
+	// it rather than start without it.
+	if mountsKafkaTLS(c) {
+		vs = append(vs, secretVolume("kafka-tls", KafkaTLSSecretName(c), nil))
+	}
+	if c.Spec.Kafka.SASL != nil {
+		vs = append(vs, secretVolume("kafka-sasl", KafkaSASLSecretName(c), []corev1.KeyToPath{{Key: SASLPasswordKey, Path: SASLPasswordKey}}))
+	}
+	if comp.Temporal && mountsTemporalTLS(c) {
+		vs = append(vs, secretVolume("temporal-tls", TemporalTLSSecretName(c), nil))
+	}
 	return vs
+}
+
+func secretVolume(name, secret string, items []corev1.KeyToPath) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: secret, DefaultMode: ptr.To[int32](0o440), Items: items,
+	}}}
+}
+
+func mountsKafkaTLS(c *kinshipv1alpha1.Community) bool {
+	return c.Spec.Kafka.TLSEnabled() && c.Spec.Kafka.TLS.SecretRef != nil
+}
+
+func mountsTemporalTLS(c *kinshipv1alpha1.Community) bool {
+	return c.Spec.Temporal.TLSEnabled() && c.Spec.Temporal.TLS.SecretRef != nil
 }
 
 func volumeMounts(c *kinshipv1alpha1.Community, comp Component) []corev1.VolumeMount {
@@ -267,6 +392,15 @@ func volumeMounts(c *kinshipv1alpha1.Community, comp Component) []corev1.VolumeM
 	}
 	if comp.UnsubscribeKeys {
 		ms = append(ms, corev1.VolumeMount{Name: "communications-keys", MountPath: communicationsKeysDir, ReadOnly: true})
+	}
+	if mountsKafkaTLS(c) {
+		ms = append(ms, corev1.VolumeMount{Name: "kafka-tls", MountPath: kafkaTLSDir, ReadOnly: true})
+	}
+	if c.Spec.Kafka.SASL != nil {
+		ms = append(ms, corev1.VolumeMount{Name: "kafka-sasl", MountPath: kafkaSASLDir, ReadOnly: true})
+	}
+	if comp.Temporal && mountsTemporalTLS(c) {
+		ms = append(ms, corev1.VolumeMount{Name: "temporal-tls", MountPath: temporalTLSDir, ReadOnly: true})
 	}
 	return ms
 }

@@ -73,6 +73,27 @@ func SMTPSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-smt
 // service's generated keys (CommunicationsSecretKeys).
 func CommunicationsSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-communications" }
 
+// KafkaTLSSecretName is the instance's copy of the Kafka TLS Secret
+// (spec.kafka.tls.secretRef): ca.crt, and tls.crt with tls.key.
+func KafkaTLSSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-kafka-tls" }
+
+// KafkaSASLSecretName is the instance's copy of the Kafka SASL password
+// (spec.kafka.sasl.passwordSecretRef), under the key SASLPasswordKey.
+func KafkaSASLSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-kafka-sasl" }
+
+// TemporalTLSSecretName is the instance's copy of the Temporal TLS Secret
+// (spec.temporal.tls.secretRef): ca.crt, and tls.crt with tls.key.
+func TemporalTLSSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-temporal-tls" }
+
+// Keys of the instance's copies of the TLS Secrets (the cert-manager
+// layout) and of the SASL password.
+const (
+	TLSCAKey        = "ca.crt"
+	TLSCertKey      = "tls.crt"
+	TLSKeyKey       = "tls.key"
+	SASLPasswordKey = "password"
+)
+
 // Keys of the communications Secret. The operator generates each value
 // once and keeps it: the unsubscribe key signs the links in every mail
 // sent, so a new key would break them all.

@@ -47,8 +47,20 @@ func community() *kinshipv1alpha1.Community {
 			Kafka: kinshipv1alpha1.KafkaSpec{
 				BootstrapServers: []string{"kafka-0.kafka.data:9092", "10.0.0.12:9093"},
 				Partitions:       6, ReplicationFactor: 3, Retention: &metav1.Duration{Duration: 168 * 3600e9},
+				TLS: &kinshipv1alpha1.TLSSpec{
+					Enabled:    true,
+					SecretRef:  &kinshipv1alpha1.SecretReference{Namespace: "kafka", Name: "kinship-cluster-ca-cert"},
+					ServerName: "kinship-kafka-bootstrap.kafka.svc",
+				},
+				SASL: &kinshipv1alpha1.KafkaSASLSpec{
+					Mechanism: kinshipv1alpha1.SASLSCRAMSHA512, Username: "climate-action",
+					PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: "kafka", Name: "climate-action", Key: "password"},
+				},
 			},
-			Temporal: kinshipv1alpha1.TemporalSpec{Address: "temporal-frontend.temporal:7233", NamespaceRetention: &metav1.Duration{Duration: 168 * 3600e9}},
+			Temporal: kinshipv1alpha1.TemporalSpec{
+				Address: "temporal-frontend.temporal:7233", NamespaceRetention: &metav1.Duration{Duration: 168 * 3600e9},
+				TLS: &kinshipv1alpha1.TLSSpec{Enabled: true, SecretRef: &kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "temporal-client"}},
+			},
 			Database: kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "postgres-admin"}},
 			SMTP:     kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "smtp"}},
 			Auth: kinshipv1alpha1.AuthSpec{
@@ -62,8 +74,11 @@ func community() *kinshipv1alpha1.Community {
 	}
 }
 
+// inputs are what the controller found: the Kafka TLS Secret holds a CA
+// (Strimzi's cluster CA), the Temporal one a CA and a client certificate.
 func inputs() Inputs {
-	return Inputs{Database: "postgres.data.svc:5432", SMTP: "192.0.2.25:587", SecretsHash: "5ec2e75ec2e75ec2"}
+	return Inputs{Database: "postgres.data.svc:5432", SMTP: "192.0.2.25:587", SecretsHash: "5ec2e75ec2e75ec2",
+		KafkaTLS: TLSFiles{CA: true}, TemporalTLS: TLSFiles{CA: true, ClientCert: true}}
 }
 
 // minimal has no ingress, no collector, an external workload issuer and one
@@ -76,6 +91,7 @@ func minimal() *kinshipv1alpha1.Community {
 	c.Spec.OpenTelemetry = kinshipv1alpha1.OpenTelemetrySpec{}
 	c.Spec.Auth.WorkloadIssuer = "https://oidc.eks.example.com/id/ABC"
 	c.Spec.Kafka.BootstrapServers = []string{"kafka:9092"}
+	c.Spec.Kafka.TLS, c.Spec.Kafka.SASL, c.Spec.Temporal.TLS = nil, nil, nil
 	c.Spec.Suspend = true
 	return c
 }
@@ -126,6 +142,13 @@ func TestGolden(t *testing.T) {
 				BuildDatabaseSecret(tc.c, "postgres://kinship_x:secret@postgres.data.svc:5432/kinship_x?sslmode=require"),
 				BuildSMTPSecret(tc.c, "smtp+starttls://mailer:pw@192.0.2.25:587", "Kinship <no-reply@example.org>"),
 				BuildCommunicationsSecret(tc.c, "unsubscribe-key-of-at-least-32-bytes", "bounce-token"),
+			}
+			if tc.c.Spec.Kafka.TLS != nil {
+				objs = append(objs,
+					BuildKafkaTLSSecret(tc.c, map[string][]byte{"ca.crt": []byte("-----BEGIN CERTIFICATE-----\nkafka CA\n"), "ca.p12": []byte("dropped")}),
+					BuildKafkaSASLSecret(tc.c, []byte("scram-password")),
+					BuildTemporalTLSSecret(tc.c, map[string][]byte{"ca.crt": []byte("temporal CA"), "tls.crt": []byte("client cert"), "tls.key": []byte("client key")}),
+				)
 			}
 			objs = append(objs, Workloads(tc.c, inputs())...)
 			golden(t, tc.name+".golden.yaml", render(t, objs...))
@@ -481,7 +504,8 @@ func TestIngressRoutesEveryAPI(t *testing.T) {
 
 func TestEveryObjectIsOwnedAndLabelled(t *testing.T) {
 	c := community()
-	objs := append(Workloads(c, inputs()), BuildNamespace(c), BuildDatabaseSecret(c, "u"), BuildSMTPSecret(c, "u", "f"), BuildCommunicationsSecret(c, "k", "t"))
+	objs := append(Workloads(c, inputs()), BuildNamespace(c), BuildDatabaseSecret(c, "u"), BuildSMTPSecret(c, "u", "f"), BuildCommunicationsSecret(c, "k", "t"),
+		BuildKafkaTLSSecret(c, map[string][]byte{"ca.crt": []byte("ca")}), BuildKafkaSASLSecret(c, []byte("pw")), BuildTemporalTLSSecret(c, map[string][]byte{"ca.crt": []byte("ca")}))
 	for _, o := range objs {
 		refs := o.GetOwnerReferences()
 		if len(refs) != 1 || refs[0].UID != c.UID || !ptr.Deref(refs[0].Controller, false) {
@@ -504,5 +528,121 @@ func TestNames(t *testing.T) {
 	}
 	if DatabaseName(c) != "kinship_climate_action" || TemporalNamespace(c) != "climate-action" || Namespace(c) != "kinship-climate-action" {
 		t.Error("names do not follow the conventions")
+	}
+}
+
+func TestKafkaAndTemporalSecurityReachTheComponents(t *testing.T) {
+	c := community()
+	deps := deployments(Workloads(c, inputs()))
+	kafka := map[string]string{
+		"KAFKA_TLS":                "true",
+		"KAFKA_TLS_CA_FILE":        "/var/run/secrets/kinship/kafka-tls/ca.crt",
+		"KAFKA_TLS_SERVER_NAME":    "kinship-kafka-bootstrap.kafka.svc",
+		"KAFKA_SASL_MECHANISM":     "SCRAM-SHA-512",
+		"KAFKA_SASL_USERNAME":      "climate-action",
+		"KAFKA_SASL_PASSWORD_FILE": "/var/run/secrets/kinship/kafka-sasl/password",
+	}
+	temporal := map[string]string{
+		"TEMPORAL_TLS_CA_FILE":     "/var/run/secrets/kinship/temporal-tls/ca.crt",
+		"TEMPORAL_TLS_CERT_FILE":   "/var/run/secrets/kinship/temporal-tls/tls.crt",
+		"TEMPORAL_TLS_KEY_FILE":    "/var/run/secrets/kinship/temporal-tls/tls.key",
+		"TEMPORAL_TLS_SERVER_NAME": "temporal-frontend.temporal",
+	}
+	for name, d := range deps {
+		env := envOf(d)
+		for k, v := range kafka {
+			if env[k].Value != v {
+				t.Errorf("%s: %s = %q, want %q", name, k, env[k].Value, v)
+			}
+		}
+		// The Kafka TLS Secret holds no client certificate.
+		for _, k := range []string{"KAFKA_TLS_CERT_FILE", "KAFKA_TLS_KEY_FILE"} {
+			if _, ok := env[k]; ok {
+				t.Errorf("%s: %s is set, but the Secret has no client certificate", name, k)
+			}
+		}
+		if v := volume(d, "kafka-tls"); v == nil || v.Secret == nil || v.Secret.SecretName != "climate-action-kafka-tls" || !mountsReadOnly(d, "/var/run/secrets/kinship/kafka-tls") {
+			t.Errorf("%s must mount the copy of the Kafka TLS Secret read-only: %+v", name, v)
+		}
+		if v := volume(d, "kafka-sasl"); v == nil || v.Secret == nil || v.Secret.SecretName != "climate-action-kafka-sasl" || !mountsReadOnly(d, "/var/run/secrets/kinship/kafka-sasl") {
+			t.Errorf("%s must mount the copy of the SASL password read-only: %+v", name, v)
+		}
+		for k, v := range temporal {
+			if got, ok := env[k]; name == "worker" && got.Value != v {
+				t.Errorf("worker: %s = %q, want %q", k, got.Value, v)
+			} else if name != "worker" && ok {
+				t.Errorf("%s does not talk to Temporal but gets %s", name, k)
+			}
+		}
+		if v := volume(d, "temporal-tls"); (v != nil) != (name == "worker") || (name == "worker" && !mountsReadOnly(d, "/var/run/secrets/kinship/temporal-tls")) {
+			t.Errorf("%s: temporal-tls volume %+v; only the worker mounts it, read-only", name, v)
+		}
+		for _, e := range env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && strings.Contains(e.ValueFrom.SecretKeyRef.Name, "kafka") {
+				t.Errorf("%s: %s puts a Kafka secret into the environment; secrets go in files", name, e.Name)
+			}
+		}
+	}
+
+	// Plaintext Kafka and Temporal: nothing of the above.
+	for name, d := range deployments(Workloads(minimal(), inputs())) {
+		for k := range envOf(d) {
+			if strings.HasPrefix(k, "KAFKA_TLS") || strings.HasPrefix(k, "KAFKA_SASL") || strings.HasPrefix(k, "TEMPORAL_TLS") {
+				t.Errorf("%s: %s set without TLS or SASL", name, k)
+			}
+		}
+		for _, v := range []string{"kafka-tls", "kafka-sasl", "temporal-tls"} {
+			if volume(d, v) != nil {
+				t.Errorf("%s mounts %s without TLS or SASL", name, v)
+			}
+		}
+	}
+
+	// TLS with the system's CAs: no Secret, no files. The worker's server
+	// name turns TLS to Temporal on.
+	sys := minimal()
+	sys.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true}
+	sys.Spec.Temporal.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true}
+	worker := deployments(Workloads(sys, inputs()))["worker"]
+	env := envOf(worker)
+	if env["KAFKA_TLS"].Value != "true" || env["TEMPORAL_TLS_SERVER_NAME"].Value != "temporal-frontend.temporal" {
+		t.Errorf("TLS with the system's CAs: %v", env)
+	}
+	for _, k := range []string{"KAFKA_TLS_CA_FILE", "KAFKA_TLS_SERVER_NAME", "TEMPORAL_TLS_CA_FILE", "TEMPORAL_TLS_CERT_FILE"} {
+		if _, ok := env[k]; ok {
+			t.Errorf("TLS with the system's CAs: %s is set", k)
+		}
+	}
+	if volume(worker, "kafka-tls") != nil || volume(worker, "temporal-tls") != nil {
+		t.Error("TLS with the system's CAs mounts no Secret")
+	}
+	// TLS turned off with settings left behind: plaintext.
+	sys.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{Enabled: false}
+	sys.Spec.Temporal.TLS = &kinshipv1alpha1.TLSSpec{Enabled: false}
+	for k := range envOf(deployments(Workloads(sys, inputs()))["worker"]) {
+		if strings.HasPrefix(k, "KAFKA_TLS") || strings.HasPrefix(k, "TEMPORAL_TLS") {
+			t.Errorf("TLS disabled: %s is set", k)
+		}
+	}
+
+	// Before the copies exist the pods mount them (and wait for them) but
+	// name no files.
+	early := deployments(Workloads(c, Inputs{}))["worker"]
+	if volume(early, "kafka-tls") == nil || volume(early, "temporal-tls") == nil {
+		t.Error("the TLS copies must be mounted before they exist, so that pods wait for them")
+	}
+	for _, k := range []string{"KAFKA_TLS_CA_FILE", "TEMPORAL_TLS_CA_FILE", "TEMPORAL_TLS_CERT_FILE"} {
+		if _, ok := envOf(early)[k]; ok {
+			t.Errorf("%s names a file of a copy that does not exist yet", k)
+		}
+	}
+
+	// The copies keep only the non-empty keys of the cert-manager layout.
+	s := BuildKafkaTLSSecret(c, map[string][]byte{"ca.crt": []byte("ca"), "ca.p12": []byte("p12"), "tls.crt": []byte("c"), "tls.key": nil})
+	if len(s.Data) != 2 || string(s.Data["ca.crt"]) != "ca" || string(s.Data["tls.crt"]) != "c" {
+		t.Errorf("Kafka TLS copy holds %v, want ca.crt and tls.crt", s.Data)
+	}
+	if got := TLSFilesOf(map[string][]byte{"tls.crt": []byte("c"), "tls.key": []byte("k")}); got != (TLSFiles{ClientCert: true}) {
+		t.Errorf("TLSFilesOf = %+v", got)
 	}
 }

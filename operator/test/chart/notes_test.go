@@ -22,7 +22,7 @@ func TestNotesTellWhatToDoNext(t *testing.T) {
 			[]string{"rollout status deployment/kinship-operator", "helm test kinship", "Not set yet: platform.kafka.bootstrapServers, platform.temporal.address, platform.database.existingSecret, platform.smtp.existingSecret, platform.auth.issuer", "kind: Community", "kubectl apply --server-side -f <chart folder>/crds/"},
 			[]string{"<no value>", "This release manages"}},
 		{"full values", []string{"--values", fullValues(t)},
-			[]string{"This release manages 2 Communities: climate-action, mind-matters", `bootstrapServers: ["kinship-kafka-bootstrap.kafka:9092"]`, "name: postgres-admin", "endpoint: \"http://otel-collector.observability:4317\""},
+			[]string{"This release manages 2 Communities: climate-action, mind-matters", `bootstrapServers: ["kinship-kafka-bootstrap.kafka:9093"]`, `tls: {"enabled":true,"secretRef":{"name":"kinship-cluster-ca-cert","namespace":"kinship-system"}`, `sasl: {"mechanism":"SCRAM-SHA-512"`, `temporal: {address: "temporal-frontend.temporal:7233", tls: {"enabled":true`, "name: postgres-admin", "endpoint: \"http://otel-collector.observability:4317\""},
 			[]string{"<no value>", "Not set yet"}},
 	}
 	for _, c := range cases {

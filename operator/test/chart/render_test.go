@@ -3,6 +3,7 @@ package chart
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -81,4 +82,41 @@ func find(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstru
 		}
 	}
 	return out
+}
+
+// A Community's kafka and temporal specs carry the platform's TLS and SASL
+// settings, with the Secrets in the release namespace; a community's own
+// tls or sasl replaces the platform's whole, so it can turn TLS off.
+func TestCommunitiesCarryKafkaAndTemporalSecurity(t *testing.T) {
+	communities := find(render(t, "--values", fullValues(t)), "Community")
+	if len(communities) != 2 {
+		t.Fatalf("%d Communities rendered, want 2", len(communities))
+	}
+	want := map[string]map[string]string{
+		"climate-action": {
+			"kafka.tls.enabled": "true", "kafka.tls.secretRef.namespace": namespace, "kafka.tls.secretRef.name": "kinship-cluster-ca-cert",
+			"kafka.tls.serverName": "kinship-kafka-bootstrap.kafka.svc", "kafka.sasl.mechanism": "SCRAM-SHA-512", "kafka.sasl.username": "kinship",
+			"kafka.sasl.passwordSecretRef.namespace": namespace, "kafka.sasl.passwordSecretRef.name": "kinship-kafka-user",
+			"kafka.sasl.passwordSecretRef.key": "password", "temporal.tls.enabled": "true",
+			"temporal.tls.secretRef.name": "temporal-client-tls", "temporal.tls.serverName": "temporal-frontend.temporal.svc",
+		},
+		"mind-matters": {
+			"kafka.tls": "<none>", "kafka.sasl.mechanism": "PLAIN", "kafka.sasl.username": "mind-matters",
+			"kafka.sasl.passwordSecretRef.name": "kafka-b-user", "kafka.sasl.passwordSecretRef.key": "pw",
+			"temporal.tls.enabled": "true", "temporal.tls.secretRef": "<none>", "temporal.tls.serverName": "<none>",
+		},
+	}
+	for _, c := range communities {
+		for path, w := range want[c.GetName()] {
+			fields := append([]string{"spec"}, strings.Split(path, ".")...)
+			got, found, err := unstructured.NestedFieldNoCopy(c.Object, fields...)
+			s := fmt.Sprint(got)
+			if !found || err != nil {
+				s = "<none>"
+			}
+			if s != w {
+				t.Errorf("%s: spec.%s = %s, want %s", c.GetName(), path, s, w)
+			}
+		}
+	}
 }

@@ -42,6 +42,17 @@ communities:
 		{"durations are Go durations", `operator: {retryBaseDelay: soon}`, "/operator/retryBaseDelay"},
 		{"bootstrap servers need a port", `platform: {kafka: {bootstrapServers: [kafka.kafka]}}`, "/platform/kafka/bootstrapServers/0"},
 		{"image tag must be a valid tag", `platform: {image: {tag: "v1 beta"}}`, "/platform/image/tag"},
+		{"an unknown SASL mechanism", `platform: {kafka: {sasl: {mechanism: GSSAPI}}}`, "/platform/kafka/sasl/mechanism"},
+		{"SASL without a user name", platformSet + `
+communities:
+  - {name: climate, displayName: Climate, purpose: Act., kafka: {sasl: {mechanism: SCRAM-SHA-512, existingSecret: kafka-user}}}`, "kafka.sasl.mechanism SCRAM-SHA-512 needs kafka.sasl.username"},
+		{"SASL without the password's Secret", platformSet + `
+communities:
+  - {name: climate, displayName: Climate, purpose: Act., kafka: {sasl: {mechanism: PLAIN, username: climate}}}`, "needs kafka.sasl.existingSecret"},
+		{"a TLS Secret while TLS is off", platformSet + `
+communities:
+  - {name: climate, displayName: Climate, purpose: Act., temporal: {tls: {existingSecret: temporal-ca}}}`, "communities[climate]: temporal.tls: existingSecret and serverName need enabled: true"},
+		{"a TLS server name must be a host name", `platform: {kafka: {tls: {enabled: true, serverName: "kafka:9093"}}}`, "/platform/kafka/tls/serverName"},
 		{"a community needs the platform settings it does not override", `
 communities:
   - {name: climate, displayName: Climate, purpose: Act.}`, "platform.kafka.bootstrapServers"},

@@ -31,6 +31,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/kinshiphq/kinship/internal/tlstest"
 	kinshipv1alpha1 "github.com/kinshiphq/kinship/operator/api/v1alpha1"
 	"github.com/kinshiphq/kinship/operator/internal/resources"
 	"github.com/kinshiphq/kinship/operator/test/internal/repo"
@@ -78,17 +79,40 @@ func TestEverySubcommandAcceptsWhatTheOperatorRenders(t *testing.T) {
 	external := community("external-issuer")
 	external.Spec.Auth.WorkloadIssuer = "https://oidc.eks.example.com/id/ABC"
 
-	for _, c := range []*kinshipv1alpha1.Community{withIngress, external} {
+	secured := community("secured")
+	secured.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true, ServerName: "kafka.example.org",
+		SecretRef: &kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "kafka-ca"}}
+	secured.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{Mechanism: kinshipv1alpha1.SASLSCRAMSHA512, Username: "kinship",
+		PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: "kinship-system", Name: "kafka-user", Key: "password"}}
+	secured.Spec.Temporal.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true,
+		SecretRef: &kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "temporal-tls"}}
+	ca := tlstest.NewCA(t, "Kinship subcommands CA")
+	client := ca.Client(t, "kinship")
+	tlsData := map[string][]byte{resources.TLSCAKey: ca.PEM, resources.TLSCertKey: client.CertPEM, resources.TLSKeyKey: client.KeyPEM}
+
+	for _, c := range []*kinshipv1alpha1.Community{withIngress, external, secured} {
 		secrets := map[string]*corev1.Secret{}
 		for _, s := range []*corev1.Secret{
 			resources.BuildDatabaseSecret(c, "postgres://kinship_x:pw@"+unreachable+"/kinship_x?sslmode=disable"),
 			resources.BuildSMTPSecret(c, "smtp://"+unreachable, "Kinship <no-reply@example.org>"),
 			// As the controller generates them: 32 random bytes, base64url.
 			resources.BuildCommunicationsSecret(c, "n9JX0a7kq2cQeVv3mZ8yT1bW4uR6pL5sH0gD7fK2jA8", "Yd3tE6wQ9rU2iO5pA8sD1fG4hJ7kL0zX3cV6bN9mQ2w"),
+			// The copies of the Kafka and Temporal security material, when
+			// the spec asks for them.
+			resources.BuildKafkaTLSSecret(c, tlsData),
+			resources.BuildKafkaSASLSecret(c, []byte("scram-secret\n")),
+			resources.BuildTemporalTLSSecret(c, tlsData),
 		} {
 			secrets[s.Name] = s
 		}
-		objs := resources.Workloads(c, resources.Inputs{Database: unreachable, SMTP: unreachable, SecretsHash: "0"})
+		in := resources.Inputs{Database: unreachable, SMTP: unreachable, SecretsHash: "0"}
+		if c.Spec.Kafka.TLSEnabled() {
+			in.KafkaTLS = resources.TLSFilesOf(tlsData)
+		}
+		if c.Spec.Temporal.TLSEnabled() {
+			in.TemporalTLS = resources.TLSFilesOf(tlsData)
+		}
+		objs := resources.Workloads(c, in)
 		var cm *corev1.ConfigMap
 		for _, o := range objs {
 			if m, ok := o.(*corev1.ConfigMap); ok {
@@ -206,6 +230,11 @@ func writeVolume(t *testing.T, dir string, v corev1.Volume, secrets map[string]*
 		s, ok := secrets[v.Secret.SecretName]
 		if !ok {
 			t.Fatalf("volume %s mounts secret %s, which the operator does not build", v.Name, v.Secret.SecretName)
+		}
+		if len(v.Secret.Items) == 0 { // the whole Secret, a file per key
+			for k, data := range s.Data {
+				write(k, data)
+			}
 		}
 		for _, item := range v.Secret.Items {
 			if s.Data[item.Key] == nil {

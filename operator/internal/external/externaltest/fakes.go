@@ -41,6 +41,7 @@ type Kafka struct {
 type kafkaCluster struct {
 	topics map[string]external.TopicState
 	calls  Calls
+	last   external.KafkaCluster // as the last call named it
 }
 
 var _ external.Kafka = (*Kafka)(nil)
@@ -88,8 +89,18 @@ func (k *Kafka) Calls(brokers []string) Calls {
 	return k.cluster(brokers).calls
 }
 
-func (k *Kafka) begin(brokers []string, write bool) (*kafkaCluster, error) {
+// LastCall returns the cluster, with its TLS and SASL settings, as the
+// last call naming brokers gave it.
+func (k *Kafka) LastCall(brokers []string) external.KafkaCluster {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.cluster(brokers).last
+}
+
+func (k *Kafka) begin(cluster external.KafkaCluster, write bool) (*kafkaCluster, error) {
+	brokers := cluster.Brokers
 	c := k.cluster(brokers)
+	c.last = cluster
 	if write {
 		c.calls.Writes++
 	} else {
@@ -99,10 +110,10 @@ func (k *Kafka) begin(brokers []string, write bool) (*kafkaCluster, error) {
 }
 
 // DescribeTopics implements external.Kafka.
-func (k *Kafka) DescribeTopics(_ context.Context, brokers []string, names []string) (map[string]external.TopicState, error) {
+func (k *Kafka) DescribeTopics(_ context.Context, cluster external.KafkaCluster, names []string) (map[string]external.TopicState, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c, err := k.begin(brokers, false)
+	c, err := k.begin(cluster, false)
 	if err != nil {
 		return nil, err
 	}
@@ -116,10 +127,10 @@ func (k *Kafka) DescribeTopics(_ context.Context, brokers []string, names []stri
 }
 
 // CreateTopics implements external.Kafka.
-func (k *Kafka) CreateTopics(_ context.Context, brokers []string, topics []external.TopicSpec) error {
+func (k *Kafka) CreateTopics(_ context.Context, cluster external.KafkaCluster, topics []external.TopicSpec) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c, err := k.begin(brokers, true)
+	c, err := k.begin(cluster, true)
 	if err != nil {
 		return err
 	}
@@ -132,10 +143,10 @@ func (k *Kafka) CreateTopics(_ context.Context, brokers []string, topics []exter
 }
 
 // AddPartitions implements external.Kafka.
-func (k *Kafka) AddPartitions(_ context.Context, brokers []string, topic string, total int) error {
+func (k *Kafka) AddPartitions(_ context.Context, cluster external.KafkaCluster, topic string, total int) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c, err := k.begin(brokers, true)
+	c, err := k.begin(cluster, true)
 	if err != nil {
 		return err
 	}
@@ -152,10 +163,10 @@ func (k *Kafka) AddPartitions(_ context.Context, brokers []string, topic string,
 }
 
 // SetRetention implements external.Kafka.
-func (k *Kafka) SetRetention(_ context.Context, brokers []string, topic string, retentionMs int64) error {
+func (k *Kafka) SetRetention(_ context.Context, cluster external.KafkaCluster, topic string, retentionMs int64) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c, err := k.begin(brokers, true)
+	c, err := k.begin(cluster, true)
 	if err != nil {
 		return err
 	}
@@ -169,10 +180,10 @@ func (k *Kafka) SetRetention(_ context.Context, brokers []string, topic string, 
 }
 
 // DeleteTopics implements external.Kafka.
-func (k *Kafka) DeleteTopics(_ context.Context, brokers []string, names []string) error {
+func (k *Kafka) DeleteTopics(_ context.Context, cluster external.KafkaCluster, names []string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c, err := k.begin(brokers, true)
+	c, err := k.begin(cluster, true)
 	if err != nil {
 		return err
 	}
@@ -192,6 +203,7 @@ type Temporal struct {
 type temporalCluster struct {
 	namespaces map[string]time.Duration
 	calls      Calls
+	last       external.TemporalCluster // as the last call named it
 }
 
 var _ external.Temporal = (*Temporal)(nil)
@@ -231,8 +243,18 @@ func (t *Temporal) Calls(address string) Calls {
 	return t.cluster(address).calls
 }
 
-func (t *Temporal) begin(address string, write bool) (*temporalCluster, error) {
+// LastCall returns the cluster, with its TLS settings, as the last call
+// naming address gave it.
+func (t *Temporal) LastCall(address string) external.TemporalCluster {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cluster(address).last
+}
+
+func (t *Temporal) begin(cluster external.TemporalCluster, write bool) (*temporalCluster, error) {
+	address := cluster.Address
 	c := t.cluster(address)
+	c.last = cluster
 	if write {
 		c.calls.Writes++
 	} else {
@@ -242,10 +264,10 @@ func (t *Temporal) begin(address string, write bool) (*temporalCluster, error) {
 }
 
 // DescribeNamespace implements external.Temporal.
-func (t *Temporal) DescribeNamespace(_ context.Context, address, name string) (external.NamespaceState, error) {
+func (t *Temporal) DescribeNamespace(_ context.Context, cluster external.TemporalCluster, name string) (external.NamespaceState, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c, err := t.begin(address, false)
+	c, err := t.begin(cluster, false)
 	if err != nil {
 		return external.NamespaceState{}, err
 	}
@@ -254,10 +276,10 @@ func (t *Temporal) DescribeNamespace(_ context.Context, address, name string) (e
 }
 
 // RegisterNamespace implements external.Temporal.
-func (t *Temporal) RegisterNamespace(_ context.Context, address, name string, retention time.Duration) error {
+func (t *Temporal) RegisterNamespace(_ context.Context, cluster external.TemporalCluster, name string, retention time.Duration) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c, err := t.begin(address, true)
+	c, err := t.begin(cluster, true)
 	if err != nil {
 		return err
 	}
@@ -268,10 +290,10 @@ func (t *Temporal) RegisterNamespace(_ context.Context, address, name string, re
 }
 
 // SetRetention implements external.Temporal.
-func (t *Temporal) SetRetention(_ context.Context, address, name string, retention time.Duration) error {
+func (t *Temporal) SetRetention(_ context.Context, cluster external.TemporalCluster, name string, retention time.Duration) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c, err := t.begin(address, true)
+	c, err := t.begin(cluster, true)
 	if err != nil {
 		return err
 	}
@@ -283,10 +305,10 @@ func (t *Temporal) SetRetention(_ context.Context, address, name string, retenti
 }
 
 // DeleteNamespace implements external.Temporal.
-func (t *Temporal) DeleteNamespace(_ context.Context, address, name string) error {
+func (t *Temporal) DeleteNamespace(_ context.Context, cluster external.TemporalCluster, name string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c, err := t.begin(address, true)
+	c, err := t.begin(cluster, true)
 	if err != nil {
 		return err
 	}
