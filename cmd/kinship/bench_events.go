@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -103,7 +104,9 @@ func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, er
 	benchHeader(&b, "RSVP on SQLite", fmt.Sprintf("kinship bench rsvp -rounds %d", rounds), start)
 	fmt.Fprintf(&b, "Target: p99 < 50 ms at 1,000 concurrent RSVPs. Each round publishes an event with %d seats and sends %d RSVPs (Connect over "+
 		"HTTP/1.1, one connection per client); every round checks that exactly %d got a seat and the rest joined the waitlist. \"All at once\" "+
-		"releases all %d requests together; \"16 clients\" sends the same %d from 16 clients back to back.\n\n", seats, requests, seats, requests, requests)
+		"releases all %d requests together; \"16 clients\" sends the same %d from 16 clients back to back. The floor releases %d RSVPs "+
+		"without a member id together: the service authenticates each and refuses it before the database.\n\n", seats, requests, seats, requests, requests, requests)
+	var lastEvent string
 	fmt.Fprintf(&b, "| shape | RSVPs | RSVPs/s | p50 | p90 | p99 | max |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, clients := range []int{requests, 16} {
 		transport := http.DefaultTransport.(*http.Transport).Clone()
@@ -126,6 +129,7 @@ func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, er
 				return "", fmt.Errorf("bench: publish event: %w", err)
 			}
 			e := pub.Msg.GetEvent()
+			lastEvent = e.GetId()
 			lat, elapsed, going, err := rsvpRound(ctx, attendance, e.GetId(), e.GetOccurrences()[0].GetId(), fmt.Sprintf("m-%d-%d", clients, round), requests, clients)
 			if err != nil {
 				return "", err
@@ -140,19 +144,65 @@ func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, er
 		if clients == requests {
 			shape = "all at once"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %s | %s |\n", shape, len(took), float64(len(took))/wall.Seconds(),
-			ms(percentile(took, 0.5)), ms(percentile(took, 0.9)), ms(percentile(took, 0.99)), ms(took[len(took)-1]))
+		latencyRow(&b, shape, took, wall)
 	}
+	// The floor: the same burst of RSVPs without a member id, which the
+	// service refuses after authentication and before the database. What
+	// it takes is what any RSVP on this machine takes at least.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = requests
+	refused := eventsv1connect.NewAttendanceServiceClient(&http.Client{Transport: transport}, base, bearer)
+	var took []time.Duration
+	var wall time.Duration
+	for range rounds {
+		lat, elapsed, err := burst(requests, requests, func(int) error {
+			_, err := refused.RSVP(ctx, connect.NewRequest(&eventsv1.RSVPRequest{Community: "demo", EventId: lastEvent, Answer: eventsv1.RSVPAnswer_RSVP_ANSWER_GOING}))
+			if connect.CodeOf(err) != connect.CodeInvalidArgument {
+				return fmt.Errorf("an RSVP without a member id: %v, want InvalidArgument", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("bench: %w", err)
+		}
+		took, wall = append(took, lat...), wall+elapsed
+	}
+	slices.Sort(took)
+	latencyRow(&b, "floor: refused before the database, all at once", took, wall)
 	b.WriteString("\n")
 	return b.String(), nil
+}
+
+// latencyRow writes a row of the latency table: calls, calls per second
+// and percentiles of sorted latencies.
+func latencyRow(b *strings.Builder, shape string, sorted []time.Duration, wall time.Duration) {
+	fmt.Fprintf(b, "| %s | %d | %.0f | %s | %s | %s | %s |\n", shape, len(sorted), float64(len(sorted))/wall.Seconds(),
+		ms(percentile(sorted, 0.5)), ms(percentile(sorted, 0.9)), ms(percentile(sorted, 0.99)), ms(sorted[len(sorted)-1]))
 }
 
 // rsvpRound sends n RSVPs from clients goroutines and returns each one's
 // latency, the round's wall time and how many got a seat.
 func rsvpRound(ctx context.Context, c eventsv1connect.AttendanceServiceClient, eventID, occurrenceID, prefix string, n, clients int) ([]time.Duration, time.Duration, int, error) {
+	var going atomic.Int64
+	took, wall, err := burst(n, clients, func(i int) error {
+		res, err := c.RSVP(ctx, connect.NewRequest(&eventsv1.RSVPRequest{Community: "demo", EventId: eventID, OccurrenceId: occurrenceID,
+			MemberId: fmt.Sprintf("%s-%d", prefix, i), Answer: eventsv1.RSVPAnswer_RSVP_ANSWER_GOING}))
+		if err == nil && res.Msg.GetRsvps()[0].GetStatus() == eventsv1.RSVPStatus_RSVP_STATUS_GOING {
+			going.Add(1)
+		}
+		if err != nil {
+			return fmt.Errorf("bench: RSVP %d: %w", i, err)
+		}
+		return nil
+	})
+	return took, wall, int(going.Load()), err
+}
+
+// burst makes n calls from clients goroutines, released together, and
+// returns each call's latency and the wall time of them all.
+func burst(n, clients int, call func(i int) error) ([]time.Duration, time.Duration, error) {
 	took := make([]time.Duration, n)
 	errs := make([]error, n)
-	var going atomic.Int64
 	var next atomic.Int64
 	var ready, done sync.WaitGroup
 	ready.Add(1)
@@ -161,22 +211,17 @@ func rsvpRound(ctx context.Context, c eventsv1connect.AttendanceServiceClient, e
 			ready.Wait()
 			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
 				t0 := time.Now()
-				res, err := c.RSVP(ctx, connect.NewRequest(&eventsv1.RSVPRequest{Community: "demo", EventId: eventID, OccurrenceId: occurrenceID,
-					MemberId: fmt.Sprintf("%s-%d", prefix, i), Answer: eventsv1.RSVPAnswer_RSVP_ANSWER_GOING}))
-				took[i], errs[i] = time.Since(t0), err
-				if err == nil && res.Msg.GetRsvps()[0].GetStatus() == eventsv1.RSVPStatus_RSVP_STATUS_GOING {
-					going.Add(1)
-				}
+				errs[i] = call(i)
+				took[i] = time.Since(t0)
 			}
 		})
 	}
 	t0 := time.Now()
 	ready.Done()
 	done.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return nil, 0, 0, fmt.Errorf("bench: RSVP %d: %w", i, err)
-		}
+	wall := time.Since(t0)
+	if err := errors.Join(errs...); err != nil {
+		return nil, 0, err
 	}
-	return took, time.Since(t0), int(going.Load()), nil
+	return took, wall, nil
 }
