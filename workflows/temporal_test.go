@@ -24,23 +24,11 @@ import (
 func TestWorkerDialsTemporalOverMutualTLS(t *testing.T) {
 	const serverName = "temporal.kinship.test" // the only name in the frontend's certificate
 	ca := tlstest.NewCA(t, "Kinship test Temporal CA")
-	frontend := ca.Server(t, serverName)
-	// The server's own system worker dials its frontend too.
-	systemWorker := ca.Client(t, "temporal-system-worker")
 	srv := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseServerOptions(
 		temporal.WithTLSConfigFactory(&encryption.FixedTLSConfigProvider{
-			FrontendServerConfig: &tls.Config{
-				Certificates: []tls.Certificate{frontend.TLS},
-				ClientAuth:   tls.RequireAndVerifyClientCert,
-				ClientCAs:    ca.Pool(),
-				MinVersion:   tls.VersionTLS12,
-			},
-			FrontendClientConfig: &tls.Config{
-				Certificates: []tls.Certificate{systemWorker.TLS},
-				RootCAs:      ca.Pool(),
-				ServerName:   serverName,
-				MinVersion:   tls.VersionTLS12,
-			},
+			FrontendServerConfig: ca.MutualServerConfig(t, serverName),
+			// The server's own system worker dials its frontend too.
+			FrontendClientConfig: ca.ClientConfig(t, "temporal-system-worker", serverName),
 		})))
 	namespace := srv.GetDefaultNamespace()
 	worker := ca.Client(t, "kinship-worker").TLS

@@ -38,16 +38,10 @@ const (
 func startSecureCluster(t *testing.T) *secureCluster {
 	t.Helper()
 	ca := tlstest.NewCA(t, "Kinship test Kafka CA")
-	server := ca.Server(t, brokerName)
 	c, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
 		kfake.DefaultNumPartitions(2),
-		kfake.TLS(&tls.Config{
-			Certificates: []tls.Certificate{server.TLS},
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-			ClientCAs:    ca.Pool(),
-			MinVersion:   tls.VersionTLS12,
-		}),
+		kfake.TLS(ca.MutualServerConfig(t, brokerName)),
 		kfake.EnableSASL(),
 		kfake.Superuser("PLAIN", saslUser, saslPassword),
 		kfake.Superuser("SCRAM-SHA-256", saslUser, saslPassword),

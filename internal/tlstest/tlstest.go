@@ -85,6 +85,31 @@ func (ca *CA) Client(t testing.TB, commonName string) Pair {
 	return ca.issue(t, ca.template(t, commonName, x509.ExtKeyUsageClientAuth))
 }
 
+// MutualServerConfig is a server's TLS configuration for names that
+// takes only clients with a certificate of this CA, TLS 1.2 or newer, as
+// production brokers and Temporal frontends are set up.
+func (ca *CA) MutualServerConfig(t testing.TB, names ...string) *tls.Config {
+	t.Helper()
+	return &tls.Config{
+		Certificates: []tls.Certificate{ca.Server(t, names...).TLS},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.Pool(),
+		MinVersion:   tls.VersionTLS12,
+	}
+}
+
+// ClientConfig is a client's TLS configuration: a certificate of this CA
+// for commonName, trusting only this CA, for a server named serverName.
+func (ca *CA) ClientConfig(t testing.TB, commonName, serverName string) *tls.Config {
+	t.Helper()
+	return &tls.Config{
+		Certificates: []tls.Certificate{ca.Client(t, commonName).TLS},
+		RootCAs:      ca.Pool(),
+		ServerName:   serverName,
+		MinVersion:   tls.VersionTLS12,
+	}
+}
+
 func (ca *CA) template(t testing.TB, commonName string, usage x509.ExtKeyUsage) *x509.Certificate {
 	return &x509.Certificate{
 		SerialNumber: serial(t),

@@ -3,7 +3,6 @@ package controller
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
@@ -277,10 +276,9 @@ func TestSASLPlainWithoutTLSIsWarnedAbout(t *testing.T) {
 func TestAgainstSecuredDependencies(t *testing.T) {
 	const brokerName, frontendName = "broker.kinship.test", "temporal.kinship.test"
 	kafkaCA := tlstest.NewCA(t, "Kafka CA")
-	brokerCert := kafkaCA.Server(t, brokerName)
 	kc, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
-		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{brokerCert.TLS}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: kafkaCA.Pool(), MinVersion: tls.VersionTLS12}),
+		kfake.TLS(kafkaCA.MutualServerConfig(t, brokerName)),
 		kfake.EnableSASL(),
 		kfake.Superuser("SCRAM-SHA-512", "kinship", "scram-secret"),
 	)
@@ -290,12 +288,10 @@ func TestAgainstSecuredDependencies(t *testing.T) {
 	t.Cleanup(kc.Close)
 
 	temporalCA := tlstest.NewCA(t, "Temporal CA")
-	frontend := temporalCA.Server(t, frontendName)
-	systemWorker := temporalCA.Client(t, "temporal-system-worker")
 	srv := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseServerOptions(
 		temporal.WithTLSConfigFactory(&encryption.FixedTLSConfigProvider{
-			FrontendServerConfig: &tls.Config{Certificates: []tls.Certificate{frontend.TLS}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: temporalCA.Pool(), MinVersion: tls.VersionTLS12},
-			FrontendClientConfig: &tls.Config{Certificates: []tls.Certificate{systemWorker.TLS}, RootCAs: temporalCA.Pool(), ServerName: frontendName, MinVersion: tls.VersionTLS12},
+			FrontendServerConfig: temporalCA.MutualServerConfig(t, frontendName),
+			FrontendClientConfig: temporalCA.ClientConfig(t, "temporal-system-worker", frontendName),
 		})))
 
 	f := newFixture(t, "secure-real") // the database stays with the fake

@@ -2,7 +2,6 @@ package external
 
 import (
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"strings"
 	"testing"
@@ -36,15 +35,9 @@ type secureKafka struct {
 func startSecureKafka(t *testing.T) *secureKafka {
 	t.Helper()
 	ca := tlstest.NewCA(t, "Kinship test Kafka CA")
-	server := ca.Server(t, brokerName)
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
-		kfake.TLS(&tls.Config{
-			Certificates: []tls.Certificate{server.TLS},
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-			ClientCAs:    ca.Pool(),
-			MinVersion:   tls.VersionTLS12,
-		}),
+		kfake.TLS(ca.MutualServerConfig(t, brokerName)),
 		kfake.EnableSASL(),
 	}
 	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
@@ -135,22 +128,11 @@ func TestKafkaAdminReportsWrongSecuritySettings(t *testing.T) {
 func secureTemporal(t *testing.T) (addr string, ca *tlstest.CA) {
 	t.Helper()
 	ca = tlstest.NewCA(t, "Kinship test Temporal CA")
-	frontend := ca.Server(t, frontendName)
-	systemWorker := ca.Client(t, "temporal-system-worker") // the server's own worker dials its frontend too
 	srv := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseServerOptions(
 		temporal.WithTLSConfigFactory(&encryption.FixedTLSConfigProvider{
-			FrontendServerConfig: &tls.Config{
-				Certificates: []tls.Certificate{frontend.TLS},
-				ClientAuth:   tls.RequireAndVerifyClientCert,
-				ClientCAs:    ca.Pool(),
-				MinVersion:   tls.VersionTLS12,
-			},
-			FrontendClientConfig: &tls.Config{
-				Certificates: []tls.Certificate{systemWorker.TLS},
-				RootCAs:      ca.Pool(),
-				ServerName:   frontendName,
-				MinVersion:   tls.VersionTLS12,
-			},
+			FrontendServerConfig: ca.MutualServerConfig(t, frontendName),
+			// The server's own worker dials its frontend too.
+			FrontendClientConfig: ca.ClientConfig(t, "temporal-system-worker", frontendName),
 		})))
 	return srv.GetFrontendHostPort(), ca
 }
