@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
+	"github.com/kinshiphq/kinship/internal/service"
 	"github.com/kinshiphq/kinship/workflows/journeysapi"
 )
 
@@ -22,9 +22,9 @@ const cohortStartTimeout = 30 * time.Minute
 // services: bearer tokens from the issuer, API keys verified by the
 // members service, the journeys policy.
 func mountJourneysAPI(srv *serve.Server, cfg Config, clients map[string]client.Client, svc serviceClients, defs catalogue, deps Deps, logger *slog.Logger) error {
-	tokens, err := auth.NewTokenVerifier(cfg.Auth, rpc.HTTPClient(10*time.Second))
+	tokens, err := service.Tokens("worker", cfg.Auth)
 	if err != nil {
-		return fmt.Errorf("worker: %w", err)
+		return err
 	}
 	guard := auth.NewInterceptor(auth.Options{
 		Tokens: tokens, Keys: auth.NewRemoteKeys(svc.access), Policy: journeysapi.Policy(),

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -22,6 +21,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/serve"
+	"github.com/kinshiphq/kinship/internal/service"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/workflows/digest"
 	"github.com/kinshiphq/kinship/workflows/eventlifecycle"
@@ -99,8 +99,8 @@ func (c Config) Validate() error {
 	urls := []struct{ name, raw string }{{"members url", c.MembersURL}, {"communications url", c.CommunicationsURL},
 		{"events url", c.EventsURL}, {"partners url", c.PartnersURL}}
 	for _, u := range urls {
-		if parsed, err := url.Parse(u.raw); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
-			errs = append(errs, fmt.Errorf("worker: %s %q is not an http(s) URL", u.name, u.raw))
+		if err := service.CheckHTTPURL("worker", u.name, u.raw); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := c.Auth.Validate(); err != nil {

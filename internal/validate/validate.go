@@ -134,6 +134,15 @@ func Text(field, raw string, min, max int) (string, *FieldError) {
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
+// MaxCommunityLength bounds a community slug; it names a Kubernetes
+// namespace and Kafka topics, so it stays a DNS label.
+const MaxCommunityLength = 63
+
+// Community checks a community slug.
+func Community(raw string) (string, *FieldError) {
+	return Slug("community", raw, MaxCommunityLength)
+}
+
 // Slug checks raw is 1 to max characters of a-z, 0-9 and single inner dashes.
 func Slug(field, raw string, max int) (string, *FieldError) {
 	switch {

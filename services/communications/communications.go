@@ -18,30 +18,25 @@ import (
 	"strings"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
-	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
-	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/inbox"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	kmail "github.com/kinshiphq/kinship/internal/mail"
 	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
+	"github.com/kinshiphq/kinship/internal/service"
 	"github.com/kinshiphq/kinship/internal/telemetry"
-	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/communications/api"
 	"github.com/kinshiphq/kinship/services/communications/domain"
-	"github.com/kinshiphq/kinship/services/communications/events"
 	"github.com/kinshiphq/kinship/services/communications/store"
-	memberevents "github.com/kinshiphq/kinship/services/members/events"
 )
 
 // Config configures the communications service.
@@ -114,35 +109,16 @@ func (c Config) withDefaults() Config {
 // Validate reports every missing or malformed setting.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	if c.HTTPAddr == "" {
-		errs = append(errs, errors.New("communications: http address is empty"))
-	}
-	if c.DatabaseURL == "" {
-		errs = append(errs, errors.New("communications: database url is empty"))
-	}
-	if len(c.KafkaBrokers) == 0 {
-		errs = append(errs, errors.New("communications: no kafka brokers"))
-	}
-	if len(c.Communities) == 0 {
-		errs = append(errs, errors.New("communications: no communities"))
-	}
-	for _, slug := range c.Communities {
-		if _, ferr := validate.Slug("community", slug, 63); ferr != nil {
-			errs = append(errs, fmt.Errorf("communications: community %q %s", slug, ferr.Reason))
-		}
-	}
+	errs := service.Common{Name: "communications", HTTPAddr: c.HTTPAddr, DatabaseURL: c.DatabaseURL, KafkaBrokers: c.KafkaBrokers,
+		Communities: c.Communities, Auth: c.Auth}.Check()
 	if c.SMTPURL == "" {
 		errs = append(errs, errors.New("communications: smtp url is empty"))
 	}
 	if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
 		errs = append(errs, fmt.Errorf("communications: smtp sender %q is not an address", c.SMTPFrom))
 	}
-	if err := c.Auth.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("communications: %w", err))
-	}
-	if u, err := url.Parse(c.MembersURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("communications: members url %q is not an http(s) URL", c.MembersURL))
+	if err := service.CheckHTTPURL("communications", "members url", c.MembersURL); err != nil {
+		errs = append(errs, err)
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
 		errs = append(errs, fmt.Errorf("communications: public url %q is not an http(s) URL without a query", c.PublicURL))
@@ -182,8 +158,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if deps.Credentials == nil {
-		return errors.New("communications: no workload credentials")
+	keys, err := service.MembersKeys("communications", cfg.MembersURL, deps.Credentials, deps.Tracer)
+	if err != nil {
+		return err
 	}
 	logger := deps.Logger.With("component", "communications")
 	quiet, _ := domain.ParseQuietHours(cfg.QuietHours) // validated above
@@ -192,14 +169,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return fmt.Errorf("communications: %w", err)
 	}
 	defer sender.Close()
-	d, err := db.Open(ctx, cfg.DatabaseURL)
+	d, err := service.OpenDatabase(ctx, "communications", cfg.DatabaseURL, logger, outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations())
 	if err != nil {
-		return fmt.Errorf("communications: %w", err)
+		return err
 	}
 	defer d.Close()
-	if err := db.Migrate(ctx, d, logger, outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations()); err != nil {
-		return fmt.Errorf("communications: %w", err)
-	}
 	ob := outbox.New(d, telemetry.Propagator())
 	st := store.New(d, ob)
 	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity})
@@ -232,13 +206,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		UnsubscribeKey: cfg.UnsubscribeKey,
 		BounceToken:    cfg.BounceToken,
 	})
-	tokens, err := auth.NewTokenVerifier(cfg.Auth, rpc.HTTPClient(10*time.Second))
+	tokens, err := service.Tokens("communications", cfg.Auth)
 	if err != nil {
-		return fmt.Errorf("communications: %w", err)
+		return err
 	}
-	access := membersv1connect.NewAccessServiceClient(rpc.HTTPClient(10*time.Second), cfg.MembersURL,
-		rpc.ClientOptions(deps.Tracer, auth.NewClientInterceptor(deps.Credentials))...)
-	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: auth.NewRemoteKeys(access), Policy: api.Policy(), Logger: logger})
+	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: keys, Policy: api.Policy(), Logger: logger})
 	opts := rpc.HandlerOptions(deps.Tracer, logger, guard)
 	srv.Handle(communicationsv1connect.NewCommunicationsServiceHandler(handler, opts...))
 	srv.Handle(communicationsv1connect.NewTemplatesServiceHandler(handler, opts...))
@@ -250,42 +222,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	g.Go(func() error {
 		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
 	})
-	g.Go(func() error { return runProjection(gctx, cfg, st, inbox.New(d), writer, deps.Tracer, logger) })
-	g.Go(func() error { return runEventsFeed(gctx, cfg, st, inbox.New(d), writer, deps.Tracer, logger) })
+	consumers := kafka.ConsumerConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, DeadLetters: writer, Tracer: deps.Tracer, Logger: logger}
+	for _, f := range feeds(st, inbox.New(d)) {
+		g.Go(func() error { return service.Consume(gctx, consumers, cfg.Communities, f) })
+	}
 	g.Go(func() error { return deliverer.Dispatch(gctx, cfg.DispatchBatch, cfg.DispatchWorkers, time.Second) })
 	return g.Wait()
-}
-
-// runProjection keeps the recipients projection from members.v1 until ctx
-// ends.
-func runProjection(ctx context.Context, cfg Config, st *store.Store, in *inbox.Inbox, dlq *kafkago.Writer, tp trace.TracerProvider, logger *slog.Logger) error {
-	var topics []string
-	for _, c := range cfg.Communities {
-		topics = append(topics, memberevents.Topic(c))
-	}
-	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-		Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, GroupID: kafka.Group(events.ProjectionGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
-	}, telemetry.Propagator())
-	if err != nil {
-		return fmt.Errorf("communications: recipients projection: %w", err)
-	}
-	return consumer.Run(ctx, events.NewProjection(st, in).Handle)
-}
-
-// runEventsFeed keeps the upcoming events digests list from events.v1
-// until ctx ends.
-func runEventsFeed(ctx context.Context, cfg Config, st *store.Store, in *inbox.Inbox, dlq *kafkago.Writer, tp trace.TracerProvider, logger *slog.Logger) error {
-	var topics []string
-	for _, c := range cfg.Communities {
-		topics = append(topics, events.EventsTopic(c))
-	}
-	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-		Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, GroupID: kafka.Group(events.EventsGroup, cfg.Communities), Topics: topics, DeadLetters: dlq, Tracer: tp, Logger: logger,
-	}, telemetry.Propagator())
-	if err != nil {
-		return fmt.Errorf("communications: events feed: %w", err)
-	}
-	return consumer.Run(ctx, events.NewEventsFeed(st, in).Handle)
 }
 
 // senderDomain is the domain of the sender address, for Message-IDs.

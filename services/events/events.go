@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -20,18 +19,16 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
-	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
-	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/inbox"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
+	"github.com/kinshiphq/kinship/internal/service"
 	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/services/events/api"
-	"github.com/kinshiphq/kinship/services/events/domain"
 	published "github.com/kinshiphq/kinship/services/events/events"
 	"github.com/kinshiphq/kinship/services/events/store"
 )
@@ -70,33 +67,14 @@ type Config struct {
 
 // Validate reports every missing or malformed setting.
 func (c Config) Validate() error {
-	var errs []error
-	if c.HTTPAddr == "" {
-		errs = append(errs, errors.New("events: http address is empty"))
-	}
-	if c.DatabaseURL == "" {
-		errs = append(errs, errors.New("events: database url is empty"))
-	}
-	if len(c.KafkaBrokers) == 0 {
-		errs = append(errs, errors.New("events: no kafka brokers"))
-	}
-	if len(c.Communities) == 0 {
-		errs = append(errs, errors.New("events: no communities"))
-	}
-	for _, slug := range c.Communities {
-		if _, ferr := domain.ValidateCommunity(slug); ferr != nil {
-			errs = append(errs, fmt.Errorf("events: community %q %s", slug, ferr.Reason))
-		}
-	}
-	if err := c.Auth.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("events: %w", err))
-	}
-	if u, err := url.Parse(c.MembersURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("events: members url %q is not an http(s) URL", c.MembersURL))
+	errs := service.Common{Name: "events", HTTPAddr: c.HTTPAddr, DatabaseURL: c.DatabaseURL, KafkaBrokers: c.KafkaBrokers,
+		Communities: c.Communities, Auth: c.Auth}.Check()
+	if err := service.CheckHTTPURL("events", "members url", c.MembersURL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("events: public url %q is not an http(s) URL", c.PublicURL))
+		if err := service.CheckHTTPURL("events", "public url", c.PublicURL); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	for name, d := range map[string]time.Duration{"seat offer window": c.SeatOfferWindow, "sweep interval": c.SweepEvery, "no-show delay": c.NoShowAfter} {
@@ -128,22 +106,20 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if deps.Credentials == nil {
-		return errors.New("events: no workload credentials")
+	keys, err := service.MembersKeys("events", cfg.MembersURL, deps.Credentials, deps.Tracer)
+	if err != nil {
+		return err
 	}
 	clock := deps.Clock
 	if clock == nil {
 		clock = time.Now
 	}
 	logger := deps.Logger.With("component", "events")
-	d, err := db.Open(ctx, cfg.DatabaseURL)
+	d, err := service.OpenDatabase(ctx, "events", cfg.DatabaseURL, logger, outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations())
 	if err != nil {
-		return fmt.Errorf("events: %w", err)
+		return err
 	}
 	defer d.Close()
-	if err := db.Migrate(ctx, d, logger, outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations()); err != nil {
-		return fmt.Errorf("events: %w", err)
-	}
 	ob := outbox.New(d, telemetry.Propagator())
 	st := store.New(d, ob, published.Factory{}, store.Options{Now: clock, OfferWindow: cfg.SeatOfferWindow})
 	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity})
@@ -158,13 +134,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Checks:          map[string]serve.Check{"database": d.PingContext},
 	})
-	tokens, err := auth.NewTokenVerifier(cfg.Auth, rpc.HTTPClient(10*time.Second))
+	tokens, err := service.Tokens("events", cfg.Auth)
 	if err != nil {
-		return fmt.Errorf("events: %w", err)
+		return err
 	}
-	access := membersv1connect.NewAccessServiceClient(rpc.HTTPClient(10*time.Second), cfg.MembersURL,
-		rpc.ClientOptions(deps.Tracer, auth.NewClientInterceptor(deps.Credentials))...)
-	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: auth.NewRemoteKeys(access), Policy: api.Policy(), Logger: logger})
+	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: keys, Policy: api.Policy(), Logger: logger})
 	opts := rpc.HandlerOptions(deps.Tracer, logger, guard)
 	h := api.New(st, audit.New(d), logger, api.Options{Communities: cfg.Communities, PublicURL: cfg.PublicURL, Now: clock})
 	srv.Handle(eventsv1connect.NewEventsServiceHandler(h, opts...))
@@ -180,7 +154,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	g.Go(func() error {
 		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
 	})
-	g.Go(func() error { return runErasures(gctx, cfg, st, writer, deps.Tracer, logger) })
-	g.Go(func() error { return sweep(gctx, h, cfg.SweepEvery, cfg.NoShowAfter, logger) })
+	consumers := kafka.ConsumerConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, DeadLetters: writer, Tracer: deps.Tracer, Logger: logger}
+	g.Go(func() error {
+		return service.Consume(gctx, consumers, cfg.Communities, erasures(st, cfg.Communities, logger))
+	})
+	sweepEvery := cfg.SweepEvery
+	if sweepEvery <= 0 {
+		sweepEvery = time.Minute
+	}
+	g.Go(func() error { service.Every(gctx, sweepEvery, false, sweep(h, cfg.NoShowAfter, logger)); return nil })
 	return g.Wait()
 }

@@ -17,14 +17,13 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
-	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
+	"github.com/kinshiphq/kinship/internal/service"
 	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/services/members/api"
-	"github.com/kinshiphq/kinship/services/members/domain"
 	"github.com/kinshiphq/kinship/services/members/store"
 )
 
@@ -52,27 +51,8 @@ type Config struct {
 
 // Validate reports every missing or malformed setting.
 func (c Config) Validate() error {
-	var errs []error
-	if c.HTTPAddr == "" {
-		errs = append(errs, errors.New("members: http address is empty"))
-	}
-	if c.DatabaseURL == "" {
-		errs = append(errs, errors.New("members: database url is empty"))
-	}
-	if len(c.KafkaBrokers) == 0 {
-		errs = append(errs, errors.New("members: no kafka brokers"))
-	}
-	if len(c.Communities) == 0 {
-		errs = append(errs, errors.New("members: no communities"))
-	}
-	for _, slug := range c.Communities {
-		if _, ferr := domain.ValidateCommunity(slug); ferr != nil {
-			errs = append(errs, fmt.Errorf("members: community %q %s", slug, ferr.Reason))
-		}
-	}
-	if err := c.Auth.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("members: %w", err))
-	}
+	errs := service.Common{Name: "members", HTTPAddr: c.HTTPAddr, DatabaseURL: c.DatabaseURL, KafkaBrokers: c.KafkaBrokers,
+		Communities: c.Communities, Auth: c.Auth}.Check()
 	return errors.Join(errs...)
 }
 
@@ -92,14 +72,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return err
 	}
 	logger := deps.Logger.With("component", "members")
-	d, err := db.Open(ctx, cfg.DatabaseURL)
+	d, err := service.OpenDatabase(ctx, "members", cfg.DatabaseURL, logger, outbox.Migrations(), audit.Migrations(), store.Migrations())
 	if err != nil {
-		return fmt.Errorf("members: %w", err)
+		return err
 	}
 	defer d.Close()
-	if err := db.Migrate(ctx, d, logger, outbox.Migrations(), audit.Migrations(), store.Migrations()); err != nil {
-		return fmt.Errorf("members: %w", err)
-	}
 	ob := outbox.New(d, telemetry.Propagator())
 	st := store.New(d, ob)
 	if err := st.EnsureCommunities(ctx, cfg.Communities...); err != nil {
@@ -117,9 +94,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Checks:          map[string]serve.Check{"database": d.PingContext},
 	})
-	tokens, err := auth.NewTokenVerifier(cfg.Auth, rpc.HTTPClient(10*time.Second))
+	tokens, err := service.Tokens("members", cfg.Auth)
 	if err != nil {
-		return fmt.Errorf("members: %w", err)
+		return err
 	}
 	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: st, Policy: api.Policy(), Limits: cfg.Limits, Logger: logger})
 	opts := rpc.HandlerOptions(deps.Tracer, logger, guard)
@@ -138,8 +115,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	g.Go(func() error {
 		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
 	})
-	g.Go(func() error { return runActivityFeed(gctx, cfg, st, writer, deps.Tracer, logger) })
-	g.Go(func() error { return runUnsubscribeFeed(gctx, cfg, st, writer, deps.Tracer, logger) })
-	g.Go(func() error { return reviewLevels(gctx, cfg.Communities, every, st, logger) })
+	consumers := kafka.ConsumerConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, DeadLetters: writer, Tracer: deps.Tracer, Logger: logger}
+	for _, f := range feeds(st) {
+		g.Go(func() error { return service.Consume(gctx, consumers, cfg.Communities, f) })
+	}
+	g.Go(func() error { service.Every(gctx, every, false, reviewLevels(cfg.Communities, st, logger)); return nil })
 	return g.Wait()
 }

@@ -11,22 +11,20 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/partners/v1/partnersv1connect"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
-	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
+	"github.com/kinshiphq/kinship/internal/service"
 	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/services/partners/api"
 	"github.com/kinshiphq/kinship/services/partners/domain"
@@ -62,30 +60,11 @@ type Config struct {
 
 // Validate reports every missing or malformed setting.
 func (c Config) Validate() error {
-	var errs []error
-	if c.HTTPAddr == "" {
-		errs = append(errs, errors.New("partners: http address is empty"))
-	}
-	if c.DatabaseURL == "" {
-		errs = append(errs, errors.New("partners: database url is empty"))
-	}
-	if len(c.KafkaBrokers) == 0 {
-		errs = append(errs, errors.New("partners: no kafka brokers"))
-	}
-	if len(c.Communities) == 0 {
-		errs = append(errs, errors.New("partners: no communities"))
-	}
-	for _, slug := range c.Communities {
-		if _, ferr := domain.ValidateCommunity(slug); ferr != nil {
-			errs = append(errs, fmt.Errorf("partners: community %q %s", slug, ferr.Reason))
-		}
-	}
-	if err := c.Auth.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("partners: %w", err))
-	}
+	errs := service.Common{Name: "partners", HTTPAddr: c.HTTPAddr, DatabaseURL: c.DatabaseURL, KafkaBrokers: c.KafkaBrokers,
+		Communities: c.Communities, Auth: c.Auth}.Check()
 	if c.MembersURL != "" {
-		if u, err := url.Parse(c.MembersURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("partners: members url %q is not an http(s) URL", c.MembersURL))
+		if err := service.CheckHTTPURL("partners", "members url", c.MembersURL); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if _, err := c.thresholds(); err != nil {
@@ -127,19 +106,20 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if cfg.MembersURL != "" && deps.Credentials == nil {
-		return errors.New("partners: a members url needs workload credentials")
+	var keys auth.APIKeyVerifier
+	if cfg.MembersURL != "" {
+		var err error
+		if keys, err = service.MembersKeys("partners", cfg.MembersURL, deps.Credentials, deps.Tracer); err != nil {
+			return err
+		}
 	}
 	thresholds, _ := cfg.thresholds()
 	logger := deps.Logger.With("component", "partners")
-	d, err := db.Open(ctx, cfg.DatabaseURL)
+	d, err := service.OpenDatabase(ctx, "partners", cfg.DatabaseURL, logger, outbox.Migrations(), audit.Migrations(), store.Migrations())
 	if err != nil {
-		return fmt.Errorf("partners: %w", err)
+		return err
 	}
 	defer d.Close()
-	if err := db.Migrate(ctx, d, logger, outbox.Migrations(), audit.Migrations(), store.Migrations()); err != nil {
-		return fmt.Errorf("partners: %w", err)
-	}
 	ob := outbox.New(d, telemetry.Propagator())
 	st := store.New(d, ob)
 	if err := st.EnsureCommunities(ctx, cfg.Communities...); err != nil {
@@ -157,15 +137,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Checks:          map[string]serve.Check{"database": d.PingContext},
 	})
-	tokens, err := auth.NewTokenVerifier(cfg.Auth, rpc.HTTPClient(10*time.Second))
+	tokens, err := service.Tokens("partners", cfg.Auth)
 	if err != nil {
-		return fmt.Errorf("partners: %w", err)
-	}
-	var keys auth.APIKeyVerifier
-	if cfg.MembersURL != "" {
-		access := membersv1connect.NewAccessServiceClient(rpc.HTTPClient(10*time.Second), cfg.MembersURL,
-			rpc.ClientOptions(deps.Tracer, auth.NewClientInterceptor(deps.Credentials))...)
-		keys = auth.NewRemoteKeys(access)
+		return err
 	}
 	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: keys, Policy: api.Policy(), Logger: logger})
 	opts := rpc.HandlerOptions(deps.Tracer, logger, guard)
@@ -186,28 +160,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	g.Go(func() error {
 		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
 	})
-	g.Go(func() error { return sweepAgreements(gctx, cfg.Communities, every, sweeper, logger) })
+	g.Go(func() error {
+		service.Every(gctx, every, true, sweepAgreements(cfg.Communities, sweeper, logger))
+		return nil
+	})
 	return g.Wait()
-}
-
-// sweepAgreements sweeps every community at once and then every interval,
-// until ctx ends. A failed sweep is logged and retried at the next tick.
-func sweepAgreements(ctx context.Context, communities []string, every time.Duration, sweeper *api.Sweeper, logger *slog.Logger) error {
-	ticker := time.NewTicker(every)
-	defer ticker.Stop()
-	for {
-		for _, community := range communities {
-			if _, err := sweeper.Sweep(ctx, community); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				logger.WarnContext(ctx, "agreement sweep failed", "community", community, "error", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-	}
 }

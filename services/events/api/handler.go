@@ -15,6 +15,7 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/events/domain"
 	published "github.com/kinshiphq/kinship/services/events/events"
 	"github.com/kinshiphq/kinship/services/events/store"
@@ -62,7 +63,7 @@ func New(s *store.Store, log *audit.Log, logger *slog.Logger, opts Options) *Han
 
 // community validates a community slug and checks it is served here.
 func (h *Handler) community(raw string) (string, error) {
-	c, ferr := domain.ValidateCommunity(raw)
+	c, ferr := validate.Community(raw)
 	if ferr != nil {
 		return "", ferr
 	}

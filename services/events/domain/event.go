@@ -54,7 +54,6 @@ const (
 
 // Limits on what an organiser may submit.
 const (
-	MaxCommunityLength   = 63
 	MaxTitleLength       = 200
 	MaxDescriptionLength = 10_000
 	MaxPlaceLength       = 200
@@ -165,16 +164,11 @@ func (e Event) Editable() error {
 	return nil
 }
 
-// ValidateCommunity checks a community slug.
-func ValidateCommunity(community string) (string, *validate.FieldError) {
-	return validate.Slug("community", community, MaxCommunityLength)
-}
-
 // NewEvent validates spec and returns the draft event it describes. Every
 // invalid field is reported at once.
 func NewEvent(community string, spec Spec, id string, now time.Time) (Event, []time.Time, error) {
 	var errs validate.Errors
-	c, ferr := ValidateCommunity(community)
+	c, ferr := validate.Community(community)
 	if ferr != nil {
 		errs = append(errs, ferr)
 	}

@@ -37,7 +37,7 @@ func NewSuggestQuery(community string, interests []string, city, region, country
 	}
 	q := SuggestQuery{Limit: limit}
 	var ferr *validate.FieldError
-	q.Community, ferr = ValidateCommunity(community)
+	q.Community, ferr = validate.Community(community)
 	add(ferr)
 	q.Interests, ferr = NormaliseTags("interests", interests)
 	add(ferr)

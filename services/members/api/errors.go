@@ -38,7 +38,7 @@ func fieldRequired(field string) error { return validate.Field(field, "is requir
 func fieldInvalid(field, reason string) error { return validate.Field(field, "%s", reason) }
 
 func communityOf(raw string) (string, error) {
-	c, ferr := domain.ValidateCommunity(raw)
+	c, ferr := validate.Community(raw)
 	if ferr != nil {
 		return "", ferr
 	}

@@ -79,11 +79,6 @@ type Member struct {
 	Roles        []RoleAssignment
 }
 
-// Limits on what a member may submit.
-const (
-	MaxCommunityLength = 63
-)
-
 // Errors the members service reports.
 var (
 	ErrNotFound         = errors.New("member not found")
@@ -107,7 +102,7 @@ type JoinRequest struct {
 // active member it describes. All invalid fields are reported together.
 func NewMember(req JoinRequest, settings Settings, id string, now time.Time) (Member, error) {
 	var errs validate.Errors
-	community, ferr := ValidateCommunity(req.Community)
+	community, ferr := validate.Community(req.Community)
 	if ferr != nil {
 		errs = append(errs, ferr)
 	}
@@ -128,11 +123,6 @@ func NewMember(req JoinRequest, settings Settings, id string, now time.Time) (Me
 		Source:       source,
 		Level:        settings.LevelFor(0),
 	}, nil
-}
-
-// ValidateCommunity checks a community slug.
-func ValidateCommunity(community string) (string, *validate.FieldError) {
-	return validate.Slug("community", community, MaxCommunityLength)
 }
 
 // SourceKind is how a member found the community.

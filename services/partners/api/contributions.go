@@ -91,7 +91,7 @@ func contributionFilter(partnerID, from, to, goal string) (store.ContributionFil
 	f.From, f.To, err = dateRange(from, to)
 	errs = append(errs, validate.FieldErrors(err)...)
 	if goal != "" {
-		g, ferr := validate.Slug("goal", goal, domain.MaxCommunityLength)
+		g, ferr := validate.Slug("goal", goal, validate.MaxCommunityLength)
 		if ferr != nil {
 			errs = append(errs, ferr)
 		}

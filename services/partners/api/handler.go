@@ -77,7 +77,7 @@ func (b base) toConnect(ctx context.Context, spec connect.Spec, err error) error
 // communityOf checks a community slug (the interceptor has filled in the
 // caller's when the request named none).
 func communityOf(raw string) (string, error) {
-	c, ferr := domain.ValidateCommunity(raw)
+	c, ferr := validate.Community(raw)
 	if ferr != nil {
 		return "", ferr
 	}

@@ -123,7 +123,7 @@ func NewContribution(community string, in ContributionInput, id, recordedBy stri
 	c.EventID, ferr = ValidateID("event_id", in.EventID, false)
 	add(ferr)
 	if in.Goal != "" {
-		c.Goal, ferr = validate.Slug("goal", in.Goal, MaxCommunityLength)
+		c.Goal, ferr = validate.Slug("goal", in.Goal, validate.MaxCommunityLength)
 		add(ferr)
 	}
 	c.MemberID, ferr = ValidateID("member_id", in.MemberID, false)

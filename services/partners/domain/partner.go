@@ -31,15 +31,9 @@ var (
 
 // Limits on what organisers may submit.
 const (
-	MaxCommunityLength = 63
-	MaxNameLength      = 200
-	MaxIDLength        = 64
+	MaxNameLength = 200
+	MaxIDLength   = 64
 )
-
-// ValidateCommunity checks a community slug.
-func ValidateCommunity(community string) (string, *validate.FieldError) {
-	return validate.Slug("community", community, MaxCommunityLength)
-}
 
 // PartnerKind is what sort of organisation a partner is.
 type PartnerKind string
@@ -200,7 +194,7 @@ func (p Partner) Input() PartnerInput {
 // invalid field is reported at once.
 func NewPartner(community string, in PartnerInput, id string, now time.Time) (Partner, error) {
 	var errs validate.Errors
-	c, ferr := ValidateCommunity(community)
+	c, ferr := validate.Community(community)
 	if ferr != nil {
 		errs = append(errs, ferr)
 	}
