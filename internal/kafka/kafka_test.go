@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kinshiphq/kinship/internal/kafka/kafkatest"
 )
@@ -306,5 +308,36 @@ func TestPing(t *testing.T) {
 	defer cancel()
 	if err := Ping(ctx, []string{"127.0.0.1:1"}, Security{}); err == nil {
 		t.Fatal("Ping of a closed port succeeded")
+	}
+}
+
+func TestNewProtoAndDecodeRoundTrip(t *testing.T) {
+	payload := timestamppb.New(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	e, err := NewProto(Event{Type: "kinship.test.v1.Tick", Source: "/test", Subject: "s", Topic: "demo.test.v1", Key: "k"}, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ID == "" || e.ContentType != ContentTypeProtobuf || e.Topic != "demo.test.v1" || e.Key != "k" {
+		t.Fatalf("event %+v", e)
+	}
+	if next, _ := NewProto(e, payload); next.ID == e.ID {
+		t.Error("two events got the same id")
+	}
+	var got timestamppb.Timestamp
+	if err := Decode(e, "kinship.test.v1.Tick", &got); err != nil || !got.AsTime().Equal(payload.AsTime()) {
+		t.Fatalf("decode: %v %v", &got, err)
+	}
+	if err := Decode(e, "kinship.test.v1.Other", &got); err == nil || !strings.Contains(err.Error(), "is kinship.test.v1.Tick, not kinship.test.v1.Other") {
+		t.Errorf("wrong type: %v", err)
+	}
+	json := e
+	json.ContentType = "application/json"
+	if err := Decode(json, e.Type, &got); err == nil || !strings.Contains(err.Error(), "content type") {
+		t.Errorf("wrong content type: %v", err)
+	}
+	broken := e
+	broken.Data = []byte{0xff, 0xff}
+	if err := Decode(broken, e.Type, &got); err == nil || !strings.Contains(err.Error(), "decode kinship.test.v1.Tick") {
+		t.Errorf("broken payload: %v", err)
 	}
 }

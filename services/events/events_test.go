@@ -317,11 +317,11 @@ func TestScheduleRSVPAndCancelOverHTTP(t *testing.T) {
 			t.Errorf("keys = %q %q %q; want the event id, then member ids", got[0].Key, got[1].Key, got[6].Key)
 		}
 		var taken eventsv1.SeatTaken
-		if err := published.Decode(got[2], published.TypeSeatTaken, &taken); err != nil || taken.GetMemberId() != "ada" || taken.GetTakenAt() == nil {
+		if err := kafka.Decode(got[2], published.TypeSeatTaken, &taken); err != nil || taken.GetMemberId() != "ada" || taken.GetTakenAt() == nil {
 			t.Errorf("SeatTaken = %v, %v", &taken, err)
 		}
 		var cancelled eventsv1.EventCancelled
-		if err := published.Decode(got[7], published.TypeEventCancelled, &cancelled); err != nil || cancelled.GetReason() != "Venue flooded" || cancelled.GetSequence() != 1 {
+		if err := kafka.Decode(got[7], published.TypeEventCancelled, &cancelled); err != nil || cancelled.GetReason() != "Venue flooded" || cancelled.GetSequence() != 1 {
 			t.Errorf("EventCancelled = %v, %v", &cancelled, err)
 		}
 	}

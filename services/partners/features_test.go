@@ -109,7 +109,7 @@ func TestPipelineStakeholderMapAndReviews(t *testing.T) {
 		t.Errorf("published %v, want %v", types(evs), want)
 	}
 	var upd partnersv1.PartnerUpdated
-	if err := events.Decode(evs[3], events.TypePartnerUpdated, &upd); err != nil {
+	if err := kafka.Decode(evs[3], events.TypePartnerUpdated, &upd); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(upd.GetChanged(), []string{"stakeholder.influence", "stakeholder.interest", "stakeholder.next_review_date"}) {
@@ -359,7 +359,7 @@ func TestAgreementRenewalAndReports(t *testing.T) {
 		t.Errorf("published %v", types(evs))
 	}
 	var signed partnersv1.AgreementSigned
-	if err := events.Decode(evs[2], events.TypeAgreementSigned, &signed); err != nil || !signed.GetRenewal() || signed.GetEndDate() != "2026-12-31" {
+	if err := kafka.Decode(evs[2], events.TypeAgreementSigned, &signed); err != nil || !signed.GetRenewal() || signed.GetEndDate() != "2026-12-31" {
 		t.Errorf("renewal event = %v, %v", &signed, err)
 	}
 }

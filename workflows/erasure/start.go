@@ -9,7 +9,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"google.golang.org/protobuf/proto"
 
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/internal/kafka"
@@ -18,15 +17,9 @@ import (
 
 // Decode reads a MemberErased event from members.v1.
 func Decode(e kafka.Event) (*membersv1.MemberErased, error) {
-	if e.Type != memberevents.TypeMemberErased {
-		return nil, fmt.Errorf("event %s is %s, not %s", e.ID, e.Type, memberevents.TypeMemberErased)
-	}
-	if e.ContentType != kafka.ContentTypeProtobuf {
-		return nil, fmt.Errorf("event %s has content type %q, want %s", e.ID, e.ContentType, kafka.ContentTypeProtobuf)
-	}
 	var m membersv1.MemberErased
-	if err := proto.Unmarshal(e.Data, &m); err != nil {
-		return nil, fmt.Errorf("decode MemberErased %s: %w", e.ID, err)
+	if err := kafka.Decode(e, memberevents.TypeMemberErased, &m); err != nil {
+		return nil, err
 	}
 	if m.GetMemberId() == "" || m.GetCommunity() == "" {
 		return nil, fmt.Errorf("decode MemberErased %s: member id or community missing", e.ID)

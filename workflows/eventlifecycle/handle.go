@@ -55,7 +55,7 @@ func decode(e kafka.Event, community string, msg interface {
 	GetCommunity() string
 	GetEventId() string
 }) error {
-	if err := published.Decode(e, e.Type, msg); err != nil {
+	if err := kafka.Decode(e, e.Type, msg); err != nil {
 		return kafka.Permanent(err)
 	}
 	switch {

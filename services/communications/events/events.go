@@ -4,10 +4,8 @@
 package events
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -37,16 +35,8 @@ func Source(community string) string { return "/communities/" + community + "/co
 type Factory struct{}
 
 func (Factory) event(community, key, typ string, at time.Time, payload proto.Message) (kafka.Event, error) {
-	data, err := proto.Marshal(payload)
-	if err != nil {
-		return kafka.Event{}, fmt.Errorf("encode %s: %w", typ, err)
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return kafka.Event{}, err
-	}
-	return kafka.Event{ID: id.String(), Type: typ, Source: Source(community), Subject: key, Time: at,
-		ContentType: kafka.ContentTypeProtobuf, Data: data, Topic: Topic(community), Key: key}, nil
+	return kafka.NewProto(kafka.Event{Type: typ, Source: Source(community), Subject: key, Time: at,
+		Topic: Topic(community), Key: key}, payload)
 }
 
 func key(m domain.Message) string {

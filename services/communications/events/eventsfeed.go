@@ -3,7 +3,6 @@ package events
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -54,11 +53,8 @@ func (f *EventsFeed) Handle(ctx context.Context, e kafka.Event) error {
 	default:
 		return nil
 	}
-	if e.ContentType != kafka.ContentTypeProtobuf {
-		return kafka.Permanent(fmt.Errorf("event %s has content type %q", e.ID, e.ContentType))
-	}
-	if err := proto.Unmarshal(e.Data, msg); err != nil {
-		return kafka.Permanent(fmt.Errorf("decode %s %s: %w", e.Type, e.ID, err))
+	if err := kafka.Decode(e, e.Type, msg); err != nil {
+		return kafka.Permanent(err)
 	}
 	var apply func(tx *sql.Tx) error
 	switch m := msg.(type) {

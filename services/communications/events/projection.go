@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -71,11 +70,8 @@ func (p *Projection) decode(e kafka.Event) (func(context.Context, *sql.Tx) error
 	default:
 		return nil, nil
 	}
-	if e.ContentType != kafka.ContentTypeProtobuf {
-		return nil, fmt.Errorf("event %s has content type %q", e.ID, e.ContentType)
-	}
-	if err := proto.Unmarshal(e.Data, msg); err != nil {
-		return nil, fmt.Errorf("decode %s %s: %w", e.Type, e.ID, err)
+	if err := kafka.Decode(e, e.Type, msg); err != nil {
+		return nil, err
 	}
 	switch m := msg.(type) {
 	case *membersv1.MemberJoined:

@@ -46,7 +46,7 @@ func (h *Erasure) Handle(ctx context.Context, e kafka.Event) error {
 		return nil
 	}
 	var m membersv1.MemberErased
-	if err := Decode(e, memberevents.TypeMemberErased, &m); err != nil {
+	if err := kafka.Decode(e, memberevents.TypeMemberErased, &m); err != nil {
 		return kafka.Permanent(err)
 	}
 	if m.GetMemberId() == "" || m.GetCommunity() == "" {

@@ -5,10 +5,8 @@
 package events
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -44,18 +42,8 @@ func Source(community string) string { return "/communities/" + community + "/ev
 type Factory struct{}
 
 func (Factory) event(community, key, subject, typ string, at time.Time, payload proto.Message) (kafka.Event, error) {
-	data, err := proto.Marshal(payload)
-	if err != nil {
-		return kafka.Event{}, fmt.Errorf("encode %s: %w", typ, err)
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return kafka.Event{}, err
-	}
-	return kafka.Event{
-		ID: id.String(), Type: typ, Source: Source(community), Subject: subject, Time: at.UTC(),
-		ContentType: kafka.ContentTypeProtobuf, Data: data, Topic: Topic(community), Key: key,
-	}, nil
+	return kafka.NewProto(kafka.Event{Type: typ, Source: Source(community), Subject: subject, Time: at.UTC(),
+		Topic: Topic(community), Key: key}, payload)
 }
 
 func ts(t time.Time) *timestamppb.Timestamp {
@@ -167,18 +155,4 @@ func (f Factory) FeedbackGiven(fb domain.Feedback) (kafka.Event, error) {
 		EventId: fb.EventID, OccurrenceId: fb.OccurrenceID, Community: fb.Community, MemberId: fb.MemberID,
 		GivenAt: ts(fb.GivenAt), Rating: int32(fb.Rating),
 	})
-}
-
-// Decode reads the payload of e, which must be of type typ, into msg.
-func Decode(e kafka.Event, typ string, into proto.Message) error {
-	if e.Type != typ {
-		return fmt.Errorf("event %s is %s, not %s", e.ID, e.Type, typ)
-	}
-	if e.ContentType != kafka.ContentTypeProtobuf {
-		return fmt.Errorf("event %s has content type %q, want %s", e.ID, e.ContentType, kafka.ContentTypeProtobuf)
-	}
-	if err := proto.Unmarshal(e.Data, into); err != nil {
-		return fmt.Errorf("decode %s %s: %w", typ, e.ID, err)
-	}
-	return nil
 }

@@ -32,7 +32,7 @@ func TestSeatTakenRoundTripsAndIsKeyedByMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got eventsv1.SeatTaken
-	if err := Decode(parsed, TypeSeatTaken, &got); err != nil {
+	if err := kafka.Decode(parsed, TypeSeatTaken, &got); err != nil {
 		t.Fatal(err)
 	}
 	if got.GetMemberId() != "m1" || !got.GetTakenAt().AsTime().Equal(at) || !got.GetFromWaitlist() {

@@ -118,7 +118,7 @@ func activityOf(e kafka.Event) (community, memberID, typ string, at time.Time, e
 	default:
 		return "", "", "", time.Time{}, nil
 	}
-	if err := decode(e, e.Type, msg); err != nil {
+	if err := kafka.Decode(e, e.Type, msg); err != nil {
 		return "", "", "", time.Time{}, err
 	}
 	if msg.GetCommunity() == "" || msg.GetMemberId() == "" || when() == nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -41,18 +40,8 @@ func Source(community string) string { return "/communities/" + community + "/me
 type Factory struct{}
 
 func (Factory) event(community, memberID, typ string, at time.Time, payload proto.Message) (kafka.Event, error) {
-	data, err := proto.Marshal(payload)
-	if err != nil {
-		return kafka.Event{}, fmt.Errorf("encode %s: %w", typ, err)
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return kafka.Event{}, err
-	}
-	return kafka.Event{
-		ID: id.String(), Type: typ, Source: Source(community), Subject: memberID, Time: at,
-		ContentType: kafka.ContentTypeProtobuf, Data: data, Topic: Topic(community), Key: memberID,
-	}, nil
+	return kafka.NewProto(kafka.Event{Type: typ, Source: Source(community), Subject: memberID, Time: at,
+		Topic: Topic(community), Key: memberID}, payload)
 }
 
 // MemberJoined is the event of m joining its community.
@@ -139,24 +128,11 @@ func (f Factory) MemberErased(community, memberID string, at time.Time) (kafka.E
 // DecodeMemberJoined reads a MemberJoined event's payload.
 func DecodeMemberJoined(e kafka.Event) (*membersv1.MemberJoined, error) {
 	var m membersv1.MemberJoined
-	if err := decode(e, TypeMemberJoined, &m); err != nil {
+	if err := kafka.Decode(e, TypeMemberJoined, &m); err != nil {
 		return nil, err
 	}
 	if m.GetMemberId() == "" || m.GetCommunity() == "" {
 		return nil, fmt.Errorf("decode MemberJoined %s: member id or community missing", e.ID)
 	}
 	return &m, nil
-}
-
-func decode(e kafka.Event, typ string, into proto.Message) error {
-	if e.Type != typ {
-		return fmt.Errorf("event %s is %s, not %s", e.ID, e.Type, typ)
-	}
-	if e.ContentType != kafka.ContentTypeProtobuf {
-		return fmt.Errorf("event %s has content type %q, want %s", e.ID, e.ContentType, kafka.ContentTypeProtobuf)
-	}
-	if err := proto.Unmarshal(e.Data, into); err != nil {
-		return fmt.Errorf("decode %s %s: %w", typ, e.ID, err)
-	}
-	return nil
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/services/members/domain"
@@ -68,12 +66,9 @@ func (f *UnsubscribeFeed) Handle(ctx context.Context, e kafka.Event) error {
 }
 
 func decodeUnsubscribed(e kafka.Event) (*communicationsv1.Unsubscribed, error) {
-	if e.ContentType != kafka.ContentTypeProtobuf {
-		return nil, fmt.Errorf("event %s has content type %q", e.ID, e.ContentType)
-	}
 	var u communicationsv1.Unsubscribed
-	if err := proto.Unmarshal(e.Data, &u); err != nil {
-		return nil, fmt.Errorf("decode Unsubscribed %s: %w", e.ID, err)
+	if err := kafka.Decode(e, e.Type, &u); err != nil {
+		return nil, err
 	}
 	if u.GetMemberId() == "" || u.GetCommunity() == "" || u.GetPurpose() == "" || u.GetOccurredAt() == nil {
 		return nil, fmt.Errorf("decode Unsubscribed %s: member, community, purpose or time missing", e.ID)

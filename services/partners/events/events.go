@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -39,18 +38,8 @@ func Source(community string) string { return "/communities/" + community + "/pa
 type Factory struct{}
 
 func (Factory) event(community, partnerID, typ string, at time.Time, payload proto.Message) (kafka.Event, error) {
-	data, err := proto.Marshal(payload)
-	if err != nil {
-		return kafka.Event{}, fmt.Errorf("encode %s: %w", typ, err)
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return kafka.Event{}, err
-	}
-	return kafka.Event{
-		ID: id.String(), Type: typ, Source: Source(community), Subject: partnerID, Time: at,
-		ContentType: kafka.ContentTypeProtobuf, Data: data, Topic: Topic(community), Key: partnerID,
-	}, nil
+	return kafka.NewProto(kafka.Event{Type: typ, Source: Source(community), Subject: partnerID, Time: at,
+		Topic: Topic(community), Key: partnerID}, payload)
 }
 
 // PartnerAdded is the event of p being added.
@@ -120,26 +109,11 @@ func (f Factory) InteractionLogged(i domain.Interaction) (kafka.Event, error) {
 // DecodeContributionRecorded reads a ContributionRecorded event's payload.
 func DecodeContributionRecorded(e kafka.Event) (*partnersv1.ContributionRecorded, error) {
 	var m partnersv1.ContributionRecorded
-	if err := Decode(e, TypeContributionRecorded, &m); err != nil {
+	if err := kafka.Decode(e, TypeContributionRecorded, &m); err != nil {
 		return nil, err
 	}
 	if m.GetCommunity() == "" || m.GetPartnerId() == "" || m.GetContributionId() == "" || m.GetOccurredAt() == nil {
 		return nil, fmt.Errorf("decode ContributionRecorded %s: community, partner, contribution id or time missing", e.ID)
 	}
 	return &m, nil
-}
-
-// Decode reads e's payload into into after checking its type and content
-// type.
-func Decode(e kafka.Event, typ string, into proto.Message) error {
-	if e.Type != typ {
-		return fmt.Errorf("event %s is %s, not %s", e.ID, e.Type, typ)
-	}
-	if e.ContentType != kafka.ContentTypeProtobuf {
-		return fmt.Errorf("event %s has content type %q, want %s", e.ID, e.ContentType, kafka.ContentTypeProtobuf)
-	}
-	if err := proto.Unmarshal(e.Data, into); err != nil {
-		return fmt.Errorf("decode %s %s: %w", typ, e.ID, err)
-	}
-	return nil
 }
