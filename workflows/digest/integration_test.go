@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"connectrpc.com/connect"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -27,6 +25,7 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/workflows/digest"
+	"github.com/kinshiphq/kinship/workflows/internal/replaytest"
 	"github.com/kinshiphq/kinship/workflows/internal/stacktest"
 )
 
@@ -181,15 +180,8 @@ func TestDigestScheduleOnTheRealStack(t *testing.T) {
 		t.Errorf("digests to Bob, who did not ask for them: %d", n)
 	}
 
-	history := s.History(t, workflowID, runID)
-	replayer := worker.NewWorkflowReplayer()
-	replayer.RegisterWorkflowWithOptions(digest.Workflow, workflow.RegisterOptions{Name: digest.WorkflowName})
-	if err := replayer.ReplayWorkflowHistory(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), history); err != nil {
-		t.Fatalf("the workflow does not replay its own history: %v", err)
-	}
-	if *record {
-		stacktest.Record(t, recordedHistory, history)
-	}
+	replaytest.Keep(t, digest.Workflow, workflow.RegisterOptions{Name: digest.WorkflowName},
+		replaytest.History(t, s.Temporal, workflowID, runID), recordedHistory, *record)
 
 	// Off removes the schedule; removing it again is fine.
 	for range 2 {

@@ -3,7 +3,6 @@ package erasure_test
 import (
 	"context"
 	"flag"
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"connectrpc.com/connect"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -28,6 +26,7 @@ import (
 	memberevents "github.com/kinshiphq/kinship/services/members/events"
 	"github.com/kinshiphq/kinship/workflows/ambassador"
 	"github.com/kinshiphq/kinship/workflows/erasure"
+	"github.com/kinshiphq/kinship/workflows/internal/replaytest"
 	"github.com/kinshiphq/kinship/workflows/internal/stacktest"
 	"github.com/kinshiphq/kinship/workflows/onboarding"
 )
@@ -182,13 +181,6 @@ func TestErasureOnTheRealStack(t *testing.T) {
 		t.Errorf("partners counts = %v, want the one contribution unlinked", counts)
 	}
 
-	history := s.History(t, erasure.WorkflowID(community, ada), "")
-	replayer := worker.NewWorkflowReplayer()
-	replayer.RegisterWorkflowWithOptions(erasure.Workflow, workflow.RegisterOptions{Name: erasure.WorkflowName})
-	if err := replayer.ReplayWorkflowHistory(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), history); err != nil {
-		t.Fatalf("the workflow does not replay its own history: %v", err)
-	}
-	if *record {
-		stacktest.Record(t, recordedHistory, history)
-	}
+	replaytest.Keep(t, erasure.Workflow, workflow.RegisterOptions{Name: erasure.WorkflowName},
+		replaytest.History(t, s.Temporal, erasure.WorkflowID(community, ada), ""), recordedHistory, *record)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -27,6 +25,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/kafka"
 	published "github.com/kinshiphq/kinship/services/events/events"
 	"github.com/kinshiphq/kinship/workflows/eventlifecycle"
+	"github.com/kinshiphq/kinship/workflows/internal/replaytest"
 	"github.com/kinshiphq/kinship/workflows/internal/stacktest"
 )
 
@@ -235,14 +234,7 @@ func TestLifecycleOnTheRealStack(t *testing.T) {
 	}
 
 	for file, eventID := range map[string]string{recordedHistory: workshop, recordedCancelledHistory: picnic} {
-		history := s.History(t, eventlifecycle.WorkflowID(community, eventID), "")
-		replayer := worker.NewWorkflowReplayer()
-		replayer.RegisterWorkflowWithOptions(eventlifecycle.Workflow, workflow.RegisterOptions{Name: eventlifecycle.WorkflowName})
-		if err := replayer.ReplayWorkflowHistory(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), history); err != nil {
-			t.Fatalf("the workflow does not replay its own history: %v", err)
-		}
-		if *record {
-			stacktest.Record(t, file, history)
-		}
+		replaytest.Keep(t, eventlifecycle.Workflow, workflow.RegisterOptions{Name: eventlifecycle.WorkflowName},
+			replaytest.History(t, s.Temporal, eventlifecycle.WorkflowID(community, eventID), ""), file, *record)
 	}
 }

@@ -1,34 +1,16 @@
 package eventlifecycle
 
 import (
-	"log/slog"
-	"path/filepath"
 	"testing"
 
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/kinshiphq/kinship/workflows/internal/replaytest"
 )
 
 // TestReplayRecordedHistories replays every recorded history, so a change
 // that would break running lifecycles fails here (guard it with
-// workflow.GetVersion instead). Record them with
-// go test -run TestLifecycleOnTheRealStack -record.
+// workflow.GetVersion instead).
 func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no recorded histories in testdata/")
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			replayer := worker.NewWorkflowReplayer()
-			replayer.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
-			if err := replayer.ReplayWorkflowHistoryFromJSONFile(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), f); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+	replaytest.ReplayAll(t, Workflow, workflow.RegisterOptions{Name: WorkflowName}, 1, "go test -run TestLifecycleOnTheRealStack -record")
 }

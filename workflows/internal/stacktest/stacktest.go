@@ -18,11 +18,9 @@ import (
 
 	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/trace/noop"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
@@ -235,34 +233,6 @@ func (s *Stack) Worker(t *testing.T, queue string, register func(worker.Registry
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-}
-
-// History reads a workflow run's history.
-func (s *Stack) History(t *testing.T, workflowID, runID string) *historypb.History {
-	t.Helper()
-	h := &historypb.History{}
-	iter := s.Temporal.GetWorkflowHistory(context.Background(), workflowID, runID, false, 0)
-	for iter.HasNext() {
-		e, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, e)
-	}
-	return h
-}
-
-// Record writes a history as JSON for a replay test.
-func Record(t *testing.T, path string, h *historypb.History) {
-	t.Helper()
-	raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("recorded %d events in %s", len(h.Events), path)
 }
 
 // Eventually polls check until it returns "" or timeout passes.
