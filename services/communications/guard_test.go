@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
-	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
 	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/services/communications/api"
@@ -26,48 +24,36 @@ const (
 	allowed         = authtest.Allowed
 )
 
-// Who calls, in the guard table's columns. API keys are verified by the
-// members service and tested end to end in test/e2e.
-var callers = []string{"none", "expired", "wrong-audience", "other-community",
-	"organiser", "staff", "ambassador", "member", "platform-admin", "workload"}
-
 // expectations is the communications service's access table, written out
 // by hand: a procedure missing here fails the test. Columns: anonymous,
 // organiser, staff, ambassador, member (both on their own record),
 // platform admin, workload.
-var expectations = map[string]map[string]string{
-	communicationsv1connect.CommunicationsServiceSendMessageProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	communicationsv1connect.CommunicationsServiceGetMessageProcedure:     row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	communicationsv1connect.CommunicationsServiceListDeliveriesProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	communicationsv1connect.CommunicationsServiceForgetMemberProcedure:   row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
+var expectations = authtest.Table{
+	communicationsv1connect.CommunicationsServiceSendMessageProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	communicationsv1connect.CommunicationsServiceGetMessageProcedure:     authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	communicationsv1connect.CommunicationsServiceListDeliveriesProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	communicationsv1connect.CommunicationsServiceForgetMemberProcedure:   authtest.Row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
 
-	communicationsv1connect.TemplatesServiceSaveTemplateProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	communicationsv1connect.TemplatesServiceGetTemplateProcedure:     row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	communicationsv1connect.TemplatesServiceListTemplatesProcedure:   row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	communicationsv1connect.TemplatesServiceDeleteTemplateProcedure:  row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	communicationsv1connect.TemplatesServicePreviewTemplateProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	communicationsv1connect.TemplatesServiceSaveTemplateProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	communicationsv1connect.TemplatesServiceGetTemplateProcedure:     authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	communicationsv1connect.TemplatesServiceListTemplatesProcedure:   authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	communicationsv1connect.TemplatesServiceDeleteTemplateProcedure:  authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	communicationsv1connect.TemplatesServicePreviewTemplateProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 
-	communicationsv1connect.AnnouncementsServiceCreateAnnouncementProcedure: row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
-	communicationsv1connect.AnnouncementsServiceGetAnnouncementProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	communicationsv1connect.AnnouncementsServiceCancelAnnouncementProcedure: row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	communicationsv1connect.AnnouncementsServiceCreateWebhookProcedure:      row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	communicationsv1connect.AnnouncementsServiceListWebhooksProcedure:       row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	communicationsv1connect.AnnouncementsServiceDeleteWebhookProcedure:      row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	communicationsv1connect.AnnouncementsServiceGetPreferencesProcedure:     row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
-	communicationsv1connect.AnnouncementsServiceSetPreferencesProcedure:     row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
-	communicationsv1connect.AnnouncementsServiceListSuppressionsProcedure:   row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	communicationsv1connect.AnnouncementsServiceRemoveSuppressionProcedure:  row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	communicationsv1connect.AnnouncementsServiceCreateAnnouncementProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
+	communicationsv1connect.AnnouncementsServiceGetAnnouncementProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	communicationsv1connect.AnnouncementsServiceCancelAnnouncementProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	communicationsv1connect.AnnouncementsServiceCreateWebhookProcedure:      authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	communicationsv1connect.AnnouncementsServiceListWebhooksProcedure:       authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	communicationsv1connect.AnnouncementsServiceDeleteWebhookProcedure:      authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	communicationsv1connect.AnnouncementsServiceGetPreferencesProcedure:     authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	communicationsv1connect.AnnouncementsServiceSetPreferencesProcedure:     authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	communicationsv1connect.AnnouncementsServiceListSuppressionsProcedure:   authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	communicationsv1connect.AnnouncementsServiceRemoveSuppressionProcedure:  authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
 }
 
 // row fills a table row: bad tokens are unauthenticated and another
 // community's organiser is denied.
-func row(none, organiser, staff, ambassador, member, admin, workload string) map[string]string {
-	return map[string]string{
-		"none": none, "expired": unauthenticated, "wrong-audience": unauthenticated, "other-community": denied,
-		"organiser": organiser, "staff": staff, "ambassador": ambassador, "member": member,
-		"platform-admin": admin, "workload": workload,
-	}
-}
 
 func TestEveryRPCIsGuarded(t *testing.T) {
 	services := []protoreflect.ServiceDescriptor{
@@ -75,33 +61,14 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 		communicationsv1.File_kinship_communications_v1_templates_proto.Services().ByName("TemplatesService"),
 		communicationsv1.File_kinship_communications_v1_announcements_proto.Services().ByName("AnnouncementsService"),
 	}
-	if missing := api.Policy().Missing(services...); len(missing) > 0 {
-		t.Errorf("procedures without a policy entry: %v", missing)
-	}
-	for _, svc := range services {
-		for i := range svc.Methods().Len() {
-			procedure := "/" + string(svc.FullName()) + "/" + string(svc.Methods().Get(i).Name())
-			if _, ok := expectations[procedure]; !ok {
-				t.Errorf("%s has no row in the guard table", procedure)
-			}
-		}
-	}
+	authtest.CheckCovered(t, api.Policy(), expectations, services...)
 
 	self := recipient(0)
 	f := start(t, options{recipients: []domain.Recipient{self}})
-	tokens := map[string]string{
-		"expired":         f.issuer.Token(t, localissuer.Claims{Subject: "late", Community: "demo", Roles: []string{"organiser"}, IssuedAt: time.Now().Add(-2 * time.Hour), TTL: time.Hour}),
-		"wrong-audience":  f.issuer.Token(t, localissuer.Claims{Subject: "x", Community: "demo", Roles: []string{"organiser"}, Audience: "another-app"}),
-		"other-community": f.issuer.For(t, "other", auth.Organiser),
-		"platform-admin":  f.issuer.Token(t, localissuer.Claims{Subject: "root", Roles: []string{"platform-admin"}}),
-		"workload":        f.issuer.Workload(t),
-	}
-	for _, role := range []auth.Role{auth.Organiser, auth.Staff, auth.Ambassador, auth.Member} {
-		tokens[string(role)] = f.issuer.Token(t, localissuer.Claims{Subject: "u-" + string(role), Community: "demo", Roles: []string{string(role)}, MemberID: self.MemberID})
-	}
+	tokens := f.issuer.Tokens(t, "demo", self.MemberID)
 	n := 0
 	for procedure, want := range expectations {
-		for _, caller := range callers {
+		for _, caller := range authtest.Callers(false) { // API keys: verified by the members service, tested end to end in test/e2e
 			t.Run(procedure+"/"+caller, func(t *testing.T) {
 				n++
 				body := map[string]any{"community": "demo", "id": "01a21500-0000-7000-8000-000000000000", "memberId": self.MemberID}

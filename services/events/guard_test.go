@@ -14,7 +14,6 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
-	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/services/events/api"
 )
 
@@ -25,59 +24,48 @@ const (
 	allowed         = authtest.Allowed
 )
 
-// Who calls, in the guard table's columns.
-var callers = []string{"none", "expired", "wrong-audience", "other-community", "api-key",
-	"organiser", "staff", "ambassador", "member", "platform-admin", "workload"}
-
 // expectations is the access table of the events service, written out by
 // hand: a procedure missing here fails TestEveryRPCIsGuarded. Columns:
 // anonymous, organiser, staff, ambassador, member (each token naming the
 // member the call is about), platform admin, workload. The organiser's
 // API key acts as an organiser, except where only one's own record will
 // do (a key has no member record).
-var expectations = map[string]map[string]string{
-	eventsv1connect.EventsServiceCreateEventProcedure:   row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	eventsv1connect.EventsServiceUpdateEventProcedure:   row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	eventsv1connect.EventsServicePublishEventProcedure:  row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	eventsv1connect.EventsServiceCancelEventProcedure:   row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	eventsv1connect.EventsServiceCompleteEventProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	eventsv1connect.EventsServiceGetEventProcedure:      row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
-	eventsv1connect.EventsServiceListEventsProcedure:    row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
-	eventsv1connect.EventsServiceSuggestEventsProcedure: row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+var expectations = authtest.Table{
+	eventsv1connect.EventsServiceCreateEventProcedure:   authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	eventsv1connect.EventsServiceUpdateEventProcedure:   authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	eventsv1connect.EventsServicePublishEventProcedure:  authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	eventsv1connect.EventsServiceCancelEventProcedure:   authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	eventsv1connect.EventsServiceCompleteEventProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	eventsv1connect.EventsServiceGetEventProcedure:      authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	eventsv1connect.EventsServiceListEventsProcedure:    authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	eventsv1connect.EventsServiceSuggestEventsProcedure: authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
 
-	eventsv1connect.AttendanceServiceRSVPProcedure:               row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
-	eventsv1connect.AttendanceServiceCancelRSVPProcedure:         row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
-	eventsv1connect.AttendanceServiceAcceptSeatOfferProcedure:    row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
-	eventsv1connect.AttendanceServiceExpireSeatOffersProcedure:   row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	eventsv1connect.AttendanceServiceGetRSVPProcedure:            row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
-	eventsv1connect.AttendanceServiceListAttendeesProcedure:      row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	eventsv1connect.AttendanceServiceCheckInProcedure:            row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
-	eventsv1connect.AttendanceServiceMarkNoShowsProcedure:        row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	eventsv1connect.AttendanceServiceRSVPProcedure:               authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	eventsv1connect.AttendanceServiceCancelRSVPProcedure:         authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	eventsv1connect.AttendanceServiceAcceptSeatOfferProcedure:    authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	eventsv1connect.AttendanceServiceExpireSeatOffersProcedure:   authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	eventsv1connect.AttendanceServiceGetRSVPProcedure:            authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	eventsv1connect.AttendanceServiceListAttendeesProcedure:      authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	eventsv1connect.AttendanceServiceCheckInProcedure:            authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	eventsv1connect.AttendanceServiceMarkNoShowsProcedure:        authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	eventsv1connect.AttendanceServiceGiveFeedbackProcedure:       ownRow(),
-	eventsv1connect.AttendanceServiceGetFeedbackSummaryProcedure: row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
-	eventsv1connect.AttendanceServiceListFeedbackProcedure:       row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	eventsv1connect.AttendanceServiceForgetMemberProcedure:       row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
+	eventsv1connect.AttendanceServiceGetFeedbackSummaryProcedure: authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	eventsv1connect.AttendanceServiceListFeedbackProcedure:       authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	eventsv1connect.AttendanceServiceForgetMemberProcedure:       authtest.Row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
 
 	eventsv1connect.CalendarServiceGetFeedTokenProcedure:    ownRow(),
 	eventsv1connect.CalendarServiceRotateFeedTokenProcedure: ownRow(),
-	eventsv1connect.CalendarServiceExportEventICSProcedure:  row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	eventsv1connect.CalendarServiceExportEventICSProcedure:  authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
 }
 
 // row fills a table row: anonymous callers get none, bad tokens are
 // unauthenticated, another community's organiser is denied, the API key
 // (an organiser key) is treated as an organiser, and the roles follow.
-func row(none, organiser, staff, ambassador, member, admin, workload string) map[string]string {
-	return map[string]string{
-		"none": none, "expired": unauthenticated, "wrong-audience": unauthenticated, "other-community": denied,
-		"api-key": organiser, "organiser": organiser, "staff": staff, "ambassador": ambassador, "member": member,
-		"platform-admin": admin, "workload": workload,
-	}
-}
 
 // ownRow is the row of RPCs only a member may call for themselves: an
 // API key and a platform admin have no member record.
 func ownRow() map[string]string {
-	r := row(unauthenticated, allowed, allowed, allowed, allowed, denied, denied)
+	r := authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, denied, denied)
 	r["api-key"] = denied
 	return r
 }
@@ -88,36 +76,17 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 		eventsv1.File_kinship_events_v1_events_service_proto.Services().ByName("AttendanceService"),
 		eventsv1.File_kinship_events_v1_events_service_proto.Services().ByName("CalendarService"),
 	}
-	if missing := api.Policy().Missing(services...); len(missing) > 0 {
-		t.Errorf("procedures without a policy entry: %v", missing)
-	}
-	for _, svc := range services {
-		for i := range svc.Methods().Len() {
-			procedure := "/" + string(svc.FullName()) + "/" + string(svc.Methods().Get(i).Name())
-			if _, ok := expectations[procedure]; !ok {
-				t.Errorf("%s has no row in the guard table", procedure)
-			}
-		}
-	}
+	authtest.CheckCovered(t, api.Policy(), expectations, services...)
 
 	s := start(t)
 	e := s.publish(t, s.spec())
 	const memberID = "m-guard"
 	occurrenceID := e.GetOccurrences()[0].GetId()
-	tokens := map[string]string{
-		"expired":         s.issuer.Token(t, localissuer.Claims{Subject: "late", Community: "demo", Roles: []string{"organiser"}, IssuedAt: time.Now().Add(-2 * time.Hour), TTL: time.Hour}),
-		"wrong-audience":  s.issuer.Token(t, localissuer.Claims{Subject: "x", Community: "demo", Roles: []string{"organiser"}, Audience: "another-app"}),
-		"other-community": s.issuer.For(t, "other", auth.Organiser),
-		"api-key":         s.apiKey,
-		"platform-admin":  s.issuer.Token(t, localissuer.Claims{Subject: "root", Roles: []string{"platform-admin"}}),
-		"workload":        s.issuer.Workload(t),
-	}
-	for _, role := range []auth.Role{auth.Organiser, auth.Staff, auth.Ambassador, auth.Member} {
-		tokens[string(role)] = s.issuer.Token(t, localissuer.Claims{Subject: "u-" + string(role), Community: "demo", Roles: []string{string(role)}, MemberID: memberID})
-	}
+	tokens := s.issuer.Tokens(t, "demo", memberID)
+	tokens["api-key"] = s.apiKey
 	n := 0
 	for procedure, want := range expectations {
-		for _, caller := range callers {
+		for _, caller := range authtest.Callers(true) {
 			t.Run(procedure+"/"+caller, func(t *testing.T) {
 				n++
 				body := map[string]any{"community": "demo", "id": e.GetId(), "eventId": e.GetId(), "occurrenceId": occurrenceID, "memberId": memberID}

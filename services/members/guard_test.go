@@ -14,7 +14,6 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
-	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/services/members/api"
 )
 
@@ -25,62 +24,51 @@ const (
 	allowed         = authtest.Allowed
 )
 
-// Who calls, in the guard table's columns.
-var callers = []string{"none", "expired", "wrong-audience", "other-community", "api-key",
-	"organiser", "staff", "ambassador", "member", "platform-admin", "workload"}
-
 // expectations is the access table of the members service, written out by
 // hand: a procedure missing here fails TestEveryRPCIsGuarded. Columns:
 // anonymous, organiser (and an organiser's API key), staff, ambassador,
 // member (both on their own record), platform admin, workload.
-var expectations = map[string]map[string]string{
-	membersv1connect.MembersServiceJoinCommunityProcedure:    row(allowed, allowed, allowed, allowed, allowed, allowed, allowed),
-	membersv1connect.MembersServiceGetMemberProcedure:        row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
-	membersv1connect.MembersServiceListMembersProcedure:      row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	membersv1connect.MembersServiceUpdateProfileProcedure:    row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
-	membersv1connect.MembersServiceChangeStatusProcedure:     row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	membersv1connect.MembersServiceLeaveCommunityProcedure:   row(unauthenticated, allowed, denied, allowed, allowed, allowed, denied),
-	membersv1connect.MembersServiceRecordConsentProcedure:    row(unauthenticated, allowed, denied, allowed, allowed, allowed, allowed),
-	membersv1connect.MembersServiceGetConsentsProcedure:      row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
-	membersv1connect.MembersServiceAssignRoleProcedure:       row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
-	membersv1connect.MembersServiceRevokeRoleProcedure:       row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
-	membersv1connect.MembersServiceMergeMembersProcedure:     row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	membersv1connect.MembersServiceExportMemberDataProcedure: row(unauthenticated, allowed, denied, allowed, allowed, allowed, denied),
-	membersv1connect.MembersServiceEraseMemberProcedure:      row(unauthenticated, allowed, denied, allowed, allowed, allowed, allowed),
-	membersv1connect.MembersServiceImportMembersProcedure:    row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	membersv1connect.MembersServiceExportMembersProcedure:    row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+var expectations = authtest.Table{
+	membersv1connect.MembersServiceJoinCommunityProcedure:    authtest.Row(allowed, allowed, allowed, allowed, allowed, allowed, allowed),
+	membersv1connect.MembersServiceGetMemberProcedure:        authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	membersv1connect.MembersServiceListMembersProcedure:      authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.MembersServiceUpdateProfileProcedure:    authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	membersv1connect.MembersServiceChangeStatusProcedure:     authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.MembersServiceLeaveCommunityProcedure:   authtest.Row(unauthenticated, allowed, denied, allowed, allowed, allowed, denied),
+	membersv1connect.MembersServiceRecordConsentProcedure:    authtest.Row(unauthenticated, allowed, denied, allowed, allowed, allowed, allowed),
+	membersv1connect.MembersServiceGetConsentsProcedure:      authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	membersv1connect.MembersServiceAssignRoleProcedure:       authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
+	membersv1connect.MembersServiceRevokeRoleProcedure:       authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
+	membersv1connect.MembersServiceMergeMembersProcedure:     authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.MembersServiceExportMemberDataProcedure: authtest.Row(unauthenticated, allowed, denied, allowed, allowed, allowed, denied),
+	membersv1connect.MembersServiceEraseMemberProcedure:      authtest.Row(unauthenticated, allowed, denied, allowed, allowed, allowed, allowed),
+	membersv1connect.MembersServiceImportMembersProcedure:    authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.MembersServiceExportMembersProcedure:    authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
 
-	membersv1connect.SegmentsServiceCreateSegmentProcedure:      row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	membersv1connect.SegmentsServiceListSegmentsProcedure:       row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	membersv1connect.SegmentsServiceDeleteSegmentProcedure:      row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	membersv1connect.SegmentsServiceCountSegmentProcedure:       row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	membersv1connect.SegmentsServiceListSegmentMembersProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	membersv1connect.SegmentsServiceTargetGroupReportProcedure:  row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.SegmentsServiceCreateSegmentProcedure:      authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.SegmentsServiceListSegmentsProcedure:       authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.SegmentsServiceDeleteSegmentProcedure:      authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.SegmentsServiceCountSegmentProcedure:       authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.SegmentsServiceListSegmentMembersProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	membersv1connect.SegmentsServiceTargetGroupReportProcedure:  authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 
-	membersv1connect.EngagementServiceRecordActivityProcedure:          row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	membersv1connect.EngagementServiceGetEngagementProcedure:           row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
-	membersv1connect.EngagementServiceReviewLevelsProcedure:            row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
-	membersv1connect.EngagementServiceRecomputeLevelsProcedure:         row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	membersv1connect.EngagementServiceGetCommunitySettingsProcedure:    row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
-	membersv1connect.EngagementServiceUpdateCommunitySettingsProcedure: row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.EngagementServiceRecordActivityProcedure:          authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	membersv1connect.EngagementServiceGetEngagementProcedure:           authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	membersv1connect.EngagementServiceReviewLevelsProcedure:            authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
+	membersv1connect.EngagementServiceRecomputeLevelsProcedure:         authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.EngagementServiceGetCommunitySettingsProcedure:    authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+	membersv1connect.EngagementServiceUpdateCommunitySettingsProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
 
-	membersv1connect.AccessServiceCreateAPIKeyProcedure:     row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	membersv1connect.AccessServiceListAPIKeysProcedure:      row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	membersv1connect.AccessServiceRevokeAPIKeyProcedure:     row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	membersv1connect.AccessServiceListAuditEntriesProcedure: row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	membersv1connect.AccessServiceVerifyAPIKeyProcedure:     row(unauthenticated, denied, denied, denied, denied, denied, allowed),
+	membersv1connect.AccessServiceCreateAPIKeyProcedure:     authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.AccessServiceListAPIKeysProcedure:      authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.AccessServiceRevokeAPIKeyProcedure:     authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.AccessServiceListAuditEntriesProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.AccessServiceVerifyAPIKeyProcedure:     authtest.Row(unauthenticated, denied, denied, denied, denied, denied, allowed),
 }
 
 // row fills a table row: anonymous callers get none, bad tokens are
 // unauthenticated, another community's organiser is denied, the API key
 // (an organiser key) is treated as an organiser, and the roles follow.
-func row(none, organiser, staff, ambassador, member, admin, workload string) map[string]string {
-	return map[string]string{
-		"none": none, "expired": unauthenticated, "wrong-audience": unauthenticated, "other-community": denied,
-		"api-key": organiser, "organiser": organiser, "staff": staff, "ambassador": ambassador, "member": member,
-		"platform-admin": admin, "workload": workload,
-	}
-}
 
 func TestEveryRPCIsGuarded(t *testing.T) {
 	services := []protoreflect.ServiceDescriptor{
@@ -89,17 +77,7 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 		membersv1.File_kinship_members_v1_engagement_proto.Services().ByName("EngagementService"),
 		membersv1.File_kinship_members_v1_access_proto.Services().ByName("AccessService"),
 	}
-	if missing := api.Policy().Missing(services...); len(missing) > 0 {
-		t.Errorf("procedures without a policy entry: %v", missing)
-	}
-	for _, svc := range services {
-		for i := range svc.Methods().Len() {
-			procedure := "/" + string(svc.FullName()) + "/" + string(svc.Methods().Get(i).Name())
-			if _, ok := expectations[procedure]; !ok {
-				t.Errorf("%s has no row in the guard table", procedure)
-			}
-		}
-	}
+	authtest.CheckCovered(t, api.Policy(), expectations, services...)
 
 	s := start(t)
 	ctx := context.Background()
@@ -119,21 +97,12 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tokens := map[string]string{
-		"expired":         s.issuer.Token(t, localissuer.Claims{Subject: "late", Community: "demo", Roles: []string{"organiser"}, IssuedAt: time.Now().Add(-2 * time.Hour), TTL: time.Hour}),
-		"wrong-audience":  s.issuer.Token(t, localissuer.Claims{Subject: "x", Community: "demo", Roles: []string{"organiser"}, Audience: "another-app"}),
-		"other-community": s.issuer.For(t, "other", auth.Organiser),
-		"api-key":         key.Msg.GetSecret(),
-		"platform-admin":  s.issuer.Token(t, localissuer.Claims{Subject: "root", Roles: []string{"platform-admin"}}),
-		"workload":        s.issuer.Workload(t),
-	}
-	for _, role := range []auth.Role{auth.Organiser, auth.Staff, auth.Ambassador, auth.Member} {
-		tokens[string(role)] = s.issuer.Token(t, localissuer.Claims{Subject: "u-" + string(role), Community: "demo", Roles: []string{string(role)}, MemberID: memberID})
-	}
+	tokens := s.issuer.Tokens(t, "demo", memberID)
+	tokens["api-key"] = key.Msg.GetSecret()
 
 	n := 0
 	for procedure, want := range expectations {
-		for _, caller := range callers {
+		for _, caller := range authtest.Callers(true) {
 			t.Run(procedure+"/"+caller, func(t *testing.T) {
 				n++
 				body := map[string]any{"community": "demo", "id": memberID, "memberId": memberID}

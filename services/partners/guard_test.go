@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -17,7 +16,6 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/partners/v1/partnersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
-	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/services/partners/api"
 )
 
@@ -28,61 +26,50 @@ const (
 	allowed         = authtest.Allowed
 )
 
-// Who calls, in the guard table's columns.
-var callers = []string{"none", "expired", "wrong-audience", "other-community", "api-key",
-	"organiser", "staff", "ambassador", "member", "platform-admin", "workload"}
-
 // expectations is the access table of the partners service, written out
 // by hand: a procedure missing here fails TestEveryRPCIsGuarded. Columns:
 // anonymous, organiser (and an organiser's API key), staff, ambassador,
 // member, platform admin, workload.
-var expectations = map[string]map[string]string{
-	partnersv1connect.PartnersServiceAddPartnerProcedure:          row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.PartnersServiceGetPartnerProcedure:          row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	partnersv1connect.PartnersServiceListPartnersProcedure:        row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	partnersv1connect.PartnersServiceUpdatePartnerProcedure:       row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.PartnersServiceChangePartnerStatusProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.PartnersServiceListDueForReviewProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	partnersv1connect.PartnersServiceLogInteractionProcedure:      row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.PartnersServiceListInteractionsProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+var expectations = authtest.Table{
+	partnersv1connect.PartnersServiceAddPartnerProcedure:          authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.PartnersServiceGetPartnerProcedure:          authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	partnersv1connect.PartnersServiceListPartnersProcedure:        authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	partnersv1connect.PartnersServiceUpdatePartnerProcedure:       authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.PartnersServiceChangePartnerStatusProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.PartnersServiceListDueForReviewProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	partnersv1connect.PartnersServiceLogInteractionProcedure:      authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.PartnersServiceListInteractionsProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 
-	partnersv1connect.ContactsServiceAddContactProcedure:           row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.ContactsServiceGetContactProcedure:           row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.ContactsServiceListContactsProcedure:         row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.ContactsServiceUpdateContactProcedure:        row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.ContactsServiceRecordContactConsentProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.ContactsServiceEraseContactProcedure:         row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	partnersv1connect.ContactsServiceAddContactProcedure:           authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.ContactsServiceGetContactProcedure:           authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.ContactsServiceListContactsProcedure:         authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.ContactsServiceUpdateContactProcedure:        authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.ContactsServiceRecordContactConsentProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.ContactsServiceEraseContactProcedure:         authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
 
-	partnersv1connect.AgreementsServiceCreateAgreementProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.AgreementsServiceGetAgreementProcedure:       row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	partnersv1connect.AgreementsServiceListAgreementsProcedure:     row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	partnersv1connect.AgreementsServiceUpdateAgreementProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.AgreementsServiceSignAgreementProcedure:      row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.AgreementsServiceActivateAgreementProcedure:  row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.AgreementsServiceRenewAgreementProcedure:     row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.AgreementsServiceTerminateAgreementProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.AgreementsServiceRunExpirySweepProcedure:     row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
+	partnersv1connect.AgreementsServiceCreateAgreementProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.AgreementsServiceGetAgreementProcedure:       authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	partnersv1connect.AgreementsServiceListAgreementsProcedure:     authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	partnersv1connect.AgreementsServiceUpdateAgreementProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.AgreementsServiceSignAgreementProcedure:      authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.AgreementsServiceActivateAgreementProcedure:  authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.AgreementsServiceRenewAgreementProcedure:     authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.AgreementsServiceTerminateAgreementProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.AgreementsServiceRunExpirySweepProcedure:     authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
 
-	partnersv1connect.ContributionsServiceRecordContributionProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.ContributionsServiceListContributionsProcedure:  row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.ContributionsServiceForgetMemberProcedure:       row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
+	partnersv1connect.ContributionsServiceRecordContributionProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.ContributionsServiceListContributionsProcedure:  authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.ContributionsServiceForgetMemberProcedure:       authtest.Row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
 
-	partnersv1connect.ReportsServiceStakeholderGridProcedure:    row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.ReportsServiceContributionTotalsProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	partnersv1connect.ReportsServiceExpiringAgreementsProcedure: row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	partnersv1connect.ReportsServiceExportReportProcedure:       row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.ReportsServiceStakeholderGridProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.ReportsServiceContributionTotalsProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.ReportsServiceExpiringAgreementsProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	partnersv1connect.ReportsServiceExportReportProcedure:       authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 }
 
 // row fills a table row: anonymous callers get none, bad tokens are
 // unauthenticated, another community's organiser is denied, the API key
 // (an organiser key) is treated as an organiser, and the roles follow.
-func row(none, organiser, staff, ambassador, member, admin, workload string) map[string]string {
-	return map[string]string{
-		"none": none, "expired": unauthenticated, "wrong-audience": unauthenticated, "other-community": denied,
-		"api-key": organiser, "organiser": organiser, "staff": staff, "ambassador": ambassador, "member": member,
-		"platform-admin": admin, "workload": workload,
-	}
-}
 
 // fakeAccess stands in for the members service's AccessService: it knows
 // one organiser key of demo.
@@ -108,22 +95,7 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 			services = append(services, f.Services().Get(i))
 		}
 	}
-	if missing := api.Policy().Missing(services...); len(missing) > 0 {
-		t.Errorf("procedures without a policy entry: %v", missing)
-	}
-	procedures := 0
-	for _, svc := range services {
-		for i := range svc.Methods().Len() {
-			procedures++
-			procedure := "/" + string(svc.FullName()) + "/" + string(svc.Methods().Get(i).Name())
-			if _, ok := expectations[procedure]; !ok {
-				t.Errorf("%s has no row in the guard table", procedure)
-			}
-		}
-	}
-	if procedures != len(expectations) || len(api.Policy()) != len(expectations) {
-		t.Errorf("%d procedures, %d policy entries, %d table rows", procedures, len(api.Policy()), len(expectations))
-	}
+	authtest.CheckCovered(t, api.Policy(), expectations, services...)
 
 	key, err := auth.NewAPIKey()
 	if err != nil {
@@ -135,20 +107,11 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 	s := start(t, func(s *service) { s.membersURL = members.URL })
 	p := addPartner(t, s, "Solar Co-op")
 
-	tokens := map[string]string{
-		"expired":         s.issuer.Token(t, localissuer.Claims{Subject: "late", Community: "demo", Roles: []string{"organiser"}, IssuedAt: time.Now().Add(-2 * time.Hour), TTL: time.Hour}),
-		"wrong-audience":  s.issuer.Token(t, localissuer.Claims{Subject: "x", Community: "demo", Roles: []string{"organiser"}, Audience: "another-app"}),
-		"other-community": s.issuer.For(t, "other", auth.Organiser),
-		"api-key":         key.Plain,
-		"platform-admin":  s.issuer.Token(t, localissuer.Claims{Subject: "root", Roles: []string{"platform-admin"}}),
-		"workload":        s.issuer.Workload(t),
-	}
-	for _, role := range []auth.Role{auth.Organiser, auth.Staff, auth.Ambassador, auth.Member} {
-		tokens[string(role)] = s.issuer.Token(t, localissuer.Claims{Subject: "u-" + string(role), Community: "demo", Roles: []string{string(role)}, MemberID: "m-1"})
-	}
+	tokens := s.issuer.Tokens(t, "demo", "m-1")
+	tokens["api-key"] = key.Plain
 
 	for procedure, want := range expectations {
-		for _, caller := range callers {
+		for _, caller := range authtest.Callers(true) {
 			t.Run(procedure+"/"+caller, func(t *testing.T) {
 				if procedure == partnersv1connect.ReportsServiceExportReportProcedure {
 					authtest.CheckGuard(t, procedure, caller, export(s.url, tokens[caller]), want[caller])

@@ -4,16 +4,12 @@ import (
 	"context"
 	"net/http"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	journeysv1 "github.com/kinshiphq/kinship/gen/kinship/journeys/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/journeys/v1/journeysv1connect"
-	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
-	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/workflows/journeysapi"
 )
 
@@ -24,62 +20,33 @@ const (
 	allowed         = authtest.Allowed
 )
 
-// Who calls, in the guard table's columns. API keys are verified by the
-// members service, as for the services (tested end to end in test/e2e).
-var callers = []string{"none", "expired", "wrong-audience", "other-community",
-	"organiser", "staff", "ambassador", "member", "platform-admin", "workload"}
-
 // expectations is the journeys API's access table, written out by hand:
 // a procedure missing here fails the test. Columns: anonymous, organiser,
 // staff, ambassador, member (each acting on their own record), platform
 // admin, workload.
-var expectations = map[string]map[string]string{
-	journeysv1connect.JourneysServiceStartOnboardingProcedure:    row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceGetJourneyProcedure:         row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceListJourneysProcedure:       row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceSignalJourneyProcedure:      row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceCancelJourneyProcedure:      row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceNominateAmbassadorProcedure: row(unauthenticated, allowed, denied, allowed, allowed, allowed, denied),
-	journeysv1connect.JourneysServiceReviewNominationProcedure:   row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceListProgrammeProcedure:      row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+var expectations = authtest.Table{
+	journeysv1connect.JourneysServiceStartOnboardingProcedure:    authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceGetJourneyProcedure:         authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceListJourneysProcedure:       authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceSignalJourneyProcedure:      authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceCancelJourneyProcedure:      authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceNominateAmbassadorProcedure: authtest.Row(unauthenticated, allowed, denied, allowed, allowed, allowed, denied),
+	journeysv1connect.JourneysServiceReviewNominationProcedure:   authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceListProgrammeProcedure:      authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 }
 
 // row fills a table row: bad tokens are unauthenticated and another
 // community's organiser is denied.
-func row(none, organiser, staff, ambassador, member, admin, workload string) map[string]string {
-	return map[string]string{
-		"none": none, "expired": unauthenticated, "wrong-audience": unauthenticated, "other-community": denied,
-		"organiser": organiser, "staff": staff, "ambassador": ambassador, "member": member,
-		"platform-admin": admin, "workload": workload,
-	}
-}
 
 func TestEveryRPCIsGuarded(t *testing.T) {
 	svc := journeysv1.File_kinship_journeys_v1_journeys_proto.Services().ByName("JourneysService")
-	if missing := journeysapi.Policy().Missing([]protoreflect.ServiceDescriptor{svc}...); len(missing) > 0 {
-		t.Errorf("procedures without a policy entry: %v", missing)
-	}
-	for i := range svc.Methods().Len() {
-		procedure := "/" + string(svc.FullName()) + "/" + string(svc.Methods().Get(i).Name())
-		if _, ok := expectations[procedure]; !ok {
-			t.Errorf("%s has no row in the guard table", procedure)
-		}
-	}
+	authtest.CheckCovered(t, journeysapi.Policy(), expectations, svc)
 
 	f := start(t)
 	const self = "org-member" // the programme's reviewer
-	tokens := map[string]string{
-		"expired":         f.issuer.Token(t, localissuer.Claims{Subject: "late", Community: "demo", Roles: []string{"organiser"}, IssuedAt: time.Now().Add(-2 * time.Hour), TTL: time.Hour}),
-		"wrong-audience":  f.issuer.Token(t, localissuer.Claims{Subject: "x", Community: "demo", Roles: []string{"organiser"}, Audience: "another-app"}),
-		"other-community": f.issuer.For(t, "other", auth.Organiser),
-		"platform-admin":  f.issuer.Token(t, localissuer.Claims{Subject: "root", Roles: []string{"platform-admin"}}),
-		"workload":        f.issuer.Workload(t),
-	}
-	for _, role := range []auth.Role{auth.Organiser, auth.Staff, auth.Ambassador, auth.Member} {
-		tokens[string(role)] = f.issuer.Token(t, localissuer.Claims{Subject: "u-" + string(role), Community: "demo", Roles: []string{string(role)}, MemberID: self})
-	}
+	tokens := f.issuer.Tokens(t, "demo", self)
 	for procedure, want := range expectations {
-		for _, caller := range callers {
+		for _, caller := range authtest.Callers(false) { // API keys: verified by the members service, tested end to end in test/e2e
 			t.Run(procedure+"/"+caller, func(t *testing.T) {
 				var got string
 				if procedure == journeysv1connect.JourneysServiceStartOnboardingProcedure {
