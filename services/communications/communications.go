@@ -21,19 +21,17 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/inbox"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	kmail "github.com/kinshiphq/kinship/internal/mail"
 	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/internal/rpc"
-	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/service"
-	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/services/communications/api"
 	"github.com/kinshiphq/kinship/services/communications/domain"
 	"github.com/kinshiphq/kinship/services/communications/store"
@@ -169,25 +167,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return fmt.Errorf("communications: %w", err)
 	}
 	defer sender.Close()
-	d, err := service.OpenDatabase(ctx, "communications", cfg.DatabaseURL, logger, outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations())
+	rt, err := service.NewRuntime(ctx, service.RuntimeConfig{Name: "communications", DatabaseURL: cfg.DatabaseURL,
+		Migrations: []db.Migrations{outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations()}, KafkaBrokers: cfg.KafkaBrokers, KafkaSecurity: cfg.KafkaSecurity,
+		Listener: deps.Listener, HTTPAddr: cfg.HTTPAddr, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Tracer: deps.Tracer, Meter: deps.Meter})
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	ob := outbox.New(d, telemetry.Propagator())
-	st := store.New(d, ob)
-	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity})
-	defer writer.Close()
-
-	ln, err := serve.Listen(deps.Listener, cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("communications: %w", err)
-	}
-	srv := serve.New(serve.Options{
-		Logger:          logger,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Checks:          map[string]serve.Check{"database": d.PingContext},
-	})
+	defer rt.Close()
+	d, srv := rt.DB, rt.Server
+	st := store.New(d, rt.Outbox)
 	deliverer := NewDeliverer(st, DelivererConfig{
 		Mailer:           sender,
 		Webhooks:         &http.Client{Timeout: 10 * time.Second, Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(deps.Tracer))},
@@ -217,17 +205,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	srv.Handle(communicationsv1connect.NewAnnouncementsServiceHandler(handler, opts...))
 	handler.Routes(srv)
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(gctx, ln) })
-	g.Go(func() error {
-		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
-	})
-	consumers := kafka.ConsumerConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, DeadLetters: writer, Tracer: deps.Tracer, Logger: logger}
+	work := []func(context.Context) error{func(ctx context.Context) error {
+		return deliverer.Dispatch(ctx, cfg.DispatchBatch, cfg.DispatchWorkers, time.Second)
+	}}
 	for _, f := range feeds(st, inbox.New(d)) {
-		g.Go(func() error { return service.Consume(gctx, consumers, cfg.Communities, f) })
+		work = append(work, rt.Consume(cfg.Communities, f))
 	}
-	g.Go(func() error { return deliverer.Dispatch(gctx, cfg.DispatchBatch, cfg.DispatchWorkers, time.Second) })
-	return g.Wait()
+	return rt.Run(ctx, work...)
 }
 
 // senderDomain is the domain of the sender address, for Message-IDs.

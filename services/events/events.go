@@ -16,18 +16,16 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/inbox"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/internal/rpc"
-	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/service"
-	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/services/events/api"
 	published "github.com/kinshiphq/kinship/services/events/events"
 	"github.com/kinshiphq/kinship/services/events/store"
@@ -115,25 +113,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		clock = time.Now
 	}
 	logger := deps.Logger.With("component", "events")
-	d, err := service.OpenDatabase(ctx, "events", cfg.DatabaseURL, logger, outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations())
+	rt, err := service.NewRuntime(ctx, service.RuntimeConfig{Name: "events", DatabaseURL: cfg.DatabaseURL,
+		Migrations: []db.Migrations{outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations()}, KafkaBrokers: cfg.KafkaBrokers, KafkaSecurity: cfg.KafkaSecurity,
+		Listener: deps.Listener, HTTPAddr: cfg.HTTPAddr, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Tracer: deps.Tracer, Meter: deps.Meter})
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	ob := outbox.New(d, telemetry.Propagator())
-	st := store.New(d, ob, published.Factory{}, store.Options{Now: clock, OfferWindow: cfg.SeatOfferWindow})
-	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity})
-	defer writer.Close()
-
-	ln, err := serve.Listen(deps.Listener, cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("events: %w", err)
-	}
-	srv := serve.New(serve.Options{
-		Logger:          logger,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Checks:          map[string]serve.Check{"database": d.PingContext},
-	})
+	defer rt.Close()
+	d, srv := rt.DB, rt.Server
+	st := store.New(d, rt.Outbox, published.Factory{}, store.Options{Now: clock, OfferWindow: cfg.SeatOfferWindow})
 	tokens, err := service.Tokens("events", cfg.Auth)
 	if err != nil {
 		return err
@@ -149,19 +137,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	srv.Handle(api.MemberFeedPattern, feeds.Member())
 	srv.Handle(api.EventICSPattern, feeds.Event())
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(gctx, ln) })
-	g.Go(func() error {
-		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
-	})
-	consumers := kafka.ConsumerConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, DeadLetters: writer, Tracer: deps.Tracer, Logger: logger}
-	g.Go(func() error {
-		return service.Consume(gctx, consumers, cfg.Communities, erasures(st, cfg.Communities, logger))
-	})
 	sweepEvery := cfg.SweepEvery
 	if sweepEvery <= 0 {
 		sweepEvery = time.Minute
 	}
-	g.Go(func() error { service.Every(gctx, sweepEvery, false, sweep(h, cfg.NoShowAfter, logger)); return nil })
-	return g.Wait()
+	return rt.Run(ctx, rt.Consume(cfg.Communities, erasures(st, cfg.Communities, logger)),
+		rt.Every(sweepEvery, false, sweep(h, cfg.NoShowAfter, logger)))
 }

@@ -15,17 +15,15 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/kinshiphq/kinship/gen/kinship/partners/v1/partnersv1connect"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/internal/rpc"
-	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/service"
-	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/services/partners/api"
 	"github.com/kinshiphq/kinship/services/partners/domain"
 	"github.com/kinshiphq/kinship/services/partners/store"
@@ -115,28 +113,18 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	thresholds, _ := cfg.thresholds()
 	logger := deps.Logger.With("component", "partners")
-	d, err := service.OpenDatabase(ctx, "partners", cfg.DatabaseURL, logger, outbox.Migrations(), audit.Migrations(), store.Migrations())
+	rt, err := service.NewRuntime(ctx, service.RuntimeConfig{Name: "partners", DatabaseURL: cfg.DatabaseURL,
+		Migrations: []db.Migrations{outbox.Migrations(), audit.Migrations(), store.Migrations()}, KafkaBrokers: cfg.KafkaBrokers, KafkaSecurity: cfg.KafkaSecurity,
+		Listener: deps.Listener, HTTPAddr: cfg.HTTPAddr, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Tracer: deps.Tracer, Meter: deps.Meter})
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	ob := outbox.New(d, telemetry.Propagator())
-	st := store.New(d, ob)
+	defer rt.Close()
+	d, srv := rt.DB, rt.Server
+	st := store.New(d, rt.Outbox)
 	if err := st.EnsureCommunities(ctx, cfg.Communities...); err != nil {
 		return fmt.Errorf("partners: %w", err)
 	}
-	writer := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity})
-	defer writer.Close()
-
-	ln, err := serve.Listen(deps.Listener, cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("partners: %w", err)
-	}
-	srv := serve.New(serve.Options{
-		Logger:          logger,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Checks:          map[string]serve.Check{"database": d.PingContext},
-	})
 	tokens, err := service.Tokens("partners", cfg.Auth)
 	if err != nil {
 		return err
@@ -155,14 +143,5 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if every <= 0 {
 		every = 24 * time.Hour
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(gctx, ln) })
-	g.Go(func() error {
-		return ob.Run(gctx, outbox.RelayConfig{Writer: writer, Tracer: deps.Tracer, Meter: deps.Meter, Logger: logger})
-	})
-	g.Go(func() error {
-		service.Every(gctx, every, true, sweepAgreements(cfg.Communities, sweeper, logger))
-		return nil
-	})
-	return g.Wait()
+	return rt.Run(ctx, rt.Every(every, true, sweepAgreements(cfg.Communities, sweeper, logger)))
 }
