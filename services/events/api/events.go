@@ -182,23 +182,31 @@ func (h *Handler) updateWhole(e domain.Event, occs []domain.Occurrence, update d
 	return change, nil
 }
 
-// updateOccurrence applies an update to one occurrence of e.
-func (h *Handler) updateOccurrence(e domain.Event, occs []domain.Occurrence, occurrenceID string, update domain.Spec, paths []string, now time.Time, changed *[]string) (store.EventChange, error) {
+// editableOccurrence finds the occurrence of the recurring event e that
+// an edit names; a cancelled or started occurrence cannot be edited.
+func editableOccurrence(e domain.Event, occs []domain.Occurrence, occurrenceID string, now time.Time) (int, error) {
 	if !e.Recurring() {
-		return store.EventChange{}, domain.ErrNotRecurring
+		return 0, domain.ErrNotRecurring
 	}
 	i := slices.IndexFunc(occs, func(o domain.Occurrence) bool { return o.ID == occurrenceID })
-	if i < 0 {
-		return store.EventChange{}, domain.ErrOccurrenceNotFound
-	}
-	o := occs[i]
 	switch {
-	case o.Status == domain.OccurrenceCancelled:
-		return store.EventChange{}, domain.ErrOccurrenceCancelled
-	case o.Started(now):
-		return store.EventChange{}, domain.ErrOccurrenceEnded
+	case i < 0:
+		return 0, domain.ErrOccurrenceNotFound
+	case occs[i].Status == domain.OccurrenceCancelled:
+		return 0, domain.ErrOccurrenceCancelled
+	case occs[i].Started(now):
+		return 0, domain.ErrOccurrenceEnded
 	}
-	o, ch, err := domain.OverrideOccurrence(e, o, update, paths, now)
+	return i, nil
+}
+
+// updateOccurrence applies an update to one occurrence of e.
+func (h *Handler) updateOccurrence(e domain.Event, occs []domain.Occurrence, occurrenceID string, update domain.Spec, paths []string, now time.Time, changed *[]string) (store.EventChange, error) {
+	i, err := editableOccurrence(e, occs, occurrenceID, now)
+	if err != nil {
+		return store.EventChange{}, err
+	}
+	o, ch, err := domain.OverrideOccurrence(e, occs[i], update, paths, now)
 	if err != nil {
 		return store.EventChange{}, err
 	}
@@ -222,20 +230,12 @@ func (h *Handler) updateOccurrence(e domain.Event, occs []domain.Occurrence, occ
 // splitSeries ends e before the named occurrence and moves it and the
 // following occurrences to a new event carrying the update.
 func (h *Handler) splitSeries(e domain.Event, occs []domain.Occurrence, occurrenceID string, update domain.Spec, paths []string, now time.Time, changed *[]string) (store.EventChange, error) {
-	if !e.Recurring() {
-		return store.EventChange{}, domain.ErrNotRecurring
-	}
-	pivot := slices.IndexFunc(occs, func(o domain.Occurrence) bool { return o.ID == occurrenceID })
-	if pivot < 0 {
-		return store.EventChange{}, domain.ErrOccurrenceNotFound
+	pivot, err := editableOccurrence(e, occs, occurrenceID, now)
+	if err != nil {
+		return store.EventChange{}, err
 	}
 	p := occs[pivot]
-	switch {
-	case p.Status == domain.OccurrenceCancelled:
-		return store.EventChange{}, domain.ErrOccurrenceCancelled
-	case p.Started(now):
-		return store.EventChange{}, domain.ErrOccurrenceEnded
-	case p.RecurrenceID.Equal(e.Start):
+	if p.RecurrenceID.Equal(e.Start) {
 		return h.updateWhole(e, occs, update, paths, now, changed) // the first: the whole series
 	}
 	loc := e.Location()

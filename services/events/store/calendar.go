@@ -55,31 +55,14 @@ type CalendarEntry struct {
 // completed) events of community that ended after since, with every
 // occurrence, at most limit of them, earliest first.
 func (s *Store) PublicCalendar(ctx context.Context, community string, since time.Time, limit int) ([]CalendarEntry, error) {
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT "+eventColumns+` FROM events WHERE community = ? AND visibility = 'public'
-		AND status <> 'draft' AND last_ends_at >= ? ORDER BY starts_at, id LIMIT ?`), community, stamp(since), limit)
+	listed, err := s.listEvents(ctx, "read public calendar", "SELECT "+eventColumns+` FROM events WHERE community = ? AND visibility = 'public'
+		AND status <> 'draft' AND last_ends_at >= ? ORDER BY starts_at, id LIMIT ?`, time.Time{}, time.Time{}, community, stamp(since), limit)
 	if err != nil {
-		return nil, fmt.Errorf("read public calendar: %w", err)
-	}
-	var out []CalendarEntry
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, CalendarEntry{Event: e})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for i := range out {
-		if err := s.readPeople(ctx, s.db, &out[i].Event); err != nil {
-			return nil, err
-		}
-		if out[i].Occurrences, err = s.occurrencesOf(ctx, s.db, out[i].Event.ID, time.Time{}, time.Time{}); err != nil {
-			return nil, err
-		}
+	out := make([]CalendarEntry, len(listed))
+	for i, l := range listed {
+		out[i] = CalendarEntry{Event: l.Event, Occurrences: l.Occurrences}
 	}
 	return out, nil
 }

@@ -302,9 +302,16 @@ func (s *Store) ListEvents(ctx context.Context, community string, from, to time.
 	if !drafts {
 		query += " AND status <> 'draft'"
 	}
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(query+" ORDER BY starts_at, id LIMIT ? OFFSET ?"), community, stamp(from), stamp(to), limit, offset)
+	return s.listEvents(ctx, "list events", query+" ORDER BY starts_at, id LIMIT ? OFFSET ?", from, to, community, stamp(from), stamp(to), limit, offset)
+}
+
+// listEvents reads the events query selects (eventColumns, with args)
+// with their people and their occurrences starting in [from, to) (all of
+// them when both are zero).
+func (s *Store) listEvents(ctx context.Context, what, query string, from, to time.Time, args ...any) ([]ListedEvent, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(query), args...)
 	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	var out []ListedEvent
 	for rows.Next() {
