@@ -25,7 +25,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
 	"connectrpc.com/connect"
 
@@ -34,6 +33,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
 	"github.com/kinshiphq/kinship/internal/devstack"
+	"github.com/kinshiphq/kinship/internal/devstack/devstacktest"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/smtpsink"
 	"github.com/kinshiphq/kinship/internal/telemetry"
@@ -82,40 +82,9 @@ func startStack(t *testing.T) *stack {
 		out = io.MultiWriter(logs, os.Stderr)
 	}
 	logger := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	cfg := devstack.Config{DataDir: t.TempDir(), Communities: []string{"demo"}}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan devstack.Endpoints, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- devstack.Run(ctx, cfg, devstack.Deps{Logger: logger, Telemetry: tel}, func(ep devstack.Endpoints) { ready <- ep })
-	}()
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	s := &stack{recorder: recorder, logs: logs}
-	t.Cleanup(func() {
-		if s.temporal != nil {
-			s.temporal.Close()
-		}
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("devstack.Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("dev stack did not stop within 30 s")
-		}
-		_ = tel.Shutdown(context.Background())
-	})
-	select {
-	case s.ep = <-ready:
-	case err := <-done:
-		t.Fatalf("dev stack stopped before it was ready: %v", err)
-	case <-time.After(120 * time.Second):
-		t.Fatal("dev stack not ready within 120 s")
-	}
-	s.temporal, err = client.Dial(client.Options{HostPort: s.ep.Temporal, Namespace: "demo", Logger: tlog.NewStructuredLogger(logger)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.ep, s.temporal = devstacktest.Start(t, devstack.Config{Communities: []string{"demo"}}, devstack.Deps{Logger: logger, Telemetry: tel}, "demo")
 	return s
 }
 

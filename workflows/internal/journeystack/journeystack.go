@@ -18,7 +18,6 @@ import (
 	"connectrpc.com/connect"
 	kafkago "github.com/segmentio/kafka-go"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
 	communicationsv1connect "github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	eventsv1connect "github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
@@ -28,6 +27,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
 	"github.com/kinshiphq/kinship/internal/devstack"
+	"github.com/kinshiphq/kinship/internal/devstack/devstacktest"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/smtpsink"
 	"github.com/kinshiphq/kinship/internal/telemetry"
@@ -63,40 +63,10 @@ func Start(t *testing.T, reminderAfter time.Duration) *Stack {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(telemetry.NewLogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-	cfg := devstack.Config{DataDir: t.TempDir(), Communities: []string{"demo"}, OnboardingReminderAfter: reminderAfter}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan devstack.Endpoints, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- devstack.Run(ctx, cfg, devstack.Deps{Logger: logger, Telemetry: tel}, func(ep devstack.Endpoints) { ready <- ep })
-	}()
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	s := &Stack{}
-	t.Cleanup(func() {
-		if s.Temporal != nil {
-			s.Temporal.Close()
-		}
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("devstack.Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("the stack did not stop within 30 s")
-		}
-		_ = tel.Shutdown(context.Background())
-	})
-	select {
-	case s.EP = <-ready:
-	case err := <-done:
-		t.Fatalf("the stack stopped before it was ready: %v", err)
-	case <-time.After(120 * time.Second):
-		t.Fatal("the stack was not ready within 120 s")
-	}
-	s.Temporal, err = client.Dial(client.Options{HostPort: s.EP.Temporal, Namespace: "demo", Logger: tlog.NewStructuredLogger(logger)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.EP, s.Temporal = devstacktest.Start(t, devstack.Config{Communities: []string{"demo"}, OnboardingReminderAfter: reminderAfter},
+		devstack.Deps{Logger: logger, Telemetry: tel}, "demo")
 	org := authtest.Bearer(s.EP.Tokens[auth.Organiser])
 	s.Journeys = journeysv1connect.NewJourneysServiceClient(http.DefaultClient, s.EP.Worker, org)
 	s.Members = membersv1connect.NewMembersServiceClient(http.DefaultClient, s.EP.Members, org)
