@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// Every calls fn every interval until ctx ends, and once at the start
+// every calls fn every interval until ctx ends, and once at the start
 // when atStart is set. fn logs its own failures: the next tick tries
 // again.
-func Every(ctx context.Context, interval time.Duration, atStart bool, fn func(context.Context)) {
+func every(ctx context.Context, interval time.Duration, atStart bool, fn func(context.Context)) {
 	if atStart {
 		fn(ctx)
 	}

@@ -21,10 +21,10 @@ type Feed struct {
 	Handle kafka.Handler
 }
 
-// Consume runs f for communities until ctx ends. base carries the
+// consume runs f for communities until ctx ends. base carries the
 // brokers, security, dead-letter writer, tracer and logger; its group and
 // topics come from f.
-func Consume(ctx context.Context, base kafka.ConsumerConfig, communities []string, f Feed) error {
+func consume(ctx context.Context, base kafka.ConsumerConfig, communities []string, f Feed) error {
 	base.Topics = nil
 	for _, c := range communities {
 		base.Topics = append(base.Topics, f.Topics(c)...)

@@ -71,9 +71,9 @@ func NewRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
 	}, nil
 }
 
-// Consumers is the consumer configuration of the service's feeds: its
+// consumers is the consumer configuration of the service's feeds: its
 // brokers and security, dead letters through its writer.
-func (r *Runtime) Consumers() kafka.ConsumerConfig {
+func (r *Runtime) consumers() kafka.ConsumerConfig {
 	return kafka.ConsumerConfig{Brokers: r.cfg.KafkaBrokers, Security: r.cfg.KafkaSecurity, DeadLetters: r.Writer,
 		Tracer: r.cfg.Tracer, Logger: r.cfg.Logger}
 }
@@ -94,13 +94,13 @@ func (r *Runtime) Run(ctx context.Context, work ...func(context.Context) error) 
 
 // Consume is work that runs feed f for the service's communities.
 func (r *Runtime) Consume(communities []string, f Feed) func(context.Context) error {
-	return func(ctx context.Context) error { return Consume(ctx, r.Consumers(), communities, f) }
+	return func(ctx context.Context) error { return consume(ctx, r.consumers(), communities, f) }
 }
 
 // Every is work that calls fn every interval (and at the start when
 // atStart is set).
 func (r *Runtime) Every(interval time.Duration, atStart bool, fn func(context.Context)) func(context.Context) error {
-	return func(ctx context.Context) error { Every(ctx, interval, atStart, fn); return nil }
+	return func(ctx context.Context) error { every(ctx, interval, atStart, fn); return nil }
 }
 
 // Close releases the writer, the listener and the database.

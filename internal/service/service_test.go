@@ -52,7 +52,7 @@ func TestEveryRunsAtStartWhenAskedAndStopsWithTheContext(t *testing.T) {
 		var calls atomic.Int32
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		go func() { Every(ctx, time.Hour, atStart, func(context.Context) { calls.Add(1) }); close(done) }()
+		go func() { every(ctx, time.Hour, atStart, func(context.Context) { calls.Add(1) }); close(done) }()
 		time.Sleep(50 * time.Millisecond)
 		cancel()
 		<-done
@@ -63,7 +63,7 @@ func TestEveryRunsAtStartWhenAskedAndStopsWithTheContext(t *testing.T) {
 	var calls atomic.Int32
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	Every(ctx, 20*time.Millisecond, false, func(context.Context) { calls.Add(1) })
+	every(ctx, 20*time.Millisecond, false, func(context.Context) { calls.Add(1) })
 	if calls.Load() < 2 {
 		t.Errorf("%d calls in 200 ms at a 20 ms interval", calls.Load())
 	}
@@ -72,7 +72,7 @@ func TestEveryRunsAtStartWhenAskedAndStopsWithTheContext(t *testing.T) {
 func TestConsumeNamesTheFeedWhenItCannotStart(t *testing.T) {
 	f := Feed{Name: "members: activity feed", Group: "kinship-members-activity",
 		Topics: func(c string) []string { return []string{c + ".events.v1"} }, Handle: func(context.Context, kafka.Event) error { return nil }}
-	err := Consume(context.Background(), kafka.ConsumerConfig{}, []string{"demo"}, f)
+	err := consume(context.Background(), kafka.ConsumerConfig{}, []string{"demo"}, f)
 	if err == nil || !strings.HasPrefix(err.Error(), "members: activity feed: ") {
 		t.Fatalf("consuming without brokers: %v", err)
 	}
