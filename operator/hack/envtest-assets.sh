@@ -27,12 +27,17 @@ log() { echo "envtest-assets: $*" >&2; }
 
 mkdir -p "$DIR/src"
 
+# The version is read whole before grep looks at it: with pipefail, a
+# grep -q that stops at the first matching line can make the writer die of
+# SIGPIPE and the check fail at random under load.
 have_etcd() {
-  [ -x "$DIR/etcd" ] && "$DIR/etcd" --version 2>/dev/null | grep -q "etcd Version: ${ETCD_VERSION#v}$"
+  local out
+  [ -x "$DIR/etcd" ] && out="$("$DIR/etcd" --version 2>/dev/null)" && grep -q "etcd Version: ${ETCD_VERSION#v}$" <<<"$out"
 }
 
 have_apiserver() {
-  [ -x "$DIR/kube-apiserver" ] && "$DIR/kube-apiserver" --version 2>/dev/null | grep -q "^Kubernetes ${KUBE_VERSION}$"
+  local out
+  [ -x "$DIR/kube-apiserver" ] && out="$("$DIR/kube-apiserver" --version 2>/dev/null)" && grep -q "^Kubernetes ${KUBE_VERSION}$" <<<"$out"
 }
 
 build_etcd() {
