@@ -51,17 +51,35 @@ func (l *Log) Record(ctx context.Context, tx *sql.Tx, community, action, targetT
 	if !ok {
 		return errors.New("audit: privileged action without an authenticated caller")
 	}
+	return l.insert(ctx, tx, community, string(p.Kind), p.Subject, action, targetType, targetID)
+}
+
+func (l *Log) insert(ctx context.Context, tx *sql.Tx, community, actorKind, actorID, action, targetType, targetID string) error {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, l.db.Rebind(`INSERT INTO audit_log
 		(id, community, occurred_at, actor_kind, actor_id, action, target_type, target_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		id.String(), community, time.Now().UTC().Truncate(time.Microsecond), string(p.Kind), p.Subject, action, targetType, targetID)
+		id.String(), community, time.Now().UTC().Truncate(time.Microsecond), actorKind, actorID, action, targetType, targetID)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
 	return nil
+}
+
+// KindAnonymous is the actor kind of a public call made without
+// credentials, such as a join or a one-click unsubscribe.
+const KindAnonymous = "anonymous"
+
+// RecordAnonymous appends an entry for a public call made without
+// credentials (the actor is "anonymous", with no id), in tx. An
+// authenticated caller is recorded as themselves.
+func (l *Log) RecordAnonymous(ctx context.Context, tx *sql.Tx, community, action, targetType, targetID string) error {
+	if _, ok := auth.FromContext(ctx); ok {
+		return l.Record(ctx, tx, community, action, targetType, targetID)
+	}
+	return l.insert(ctx, tx, community, KindAnonymous, "", action, targetType, targetID)
 }
 
 // RecordNow records an action that changes no data of its own, such as an
@@ -73,11 +91,25 @@ func (l *Log) RecordNow(ctx context.Context, community, action, targetType, targ
 // List returns up to limit entries of community older than beforeID
 // (empty for the newest), newest first.
 func (l *Log) List(ctx context.Context, community, beforeID string, limit int) ([]Entry, error) {
+	return l.ListWindow(ctx, community, beforeID, time.Time{}, time.Time{}, limit)
+}
+
+// ListWindow is List restricted to entries at or after since and before
+// until; a zero time leaves that side open.
+func (l *Log) ListWindow(ctx context.Context, community, beforeID string, since, until time.Time, limit int) ([]Entry, error) {
 	q := "SELECT id, community, occurred_at, actor_kind, actor_id, action, target_type, target_id FROM audit_log WHERE community = ?"
 	args := []any{community}
 	if beforeID != "" {
 		q += " AND id < ?"
 		args = append(args, beforeID)
+	}
+	if !since.IsZero() {
+		q += " AND occurred_at >= ?"
+		args = append(args, since.UTC())
+	}
+	if !until.IsZero() {
+		q += " AND occurred_at < ?"
+		args = append(args, until.UTC())
 	}
 	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limit)
