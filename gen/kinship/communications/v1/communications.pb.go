@@ -780,6 +780,104 @@ func (x *ForgetMemberResponse) GetForgottenAt() *timestamppb.Timestamp {
 	return nil
 }
 
+type ExportMemberDataRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMemberDataRequest) Reset() {
+	*x = ExportMemberDataRequest{}
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMemberDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMemberDataRequest) ProtoMessage() {}
+
+func (x *ExportMemberDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMemberDataRequest.ProtoReflect.Descriptor instead.
+func (*ExportMemberDataRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_communications_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ExportMemberDataRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ExportMemberDataRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type ExportMemberDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// {"member_id", "community", "tables": {"recipients": [...],
+	// "recipient_tags", "recipient_consents", "messages", "suppressions"}}.
+	Json          []byte `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMemberDataResponse) Reset() {
+	*x = ExportMemberDataResponse{}
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMemberDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMemberDataResponse) ProtoMessage() {}
+
+func (x *ExportMemberDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_communications_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMemberDataResponse.ProtoReflect.Descriptor instead.
+func (*ExportMemberDataResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_communications_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ExportMemberDataResponse) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
 var File_kinship_communications_v1_communications_proto protoreflect.FileDescriptor
 
 const file_kinship_communications_v1_communications_proto_rawDesc = "" +
@@ -836,7 +934,12 @@ const file_kinship_communications_v1_communications_proto_rawDesc = "" +
 	"\x14ForgetMemberResponse\x12+\n" +
 	"\x11recipient_removed\x18\x01 \x01(\bR\x10recipientRemoved\x12+\n" +
 	"\x11messages_redacted\x18\x02 \x01(\x05R\x10messagesRedacted\x12=\n" +
-	"\fforgotten_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vforgottenAt*\xba\x01\n" +
+	"\fforgotten_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vforgottenAt\"T\n" +
+	"\x17ExportMemberDataRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\".\n" +
+	"\x18ExportMemberDataResponse\x12\x12\n" +
+	"\x04json\x18\x01 \x01(\fR\x04json*\xba\x01\n" +
 	"\rMessageStatus\x12\x1e\n" +
 	"\x1aMESSAGE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16MESSAGE_STATUS_PENDING\x10\x01\x12\x17\n" +
@@ -848,13 +951,14 @@ const file_kinship_communications_v1_communications_proto_rawDesc = "" +
 	"\x18MESSAGE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aMESSAGE_KIND_TRANSACTIONAL\x10\x01\x12\x1d\n" +
 	"\x19MESSAGE_KIND_ANNOUNCEMENT\x10\x02\x12\x17\n" +
-	"\x13MESSAGE_KIND_DIGEST\x10\x032\xec\x03\n" +
+	"\x13MESSAGE_KIND_DIGEST\x10\x032\xef\x04\n" +
 	"\x15CommunicationsService\x12q\n" +
 	"\vSendMessage\x12-.kinship.communications.v1.SendMessageRequest\x1a..kinship.communications.v1.SendMessageResponse\"\x03\x90\x02\x02\x12n\n" +
 	"\n" +
 	"GetMessage\x12,.kinship.communications.v1.GetMessageRequest\x1a-.kinship.communications.v1.GetMessageResponse\"\x03\x90\x02\x01\x12z\n" +
 	"\x0eListDeliveries\x120.kinship.communications.v1.ListDeliveriesRequest\x1a1.kinship.communications.v1.ListDeliveriesResponse\"\x03\x90\x02\x01\x12t\n" +
-	"\fForgetMember\x12..kinship.communications.v1.ForgetMemberRequest\x1a/.kinship.communications.v1.ForgetMemberResponse\"\x03\x90\x02\x02B\x87\x02\n" +
+	"\fForgetMember\x12..kinship.communications.v1.ForgetMemberRequest\x1a/.kinship.communications.v1.ForgetMemberResponse\"\x03\x90\x02\x02\x12\x80\x01\n" +
+	"\x10ExportMemberData\x122.kinship.communications.v1.ExportMemberDataRequest\x1a3.kinship.communications.v1.ExportMemberDataResponse\"\x03\x90\x02\x01B\x87\x02\n" +
 	"\x1dcom.kinship.communications.v1B\x13CommunicationsProtoP\x01ZKgithub.com/kinshiphq/kinship/gen/kinship/communications/v1;communicationsv1\xa2\x02\x03KCX\xaa\x02\x19Kinship.Communications.V1\xca\x02\x19Kinship\\Communications\\V1\xe2\x02%Kinship\\Communications\\V1\\GPBMetadata\xea\x02\x1bKinship::Communications::V1b\x06proto3"
 
 var (
@@ -870,43 +974,47 @@ func file_kinship_communications_v1_communications_proto_rawDescGZIP() []byte {
 }
 
 var file_kinship_communications_v1_communications_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_kinship_communications_v1_communications_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_kinship_communications_v1_communications_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_kinship_communications_v1_communications_proto_goTypes = []any{
-	(MessageStatus)(0),             // 0: kinship.communications.v1.MessageStatus
-	(MessageKind)(0),               // 1: kinship.communications.v1.MessageKind
-	(*Message)(nil),                // 2: kinship.communications.v1.Message
-	(*SendMessageRequest)(nil),     // 3: kinship.communications.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),    // 4: kinship.communications.v1.SendMessageResponse
-	(*GetMessageRequest)(nil),      // 5: kinship.communications.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),     // 6: kinship.communications.v1.GetMessageResponse
-	(*ListDeliveriesRequest)(nil),  // 7: kinship.communications.v1.ListDeliveriesRequest
-	(*ListDeliveriesResponse)(nil), // 8: kinship.communications.v1.ListDeliveriesResponse
-	(*ForgetMemberRequest)(nil),    // 9: kinship.communications.v1.ForgetMemberRequest
-	(*ForgetMemberResponse)(nil),   // 10: kinship.communications.v1.ForgetMemberResponse
-	nil,                            // 11: kinship.communications.v1.SendMessageRequest.VariablesEntry
-	(*timestamppb.Timestamp)(nil),  // 12: google.protobuf.Timestamp
+	(MessageStatus)(0),               // 0: kinship.communications.v1.MessageStatus
+	(MessageKind)(0),                 // 1: kinship.communications.v1.MessageKind
+	(*Message)(nil),                  // 2: kinship.communications.v1.Message
+	(*SendMessageRequest)(nil),       // 3: kinship.communications.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),      // 4: kinship.communications.v1.SendMessageResponse
+	(*GetMessageRequest)(nil),        // 5: kinship.communications.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),       // 6: kinship.communications.v1.GetMessageResponse
+	(*ListDeliveriesRequest)(nil),    // 7: kinship.communications.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),   // 8: kinship.communications.v1.ListDeliveriesResponse
+	(*ForgetMemberRequest)(nil),      // 9: kinship.communications.v1.ForgetMemberRequest
+	(*ForgetMemberResponse)(nil),     // 10: kinship.communications.v1.ForgetMemberResponse
+	(*ExportMemberDataRequest)(nil),  // 11: kinship.communications.v1.ExportMemberDataRequest
+	(*ExportMemberDataResponse)(nil), // 12: kinship.communications.v1.ExportMemberDataResponse
+	nil,                              // 13: kinship.communications.v1.SendMessageRequest.VariablesEntry
+	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
 }
 var file_kinship_communications_v1_communications_proto_depIdxs = []int32{
 	0,  // 0: kinship.communications.v1.Message.status:type_name -> kinship.communications.v1.MessageStatus
-	12, // 1: kinship.communications.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	12, // 2: kinship.communications.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
+	14, // 1: kinship.communications.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	14, // 2: kinship.communications.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: kinship.communications.v1.Message.kind:type_name -> kinship.communications.v1.MessageKind
-	12, // 4: kinship.communications.v1.Message.due_at:type_name -> google.protobuf.Timestamp
-	11, // 5: kinship.communications.v1.SendMessageRequest.variables:type_name -> kinship.communications.v1.SendMessageRequest.VariablesEntry
+	14, // 4: kinship.communications.v1.Message.due_at:type_name -> google.protobuf.Timestamp
+	13, // 5: kinship.communications.v1.SendMessageRequest.variables:type_name -> kinship.communications.v1.SendMessageRequest.VariablesEntry
 	2,  // 6: kinship.communications.v1.SendMessageResponse.message:type_name -> kinship.communications.v1.Message
 	2,  // 7: kinship.communications.v1.GetMessageResponse.message:type_name -> kinship.communications.v1.Message
 	2,  // 8: kinship.communications.v1.ListDeliveriesResponse.messages:type_name -> kinship.communications.v1.Message
-	12, // 9: kinship.communications.v1.ForgetMemberResponse.forgotten_at:type_name -> google.protobuf.Timestamp
+	14, // 9: kinship.communications.v1.ForgetMemberResponse.forgotten_at:type_name -> google.protobuf.Timestamp
 	3,  // 10: kinship.communications.v1.CommunicationsService.SendMessage:input_type -> kinship.communications.v1.SendMessageRequest
 	5,  // 11: kinship.communications.v1.CommunicationsService.GetMessage:input_type -> kinship.communications.v1.GetMessageRequest
 	7,  // 12: kinship.communications.v1.CommunicationsService.ListDeliveries:input_type -> kinship.communications.v1.ListDeliveriesRequest
 	9,  // 13: kinship.communications.v1.CommunicationsService.ForgetMember:input_type -> kinship.communications.v1.ForgetMemberRequest
-	4,  // 14: kinship.communications.v1.CommunicationsService.SendMessage:output_type -> kinship.communications.v1.SendMessageResponse
-	6,  // 15: kinship.communications.v1.CommunicationsService.GetMessage:output_type -> kinship.communications.v1.GetMessageResponse
-	8,  // 16: kinship.communications.v1.CommunicationsService.ListDeliveries:output_type -> kinship.communications.v1.ListDeliveriesResponse
-	10, // 17: kinship.communications.v1.CommunicationsService.ForgetMember:output_type -> kinship.communications.v1.ForgetMemberResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
+	11, // 14: kinship.communications.v1.CommunicationsService.ExportMemberData:input_type -> kinship.communications.v1.ExportMemberDataRequest
+	4,  // 15: kinship.communications.v1.CommunicationsService.SendMessage:output_type -> kinship.communications.v1.SendMessageResponse
+	6,  // 16: kinship.communications.v1.CommunicationsService.GetMessage:output_type -> kinship.communications.v1.GetMessageResponse
+	8,  // 17: kinship.communications.v1.CommunicationsService.ListDeliveries:output_type -> kinship.communications.v1.ListDeliveriesResponse
+	10, // 18: kinship.communications.v1.CommunicationsService.ForgetMember:output_type -> kinship.communications.v1.ForgetMemberResponse
+	12, // 19: kinship.communications.v1.CommunicationsService.ExportMemberData:output_type -> kinship.communications.v1.ExportMemberDataResponse
+	15, // [15:20] is the sub-list for method output_type
+	10, // [10:15] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -923,7 +1031,7 @@ func file_kinship_communications_v1_communications_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_communications_v1_communications_proto_rawDesc), len(file_kinship_communications_v1_communications_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

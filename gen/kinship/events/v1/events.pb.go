@@ -1162,6 +1162,122 @@ func (x *FeedbackGiven) GetRating() int32 {
 	return 0
 }
 
+// EventCompleted: a published event whose last occurrence ended was
+// completed (by the sweep or CompleteEvent); keyed by event id. The
+// members service gives each host a hosted_event activity, with the
+// attendance as its properties.
+type EventCompleted struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	EventId      string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Community    string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	HostIds      []string               `protobuf:"bytes,3,rep,name=host_ids,json=hostIds,proto3" json:"host_ids,omitempty"`
+	OrganiserIds []string               `protobuf:"bytes,4,rep,name=organiser_ids,json=organiserIds,proto3" json:"organiser_ids,omitempty"`
+	CompletedAt  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
+	// Occurrences held (not cancelled).
+	Occurrences int32 `protobuf:"varint,6,opt,name=occurrences,proto3" json:"occurrences,omitempty"`
+	// Seats held over all occurrences: attended, no-shows and seats never
+	// checked in.
+	SeatsTaken int32 `protobuf:"varint,7,opt,name=seats_taken,json=seatsTaken,proto3" json:"seats_taken,omitempty"`
+	// Check-ins over all occurrences.
+	Attended      int32 `protobuf:"varint,8,opt,name=attended,proto3" json:"attended,omitempty"`
+	NoShows       int32 `protobuf:"varint,9,opt,name=no_shows,json=noShows,proto3" json:"no_shows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventCompleted) Reset() {
+	*x = EventCompleted{}
+	mi := &file_kinship_events_v1_events_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventCompleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventCompleted) ProtoMessage() {}
+
+func (x *EventCompleted) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventCompleted.ProtoReflect.Descriptor instead.
+func (*EventCompleted) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *EventCompleted) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *EventCompleted) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *EventCompleted) GetHostIds() []string {
+	if x != nil {
+		return x.HostIds
+	}
+	return nil
+}
+
+func (x *EventCompleted) GetOrganiserIds() []string {
+	if x != nil {
+		return x.OrganiserIds
+	}
+	return nil
+}
+
+func (x *EventCompleted) GetCompletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompletedAt
+	}
+	return nil
+}
+
+func (x *EventCompleted) GetOccurrences() int32 {
+	if x != nil {
+		return x.Occurrences
+	}
+	return 0
+}
+
+func (x *EventCompleted) GetSeatsTaken() int32 {
+	if x != nil {
+		return x.SeatsTaken
+	}
+	return 0
+}
+
+func (x *EventCompleted) GetAttended() int32 {
+	if x != nil {
+		return x.Attended
+	}
+	return 0
+}
+
+func (x *EventCompleted) GetNoShows() int32 {
+	if x != nil {
+		return x.NoShows
+	}
+	return 0
+}
+
 var File_kinship_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_kinship_events_v1_events_proto_rawDesc = "" +
@@ -1270,7 +1386,18 @@ const file_kinship_events_v1_events_proto_rawDesc = "" +
 	"\tcommunity\x18\x03 \x01(\tR\tcommunity\x12\x1b\n" +
 	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x125\n" +
 	"\bgiven_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\agivenAt\x12\x16\n" +
-	"\x06rating\x18\x06 \x01(\x05R\x06ratingB\xc7\x01\n" +
+	"\x06rating\x18\x06 \x01(\x05R\x06rating\"\xc2\x02\n" +
+	"\x0eEventCompleted\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x19\n" +
+	"\bhost_ids\x18\x03 \x03(\tR\ahostIds\x12#\n" +
+	"\rorganiser_ids\x18\x04 \x03(\tR\forganiserIds\x12=\n" +
+	"\fcompleted_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\x12 \n" +
+	"\voccurrences\x18\x06 \x01(\x05R\voccurrences\x12\x1f\n" +
+	"\vseats_taken\x18\a \x01(\x05R\n" +
+	"seatsTaken\x12\x1a\n" +
+	"\battended\x18\b \x01(\x05R\battended\x12\x19\n" +
+	"\bno_shows\x18\t \x01(\x05R\anoShowsB\xc7\x01\n" +
 	"\x15com.kinship.events.v1B\vEventsProtoP\x01Z;github.com/kinshiphq/kinship/gen/kinship/events/v1;eventsv1\xa2\x02\x03KEX\xaa\x02\x11Kinship.Events.V1\xca\x02\x11Kinship\\Events\\V1\xe2\x02\x1dKinship\\Events\\V1\\GPBMetadata\xea\x02\x13Kinship::Events::V1b\x06proto3"
 
 var (
@@ -1285,7 +1412,7 @@ func file_kinship_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_kinship_events_v1_events_proto_rawDescData
 }
 
-var file_kinship_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_kinship_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_kinship_events_v1_events_proto_goTypes = []any{
 	(*OccurrenceTimes)(nil),       // 0: kinship.events.v1.OccurrenceTimes
 	(*EventScheduled)(nil),        // 1: kinship.events.v1.EventScheduled
@@ -1300,42 +1427,44 @@ var file_kinship_events_v1_events_proto_goTypes = []any{
 	(*CheckedIn)(nil),             // 10: kinship.events.v1.CheckedIn
 	(*NoShow)(nil),                // 11: kinship.events.v1.NoShow
 	(*FeedbackGiven)(nil),         // 12: kinship.events.v1.FeedbackGiven
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(EventKind)(0),                // 14: kinship.events.v1.EventKind
-	(Visibility)(0),               // 15: kinship.events.v1.Visibility
-	(EventStatus)(0),              // 16: kinship.events.v1.EventStatus
-	(RSVPAnswer)(0),               // 17: kinship.events.v1.RSVPAnswer
-	(RSVPStatus)(0),               // 18: kinship.events.v1.RSVPStatus
+	(*EventCompleted)(nil),        // 13: kinship.events.v1.EventCompleted
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(EventKind)(0),                // 15: kinship.events.v1.EventKind
+	(Visibility)(0),               // 16: kinship.events.v1.Visibility
+	(EventStatus)(0),              // 17: kinship.events.v1.EventStatus
+	(RSVPAnswer)(0),               // 18: kinship.events.v1.RSVPAnswer
+	(RSVPStatus)(0),               // 19: kinship.events.v1.RSVPStatus
 }
 var file_kinship_events_v1_events_proto_depIdxs = []int32{
-	13, // 0: kinship.events.v1.OccurrenceTimes.start_time:type_name -> google.protobuf.Timestamp
-	13, // 1: kinship.events.v1.OccurrenceTimes.end_time:type_name -> google.protobuf.Timestamp
-	14, // 2: kinship.events.v1.EventScheduled.kind:type_name -> kinship.events.v1.EventKind
-	15, // 3: kinship.events.v1.EventScheduled.visibility:type_name -> kinship.events.v1.Visibility
+	14, // 0: kinship.events.v1.OccurrenceTimes.start_time:type_name -> google.protobuf.Timestamp
+	14, // 1: kinship.events.v1.OccurrenceTimes.end_time:type_name -> google.protobuf.Timestamp
+	15, // 2: kinship.events.v1.EventScheduled.kind:type_name -> kinship.events.v1.EventKind
+	16, // 3: kinship.events.v1.EventScheduled.visibility:type_name -> kinship.events.v1.Visibility
 	0,  // 4: kinship.events.v1.EventScheduled.occurrences:type_name -> kinship.events.v1.OccurrenceTimes
-	13, // 5: kinship.events.v1.EventScheduled.published_at:type_name -> google.protobuf.Timestamp
+	14, // 5: kinship.events.v1.EventScheduled.published_at:type_name -> google.protobuf.Timestamp
 	0,  // 6: kinship.events.v1.EventUpdated.occurrences:type_name -> kinship.events.v1.OccurrenceTimes
-	13, // 7: kinship.events.v1.EventUpdated.updated_at:type_name -> google.protobuf.Timestamp
-	16, // 8: kinship.events.v1.EventUpdated.status:type_name -> kinship.events.v1.EventStatus
-	13, // 9: kinship.events.v1.EventCancelled.cancelled_at:type_name -> google.protobuf.Timestamp
-	13, // 10: kinship.events.v1.RSVPReceived.received_at:type_name -> google.protobuf.Timestamp
-	17, // 11: kinship.events.v1.RSVPReceived.answer:type_name -> kinship.events.v1.RSVPAnswer
-	18, // 12: kinship.events.v1.RSVPReceived.status:type_name -> kinship.events.v1.RSVPStatus
-	13, // 13: kinship.events.v1.RSVPCancelled.cancelled_at:type_name -> google.protobuf.Timestamp
-	18, // 14: kinship.events.v1.RSVPCancelled.previous_status:type_name -> kinship.events.v1.RSVPStatus
-	13, // 15: kinship.events.v1.Waitlisted.waitlisted_at:type_name -> google.protobuf.Timestamp
-	13, // 16: kinship.events.v1.SeatOffered.offered_at:type_name -> google.protobuf.Timestamp
-	13, // 17: kinship.events.v1.SeatOffered.expires_at:type_name -> google.protobuf.Timestamp
-	13, // 18: kinship.events.v1.SeatOfferExpired.expired_at:type_name -> google.protobuf.Timestamp
-	13, // 19: kinship.events.v1.SeatTaken.taken_at:type_name -> google.protobuf.Timestamp
-	13, // 20: kinship.events.v1.CheckedIn.checked_in_at:type_name -> google.protobuf.Timestamp
-	13, // 21: kinship.events.v1.NoShow.marked_at:type_name -> google.protobuf.Timestamp
-	13, // 22: kinship.events.v1.FeedbackGiven.given_at:type_name -> google.protobuf.Timestamp
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	14, // 7: kinship.events.v1.EventUpdated.updated_at:type_name -> google.protobuf.Timestamp
+	17, // 8: kinship.events.v1.EventUpdated.status:type_name -> kinship.events.v1.EventStatus
+	14, // 9: kinship.events.v1.EventCancelled.cancelled_at:type_name -> google.protobuf.Timestamp
+	14, // 10: kinship.events.v1.RSVPReceived.received_at:type_name -> google.protobuf.Timestamp
+	18, // 11: kinship.events.v1.RSVPReceived.answer:type_name -> kinship.events.v1.RSVPAnswer
+	19, // 12: kinship.events.v1.RSVPReceived.status:type_name -> kinship.events.v1.RSVPStatus
+	14, // 13: kinship.events.v1.RSVPCancelled.cancelled_at:type_name -> google.protobuf.Timestamp
+	19, // 14: kinship.events.v1.RSVPCancelled.previous_status:type_name -> kinship.events.v1.RSVPStatus
+	14, // 15: kinship.events.v1.Waitlisted.waitlisted_at:type_name -> google.protobuf.Timestamp
+	14, // 16: kinship.events.v1.SeatOffered.offered_at:type_name -> google.protobuf.Timestamp
+	14, // 17: kinship.events.v1.SeatOffered.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 18: kinship.events.v1.SeatOfferExpired.expired_at:type_name -> google.protobuf.Timestamp
+	14, // 19: kinship.events.v1.SeatTaken.taken_at:type_name -> google.protobuf.Timestamp
+	14, // 20: kinship.events.v1.CheckedIn.checked_in_at:type_name -> google.protobuf.Timestamp
+	14, // 21: kinship.events.v1.NoShow.marked_at:type_name -> google.protobuf.Timestamp
+	14, // 22: kinship.events.v1.FeedbackGiven.given_at:type_name -> google.protobuf.Timestamp
+	14, // 23: kinship.events.v1.EventCompleted.completed_at:type_name -> google.protobuf.Timestamp
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_kinship_events_v1_events_proto_init() }
@@ -1350,7 +1479,7 @@ func file_kinship_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_events_v1_events_proto_rawDesc), len(file_kinship_events_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -3723,6 +3723,104 @@ func (x *ForgetMemberResponse) GetForgottenAt() *timestamppb.Timestamp {
 	return nil
 }
 
+type ExportMemberDataRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMemberDataRequest) Reset() {
+	*x = ExportMemberDataRequest{}
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMemberDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMemberDataRequest) ProtoMessage() {}
+
+func (x *ExportMemberDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMemberDataRequest.ProtoReflect.Descriptor instead.
+func (*ExportMemberDataRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ExportMemberDataRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ExportMemberDataRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type ExportMemberDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A JSON document: {"member_id", "community", "rsvps", "feedback",
+	// "hosted_events", "organised_events", "calendar_feed"}.
+	Json          []byte `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMemberDataResponse) Reset() {
+	*x = ExportMemberDataResponse{}
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMemberDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMemberDataResponse) ProtoMessage() {}
+
+func (x *ExportMemberDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMemberDataResponse.ProtoReflect.Descriptor instead.
+func (*ExportMemberDataResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ExportMemberDataResponse) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
 type GetFeedTokenRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
@@ -3733,7 +3831,7 @@ type GetFeedTokenRequest struct {
 
 func (x *GetFeedTokenRequest) Reset() {
 	*x = GetFeedTokenRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3745,7 +3843,7 @@ func (x *GetFeedTokenRequest) String() string {
 func (*GetFeedTokenRequest) ProtoMessage() {}
 
 func (x *GetFeedTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3758,7 +3856,7 @@ func (x *GetFeedTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeedTokenRequest.ProtoReflect.Descriptor instead.
 func (*GetFeedTokenRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{50}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetFeedTokenRequest) GetCommunity() string {
@@ -3789,7 +3887,7 @@ type GetFeedTokenResponse struct {
 
 func (x *GetFeedTokenResponse) Reset() {
 	*x = GetFeedTokenResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3801,7 +3899,7 @@ func (x *GetFeedTokenResponse) String() string {
 func (*GetFeedTokenResponse) ProtoMessage() {}
 
 func (x *GetFeedTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3814,7 +3912,7 @@ func (x *GetFeedTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeedTokenResponse.ProtoReflect.Descriptor instead.
 func (*GetFeedTokenResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{51}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetFeedTokenResponse) GetToken() string {
@@ -3848,7 +3946,7 @@ type RotateFeedTokenRequest struct {
 
 func (x *RotateFeedTokenRequest) Reset() {
 	*x = RotateFeedTokenRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3860,7 +3958,7 @@ func (x *RotateFeedTokenRequest) String() string {
 func (*RotateFeedTokenRequest) ProtoMessage() {}
 
 func (x *RotateFeedTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3873,7 +3971,7 @@ func (x *RotateFeedTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateFeedTokenRequest.ProtoReflect.Descriptor instead.
 func (*RotateFeedTokenRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{52}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RotateFeedTokenRequest) GetCommunity() string {
@@ -3901,7 +3999,7 @@ type RotateFeedTokenResponse struct {
 
 func (x *RotateFeedTokenResponse) Reset() {
 	*x = RotateFeedTokenResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3913,7 +4011,7 @@ func (x *RotateFeedTokenResponse) String() string {
 func (*RotateFeedTokenResponse) ProtoMessage() {}
 
 func (x *RotateFeedTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3926,7 +4024,7 @@ func (x *RotateFeedTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateFeedTokenResponse.ProtoReflect.Descriptor instead.
 func (*RotateFeedTokenResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{53}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RotateFeedTokenResponse) GetToken() string {
@@ -3960,7 +4058,7 @@ type ExportEventICSRequest struct {
 
 func (x *ExportEventICSRequest) Reset() {
 	*x = ExportEventICSRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[54]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3972,7 +4070,7 @@ func (x *ExportEventICSRequest) String() string {
 func (*ExportEventICSRequest) ProtoMessage() {}
 
 func (x *ExportEventICSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[54]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3985,7 +4083,7 @@ func (x *ExportEventICSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportEventICSRequest.ProtoReflect.Descriptor instead.
 func (*ExportEventICSRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{54}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ExportEventICSRequest) GetCommunity() string {
@@ -4015,7 +4113,7 @@ type ExportEventICSResponse struct {
 
 func (x *ExportEventICSResponse) Reset() {
 	*x = ExportEventICSResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[55]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4027,7 +4125,7 @@ func (x *ExportEventICSResponse) String() string {
 func (*ExportEventICSResponse) ProtoMessage() {}
 
 func (x *ExportEventICSResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[55]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4040,7 +4138,7 @@ func (x *ExportEventICSResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportEventICSResponse.ProtoReflect.Descriptor instead.
 func (*ExportEventICSResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{55}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ExportEventICSResponse) GetContentType() string {
@@ -4324,7 +4422,12 @@ const file_kinship_events_v1_events_service_proto_rawDesc = "" +
 	"\x19feedback_comments_removed\x18\x03 \x01(\x05R\x17feedbackCommentsRemoved\x12.\n" +
 	"\x13feed_tokens_removed\x18\x04 \x01(\x05R\x11feedTokensRemoved\x120\n" +
 	"\x14series_rsvps_removed\x18\x05 \x01(\x05R\x12seriesRsvpsRemoved\x12=\n" +
-	"\fforgotten_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vforgottenAt\"P\n" +
+	"\fforgotten_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vforgottenAt\"T\n" +
+	"\x17ExportMemberDataRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\".\n" +
+	"\x18ExportMemberDataResponse\x12\x12\n" +
+	"\x04json\x18\x01 \x01(\fR\x04json\"P\n" +
 	"\x13GetFeedTokenRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\"R\n" +
@@ -4396,7 +4499,8 @@ const file_kinship_events_v1_events_service_proto_rawDesc = "" +
 	"\bGetEvent\x12\".kinship.events.v1.GetEventRequest\x1a#.kinship.events.v1.GetEventResponse\"\x03\x90\x02\x01\x12^\n" +
 	"\n" +
 	"ListEvents\x12$.kinship.events.v1.ListEventsRequest\x1a%.kinship.events.v1.ListEventsResponse\"\x03\x90\x02\x01\x12g\n" +
-	"\rSuggestEvents\x12'.kinship.events.v1.SuggestEventsRequest\x1a(.kinship.events.v1.SuggestEventsResponse\"\x03\x90\x02\x012\xa3\t\n" +
+	"\rSuggestEvents\x12'.kinship.events.v1.SuggestEventsRequest\x1a(.kinship.events.v1.SuggestEventsResponse\"\x03\x90\x02\x012\x95\n" +
+	"\n" +
 	"\x11AttendanceService\x12G\n" +
 	"\x04RSVP\x12\x1e.kinship.events.v1.RSVPRequest\x1a\x1f.kinship.events.v1.RSVPResponse\x12Y\n" +
 	"\n" +
@@ -4410,7 +4514,8 @@ const file_kinship_events_v1_events_service_proto_rawDesc = "" +
 	"\fGiveFeedback\x12&.kinship.events.v1.GiveFeedbackRequest\x1a'.kinship.events.v1.GiveFeedbackResponse\x12v\n" +
 	"\x12GetFeedbackSummary\x12,.kinship.events.v1.GetFeedbackSummaryRequest\x1a-.kinship.events.v1.GetFeedbackSummaryResponse\"\x03\x90\x02\x01\x12d\n" +
 	"\fListFeedback\x12&.kinship.events.v1.ListFeedbackRequest\x1a'.kinship.events.v1.ListFeedbackResponse\"\x03\x90\x02\x01\x12d\n" +
-	"\fForgetMember\x12&.kinship.events.v1.ForgetMemberRequest\x1a'.kinship.events.v1.ForgetMemberResponse\"\x03\x90\x02\x022\xc8\x02\n" +
+	"\fForgetMember\x12&.kinship.events.v1.ForgetMemberRequest\x1a'.kinship.events.v1.ForgetMemberResponse\"\x03\x90\x02\x02\x12p\n" +
+	"\x10ExportMemberData\x12*.kinship.events.v1.ExportMemberDataRequest\x1a+.kinship.events.v1.ExportMemberDataResponse\"\x03\x90\x02\x012\xc8\x02\n" +
 	"\x0fCalendarService\x12_\n" +
 	"\fGetFeedToken\x12&.kinship.events.v1.GetFeedTokenRequest\x1a'.kinship.events.v1.GetFeedTokenResponse\x12h\n" +
 	"\x0fRotateFeedToken\x12).kinship.events.v1.RotateFeedTokenRequest\x1a*.kinship.events.v1.RotateFeedTokenResponse\x12j\n" +
@@ -4430,7 +4535,7 @@ func file_kinship_events_v1_events_service_proto_rawDescGZIP() []byte {
 }
 
 var file_kinship_events_v1_events_service_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_kinship_events_v1_events_service_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_kinship_events_v1_events_service_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_kinship_events_v1_events_service_proto_goTypes = []any{
 	(EventKind)(0),                     // 0: kinship.events.v1.EventKind
 	(EventStatus)(0),                   // 1: kinship.events.v1.EventStatus
@@ -4489,39 +4594,41 @@ var file_kinship_events_v1_events_service_proto_goTypes = []any{
 	(*ListFeedbackResponse)(nil),       // 54: kinship.events.v1.ListFeedbackResponse
 	(*ForgetMemberRequest)(nil),        // 55: kinship.events.v1.ForgetMemberRequest
 	(*ForgetMemberResponse)(nil),       // 56: kinship.events.v1.ForgetMemberResponse
-	(*GetFeedTokenRequest)(nil),        // 57: kinship.events.v1.GetFeedTokenRequest
-	(*GetFeedTokenResponse)(nil),       // 58: kinship.events.v1.GetFeedTokenResponse
-	(*RotateFeedTokenRequest)(nil),     // 59: kinship.events.v1.RotateFeedTokenRequest
-	(*RotateFeedTokenResponse)(nil),    // 60: kinship.events.v1.RotateFeedTokenResponse
-	(*ExportEventICSRequest)(nil),      // 61: kinship.events.v1.ExportEventICSRequest
-	(*ExportEventICSResponse)(nil),     // 62: kinship.events.v1.ExportEventICSResponse
-	(*timestamppb.Timestamp)(nil),      // 63: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 64: google.protobuf.FieldMask
+	(*ExportMemberDataRequest)(nil),    // 57: kinship.events.v1.ExportMemberDataRequest
+	(*ExportMemberDataResponse)(nil),   // 58: kinship.events.v1.ExportMemberDataResponse
+	(*GetFeedTokenRequest)(nil),        // 59: kinship.events.v1.GetFeedTokenRequest
+	(*GetFeedTokenResponse)(nil),       // 60: kinship.events.v1.GetFeedTokenResponse
+	(*RotateFeedTokenRequest)(nil),     // 61: kinship.events.v1.RotateFeedTokenRequest
+	(*RotateFeedTokenResponse)(nil),    // 62: kinship.events.v1.RotateFeedTokenResponse
+	(*ExportEventICSRequest)(nil),      // 63: kinship.events.v1.ExportEventICSRequest
+	(*ExportEventICSResponse)(nil),     // 64: kinship.events.v1.ExportEventICSResponse
+	(*timestamppb.Timestamp)(nil),      // 65: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 66: google.protobuf.FieldMask
 }
 var file_kinship_events_v1_events_service_proto_depIdxs = []int32{
-	63, // 0: kinship.events.v1.Recurrence.exdates:type_name -> google.protobuf.Timestamp
+	65, // 0: kinship.events.v1.Recurrence.exdates:type_name -> google.protobuf.Timestamp
 	0,  // 1: kinship.events.v1.EventSpec.kind:type_name -> kinship.events.v1.EventKind
 	7,  // 2: kinship.events.v1.EventSpec.venue:type_name -> kinship.events.v1.Venue
-	63, // 3: kinship.events.v1.EventSpec.start_time:type_name -> google.protobuf.Timestamp
-	63, // 4: kinship.events.v1.EventSpec.end_time:type_name -> google.protobuf.Timestamp
+	65, // 3: kinship.events.v1.EventSpec.start_time:type_name -> google.protobuf.Timestamp
+	65, // 4: kinship.events.v1.EventSpec.end_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: kinship.events.v1.EventSpec.visibility:type_name -> kinship.events.v1.Visibility
 	8,  // 6: kinship.events.v1.EventSpec.recurrence:type_name -> kinship.events.v1.Recurrence
-	63, // 7: kinship.events.v1.Occurrence.recurrence_id:type_name -> google.protobuf.Timestamp
-	63, // 8: kinship.events.v1.Occurrence.start_time:type_name -> google.protobuf.Timestamp
-	63, // 9: kinship.events.v1.Occurrence.end_time:type_name -> google.protobuf.Timestamp
+	65, // 7: kinship.events.v1.Occurrence.recurrence_id:type_name -> google.protobuf.Timestamp
+	65, // 8: kinship.events.v1.Occurrence.start_time:type_name -> google.protobuf.Timestamp
+	65, // 9: kinship.events.v1.Occurrence.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 10: kinship.events.v1.Occurrence.status:type_name -> kinship.events.v1.OccurrenceStatus
 	7,  // 11: kinship.events.v1.Occurrence.venue:type_name -> kinship.events.v1.Venue
 	9,  // 12: kinship.events.v1.Event.spec:type_name -> kinship.events.v1.EventSpec
 	1,  // 13: kinship.events.v1.Event.status:type_name -> kinship.events.v1.EventStatus
-	63, // 14: kinship.events.v1.Event.created_at:type_name -> google.protobuf.Timestamp
-	63, // 15: kinship.events.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
-	63, // 16: kinship.events.v1.Event.published_at:type_name -> google.protobuf.Timestamp
-	63, // 17: kinship.events.v1.Event.cancelled_at:type_name -> google.protobuf.Timestamp
+	65, // 14: kinship.events.v1.Event.created_at:type_name -> google.protobuf.Timestamp
+	65, // 15: kinship.events.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
+	65, // 16: kinship.events.v1.Event.published_at:type_name -> google.protobuf.Timestamp
+	65, // 17: kinship.events.v1.Event.cancelled_at:type_name -> google.protobuf.Timestamp
 	10, // 18: kinship.events.v1.Event.occurrences:type_name -> kinship.events.v1.Occurrence
 	9,  // 19: kinship.events.v1.CreateEventRequest.event:type_name -> kinship.events.v1.EventSpec
 	11, // 20: kinship.events.v1.CreateEventResponse.event:type_name -> kinship.events.v1.Event
 	9,  // 21: kinship.events.v1.UpdateEventRequest.event:type_name -> kinship.events.v1.EventSpec
-	64, // 22: kinship.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
+	66, // 22: kinship.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 23: kinship.events.v1.UpdateEventRequest.scope:type_name -> kinship.events.v1.UpdateScope
 	11, // 24: kinship.events.v1.UpdateEventResponse.event:type_name -> kinship.events.v1.Event
 	11, // 25: kinship.events.v1.UpdateEventResponse.new_event:type_name -> kinship.events.v1.Event
@@ -4529,17 +4636,17 @@ var file_kinship_events_v1_events_service_proto_depIdxs = []int32{
 	11, // 27: kinship.events.v1.CancelEventResponse.event:type_name -> kinship.events.v1.Event
 	11, // 28: kinship.events.v1.CompleteEventResponse.event:type_name -> kinship.events.v1.Event
 	11, // 29: kinship.events.v1.GetEventResponse.event:type_name -> kinship.events.v1.Event
-	63, // 30: kinship.events.v1.ListEventsRequest.from:type_name -> google.protobuf.Timestamp
-	63, // 31: kinship.events.v1.ListEventsRequest.to:type_name -> google.protobuf.Timestamp
+	65, // 30: kinship.events.v1.ListEventsRequest.from:type_name -> google.protobuf.Timestamp
+	65, // 31: kinship.events.v1.ListEventsRequest.to:type_name -> google.protobuf.Timestamp
 	11, // 32: kinship.events.v1.ListEventsResponse.events:type_name -> kinship.events.v1.Event
 	26, // 33: kinship.events.v1.SuggestEventsRequest.location:type_name -> kinship.events.v1.Location
 	11, // 34: kinship.events.v1.Suggestion.event:type_name -> kinship.events.v1.Event
 	28, // 35: kinship.events.v1.SuggestEventsResponse.suggestions:type_name -> kinship.events.v1.Suggestion
 	6,  // 36: kinship.events.v1.RSVP.status:type_name -> kinship.events.v1.RSVPStatus
-	63, // 37: kinship.events.v1.RSVP.offer_expires_at:type_name -> google.protobuf.Timestamp
-	63, // 38: kinship.events.v1.RSVP.answered_at:type_name -> google.protobuf.Timestamp
-	63, // 39: kinship.events.v1.RSVP.checked_in_at:type_name -> google.protobuf.Timestamp
-	63, // 40: kinship.events.v1.RSVP.occurrence_start_time:type_name -> google.protobuf.Timestamp
+	65, // 37: kinship.events.v1.RSVP.offer_expires_at:type_name -> google.protobuf.Timestamp
+	65, // 38: kinship.events.v1.RSVP.answered_at:type_name -> google.protobuf.Timestamp
+	65, // 39: kinship.events.v1.RSVP.checked_in_at:type_name -> google.protobuf.Timestamp
+	65, // 40: kinship.events.v1.RSVP.occurrence_start_time:type_name -> google.protobuf.Timestamp
 	5,  // 41: kinship.events.v1.RSVPRequest.answer:type_name -> kinship.events.v1.RSVPAnswer
 	30, // 42: kinship.events.v1.RSVPResponse.rsvps:type_name -> kinship.events.v1.RSVP
 	30, // 43: kinship.events.v1.CancelRSVPResponse.rsvps:type_name -> kinship.events.v1.RSVP
@@ -4547,11 +4654,11 @@ var file_kinship_events_v1_events_service_proto_depIdxs = []int32{
 	30, // 45: kinship.events.v1.GetRSVPResponse.rsvp:type_name -> kinship.events.v1.RSVP
 	30, // 46: kinship.events.v1.ListAttendeesResponse.rsvps:type_name -> kinship.events.v1.RSVP
 	30, // 47: kinship.events.v1.CheckInResponse.rsvp:type_name -> kinship.events.v1.RSVP
-	63, // 48: kinship.events.v1.Feedback.given_at:type_name -> google.protobuf.Timestamp
+	65, // 48: kinship.events.v1.Feedback.given_at:type_name -> google.protobuf.Timestamp
 	47, // 49: kinship.events.v1.GiveFeedbackResponse.feedback:type_name -> kinship.events.v1.Feedback
 	50, // 50: kinship.events.v1.GetFeedbackSummaryResponse.summary:type_name -> kinship.events.v1.FeedbackSummary
 	47, // 51: kinship.events.v1.ListFeedbackResponse.feedback:type_name -> kinship.events.v1.Feedback
-	63, // 52: kinship.events.v1.ForgetMemberResponse.forgotten_at:type_name -> google.protobuf.Timestamp
+	65, // 52: kinship.events.v1.ForgetMemberResponse.forgotten_at:type_name -> google.protobuf.Timestamp
 	12, // 53: kinship.events.v1.EventsService.CreateEvent:input_type -> kinship.events.v1.CreateEventRequest
 	14, // 54: kinship.events.v1.EventsService.UpdateEvent:input_type -> kinship.events.v1.UpdateEventRequest
 	16, // 55: kinship.events.v1.EventsService.PublishEvent:input_type -> kinship.events.v1.PublishEventRequest
@@ -4572,34 +4679,36 @@ var file_kinship_events_v1_events_service_proto_depIdxs = []int32{
 	51, // 70: kinship.events.v1.AttendanceService.GetFeedbackSummary:input_type -> kinship.events.v1.GetFeedbackSummaryRequest
 	53, // 71: kinship.events.v1.AttendanceService.ListFeedback:input_type -> kinship.events.v1.ListFeedbackRequest
 	55, // 72: kinship.events.v1.AttendanceService.ForgetMember:input_type -> kinship.events.v1.ForgetMemberRequest
-	57, // 73: kinship.events.v1.CalendarService.GetFeedToken:input_type -> kinship.events.v1.GetFeedTokenRequest
-	59, // 74: kinship.events.v1.CalendarService.RotateFeedToken:input_type -> kinship.events.v1.RotateFeedTokenRequest
-	61, // 75: kinship.events.v1.CalendarService.ExportEventICS:input_type -> kinship.events.v1.ExportEventICSRequest
-	13, // 76: kinship.events.v1.EventsService.CreateEvent:output_type -> kinship.events.v1.CreateEventResponse
-	15, // 77: kinship.events.v1.EventsService.UpdateEvent:output_type -> kinship.events.v1.UpdateEventResponse
-	17, // 78: kinship.events.v1.EventsService.PublishEvent:output_type -> kinship.events.v1.PublishEventResponse
-	19, // 79: kinship.events.v1.EventsService.CancelEvent:output_type -> kinship.events.v1.CancelEventResponse
-	21, // 80: kinship.events.v1.EventsService.CompleteEvent:output_type -> kinship.events.v1.CompleteEventResponse
-	23, // 81: kinship.events.v1.EventsService.GetEvent:output_type -> kinship.events.v1.GetEventResponse
-	25, // 82: kinship.events.v1.EventsService.ListEvents:output_type -> kinship.events.v1.ListEventsResponse
-	29, // 83: kinship.events.v1.EventsService.SuggestEvents:output_type -> kinship.events.v1.SuggestEventsResponse
-	32, // 84: kinship.events.v1.AttendanceService.RSVP:output_type -> kinship.events.v1.RSVPResponse
-	34, // 85: kinship.events.v1.AttendanceService.CancelRSVP:output_type -> kinship.events.v1.CancelRSVPResponse
-	36, // 86: kinship.events.v1.AttendanceService.AcceptSeatOffer:output_type -> kinship.events.v1.AcceptSeatOfferResponse
-	38, // 87: kinship.events.v1.AttendanceService.ExpireSeatOffers:output_type -> kinship.events.v1.ExpireSeatOffersResponse
-	40, // 88: kinship.events.v1.AttendanceService.GetRSVP:output_type -> kinship.events.v1.GetRSVPResponse
-	42, // 89: kinship.events.v1.AttendanceService.ListAttendees:output_type -> kinship.events.v1.ListAttendeesResponse
-	44, // 90: kinship.events.v1.AttendanceService.CheckIn:output_type -> kinship.events.v1.CheckInResponse
-	46, // 91: kinship.events.v1.AttendanceService.MarkNoShows:output_type -> kinship.events.v1.MarkNoShowsResponse
-	49, // 92: kinship.events.v1.AttendanceService.GiveFeedback:output_type -> kinship.events.v1.GiveFeedbackResponse
-	52, // 93: kinship.events.v1.AttendanceService.GetFeedbackSummary:output_type -> kinship.events.v1.GetFeedbackSummaryResponse
-	54, // 94: kinship.events.v1.AttendanceService.ListFeedback:output_type -> kinship.events.v1.ListFeedbackResponse
-	56, // 95: kinship.events.v1.AttendanceService.ForgetMember:output_type -> kinship.events.v1.ForgetMemberResponse
-	58, // 96: kinship.events.v1.CalendarService.GetFeedToken:output_type -> kinship.events.v1.GetFeedTokenResponse
-	60, // 97: kinship.events.v1.CalendarService.RotateFeedToken:output_type -> kinship.events.v1.RotateFeedTokenResponse
-	62, // 98: kinship.events.v1.CalendarService.ExportEventICS:output_type -> kinship.events.v1.ExportEventICSResponse
-	76, // [76:99] is the sub-list for method output_type
-	53, // [53:76] is the sub-list for method input_type
+	57, // 73: kinship.events.v1.AttendanceService.ExportMemberData:input_type -> kinship.events.v1.ExportMemberDataRequest
+	59, // 74: kinship.events.v1.CalendarService.GetFeedToken:input_type -> kinship.events.v1.GetFeedTokenRequest
+	61, // 75: kinship.events.v1.CalendarService.RotateFeedToken:input_type -> kinship.events.v1.RotateFeedTokenRequest
+	63, // 76: kinship.events.v1.CalendarService.ExportEventICS:input_type -> kinship.events.v1.ExportEventICSRequest
+	13, // 77: kinship.events.v1.EventsService.CreateEvent:output_type -> kinship.events.v1.CreateEventResponse
+	15, // 78: kinship.events.v1.EventsService.UpdateEvent:output_type -> kinship.events.v1.UpdateEventResponse
+	17, // 79: kinship.events.v1.EventsService.PublishEvent:output_type -> kinship.events.v1.PublishEventResponse
+	19, // 80: kinship.events.v1.EventsService.CancelEvent:output_type -> kinship.events.v1.CancelEventResponse
+	21, // 81: kinship.events.v1.EventsService.CompleteEvent:output_type -> kinship.events.v1.CompleteEventResponse
+	23, // 82: kinship.events.v1.EventsService.GetEvent:output_type -> kinship.events.v1.GetEventResponse
+	25, // 83: kinship.events.v1.EventsService.ListEvents:output_type -> kinship.events.v1.ListEventsResponse
+	29, // 84: kinship.events.v1.EventsService.SuggestEvents:output_type -> kinship.events.v1.SuggestEventsResponse
+	32, // 85: kinship.events.v1.AttendanceService.RSVP:output_type -> kinship.events.v1.RSVPResponse
+	34, // 86: kinship.events.v1.AttendanceService.CancelRSVP:output_type -> kinship.events.v1.CancelRSVPResponse
+	36, // 87: kinship.events.v1.AttendanceService.AcceptSeatOffer:output_type -> kinship.events.v1.AcceptSeatOfferResponse
+	38, // 88: kinship.events.v1.AttendanceService.ExpireSeatOffers:output_type -> kinship.events.v1.ExpireSeatOffersResponse
+	40, // 89: kinship.events.v1.AttendanceService.GetRSVP:output_type -> kinship.events.v1.GetRSVPResponse
+	42, // 90: kinship.events.v1.AttendanceService.ListAttendees:output_type -> kinship.events.v1.ListAttendeesResponse
+	44, // 91: kinship.events.v1.AttendanceService.CheckIn:output_type -> kinship.events.v1.CheckInResponse
+	46, // 92: kinship.events.v1.AttendanceService.MarkNoShows:output_type -> kinship.events.v1.MarkNoShowsResponse
+	49, // 93: kinship.events.v1.AttendanceService.GiveFeedback:output_type -> kinship.events.v1.GiveFeedbackResponse
+	52, // 94: kinship.events.v1.AttendanceService.GetFeedbackSummary:output_type -> kinship.events.v1.GetFeedbackSummaryResponse
+	54, // 95: kinship.events.v1.AttendanceService.ListFeedback:output_type -> kinship.events.v1.ListFeedbackResponse
+	56, // 96: kinship.events.v1.AttendanceService.ForgetMember:output_type -> kinship.events.v1.ForgetMemberResponse
+	58, // 97: kinship.events.v1.AttendanceService.ExportMemberData:output_type -> kinship.events.v1.ExportMemberDataResponse
+	60, // 98: kinship.events.v1.CalendarService.GetFeedToken:output_type -> kinship.events.v1.GetFeedTokenResponse
+	62, // 99: kinship.events.v1.CalendarService.RotateFeedToken:output_type -> kinship.events.v1.RotateFeedTokenResponse
+	64, // 100: kinship.events.v1.CalendarService.ExportEventICS:output_type -> kinship.events.v1.ExportEventICSResponse
+	77, // [77:101] is the sub-list for method output_type
+	53, // [53:77] is the sub-list for method input_type
 	53, // [53:53] is the sub-list for extension type_name
 	53, // [53:53] is the sub-list for extension extendee
 	0,  // [0:53] is the sub-list for field type_name
@@ -4616,7 +4725,7 @@ func file_kinship_events_v1_events_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_events_v1_events_service_proto_rawDesc), len(file_kinship_events_v1_events_service_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   56,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

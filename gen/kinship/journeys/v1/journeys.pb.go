@@ -251,6 +251,70 @@ func (ReviewDecision) EnumDescriptor() ([]byte, []int) {
 	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{3}
 }
 
+// SteerAction is what SteerJourneys does to each journey.
+type SteerAction int32
+
+const (
+	SteerAction_STEER_ACTION_UNSPECIFIED SteerAction = 0
+	// Onboarding: stop the clock; nothing is sent while paused.
+	SteerAction_STEER_ACTION_PAUSE  SteerAction = 1
+	SteerAction_STEER_ACTION_RESUME SteerAction = 2
+	// Onboarding: skip the step named in step, or the current one.
+	SteerAction_STEER_ACTION_SKIP SteerAction = 3
+	// Onboarding: leave the current step and go on from step (versioned
+	// journeys only).
+	SteerAction_STEER_ACTION_RESTART SteerAction = 4
+	// Stop the journey for good.
+	SteerAction_STEER_ACTION_CANCEL SteerAction = 5
+)
+
+// Enum value maps for SteerAction.
+var (
+	SteerAction_name = map[int32]string{
+		0: "STEER_ACTION_UNSPECIFIED",
+		1: "STEER_ACTION_PAUSE",
+		2: "STEER_ACTION_RESUME",
+		3: "STEER_ACTION_SKIP",
+		4: "STEER_ACTION_RESTART",
+		5: "STEER_ACTION_CANCEL",
+	}
+	SteerAction_value = map[string]int32{
+		"STEER_ACTION_UNSPECIFIED": 0,
+		"STEER_ACTION_PAUSE":       1,
+		"STEER_ACTION_RESUME":      2,
+		"STEER_ACTION_SKIP":        3,
+		"STEER_ACTION_RESTART":     4,
+		"STEER_ACTION_CANCEL":      5,
+	}
+)
+
+func (x SteerAction) Enum() *SteerAction {
+	p := new(SteerAction)
+	*p = x
+	return p
+}
+
+func (x SteerAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SteerAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinship_journeys_v1_journeys_proto_enumTypes[4].Descriptor()
+}
+
+func (SteerAction) Type() protoreflect.EnumType {
+	return &file_kinship_journeys_v1_journeys_proto_enumTypes[4]
+}
+
+func (x SteerAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SteerAction.Descriptor instead.
+func (SteerAction) EnumDescriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{4}
+}
+
 // JourneyEvent is one thing that happened in a journey. Detail holds ids
 // and names of steps, never personal data.
 type JourneyEvent struct {
@@ -516,7 +580,16 @@ type OnboardingDetail struct {
 	Attended          bool     `protobuf:"varint,3,opt,name=attended,proto3" json:"attended,omitempty"`
 	SuggestedEventIds []string `protobuf:"bytes,4,rep,name=suggested_event_ids,json=suggestedEventIds,proto3" json:"suggested_event_ids,omitempty"`
 	// The ambassador who buddies the member.
-	BuddyId       string `protobuf:"bytes,5,opt,name=buddy_id,json=buddyId,proto3" json:"buddy_id,omitempty"`
+	BuddyId string `protobuf:"bytes,5,opt,name=buddy_id,json=buddyId,proto3" json:"buddy_id,omitempty"`
+	// The definition version the journey runs; 0 for journeys started
+	// before definitions were versioned.
+	DefinitionVersion int32 `protobuf:"varint,6,opt,name=definition_version,json=definitionVersion,proto3" json:"definition_version,omitempty"`
+	// Tags the journey's tag steps added.
+	Tags []string `protobuf:"bytes,7,rep,name=tags,proto3" json:"tags,omitempty"`
+	// The member answered an invitation (RSVP).
+	Rsvped bool `protobuf:"varint,8,opt,name=rsvped,proto3" json:"rsvped,omitempty"`
+	// A test run: its messages go to the organiser who started it.
+	TestRun       bool `protobuf:"varint,9,opt,name=test_run,json=testRun,proto3" json:"test_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -584,6 +657,34 @@ func (x *OnboardingDetail) GetBuddyId() string {
 		return x.BuddyId
 	}
 	return ""
+}
+
+func (x *OnboardingDetail) GetDefinitionVersion() int32 {
+	if x != nil {
+		return x.DefinitionVersion
+	}
+	return 0
+}
+
+func (x *OnboardingDetail) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *OnboardingDetail) GetRsvped() bool {
+	if x != nil {
+		return x.Rsvped
+	}
+	return false
+}
+
+func (x *OnboardingDetail) GetTestRun() bool {
+	if x != nil {
+		return x.TestRun
+	}
+	return false
 }
 
 type TrainingTask struct {
@@ -723,8 +824,11 @@ type AmbassadorDetail struct {
 	Quotas      []*QuotaProgress       `protobuf:"bytes,10,rep,name=quotas,proto3" json:"quotas,omitempty"`
 	// Why a nomination was found ineligible.
 	IneligibleReasons []string `protobuf:"bytes,11,rep,name=ineligible_reasons,json=ineligibleReasons,proto3" json:"ineligible_reasons,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The programme version this cycle runs; 0 for cycles started before
+	// programmes were versioned.
+	ProgrammeVersion int32 `protobuf:"varint,12,opt,name=programme_version,json=programmeVersion,proto3" json:"programme_version,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *AmbassadorDetail) Reset() {
@@ -832,6 +936,13 @@ func (x *AmbassadorDetail) GetIneligibleReasons() []string {
 		return x.IneligibleReasons
 	}
 	return nil
+}
+
+func (x *AmbassadorDetail) GetProgrammeVersion() int32 {
+	if x != nil {
+		return x.ProgrammeVersion
+	}
+	return 0
 }
 
 type StartOnboardingRequest struct {
@@ -1042,7 +1153,9 @@ type GetJourneyRequest struct {
 	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
 	MemberId  string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	// Unspecified means onboarding.
-	Kind          JourneyKind `protobuf:"varint,3,opt,name=kind,proto3,enum=kinship.journeys.v1.JourneyKind" json:"kind,omitempty"`
+	Kind JourneyKind `protobuf:"varint,3,opt,name=kind,proto3,enum=kinship.journeys.v1.JourneyKind" json:"kind,omitempty"`
+	// The member's onboarding test run (TestRunDefinition) instead.
+	TestRun       bool `protobuf:"varint,4,opt,name=test_run,json=testRun,proto3" json:"test_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1096,6 +1209,13 @@ func (x *GetJourneyRequest) GetKind() JourneyKind {
 		return x.Kind
 	}
 	return JourneyKind_JOURNEY_KIND_UNSPECIFIED
+}
+
+func (x *GetJourneyRequest) GetTestRun() bool {
+	if x != nil {
+		return x.TestRun
+	}
+	return false
 }
 
 type GetJourneyResponse struct {
@@ -1223,18 +1343,20 @@ func (x *ListJourneysRequest) GetPageToken() string {
 
 // JourneySummary is a journey as the list shows it, without its history.
 type JourneySummary struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Kind          JourneyKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=kinship.journeys.v1.JourneyKind" json:"kind,omitempty"`
-	MemberId      string                 `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	Status        JourneyStatus          `protobuf:"varint,4,opt,name=status,proto3,enum=kinship.journeys.v1.JourneyStatus" json:"status,omitempty"`
-	CurrentStep   string                 `protobuf:"bytes,5,opt,name=current_step,json=currentStep,proto3" json:"current_step,omitempty"`
-	Paused        bool                   `protobuf:"varint,6,opt,name=paused,proto3" json:"paused,omitempty"`
-	Outcome       string                 `protobuf:"bytes,7,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
-	ClosedAt      *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=closed_at,json=closedAt,proto3" json:"closed_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Kind        JourneyKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=kinship.journeys.v1.JourneyKind" json:"kind,omitempty"`
+	MemberId    string                 `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Status      JourneyStatus          `protobuf:"varint,4,opt,name=status,proto3,enum=kinship.journeys.v1.JourneyStatus" json:"status,omitempty"`
+	CurrentStep string                 `protobuf:"bytes,5,opt,name=current_step,json=currentStep,proto3" json:"current_step,omitempty"`
+	Paused      bool                   `protobuf:"varint,6,opt,name=paused,proto3" json:"paused,omitempty"`
+	Outcome     string                 `protobuf:"bytes,7,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	StartedAt   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	ClosedAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=closed_at,json=closedAt,proto3" json:"closed_at,omitempty"`
+	// The definition version (onboarding) it runs; 0 when not versioned.
+	DefinitionVersion int32 `protobuf:"varint,10,opt,name=definition_version,json=definitionVersion,proto3" json:"definition_version,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *JourneySummary) Reset() {
@@ -1328,6 +1450,13 @@ func (x *JourneySummary) GetClosedAt() *timestamppb.Timestamp {
 		return x.ClosedAt
 	}
 	return nil
+}
+
+func (x *JourneySummary) GetDefinitionVersion() int32 {
+	if x != nil {
+		return x.DefinitionVersion
+	}
+	return 0
 }
 
 type ListJourneysResponse struct {
@@ -2021,6 +2150,1470 @@ func (x *ListProgrammeResponse) GetNextPageToken() string {
 	return ""
 }
 
+// DefinitionVersion is one saved version of a community's onboarding
+// journey definition or ambassador programme.
+type DefinitionVersion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  JourneyKind            `protobuf:"varint,1,opt,name=kind,proto3,enum=kinship.journeys.v1.JourneyKind" json:"kind,omitempty"`
+	// From 1, one more with every save.
+	Version int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The definition as JSON (see docs/journeys.md); empty in lists.
+	Document string `protobuf:"bytes,3,opt,name=document,proto3" json:"document,omitempty"`
+	// A published version can be the current one; a draft cannot.
+	Published bool `protobuf:"varint,4,opt,name=published,proto3" json:"published,omitempty"`
+	// New journeys (nominations) take this version now.
+	Current bool                   `protobuf:"varint,5,opt,name=current,proto3" json:"current,omitempty"`
+	SavedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=saved_at,json=savedAt,proto3" json:"saved_at,omitempty"`
+	// How the saver authenticated (user, api-key, workload) and their token
+	// subject or key id; never a name.
+	SavedByKind string `protobuf:"bytes,7,opt,name=saved_by_kind,json=savedByKind,proto3" json:"saved_by_kind,omitempty"`
+	SavedBy     string `protobuf:"bytes,8,opt,name=saved_by,json=savedBy,proto3" json:"saved_by,omitempty"`
+	// "api" (saved through this API), "seed" (the Community resource or the
+	// worker's journeys file) or "default" (Kinship's default, kept when a
+	// community first needed a definition).
+	Source string `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
+	// When it last became the current version.
+	PublishedAt   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DefinitionVersion) Reset() {
+	*x = DefinitionVersion{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DefinitionVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DefinitionVersion) ProtoMessage() {}
+
+func (x *DefinitionVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DefinitionVersion.ProtoReflect.Descriptor instead.
+func (*DefinitionVersion) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DefinitionVersion) GetKind() JourneyKind {
+	if x != nil {
+		return x.Kind
+	}
+	return JourneyKind_JOURNEY_KIND_UNSPECIFIED
+}
+
+func (x *DefinitionVersion) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DefinitionVersion) GetDocument() string {
+	if x != nil {
+		return x.Document
+	}
+	return ""
+}
+
+func (x *DefinitionVersion) GetPublished() bool {
+	if x != nil {
+		return x.Published
+	}
+	return false
+}
+
+func (x *DefinitionVersion) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
+func (x *DefinitionVersion) GetSavedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SavedAt
+	}
+	return nil
+}
+
+func (x *DefinitionVersion) GetSavedByKind() string {
+	if x != nil {
+		return x.SavedByKind
+	}
+	return ""
+}
+
+func (x *DefinitionVersion) GetSavedBy() string {
+	if x != nil {
+		return x.SavedBy
+	}
+	return ""
+}
+
+func (x *DefinitionVersion) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *DefinitionVersion) GetPublishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PublishedAt
+	}
+	return nil
+}
+
+type GetDefinitionRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// Unspecified means onboarding.
+	Kind JourneyKind `protobuf:"varint,2,opt,name=kind,proto3,enum=kinship.journeys.v1.JourneyKind" json:"kind,omitempty"`
+	// 0 means the current version.
+	Version       int32 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDefinitionRequest) Reset() {
+	*x = GetDefinitionRequest{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDefinitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDefinitionRequest) ProtoMessage() {}
+
+func (x *GetDefinitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDefinitionRequest.ProtoReflect.Descriptor instead.
+func (*GetDefinitionRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetDefinitionRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *GetDefinitionRequest) GetKind() JourneyKind {
+	if x != nil {
+		return x.Kind
+	}
+	return JourneyKind_JOURNEY_KIND_UNSPECIFIED
+}
+
+func (x *GetDefinitionRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type GetDefinitionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Definition    *DefinitionVersion     `protobuf:"bytes,1,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDefinitionResponse) Reset() {
+	*x = GetDefinitionResponse{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDefinitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDefinitionResponse) ProtoMessage() {}
+
+func (x *GetDefinitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDefinitionResponse.ProtoReflect.Descriptor instead.
+func (*GetDefinitionResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetDefinitionResponse) GetDefinition() *DefinitionVersion {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+type SaveDefinitionRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// Unspecified means onboarding.
+	Kind JourneyKind `protobuf:"varint,2,opt,name=kind,proto3,enum=kinship.journeys.v1.JourneyKind" json:"kind,omitempty"`
+	// The definition as JSON; at most 256 KiB.
+	Document string `protobuf:"bytes,3,opt,name=document,proto3" json:"document,omitempty"`
+	// Publish at once; otherwise the version is a draft.
+	Publish bool `protobuf:"varint,4,opt,name=publish,proto3" json:"publish,omitempty"`
+	// The newest version the editor started from; when another version was
+	// saved meanwhile the save is ABORTED. 0 skips the check.
+	BaseVersion   int32 `protobuf:"varint,5,opt,name=base_version,json=baseVersion,proto3" json:"base_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveDefinitionRequest) Reset() {
+	*x = SaveDefinitionRequest{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveDefinitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveDefinitionRequest) ProtoMessage() {}
+
+func (x *SaveDefinitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveDefinitionRequest.ProtoReflect.Descriptor instead.
+func (*SaveDefinitionRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SaveDefinitionRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *SaveDefinitionRequest) GetKind() JourneyKind {
+	if x != nil {
+		return x.Kind
+	}
+	return JourneyKind_JOURNEY_KIND_UNSPECIFIED
+}
+
+func (x *SaveDefinitionRequest) GetDocument() string {
+	if x != nil {
+		return x.Document
+	}
+	return ""
+}
+
+func (x *SaveDefinitionRequest) GetPublish() bool {
+	if x != nil {
+		return x.Publish
+	}
+	return false
+}
+
+func (x *SaveDefinitionRequest) GetBaseVersion() int32 {
+	if x != nil {
+		return x.BaseVersion
+	}
+	return 0
+}
+
+type SaveDefinitionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Definition    *DefinitionVersion     `protobuf:"bytes,1,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveDefinitionResponse) Reset() {
+	*x = SaveDefinitionResponse{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveDefinitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveDefinitionResponse) ProtoMessage() {}
+
+func (x *SaveDefinitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveDefinitionResponse.ProtoReflect.Descriptor instead.
+func (*SaveDefinitionResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SaveDefinitionResponse) GetDefinition() *DefinitionVersion {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+type PublishDefinitionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	Kind          JourneyKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=kinship.journeys.v1.JourneyKind" json:"kind,omitempty"`
+	Version       int32                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishDefinitionRequest) Reset() {
+	*x = PublishDefinitionRequest{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishDefinitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishDefinitionRequest) ProtoMessage() {}
+
+func (x *PublishDefinitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishDefinitionRequest.ProtoReflect.Descriptor instead.
+func (*PublishDefinitionRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PublishDefinitionRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *PublishDefinitionRequest) GetKind() JourneyKind {
+	if x != nil {
+		return x.Kind
+	}
+	return JourneyKind_JOURNEY_KIND_UNSPECIFIED
+}
+
+func (x *PublishDefinitionRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type PublishDefinitionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Definition    *DefinitionVersion     `protobuf:"bytes,1,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishDefinitionResponse) Reset() {
+	*x = PublishDefinitionResponse{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishDefinitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishDefinitionResponse) ProtoMessage() {}
+
+func (x *PublishDefinitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishDefinitionResponse.ProtoReflect.Descriptor instead.
+func (*PublishDefinitionResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PublishDefinitionResponse) GetDefinition() *DefinitionVersion {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+type ListDefinitionVersionsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	Kind      JourneyKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=kinship.journeys.v1.JourneyKind" json:"kind,omitempty"`
+	// At most 500; 0 means 50.
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDefinitionVersionsRequest) Reset() {
+	*x = ListDefinitionVersionsRequest{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDefinitionVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDefinitionVersionsRequest) ProtoMessage() {}
+
+func (x *ListDefinitionVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDefinitionVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListDefinitionVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListDefinitionVersionsRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ListDefinitionVersionsRequest) GetKind() JourneyKind {
+	if x != nil {
+		return x.Kind
+	}
+	return JourneyKind_JOURNEY_KIND_UNSPECIFIED
+}
+
+func (x *ListDefinitionVersionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDefinitionVersionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListDefinitionVersionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Versions      []*DefinitionVersion   `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDefinitionVersionsResponse) Reset() {
+	*x = ListDefinitionVersionsResponse{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDefinitionVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDefinitionVersionsResponse) ProtoMessage() {}
+
+func (x *ListDefinitionVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDefinitionVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListDefinitionVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListDefinitionVersionsResponse) GetVersions() []*DefinitionVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *ListDefinitionVersionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type DiffDefinitionsRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Community   string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	Kind        JourneyKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=kinship.journeys.v1.JourneyKind" json:"kind,omitempty"`
+	FromVersion int32                  `protobuf:"varint,3,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	// 0 means the current version.
+	ToVersion     int32 `protobuf:"varint,4,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffDefinitionsRequest) Reset() {
+	*x = DiffDefinitionsRequest{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffDefinitionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffDefinitionsRequest) ProtoMessage() {}
+
+func (x *DiffDefinitionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffDefinitionsRequest.ProtoReflect.Descriptor instead.
+func (*DiffDefinitionsRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *DiffDefinitionsRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *DiffDefinitionsRequest) GetKind() JourneyKind {
+	if x != nil {
+		return x.Kind
+	}
+	return JourneyKind_JOURNEY_KIND_UNSPECIFIED
+}
+
+func (x *DiffDefinitionsRequest) GetFromVersion() int32 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *DiffDefinitionsRequest) GetToVersion() int32 {
+	if x != nil {
+		return x.ToVersion
+	}
+	return 0
+}
+
+// DefinitionChange is one setting that differs between two versions, by
+// its path such as "steps[welcome].template" or "quotas[0].count".
+type DefinitionChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// added, removed or changed.
+	Change string `protobuf:"bytes,2,opt,name=change,proto3" json:"change,omitempty"`
+	// The values as JSON; empty on the side where the setting is absent.
+	Before        string `protobuf:"bytes,3,opt,name=before,proto3" json:"before,omitempty"`
+	After         string `protobuf:"bytes,4,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DefinitionChange) Reset() {
+	*x = DefinitionChange{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DefinitionChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DefinitionChange) ProtoMessage() {}
+
+func (x *DefinitionChange) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DefinitionChange.ProtoReflect.Descriptor instead.
+func (*DefinitionChange) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *DefinitionChange) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DefinitionChange) GetChange() string {
+	if x != nil {
+		return x.Change
+	}
+	return ""
+}
+
+func (x *DefinitionChange) GetBefore() string {
+	if x != nil {
+		return x.Before
+	}
+	return ""
+}
+
+func (x *DefinitionChange) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+type DiffDefinitionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromVersion   int32                  `protobuf:"varint,1,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	ToVersion     int32                  `protobuf:"varint,2,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	Changes       []*DefinitionChange    `protobuf:"bytes,3,rep,name=changes,proto3" json:"changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffDefinitionsResponse) Reset() {
+	*x = DiffDefinitionsResponse{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffDefinitionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffDefinitionsResponse) ProtoMessage() {}
+
+func (x *DiffDefinitionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffDefinitionsResponse.ProtoReflect.Descriptor instead.
+func (*DiffDefinitionsResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DiffDefinitionsResponse) GetFromVersion() int32 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *DiffDefinitionsResponse) GetToVersion() int32 {
+	if x != nil {
+		return x.ToVersion
+	}
+	return 0
+}
+
+func (x *DiffDefinitionsResponse) GetChanges() []*DefinitionChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+type TestRunDefinitionRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// An onboarding version; 0 means the current one.
+	Version int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The member whose journey is tried: branches and waits follow them.
+	MemberId      string `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestRunDefinitionRequest) Reset() {
+	*x = TestRunDefinitionRequest{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestRunDefinitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestRunDefinitionRequest) ProtoMessage() {}
+
+func (x *TestRunDefinitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestRunDefinitionRequest.ProtoReflect.Descriptor instead.
+func (*TestRunDefinitionRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *TestRunDefinitionRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *TestRunDefinitionRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TestRunDefinitionRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type TestRunDefinitionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The test run's workflow id; GetJourney with test_run reads it.
+	JourneyId     string `protobuf:"bytes,1,opt,name=journey_id,json=journeyId,proto3" json:"journey_id,omitempty"`
+	Version       int32  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestRunDefinitionResponse) Reset() {
+	*x = TestRunDefinitionResponse{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestRunDefinitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestRunDefinitionResponse) ProtoMessage() {}
+
+func (x *TestRunDefinitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestRunDefinitionResponse.ProtoReflect.Descriptor instead.
+func (*TestRunDefinitionResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *TestRunDefinitionResponse) GetJourneyId() string {
+	if x != nil {
+		return x.JourneyId
+	}
+	return ""
+}
+
+func (x *TestRunDefinitionResponse) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type SteerJourneysRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// Unspecified means onboarding; ambassador journeys can only be
+	// cancelled here.
+	Kind JourneyKind `protobuf:"varint,2,opt,name=kind,proto3,enum=kinship.journeys.v1.JourneyKind" json:"kind,omitempty"`
+	// The members whose journeys to steer, at most 10,000; or:
+	MemberIds []string `protobuf:"bytes,3,rep,name=member_ids,json=memberIds,proto3" json:"member_ids,omitempty"`
+	// a saved segment, at most 10,000 members.
+	SegmentId string      `protobuf:"bytes,4,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
+	Action    SteerAction `protobuf:"varint,5,opt,name=action,proto3,enum=kinship.journeys.v1.SteerAction" json:"action,omitempty"`
+	// For SKIP (empty: the current step) and RESTART (required).
+	Step          string `protobuf:"bytes,6,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SteerJourneysRequest) Reset() {
+	*x = SteerJourneysRequest{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SteerJourneysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SteerJourneysRequest) ProtoMessage() {}
+
+func (x *SteerJourneysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SteerJourneysRequest.ProtoReflect.Descriptor instead.
+func (*SteerJourneysRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SteerJourneysRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *SteerJourneysRequest) GetKind() JourneyKind {
+	if x != nil {
+		return x.Kind
+	}
+	return JourneyKind_JOURNEY_KIND_UNSPECIFIED
+}
+
+func (x *SteerJourneysRequest) GetMemberIds() []string {
+	if x != nil {
+		return x.MemberIds
+	}
+	return nil
+}
+
+func (x *SteerJourneysRequest) GetSegmentId() string {
+	if x != nil {
+		return x.SegmentId
+	}
+	return ""
+}
+
+func (x *SteerJourneysRequest) GetAction() SteerAction {
+	if x != nil {
+		return x.Action
+	}
+	return SteerAction_STEER_ACTION_UNSPECIFIED
+}
+
+func (x *SteerJourneysRequest) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+// SteerFailure is one member whose journey was not steered.
+type SteerFailure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SteerFailure) Reset() {
+	*x = SteerFailure{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SteerFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SteerFailure) ProtoMessage() {}
+
+func (x *SteerFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SteerFailure.ProtoReflect.Descriptor instead.
+func (*SteerFailure) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *SteerFailure) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *SteerFailure) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type SteerJourneysResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Total   int64                  `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	Steered int64                  `protobuf:"varint,2,opt,name=steered,proto3" json:"steered,omitempty"`
+	Failed  int64                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	// The first 100 failures.
+	Failures      []*SteerFailure `protobuf:"bytes,4,rep,name=failures,proto3" json:"failures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SteerJourneysResponse) Reset() {
+	*x = SteerJourneysResponse{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SteerJourneysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SteerJourneysResponse) ProtoMessage() {}
+
+func (x *SteerJourneysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SteerJourneysResponse.ProtoReflect.Descriptor instead.
+func (*SteerJourneysResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *SteerJourneysResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *SteerJourneysResponse) GetSteered() int64 {
+	if x != nil {
+		return x.Steered
+	}
+	return 0
+}
+
+func (x *SteerJourneysResponse) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *SteerJourneysResponse) GetFailures() []*SteerFailure {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
+type MigrateJourneysRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// A published onboarding version.
+	ToVersion int32 `protobuf:"varint,2,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	// Only journeys running this version; 0 means every version but
+	// to_version.
+	FromVersion int32 `protobuf:"varint,3,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	// Only these members' journeys; empty means every running journey.
+	MemberIds []string `protobuf:"bytes,4,rep,name=member_ids,json=memberIds,proto3" json:"member_ids,omitempty"`
+	// Where journeys at a step land, by the step's id; a step not named
+	// lands on the step of the same id in to_version.
+	StepMap map[string]string `protobuf:"bytes,5,rep,name=step_map,json=stepMap,proto3" json:"step_map,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Report only; move nothing.
+	DryRun        bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrateJourneysRequest) Reset() {
+	*x = MigrateJourneysRequest{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrateJourneysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrateJourneysRequest) ProtoMessage() {}
+
+func (x *MigrateJourneysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrateJourneysRequest.ProtoReflect.Descriptor instead.
+func (*MigrateJourneysRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *MigrateJourneysRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *MigrateJourneysRequest) GetToVersion() int32 {
+	if x != nil {
+		return x.ToVersion
+	}
+	return 0
+}
+
+func (x *MigrateJourneysRequest) GetFromVersion() int32 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *MigrateJourneysRequest) GetMemberIds() []string {
+	if x != nil {
+		return x.MemberIds
+	}
+	return nil
+}
+
+func (x *MigrateJourneysRequest) GetStepMap() map[string]string {
+	if x != nil {
+		return x.StepMap
+	}
+	return nil
+}
+
+func (x *MigrateJourneysRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// JourneyMove is one journey of a migration.
+type JourneyMove struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	MemberId    string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	FromVersion int32                  `protobuf:"varint,2,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	FromStep    string                 `protobuf:"bytes,3,opt,name=from_step,json=fromStep,proto3" json:"from_step,omitempty"`
+	// Empty when the journey cannot move.
+	ToStep string `protobuf:"bytes,4,opt,name=to_step,json=toStep,proto3" json:"to_step,omitempty"`
+	// "moves" (dry run), "moved", "unmapped" (its step has no counterpart:
+	// map it), "not-versioned" (started before definitions were versioned,
+	// it keeps its fixed steps) or "failed".
+	Status        string `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JourneyMove) Reset() {
+	*x = JourneyMove{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JourneyMove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JourneyMove) ProtoMessage() {}
+
+func (x *JourneyMove) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JourneyMove.ProtoReflect.Descriptor instead.
+func (*JourneyMove) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *JourneyMove) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *JourneyMove) GetFromVersion() int32 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *JourneyMove) GetFromStep() string {
+	if x != nil {
+		return x.FromStep
+	}
+	return ""
+}
+
+func (x *JourneyMove) GetToStep() string {
+	if x != nil {
+		return x.ToStep
+	}
+	return ""
+}
+
+func (x *JourneyMove) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+// MigrationTransition counts the journeys going from a step of a version
+// to a step of the new one.
+type MigrationTransition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromVersion   int32                  `protobuf:"varint,1,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	FromStep      string                 `protobuf:"bytes,2,opt,name=from_step,json=fromStep,proto3" json:"from_step,omitempty"`
+	ToStep        string                 `protobuf:"bytes,3,opt,name=to_step,json=toStep,proto3" json:"to_step,omitempty"`
+	Count         int64                  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrationTransition) Reset() {
+	*x = MigrationTransition{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrationTransition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrationTransition) ProtoMessage() {}
+
+func (x *MigrationTransition) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrationTransition.ProtoReflect.Descriptor instead.
+func (*MigrationTransition) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *MigrationTransition) GetFromVersion() int32 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *MigrationTransition) GetFromStep() string {
+	if x != nil {
+		return x.FromStep
+	}
+	return ""
+}
+
+func (x *MigrationTransition) GetToStep() string {
+	if x != nil {
+		return x.ToStep
+	}
+	return ""
+}
+
+func (x *MigrationTransition) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+type MigrateJourneysResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	DryRun    bool                   `protobuf:"varint,1,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	ToVersion int32                  `protobuf:"varint,2,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	// Running journeys considered, moved (or would move), and those that
+	// cannot move.
+	Total        int64                  `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	Moved        int64                  `protobuf:"varint,4,opt,name=moved,proto3" json:"moved,omitempty"`
+	Unmapped     int64                  `protobuf:"varint,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	NotVersioned int64                  `protobuf:"varint,6,opt,name=not_versioned,json=notVersioned,proto3" json:"not_versioned,omitempty"`
+	Failed       int64                  `protobuf:"varint,7,opt,name=failed,proto3" json:"failed,omitempty"`
+	Transitions  []*MigrationTransition `protobuf:"bytes,8,rep,name=transitions,proto3" json:"transitions,omitempty"`
+	// The first 500 journeys, one line each.
+	Moves         []*JourneyMove `protobuf:"bytes,9,rep,name=moves,proto3" json:"moves,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrateJourneysResponse) Reset() {
+	*x = MigrateJourneysResponse{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrateJourneysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrateJourneysResponse) ProtoMessage() {}
+
+func (x *MigrateJourneysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrateJourneysResponse.ProtoReflect.Descriptor instead.
+func (*MigrateJourneysResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *MigrateJourneysResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *MigrateJourneysResponse) GetToVersion() int32 {
+	if x != nil {
+		return x.ToVersion
+	}
+	return 0
+}
+
+func (x *MigrateJourneysResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *MigrateJourneysResponse) GetMoved() int64 {
+	if x != nil {
+		return x.Moved
+	}
+	return 0
+}
+
+func (x *MigrateJourneysResponse) GetUnmapped() int64 {
+	if x != nil {
+		return x.Unmapped
+	}
+	return 0
+}
+
+func (x *MigrateJourneysResponse) GetNotVersioned() int64 {
+	if x != nil {
+		return x.NotVersioned
+	}
+	return 0
+}
+
+func (x *MigrateJourneysResponse) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *MigrateJourneysResponse) GetTransitions() []*MigrationTransition {
+	if x != nil {
+		return x.Transitions
+	}
+	return nil
+}
+
+func (x *MigrateJourneysResponse) GetMoves() []*JourneyMove {
+	if x != nil {
+		return x.Moves
+	}
+	return nil
+}
+
 var File_kinship_journeys_v1_journeys_proto protoreflect.FileDescriptor
 
 const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
@@ -2052,13 +3645,17 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\n" +
 	"ambassador\x18\x0e \x01(\v2%.kinship.journeys.v1.AmbassadorDetailH\x00R\n" +
 	"ambassadorB\b\n" +
-	"\x06detail\"\xbc\x01\n" +
+	"\x06detail\"\xb2\x02\n" +
 	"\x10OnboardingDetail\x12\x14\n" +
 	"\x05steps\x18\x01 \x03(\tR\x05steps\x12+\n" +
 	"\x11profile_completed\x18\x02 \x01(\bR\x10profileCompleted\x12\x1a\n" +
 	"\battended\x18\x03 \x01(\bR\battended\x12.\n" +
 	"\x13suggested_event_ids\x18\x04 \x03(\tR\x11suggestedEventIds\x12\x19\n" +
-	"\bbuddy_id\x18\x05 \x01(\tR\abuddyId\"d\n" +
+	"\bbuddy_id\x18\x05 \x01(\tR\abuddyId\x12-\n" +
+	"\x12definition_version\x18\x06 \x01(\x05R\x11definitionVersion\x12\x12\n" +
+	"\x04tags\x18\a \x03(\tR\x04tags\x12\x16\n" +
+	"\x06rsvped\x18\b \x01(\bR\x06rsvped\x12\x19\n" +
+	"\btest_run\x18\t \x01(\bR\atestRun\"d\n" +
 	"\fTrainingTask\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x03due\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03due\x12\x12\n" +
@@ -2066,7 +3663,7 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\rQuotaProgress\x12\x1a\n" +
 	"\bactivity\x18\x01 \x01(\tR\bactivity\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\x05R\x06target\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x05R\x05count\"\xc6\x03\n" +
+	"\x05count\x18\x03 \x01(\x05R\x05count\"\xf3\x03\n" +
 	"\x10AmbassadorDetail\x12*\n" +
 	"\x11nominated_by_kind\x18\x01 \x01(\tR\x0fnominatedByKind\x12\x12\n" +
 	"\x04tier\x18\x02 \x01(\tR\x04tier\x12\x14\n" +
@@ -2079,7 +3676,8 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\bcapacity\x18\t \x01(\x05R\bcapacity\x12:\n" +
 	"\x06quotas\x18\n" +
 	" \x03(\v2\".kinship.journeys.v1.QuotaProgressR\x06quotas\x12-\n" +
-	"\x12ineligible_reasons\x18\v \x03(\tR\x11ineligibleReasons\"t\n" +
+	"\x12ineligible_reasons\x18\v \x03(\tR\x11ineligibleReasons\x12+\n" +
+	"\x11programme_version\x18\f \x01(\x05R\x10programmeVersion\"t\n" +
 	"\x16StartOnboardingRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1d\n" +
 	"\n" +
@@ -2095,11 +3693,12 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\x0falready_started\x18\x03 \x01(\x03R\x0ealreadyStarted\x12\x16\n" +
 	"\x06failed\x18\x04 \x01(\x03R\x06failed\x12=\n" +
 	"\bfailures\x18\x05 \x03(\v2!.kinship.journeys.v1.StartFailureR\bfailures\x12\x12\n" +
-	"\x04done\x18\x06 \x01(\bR\x04done\"\x84\x01\n" +
+	"\x04done\x18\x06 \x01(\bR\x04done\"\x9f\x01\n" +
 	"\x11GetJourneyRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x124\n" +
-	"\x04kind\x18\x03 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\"L\n" +
+	"\x04kind\x18\x03 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\x12\x19\n" +
+	"\btest_run\x18\x04 \x01(\bR\atestRun\"L\n" +
 	"\x12GetJourneyResponse\x126\n" +
 	"\ajourney\x18\x01 \x01(\v2\x1c.kinship.journeys.v1.JourneyR\ajourney\"\xe5\x01\n" +
 	"\x13ListJourneysRequest\x12\x1c\n" +
@@ -2108,7 +3707,7 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\bstatuses\x18\x03 \x03(\x0e2\".kinship.journeys.v1.JourneyStatusR\bstatuses\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x05 \x01(\tR\tpageToken\"\xf8\x02\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\xa7\x03\n" +
 	"\x0eJourneySummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x124\n" +
 	"\x04kind\x18\x02 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\x12\x1b\n" +
@@ -2119,7 +3718,9 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\aoutcome\x18\a \x01(\tR\aoutcome\x129\n" +
 	"\n" +
 	"started_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x127\n" +
-	"\tclosed_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bclosedAt\"\x7f\n" +
+	"\tclosed_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bclosedAt\x12-\n" +
+	"\x12definition_version\x18\n" +
+	" \x01(\x05R\x11definitionVersion\"\x7f\n" +
 	"\x14ListJourneysResponse\x12?\n" +
 	"\bjourneys\x18\x01 \x03(\v2#.kinship.journeys.v1.JourneySummaryR\bjourneys\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xeb\x01\n" +
@@ -2164,7 +3765,129 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"started_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"{\n" +
 	"\x15ListProgrammeResponse\x12:\n" +
 	"\aentries\x18\x01 \x03(\v2 .kinship.journeys.v1.RosterEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*e\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x03\n" +
+	"\x11DefinitionVersion\x124\n" +
+	"\x04kind\x18\x01 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x1a\n" +
+	"\bdocument\x18\x03 \x01(\tR\bdocument\x12\x1c\n" +
+	"\tpublished\x18\x04 \x01(\bR\tpublished\x12\x18\n" +
+	"\acurrent\x18\x05 \x01(\bR\acurrent\x125\n" +
+	"\bsaved_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\asavedAt\x12\"\n" +
+	"\rsaved_by_kind\x18\a \x01(\tR\vsavedByKind\x12\x19\n" +
+	"\bsaved_by\x18\b \x01(\tR\asavedBy\x12\x16\n" +
+	"\x06source\x18\t \x01(\tR\x06source\x12=\n" +
+	"\fpublished_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\"\x84\x01\n" +
+	"\x14GetDefinitionRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x124\n" +
+	"\x04kind\x18\x02 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x05R\aversion\"_\n" +
+	"\x15GetDefinitionResponse\x12F\n" +
+	"\n" +
+	"definition\x18\x01 \x01(\v2&.kinship.journeys.v1.DefinitionVersionR\n" +
+	"definition\"\xc4\x01\n" +
+	"\x15SaveDefinitionRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x124\n" +
+	"\x04kind\x18\x02 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\x12\x1a\n" +
+	"\bdocument\x18\x03 \x01(\tR\bdocument\x12\x18\n" +
+	"\apublish\x18\x04 \x01(\bR\apublish\x12!\n" +
+	"\fbase_version\x18\x05 \x01(\x05R\vbaseVersion\"`\n" +
+	"\x16SaveDefinitionResponse\x12F\n" +
+	"\n" +
+	"definition\x18\x01 \x01(\v2&.kinship.journeys.v1.DefinitionVersionR\n" +
+	"definition\"\x88\x01\n" +
+	"\x18PublishDefinitionRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x124\n" +
+	"\x04kind\x18\x02 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x05R\aversion\"c\n" +
+	"\x19PublishDefinitionResponse\x12F\n" +
+	"\n" +
+	"definition\x18\x01 \x01(\v2&.kinship.journeys.v1.DefinitionVersionR\n" +
+	"definition\"\xaf\x01\n" +
+	"\x1dListDefinitionVersionsRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x124\n" +
+	"\x04kind\x18\x02 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x8c\x01\n" +
+	"\x1eListDefinitionVersionsResponse\x12B\n" +
+	"\bversions\x18\x01 \x03(\v2&.kinship.journeys.v1.DefinitionVersionR\bversions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xae\x01\n" +
+	"\x16DiffDefinitionsRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x124\n" +
+	"\x04kind\x18\x02 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\x12!\n" +
+	"\ffrom_version\x18\x03 \x01(\x05R\vfromVersion\x12\x1d\n" +
+	"\n" +
+	"to_version\x18\x04 \x01(\x05R\ttoVersion\"l\n" +
+	"\x10DefinitionChange\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
+	"\x06change\x18\x02 \x01(\tR\x06change\x12\x16\n" +
+	"\x06before\x18\x03 \x01(\tR\x06before\x12\x14\n" +
+	"\x05after\x18\x04 \x01(\tR\x05after\"\x9c\x01\n" +
+	"\x17DiffDefinitionsResponse\x12!\n" +
+	"\ffrom_version\x18\x01 \x01(\x05R\vfromVersion\x12\x1d\n" +
+	"\n" +
+	"to_version\x18\x02 \x01(\x05R\ttoVersion\x12?\n" +
+	"\achanges\x18\x03 \x03(\v2%.kinship.journeys.v1.DefinitionChangeR\achanges\"o\n" +
+	"\x18TestRunDefinitionRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x1b\n" +
+	"\tmember_id\x18\x03 \x01(\tR\bmemberId\"T\n" +
+	"\x19TestRunDefinitionResponse\x12\x1d\n" +
+	"\n" +
+	"journey_id\x18\x01 \x01(\tR\tjourneyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\"\xf6\x01\n" +
+	"\x14SteerJourneysRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x124\n" +
+	"\x04kind\x18\x02 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"member_ids\x18\x03 \x03(\tR\tmemberIds\x12\x1d\n" +
+	"\n" +
+	"segment_id\x18\x04 \x01(\tR\tsegmentId\x128\n" +
+	"\x06action\x18\x05 \x01(\x0e2 .kinship.journeys.v1.SteerActionR\x06action\x12\x12\n" +
+	"\x04step\x18\x06 \x01(\tR\x04step\"C\n" +
+	"\fSteerFailure\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x9e\x01\n" +
+	"\x15SteerJourneysResponse\x12\x14\n" +
+	"\x05total\x18\x01 \x01(\x03R\x05total\x12\x18\n" +
+	"\asteered\x18\x02 \x01(\x03R\asteered\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x03R\x06failed\x12=\n" +
+	"\bfailures\x18\x04 \x03(\v2!.kinship.journeys.v1.SteerFailureR\bfailures\"\xc1\x02\n" +
+	"\x16MigrateJourneysRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1d\n" +
+	"\n" +
+	"to_version\x18\x02 \x01(\x05R\ttoVersion\x12!\n" +
+	"\ffrom_version\x18\x03 \x01(\x05R\vfromVersion\x12\x1d\n" +
+	"\n" +
+	"member_ids\x18\x04 \x03(\tR\tmemberIds\x12S\n" +
+	"\bstep_map\x18\x05 \x03(\v28.kinship.journeys.v1.MigrateJourneysRequest.StepMapEntryR\astepMap\x12\x17\n" +
+	"\adry_run\x18\x06 \x01(\bR\x06dryRun\x1a:\n" +
+	"\fStepMapEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9b\x01\n" +
+	"\vJourneyMove\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12!\n" +
+	"\ffrom_version\x18\x02 \x01(\x05R\vfromVersion\x12\x1b\n" +
+	"\tfrom_step\x18\x03 \x01(\tR\bfromStep\x12\x17\n" +
+	"\ato_step\x18\x04 \x01(\tR\x06toStep\x12\x16\n" +
+	"\x06status\x18\x05 \x01(\tR\x06status\"\x84\x01\n" +
+	"\x13MigrationTransition\x12!\n" +
+	"\ffrom_version\x18\x01 \x01(\x05R\vfromVersion\x12\x1b\n" +
+	"\tfrom_step\x18\x02 \x01(\tR\bfromStep\x12\x17\n" +
+	"\ato_step\x18\x03 \x01(\tR\x06toStep\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x03R\x05count\"\xda\x02\n" +
+	"\x17MigrateJourneysResponse\x12\x17\n" +
+	"\adry_run\x18\x01 \x01(\bR\x06dryRun\x12\x1d\n" +
+	"\n" +
+	"to_version\x18\x02 \x01(\x05R\ttoVersion\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\x12\x14\n" +
+	"\x05moved\x18\x04 \x01(\x03R\x05moved\x12\x1a\n" +
+	"\bunmapped\x18\x05 \x01(\x03R\bunmapped\x12#\n" +
+	"\rnot_versioned\x18\x06 \x01(\x03R\fnotVersioned\x12\x16\n" +
+	"\x06failed\x18\a \x01(\x03R\x06failed\x12J\n" +
+	"\vtransitions\x18\b \x03(\v2(.kinship.journeys.v1.MigrationTransitionR\vtransitions\x126\n" +
+	"\x05moves\x18\t \x03(\v2 .kinship.journeys.v1.JourneyMoveR\x05moves*e\n" +
 	"\vJourneyKind\x12\x1c\n" +
 	"\x18JOURNEY_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17JOURNEY_KIND_ONBOARDING\x10\x01\x12\x1b\n" +
@@ -2188,7 +3911,14 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\x0eReviewDecision\x12\x1f\n" +
 	"\x1bREVIEW_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17REVIEW_DECISION_APPROVE\x10\x01\x12\x1a\n" +
-	"\x16REVIEW_DECISION_REJECT\x10\x022\xf9\x06\n" +
+	"\x16REVIEW_DECISION_REJECT\x10\x02*\xa6\x01\n" +
+	"\vSteerAction\x12\x1c\n" +
+	"\x18STEER_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12STEER_ACTION_PAUSE\x10\x01\x12\x17\n" +
+	"\x13STEER_ACTION_RESUME\x10\x02\x12\x15\n" +
+	"\x11STEER_ACTION_SKIP\x10\x03\x12\x18\n" +
+	"\x14STEER_ACTION_RESTART\x10\x04\x12\x17\n" +
+	"\x13STEER_ACTION_CANCEL\x10\x052\x90\x0e\n" +
 	"\x0fJourneysService\x12n\n" +
 	"\x0fStartOnboarding\x12+.kinship.journeys.v1.StartOnboardingRequest\x1a,.kinship.journeys.v1.StartOnboardingResponse0\x01\x12b\n" +
 	"\n" +
@@ -2198,7 +3928,15 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\rCancelJourney\x12).kinship.journeys.v1.CancelJourneyRequest\x1a*.kinship.journeys.v1.CancelJourneyResponse\"\x03\x90\x02\x02\x12u\n" +
 	"\x12NominateAmbassador\x12..kinship.journeys.v1.NominateAmbassadorRequest\x1a/.kinship.journeys.v1.NominateAmbassadorResponse\x12o\n" +
 	"\x10ReviewNomination\x12,.kinship.journeys.v1.ReviewNominationRequest\x1a-.kinship.journeys.v1.ReviewNominationResponse\x12k\n" +
-	"\rListProgramme\x12).kinship.journeys.v1.ListProgrammeRequest\x1a*.kinship.journeys.v1.ListProgrammeResponse\"\x03\x90\x02\x01B\xd7\x01\n" +
+	"\rListProgramme\x12).kinship.journeys.v1.ListProgrammeRequest\x1a*.kinship.journeys.v1.ListProgrammeResponse\"\x03\x90\x02\x01\x12k\n" +
+	"\rGetDefinition\x12).kinship.journeys.v1.GetDefinitionRequest\x1a*.kinship.journeys.v1.GetDefinitionResponse\"\x03\x90\x02\x01\x12i\n" +
+	"\x0eSaveDefinition\x12*.kinship.journeys.v1.SaveDefinitionRequest\x1a+.kinship.journeys.v1.SaveDefinitionResponse\x12w\n" +
+	"\x11PublishDefinition\x12-.kinship.journeys.v1.PublishDefinitionRequest\x1a..kinship.journeys.v1.PublishDefinitionResponse\"\x03\x90\x02\x02\x12\x86\x01\n" +
+	"\x16ListDefinitionVersions\x122.kinship.journeys.v1.ListDefinitionVersionsRequest\x1a3.kinship.journeys.v1.ListDefinitionVersionsResponse\"\x03\x90\x02\x01\x12q\n" +
+	"\x0fDiffDefinitions\x12+.kinship.journeys.v1.DiffDefinitionsRequest\x1a,.kinship.journeys.v1.DiffDefinitionsResponse\"\x03\x90\x02\x01\x12r\n" +
+	"\x11TestRunDefinition\x12-.kinship.journeys.v1.TestRunDefinitionRequest\x1a..kinship.journeys.v1.TestRunDefinitionResponse\x12f\n" +
+	"\rSteerJourneys\x12).kinship.journeys.v1.SteerJourneysRequest\x1a*.kinship.journeys.v1.SteerJourneysResponse\x12l\n" +
+	"\x0fMigrateJourneys\x12+.kinship.journeys.v1.MigrateJourneysRequest\x1a,.kinship.journeys.v1.MigrateJourneysResponseB\xd7\x01\n" +
 	"\x17com.kinship.journeys.v1B\rJourneysProtoP\x01Z?github.com/kinshiphq/kinship/gen/kinship/journeys/v1;journeysv1\xa2\x02\x03KJX\xaa\x02\x13Kinship.Journeys.V1\xca\x02\x13Kinship\\Journeys\\V1\xe2\x02\x1fKinship\\Journeys\\V1\\GPBMetadata\xea\x02\x15Kinship::Journeys::V1b\x06proto3"
 
 var (
@@ -2213,94 +3951,152 @@ func file_kinship_journeys_v1_journeys_proto_rawDescGZIP() []byte {
 	return file_kinship_journeys_v1_journeys_proto_rawDescData
 }
 
-var file_kinship_journeys_v1_journeys_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_kinship_journeys_v1_journeys_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_kinship_journeys_v1_journeys_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_kinship_journeys_v1_journeys_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_kinship_journeys_v1_journeys_proto_goTypes = []any{
-	(JourneyKind)(0),                   // 0: kinship.journeys.v1.JourneyKind
-	(JourneyStatus)(0),                 // 1: kinship.journeys.v1.JourneyStatus
-	(JourneySignal)(0),                 // 2: kinship.journeys.v1.JourneySignal
-	(ReviewDecision)(0),                // 3: kinship.journeys.v1.ReviewDecision
-	(*JourneyEvent)(nil),               // 4: kinship.journeys.v1.JourneyEvent
-	(*Journey)(nil),                    // 5: kinship.journeys.v1.Journey
-	(*OnboardingDetail)(nil),           // 6: kinship.journeys.v1.OnboardingDetail
-	(*TrainingTask)(nil),               // 7: kinship.journeys.v1.TrainingTask
-	(*QuotaProgress)(nil),              // 8: kinship.journeys.v1.QuotaProgress
-	(*AmbassadorDetail)(nil),           // 9: kinship.journeys.v1.AmbassadorDetail
-	(*StartOnboardingRequest)(nil),     // 10: kinship.journeys.v1.StartOnboardingRequest
-	(*StartFailure)(nil),               // 11: kinship.journeys.v1.StartFailure
-	(*StartOnboardingResponse)(nil),    // 12: kinship.journeys.v1.StartOnboardingResponse
-	(*GetJourneyRequest)(nil),          // 13: kinship.journeys.v1.GetJourneyRequest
-	(*GetJourneyResponse)(nil),         // 14: kinship.journeys.v1.GetJourneyResponse
-	(*ListJourneysRequest)(nil),        // 15: kinship.journeys.v1.ListJourneysRequest
-	(*JourneySummary)(nil),             // 16: kinship.journeys.v1.JourneySummary
-	(*ListJourneysResponse)(nil),       // 17: kinship.journeys.v1.ListJourneysResponse
-	(*SignalJourneyRequest)(nil),       // 18: kinship.journeys.v1.SignalJourneyRequest
-	(*SignalJourneyResponse)(nil),      // 19: kinship.journeys.v1.SignalJourneyResponse
-	(*CancelJourneyRequest)(nil),       // 20: kinship.journeys.v1.CancelJourneyRequest
-	(*CancelJourneyResponse)(nil),      // 21: kinship.journeys.v1.CancelJourneyResponse
-	(*NominateAmbassadorRequest)(nil),  // 22: kinship.journeys.v1.NominateAmbassadorRequest
-	(*NominateAmbassadorResponse)(nil), // 23: kinship.journeys.v1.NominateAmbassadorResponse
-	(*ReviewNominationRequest)(nil),    // 24: kinship.journeys.v1.ReviewNominationRequest
-	(*ReviewNominationResponse)(nil),   // 25: kinship.journeys.v1.ReviewNominationResponse
-	(*ListProgrammeRequest)(nil),       // 26: kinship.journeys.v1.ListProgrammeRequest
-	(*RosterEntry)(nil),                // 27: kinship.journeys.v1.RosterEntry
-	(*ListProgrammeResponse)(nil),      // 28: kinship.journeys.v1.ListProgrammeResponse
-	(*timestamppb.Timestamp)(nil),      // 29: google.protobuf.Timestamp
+	(JourneyKind)(0),                       // 0: kinship.journeys.v1.JourneyKind
+	(JourneyStatus)(0),                     // 1: kinship.journeys.v1.JourneyStatus
+	(JourneySignal)(0),                     // 2: kinship.journeys.v1.JourneySignal
+	(ReviewDecision)(0),                    // 3: kinship.journeys.v1.ReviewDecision
+	(SteerAction)(0),                       // 4: kinship.journeys.v1.SteerAction
+	(*JourneyEvent)(nil),                   // 5: kinship.journeys.v1.JourneyEvent
+	(*Journey)(nil),                        // 6: kinship.journeys.v1.Journey
+	(*OnboardingDetail)(nil),               // 7: kinship.journeys.v1.OnboardingDetail
+	(*TrainingTask)(nil),                   // 8: kinship.journeys.v1.TrainingTask
+	(*QuotaProgress)(nil),                  // 9: kinship.journeys.v1.QuotaProgress
+	(*AmbassadorDetail)(nil),               // 10: kinship.journeys.v1.AmbassadorDetail
+	(*StartOnboardingRequest)(nil),         // 11: kinship.journeys.v1.StartOnboardingRequest
+	(*StartFailure)(nil),                   // 12: kinship.journeys.v1.StartFailure
+	(*StartOnboardingResponse)(nil),        // 13: kinship.journeys.v1.StartOnboardingResponse
+	(*GetJourneyRequest)(nil),              // 14: kinship.journeys.v1.GetJourneyRequest
+	(*GetJourneyResponse)(nil),             // 15: kinship.journeys.v1.GetJourneyResponse
+	(*ListJourneysRequest)(nil),            // 16: kinship.journeys.v1.ListJourneysRequest
+	(*JourneySummary)(nil),                 // 17: kinship.journeys.v1.JourneySummary
+	(*ListJourneysResponse)(nil),           // 18: kinship.journeys.v1.ListJourneysResponse
+	(*SignalJourneyRequest)(nil),           // 19: kinship.journeys.v1.SignalJourneyRequest
+	(*SignalJourneyResponse)(nil),          // 20: kinship.journeys.v1.SignalJourneyResponse
+	(*CancelJourneyRequest)(nil),           // 21: kinship.journeys.v1.CancelJourneyRequest
+	(*CancelJourneyResponse)(nil),          // 22: kinship.journeys.v1.CancelJourneyResponse
+	(*NominateAmbassadorRequest)(nil),      // 23: kinship.journeys.v1.NominateAmbassadorRequest
+	(*NominateAmbassadorResponse)(nil),     // 24: kinship.journeys.v1.NominateAmbassadorResponse
+	(*ReviewNominationRequest)(nil),        // 25: kinship.journeys.v1.ReviewNominationRequest
+	(*ReviewNominationResponse)(nil),       // 26: kinship.journeys.v1.ReviewNominationResponse
+	(*ListProgrammeRequest)(nil),           // 27: kinship.journeys.v1.ListProgrammeRequest
+	(*RosterEntry)(nil),                    // 28: kinship.journeys.v1.RosterEntry
+	(*ListProgrammeResponse)(nil),          // 29: kinship.journeys.v1.ListProgrammeResponse
+	(*DefinitionVersion)(nil),              // 30: kinship.journeys.v1.DefinitionVersion
+	(*GetDefinitionRequest)(nil),           // 31: kinship.journeys.v1.GetDefinitionRequest
+	(*GetDefinitionResponse)(nil),          // 32: kinship.journeys.v1.GetDefinitionResponse
+	(*SaveDefinitionRequest)(nil),          // 33: kinship.journeys.v1.SaveDefinitionRequest
+	(*SaveDefinitionResponse)(nil),         // 34: kinship.journeys.v1.SaveDefinitionResponse
+	(*PublishDefinitionRequest)(nil),       // 35: kinship.journeys.v1.PublishDefinitionRequest
+	(*PublishDefinitionResponse)(nil),      // 36: kinship.journeys.v1.PublishDefinitionResponse
+	(*ListDefinitionVersionsRequest)(nil),  // 37: kinship.journeys.v1.ListDefinitionVersionsRequest
+	(*ListDefinitionVersionsResponse)(nil), // 38: kinship.journeys.v1.ListDefinitionVersionsResponse
+	(*DiffDefinitionsRequest)(nil),         // 39: kinship.journeys.v1.DiffDefinitionsRequest
+	(*DefinitionChange)(nil),               // 40: kinship.journeys.v1.DefinitionChange
+	(*DiffDefinitionsResponse)(nil),        // 41: kinship.journeys.v1.DiffDefinitionsResponse
+	(*TestRunDefinitionRequest)(nil),       // 42: kinship.journeys.v1.TestRunDefinitionRequest
+	(*TestRunDefinitionResponse)(nil),      // 43: kinship.journeys.v1.TestRunDefinitionResponse
+	(*SteerJourneysRequest)(nil),           // 44: kinship.journeys.v1.SteerJourneysRequest
+	(*SteerFailure)(nil),                   // 45: kinship.journeys.v1.SteerFailure
+	(*SteerJourneysResponse)(nil),          // 46: kinship.journeys.v1.SteerJourneysResponse
+	(*MigrateJourneysRequest)(nil),         // 47: kinship.journeys.v1.MigrateJourneysRequest
+	(*JourneyMove)(nil),                    // 48: kinship.journeys.v1.JourneyMove
+	(*MigrationTransition)(nil),            // 49: kinship.journeys.v1.MigrationTransition
+	(*MigrateJourneysResponse)(nil),        // 50: kinship.journeys.v1.MigrateJourneysResponse
+	nil,                                    // 51: kinship.journeys.v1.MigrateJourneysRequest.StepMapEntry
+	(*timestamppb.Timestamp)(nil),          // 52: google.protobuf.Timestamp
 }
 var file_kinship_journeys_v1_journeys_proto_depIdxs = []int32{
-	29, // 0: kinship.journeys.v1.JourneyEvent.at:type_name -> google.protobuf.Timestamp
+	52, // 0: kinship.journeys.v1.JourneyEvent.at:type_name -> google.protobuf.Timestamp
 	0,  // 1: kinship.journeys.v1.Journey.kind:type_name -> kinship.journeys.v1.JourneyKind
 	1,  // 2: kinship.journeys.v1.Journey.status:type_name -> kinship.journeys.v1.JourneyStatus
-	29, // 3: kinship.journeys.v1.Journey.next_deadline:type_name -> google.protobuf.Timestamp
-	29, // 4: kinship.journeys.v1.Journey.started_at:type_name -> google.protobuf.Timestamp
-	29, // 5: kinship.journeys.v1.Journey.closed_at:type_name -> google.protobuf.Timestamp
-	4,  // 6: kinship.journeys.v1.Journey.history:type_name -> kinship.journeys.v1.JourneyEvent
-	6,  // 7: kinship.journeys.v1.Journey.onboarding:type_name -> kinship.journeys.v1.OnboardingDetail
-	9,  // 8: kinship.journeys.v1.Journey.ambassador:type_name -> kinship.journeys.v1.AmbassadorDetail
-	29, // 9: kinship.journeys.v1.TrainingTask.due:type_name -> google.protobuf.Timestamp
-	29, // 10: kinship.journeys.v1.AmbassadorDetail.activated_at:type_name -> google.protobuf.Timestamp
-	7,  // 11: kinship.journeys.v1.AmbassadorDetail.training:type_name -> kinship.journeys.v1.TrainingTask
-	8,  // 12: kinship.journeys.v1.AmbassadorDetail.quotas:type_name -> kinship.journeys.v1.QuotaProgress
-	11, // 13: kinship.journeys.v1.StartOnboardingResponse.failures:type_name -> kinship.journeys.v1.StartFailure
+	52, // 3: kinship.journeys.v1.Journey.next_deadline:type_name -> google.protobuf.Timestamp
+	52, // 4: kinship.journeys.v1.Journey.started_at:type_name -> google.protobuf.Timestamp
+	52, // 5: kinship.journeys.v1.Journey.closed_at:type_name -> google.protobuf.Timestamp
+	5,  // 6: kinship.journeys.v1.Journey.history:type_name -> kinship.journeys.v1.JourneyEvent
+	7,  // 7: kinship.journeys.v1.Journey.onboarding:type_name -> kinship.journeys.v1.OnboardingDetail
+	10, // 8: kinship.journeys.v1.Journey.ambassador:type_name -> kinship.journeys.v1.AmbassadorDetail
+	52, // 9: kinship.journeys.v1.TrainingTask.due:type_name -> google.protobuf.Timestamp
+	52, // 10: kinship.journeys.v1.AmbassadorDetail.activated_at:type_name -> google.protobuf.Timestamp
+	8,  // 11: kinship.journeys.v1.AmbassadorDetail.training:type_name -> kinship.journeys.v1.TrainingTask
+	9,  // 12: kinship.journeys.v1.AmbassadorDetail.quotas:type_name -> kinship.journeys.v1.QuotaProgress
+	12, // 13: kinship.journeys.v1.StartOnboardingResponse.failures:type_name -> kinship.journeys.v1.StartFailure
 	0,  // 14: kinship.journeys.v1.GetJourneyRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
-	5,  // 15: kinship.journeys.v1.GetJourneyResponse.journey:type_name -> kinship.journeys.v1.Journey
+	6,  // 15: kinship.journeys.v1.GetJourneyResponse.journey:type_name -> kinship.journeys.v1.Journey
 	0,  // 16: kinship.journeys.v1.ListJourneysRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
 	1,  // 17: kinship.journeys.v1.ListJourneysRequest.statuses:type_name -> kinship.journeys.v1.JourneyStatus
 	0,  // 18: kinship.journeys.v1.JourneySummary.kind:type_name -> kinship.journeys.v1.JourneyKind
 	1,  // 19: kinship.journeys.v1.JourneySummary.status:type_name -> kinship.journeys.v1.JourneyStatus
-	29, // 20: kinship.journeys.v1.JourneySummary.started_at:type_name -> google.protobuf.Timestamp
-	29, // 21: kinship.journeys.v1.JourneySummary.closed_at:type_name -> google.protobuf.Timestamp
-	16, // 22: kinship.journeys.v1.ListJourneysResponse.journeys:type_name -> kinship.journeys.v1.JourneySummary
+	52, // 20: kinship.journeys.v1.JourneySummary.started_at:type_name -> google.protobuf.Timestamp
+	52, // 21: kinship.journeys.v1.JourneySummary.closed_at:type_name -> google.protobuf.Timestamp
+	17, // 22: kinship.journeys.v1.ListJourneysResponse.journeys:type_name -> kinship.journeys.v1.JourneySummary
 	0,  // 23: kinship.journeys.v1.SignalJourneyRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
 	2,  // 24: kinship.journeys.v1.SignalJourneyRequest.signal:type_name -> kinship.journeys.v1.JourneySignal
 	0,  // 25: kinship.journeys.v1.CancelJourneyRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
-	5,  // 26: kinship.journeys.v1.NominateAmbassadorResponse.journey:type_name -> kinship.journeys.v1.Journey
+	6,  // 26: kinship.journeys.v1.NominateAmbassadorResponse.journey:type_name -> kinship.journeys.v1.Journey
 	3,  // 27: kinship.journeys.v1.ReviewNominationRequest.decision:type_name -> kinship.journeys.v1.ReviewDecision
 	1,  // 28: kinship.journeys.v1.ListProgrammeRequest.statuses:type_name -> kinship.journeys.v1.JourneyStatus
 	1,  // 29: kinship.journeys.v1.RosterEntry.status:type_name -> kinship.journeys.v1.JourneyStatus
-	29, // 30: kinship.journeys.v1.RosterEntry.started_at:type_name -> google.protobuf.Timestamp
-	27, // 31: kinship.journeys.v1.ListProgrammeResponse.entries:type_name -> kinship.journeys.v1.RosterEntry
-	10, // 32: kinship.journeys.v1.JourneysService.StartOnboarding:input_type -> kinship.journeys.v1.StartOnboardingRequest
-	13, // 33: kinship.journeys.v1.JourneysService.GetJourney:input_type -> kinship.journeys.v1.GetJourneyRequest
-	15, // 34: kinship.journeys.v1.JourneysService.ListJourneys:input_type -> kinship.journeys.v1.ListJourneysRequest
-	18, // 35: kinship.journeys.v1.JourneysService.SignalJourney:input_type -> kinship.journeys.v1.SignalJourneyRequest
-	20, // 36: kinship.journeys.v1.JourneysService.CancelJourney:input_type -> kinship.journeys.v1.CancelJourneyRequest
-	22, // 37: kinship.journeys.v1.JourneysService.NominateAmbassador:input_type -> kinship.journeys.v1.NominateAmbassadorRequest
-	24, // 38: kinship.journeys.v1.JourneysService.ReviewNomination:input_type -> kinship.journeys.v1.ReviewNominationRequest
-	26, // 39: kinship.journeys.v1.JourneysService.ListProgramme:input_type -> kinship.journeys.v1.ListProgrammeRequest
-	12, // 40: kinship.journeys.v1.JourneysService.StartOnboarding:output_type -> kinship.journeys.v1.StartOnboardingResponse
-	14, // 41: kinship.journeys.v1.JourneysService.GetJourney:output_type -> kinship.journeys.v1.GetJourneyResponse
-	17, // 42: kinship.journeys.v1.JourneysService.ListJourneys:output_type -> kinship.journeys.v1.ListJourneysResponse
-	19, // 43: kinship.journeys.v1.JourneysService.SignalJourney:output_type -> kinship.journeys.v1.SignalJourneyResponse
-	21, // 44: kinship.journeys.v1.JourneysService.CancelJourney:output_type -> kinship.journeys.v1.CancelJourneyResponse
-	23, // 45: kinship.journeys.v1.JourneysService.NominateAmbassador:output_type -> kinship.journeys.v1.NominateAmbassadorResponse
-	25, // 46: kinship.journeys.v1.JourneysService.ReviewNomination:output_type -> kinship.journeys.v1.ReviewNominationResponse
-	28, // 47: kinship.journeys.v1.JourneysService.ListProgramme:output_type -> kinship.journeys.v1.ListProgrammeResponse
-	40, // [40:48] is the sub-list for method output_type
-	32, // [32:40] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	52, // 30: kinship.journeys.v1.RosterEntry.started_at:type_name -> google.protobuf.Timestamp
+	28, // 31: kinship.journeys.v1.ListProgrammeResponse.entries:type_name -> kinship.journeys.v1.RosterEntry
+	0,  // 32: kinship.journeys.v1.DefinitionVersion.kind:type_name -> kinship.journeys.v1.JourneyKind
+	52, // 33: kinship.journeys.v1.DefinitionVersion.saved_at:type_name -> google.protobuf.Timestamp
+	52, // 34: kinship.journeys.v1.DefinitionVersion.published_at:type_name -> google.protobuf.Timestamp
+	0,  // 35: kinship.journeys.v1.GetDefinitionRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
+	30, // 36: kinship.journeys.v1.GetDefinitionResponse.definition:type_name -> kinship.journeys.v1.DefinitionVersion
+	0,  // 37: kinship.journeys.v1.SaveDefinitionRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
+	30, // 38: kinship.journeys.v1.SaveDefinitionResponse.definition:type_name -> kinship.journeys.v1.DefinitionVersion
+	0,  // 39: kinship.journeys.v1.PublishDefinitionRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
+	30, // 40: kinship.journeys.v1.PublishDefinitionResponse.definition:type_name -> kinship.journeys.v1.DefinitionVersion
+	0,  // 41: kinship.journeys.v1.ListDefinitionVersionsRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
+	30, // 42: kinship.journeys.v1.ListDefinitionVersionsResponse.versions:type_name -> kinship.journeys.v1.DefinitionVersion
+	0,  // 43: kinship.journeys.v1.DiffDefinitionsRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
+	40, // 44: kinship.journeys.v1.DiffDefinitionsResponse.changes:type_name -> kinship.journeys.v1.DefinitionChange
+	0,  // 45: kinship.journeys.v1.SteerJourneysRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
+	4,  // 46: kinship.journeys.v1.SteerJourneysRequest.action:type_name -> kinship.journeys.v1.SteerAction
+	45, // 47: kinship.journeys.v1.SteerJourneysResponse.failures:type_name -> kinship.journeys.v1.SteerFailure
+	51, // 48: kinship.journeys.v1.MigrateJourneysRequest.step_map:type_name -> kinship.journeys.v1.MigrateJourneysRequest.StepMapEntry
+	49, // 49: kinship.journeys.v1.MigrateJourneysResponse.transitions:type_name -> kinship.journeys.v1.MigrationTransition
+	48, // 50: kinship.journeys.v1.MigrateJourneysResponse.moves:type_name -> kinship.journeys.v1.JourneyMove
+	11, // 51: kinship.journeys.v1.JourneysService.StartOnboarding:input_type -> kinship.journeys.v1.StartOnboardingRequest
+	14, // 52: kinship.journeys.v1.JourneysService.GetJourney:input_type -> kinship.journeys.v1.GetJourneyRequest
+	16, // 53: kinship.journeys.v1.JourneysService.ListJourneys:input_type -> kinship.journeys.v1.ListJourneysRequest
+	19, // 54: kinship.journeys.v1.JourneysService.SignalJourney:input_type -> kinship.journeys.v1.SignalJourneyRequest
+	21, // 55: kinship.journeys.v1.JourneysService.CancelJourney:input_type -> kinship.journeys.v1.CancelJourneyRequest
+	23, // 56: kinship.journeys.v1.JourneysService.NominateAmbassador:input_type -> kinship.journeys.v1.NominateAmbassadorRequest
+	25, // 57: kinship.journeys.v1.JourneysService.ReviewNomination:input_type -> kinship.journeys.v1.ReviewNominationRequest
+	27, // 58: kinship.journeys.v1.JourneysService.ListProgramme:input_type -> kinship.journeys.v1.ListProgrammeRequest
+	31, // 59: kinship.journeys.v1.JourneysService.GetDefinition:input_type -> kinship.journeys.v1.GetDefinitionRequest
+	33, // 60: kinship.journeys.v1.JourneysService.SaveDefinition:input_type -> kinship.journeys.v1.SaveDefinitionRequest
+	35, // 61: kinship.journeys.v1.JourneysService.PublishDefinition:input_type -> kinship.journeys.v1.PublishDefinitionRequest
+	37, // 62: kinship.journeys.v1.JourneysService.ListDefinitionVersions:input_type -> kinship.journeys.v1.ListDefinitionVersionsRequest
+	39, // 63: kinship.journeys.v1.JourneysService.DiffDefinitions:input_type -> kinship.journeys.v1.DiffDefinitionsRequest
+	42, // 64: kinship.journeys.v1.JourneysService.TestRunDefinition:input_type -> kinship.journeys.v1.TestRunDefinitionRequest
+	44, // 65: kinship.journeys.v1.JourneysService.SteerJourneys:input_type -> kinship.journeys.v1.SteerJourneysRequest
+	47, // 66: kinship.journeys.v1.JourneysService.MigrateJourneys:input_type -> kinship.journeys.v1.MigrateJourneysRequest
+	13, // 67: kinship.journeys.v1.JourneysService.StartOnboarding:output_type -> kinship.journeys.v1.StartOnboardingResponse
+	15, // 68: kinship.journeys.v1.JourneysService.GetJourney:output_type -> kinship.journeys.v1.GetJourneyResponse
+	18, // 69: kinship.journeys.v1.JourneysService.ListJourneys:output_type -> kinship.journeys.v1.ListJourneysResponse
+	20, // 70: kinship.journeys.v1.JourneysService.SignalJourney:output_type -> kinship.journeys.v1.SignalJourneyResponse
+	22, // 71: kinship.journeys.v1.JourneysService.CancelJourney:output_type -> kinship.journeys.v1.CancelJourneyResponse
+	24, // 72: kinship.journeys.v1.JourneysService.NominateAmbassador:output_type -> kinship.journeys.v1.NominateAmbassadorResponse
+	26, // 73: kinship.journeys.v1.JourneysService.ReviewNomination:output_type -> kinship.journeys.v1.ReviewNominationResponse
+	29, // 74: kinship.journeys.v1.JourneysService.ListProgramme:output_type -> kinship.journeys.v1.ListProgrammeResponse
+	32, // 75: kinship.journeys.v1.JourneysService.GetDefinition:output_type -> kinship.journeys.v1.GetDefinitionResponse
+	34, // 76: kinship.journeys.v1.JourneysService.SaveDefinition:output_type -> kinship.journeys.v1.SaveDefinitionResponse
+	36, // 77: kinship.journeys.v1.JourneysService.PublishDefinition:output_type -> kinship.journeys.v1.PublishDefinitionResponse
+	38, // 78: kinship.journeys.v1.JourneysService.ListDefinitionVersions:output_type -> kinship.journeys.v1.ListDefinitionVersionsResponse
+	41, // 79: kinship.journeys.v1.JourneysService.DiffDefinitions:output_type -> kinship.journeys.v1.DiffDefinitionsResponse
+	43, // 80: kinship.journeys.v1.JourneysService.TestRunDefinition:output_type -> kinship.journeys.v1.TestRunDefinitionResponse
+	46, // 81: kinship.journeys.v1.JourneysService.SteerJourneys:output_type -> kinship.journeys.v1.SteerJourneysResponse
+	50, // 82: kinship.journeys.v1.JourneysService.MigrateJourneys:output_type -> kinship.journeys.v1.MigrateJourneysResponse
+	67, // [67:83] is the sub-list for method output_type
+	51, // [51:67] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_kinship_journeys_v1_journeys_proto_init() }
@@ -2317,8 +4113,8 @@ func file_kinship_journeys_v1_journeys_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_journeys_v1_journeys_proto_rawDesc), len(file_kinship_journeys_v1_journeys_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   25,
+			NumEnums:      5,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

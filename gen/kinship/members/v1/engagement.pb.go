@@ -31,6 +31,13 @@ type Activity struct {
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
 	// The id of the event that caused it; the idempotency key.
 	SourceEventId string `protobuf:"bytes,5,opt,name=source_event_id,json=sourceEventId,proto3" json:"source_event_id,omitempty"`
+	// What else is known about it, such as "attended" of a hosted_event or
+	// "url" of a post brought in from a forum. Keys are lower-case; at most
+	// 20 properties of at most 500 characters each.
+	Properties map[string]string `protobuf:"bytes,6,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The activity source that brought it in (IntegrationsService), or
+	// empty for activities Kinship recorded itself or an organiser entered.
+	Source        string `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -100,6 +107,20 @@ func (x *Activity) GetSourceEventId() string {
 	return ""
 }
 
+func (x *Activity) GetProperties() map[string]string {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
+func (x *Activity) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 type RecordActivityRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
@@ -107,6 +128,8 @@ type RecordActivityRequest struct {
 	Type          string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
 	SourceEventId string                 `protobuf:"bytes,5,opt,name=source_event_id,json=sourceEventId,proto3" json:"source_event_id,omitempty"`
+	// See Activity.properties.
+	Properties    map[string]string `protobuf:"bytes,6,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -174,6 +197,13 @@ func (x *RecordActivityRequest) GetSourceEventId() string {
 		return x.SourceEventId
 	}
 	return ""
+}
+
+func (x *RecordActivityRequest) GetProperties() map[string]string {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
 }
 
 type RecordActivityResponse struct {
@@ -679,6 +709,62 @@ func (x *ActivityWeight) GetWeight() int32 {
 	return 0
 }
 
+// SourceWeight is how much each activity an activity source brings in
+// counts, whatever its type; a source without one counts its activities
+// by their type's weight (0 for a type the community does not weigh).
+type SourceWeight struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The source's name, as created with IntegrationsService.
+	Source        string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	Weight        int32  `protobuf:"varint,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SourceWeight) Reset() {
+	*x = SourceWeight{}
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SourceWeight) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SourceWeight) ProtoMessage() {}
+
+func (x *SourceWeight) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SourceWeight.ProtoReflect.Descriptor instead.
+func (*SourceWeight) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_engagement_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SourceWeight) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SourceWeight) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
 type CommunitySettings struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Community          string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
@@ -687,15 +773,17 @@ type CommunitySettings struct {
 	Goals              []string               `protobuf:"bytes,4,rep,name=goals,proto3" json:"goals,omitempty"`
 	ActivityWeights    []*ActivityWeight      `protobuf:"bytes,5,rep,name=activity_weights,json=activityWeights,proto3" json:"activity_weights,omitempty"`
 	// Ascending min_score; the first must be 0.
-	Levels        []*LevelThreshold `protobuf:"bytes,6,rep,name=levels,proto3" json:"levels,omitempty"`
-	WindowDays    int32             `protobuf:"varint,7,opt,name=window_days,json=windowDays,proto3" json:"window_days,omitempty"`
+	Levels     []*LevelThreshold `protobuf:"bytes,6,rep,name=levels,proto3" json:"levels,omitempty"`
+	WindowDays int32             `protobuf:"varint,7,opt,name=window_days,json=windowDays,proto3" json:"window_days,omitempty"`
+	// Weights of the activity sources (IntegrationsService), 0 to 1000.
+	SourceWeights []*SourceWeight `protobuf:"bytes,8,rep,name=source_weights,json=sourceWeights,proto3" json:"source_weights,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CommunitySettings) Reset() {
 	*x = CommunitySettings{}
-	mi := &file_kinship_members_v1_engagement_proto_msgTypes[11]
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +795,7 @@ func (x *CommunitySettings) String() string {
 func (*CommunitySettings) ProtoMessage() {}
 
 func (x *CommunitySettings) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_engagement_proto_msgTypes[11]
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +808,7 @@ func (x *CommunitySettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommunitySettings.ProtoReflect.Descriptor instead.
 func (*CommunitySettings) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_engagement_proto_rawDescGZIP(), []int{11}
+	return file_kinship_members_v1_engagement_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CommunitySettings) GetCommunity() string {
@@ -772,6 +860,13 @@ func (x *CommunitySettings) GetWindowDays() int32 {
 	return 0
 }
 
+func (x *CommunitySettings) GetSourceWeights() []*SourceWeight {
+	if x != nil {
+		return x.SourceWeights
+	}
+	return nil
+}
+
 type GetCommunitySettingsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
@@ -781,7 +876,7 @@ type GetCommunitySettingsRequest struct {
 
 func (x *GetCommunitySettingsRequest) Reset() {
 	*x = GetCommunitySettingsRequest{}
-	mi := &file_kinship_members_v1_engagement_proto_msgTypes[12]
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +888,7 @@ func (x *GetCommunitySettingsRequest) String() string {
 func (*GetCommunitySettingsRequest) ProtoMessage() {}
 
 func (x *GetCommunitySettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_engagement_proto_msgTypes[12]
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +901,7 @@ func (x *GetCommunitySettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommunitySettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetCommunitySettingsRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_engagement_proto_rawDescGZIP(), []int{12}
+	return file_kinship_members_v1_engagement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetCommunitySettingsRequest) GetCommunity() string {
@@ -825,7 +920,7 @@ type GetCommunitySettingsResponse struct {
 
 func (x *GetCommunitySettingsResponse) Reset() {
 	*x = GetCommunitySettingsResponse{}
-	mi := &file_kinship_members_v1_engagement_proto_msgTypes[13]
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +932,7 @@ func (x *GetCommunitySettingsResponse) String() string {
 func (*GetCommunitySettingsResponse) ProtoMessage() {}
 
 func (x *GetCommunitySettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_engagement_proto_msgTypes[13]
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +945,7 @@ func (x *GetCommunitySettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommunitySettingsResponse.ProtoReflect.Descriptor instead.
 func (*GetCommunitySettingsResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_engagement_proto_rawDescGZIP(), []int{13}
+	return file_kinship_members_v1_engagement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetCommunitySettingsResponse) GetSettings() *CommunitySettings {
@@ -870,7 +965,7 @@ type UpdateCommunitySettingsRequest struct {
 
 func (x *UpdateCommunitySettingsRequest) Reset() {
 	*x = UpdateCommunitySettingsRequest{}
-	mi := &file_kinship_members_v1_engagement_proto_msgTypes[14]
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +977,7 @@ func (x *UpdateCommunitySettingsRequest) String() string {
 func (*UpdateCommunitySettingsRequest) ProtoMessage() {}
 
 func (x *UpdateCommunitySettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_engagement_proto_msgTypes[14]
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +990,7 @@ func (x *UpdateCommunitySettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCommunitySettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCommunitySettingsRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_engagement_proto_rawDescGZIP(), []int{14}
+	return file_kinship_members_v1_engagement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateCommunitySettingsRequest) GetCommunity() string {
@@ -921,7 +1016,7 @@ type UpdateCommunitySettingsResponse struct {
 
 func (x *UpdateCommunitySettingsResponse) Reset() {
 	*x = UpdateCommunitySettingsResponse{}
-	mi := &file_kinship_members_v1_engagement_proto_msgTypes[15]
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1028,7 @@ func (x *UpdateCommunitySettingsResponse) String() string {
 func (*UpdateCommunitySettingsResponse) ProtoMessage() {}
 
 func (x *UpdateCommunitySettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_engagement_proto_msgTypes[15]
+	mi := &file_kinship_members_v1_engagement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1041,7 @@ func (x *UpdateCommunitySettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCommunitySettingsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateCommunitySettingsResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_engagement_proto_rawDescGZIP(), []int{15}
+	return file_kinship_members_v1_engagement_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateCommunitySettingsResponse) GetSettings() *CommunitySettings {
@@ -960,21 +1055,34 @@ var File_kinship_members_v1_engagement_proto protoreflect.FileDescriptor
 
 const file_kinship_members_v1_engagement_proto_rawDesc = "" +
 	"\n" +
-	"#kinship/members/v1/engagement.proto\x12\x12kinship.members.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x01\n" +
+	"#kinship/members/v1/engagement.proto\x12\x12kinship.members.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x02\n" +
 	"\bActivity\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x12\n" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x12;\n" +
 	"\voccurred_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x12&\n" +
-	"\x0fsource_event_id\x18\x05 \x01(\tR\rsourceEventId\"\xcb\x01\n" +
+	"\x0fsource_event_id\x18\x05 \x01(\tR\rsourceEventId\x12L\n" +
+	"\n" +
+	"properties\x18\x06 \x03(\v2,.kinship.members.v1.Activity.PropertiesEntryR\n" +
+	"properties\x12\x16\n" +
+	"\x06source\x18\a \x01(\tR\x06source\x1a=\n" +
+	"\x0fPropertiesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe5\x02\n" +
 	"\x15RecordActivityRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x12\n" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x12;\n" +
 	"\voccurred_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x12&\n" +
-	"\x0fsource_event_id\x18\x05 \x01(\tR\rsourceEventId\"\x9a\x01\n" +
+	"\x0fsource_event_id\x18\x05 \x01(\tR\rsourceEventId\x12Y\n" +
+	"\n" +
+	"properties\x18\x06 \x03(\v29.kinship.members.v1.RecordActivityRequest.PropertiesEntryR\n" +
+	"properties\x1a=\n" +
+	"\x0fPropertiesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9a\x01\n" +
 	"\x16RecordActivityResponse\x128\n" +
 	"\bactivity\x18\x01 \x01(\v2\x1c.kinship.members.v1.ActivityR\bactivity\x12\x1a\n" +
 	"\brecorded\x18\x02 \x01(\bR\brecorded\x12\x14\n" +
@@ -1007,7 +1115,10 @@ const file_kinship_members_v1_engagement_proto_rawDesc = "" +
 	"\tmin_score\x18\x02 \x01(\x05R\bminScore\"<\n" +
 	"\x0eActivityWeight\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
-	"\x06weight\x18\x02 \x01(\x05R\x06weight\"\xcf\x02\n" +
+	"\x06weight\x18\x02 \x01(\x05R\x06weight\">\n" +
+	"\fSourceWeight\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12\x16\n" +
+	"\x06weight\x18\x02 \x01(\x05R\x06weight\"\x98\x03\n" +
 	"\x11CommunitySettings\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12/\n" +
 	"\x13interest_vocabulary\x18\x02 \x03(\tR\x12interestVocabulary\x12)\n" +
@@ -1016,7 +1127,8 @@ const file_kinship_members_v1_engagement_proto_rawDesc = "" +
 	"\x10activity_weights\x18\x05 \x03(\v2\".kinship.members.v1.ActivityWeightR\x0factivityWeights\x12:\n" +
 	"\x06levels\x18\x06 \x03(\v2\".kinship.members.v1.LevelThresholdR\x06levels\x12\x1f\n" +
 	"\vwindow_days\x18\a \x01(\x05R\n" +
-	"windowDays\";\n" +
+	"windowDays\x12G\n" +
+	"\x0esource_weights\x18\b \x03(\v2 .kinship.members.v1.SourceWeightR\rsourceWeights\";\n" +
 	"\x1bGetCommunitySettingsRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\"a\n" +
 	"\x1cGetCommunitySettingsResponse\x12A\n" +
@@ -1047,7 +1159,7 @@ func file_kinship_members_v1_engagement_proto_rawDescGZIP() []byte {
 	return file_kinship_members_v1_engagement_proto_rawDescData
 }
 
-var file_kinship_members_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_kinship_members_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_kinship_members_v1_engagement_proto_goTypes = []any{
 	(*Activity)(nil),                        // 0: kinship.members.v1.Activity
 	(*RecordActivityRequest)(nil),           // 1: kinship.members.v1.RecordActivityRequest
@@ -1060,41 +1172,47 @@ var file_kinship_members_v1_engagement_proto_goTypes = []any{
 	(*RecomputeLevelsResponse)(nil),         // 8: kinship.members.v1.RecomputeLevelsResponse
 	(*LevelThreshold)(nil),                  // 9: kinship.members.v1.LevelThreshold
 	(*ActivityWeight)(nil),                  // 10: kinship.members.v1.ActivityWeight
-	(*CommunitySettings)(nil),               // 11: kinship.members.v1.CommunitySettings
-	(*GetCommunitySettingsRequest)(nil),     // 12: kinship.members.v1.GetCommunitySettingsRequest
-	(*GetCommunitySettingsResponse)(nil),    // 13: kinship.members.v1.GetCommunitySettingsResponse
-	(*UpdateCommunitySettingsRequest)(nil),  // 14: kinship.members.v1.UpdateCommunitySettingsRequest
-	(*UpdateCommunitySettingsResponse)(nil), // 15: kinship.members.v1.UpdateCommunitySettingsResponse
-	(*timestamppb.Timestamp)(nil),           // 16: google.protobuf.Timestamp
+	(*SourceWeight)(nil),                    // 11: kinship.members.v1.SourceWeight
+	(*CommunitySettings)(nil),               // 12: kinship.members.v1.CommunitySettings
+	(*GetCommunitySettingsRequest)(nil),     // 13: kinship.members.v1.GetCommunitySettingsRequest
+	(*GetCommunitySettingsResponse)(nil),    // 14: kinship.members.v1.GetCommunitySettingsResponse
+	(*UpdateCommunitySettingsRequest)(nil),  // 15: kinship.members.v1.UpdateCommunitySettingsRequest
+	(*UpdateCommunitySettingsResponse)(nil), // 16: kinship.members.v1.UpdateCommunitySettingsResponse
+	nil,                                     // 17: kinship.members.v1.Activity.PropertiesEntry
+	nil,                                     // 18: kinship.members.v1.RecordActivityRequest.PropertiesEntry
+	(*timestamppb.Timestamp)(nil),           // 19: google.protobuf.Timestamp
 }
 var file_kinship_members_v1_engagement_proto_depIdxs = []int32{
-	16, // 0: kinship.members.v1.Activity.occurred_at:type_name -> google.protobuf.Timestamp
-	16, // 1: kinship.members.v1.RecordActivityRequest.occurred_at:type_name -> google.protobuf.Timestamp
-	0,  // 2: kinship.members.v1.RecordActivityResponse.activity:type_name -> kinship.members.v1.Activity
-	16, // 3: kinship.members.v1.GetEngagementResponse.last_active_at:type_name -> google.protobuf.Timestamp
-	0,  // 4: kinship.members.v1.GetEngagementResponse.recent:type_name -> kinship.members.v1.Activity
-	10, // 5: kinship.members.v1.CommunitySettings.activity_weights:type_name -> kinship.members.v1.ActivityWeight
-	9,  // 6: kinship.members.v1.CommunitySettings.levels:type_name -> kinship.members.v1.LevelThreshold
-	11, // 7: kinship.members.v1.GetCommunitySettingsResponse.settings:type_name -> kinship.members.v1.CommunitySettings
-	11, // 8: kinship.members.v1.UpdateCommunitySettingsRequest.settings:type_name -> kinship.members.v1.CommunitySettings
-	11, // 9: kinship.members.v1.UpdateCommunitySettingsResponse.settings:type_name -> kinship.members.v1.CommunitySettings
-	1,  // 10: kinship.members.v1.EngagementService.RecordActivity:input_type -> kinship.members.v1.RecordActivityRequest
-	3,  // 11: kinship.members.v1.EngagementService.GetEngagement:input_type -> kinship.members.v1.GetEngagementRequest
-	5,  // 12: kinship.members.v1.EngagementService.ReviewLevels:input_type -> kinship.members.v1.ReviewLevelsRequest
-	7,  // 13: kinship.members.v1.EngagementService.RecomputeLevels:input_type -> kinship.members.v1.RecomputeLevelsRequest
-	12, // 14: kinship.members.v1.EngagementService.GetCommunitySettings:input_type -> kinship.members.v1.GetCommunitySettingsRequest
-	14, // 15: kinship.members.v1.EngagementService.UpdateCommunitySettings:input_type -> kinship.members.v1.UpdateCommunitySettingsRequest
-	2,  // 16: kinship.members.v1.EngagementService.RecordActivity:output_type -> kinship.members.v1.RecordActivityResponse
-	4,  // 17: kinship.members.v1.EngagementService.GetEngagement:output_type -> kinship.members.v1.GetEngagementResponse
-	6,  // 18: kinship.members.v1.EngagementService.ReviewLevels:output_type -> kinship.members.v1.ReviewLevelsResponse
-	8,  // 19: kinship.members.v1.EngagementService.RecomputeLevels:output_type -> kinship.members.v1.RecomputeLevelsResponse
-	13, // 20: kinship.members.v1.EngagementService.GetCommunitySettings:output_type -> kinship.members.v1.GetCommunitySettingsResponse
-	15, // 21: kinship.members.v1.EngagementService.UpdateCommunitySettings:output_type -> kinship.members.v1.UpdateCommunitySettingsResponse
-	16, // [16:22] is the sub-list for method output_type
-	10, // [10:16] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	19, // 0: kinship.members.v1.Activity.occurred_at:type_name -> google.protobuf.Timestamp
+	17, // 1: kinship.members.v1.Activity.properties:type_name -> kinship.members.v1.Activity.PropertiesEntry
+	19, // 2: kinship.members.v1.RecordActivityRequest.occurred_at:type_name -> google.protobuf.Timestamp
+	18, // 3: kinship.members.v1.RecordActivityRequest.properties:type_name -> kinship.members.v1.RecordActivityRequest.PropertiesEntry
+	0,  // 4: kinship.members.v1.RecordActivityResponse.activity:type_name -> kinship.members.v1.Activity
+	19, // 5: kinship.members.v1.GetEngagementResponse.last_active_at:type_name -> google.protobuf.Timestamp
+	0,  // 6: kinship.members.v1.GetEngagementResponse.recent:type_name -> kinship.members.v1.Activity
+	10, // 7: kinship.members.v1.CommunitySettings.activity_weights:type_name -> kinship.members.v1.ActivityWeight
+	9,  // 8: kinship.members.v1.CommunitySettings.levels:type_name -> kinship.members.v1.LevelThreshold
+	11, // 9: kinship.members.v1.CommunitySettings.source_weights:type_name -> kinship.members.v1.SourceWeight
+	12, // 10: kinship.members.v1.GetCommunitySettingsResponse.settings:type_name -> kinship.members.v1.CommunitySettings
+	12, // 11: kinship.members.v1.UpdateCommunitySettingsRequest.settings:type_name -> kinship.members.v1.CommunitySettings
+	12, // 12: kinship.members.v1.UpdateCommunitySettingsResponse.settings:type_name -> kinship.members.v1.CommunitySettings
+	1,  // 13: kinship.members.v1.EngagementService.RecordActivity:input_type -> kinship.members.v1.RecordActivityRequest
+	3,  // 14: kinship.members.v1.EngagementService.GetEngagement:input_type -> kinship.members.v1.GetEngagementRequest
+	5,  // 15: kinship.members.v1.EngagementService.ReviewLevels:input_type -> kinship.members.v1.ReviewLevelsRequest
+	7,  // 16: kinship.members.v1.EngagementService.RecomputeLevels:input_type -> kinship.members.v1.RecomputeLevelsRequest
+	13, // 17: kinship.members.v1.EngagementService.GetCommunitySettings:input_type -> kinship.members.v1.GetCommunitySettingsRequest
+	15, // 18: kinship.members.v1.EngagementService.UpdateCommunitySettings:input_type -> kinship.members.v1.UpdateCommunitySettingsRequest
+	2,  // 19: kinship.members.v1.EngagementService.RecordActivity:output_type -> kinship.members.v1.RecordActivityResponse
+	4,  // 20: kinship.members.v1.EngagementService.GetEngagement:output_type -> kinship.members.v1.GetEngagementResponse
+	6,  // 21: kinship.members.v1.EngagementService.ReviewLevels:output_type -> kinship.members.v1.ReviewLevelsResponse
+	8,  // 22: kinship.members.v1.EngagementService.RecomputeLevels:output_type -> kinship.members.v1.RecomputeLevelsResponse
+	14, // 23: kinship.members.v1.EngagementService.GetCommunitySettings:output_type -> kinship.members.v1.GetCommunitySettingsResponse
+	16, // 24: kinship.members.v1.EngagementService.UpdateCommunitySettings:output_type -> kinship.members.v1.UpdateCommunitySettingsResponse
+	19, // [19:25] is the sub-list for method output_type
+	13, // [13:19] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_kinship_members_v1_engagement_proto_init() }
@@ -1108,7 +1226,7 @@ func file_kinship_members_v1_engagement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_members_v1_engagement_proto_rawDesc), len(file_kinship_members_v1_engagement_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,13 +28,17 @@ type MemberJoined struct {
 	MemberId  string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	Community string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
 	// Needed by the communications service's recipients projection.
-	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
-	DisplayName   string                 `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	Interests     []string               `protobuf:"bytes,5,rep,name=interests,proto3" json:"interests,omitempty"`
-	EmailConsent  bool                   `protobuf:"varint,6,opt,name=email_consent,json=emailConsent,proto3" json:"email_consent,omitempty"`
-	JoinedAt      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=joined_at,json=joinedAt,proto3" json:"joined_at,omitempty"`
-	Profile       *Profile               `protobuf:"bytes,8,opt,name=profile,proto3" json:"profile,omitempty"`
-	Source        *Source                `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
+	Email        string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	DisplayName  string                 `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Interests    []string               `protobuf:"bytes,5,rep,name=interests,proto3" json:"interests,omitempty"`
+	EmailConsent bool                   `protobuf:"varint,6,opt,name=email_consent,json=emailConsent,proto3" json:"email_consent,omitempty"`
+	JoinedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=joined_at,json=joinedAt,proto3" json:"joined_at,omitempty"`
+	Profile      *Profile               `protobuf:"bytes,8,opt,name=profile,proto3" json:"profile,omitempty"`
+	Source       *Source                `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
+	// False for a public join until the member follows the confirmation
+	// link (EmailConfirmed); email_consent is then false too, and becomes
+	// true with the ConsentChanged published on confirmation.
+	EmailVerified bool `protobuf:"varint,10,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -132,6 +136,234 @@ func (x *MemberJoined) GetSource() *Source {
 	return nil
 }
 
+func (x *MemberJoined) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
+}
+
+// EmailConfirmationRequested: the member must prove they hold email, after
+// a public join (reason "join") or an address change (reason
+// "email_change"). The communications service sends the signed link; the
+// address is not the member's until it is confirmed.
+type EmailConfirmationRequested struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	RequestedAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=requested_at,json=requestedAt,proto3" json:"requested_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmailConfirmationRequested) Reset() {
+	*x = EmailConfirmationRequested{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmailConfirmationRequested) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmailConfirmationRequested) ProtoMessage() {}
+
+func (x *EmailConfirmationRequested) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmailConfirmationRequested.ProtoReflect.Descriptor instead.
+func (*EmailConfirmationRequested) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EmailConfirmationRequested) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *EmailConfirmationRequested) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *EmailConfirmationRequested) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *EmailConfirmationRequested) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *EmailConfirmationRequested) GetRequestedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestedAt
+	}
+	return nil
+}
+
+// EmailConfirmed: the member followed the link sent to email. For an
+// address change a ProfileUpdated with the new address follows.
+type EmailConfirmed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	ConfirmedAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=confirmed_at,json=confirmedAt,proto3" json:"confirmed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmailConfirmed) Reset() {
+	*x = EmailConfirmed{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmailConfirmed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmailConfirmed) ProtoMessage() {}
+
+func (x *EmailConfirmed) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmailConfirmed.ProtoReflect.Descriptor instead.
+func (*EmailConfirmed) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EmailConfirmed) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *EmailConfirmed) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *EmailConfirmed) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *EmailConfirmed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *EmailConfirmed) GetConfirmedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConfirmedAt
+	}
+	return nil
+}
+
+// JoinRepeated: someone asked to join with the address of an existing
+// member. The communications service tells the member ("you're already
+// in"); published at most once a day per member.
+type JoinRepeated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Community     string                 `protobuf:"bytes,2,opt,name=community,proto3" json:"community,omitempty"`
+	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinRepeated) Reset() {
+	*x = JoinRepeated{}
+	mi := &file_kinship_members_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinRepeated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinRepeated) ProtoMessage() {}
+
+func (x *JoinRepeated) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinRepeated.ProtoReflect.Descriptor instead.
+func (*JoinRepeated) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *JoinRepeated) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *JoinRepeated) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *JoinRepeated) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
 // ProfileUpdated: profile fields changed; profile holds the new state.
 type ProfileUpdated struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -146,7 +378,7 @@ type ProfileUpdated struct {
 
 func (x *ProfileUpdated) Reset() {
 	*x = ProfileUpdated{}
-	mi := &file_kinship_members_v1_events_proto_msgTypes[1]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -158,7 +390,7 @@ func (x *ProfileUpdated) String() string {
 func (*ProfileUpdated) ProtoMessage() {}
 
 func (x *ProfileUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_events_proto_msgTypes[1]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -171,7 +403,7 @@ func (x *ProfileUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileUpdated.ProtoReflect.Descriptor instead.
 func (*ProfileUpdated) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ProfileUpdated) GetMemberId() string {
@@ -218,7 +450,7 @@ type ConsentChanged struct {
 
 func (x *ConsentChanged) Reset() {
 	*x = ConsentChanged{}
-	mi := &file_kinship_members_v1_events_proto_msgTypes[2]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +462,7 @@ func (x *ConsentChanged) String() string {
 func (*ConsentChanged) ProtoMessage() {}
 
 func (x *ConsentChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_events_proto_msgTypes[2]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +475,7 @@ func (x *ConsentChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentChanged.ProtoReflect.Descriptor instead.
 func (*ConsentChanged) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ConsentChanged) GetMemberId() string {
@@ -304,13 +536,18 @@ type ActivityRecorded struct {
 	Type          string                 `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
 	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
 	SourceEventId string                 `protobuf:"bytes,6,opt,name=source_event_id,json=sourceEventId,proto3" json:"source_event_id,omitempty"`
+	// Ids, counts and public links only (such as "attended" of a
+	// hosted_event); never names or free text.
+	Properties map[string]string `protobuf:"bytes,7,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The activity source that brought it in; empty otherwise.
+	Source        string `protobuf:"bytes,8,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ActivityRecorded) Reset() {
 	*x = ActivityRecorded{}
-	mi := &file_kinship_members_v1_events_proto_msgTypes[3]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -322,7 +559,7 @@ func (x *ActivityRecorded) String() string {
 func (*ActivityRecorded) ProtoMessage() {}
 
 func (x *ActivityRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_events_proto_msgTypes[3]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -335,7 +572,7 @@ func (x *ActivityRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivityRecorded.ProtoReflect.Descriptor instead.
 func (*ActivityRecorded) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ActivityRecorded) GetMemberId() string {
@@ -380,6 +617,20 @@ func (x *ActivityRecorded) GetSourceEventId() string {
 	return ""
 }
 
+func (x *ActivityRecorded) GetProperties() map[string]string {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
+func (x *ActivityRecorded) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 // LevelChanged: a member's engagement level changed.
 type LevelChanged struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -394,7 +645,7 @@ type LevelChanged struct {
 
 func (x *LevelChanged) Reset() {
 	*x = LevelChanged{}
-	mi := &file_kinship_members_v1_events_proto_msgTypes[4]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +657,7 @@ func (x *LevelChanged) String() string {
 func (*LevelChanged) ProtoMessage() {}
 
 func (x *LevelChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_events_proto_msgTypes[4]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +670,7 @@ func (x *LevelChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LevelChanged.ProtoReflect.Descriptor instead.
 func (*LevelChanged) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LevelChanged) GetMemberId() string {
@@ -471,7 +722,7 @@ type RoleChanged struct {
 
 func (x *RoleChanged) Reset() {
 	*x = RoleChanged{}
-	mi := &file_kinship_members_v1_events_proto_msgTypes[5]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +734,7 @@ func (x *RoleChanged) String() string {
 func (*RoleChanged) ProtoMessage() {}
 
 func (x *RoleChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_events_proto_msgTypes[5]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +747,7 @@ func (x *RoleChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleChanged.ProtoReflect.Descriptor instead.
 func (*RoleChanged) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RoleChanged) GetMemberId() string {
@@ -547,7 +798,7 @@ type StatusChanged struct {
 
 func (x *StatusChanged) Reset() {
 	*x = StatusChanged{}
-	mi := &file_kinship_members_v1_events_proto_msgTypes[6]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +810,7 @@ func (x *StatusChanged) String() string {
 func (*StatusChanged) ProtoMessage() {}
 
 func (x *StatusChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_events_proto_msgTypes[6]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +823,7 @@ func (x *StatusChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusChanged.ProtoReflect.Descriptor instead.
 func (*StatusChanged) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StatusChanged) GetMemberId() string {
@@ -615,7 +866,7 @@ type MemberLeft struct {
 
 func (x *MemberLeft) Reset() {
 	*x = MemberLeft{}
-	mi := &file_kinship_members_v1_events_proto_msgTypes[7]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +878,7 @@ func (x *MemberLeft) String() string {
 func (*MemberLeft) ProtoMessage() {}
 
 func (x *MemberLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_events_proto_msgTypes[7]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,7 +891,7 @@ func (x *MemberLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberLeft.ProtoReflect.Descriptor instead.
 func (*MemberLeft) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MemberLeft) GetMemberId() string {
@@ -676,7 +927,7 @@ type MemberMerged struct {
 
 func (x *MemberMerged) Reset() {
 	*x = MemberMerged{}
-	mi := &file_kinship_members_v1_events_proto_msgTypes[8]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +939,7 @@ func (x *MemberMerged) String() string {
 func (*MemberMerged) ProtoMessage() {}
 
 func (x *MemberMerged) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_events_proto_msgTypes[8]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +952,7 @@ func (x *MemberMerged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberMerged.ProtoReflect.Descriptor instead.
 func (*MemberMerged) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MemberMerged) GetPrimaryId() string {
@@ -738,7 +989,7 @@ type MemberErased struct {
 
 func (x *MemberErased) Reset() {
 	*x = MemberErased{}
-	mi := &file_kinship_members_v1_events_proto_msgTypes[9]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +1001,7 @@ func (x *MemberErased) String() string {
 func (*MemberErased) ProtoMessage() {}
 
 func (x *MemberErased) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_events_proto_msgTypes[9]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +1014,7 @@ func (x *MemberErased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberErased.ProtoReflect.Descriptor instead.
 func (*MemberErased) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MemberErased) GetMemberId() string {
@@ -802,7 +1053,7 @@ type MemberOnboarded struct {
 
 func (x *MemberOnboarded) Reset() {
 	*x = MemberOnboarded{}
-	mi := &file_kinship_members_v1_events_proto_msgTypes[10]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +1065,7 @@ func (x *MemberOnboarded) String() string {
 func (*MemberOnboarded) ProtoMessage() {}
 
 func (x *MemberOnboarded) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_events_proto_msgTypes[10]
+	mi := &file_kinship_members_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +1078,7 @@ func (x *MemberOnboarded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberOnboarded.ProtoReflect.Descriptor instead.
 func (*MemberOnboarded) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_kinship_members_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *MemberOnboarded) GetMemberId() string {
@@ -862,7 +1113,7 @@ var File_kinship_members_v1_events_proto protoreflect.FileDescriptor
 
 const file_kinship_members_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1fkinship/members/v1/events.proto\x12\x12kinship.members.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a kinship/members/v1/members.proto\"\xe9\x02\n" +
+	"\x1fkinship/members/v1/events.proto\x12\x12kinship.members.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a kinship/members/v1/members.proto\"\x90\x03\n" +
 	"\fMemberJoined\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
 	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x14\n" +
@@ -872,7 +1123,26 @@ const file_kinship_members_v1_events_proto_rawDesc = "" +
 	"\remail_consent\x18\x06 \x01(\bR\femailConsent\x127\n" +
 	"\tjoined_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bjoinedAt\x125\n" +
 	"\aprofile\x18\b \x01(\v2\x1b.kinship.members.v1.ProfileR\aprofile\x122\n" +
-	"\x06source\x18\t \x01(\v2\x1a.kinship.members.v1.SourceR\x06source\"\x9c\x01\n" +
+	"\x06source\x18\t \x01(\v2\x1a.kinship.members.v1.SourceR\x06source\x12%\n" +
+	"\x0eemail_verified\x18\n" +
+	" \x01(\bR\remailVerified\"\xc4\x01\n" +
+	"\x1aEmailConfirmationRequested\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12=\n" +
+	"\frequested_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt\"\xb8\x01\n" +
+	"\x0eEmailConfirmed\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12=\n" +
+	"\fconfirmed_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vconfirmedAt\"\x86\x01\n" +
+	"\fJoinRepeated\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
+	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12;\n" +
+	"\voccurred_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\"\x9c\x01\n" +
 	"\x0eProfileUpdated\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
 	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x18\n" +
@@ -886,7 +1156,7 @@ const file_kinship_members_v1_events_proto_rawDesc = "" +
 	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x12\x16\n" +
 	"\x06source\x18\x06 \x01(\tR\x06source\x12%\n" +
-	"\x0epolicy_version\x18\a \x01(\tR\rpolicyVersion\"\xe7\x01\n" +
+	"\x0epolicy_version\x18\a \x01(\tR\rpolicyVersion\"\x94\x03\n" +
 	"\x10ActivityRecorded\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
 	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x1f\n" +
@@ -895,7 +1165,14 @@ const file_kinship_members_v1_events_proto_rawDesc = "" +
 	"\x04type\x18\x04 \x01(\tR\x04type\x12;\n" +
 	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x12&\n" +
-	"\x0fsource_event_id\x18\x06 \x01(\tR\rsourceEventId\"\x99\x01\n" +
+	"\x0fsource_event_id\x18\x06 \x01(\tR\rsourceEventId\x12T\n" +
+	"\n" +
+	"properties\x18\a \x03(\v24.kinship.members.v1.ActivityRecorded.PropertiesEntryR\n" +
+	"properties\x12\x16\n" +
+	"\x06source\x18\b \x01(\tR\x06source\x1a=\n" +
+	"\x0fPropertiesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x99\x01\n" +
 	"\fLevelChanged\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1c\n" +
 	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x1d\n" +
@@ -949,41 +1226,49 @@ func file_kinship_members_v1_events_proto_rawDescGZIP() []byte {
 	return file_kinship_members_v1_events_proto_rawDescData
 }
 
-var file_kinship_members_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_kinship_members_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_kinship_members_v1_events_proto_goTypes = []any{
-	(*MemberJoined)(nil),          // 0: kinship.members.v1.MemberJoined
-	(*ProfileUpdated)(nil),        // 1: kinship.members.v1.ProfileUpdated
-	(*ConsentChanged)(nil),        // 2: kinship.members.v1.ConsentChanged
-	(*ActivityRecorded)(nil),      // 3: kinship.members.v1.ActivityRecorded
-	(*LevelChanged)(nil),          // 4: kinship.members.v1.LevelChanged
-	(*RoleChanged)(nil),           // 5: kinship.members.v1.RoleChanged
-	(*StatusChanged)(nil),         // 6: kinship.members.v1.StatusChanged
-	(*MemberLeft)(nil),            // 7: kinship.members.v1.MemberLeft
-	(*MemberMerged)(nil),          // 8: kinship.members.v1.MemberMerged
-	(*MemberErased)(nil),          // 9: kinship.members.v1.MemberErased
-	(*MemberOnboarded)(nil),       // 10: kinship.members.v1.MemberOnboarded
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(*Profile)(nil),               // 12: kinship.members.v1.Profile
-	(*Source)(nil),                // 13: kinship.members.v1.Source
-	(MemberStatus)(0),             // 14: kinship.members.v1.MemberStatus
+	(*MemberJoined)(nil),               // 0: kinship.members.v1.MemberJoined
+	(*EmailConfirmationRequested)(nil), // 1: kinship.members.v1.EmailConfirmationRequested
+	(*EmailConfirmed)(nil),             // 2: kinship.members.v1.EmailConfirmed
+	(*JoinRepeated)(nil),               // 3: kinship.members.v1.JoinRepeated
+	(*ProfileUpdated)(nil),             // 4: kinship.members.v1.ProfileUpdated
+	(*ConsentChanged)(nil),             // 5: kinship.members.v1.ConsentChanged
+	(*ActivityRecorded)(nil),           // 6: kinship.members.v1.ActivityRecorded
+	(*LevelChanged)(nil),               // 7: kinship.members.v1.LevelChanged
+	(*RoleChanged)(nil),                // 8: kinship.members.v1.RoleChanged
+	(*StatusChanged)(nil),              // 9: kinship.members.v1.StatusChanged
+	(*MemberLeft)(nil),                 // 10: kinship.members.v1.MemberLeft
+	(*MemberMerged)(nil),               // 11: kinship.members.v1.MemberMerged
+	(*MemberErased)(nil),               // 12: kinship.members.v1.MemberErased
+	(*MemberOnboarded)(nil),            // 13: kinship.members.v1.MemberOnboarded
+	nil,                                // 14: kinship.members.v1.ActivityRecorded.PropertiesEntry
+	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
+	(*Profile)(nil),                    // 16: kinship.members.v1.Profile
+	(*Source)(nil),                     // 17: kinship.members.v1.Source
+	(MemberStatus)(0),                  // 18: kinship.members.v1.MemberStatus
 }
 var file_kinship_members_v1_events_proto_depIdxs = []int32{
-	11, // 0: kinship.members.v1.MemberJoined.joined_at:type_name -> google.protobuf.Timestamp
-	12, // 1: kinship.members.v1.MemberJoined.profile:type_name -> kinship.members.v1.Profile
-	13, // 2: kinship.members.v1.MemberJoined.source:type_name -> kinship.members.v1.Source
-	12, // 3: kinship.members.v1.ProfileUpdated.profile:type_name -> kinship.members.v1.Profile
-	11, // 4: kinship.members.v1.ConsentChanged.occurred_at:type_name -> google.protobuf.Timestamp
-	11, // 5: kinship.members.v1.ActivityRecorded.occurred_at:type_name -> google.protobuf.Timestamp
-	14, // 6: kinship.members.v1.StatusChanged.from_status:type_name -> kinship.members.v1.MemberStatus
-	14, // 7: kinship.members.v1.StatusChanged.to_status:type_name -> kinship.members.v1.MemberStatus
-	11, // 8: kinship.members.v1.MemberLeft.left_at:type_name -> google.protobuf.Timestamp
-	11, // 9: kinship.members.v1.MemberErased.erased_at:type_name -> google.protobuf.Timestamp
-	11, // 10: kinship.members.v1.MemberOnboarded.onboarded_at:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	15, // 0: kinship.members.v1.MemberJoined.joined_at:type_name -> google.protobuf.Timestamp
+	16, // 1: kinship.members.v1.MemberJoined.profile:type_name -> kinship.members.v1.Profile
+	17, // 2: kinship.members.v1.MemberJoined.source:type_name -> kinship.members.v1.Source
+	15, // 3: kinship.members.v1.EmailConfirmationRequested.requested_at:type_name -> google.protobuf.Timestamp
+	15, // 4: kinship.members.v1.EmailConfirmed.confirmed_at:type_name -> google.protobuf.Timestamp
+	15, // 5: kinship.members.v1.JoinRepeated.occurred_at:type_name -> google.protobuf.Timestamp
+	16, // 6: kinship.members.v1.ProfileUpdated.profile:type_name -> kinship.members.v1.Profile
+	15, // 7: kinship.members.v1.ConsentChanged.occurred_at:type_name -> google.protobuf.Timestamp
+	15, // 8: kinship.members.v1.ActivityRecorded.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 9: kinship.members.v1.ActivityRecorded.properties:type_name -> kinship.members.v1.ActivityRecorded.PropertiesEntry
+	18, // 10: kinship.members.v1.StatusChanged.from_status:type_name -> kinship.members.v1.MemberStatus
+	18, // 11: kinship.members.v1.StatusChanged.to_status:type_name -> kinship.members.v1.MemberStatus
+	15, // 12: kinship.members.v1.MemberLeft.left_at:type_name -> google.protobuf.Timestamp
+	15, // 13: kinship.members.v1.MemberErased.erased_at:type_name -> google.protobuf.Timestamp
+	15, // 14: kinship.members.v1.MemberOnboarded.onboarded_at:type_name -> google.protobuf.Timestamp
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_kinship_members_v1_events_proto_init() }
@@ -998,7 +1283,7 @@ func file_kinship_members_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_members_v1_events_proto_rawDesc), len(file_kinship_members_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

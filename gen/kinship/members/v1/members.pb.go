@@ -481,10 +481,17 @@ type Member struct {
 	Profile      *Profile               `protobuf:"bytes,9,opt,name=profile,proto3" json:"profile,omitempty"`
 	Source       *Source                `protobuf:"bytes,10,opt,name=source,proto3" json:"source,omitempty"`
 	// Engagement level name, such as "Contributor"; empty for staff.
-	Level         string                 `protobuf:"bytes,11,opt,name=level,proto3" json:"level,omitempty"`
-	Score         int32                  `protobuf:"varint,12,opt,name=score,proto3" json:"score,omitempty"`
-	LastActiveAt  *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=last_active_at,json=lastActiveAt,proto3" json:"last_active_at,omitempty"`
-	Roles         []*RoleAssignment      `protobuf:"bytes,14,rep,name=roles,proto3" json:"roles,omitempty"`
+	Level        string                 `protobuf:"bytes,11,opt,name=level,proto3" json:"level,omitempty"`
+	Score        int32                  `protobuf:"varint,12,opt,name=score,proto3" json:"score,omitempty"`
+	LastActiveAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=last_active_at,json=lastActiveAt,proto3" json:"last_active_at,omitempty"`
+	Roles        []*RoleAssignment      `protobuf:"bytes,14,rep,name=roles,proto3" json:"roles,omitempty"`
+	// Whether the member proved they hold the address (a confirmation link
+	// followed) or an organiser vouched for it (an import, an organiser's
+	// join). Only transactional confirmation mail goes to an unverified
+	// address.
+	EmailVerified bool `protobuf:"varint,15,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
+	// An address change waiting for its confirmation link; empty when none.
+	PendingEmail  string `protobuf:"bytes,16,opt,name=pending_email,json=pendingEmail,proto3" json:"pending_email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -617,6 +624,20 @@ func (x *Member) GetRoles() []*RoleAssignment {
 	return nil
 }
 
+func (x *Member) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
+}
+
+func (x *Member) GetPendingEmail() string {
+	if x != nil {
+		return x.PendingEmail
+	}
+	return ""
+}
+
 type JoinCommunityRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Community slug; must be a community this instance serves.
@@ -630,8 +651,12 @@ type JoinCommunityRequest struct {
 	// Consent to announcement e-mails (transactional e-mail is always allowed).
 	EmailConsent bool `protobuf:"varint,5,opt,name=email_consent,json=emailConsent,proto3" json:"email_consent,omitempty"`
 	// Optional profile fields; display_name, email and interests above win.
-	Profile       *Profile `protobuf:"bytes,6,opt,name=profile,proto3" json:"profile,omitempty"`
-	Source        *Source  `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
+	Profile *Profile `protobuf:"bytes,6,opt,name=profile,proto3" json:"profile,omitempty"`
+	Source  *Source  `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
+	// A member's referral code (ReferralsService): the newcomer's source
+	// becomes that member's referral. An unknown code is InvalidArgument.
+	// Public joins cannot name a referrer_id in source; they use this.
+	ReferralCode  string `protobuf:"bytes,8,opt,name=referral_code,json=referralCode,proto3" json:"referral_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -715,11 +740,24 @@ func (x *JoinCommunityRequest) GetSource() *Source {
 	return nil
 }
 
+func (x *JoinCommunityRequest) GetReferralCode() string {
+	if x != nil {
+		return x.ReferralCode
+	}
+	return ""
+}
+
 type JoinCommunityResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The member, for callers who may read members (organisers, staff,
+	// platform admins, workloads); empty for a public join, whose answer
+	// must not tell whether the address was already a member.
+	Member *Member `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// True for a public join: a confirmation (or "you're already in") e-mail
+	// is on its way to the address.
+	ConfirmationSent bool `protobuf:"varint,2,opt,name=confirmation_sent,json=confirmationSent,proto3" json:"confirmation_sent,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *JoinCommunityResponse) Reset() {
@@ -759,6 +797,118 @@ func (x *JoinCommunityResponse) GetMember() *Member {
 	return nil
 }
 
+func (x *JoinCommunityResponse) GetConfirmationSent() bool {
+	if x != nil {
+		return x.ConfirmationSent
+	}
+	return false
+}
+
+type ConfirmEmailRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId  string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// The address the confirmation link was sent to.
+	Email         string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmEmailRequest) Reset() {
+	*x = ConfirmEmailRequest{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmEmailRequest) ProtoMessage() {}
+
+func (x *ConfirmEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmEmailRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmEmailRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ConfirmEmailRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ConfirmEmailRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ConfirmEmailRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+type ConfirmEmailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmEmailResponse) Reset() {
+	*x = ConfirmEmailResponse{}
+	mi := &file_kinship_members_v1_members_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmEmailResponse) ProtoMessage() {}
+
+func (x *ConfirmEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_members_v1_members_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmEmailResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmEmailResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ConfirmEmailResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
 type GetMemberRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
@@ -769,7 +919,7 @@ type GetMemberRequest struct {
 
 func (x *GetMemberRequest) Reset() {
 	*x = GetMemberRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[7]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +931,7 @@ func (x *GetMemberRequest) String() string {
 func (*GetMemberRequest) ProtoMessage() {}
 
 func (x *GetMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[7]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -794,7 +944,7 @@ func (x *GetMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemberRequest.ProtoReflect.Descriptor instead.
 func (*GetMemberRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{7}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetMemberRequest) GetCommunity() string {
@@ -820,7 +970,7 @@ type GetMemberResponse struct {
 
 func (x *GetMemberResponse) Reset() {
 	*x = GetMemberResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[8]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +982,7 @@ func (x *GetMemberResponse) String() string {
 func (*GetMemberResponse) ProtoMessage() {}
 
 func (x *GetMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[8]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +995,7 @@ func (x *GetMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemberResponse.ProtoReflect.Descriptor instead.
 func (*GetMemberResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{8}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetMemberResponse) GetMember() *Member {
@@ -868,7 +1018,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[9]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1030,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[9]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1043,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{9}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListMembersRequest) GetCommunity() string {
@@ -928,7 +1078,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[10]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1090,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[10]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1103,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{10}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -983,7 +1133,7 @@ type UpdateProfileRequest struct {
 
 func (x *UpdateProfileRequest) Reset() {
 	*x = UpdateProfileRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[11]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1145,7 @@ func (x *UpdateProfileRequest) String() string {
 func (*UpdateProfileRequest) ProtoMessage() {}
 
 func (x *UpdateProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[11]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1158,7 @@ func (x *UpdateProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProfileRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProfileRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{11}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateProfileRequest) GetCommunity() string {
@@ -1048,7 +1198,7 @@ type UpdateProfileResponse struct {
 
 func (x *UpdateProfileResponse) Reset() {
 	*x = UpdateProfileResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[12]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1210,7 @@ func (x *UpdateProfileResponse) String() string {
 func (*UpdateProfileResponse) ProtoMessage() {}
 
 func (x *UpdateProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[12]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1223,7 @@ func (x *UpdateProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProfileResponse.ProtoReflect.Descriptor instead.
 func (*UpdateProfileResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{12}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateProfileResponse) GetMember() *Member {
@@ -1094,7 +1244,7 @@ type ChangeStatusRequest struct {
 
 func (x *ChangeStatusRequest) Reset() {
 	*x = ChangeStatusRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[13]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1106,7 +1256,7 @@ func (x *ChangeStatusRequest) String() string {
 func (*ChangeStatusRequest) ProtoMessage() {}
 
 func (x *ChangeStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[13]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1119,7 +1269,7 @@ func (x *ChangeStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeStatusRequest.ProtoReflect.Descriptor instead.
 func (*ChangeStatusRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{13}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ChangeStatusRequest) GetCommunity() string {
@@ -1152,7 +1302,7 @@ type ChangeStatusResponse struct {
 
 func (x *ChangeStatusResponse) Reset() {
 	*x = ChangeStatusResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[14]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1164,7 +1314,7 @@ func (x *ChangeStatusResponse) String() string {
 func (*ChangeStatusResponse) ProtoMessage() {}
 
 func (x *ChangeStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[14]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1177,7 +1327,7 @@ func (x *ChangeStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeStatusResponse.ProtoReflect.Descriptor instead.
 func (*ChangeStatusResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{14}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ChangeStatusResponse) GetMember() *Member {
@@ -1197,7 +1347,7 @@ type LeaveCommunityRequest struct {
 
 func (x *LeaveCommunityRequest) Reset() {
 	*x = LeaveCommunityRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[15]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1209,7 +1359,7 @@ func (x *LeaveCommunityRequest) String() string {
 func (*LeaveCommunityRequest) ProtoMessage() {}
 
 func (x *LeaveCommunityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[15]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1222,7 +1372,7 @@ func (x *LeaveCommunityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveCommunityRequest.ProtoReflect.Descriptor instead.
 func (*LeaveCommunityRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{15}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LeaveCommunityRequest) GetCommunity() string {
@@ -1248,7 +1398,7 @@ type LeaveCommunityResponse struct {
 
 func (x *LeaveCommunityResponse) Reset() {
 	*x = LeaveCommunityResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[16]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1410,7 @@ func (x *LeaveCommunityResponse) String() string {
 func (*LeaveCommunityResponse) ProtoMessage() {}
 
 func (x *LeaveCommunityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[16]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1423,7 @@ func (x *LeaveCommunityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveCommunityResponse.ProtoReflect.Descriptor instead.
 func (*LeaveCommunityResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{16}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LeaveCommunityResponse) GetMember() *Member {
@@ -1296,7 +1446,7 @@ type ConsentState struct {
 
 func (x *ConsentState) Reset() {
 	*x = ConsentState{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[17]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1458,7 @@ func (x *ConsentState) String() string {
 func (*ConsentState) ProtoMessage() {}
 
 func (x *ConsentState) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[17]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1471,7 @@ func (x *ConsentState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentState.ProtoReflect.Descriptor instead.
 func (*ConsentState) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{17}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConsentState) GetPurpose() string {
@@ -1360,7 +1510,7 @@ type ConsentRecord struct {
 
 func (x *ConsentRecord) Reset() {
 	*x = ConsentRecord{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[18]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1522,7 @@ func (x *ConsentRecord) String() string {
 func (*ConsentRecord) ProtoMessage() {}
 
 func (x *ConsentRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[18]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1535,7 @@ func (x *ConsentRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentRecord.ProtoReflect.Descriptor instead.
 func (*ConsentRecord) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{18}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConsentRecord) GetPurpose() string {
@@ -1437,7 +1587,7 @@ type RecordConsentRequest struct {
 
 func (x *RecordConsentRequest) Reset() {
 	*x = RecordConsentRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[19]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1599,7 @@ func (x *RecordConsentRequest) String() string {
 func (*RecordConsentRequest) ProtoMessage() {}
 
 func (x *RecordConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[19]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1612,7 @@ func (x *RecordConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsentRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsentRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{19}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RecordConsentRequest) GetCommunity() string {
@@ -1516,7 +1666,7 @@ type RecordConsentResponse struct {
 
 func (x *RecordConsentResponse) Reset() {
 	*x = RecordConsentResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[20]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1678,7 @@ func (x *RecordConsentResponse) String() string {
 func (*RecordConsentResponse) ProtoMessage() {}
 
 func (x *RecordConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[20]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1691,7 @@ func (x *RecordConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsentResponse.ProtoReflect.Descriptor instead.
 func (*RecordConsentResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{20}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RecordConsentResponse) GetCurrent() []*ConsentState {
@@ -1561,7 +1711,7 @@ type GetConsentsRequest struct {
 
 func (x *GetConsentsRequest) Reset() {
 	*x = GetConsentsRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[21]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1723,7 @@ func (x *GetConsentsRequest) String() string {
 func (*GetConsentsRequest) ProtoMessage() {}
 
 func (x *GetConsentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[21]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1736,7 @@ func (x *GetConsentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsentsRequest.ProtoReflect.Descriptor instead.
 func (*GetConsentsRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{21}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetConsentsRequest) GetCommunity() string {
@@ -1614,7 +1764,7 @@ type GetConsentsResponse struct {
 
 func (x *GetConsentsResponse) Reset() {
 	*x = GetConsentsResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[22]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1776,7 @@ func (x *GetConsentsResponse) String() string {
 func (*GetConsentsResponse) ProtoMessage() {}
 
 func (x *GetConsentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[22]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1789,7 @@ func (x *GetConsentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsentsResponse.ProtoReflect.Descriptor instead.
 func (*GetConsentsResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{22}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetConsentsResponse) GetCurrent() []*ConsentState {
@@ -1670,7 +1820,7 @@ type AssignRoleRequest struct {
 
 func (x *AssignRoleRequest) Reset() {
 	*x = AssignRoleRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[23]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1682,7 +1832,7 @@ func (x *AssignRoleRequest) String() string {
 func (*AssignRoleRequest) ProtoMessage() {}
 
 func (x *AssignRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[23]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1695,7 +1845,7 @@ func (x *AssignRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignRoleRequest.ProtoReflect.Descriptor instead.
 func (*AssignRoleRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{23}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AssignRoleRequest) GetCommunity() string {
@@ -1735,7 +1885,7 @@ type AssignRoleResponse struct {
 
 func (x *AssignRoleResponse) Reset() {
 	*x = AssignRoleResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[24]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +1897,7 @@ func (x *AssignRoleResponse) String() string {
 func (*AssignRoleResponse) ProtoMessage() {}
 
 func (x *AssignRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[24]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +1910,7 @@ func (x *AssignRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignRoleResponse.ProtoReflect.Descriptor instead.
 func (*AssignRoleResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{24}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AssignRoleResponse) GetMember() *Member {
@@ -1781,7 +1931,7 @@ type RevokeRoleRequest struct {
 
 func (x *RevokeRoleRequest) Reset() {
 	*x = RevokeRoleRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[25]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +1943,7 @@ func (x *RevokeRoleRequest) String() string {
 func (*RevokeRoleRequest) ProtoMessage() {}
 
 func (x *RevokeRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[25]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +1956,7 @@ func (x *RevokeRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeRoleRequest.ProtoReflect.Descriptor instead.
 func (*RevokeRoleRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{25}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RevokeRoleRequest) GetCommunity() string {
@@ -1839,7 +1989,7 @@ type RevokeRoleResponse struct {
 
 func (x *RevokeRoleResponse) Reset() {
 	*x = RevokeRoleResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[26]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +2001,7 @@ func (x *RevokeRoleResponse) String() string {
 func (*RevokeRoleResponse) ProtoMessage() {}
 
 func (x *RevokeRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[26]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +2014,7 @@ func (x *RevokeRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeRoleResponse.ProtoReflect.Descriptor instead.
 func (*RevokeRoleResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{26}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RevokeRoleResponse) GetMember() *Member {
@@ -1887,7 +2037,7 @@ type MergeMembersRequest struct {
 
 func (x *MergeMembersRequest) Reset() {
 	*x = MergeMembersRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[27]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1899,7 +2049,7 @@ func (x *MergeMembersRequest) String() string {
 func (*MergeMembersRequest) ProtoMessage() {}
 
 func (x *MergeMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[27]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1912,7 +2062,7 @@ func (x *MergeMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeMembersRequest.ProtoReflect.Descriptor instead.
 func (*MergeMembersRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{27}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MergeMembersRequest) GetCommunity() string {
@@ -1945,7 +2095,7 @@ type MergeMembersResponse struct {
 
 func (x *MergeMembersResponse) Reset() {
 	*x = MergeMembersResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[28]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1957,7 +2107,7 @@ func (x *MergeMembersResponse) String() string {
 func (*MergeMembersResponse) ProtoMessage() {}
 
 func (x *MergeMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[28]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1970,7 +2120,7 @@ func (x *MergeMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeMembersResponse.ProtoReflect.Descriptor instead.
 func (*MergeMembersResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{28}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MergeMembersResponse) GetMember() *Member {
@@ -1990,7 +2140,7 @@ type ExportMemberDataRequest struct {
 
 func (x *ExportMemberDataRequest) Reset() {
 	*x = ExportMemberDataRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[29]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2152,7 @@ func (x *ExportMemberDataRequest) String() string {
 func (*ExportMemberDataRequest) ProtoMessage() {}
 
 func (x *ExportMemberDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[29]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2165,7 @@ func (x *ExportMemberDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMemberDataRequest.ProtoReflect.Descriptor instead.
 func (*ExportMemberDataRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{29}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ExportMemberDataRequest) GetCommunity() string {
@@ -2042,7 +2192,7 @@ type ExportMemberDataResponse struct {
 
 func (x *ExportMemberDataResponse) Reset() {
 	*x = ExportMemberDataResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[30]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2204,7 @@ func (x *ExportMemberDataResponse) String() string {
 func (*ExportMemberDataResponse) ProtoMessage() {}
 
 func (x *ExportMemberDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[30]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2217,7 @@ func (x *ExportMemberDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMemberDataResponse.ProtoReflect.Descriptor instead.
 func (*ExportMemberDataResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{30}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ExportMemberDataResponse) GetJson() []byte {
@@ -2087,7 +2237,7 @@ type EraseMemberRequest struct {
 
 func (x *EraseMemberRequest) Reset() {
 	*x = EraseMemberRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[31]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2099,7 +2249,7 @@ func (x *EraseMemberRequest) String() string {
 func (*EraseMemberRequest) ProtoMessage() {}
 
 func (x *EraseMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[31]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2112,7 +2262,7 @@ func (x *EraseMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseMemberRequest.ProtoReflect.Descriptor instead.
 func (*EraseMemberRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{31}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *EraseMemberRequest) GetCommunity() string {
@@ -2138,7 +2288,7 @@ type EraseMemberResponse struct {
 
 func (x *EraseMemberResponse) Reset() {
 	*x = EraseMemberResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[32]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2300,7 @@ func (x *EraseMemberResponse) String() string {
 func (*EraseMemberResponse) ProtoMessage() {}
 
 func (x *EraseMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[32]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2313,7 @@ func (x *EraseMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseMemberResponse.ProtoReflect.Descriptor instead.
 func (*EraseMemberResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{32}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *EraseMemberResponse) GetMember() *Member {
@@ -2191,7 +2341,7 @@ type ImportMembersRequest struct {
 
 func (x *ImportMembersRequest) Reset() {
 	*x = ImportMembersRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[33]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2353,7 @@ func (x *ImportMembersRequest) String() string {
 func (*ImportMembersRequest) ProtoMessage() {}
 
 func (x *ImportMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[33]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2366,7 @@ func (x *ImportMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportMembersRequest.ProtoReflect.Descriptor instead.
 func (*ImportMembersRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{33}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ImportMembersRequest) GetCommunity() string {
@@ -2252,7 +2402,7 @@ type ImportError struct {
 
 func (x *ImportError) Reset() {
 	*x = ImportError{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[34]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2264,7 +2414,7 @@ func (x *ImportError) String() string {
 func (*ImportError) ProtoMessage() {}
 
 func (x *ImportError) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[34]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2277,7 +2427,7 @@ func (x *ImportError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportError.ProtoReflect.Descriptor instead.
 func (*ImportError) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{34}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ImportError) GetLine() int64 {
@@ -2317,7 +2467,7 @@ type ImportMembersResponse struct {
 
 func (x *ImportMembersResponse) Reset() {
 	*x = ImportMembersResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[35]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2479,7 @@ func (x *ImportMembersResponse) String() string {
 func (*ImportMembersResponse) ProtoMessage() {}
 
 func (x *ImportMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[35]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2492,7 @@ func (x *ImportMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportMembersResponse.ProtoReflect.Descriptor instead.
 func (*ImportMembersResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{35}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ImportMembersResponse) GetRows() int64 {
@@ -2407,7 +2557,7 @@ type ExportMembersRequest struct {
 
 func (x *ExportMembersRequest) Reset() {
 	*x = ExportMembersRequest{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[36]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2419,7 +2569,7 @@ func (x *ExportMembersRequest) String() string {
 func (*ExportMembersRequest) ProtoMessage() {}
 
 func (x *ExportMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[36]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2432,7 +2582,7 @@ func (x *ExportMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMembersRequest.ProtoReflect.Descriptor instead.
 func (*ExportMembersRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{36}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ExportMembersRequest) GetCommunity() string {
@@ -2466,7 +2616,7 @@ type ExportMembersResponse struct {
 
 func (x *ExportMembersResponse) Reset() {
 	*x = ExportMembersResponse{}
-	mi := &file_kinship_members_v1_members_proto_msgTypes[37]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2478,7 +2628,7 @@ func (x *ExportMembersResponse) String() string {
 func (*ExportMembersResponse) ProtoMessage() {}
 
 func (x *ExportMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_members_v1_members_proto_msgTypes[37]
+	mi := &file_kinship_members_v1_members_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2491,7 +2641,7 @@ func (x *ExportMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMembersResponse.ProtoReflect.Descriptor instead.
 func (*ExportMembersResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{37}
+	return file_kinship_members_v1_members_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ExportMembersResponse) GetChunk() []byte {
@@ -2534,7 +2684,7 @@ const file_kinship_members_v1_members_proto_rawDesc = "" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x12\n" +
 	"\x04tier\x18\x02 \x01(\tR\x04tier\x12;\n" +
 	"\vassigned_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"assignedAt\"\xb8\x04\n" +
+	"assignedAt\"\x84\x05\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x14\n" +
@@ -2550,7 +2700,9 @@ const file_kinship_members_v1_members_proto_rawDesc = "" +
 	"\x05level\x18\v \x01(\tR\x05level\x12\x14\n" +
 	"\x05score\x18\f \x01(\x05R\x05score\x12@\n" +
 	"\x0elast_active_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\flastActiveAt\x128\n" +
-	"\x05roles\x18\x0e \x03(\v2\".kinship.members.v1.RoleAssignmentR\x05roles\"\x9b\x02\n" +
+	"\x05roles\x18\x0e \x03(\v2\".kinship.members.v1.RoleAssignmentR\x05roles\x12%\n" +
+	"\x0eemail_verified\x18\x0f \x01(\bR\remailVerified\x12#\n" +
+	"\rpending_email\x18\x10 \x01(\tR\fpendingEmail\"\xc0\x02\n" +
 	"\x14JoinCommunityRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12!\n" +
@@ -2558,8 +2710,16 @@ const file_kinship_members_v1_members_proto_rawDesc = "" +
 	"\tinterests\x18\x04 \x03(\tR\tinterests\x12#\n" +
 	"\remail_consent\x18\x05 \x01(\bR\femailConsent\x125\n" +
 	"\aprofile\x18\x06 \x01(\v2\x1b.kinship.members.v1.ProfileR\aprofile\x122\n" +
-	"\x06source\x18\a \x01(\v2\x1a.kinship.members.v1.SourceR\x06source\"K\n" +
+	"\x06source\x18\a \x01(\v2\x1a.kinship.members.v1.SourceR\x06source\x12#\n" +
+	"\rreferral_code\x18\b \x01(\tR\freferralCode\"x\n" +
 	"\x15JoinCommunityResponse\x122\n" +
+	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\x12+\n" +
+	"\x11confirmation_sent\x18\x02 \x01(\bR\x10confirmationSent\"f\n" +
+	"\x13ConfirmEmailRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\"J\n" +
+	"\x14ConfirmEmailResponse\x122\n" +
 	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\"@\n" +
 	"\x10GetMemberRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x0e\n" +
@@ -2687,7 +2847,7 @@ const file_kinship_members_v1_members_proto_rawDesc = "" +
 	"\x14SOURCE_KIND_CAMPAIGN\x10\x02\x12\x15\n" +
 	"\x11SOURCE_KIND_EVENT\x10\x03\x12\x18\n" +
 	"\x14SOURCE_KIND_REFERRAL\x10\x04\x12\x16\n" +
-	"\x12SOURCE_KIND_IMPORT\x10\x052\xfd\v\n" +
+	"\x12SOURCE_KIND_IMPORT\x10\x052\xe0\f\n" +
 	"\x0eMembersService\x12d\n" +
 	"\rJoinCommunity\x12(.kinship.members.v1.JoinCommunityRequest\x1a).kinship.members.v1.JoinCommunityResponse\x12]\n" +
 	"\tGetMember\x12$.kinship.members.v1.GetMemberRequest\x1a%.kinship.members.v1.GetMemberResponse\"\x03\x90\x02\x01\x12c\n" +
@@ -2704,7 +2864,8 @@ const file_kinship_members_v1_members_proto_rawDesc = "" +
 	"\fMergeMembers\x12'.kinship.members.v1.MergeMembersRequest\x1a(.kinship.members.v1.MergeMembersResponse\x12r\n" +
 	"\x10ExportMemberData\x12+.kinship.members.v1.ExportMemberDataRequest\x1a,.kinship.members.v1.ExportMemberDataResponse\"\x03\x90\x02\x01\x12^\n" +
 	"\vEraseMember\x12&.kinship.members.v1.EraseMemberRequest\x1a'.kinship.members.v1.EraseMemberResponse\x12f\n" +
-	"\rImportMembers\x12(.kinship.members.v1.ImportMembersRequest\x1a).kinship.members.v1.ImportMembersResponse(\x01\x12k\n" +
+	"\rImportMembers\x12(.kinship.members.v1.ImportMembersRequest\x1a).kinship.members.v1.ImportMembersResponse(\x01\x12a\n" +
+	"\fConfirmEmail\x12'.kinship.members.v1.ConfirmEmailRequest\x1a(.kinship.members.v1.ConfirmEmailResponse\x12k\n" +
 	"\rExportMembers\x12(.kinship.members.v1.ExportMembersRequest\x1a).kinship.members.v1.ExportMembersResponse\"\x03\x90\x02\x010\x01B\xcf\x01\n" +
 	"\x16com.kinship.members.v1B\fMembersProtoP\x01Z=github.com/kinshiphq/kinship/gen/kinship/members/v1;membersv1\xa2\x02\x03KMX\xaa\x02\x12Kinship.Members.V1\xca\x02\x12Kinship\\Members\\V1\xe2\x02\x1eKinship\\Members\\V1\\GPBMetadata\xea\x02\x14Kinship::Members::V1b\x06proto3"
 
@@ -2721,7 +2882,7 @@ func file_kinship_members_v1_members_proto_rawDescGZIP() []byte {
 }
 
 var file_kinship_members_v1_members_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_kinship_members_v1_members_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_kinship_members_v1_members_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_kinship_members_v1_members_proto_goTypes = []any{
 	(MemberStatus)(0),                // 0: kinship.members.v1.MemberStatus
 	(SourceKind)(0),                  // 1: kinship.members.v1.SourceKind
@@ -2732,108 +2893,113 @@ var file_kinship_members_v1_members_proto_goTypes = []any{
 	(*Member)(nil),                   // 6: kinship.members.v1.Member
 	(*JoinCommunityRequest)(nil),     // 7: kinship.members.v1.JoinCommunityRequest
 	(*JoinCommunityResponse)(nil),    // 8: kinship.members.v1.JoinCommunityResponse
-	(*GetMemberRequest)(nil),         // 9: kinship.members.v1.GetMemberRequest
-	(*GetMemberResponse)(nil),        // 10: kinship.members.v1.GetMemberResponse
-	(*ListMembersRequest)(nil),       // 11: kinship.members.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),      // 12: kinship.members.v1.ListMembersResponse
-	(*UpdateProfileRequest)(nil),     // 13: kinship.members.v1.UpdateProfileRequest
-	(*UpdateProfileResponse)(nil),    // 14: kinship.members.v1.UpdateProfileResponse
-	(*ChangeStatusRequest)(nil),      // 15: kinship.members.v1.ChangeStatusRequest
-	(*ChangeStatusResponse)(nil),     // 16: kinship.members.v1.ChangeStatusResponse
-	(*LeaveCommunityRequest)(nil),    // 17: kinship.members.v1.LeaveCommunityRequest
-	(*LeaveCommunityResponse)(nil),   // 18: kinship.members.v1.LeaveCommunityResponse
-	(*ConsentState)(nil),             // 19: kinship.members.v1.ConsentState
-	(*ConsentRecord)(nil),            // 20: kinship.members.v1.ConsentRecord
-	(*RecordConsentRequest)(nil),     // 21: kinship.members.v1.RecordConsentRequest
-	(*RecordConsentResponse)(nil),    // 22: kinship.members.v1.RecordConsentResponse
-	(*GetConsentsRequest)(nil),       // 23: kinship.members.v1.GetConsentsRequest
-	(*GetConsentsResponse)(nil),      // 24: kinship.members.v1.GetConsentsResponse
-	(*AssignRoleRequest)(nil),        // 25: kinship.members.v1.AssignRoleRequest
-	(*AssignRoleResponse)(nil),       // 26: kinship.members.v1.AssignRoleResponse
-	(*RevokeRoleRequest)(nil),        // 27: kinship.members.v1.RevokeRoleRequest
-	(*RevokeRoleResponse)(nil),       // 28: kinship.members.v1.RevokeRoleResponse
-	(*MergeMembersRequest)(nil),      // 29: kinship.members.v1.MergeMembersRequest
-	(*MergeMembersResponse)(nil),     // 30: kinship.members.v1.MergeMembersResponse
-	(*ExportMemberDataRequest)(nil),  // 31: kinship.members.v1.ExportMemberDataRequest
-	(*ExportMemberDataResponse)(nil), // 32: kinship.members.v1.ExportMemberDataResponse
-	(*EraseMemberRequest)(nil),       // 33: kinship.members.v1.EraseMemberRequest
-	(*EraseMemberResponse)(nil),      // 34: kinship.members.v1.EraseMemberResponse
-	(*ImportMembersRequest)(nil),     // 35: kinship.members.v1.ImportMembersRequest
-	(*ImportError)(nil),              // 36: kinship.members.v1.ImportError
-	(*ImportMembersResponse)(nil),    // 37: kinship.members.v1.ImportMembersResponse
-	(*ExportMembersRequest)(nil),     // 38: kinship.members.v1.ExportMembersRequest
-	(*ExportMembersResponse)(nil),    // 39: kinship.members.v1.ExportMembersResponse
-	(*timestamppb.Timestamp)(nil),    // 40: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 41: google.protobuf.FieldMask
-	(*SegmentFilter)(nil),            // 42: kinship.members.v1.SegmentFilter
+	(*ConfirmEmailRequest)(nil),      // 9: kinship.members.v1.ConfirmEmailRequest
+	(*ConfirmEmailResponse)(nil),     // 10: kinship.members.v1.ConfirmEmailResponse
+	(*GetMemberRequest)(nil),         // 11: kinship.members.v1.GetMemberRequest
+	(*GetMemberResponse)(nil),        // 12: kinship.members.v1.GetMemberResponse
+	(*ListMembersRequest)(nil),       // 13: kinship.members.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),      // 14: kinship.members.v1.ListMembersResponse
+	(*UpdateProfileRequest)(nil),     // 15: kinship.members.v1.UpdateProfileRequest
+	(*UpdateProfileResponse)(nil),    // 16: kinship.members.v1.UpdateProfileResponse
+	(*ChangeStatusRequest)(nil),      // 17: kinship.members.v1.ChangeStatusRequest
+	(*ChangeStatusResponse)(nil),     // 18: kinship.members.v1.ChangeStatusResponse
+	(*LeaveCommunityRequest)(nil),    // 19: kinship.members.v1.LeaveCommunityRequest
+	(*LeaveCommunityResponse)(nil),   // 20: kinship.members.v1.LeaveCommunityResponse
+	(*ConsentState)(nil),             // 21: kinship.members.v1.ConsentState
+	(*ConsentRecord)(nil),            // 22: kinship.members.v1.ConsentRecord
+	(*RecordConsentRequest)(nil),     // 23: kinship.members.v1.RecordConsentRequest
+	(*RecordConsentResponse)(nil),    // 24: kinship.members.v1.RecordConsentResponse
+	(*GetConsentsRequest)(nil),       // 25: kinship.members.v1.GetConsentsRequest
+	(*GetConsentsResponse)(nil),      // 26: kinship.members.v1.GetConsentsResponse
+	(*AssignRoleRequest)(nil),        // 27: kinship.members.v1.AssignRoleRequest
+	(*AssignRoleResponse)(nil),       // 28: kinship.members.v1.AssignRoleResponse
+	(*RevokeRoleRequest)(nil),        // 29: kinship.members.v1.RevokeRoleRequest
+	(*RevokeRoleResponse)(nil),       // 30: kinship.members.v1.RevokeRoleResponse
+	(*MergeMembersRequest)(nil),      // 31: kinship.members.v1.MergeMembersRequest
+	(*MergeMembersResponse)(nil),     // 32: kinship.members.v1.MergeMembersResponse
+	(*ExportMemberDataRequest)(nil),  // 33: kinship.members.v1.ExportMemberDataRequest
+	(*ExportMemberDataResponse)(nil), // 34: kinship.members.v1.ExportMemberDataResponse
+	(*EraseMemberRequest)(nil),       // 35: kinship.members.v1.EraseMemberRequest
+	(*EraseMemberResponse)(nil),      // 36: kinship.members.v1.EraseMemberResponse
+	(*ImportMembersRequest)(nil),     // 37: kinship.members.v1.ImportMembersRequest
+	(*ImportError)(nil),              // 38: kinship.members.v1.ImportError
+	(*ImportMembersResponse)(nil),    // 39: kinship.members.v1.ImportMembersResponse
+	(*ExportMembersRequest)(nil),     // 40: kinship.members.v1.ExportMembersRequest
+	(*ExportMembersResponse)(nil),    // 41: kinship.members.v1.ExportMembersResponse
+	(*timestamppb.Timestamp)(nil),    // 42: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 43: google.protobuf.FieldMask
+	(*SegmentFilter)(nil),            // 44: kinship.members.v1.SegmentFilter
 }
 var file_kinship_members_v1_members_proto_depIdxs = []int32{
 	1,  // 0: kinship.members.v1.Source.kind:type_name -> kinship.members.v1.SourceKind
 	2,  // 1: kinship.members.v1.Profile.location:type_name -> kinship.members.v1.Location
-	40, // 2: kinship.members.v1.RoleAssignment.assigned_at:type_name -> google.protobuf.Timestamp
+	42, // 2: kinship.members.v1.RoleAssignment.assigned_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: kinship.members.v1.Member.status:type_name -> kinship.members.v1.MemberStatus
-	40, // 4: kinship.members.v1.Member.joined_at:type_name -> google.protobuf.Timestamp
+	42, // 4: kinship.members.v1.Member.joined_at:type_name -> google.protobuf.Timestamp
 	4,  // 5: kinship.members.v1.Member.profile:type_name -> kinship.members.v1.Profile
 	3,  // 6: kinship.members.v1.Member.source:type_name -> kinship.members.v1.Source
-	40, // 7: kinship.members.v1.Member.last_active_at:type_name -> google.protobuf.Timestamp
+	42, // 7: kinship.members.v1.Member.last_active_at:type_name -> google.protobuf.Timestamp
 	5,  // 8: kinship.members.v1.Member.roles:type_name -> kinship.members.v1.RoleAssignment
 	4,  // 9: kinship.members.v1.JoinCommunityRequest.profile:type_name -> kinship.members.v1.Profile
 	3,  // 10: kinship.members.v1.JoinCommunityRequest.source:type_name -> kinship.members.v1.Source
 	6,  // 11: kinship.members.v1.JoinCommunityResponse.member:type_name -> kinship.members.v1.Member
-	6,  // 12: kinship.members.v1.GetMemberResponse.member:type_name -> kinship.members.v1.Member
-	6,  // 13: kinship.members.v1.ListMembersResponse.members:type_name -> kinship.members.v1.Member
-	4,  // 14: kinship.members.v1.UpdateProfileRequest.profile:type_name -> kinship.members.v1.Profile
-	41, // 15: kinship.members.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 16: kinship.members.v1.UpdateProfileResponse.member:type_name -> kinship.members.v1.Member
-	0,  // 17: kinship.members.v1.ChangeStatusRequest.status:type_name -> kinship.members.v1.MemberStatus
-	6,  // 18: kinship.members.v1.ChangeStatusResponse.member:type_name -> kinship.members.v1.Member
-	6,  // 19: kinship.members.v1.LeaveCommunityResponse.member:type_name -> kinship.members.v1.Member
-	40, // 20: kinship.members.v1.ConsentState.changed_at:type_name -> google.protobuf.Timestamp
-	40, // 21: kinship.members.v1.ConsentRecord.occurred_at:type_name -> google.protobuf.Timestamp
-	19, // 22: kinship.members.v1.RecordConsentResponse.current:type_name -> kinship.members.v1.ConsentState
-	19, // 23: kinship.members.v1.GetConsentsResponse.current:type_name -> kinship.members.v1.ConsentState
-	20, // 24: kinship.members.v1.GetConsentsResponse.ledger:type_name -> kinship.members.v1.ConsentRecord
-	6,  // 25: kinship.members.v1.AssignRoleResponse.member:type_name -> kinship.members.v1.Member
-	6,  // 26: kinship.members.v1.RevokeRoleResponse.member:type_name -> kinship.members.v1.Member
-	6,  // 27: kinship.members.v1.MergeMembersResponse.member:type_name -> kinship.members.v1.Member
-	6,  // 28: kinship.members.v1.EraseMemberResponse.member:type_name -> kinship.members.v1.Member
-	36, // 29: kinship.members.v1.ImportMembersResponse.errors:type_name -> kinship.members.v1.ImportError
-	42, // 30: kinship.members.v1.ExportMembersRequest.filter:type_name -> kinship.members.v1.SegmentFilter
-	7,  // 31: kinship.members.v1.MembersService.JoinCommunity:input_type -> kinship.members.v1.JoinCommunityRequest
-	9,  // 32: kinship.members.v1.MembersService.GetMember:input_type -> kinship.members.v1.GetMemberRequest
-	11, // 33: kinship.members.v1.MembersService.ListMembers:input_type -> kinship.members.v1.ListMembersRequest
-	13, // 34: kinship.members.v1.MembersService.UpdateProfile:input_type -> kinship.members.v1.UpdateProfileRequest
-	15, // 35: kinship.members.v1.MembersService.ChangeStatus:input_type -> kinship.members.v1.ChangeStatusRequest
-	17, // 36: kinship.members.v1.MembersService.LeaveCommunity:input_type -> kinship.members.v1.LeaveCommunityRequest
-	21, // 37: kinship.members.v1.MembersService.RecordConsent:input_type -> kinship.members.v1.RecordConsentRequest
-	23, // 38: kinship.members.v1.MembersService.GetConsents:input_type -> kinship.members.v1.GetConsentsRequest
-	25, // 39: kinship.members.v1.MembersService.AssignRole:input_type -> kinship.members.v1.AssignRoleRequest
-	27, // 40: kinship.members.v1.MembersService.RevokeRole:input_type -> kinship.members.v1.RevokeRoleRequest
-	29, // 41: kinship.members.v1.MembersService.MergeMembers:input_type -> kinship.members.v1.MergeMembersRequest
-	31, // 42: kinship.members.v1.MembersService.ExportMemberData:input_type -> kinship.members.v1.ExportMemberDataRequest
-	33, // 43: kinship.members.v1.MembersService.EraseMember:input_type -> kinship.members.v1.EraseMemberRequest
-	35, // 44: kinship.members.v1.MembersService.ImportMembers:input_type -> kinship.members.v1.ImportMembersRequest
-	38, // 45: kinship.members.v1.MembersService.ExportMembers:input_type -> kinship.members.v1.ExportMembersRequest
-	8,  // 46: kinship.members.v1.MembersService.JoinCommunity:output_type -> kinship.members.v1.JoinCommunityResponse
-	10, // 47: kinship.members.v1.MembersService.GetMember:output_type -> kinship.members.v1.GetMemberResponse
-	12, // 48: kinship.members.v1.MembersService.ListMembers:output_type -> kinship.members.v1.ListMembersResponse
-	14, // 49: kinship.members.v1.MembersService.UpdateProfile:output_type -> kinship.members.v1.UpdateProfileResponse
-	16, // 50: kinship.members.v1.MembersService.ChangeStatus:output_type -> kinship.members.v1.ChangeStatusResponse
-	18, // 51: kinship.members.v1.MembersService.LeaveCommunity:output_type -> kinship.members.v1.LeaveCommunityResponse
-	22, // 52: kinship.members.v1.MembersService.RecordConsent:output_type -> kinship.members.v1.RecordConsentResponse
-	24, // 53: kinship.members.v1.MembersService.GetConsents:output_type -> kinship.members.v1.GetConsentsResponse
-	26, // 54: kinship.members.v1.MembersService.AssignRole:output_type -> kinship.members.v1.AssignRoleResponse
-	28, // 55: kinship.members.v1.MembersService.RevokeRole:output_type -> kinship.members.v1.RevokeRoleResponse
-	30, // 56: kinship.members.v1.MembersService.MergeMembers:output_type -> kinship.members.v1.MergeMembersResponse
-	32, // 57: kinship.members.v1.MembersService.ExportMemberData:output_type -> kinship.members.v1.ExportMemberDataResponse
-	34, // 58: kinship.members.v1.MembersService.EraseMember:output_type -> kinship.members.v1.EraseMemberResponse
-	37, // 59: kinship.members.v1.MembersService.ImportMembers:output_type -> kinship.members.v1.ImportMembersResponse
-	39, // 60: kinship.members.v1.MembersService.ExportMembers:output_type -> kinship.members.v1.ExportMembersResponse
-	46, // [46:61] is the sub-list for method output_type
-	31, // [31:46] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	6,  // 12: kinship.members.v1.ConfirmEmailResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 13: kinship.members.v1.GetMemberResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 14: kinship.members.v1.ListMembersResponse.members:type_name -> kinship.members.v1.Member
+	4,  // 15: kinship.members.v1.UpdateProfileRequest.profile:type_name -> kinship.members.v1.Profile
+	43, // 16: kinship.members.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 17: kinship.members.v1.UpdateProfileResponse.member:type_name -> kinship.members.v1.Member
+	0,  // 18: kinship.members.v1.ChangeStatusRequest.status:type_name -> kinship.members.v1.MemberStatus
+	6,  // 19: kinship.members.v1.ChangeStatusResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 20: kinship.members.v1.LeaveCommunityResponse.member:type_name -> kinship.members.v1.Member
+	42, // 21: kinship.members.v1.ConsentState.changed_at:type_name -> google.protobuf.Timestamp
+	42, // 22: kinship.members.v1.ConsentRecord.occurred_at:type_name -> google.protobuf.Timestamp
+	21, // 23: kinship.members.v1.RecordConsentResponse.current:type_name -> kinship.members.v1.ConsentState
+	21, // 24: kinship.members.v1.GetConsentsResponse.current:type_name -> kinship.members.v1.ConsentState
+	22, // 25: kinship.members.v1.GetConsentsResponse.ledger:type_name -> kinship.members.v1.ConsentRecord
+	6,  // 26: kinship.members.v1.AssignRoleResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 27: kinship.members.v1.RevokeRoleResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 28: kinship.members.v1.MergeMembersResponse.member:type_name -> kinship.members.v1.Member
+	6,  // 29: kinship.members.v1.EraseMemberResponse.member:type_name -> kinship.members.v1.Member
+	38, // 30: kinship.members.v1.ImportMembersResponse.errors:type_name -> kinship.members.v1.ImportError
+	44, // 31: kinship.members.v1.ExportMembersRequest.filter:type_name -> kinship.members.v1.SegmentFilter
+	7,  // 32: kinship.members.v1.MembersService.JoinCommunity:input_type -> kinship.members.v1.JoinCommunityRequest
+	11, // 33: kinship.members.v1.MembersService.GetMember:input_type -> kinship.members.v1.GetMemberRequest
+	13, // 34: kinship.members.v1.MembersService.ListMembers:input_type -> kinship.members.v1.ListMembersRequest
+	15, // 35: kinship.members.v1.MembersService.UpdateProfile:input_type -> kinship.members.v1.UpdateProfileRequest
+	17, // 36: kinship.members.v1.MembersService.ChangeStatus:input_type -> kinship.members.v1.ChangeStatusRequest
+	19, // 37: kinship.members.v1.MembersService.LeaveCommunity:input_type -> kinship.members.v1.LeaveCommunityRequest
+	23, // 38: kinship.members.v1.MembersService.RecordConsent:input_type -> kinship.members.v1.RecordConsentRequest
+	25, // 39: kinship.members.v1.MembersService.GetConsents:input_type -> kinship.members.v1.GetConsentsRequest
+	27, // 40: kinship.members.v1.MembersService.AssignRole:input_type -> kinship.members.v1.AssignRoleRequest
+	29, // 41: kinship.members.v1.MembersService.RevokeRole:input_type -> kinship.members.v1.RevokeRoleRequest
+	31, // 42: kinship.members.v1.MembersService.MergeMembers:input_type -> kinship.members.v1.MergeMembersRequest
+	33, // 43: kinship.members.v1.MembersService.ExportMemberData:input_type -> kinship.members.v1.ExportMemberDataRequest
+	35, // 44: kinship.members.v1.MembersService.EraseMember:input_type -> kinship.members.v1.EraseMemberRequest
+	37, // 45: kinship.members.v1.MembersService.ImportMembers:input_type -> kinship.members.v1.ImportMembersRequest
+	9,  // 46: kinship.members.v1.MembersService.ConfirmEmail:input_type -> kinship.members.v1.ConfirmEmailRequest
+	40, // 47: kinship.members.v1.MembersService.ExportMembers:input_type -> kinship.members.v1.ExportMembersRequest
+	8,  // 48: kinship.members.v1.MembersService.JoinCommunity:output_type -> kinship.members.v1.JoinCommunityResponse
+	12, // 49: kinship.members.v1.MembersService.GetMember:output_type -> kinship.members.v1.GetMemberResponse
+	14, // 50: kinship.members.v1.MembersService.ListMembers:output_type -> kinship.members.v1.ListMembersResponse
+	16, // 51: kinship.members.v1.MembersService.UpdateProfile:output_type -> kinship.members.v1.UpdateProfileResponse
+	18, // 52: kinship.members.v1.MembersService.ChangeStatus:output_type -> kinship.members.v1.ChangeStatusResponse
+	20, // 53: kinship.members.v1.MembersService.LeaveCommunity:output_type -> kinship.members.v1.LeaveCommunityResponse
+	24, // 54: kinship.members.v1.MembersService.RecordConsent:output_type -> kinship.members.v1.RecordConsentResponse
+	26, // 55: kinship.members.v1.MembersService.GetConsents:output_type -> kinship.members.v1.GetConsentsResponse
+	28, // 56: kinship.members.v1.MembersService.AssignRole:output_type -> kinship.members.v1.AssignRoleResponse
+	30, // 57: kinship.members.v1.MembersService.RevokeRole:output_type -> kinship.members.v1.RevokeRoleResponse
+	32, // 58: kinship.members.v1.MembersService.MergeMembers:output_type -> kinship.members.v1.MergeMembersResponse
+	34, // 59: kinship.members.v1.MembersService.ExportMemberData:output_type -> kinship.members.v1.ExportMemberDataResponse
+	36, // 60: kinship.members.v1.MembersService.EraseMember:output_type -> kinship.members.v1.EraseMemberResponse
+	39, // 61: kinship.members.v1.MembersService.ImportMembers:output_type -> kinship.members.v1.ImportMembersResponse
+	10, // 62: kinship.members.v1.MembersService.ConfirmEmail:output_type -> kinship.members.v1.ConfirmEmailResponse
+	41, // 63: kinship.members.v1.MembersService.ExportMembers:output_type -> kinship.members.v1.ExportMembersResponse
+	48, // [48:64] is the sub-list for method output_type
+	32, // [32:48] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_kinship_members_v1_members_proto_init() }
@@ -2848,7 +3014,7 @@ func file_kinship_members_v1_members_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_members_v1_members_proto_rawDesc), len(file_kinship_members_v1_members_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   38,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

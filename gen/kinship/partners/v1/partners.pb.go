@@ -1695,6 +1695,104 @@ func (x *ListInteractionsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ExportMemberDataRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMemberDataRequest) Reset() {
+	*x = ExportMemberDataRequest{}
+	mi := &file_kinship_partners_v1_partners_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMemberDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMemberDataRequest) ProtoMessage() {}
+
+func (x *ExportMemberDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_partners_v1_partners_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMemberDataRequest.ProtoReflect.Descriptor instead.
+func (*ExportMemberDataRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_partners_v1_partners_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ExportMemberDataRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ExportMemberDataRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type ExportMemberDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A JSON document: {"member_id", "community", "owned_partners",
+	// "interactions", "contributions", "attention"}.
+	Json          []byte `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMemberDataResponse) Reset() {
+	*x = ExportMemberDataResponse{}
+	mi := &file_kinship_partners_v1_partners_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMemberDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMemberDataResponse) ProtoMessage() {}
+
+func (x *ExportMemberDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_partners_v1_partners_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMemberDataResponse.ProtoReflect.Descriptor instead.
+func (*ExportMemberDataResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_partners_v1_partners_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ExportMemberDataResponse) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
 var File_kinship_partners_v1_partners_proto protoreflect.FileDescriptor
 
 const file_kinship_partners_v1_partners_proto_rawDesc = "" +
@@ -1819,7 +1917,12 @@ const file_kinship_partners_v1_partners_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"\x88\x01\n" +
 	"\x18ListInteractionsResponse\x12D\n" +
 	"\finteractions\x18\x01 \x03(\v2 .kinship.partners.v1.InteractionR\finteractions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xea\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"T\n" +
+	"\x17ExportMemberDataRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\".\n" +
+	"\x18ExportMemberDataResponse\x12\x12\n" +
+	"\x04json\x18\x01 \x01(\fR\x04json*\xea\x01\n" +
 	"\vPartnerKind\x12\x1c\n" +
 	"\x18PARTNER_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PARTNER_KIND_SPONSOR\x10\x01\x12\x14\n" +
@@ -1845,7 +1948,7 @@ const file_kinship_partners_v1_partners_proto_rawDesc = "" +
 	"\x1cINTERACTION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18INTERACTION_KIND_MEETING\x10\x01\x12\x19\n" +
 	"\x15INTERACTION_KIND_CALL\x10\x02\x12\x1a\n" +
-	"\x16INTERACTION_KIND_EMAIL\x10\x032\xf7\x06\n" +
+	"\x16INTERACTION_KIND_EMAIL\x10\x032\xed\a\n" +
 	"\x0fPartnersService\x12]\n" +
 	"\n" +
 	"AddPartner\x12&.kinship.partners.v1.AddPartnerRequest\x1a'.kinship.partners.v1.AddPartnerResponse\x12b\n" +
@@ -1856,7 +1959,8 @@ const file_kinship_partners_v1_partners_proto_rawDesc = "" +
 	"\x13ChangePartnerStatus\x12/.kinship.partners.v1.ChangePartnerStatusRequest\x1a0.kinship.partners.v1.ChangePartnerStatusResponse\x12t\n" +
 	"\x10ListDueForReview\x12,.kinship.partners.v1.ListDueForReviewRequest\x1a-.kinship.partners.v1.ListDueForReviewResponse\"\x03\x90\x02\x01\x12i\n" +
 	"\x0eLogInteraction\x12*.kinship.partners.v1.LogInteractionRequest\x1a+.kinship.partners.v1.LogInteractionResponse\x12t\n" +
-	"\x10ListInteractions\x12,.kinship.partners.v1.ListInteractionsRequest\x1a-.kinship.partners.v1.ListInteractionsResponse\"\x03\x90\x02\x01B\xd7\x01\n" +
+	"\x10ListInteractions\x12,.kinship.partners.v1.ListInteractionsRequest\x1a-.kinship.partners.v1.ListInteractionsResponse\"\x03\x90\x02\x01\x12t\n" +
+	"\x10ExportMemberData\x12,.kinship.partners.v1.ExportMemberDataRequest\x1a-.kinship.partners.v1.ExportMemberDataResponse\"\x03\x90\x02\x01B\xd7\x01\n" +
 	"\x17com.kinship.partners.v1B\rPartnersProtoP\x01Z?github.com/kinshiphq/kinship/gen/kinship/partners/v1;partnersv1\xa2\x02\x03KPX\xaa\x02\x13Kinship.Partners.V1\xca\x02\x13Kinship\\Partners\\V1\xe2\x02\x1fKinship\\Partners\\V1\\GPBMetadata\xea\x02\x15Kinship::Partners::V1b\x06proto3"
 
 var (
@@ -1872,7 +1976,7 @@ func file_kinship_partners_v1_partners_proto_rawDescGZIP() []byte {
 }
 
 var file_kinship_partners_v1_partners_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_kinship_partners_v1_partners_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_kinship_partners_v1_partners_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_kinship_partners_v1_partners_proto_goTypes = []any{
 	(PartnerKind)(0),                    // 0: kinship.partners.v1.PartnerKind
 	(PartnerStatus)(0),                  // 1: kinship.partners.v1.PartnerStatus
@@ -1899,19 +2003,21 @@ var file_kinship_partners_v1_partners_proto_goTypes = []any{
 	(*LogInteractionResponse)(nil),      // 22: kinship.partners.v1.LogInteractionResponse
 	(*ListInteractionsRequest)(nil),     // 23: kinship.partners.v1.ListInteractionsRequest
 	(*ListInteractionsResponse)(nil),    // 24: kinship.partners.v1.ListInteractionsResponse
-	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 26: google.protobuf.FieldMask
+	(*ExportMemberDataRequest)(nil),     // 25: kinship.partners.v1.ExportMemberDataRequest
+	(*ExportMemberDataResponse)(nil),    // 26: kinship.partners.v1.ExportMemberDataResponse
+	(*timestamppb.Timestamp)(nil),       // 27: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 28: google.protobuf.FieldMask
 }
 var file_kinship_partners_v1_partners_proto_depIdxs = []int32{
 	2,  // 0: kinship.partners.v1.Stakeholder.quadrant:type_name -> kinship.partners.v1.Quadrant
 	0,  // 1: kinship.partners.v1.Partner.kind:type_name -> kinship.partners.v1.PartnerKind
 	1,  // 2: kinship.partners.v1.Partner.status:type_name -> kinship.partners.v1.PartnerStatus
 	5,  // 3: kinship.partners.v1.Partner.stakeholder:type_name -> kinship.partners.v1.Stakeholder
-	25, // 4: kinship.partners.v1.Partner.added_at:type_name -> google.protobuf.Timestamp
-	25, // 5: kinship.partners.v1.Partner.updated_at:type_name -> google.protobuf.Timestamp
+	27, // 4: kinship.partners.v1.Partner.added_at:type_name -> google.protobuf.Timestamp
+	27, // 5: kinship.partners.v1.Partner.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: kinship.partners.v1.StatusChange.from_status:type_name -> kinship.partners.v1.PartnerStatus
 	1,  // 7: kinship.partners.v1.StatusChange.to_status:type_name -> kinship.partners.v1.PartnerStatus
-	25, // 8: kinship.partners.v1.StatusChange.changed_at:type_name -> google.protobuf.Timestamp
+	27, // 8: kinship.partners.v1.StatusChange.changed_at:type_name -> google.protobuf.Timestamp
 	0,  // 9: kinship.partners.v1.AddPartnerRequest.kind:type_name -> kinship.partners.v1.PartnerKind
 	5,  // 10: kinship.partners.v1.AddPartnerRequest.stakeholder:type_name -> kinship.partners.v1.Stakeholder
 	6,  // 11: kinship.partners.v1.AddPartnerResponse.partner:type_name -> kinship.partners.v1.Partner
@@ -1921,16 +2027,16 @@ var file_kinship_partners_v1_partners_proto_depIdxs = []int32{
 	0,  // 15: kinship.partners.v1.ListPartnersRequest.kinds:type_name -> kinship.partners.v1.PartnerKind
 	6,  // 16: kinship.partners.v1.ListPartnersResponse.partners:type_name -> kinship.partners.v1.Partner
 	6,  // 17: kinship.partners.v1.UpdatePartnerRequest.partner:type_name -> kinship.partners.v1.Partner
-	26, // 18: kinship.partners.v1.UpdatePartnerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	28, // 18: kinship.partners.v1.UpdatePartnerRequest.update_mask:type_name -> google.protobuf.FieldMask
 	6,  // 19: kinship.partners.v1.UpdatePartnerResponse.partner:type_name -> kinship.partners.v1.Partner
 	1,  // 20: kinship.partners.v1.ChangePartnerStatusRequest.status:type_name -> kinship.partners.v1.PartnerStatus
 	6,  // 21: kinship.partners.v1.ChangePartnerStatusResponse.partner:type_name -> kinship.partners.v1.Partner
 	6,  // 22: kinship.partners.v1.ListDueForReviewResponse.partners:type_name -> kinship.partners.v1.Partner
 	3,  // 23: kinship.partners.v1.Interaction.kind:type_name -> kinship.partners.v1.InteractionKind
-	25, // 24: kinship.partners.v1.Interaction.occurred_at:type_name -> google.protobuf.Timestamp
-	25, // 25: kinship.partners.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
+	27, // 24: kinship.partners.v1.Interaction.occurred_at:type_name -> google.protobuf.Timestamp
+	27, // 25: kinship.partners.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
 	3,  // 26: kinship.partners.v1.LogInteractionRequest.kind:type_name -> kinship.partners.v1.InteractionKind
-	25, // 27: kinship.partners.v1.LogInteractionRequest.occurred_at:type_name -> google.protobuf.Timestamp
+	27, // 27: kinship.partners.v1.LogInteractionRequest.occurred_at:type_name -> google.protobuf.Timestamp
 	20, // 28: kinship.partners.v1.LogInteractionResponse.interaction:type_name -> kinship.partners.v1.Interaction
 	20, // 29: kinship.partners.v1.ListInteractionsResponse.interactions:type_name -> kinship.partners.v1.Interaction
 	8,  // 30: kinship.partners.v1.PartnersService.AddPartner:input_type -> kinship.partners.v1.AddPartnerRequest
@@ -1941,16 +2047,18 @@ var file_kinship_partners_v1_partners_proto_depIdxs = []int32{
 	18, // 35: kinship.partners.v1.PartnersService.ListDueForReview:input_type -> kinship.partners.v1.ListDueForReviewRequest
 	21, // 36: kinship.partners.v1.PartnersService.LogInteraction:input_type -> kinship.partners.v1.LogInteractionRequest
 	23, // 37: kinship.partners.v1.PartnersService.ListInteractions:input_type -> kinship.partners.v1.ListInteractionsRequest
-	9,  // 38: kinship.partners.v1.PartnersService.AddPartner:output_type -> kinship.partners.v1.AddPartnerResponse
-	11, // 39: kinship.partners.v1.PartnersService.GetPartner:output_type -> kinship.partners.v1.GetPartnerResponse
-	13, // 40: kinship.partners.v1.PartnersService.ListPartners:output_type -> kinship.partners.v1.ListPartnersResponse
-	15, // 41: kinship.partners.v1.PartnersService.UpdatePartner:output_type -> kinship.partners.v1.UpdatePartnerResponse
-	17, // 42: kinship.partners.v1.PartnersService.ChangePartnerStatus:output_type -> kinship.partners.v1.ChangePartnerStatusResponse
-	19, // 43: kinship.partners.v1.PartnersService.ListDueForReview:output_type -> kinship.partners.v1.ListDueForReviewResponse
-	22, // 44: kinship.partners.v1.PartnersService.LogInteraction:output_type -> kinship.partners.v1.LogInteractionResponse
-	24, // 45: kinship.partners.v1.PartnersService.ListInteractions:output_type -> kinship.partners.v1.ListInteractionsResponse
-	38, // [38:46] is the sub-list for method output_type
-	30, // [30:38] is the sub-list for method input_type
+	25, // 38: kinship.partners.v1.PartnersService.ExportMemberData:input_type -> kinship.partners.v1.ExportMemberDataRequest
+	9,  // 39: kinship.partners.v1.PartnersService.AddPartner:output_type -> kinship.partners.v1.AddPartnerResponse
+	11, // 40: kinship.partners.v1.PartnersService.GetPartner:output_type -> kinship.partners.v1.GetPartnerResponse
+	13, // 41: kinship.partners.v1.PartnersService.ListPartners:output_type -> kinship.partners.v1.ListPartnersResponse
+	15, // 42: kinship.partners.v1.PartnersService.UpdatePartner:output_type -> kinship.partners.v1.UpdatePartnerResponse
+	17, // 43: kinship.partners.v1.PartnersService.ChangePartnerStatus:output_type -> kinship.partners.v1.ChangePartnerStatusResponse
+	19, // 44: kinship.partners.v1.PartnersService.ListDueForReview:output_type -> kinship.partners.v1.ListDueForReviewResponse
+	22, // 45: kinship.partners.v1.PartnersService.LogInteraction:output_type -> kinship.partners.v1.LogInteractionResponse
+	24, // 46: kinship.partners.v1.PartnersService.ListInteractions:output_type -> kinship.partners.v1.ListInteractionsResponse
+	26, // 47: kinship.partners.v1.PartnersService.ExportMemberData:output_type -> kinship.partners.v1.ExportMemberDataResponse
+	39, // [39:48] is the sub-list for method output_type
+	30, // [30:39] is the sub-list for method input_type
 	30, // [30:30] is the sub-list for extension type_name
 	30, // [30:30] is the sub-list for extension extendee
 	0,  // [0:30] is the sub-list for field type_name
@@ -1967,7 +2075,7 @@ func file_kinship_partners_v1_partners_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_partners_v1_partners_proto_rawDesc), len(file_kinship_partners_v1_partners_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -45,6 +45,9 @@ const (
 	// CommunicationsServiceForgetMemberProcedure is the fully-qualified name of the
 	// CommunicationsService's ForgetMember RPC.
 	CommunicationsServiceForgetMemberProcedure = "/kinship.communications.v1.CommunicationsService/ForgetMember"
+	// CommunicationsServiceExportMemberDataProcedure is the fully-qualified name of the
+	// CommunicationsService's ExportMemberData RPC.
+	CommunicationsServiceExportMemberDataProcedure = "/kinship.communications.v1.CommunicationsService/ExportMemberData"
 )
 
 // CommunicationsServiceClient is a client for the kinship.communications.v1.CommunicationsService
@@ -66,6 +69,12 @@ type CommunicationsServiceClient interface {
 	// calls it (the members.v1 consumer does the same on MemberErased);
 	// calling it again removes nothing more. Recorded in the audit log.
 	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
+	// ExportMemberData returns what the communications service holds about
+	// a member as JSON (GDPR article 15): their recipient record with its
+	// tags and consents, the messages sent to them, and the suppressions of
+	// their address. Organisers for anyone, members for themselves;
+	// recorded in the audit log.
+	ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error)
 }
 
 // NewCommunicationsServiceClient constructs a client for the
@@ -108,15 +117,23 @@ func NewCommunicationsServiceClient(httpClient connect.HTTPClient, baseURL strin
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		exportMemberData: connect.NewClient[v1.ExportMemberDataRequest, v1.ExportMemberDataResponse](
+			httpClient,
+			baseURL+CommunicationsServiceExportMemberDataProcedure,
+			connect.WithSchema(communicationsServiceMethods.ByName("ExportMemberData")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // communicationsServiceClient implements CommunicationsServiceClient.
 type communicationsServiceClient struct {
-	sendMessage    *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
-	getMessage     *connect.Client[v1.GetMessageRequest, v1.GetMessageResponse]
-	listDeliveries *connect.Client[v1.ListDeliveriesRequest, v1.ListDeliveriesResponse]
-	forgetMember   *connect.Client[v1.ForgetMemberRequest, v1.ForgetMemberResponse]
+	sendMessage      *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
+	getMessage       *connect.Client[v1.GetMessageRequest, v1.GetMessageResponse]
+	listDeliveries   *connect.Client[v1.ListDeliveriesRequest, v1.ListDeliveriesResponse]
+	forgetMember     *connect.Client[v1.ForgetMemberRequest, v1.ForgetMemberResponse]
+	exportMemberData *connect.Client[v1.ExportMemberDataRequest, v1.ExportMemberDataResponse]
 }
 
 // SendMessage calls kinship.communications.v1.CommunicationsService.SendMessage.
@@ -139,6 +156,11 @@ func (c *communicationsServiceClient) ForgetMember(ctx context.Context, req *con
 	return c.forgetMember.CallUnary(ctx, req)
 }
 
+// ExportMemberData calls kinship.communications.v1.CommunicationsService.ExportMemberData.
+func (c *communicationsServiceClient) ExportMemberData(ctx context.Context, req *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error) {
+	return c.exportMemberData.CallUnary(ctx, req)
+}
+
 // CommunicationsServiceHandler is an implementation of the
 // kinship.communications.v1.CommunicationsService service.
 type CommunicationsServiceHandler interface {
@@ -158,6 +180,12 @@ type CommunicationsServiceHandler interface {
 	// calls it (the members.v1 consumer does the same on MemberErased);
 	// calling it again removes nothing more. Recorded in the audit log.
 	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
+	// ExportMemberData returns what the communications service holds about
+	// a member as JSON (GDPR article 15): their recipient record with its
+	// tags and consents, the messages sent to them, and the suppressions of
+	// their address. Organisers for anyone, members for themselves;
+	// recorded in the audit log.
+	ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error)
 }
 
 // NewCommunicationsServiceHandler builds an HTTP handler from the service implementation. It
@@ -195,6 +223,13 @@ func NewCommunicationsServiceHandler(svc CommunicationsServiceHandler, opts ...c
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	communicationsServiceExportMemberDataHandler := connect.NewUnaryHandler(
+		CommunicationsServiceExportMemberDataProcedure,
+		svc.ExportMemberData,
+		connect.WithSchema(communicationsServiceMethods.ByName("ExportMemberData")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/kinship.communications.v1.CommunicationsService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CommunicationsServiceSendMessageProcedure:
@@ -205,6 +240,8 @@ func NewCommunicationsServiceHandler(svc CommunicationsServiceHandler, opts ...c
 			communicationsServiceListDeliveriesHandler.ServeHTTP(w, r)
 		case CommunicationsServiceForgetMemberProcedure:
 			communicationsServiceForgetMemberHandler.ServeHTTP(w, r)
+		case CommunicationsServiceExportMemberDataProcedure:
+			communicationsServiceExportMemberDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -228,4 +265,8 @@ func (UnimplementedCommunicationsServiceHandler) ListDeliveries(context.Context,
 
 func (UnimplementedCommunicationsServiceHandler) ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.communications.v1.CommunicationsService.ForgetMember is not implemented"))
+}
+
+func (UnimplementedCommunicationsServiceHandler) ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.communications.v1.CommunicationsService.ExportMemberData is not implemented"))
 }

@@ -95,6 +95,9 @@ const (
 	// AttendanceServiceForgetMemberProcedure is the fully-qualified name of the AttendanceService's
 	// ForgetMember RPC.
 	AttendanceServiceForgetMemberProcedure = "/kinship.events.v1.AttendanceService/ForgetMember"
+	// AttendanceServiceExportMemberDataProcedure is the fully-qualified name of the AttendanceService's
+	// ExportMemberData RPC.
+	AttendanceServiceExportMemberDataProcedure = "/kinship.events.v1.AttendanceService/ExportMemberData"
 	// CalendarServiceGetFeedTokenProcedure is the fully-qualified name of the CalendarService's
 	// GetFeedToken RPC.
 	CalendarServiceGetFeedTokenProcedure = "/kinship.events.v1.CalendarService/GetFeedToken"
@@ -439,6 +442,11 @@ type AttendanceServiceClient interface {
 	// calls it; calling it again removes nothing more. Recorded in the audit
 	// log.
 	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
+	// ExportMemberData returns everything the events service holds about a
+	// member as JSON (GDPR article 15): their RSVPs and check-ins, their
+	// feedback with its comments, the events they host or organise, and
+	// whether they have a calendar feed. Recorded in the audit log.
+	ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error)
 }
 
 // NewAttendanceServiceClient constructs a client for the kinship.events.v1.AttendanceService
@@ -529,6 +537,13 @@ func NewAttendanceServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		exportMemberData: connect.NewClient[v1.ExportMemberDataRequest, v1.ExportMemberDataResponse](
+			httpClient,
+			baseURL+AttendanceServiceExportMemberDataProcedure,
+			connect.WithSchema(attendanceServiceMethods.ByName("ExportMemberData")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -546,6 +561,7 @@ type attendanceServiceClient struct {
 	getFeedbackSummary *connect.Client[v1.GetFeedbackSummaryRequest, v1.GetFeedbackSummaryResponse]
 	listFeedback       *connect.Client[v1.ListFeedbackRequest, v1.ListFeedbackResponse]
 	forgetMember       *connect.Client[v1.ForgetMemberRequest, v1.ForgetMemberResponse]
+	exportMemberData   *connect.Client[v1.ExportMemberDataRequest, v1.ExportMemberDataResponse]
 }
 
 // RSVP calls kinship.events.v1.AttendanceService.RSVP.
@@ -608,6 +624,11 @@ func (c *attendanceServiceClient) ForgetMember(ctx context.Context, req *connect
 	return c.forgetMember.CallUnary(ctx, req)
 }
 
+// ExportMemberData calls kinship.events.v1.AttendanceService.ExportMemberData.
+func (c *attendanceServiceClient) ExportMemberData(ctx context.Context, req *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error) {
+	return c.exportMemberData.CallUnary(ctx, req)
+}
+
 // AttendanceServiceHandler is an implementation of the kinship.events.v1.AttendanceService service.
 type AttendanceServiceHandler interface {
 	// RSVP answers going or not going for one occurrence, or for every
@@ -651,6 +672,11 @@ type AttendanceServiceHandler interface {
 	// calls it; calling it again removes nothing more. Recorded in the audit
 	// log.
 	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
+	// ExportMemberData returns everything the events service holds about a
+	// member as JSON (GDPR article 15): their RSVPs and check-ins, their
+	// feedback with its comments, the events they host or organise, and
+	// whether they have a calendar feed. Recorded in the audit log.
+	ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error)
 }
 
 // NewAttendanceServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -737,6 +763,13 @@ func NewAttendanceServiceHandler(svc AttendanceServiceHandler, opts ...connect.H
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	attendanceServiceExportMemberDataHandler := connect.NewUnaryHandler(
+		AttendanceServiceExportMemberDataProcedure,
+		svc.ExportMemberData,
+		connect.WithSchema(attendanceServiceMethods.ByName("ExportMemberData")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/kinship.events.v1.AttendanceService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AttendanceServiceRSVPProcedure:
@@ -763,6 +796,8 @@ func NewAttendanceServiceHandler(svc AttendanceServiceHandler, opts ...connect.H
 			attendanceServiceListFeedbackHandler.ServeHTTP(w, r)
 		case AttendanceServiceForgetMemberProcedure:
 			attendanceServiceForgetMemberHandler.ServeHTTP(w, r)
+		case AttendanceServiceExportMemberDataProcedure:
+			attendanceServiceExportMemberDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -818,6 +853,10 @@ func (UnimplementedAttendanceServiceHandler) ListFeedback(context.Context, *conn
 
 func (UnimplementedAttendanceServiceHandler) ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.events.v1.AttendanceService.ForgetMember is not implemented"))
+}
+
+func (UnimplementedAttendanceServiceHandler) ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.events.v1.AttendanceService.ExportMemberData is not implemented"))
 }
 
 // CalendarServiceClient is a client for the kinship.events.v1.CalendarService service.

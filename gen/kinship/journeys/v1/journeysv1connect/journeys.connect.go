@@ -57,6 +57,30 @@ const (
 	// JourneysServiceListProgrammeProcedure is the fully-qualified name of the JourneysService's
 	// ListProgramme RPC.
 	JourneysServiceListProgrammeProcedure = "/kinship.journeys.v1.JourneysService/ListProgramme"
+	// JourneysServiceGetDefinitionProcedure is the fully-qualified name of the JourneysService's
+	// GetDefinition RPC.
+	JourneysServiceGetDefinitionProcedure = "/kinship.journeys.v1.JourneysService/GetDefinition"
+	// JourneysServiceSaveDefinitionProcedure is the fully-qualified name of the JourneysService's
+	// SaveDefinition RPC.
+	JourneysServiceSaveDefinitionProcedure = "/kinship.journeys.v1.JourneysService/SaveDefinition"
+	// JourneysServicePublishDefinitionProcedure is the fully-qualified name of the JourneysService's
+	// PublishDefinition RPC.
+	JourneysServicePublishDefinitionProcedure = "/kinship.journeys.v1.JourneysService/PublishDefinition"
+	// JourneysServiceListDefinitionVersionsProcedure is the fully-qualified name of the
+	// JourneysService's ListDefinitionVersions RPC.
+	JourneysServiceListDefinitionVersionsProcedure = "/kinship.journeys.v1.JourneysService/ListDefinitionVersions"
+	// JourneysServiceDiffDefinitionsProcedure is the fully-qualified name of the JourneysService's
+	// DiffDefinitions RPC.
+	JourneysServiceDiffDefinitionsProcedure = "/kinship.journeys.v1.JourneysService/DiffDefinitions"
+	// JourneysServiceTestRunDefinitionProcedure is the fully-qualified name of the JourneysService's
+	// TestRunDefinition RPC.
+	JourneysServiceTestRunDefinitionProcedure = "/kinship.journeys.v1.JourneysService/TestRunDefinition"
+	// JourneysServiceSteerJourneysProcedure is the fully-qualified name of the JourneysService's
+	// SteerJourneys RPC.
+	JourneysServiceSteerJourneysProcedure = "/kinship.journeys.v1.JourneysService/SteerJourneys"
+	// JourneysServiceMigrateJourneysProcedure is the fully-qualified name of the JourneysService's
+	// MigrateJourneys RPC.
+	JourneysServiceMigrateJourneysProcedure = "/kinship.journeys.v1.JourneysService/MigrateJourneys"
 )
 
 // JourneysServiceClient is a client for the kinship.journeys.v1.JourneysService service.
@@ -89,6 +113,39 @@ type JourneysServiceClient interface {
 	// ListProgramme is the programme's roster: candidates and ambassadors
 	// with their stage, tier and buddies.
 	ListProgramme(context.Context, *connect.Request[v1.ListProgrammeRequest]) (*connect.Response[v1.ListProgrammeResponse], error)
+	// GetDefinition returns a version of the community's onboarding journey
+	// definition or ambassador programme (kind): the current version — the
+	// one new journeys and nominations take — or the version named.
+	GetDefinition(context.Context, *connect.Request[v1.GetDefinitionRequest]) (*connect.Response[v1.GetDefinitionResponse], error)
+	// SaveDefinition checks a document and keeps it as the next version,
+	// published (new journeys take it at once) or as a draft. Running
+	// journeys keep the version they started with. A document that is not
+	// valid is INVALID_ARGUMENT naming the step (or setting) and the problem;
+	// a base_version that is no longer the newest is ABORTED.
+	SaveDefinition(context.Context, *connect.Request[v1.SaveDefinitionRequest]) (*connect.Response[v1.SaveDefinitionResponse], error)
+	// PublishDefinition makes a saved version the current one: a draft going
+	// live, or an earlier version coming back.
+	PublishDefinition(context.Context, *connect.Request[v1.PublishDefinitionRequest]) (*connect.Response[v1.PublishDefinitionResponse], error)
+	// ListDefinitionVersions pages through every saved version, newest
+	// first, with who saved it and when (documents left out).
+	ListDefinitionVersions(context.Context, *connect.Request[v1.ListDefinitionVersionsRequest]) (*connect.Response[v1.ListDefinitionVersionsResponse], error)
+	// DiffDefinitions compares two versions setting by setting.
+	DiffDefinitions(context.Context, *connect.Request[v1.DiffDefinitionsRequest]) (*connect.Response[v1.DiffDefinitionsResponse], error)
+	// TestRunDefinition runs an onboarding version (a draft, say) for one
+	// member: branches follow the member, but every message goes to the
+	// caller instead, nothing is recorded on the member, and each wait lasts
+	// at most a minute. A test run replaces the member's previous one.
+	TestRunDefinition(context.Context, *connect.Request[v1.TestRunDefinitionRequest]) (*connect.Response[v1.TestRunDefinitionResponse], error)
+	// SteerJourneys pauses, resumes, skips a step of, restarts from a step or
+	// cancels the journeys of members or of a saved segment. Each journey
+	// steered is audited.
+	SteerJourneys(context.Context, *connect.Request[v1.SteerJourneysRequest]) (*connect.Response[v1.SteerJourneysResponse], error)
+	// MigrateJourneys moves running onboarding journeys to another published
+	// version, each to the step of the same id or the one step_map names.
+	// A dry run only reports who is where and where they would land. A
+	// target step the version does not have is FAILED_PRECONDITION, and so
+	// is a journey whose step has no counterpart (unless it is a dry run).
+	MigrateJourneys(context.Context, *connect.Request[v1.MigrateJourneysRequest]) (*connect.Response[v1.MigrateJourneysResponse], error)
 }
 
 // NewJourneysServiceClient constructs a client for the kinship.journeys.v1.JourneysService service.
@@ -154,19 +211,79 @@ func NewJourneysServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getDefinition: connect.NewClient[v1.GetDefinitionRequest, v1.GetDefinitionResponse](
+			httpClient,
+			baseURL+JourneysServiceGetDefinitionProcedure,
+			connect.WithSchema(journeysServiceMethods.ByName("GetDefinition")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		saveDefinition: connect.NewClient[v1.SaveDefinitionRequest, v1.SaveDefinitionResponse](
+			httpClient,
+			baseURL+JourneysServiceSaveDefinitionProcedure,
+			connect.WithSchema(journeysServiceMethods.ByName("SaveDefinition")),
+			connect.WithClientOptions(opts...),
+		),
+		publishDefinition: connect.NewClient[v1.PublishDefinitionRequest, v1.PublishDefinitionResponse](
+			httpClient,
+			baseURL+JourneysServicePublishDefinitionProcedure,
+			connect.WithSchema(journeysServiceMethods.ByName("PublishDefinition")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		listDefinitionVersions: connect.NewClient[v1.ListDefinitionVersionsRequest, v1.ListDefinitionVersionsResponse](
+			httpClient,
+			baseURL+JourneysServiceListDefinitionVersionsProcedure,
+			connect.WithSchema(journeysServiceMethods.ByName("ListDefinitionVersions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		diffDefinitions: connect.NewClient[v1.DiffDefinitionsRequest, v1.DiffDefinitionsResponse](
+			httpClient,
+			baseURL+JourneysServiceDiffDefinitionsProcedure,
+			connect.WithSchema(journeysServiceMethods.ByName("DiffDefinitions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		testRunDefinition: connect.NewClient[v1.TestRunDefinitionRequest, v1.TestRunDefinitionResponse](
+			httpClient,
+			baseURL+JourneysServiceTestRunDefinitionProcedure,
+			connect.WithSchema(journeysServiceMethods.ByName("TestRunDefinition")),
+			connect.WithClientOptions(opts...),
+		),
+		steerJourneys: connect.NewClient[v1.SteerJourneysRequest, v1.SteerJourneysResponse](
+			httpClient,
+			baseURL+JourneysServiceSteerJourneysProcedure,
+			connect.WithSchema(journeysServiceMethods.ByName("SteerJourneys")),
+			connect.WithClientOptions(opts...),
+		),
+		migrateJourneys: connect.NewClient[v1.MigrateJourneysRequest, v1.MigrateJourneysResponse](
+			httpClient,
+			baseURL+JourneysServiceMigrateJourneysProcedure,
+			connect.WithSchema(journeysServiceMethods.ByName("MigrateJourneys")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // journeysServiceClient implements JourneysServiceClient.
 type journeysServiceClient struct {
-	startOnboarding    *connect.Client[v1.StartOnboardingRequest, v1.StartOnboardingResponse]
-	getJourney         *connect.Client[v1.GetJourneyRequest, v1.GetJourneyResponse]
-	listJourneys       *connect.Client[v1.ListJourneysRequest, v1.ListJourneysResponse]
-	signalJourney      *connect.Client[v1.SignalJourneyRequest, v1.SignalJourneyResponse]
-	cancelJourney      *connect.Client[v1.CancelJourneyRequest, v1.CancelJourneyResponse]
-	nominateAmbassador *connect.Client[v1.NominateAmbassadorRequest, v1.NominateAmbassadorResponse]
-	reviewNomination   *connect.Client[v1.ReviewNominationRequest, v1.ReviewNominationResponse]
-	listProgramme      *connect.Client[v1.ListProgrammeRequest, v1.ListProgrammeResponse]
+	startOnboarding        *connect.Client[v1.StartOnboardingRequest, v1.StartOnboardingResponse]
+	getJourney             *connect.Client[v1.GetJourneyRequest, v1.GetJourneyResponse]
+	listJourneys           *connect.Client[v1.ListJourneysRequest, v1.ListJourneysResponse]
+	signalJourney          *connect.Client[v1.SignalJourneyRequest, v1.SignalJourneyResponse]
+	cancelJourney          *connect.Client[v1.CancelJourneyRequest, v1.CancelJourneyResponse]
+	nominateAmbassador     *connect.Client[v1.NominateAmbassadorRequest, v1.NominateAmbassadorResponse]
+	reviewNomination       *connect.Client[v1.ReviewNominationRequest, v1.ReviewNominationResponse]
+	listProgramme          *connect.Client[v1.ListProgrammeRequest, v1.ListProgrammeResponse]
+	getDefinition          *connect.Client[v1.GetDefinitionRequest, v1.GetDefinitionResponse]
+	saveDefinition         *connect.Client[v1.SaveDefinitionRequest, v1.SaveDefinitionResponse]
+	publishDefinition      *connect.Client[v1.PublishDefinitionRequest, v1.PublishDefinitionResponse]
+	listDefinitionVersions *connect.Client[v1.ListDefinitionVersionsRequest, v1.ListDefinitionVersionsResponse]
+	diffDefinitions        *connect.Client[v1.DiffDefinitionsRequest, v1.DiffDefinitionsResponse]
+	testRunDefinition      *connect.Client[v1.TestRunDefinitionRequest, v1.TestRunDefinitionResponse]
+	steerJourneys          *connect.Client[v1.SteerJourneysRequest, v1.SteerJourneysResponse]
+	migrateJourneys        *connect.Client[v1.MigrateJourneysRequest, v1.MigrateJourneysResponse]
 }
 
 // StartOnboarding calls kinship.journeys.v1.JourneysService.StartOnboarding.
@@ -209,6 +326,46 @@ func (c *journeysServiceClient) ListProgramme(ctx context.Context, req *connect.
 	return c.listProgramme.CallUnary(ctx, req)
 }
 
+// GetDefinition calls kinship.journeys.v1.JourneysService.GetDefinition.
+func (c *journeysServiceClient) GetDefinition(ctx context.Context, req *connect.Request[v1.GetDefinitionRequest]) (*connect.Response[v1.GetDefinitionResponse], error) {
+	return c.getDefinition.CallUnary(ctx, req)
+}
+
+// SaveDefinition calls kinship.journeys.v1.JourneysService.SaveDefinition.
+func (c *journeysServiceClient) SaveDefinition(ctx context.Context, req *connect.Request[v1.SaveDefinitionRequest]) (*connect.Response[v1.SaveDefinitionResponse], error) {
+	return c.saveDefinition.CallUnary(ctx, req)
+}
+
+// PublishDefinition calls kinship.journeys.v1.JourneysService.PublishDefinition.
+func (c *journeysServiceClient) PublishDefinition(ctx context.Context, req *connect.Request[v1.PublishDefinitionRequest]) (*connect.Response[v1.PublishDefinitionResponse], error) {
+	return c.publishDefinition.CallUnary(ctx, req)
+}
+
+// ListDefinitionVersions calls kinship.journeys.v1.JourneysService.ListDefinitionVersions.
+func (c *journeysServiceClient) ListDefinitionVersions(ctx context.Context, req *connect.Request[v1.ListDefinitionVersionsRequest]) (*connect.Response[v1.ListDefinitionVersionsResponse], error) {
+	return c.listDefinitionVersions.CallUnary(ctx, req)
+}
+
+// DiffDefinitions calls kinship.journeys.v1.JourneysService.DiffDefinitions.
+func (c *journeysServiceClient) DiffDefinitions(ctx context.Context, req *connect.Request[v1.DiffDefinitionsRequest]) (*connect.Response[v1.DiffDefinitionsResponse], error) {
+	return c.diffDefinitions.CallUnary(ctx, req)
+}
+
+// TestRunDefinition calls kinship.journeys.v1.JourneysService.TestRunDefinition.
+func (c *journeysServiceClient) TestRunDefinition(ctx context.Context, req *connect.Request[v1.TestRunDefinitionRequest]) (*connect.Response[v1.TestRunDefinitionResponse], error) {
+	return c.testRunDefinition.CallUnary(ctx, req)
+}
+
+// SteerJourneys calls kinship.journeys.v1.JourneysService.SteerJourneys.
+func (c *journeysServiceClient) SteerJourneys(ctx context.Context, req *connect.Request[v1.SteerJourneysRequest]) (*connect.Response[v1.SteerJourneysResponse], error) {
+	return c.steerJourneys.CallUnary(ctx, req)
+}
+
+// MigrateJourneys calls kinship.journeys.v1.JourneysService.MigrateJourneys.
+func (c *journeysServiceClient) MigrateJourneys(ctx context.Context, req *connect.Request[v1.MigrateJourneysRequest]) (*connect.Response[v1.MigrateJourneysResponse], error) {
+	return c.migrateJourneys.CallUnary(ctx, req)
+}
+
 // JourneysServiceHandler is an implementation of the kinship.journeys.v1.JourneysService service.
 type JourneysServiceHandler interface {
 	// StartOnboarding starts the onboarding journey of one member, a list of
@@ -239,6 +396,39 @@ type JourneysServiceHandler interface {
 	// ListProgramme is the programme's roster: candidates and ambassadors
 	// with their stage, tier and buddies.
 	ListProgramme(context.Context, *connect.Request[v1.ListProgrammeRequest]) (*connect.Response[v1.ListProgrammeResponse], error)
+	// GetDefinition returns a version of the community's onboarding journey
+	// definition or ambassador programme (kind): the current version — the
+	// one new journeys and nominations take — or the version named.
+	GetDefinition(context.Context, *connect.Request[v1.GetDefinitionRequest]) (*connect.Response[v1.GetDefinitionResponse], error)
+	// SaveDefinition checks a document and keeps it as the next version,
+	// published (new journeys take it at once) or as a draft. Running
+	// journeys keep the version they started with. A document that is not
+	// valid is INVALID_ARGUMENT naming the step (or setting) and the problem;
+	// a base_version that is no longer the newest is ABORTED.
+	SaveDefinition(context.Context, *connect.Request[v1.SaveDefinitionRequest]) (*connect.Response[v1.SaveDefinitionResponse], error)
+	// PublishDefinition makes a saved version the current one: a draft going
+	// live, or an earlier version coming back.
+	PublishDefinition(context.Context, *connect.Request[v1.PublishDefinitionRequest]) (*connect.Response[v1.PublishDefinitionResponse], error)
+	// ListDefinitionVersions pages through every saved version, newest
+	// first, with who saved it and when (documents left out).
+	ListDefinitionVersions(context.Context, *connect.Request[v1.ListDefinitionVersionsRequest]) (*connect.Response[v1.ListDefinitionVersionsResponse], error)
+	// DiffDefinitions compares two versions setting by setting.
+	DiffDefinitions(context.Context, *connect.Request[v1.DiffDefinitionsRequest]) (*connect.Response[v1.DiffDefinitionsResponse], error)
+	// TestRunDefinition runs an onboarding version (a draft, say) for one
+	// member: branches follow the member, but every message goes to the
+	// caller instead, nothing is recorded on the member, and each wait lasts
+	// at most a minute. A test run replaces the member's previous one.
+	TestRunDefinition(context.Context, *connect.Request[v1.TestRunDefinitionRequest]) (*connect.Response[v1.TestRunDefinitionResponse], error)
+	// SteerJourneys pauses, resumes, skips a step of, restarts from a step or
+	// cancels the journeys of members or of a saved segment. Each journey
+	// steered is audited.
+	SteerJourneys(context.Context, *connect.Request[v1.SteerJourneysRequest]) (*connect.Response[v1.SteerJourneysResponse], error)
+	// MigrateJourneys moves running onboarding journeys to another published
+	// version, each to the step of the same id or the one step_map names.
+	// A dry run only reports who is where and where they would land. A
+	// target step the version does not have is FAILED_PRECONDITION, and so
+	// is a journey whose step has no counterpart (unless it is a dry run).
+	MigrateJourneys(context.Context, *connect.Request[v1.MigrateJourneysRequest]) (*connect.Response[v1.MigrateJourneysResponse], error)
 }
 
 // NewJourneysServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -300,6 +490,58 @@ func NewJourneysServiceHandler(svc JourneysServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	journeysServiceGetDefinitionHandler := connect.NewUnaryHandler(
+		JourneysServiceGetDefinitionProcedure,
+		svc.GetDefinition,
+		connect.WithSchema(journeysServiceMethods.ByName("GetDefinition")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	journeysServiceSaveDefinitionHandler := connect.NewUnaryHandler(
+		JourneysServiceSaveDefinitionProcedure,
+		svc.SaveDefinition,
+		connect.WithSchema(journeysServiceMethods.ByName("SaveDefinition")),
+		connect.WithHandlerOptions(opts...),
+	)
+	journeysServicePublishDefinitionHandler := connect.NewUnaryHandler(
+		JourneysServicePublishDefinitionProcedure,
+		svc.PublishDefinition,
+		connect.WithSchema(journeysServiceMethods.ByName("PublishDefinition")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	journeysServiceListDefinitionVersionsHandler := connect.NewUnaryHandler(
+		JourneysServiceListDefinitionVersionsProcedure,
+		svc.ListDefinitionVersions,
+		connect.WithSchema(journeysServiceMethods.ByName("ListDefinitionVersions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	journeysServiceDiffDefinitionsHandler := connect.NewUnaryHandler(
+		JourneysServiceDiffDefinitionsProcedure,
+		svc.DiffDefinitions,
+		connect.WithSchema(journeysServiceMethods.ByName("DiffDefinitions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	journeysServiceTestRunDefinitionHandler := connect.NewUnaryHandler(
+		JourneysServiceTestRunDefinitionProcedure,
+		svc.TestRunDefinition,
+		connect.WithSchema(journeysServiceMethods.ByName("TestRunDefinition")),
+		connect.WithHandlerOptions(opts...),
+	)
+	journeysServiceSteerJourneysHandler := connect.NewUnaryHandler(
+		JourneysServiceSteerJourneysProcedure,
+		svc.SteerJourneys,
+		connect.WithSchema(journeysServiceMethods.ByName("SteerJourneys")),
+		connect.WithHandlerOptions(opts...),
+	)
+	journeysServiceMigrateJourneysHandler := connect.NewUnaryHandler(
+		JourneysServiceMigrateJourneysProcedure,
+		svc.MigrateJourneys,
+		connect.WithSchema(journeysServiceMethods.ByName("MigrateJourneys")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/kinship.journeys.v1.JourneysService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case JourneysServiceStartOnboardingProcedure:
@@ -318,6 +560,22 @@ func NewJourneysServiceHandler(svc JourneysServiceHandler, opts ...connect.Handl
 			journeysServiceReviewNominationHandler.ServeHTTP(w, r)
 		case JourneysServiceListProgrammeProcedure:
 			journeysServiceListProgrammeHandler.ServeHTTP(w, r)
+		case JourneysServiceGetDefinitionProcedure:
+			journeysServiceGetDefinitionHandler.ServeHTTP(w, r)
+		case JourneysServiceSaveDefinitionProcedure:
+			journeysServiceSaveDefinitionHandler.ServeHTTP(w, r)
+		case JourneysServicePublishDefinitionProcedure:
+			journeysServicePublishDefinitionHandler.ServeHTTP(w, r)
+		case JourneysServiceListDefinitionVersionsProcedure:
+			journeysServiceListDefinitionVersionsHandler.ServeHTTP(w, r)
+		case JourneysServiceDiffDefinitionsProcedure:
+			journeysServiceDiffDefinitionsHandler.ServeHTTP(w, r)
+		case JourneysServiceTestRunDefinitionProcedure:
+			journeysServiceTestRunDefinitionHandler.ServeHTTP(w, r)
+		case JourneysServiceSteerJourneysProcedure:
+			journeysServiceSteerJourneysHandler.ServeHTTP(w, r)
+		case JourneysServiceMigrateJourneysProcedure:
+			journeysServiceMigrateJourneysHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -357,4 +615,36 @@ func (UnimplementedJourneysServiceHandler) ReviewNomination(context.Context, *co
 
 func (UnimplementedJourneysServiceHandler) ListProgramme(context.Context, *connect.Request[v1.ListProgrammeRequest]) (*connect.Response[v1.ListProgrammeResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.journeys.v1.JourneysService.ListProgramme is not implemented"))
+}
+
+func (UnimplementedJourneysServiceHandler) GetDefinition(context.Context, *connect.Request[v1.GetDefinitionRequest]) (*connect.Response[v1.GetDefinitionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.journeys.v1.JourneysService.GetDefinition is not implemented"))
+}
+
+func (UnimplementedJourneysServiceHandler) SaveDefinition(context.Context, *connect.Request[v1.SaveDefinitionRequest]) (*connect.Response[v1.SaveDefinitionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.journeys.v1.JourneysService.SaveDefinition is not implemented"))
+}
+
+func (UnimplementedJourneysServiceHandler) PublishDefinition(context.Context, *connect.Request[v1.PublishDefinitionRequest]) (*connect.Response[v1.PublishDefinitionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.journeys.v1.JourneysService.PublishDefinition is not implemented"))
+}
+
+func (UnimplementedJourneysServiceHandler) ListDefinitionVersions(context.Context, *connect.Request[v1.ListDefinitionVersionsRequest]) (*connect.Response[v1.ListDefinitionVersionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.journeys.v1.JourneysService.ListDefinitionVersions is not implemented"))
+}
+
+func (UnimplementedJourneysServiceHandler) DiffDefinitions(context.Context, *connect.Request[v1.DiffDefinitionsRequest]) (*connect.Response[v1.DiffDefinitionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.journeys.v1.JourneysService.DiffDefinitions is not implemented"))
+}
+
+func (UnimplementedJourneysServiceHandler) TestRunDefinition(context.Context, *connect.Request[v1.TestRunDefinitionRequest]) (*connect.Response[v1.TestRunDefinitionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.journeys.v1.JourneysService.TestRunDefinition is not implemented"))
+}
+
+func (UnimplementedJourneysServiceHandler) SteerJourneys(context.Context, *connect.Request[v1.SteerJourneysRequest]) (*connect.Response[v1.SteerJourneysResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.journeys.v1.JourneysService.SteerJourneys is not implemented"))
+}
+
+func (UnimplementedJourneysServiceHandler) MigrateJourneys(context.Context, *connect.Request[v1.MigrateJourneysRequest]) (*connect.Response[v1.MigrateJourneysResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.journeys.v1.JourneysService.MigrateJourneys is not implemented"))
 }

@@ -62,8 +62,9 @@ type AccessServiceClient interface {
 	// VerifyAPIKey resolves a presented key for another Kinship service.
 	// Only workloads may call it.
 	VerifyAPIKey(context.Context, *connect.Request[v1.VerifyAPIKeyRequest]) (*connect.Response[v1.VerifyAPIKeyResponse], error)
-	// ListAuditEntries pages through a community's privileged actions,
-	// newest first.
+	// ListAuditEntries pages through the members service's audit log,
+	// newest first. Kept for existing clients: kinship.audit.v1.AuditService,
+	// which every service serves over its own log, is the audit API.
 	ListAuditEntries(context.Context, *connect.Request[v1.ListAuditEntriesRequest]) (*connect.Response[v1.ListAuditEntriesResponse], error)
 }
 
@@ -160,8 +161,9 @@ type AccessServiceHandler interface {
 	// VerifyAPIKey resolves a presented key for another Kinship service.
 	// Only workloads may call it.
 	VerifyAPIKey(context.Context, *connect.Request[v1.VerifyAPIKeyRequest]) (*connect.Response[v1.VerifyAPIKeyResponse], error)
-	// ListAuditEntries pages through a community's privileged actions,
-	// newest first.
+	// ListAuditEntries pages through the members service's audit log,
+	// newest first. Kept for existing clients: kinship.audit.v1.AuditService,
+	// which every service serves over its own log, is the audit API.
 	ListAuditEntries(context.Context, *connect.Request[v1.ListAuditEntriesRequest]) (*connect.Response[v1.ListAuditEntriesResponse], error)
 }
 

@@ -75,6 +75,9 @@ const (
 	// MembersServiceImportMembersProcedure is the fully-qualified name of the MembersService's
 	// ImportMembers RPC.
 	MembersServiceImportMembersProcedure = "/kinship.members.v1.MembersService/ImportMembers"
+	// MembersServiceConfirmEmailProcedure is the fully-qualified name of the MembersService's
+	// ConfirmEmail RPC.
+	MembersServiceConfirmEmailProcedure = "/kinship.members.v1.MembersService/ConfirmEmail"
 	// MembersServiceExportMembersProcedure is the fully-qualified name of the MembersService's
 	// ExportMembers RPC.
 	MembersServiceExportMembersProcedure = "/kinship.members.v1.MembersService/ExportMembers"
@@ -83,7 +86,14 @@ const (
 // MembersServiceClient is a client for the kinship.members.v1.MembersService service.
 type MembersServiceClient interface {
 	// JoinCommunity adds a member to a community and publishes MemberJoined.
-	// The same e-mail address twice in one community is ALREADY_EXISTS.
+	// A public join (no credentials, or a member's own) is double opt-in: the
+	// member is stored with an unconfirmed address, e-mail consent takes
+	// effect only when they follow the confirmation link the communications
+	// service sends (EmailConfirmationRequested), and the answer is the same
+	// whether or not the address already belongs to a member (an existing
+	// member is told by e-mail instead, JoinRepeated). Organisers and staff
+	// adding someone vouch for the address: the member is returned, and the
+	// same address twice is ALREADY_EXISTS.
 	JoinCommunity(context.Context, *connect.Request[v1.JoinCommunityRequest]) (*connect.Response[v1.JoinCommunityResponse], error)
 	// GetMember returns one member of a community.
 	GetMember(context.Context, *connect.Request[v1.GetMemberRequest]) (*connect.Response[v1.GetMemberResponse], error)
@@ -119,7 +129,16 @@ type MembersServiceClient interface {
 	// re-import updates and never duplicates. Bad rows are reported with
 	// their line numbers while good rows go in.
 	ImportMembers(context.Context) *connect.ClientStreamForClient[v1.ImportMembersRequest, v1.ImportMembersResponse]
-	// ExportMembers streams a segment (or everyone) as CSV.
+	// ConfirmEmail records that the holder of email followed a confirmation
+	// link: the address becomes verified (for a join, the consent asked for
+	// takes effect; for a change, the profile takes the new address) and
+	// EmailConfirmed is published. Called by the communications service,
+	// which issues and checks the signed links; a link for an address the
+	// member no longer has or asks for is FAILED_PRECONDITION. Confirming
+	// twice is harmless.
+	ConfirmEmail(context.Context, *connect.Request[v1.ConfirmEmailRequest]) (*connect.Response[v1.ConfirmEmailResponse], error)
+	// ExportMembers streams a segment (or everyone) as CSV in the import
+	// format; every cell a spreadsheet would run as a formula is neutralised.
 	ExportMembers(context.Context, *connect.Request[v1.ExportMembersRequest]) (*connect.ServerStreamForClient[v1.ExportMembersResponse], error)
 }
 
@@ -222,6 +241,12 @@ func NewMembersServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(membersServiceMethods.ByName("ImportMembers")),
 			connect.WithClientOptions(opts...),
 		),
+		confirmEmail: connect.NewClient[v1.ConfirmEmailRequest, v1.ConfirmEmailResponse](
+			httpClient,
+			baseURL+MembersServiceConfirmEmailProcedure,
+			connect.WithSchema(membersServiceMethods.ByName("ConfirmEmail")),
+			connect.WithClientOptions(opts...),
+		),
 		exportMembers: connect.NewClient[v1.ExportMembersRequest, v1.ExportMembersResponse](
 			httpClient,
 			baseURL+MembersServiceExportMembersProcedure,
@@ -248,6 +273,7 @@ type membersServiceClient struct {
 	exportMemberData *connect.Client[v1.ExportMemberDataRequest, v1.ExportMemberDataResponse]
 	eraseMember      *connect.Client[v1.EraseMemberRequest, v1.EraseMemberResponse]
 	importMembers    *connect.Client[v1.ImportMembersRequest, v1.ImportMembersResponse]
+	confirmEmail     *connect.Client[v1.ConfirmEmailRequest, v1.ConfirmEmailResponse]
 	exportMembers    *connect.Client[v1.ExportMembersRequest, v1.ExportMembersResponse]
 }
 
@@ -321,6 +347,11 @@ func (c *membersServiceClient) ImportMembers(ctx context.Context) *connect.Clien
 	return c.importMembers.CallClientStream(ctx)
 }
 
+// ConfirmEmail calls kinship.members.v1.MembersService.ConfirmEmail.
+func (c *membersServiceClient) ConfirmEmail(ctx context.Context, req *connect.Request[v1.ConfirmEmailRequest]) (*connect.Response[v1.ConfirmEmailResponse], error) {
+	return c.confirmEmail.CallUnary(ctx, req)
+}
+
 // ExportMembers calls kinship.members.v1.MembersService.ExportMembers.
 func (c *membersServiceClient) ExportMembers(ctx context.Context, req *connect.Request[v1.ExportMembersRequest]) (*connect.ServerStreamForClient[v1.ExportMembersResponse], error) {
 	return c.exportMembers.CallServerStream(ctx, req)
@@ -329,7 +360,14 @@ func (c *membersServiceClient) ExportMembers(ctx context.Context, req *connect.R
 // MembersServiceHandler is an implementation of the kinship.members.v1.MembersService service.
 type MembersServiceHandler interface {
 	// JoinCommunity adds a member to a community and publishes MemberJoined.
-	// The same e-mail address twice in one community is ALREADY_EXISTS.
+	// A public join (no credentials, or a member's own) is double opt-in: the
+	// member is stored with an unconfirmed address, e-mail consent takes
+	// effect only when they follow the confirmation link the communications
+	// service sends (EmailConfirmationRequested), and the answer is the same
+	// whether or not the address already belongs to a member (an existing
+	// member is told by e-mail instead, JoinRepeated). Organisers and staff
+	// adding someone vouch for the address: the member is returned, and the
+	// same address twice is ALREADY_EXISTS.
 	JoinCommunity(context.Context, *connect.Request[v1.JoinCommunityRequest]) (*connect.Response[v1.JoinCommunityResponse], error)
 	// GetMember returns one member of a community.
 	GetMember(context.Context, *connect.Request[v1.GetMemberRequest]) (*connect.Response[v1.GetMemberResponse], error)
@@ -365,7 +403,16 @@ type MembersServiceHandler interface {
 	// re-import updates and never duplicates. Bad rows are reported with
 	// their line numbers while good rows go in.
 	ImportMembers(context.Context, *connect.ClientStream[v1.ImportMembersRequest]) (*connect.Response[v1.ImportMembersResponse], error)
-	// ExportMembers streams a segment (or everyone) as CSV.
+	// ConfirmEmail records that the holder of email followed a confirmation
+	// link: the address becomes verified (for a join, the consent asked for
+	// takes effect; for a change, the profile takes the new address) and
+	// EmailConfirmed is published. Called by the communications service,
+	// which issues and checks the signed links; a link for an address the
+	// member no longer has or asks for is FAILED_PRECONDITION. Confirming
+	// twice is harmless.
+	ConfirmEmail(context.Context, *connect.Request[v1.ConfirmEmailRequest]) (*connect.Response[v1.ConfirmEmailResponse], error)
+	// ExportMembers streams a segment (or everyone) as CSV in the import
+	// format; every cell a spreadsheet would run as a formula is neutralised.
 	ExportMembers(context.Context, *connect.Request[v1.ExportMembersRequest], *connect.ServerStream[v1.ExportMembersResponse]) error
 }
 
@@ -464,6 +511,12 @@ func NewMembersServiceHandler(svc MembersServiceHandler, opts ...connect.Handler
 		connect.WithSchema(membersServiceMethods.ByName("ImportMembers")),
 		connect.WithHandlerOptions(opts...),
 	)
+	membersServiceConfirmEmailHandler := connect.NewUnaryHandler(
+		MembersServiceConfirmEmailProcedure,
+		svc.ConfirmEmail,
+		connect.WithSchema(membersServiceMethods.ByName("ConfirmEmail")),
+		connect.WithHandlerOptions(opts...),
+	)
 	membersServiceExportMembersHandler := connect.NewServerStreamHandler(
 		MembersServiceExportMembersProcedure,
 		svc.ExportMembers,
@@ -501,6 +554,8 @@ func NewMembersServiceHandler(svc MembersServiceHandler, opts ...connect.Handler
 			membersServiceEraseMemberHandler.ServeHTTP(w, r)
 		case MembersServiceImportMembersProcedure:
 			membersServiceImportMembersHandler.ServeHTTP(w, r)
+		case MembersServiceConfirmEmailProcedure:
+			membersServiceConfirmEmailHandler.ServeHTTP(w, r)
 		case MembersServiceExportMembersProcedure:
 			membersServiceExportMembersHandler.ServeHTTP(w, r)
 		default:
@@ -566,6 +621,10 @@ func (UnimplementedMembersServiceHandler) EraseMember(context.Context, *connect.
 
 func (UnimplementedMembersServiceHandler) ImportMembers(context.Context, *connect.ClientStream[v1.ImportMembersRequest]) (*connect.Response[v1.ImportMembersResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.ImportMembers is not implemented"))
+}
+
+func (UnimplementedMembersServiceHandler) ConfirmEmail(context.Context, *connect.Request[v1.ConfirmEmailRequest]) (*connect.Response[v1.ConfirmEmailResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.members.v1.MembersService.ConfirmEmail is not implemented"))
 }
 
 func (UnimplementedMembersServiceHandler) ExportMembers(context.Context, *connect.Request[v1.ExportMembersRequest], *connect.ServerStream[v1.ExportMembersResponse]) error {

@@ -57,6 +57,9 @@ const (
 	// PartnersServiceListInteractionsProcedure is the fully-qualified name of the PartnersService's
 	// ListInteractions RPC.
 	PartnersServiceListInteractionsProcedure = "/kinship.partners.v1.PartnersService/ListInteractions"
+	// PartnersServiceExportMemberDataProcedure is the fully-qualified name of the PartnersService's
+	// ExportMemberData RPC.
+	PartnersServiceExportMemberDataProcedure = "/kinship.partners.v1.PartnersService/ExportMemberData"
 )
 
 // PartnersServiceClient is a client for the kinship.partners.v1.PartnersService service.
@@ -84,6 +87,12 @@ type PartnersServiceClient interface {
 	LogInteraction(context.Context, *connect.Request[v1.LogInteractionRequest]) (*connect.Response[v1.LogInteractionResponse], error)
 	// ListInteractions pages through a partner's interactions, newest first.
 	ListInteractions(context.Context, *connect.Request[v1.ListInteractionsRequest]) (*connect.Response[v1.ListInteractionsResponse], error)
+	// ExportMemberData returns what the partners service holds about a
+	// member as JSON (GDPR article 15): the partners whose relationship
+	// they own, the interactions they took part in, the contributions they
+	// made on a partner's behalf and the attention items addressed to them.
+	// Recorded in the audit log.
+	ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error)
 }
 
 // NewPartnersServiceClient constructs a client for the kinship.partners.v1.PartnersService service.
@@ -149,6 +158,13 @@ func NewPartnersServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		exportMemberData: connect.NewClient[v1.ExportMemberDataRequest, v1.ExportMemberDataResponse](
+			httpClient,
+			baseURL+PartnersServiceExportMemberDataProcedure,
+			connect.WithSchema(partnersServiceMethods.ByName("ExportMemberData")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -162,6 +178,7 @@ type partnersServiceClient struct {
 	listDueForReview    *connect.Client[v1.ListDueForReviewRequest, v1.ListDueForReviewResponse]
 	logInteraction      *connect.Client[v1.LogInteractionRequest, v1.LogInteractionResponse]
 	listInteractions    *connect.Client[v1.ListInteractionsRequest, v1.ListInteractionsResponse]
+	exportMemberData    *connect.Client[v1.ExportMemberDataRequest, v1.ExportMemberDataResponse]
 }
 
 // AddPartner calls kinship.partners.v1.PartnersService.AddPartner.
@@ -204,6 +221,11 @@ func (c *partnersServiceClient) ListInteractions(ctx context.Context, req *conne
 	return c.listInteractions.CallUnary(ctx, req)
 }
 
+// ExportMemberData calls kinship.partners.v1.PartnersService.ExportMemberData.
+func (c *partnersServiceClient) ExportMemberData(ctx context.Context, req *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error) {
+	return c.exportMemberData.CallUnary(ctx, req)
+}
+
 // PartnersServiceHandler is an implementation of the kinship.partners.v1.PartnersService service.
 type PartnersServiceHandler interface {
 	// AddPartner records an organisation as a prospect and publishes
@@ -229,6 +251,12 @@ type PartnersServiceHandler interface {
 	LogInteraction(context.Context, *connect.Request[v1.LogInteractionRequest]) (*connect.Response[v1.LogInteractionResponse], error)
 	// ListInteractions pages through a partner's interactions, newest first.
 	ListInteractions(context.Context, *connect.Request[v1.ListInteractionsRequest]) (*connect.Response[v1.ListInteractionsResponse], error)
+	// ExportMemberData returns what the partners service holds about a
+	// member as JSON (GDPR article 15): the partners whose relationship
+	// they own, the interactions they took part in, the contributions they
+	// made on a partner's behalf and the attention items addressed to them.
+	// Recorded in the audit log.
+	ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error)
 }
 
 // NewPartnersServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -290,6 +318,13 @@ func NewPartnersServiceHandler(svc PartnersServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	partnersServiceExportMemberDataHandler := connect.NewUnaryHandler(
+		PartnersServiceExportMemberDataProcedure,
+		svc.ExportMemberData,
+		connect.WithSchema(partnersServiceMethods.ByName("ExportMemberData")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/kinship.partners.v1.PartnersService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PartnersServiceAddPartnerProcedure:
@@ -308,6 +343,8 @@ func NewPartnersServiceHandler(svc PartnersServiceHandler, opts ...connect.Handl
 			partnersServiceLogInteractionHandler.ServeHTTP(w, r)
 		case PartnersServiceListInteractionsProcedure:
 			partnersServiceListInteractionsHandler.ServeHTTP(w, r)
+		case PartnersServiceExportMemberDataProcedure:
+			partnersServiceExportMemberDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -347,4 +384,8 @@ func (UnimplementedPartnersServiceHandler) LogInteraction(context.Context, *conn
 
 func (UnimplementedPartnersServiceHandler) ListInteractions(context.Context, *connect.Request[v1.ListInteractionsRequest]) (*connect.Response[v1.ListInteractionsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.partners.v1.PartnersService.ListInteractions is not implemented"))
+}
+
+func (UnimplementedPartnersServiceHandler) ExportMemberData(context.Context, *connect.Request[v1.ExportMemberDataRequest]) (*connect.Response[v1.ExportMemberDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.partners.v1.PartnersService.ExportMemberData is not implemented"))
 }
