@@ -22,7 +22,7 @@ type issuerFixture struct {
 	fetches  *int
 }
 
-func newIssuer(t *testing.T) *issuerFixture {
+func newIssuer(t testing.TB) *issuerFixture {
 	t.Helper()
 	fetches := 0
 	var iss *localissuer.Issuer
@@ -37,7 +37,7 @@ func newIssuer(t *testing.T) *issuerFixture {
 	if iss, err = localissuer.New(srv.URL, ""); err != nil {
 		t.Fatal(err)
 	}
-	v, err := NewTokenVerifier(TokenConfig{Issuer: srv.URL, Audience: "kinship", WorkloadSubjects: []string{"kinship-worker"}}, srv.Client())
+	v, err := NewTokenVerifier(TokenConfig{Issuer: srv.URL, Audience: "kinship", WorkloadSubjects: []string{"kinship-worker"}, WorkloadAudience: "kinship-workload"}, srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestTokenVerification(t *testing.T) {
 	if err != nil || admin.Community != "" || !admin.crossCommunity() {
 		t.Errorf("platform admin = %+v, %v; want cross-community", admin, err)
 	}
-	w, err := f.verifier.Verify(ctx, f.mint(t, localissuer.Claims{Subject: "kinship-worker", Roles: []string{"organiser"}}))
+	w, err := f.verifier.Verify(ctx, f.mint(t, localissuer.Claims{Subject: "kinship-worker", Audience: "kinship-workload", Roles: []string{"organiser"}}))
 	if err != nil || w.Kind != KindWorkload || len(w.Roles) != 1 || w.Roles[0] != Workload {
 		t.Errorf("workload = %+v, %v; want the workload role only", w, err)
 	}
@@ -148,6 +148,11 @@ func TestNewTokenVerifierRefusesUnsafeConfig(t *testing.T) {
 		"huge skew":     {Issuer: "https://idp.example.org", Audience: "kinship", ClockSkew: time.Hour},
 		"bad issuer":    {Issuer: "idp.example.org", Audience: "kinship"},
 		"negative skew": {Issuer: "https://idp.example.org", Audience: "kinship", ClockSkew: -time.Second},
+		"workload subjects without a workload audience": {Issuer: "https://idp.example.org", Audience: "kinship", WorkloadSubjects: []string{"kinship-worker"}},
+		"workload audience that people's tokens carry": {Issuer: "https://idp.example.org", Audience: "kinship", WorkloadSubjects: []string{"kinship-worker"},
+			WorkloadAudience: "kinship"},
+		"workload issuer without subjects": {Issuer: "https://idp.example.org", Audience: "kinship", WorkloadIssuer: "https://k8s.example.org",
+			WorkloadAudience: "kinship-workload"},
 	} {
 		if _, err := NewTokenVerifier(cfg, http.DefaultClient); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"time"
 
@@ -66,7 +65,8 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if req.Spec().IsClient {
 			return next(ctx, req)
 		}
-		ctx, cancel, err := i.admit(ctx, req.Spec().Procedure, req.Header().Get("Authorization"), req.Peer().Addr, req.Any(), i.opts.Timeout)
+		client := clientAddress(req.Peer().Addr, req.Header().Values("X-Forwarded-For"), i.opts.Limits.TrustedProxies)
+		ctx, cancel, err := i.admit(ctx, req.Spec().Procedure, req.Header().Get("Authorization"), client, req.Any(), i.opts.Timeout)
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +84,8 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // streaming RPC's community is checked by its handler.
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		ctx, cancel, err := i.admit(ctx, conn.Spec().Procedure, conn.RequestHeader().Get("Authorization"), conn.Peer().Addr, nil, i.opts.StreamTimeout)
+		client := clientAddress(conn.Peer().Addr, conn.RequestHeader().Values("X-Forwarded-For"), i.opts.Limits.TrustedProxies)
+		ctx, cancel, err := i.admit(ctx, conn.Spec().Procedure, conn.RequestHeader().Get("Authorization"), client, nil, i.opts.StreamTimeout)
 		if err != nil {
 			return err
 		}
@@ -93,8 +94,8 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 	}
 }
 
-// admit decides one call.
-func (i *Interceptor) admit(ctx context.Context, procedure, authorization, peer string, msg any, timeout time.Duration) (context.Context, context.CancelFunc, error) {
+// admit decides one call from the client address client.
+func (i *Interceptor) admit(ctx context.Context, procedure, authorization, client string, msg any, timeout time.Duration) (context.Context, context.CancelFunc, error) {
 	rule, ok := i.opts.Policy[procedure]
 	if !ok {
 		i.opts.Logger.ErrorContext(ctx, "procedure has no policy entry; refusing", "procedure", procedure)
@@ -128,7 +129,7 @@ func (i *Interceptor) admit(ctx context.Context, procedure, authorization, peer 
 	// (organisers importing members, say) are not.
 	if rule.Public && scope == ScopeNone {
 		now := time.Now()
-		if !i.byIP.allow(clientIP(peer), now) || (authenticated && !i.byToken.allow(string(principal.Kind)+":"+principal.Subject, now)) {
+		if !i.byIP.allow(client, now) || (authenticated && !i.byToken.allow(string(principal.Kind)+":"+principal.Subject, now)) {
 			return nil, nil, connect.NewError(connect.CodeResourceExhausted, errors.New("too many requests; slow down"))
 		}
 	}
@@ -191,11 +192,4 @@ func bearer(header string) (string, error) {
 		return "", errors.New("authorization header must be: Bearer <token or api key>")
 	}
 	return strings.TrimSpace(credential), nil
-}
-
-func clientIP(peer string) string {
-	if host, _, err := net.SplitHostPort(peer); err == nil {
-		return host
-	}
-	return peer
 }

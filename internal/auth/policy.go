@@ -117,3 +117,11 @@ func Confine(ctx context.Context, community string) (string, error) {
 	}
 	return community, nil
 }
+
+// ScopeOf returns how far the caller's grant on the current call reaches:
+// ScopeNone for anonymous callers, and for callers a public RPC admits
+// without a grant of their own.
+func ScopeOf(ctx context.Context) Scope {
+	scope, _ := ctx.Value(grantKey{}).(Scope)
+	return scope
+}

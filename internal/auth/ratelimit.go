@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -16,6 +17,12 @@ type Limits struct {
 	// PerToken is the same per credential; 0 means 10/s with bursts of 20.
 	PerToken float64
 	Burst    int
+	// TrustedProxies are the proxies in front of the service (load
+	// balancers, ingress controllers). A call whose direct peer is one of
+	// them is limited by the client address it forwards in
+	// X-Forwarded-For; every other call by its peer's address. Empty
+	// trusts no proxy: behind one, every caller shares the proxy's limit.
+	TrustedProxies []netip.Prefix
 }
 
 // limiter keeps one token bucket per key, forgetting keys idle for a while

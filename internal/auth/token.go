@@ -42,13 +42,19 @@ type TokenConfig struct {
 	ClockSkew time.Duration
 	// WorkloadSubjects are the token subjects of Kinship's own components
 	// (the worker, a service verifying API keys); they get the Workload role
-	// and nothing else.
+	// and nothing else. A subject alone never makes a workload: the token
+	// must also come from the workload issuer and carry WorkloadAudience,
+	// which people's tokens never do.
 	WorkloadSubjects []string
-	// WorkloadIssuer, when set, is a second issuer trusted for workload
-	// tokens only — in Kubernetes, the cluster's service-account issuer, so
-	// components present projected service-account tokens. Its tokens must
-	// carry WorkloadAudience and a subject in WorkloadSubjects.
-	WorkloadIssuer   string
+	// WorkloadIssuer, when set, is the issuer of workload tokens — in
+	// Kubernetes, the cluster's service-account issuer, so components
+	// present projected service-account tokens. Unset, workload tokens come
+	// from Issuer.
+	WorkloadIssuer string
+	// WorkloadAudience is the audience every workload token carries
+	// instead of Audience: one the identity provider issues only to
+	// Kinship's components (a client of its own, or service-account
+	// tokens), never to people. A token for both audiences is a person's.
 	WorkloadAudience string
 	// WorkloadCAFile is a PEM bundle trusted when fetching the workload
 	// issuer's keys, such as the cluster CA.
@@ -68,12 +74,15 @@ func (c TokenConfig) Validate() error {
 		if u, err := url.Parse(c.WorkloadIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("auth workload issuer %q is not an http(s) URL", c.WorkloadIssuer))
 		}
-		if c.WorkloadAudience == "" {
-			errs = append(errs, errors.New("auth workload audience is empty"))
-		}
 		if len(c.WorkloadSubjects) == 0 {
 			errs = append(errs, errors.New("auth workload issuer set but no workload subjects"))
 		}
+	}
+	if (c.WorkloadIssuer != "" || len(c.WorkloadSubjects) > 0) && c.WorkloadAudience == "" {
+		errs = append(errs, errors.New("auth workload audience is empty: workload tokens need an audience people's tokens never carry"))
+	}
+	if c.WorkloadAudience != "" && c.WorkloadAudience == c.Audience {
+		errs = append(errs, errors.New("auth workload audience equals the audience of people's tokens"))
 	}
 	if c.ClockSkew < 0 || c.ClockSkew > MaxClockSkew {
 		errs = append(errs, fmt.Errorf("auth clock skew %v is outside 0..%v", c.ClockSkew, MaxClockSkew))
@@ -88,7 +97,7 @@ func (c TokenConfig) Validate() error {
 type TokenVerifier struct {
 	cfg      TokenConfig
 	people   *issuer
-	workload *issuer // nil without a workload issuer
+	workload *issuer // nil when no workload audience is configured
 
 	// verified remembers tokens already checked, so a busy caller's token
 	// is not verified again on every call.
@@ -128,7 +137,8 @@ func NewTokenVerifier(cfg TokenConfig, client *http.Client) (*TokenVerifier, err
 	}
 	v := &TokenVerifier{cfg: cfg, people: &issuer{url: cfg.Issuer, audience: cfg.Audience, skew: cfg.ClockSkew, client: client},
 		verified: map[[32]byte]verifiedToken{}}
-	if cfg.WorkloadIssuer != "" {
+	switch {
+	case cfg.WorkloadIssuer != "":
 		wclient := client
 		if cfg.WorkloadCAFile != "" {
 			var err error
@@ -137,6 +147,9 @@ func NewTokenVerifier(cfg TokenConfig, client *http.Client) (*TokenVerifier, err
 			}
 		}
 		v.workload = &issuer{url: cfg.WorkloadIssuer, audience: cfg.WorkloadAudience, skew: cfg.ClockSkew, client: wclient}
+	case cfg.WorkloadAudience != "":
+		// Workload tokens from the people's issuer, for the workload audience.
+		v.workload = &issuer{url: cfg.Issuer, audience: cfg.WorkloadAudience, skew: cfg.ClockSkew, client: client}
 	}
 	return v, nil
 }
@@ -231,7 +244,7 @@ func (v *TokenVerifier) verify(ctx context.Context, raw string) (Principal, time
 }
 
 func (v *TokenVerifier) verifyToken(ctx context.Context, raw string) (Principal, *oidc.IDToken, error) {
-	if v.workload != nil && unverifiedIssuer(raw) == v.workload.url {
+	if v.isWorkloadToken(raw) {
 		tok, err := v.workload.verify(ctx, raw)
 		if err != nil {
 			return Principal{}, nil, err
@@ -241,12 +254,10 @@ func (v *TokenVerifier) verifyToken(ctx context.Context, raw string) (Principal,
 		}
 		return Principal{Kind: KindWorkload, Subject: tok.Subject, Roles: []Role{Workload}}, tok, nil
 	}
+	// A person's token: whatever its subject, it never makes a workload.
 	tok, err := v.people.verify(ctx, raw)
 	if err != nil {
 		return Principal{}, nil, err
-	}
-	if slices.Contains(v.cfg.WorkloadSubjects, tok.Subject) {
-		return Principal{Kind: KindWorkload, Subject: tok.Subject, Roles: []Role{Workload}}, tok, nil
 	}
 	var claims struct {
 		Community string   `json:"kinship_community"`
@@ -259,7 +270,7 @@ func (v *TokenVerifier) verifyToken(ctx context.Context, raw string) (Principal,
 	p := Principal{Kind: KindUser, Subject: tok.Subject, Community: claims.Community, MemberID: claims.MemberID}
 	for _, r := range claims.Roles {
 		role := Role(r)
-		if role == Workload { // only configured subjects are workloads
+		if role == Workload { // only workload tokens are workloads
 			continue
 		}
 		if slices.Contains(AllRoles(), role) && !p.Has(role) {
@@ -275,24 +286,45 @@ func (v *TokenVerifier) verifyToken(ctx context.Context, raw string) (Principal,
 	return p, tok, nil
 }
 
-// unverifiedIssuer reads a JWT's iss claim without checking anything, only
-// to pick the verifier that then checks everything.
-func unverifiedIssuer(raw string) string {
+// isWorkloadToken picks the verifier for raw from its unverified claims:
+// a token of the workload issuer for the workload audience alone goes to
+// the workload verifier, which then checks everything; every other token
+// is a person's.
+func (v *TokenVerifier) isWorkloadToken(raw string) bool {
+	if v.workload == nil {
+		return false
+	}
+	iss, aud := unverifiedClaims(raw)
+	return iss == v.workload.url && slices.Contains(aud, v.workload.audience) && !slices.Contains(aud, v.cfg.Audience)
+}
+
+// unverifiedClaims reads a JWT's iss and aud claims without checking
+// anything, only to pick the verifier that then checks everything.
+func unverifiedClaims(raw string) (iss string, aud []string) {
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
-		return ""
+		return "", nil
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	var claims struct {
-		Issuer string `json:"iss"`
+		Issuer   string          `json:"iss"`
+		Audience json.RawMessage `json:"aud"`
 	}
 	if json.Unmarshal(payload, &claims) != nil {
-		return ""
+		return "", nil
 	}
-	return claims.Issuer
+	var one string
+	if json.Unmarshal(claims.Audience, &one) == nil {
+		return claims.Issuer, []string{one}
+	}
+	var many []string
+	if json.Unmarshal(claims.Audience, &many) == nil {
+		return claims.Issuer, many
+	}
+	return claims.Issuer, nil
 }
 
 // clientTrusting returns a copy of base that also trusts the PEM bundle in

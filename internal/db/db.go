@@ -39,6 +39,8 @@ type DB struct {
 	// has one writer at a time, and waiting on a mutex is fairer and far
 	// quicker than its busy-timeout polling.
 	writers *sync.Mutex
+	// telemetry is set by Instrument.
+	telemetry *instruments
 }
 
 // Open connects to the database named by rawURL:
@@ -128,6 +130,10 @@ func (d *DB) Rebind(query string) string {
 // InTx runs fn in a transaction and commits it when fn returns nil; any error
 // or panic rolls it back.
 func (d *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if d.telemetry != nil {
+		start := time.Now()
+		defer func() { d.telemetry.transaction(ctx, start, err, recover()) }()
+	}
 	if d.writers != nil {
 		d.writers.Lock()
 		defer d.writers.Unlock()

@@ -1,8 +1,9 @@
 // Package devstack runs the whole platform in one process for development
-// and end-to-end tests: an embedded Temporal server on SQLite, an
-// in-process Kafka-protocol broker, an SMTP sink, the members,
-// communications, events and partners services and the worker, with the
-// demo community seeded.
+// and end-to-end tests: an embedded Temporal server on SQLite with its Web
+// UI, an in-process Kafka-protocol broker, an SMTP sink with a page of the
+// mail it holds, the members, communications, events and partners
+// services and the worker, a trace viewer over the recent spans and logs
+// of all of them, with the demo community seeded.
 // All data lives under one folder, so a restart keeps it.
 package devstack
 
@@ -16,16 +17,19 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kinshiphq/kinship/console"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/smtpsink"
 	"github.com/kinshiphq/kinship/internal/telemetry"
+	"github.com/kinshiphq/kinship/internal/tracestore"
 	"github.com/kinshiphq/kinship/services/communications"
 	commevents "github.com/kinshiphq/kinship/services/communications/events"
 	eventsservice "github.com/kinshiphq/kinship/services/events"
@@ -53,6 +57,16 @@ type Config struct {
 	TemporalPort, KafkaPort                     int
 	SMTPPort, MailHTTPPort                      int
 	IssuerPort                                  int
+	// ConsolePort is the web console's; it serves the first community.
+	ConsolePort int
+	// InsightsPort is the insights service's.
+	InsightsPort int
+	// TracesPort serves the trace viewer; TemporalUIPort the Temporal
+	// Web UI.
+	TracesPort, TemporalUIPort int
+	// Traces bounds the trace viewer's store; zero means its defaults
+	// (100,000 spans).
+	Traces tracestore.Config
 
 	OnboardingReminderAfter time.Duration
 }
@@ -66,7 +80,11 @@ func DefaultConfig() Config {
 		EventsPort: 8085, PartnersPort: 8086,
 		TemporalPort: 7233, KafkaPort: 9092,
 		SMTPPort: 1025, MailHTTPPort: 8025,
-		IssuerPort: 8084,
+		IssuerPort:   8084,
+		ConsolePort:  8080,
+		InsightsPort: 8087,
+		// Jaeger's and the Temporal CLI's ports, where SREs look.
+		TracesPort: 16686, TemporalUIPort: 8233,
 	}
 }
 
@@ -76,14 +94,23 @@ type Endpoints struct {
 	Events, Partners                string
 	Mail                            string // SMTP sink HTTP API base URL
 	Issuer                          string // local OIDC issuer URL
-	SMTP, Temporal                  string // host:port
-	Kafka                           []string
-	Communities                     []string
+	// Console is the web console's URL; ConsoleSignIn signs the first
+	// community's organiser in with one click.
+	Console, ConsoleSignIn string
+	// Insights is the insights service's base URL.
+	Insights string
+	// Traces is the trace viewer (its JSON API under /api/traces);
+	// TemporalUI the Temporal Web UI.
+	Traces, TemporalUI string
+	SMTP, Temporal     string // host:port
+	Kafka              []string
+	Communities        []string
 	// Tokens are bearer tokens of the first community's seeded people,
 	// by role, valid for 30 days; TokenDir holds them as files too.
 	Tokens   map[auth.Role]string
 	TokenDir string
-	// BounceToken authenticates POST {Communications}/bounces.
+	// BounceToken authenticates POST {Communications}/bounces for the
+	// first community (each community has its own).
 	BounceToken string
 }
 
@@ -104,6 +131,11 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("dev: data folder: %w", err)
 	}
+	// Every span and every log record made inside one goes to the trace
+	// viewer as well.
+	traces := tracestore.New(cfg.Traces)
+	deps.Telemetry.AddSpanProcessor(traces)
+	deps.Logger = slog.New(traces.LogHandler(deps.Logger.Handler()))
 	logger := deps.Logger
 	ports, err := resolvePorts(&cfg)
 	if err != nil {
@@ -117,6 +149,10 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 		Partners:       "http://" + ports.partners.Addr().String(),
 		Mail:           "http://" + ports.mailHTTP.Addr().String(),
 		Issuer:         "http://" + ports.issuer.Addr().String(),
+		Console:        "http://" + ports.console.Addr().String(),
+		Insights:       "http://" + ports.insights.Addr().String(),
+		Traces:         "http://" + ports.traces.Addr().String(),
+		TemporalUI:     "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.TemporalUIPort)),
 		TokenDir:       filepath.Join(cfg.DataDir, "tokens"),
 		SMTP:           ports.smtp.Addr().String(),
 		Temporal:       net.JoinHostPort(host, strconv.Itoa(cfg.TemporalPort)),
@@ -157,6 +193,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 		return fmt.Errorf("dev: %w", err)
 	}
 	trust := tokenConfig(issuer)
+	issuer.RegisterClient(consoleClient(ep.Console))
 	unsubscribeKey, err := devSecret(cfg.DataDir, "unsubscribe-key")
 	if err != nil {
 		return err
@@ -165,7 +202,9 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 	if err != nil {
 		return err
 	}
-	ep.BounceToken = string(bounceToken)
+	// Each community's bounce token derives from the instance's secret;
+	// the first community's is the one shown.
+	ep.BounceToken = communications.CommunityBounceToken(string(bounceToken), cfg.Communities[0])
 
 	sink, err := smtpsink.New(filepath.Join(cfg.DataDir, "mail"), logger.With("component", "smtp-sink"))
 	if err != nil {
@@ -176,6 +215,13 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 	g.Go(func() error { return sink.ServeSMTP(gctx, ports.smtp) })
 	g.Go(func() error { return serveHandler(gctx, ports.mailHTTP, sink.Handler()) })
 	g.Go(func() error { return serveHandler(gctx, ports.issuer, issuer.Handler()) })
+	g.Go(func() error {
+		return serveHandler(gctx, ports.traces, traces.Handler(tracestore.ViewerConfig{TemporalUI: ep.TemporalUI,
+			Links: map[string]string{"Mail": ep.Mail + "/", "Console": ep.Console}}))
+	})
+	g.Go(func() error {
+		return runTemporalUI(gctx, strings.TrimPrefix(ep.TemporalUI, "http://"), ep.Temporal, cfg.Communities[0])
+	})
 	g.Go(func() error {
 		return members.Run(gctx, members.Config{
 			HTTPAddr:      ports.members.Addr().String(),
@@ -205,6 +251,9 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			QuietHours:     "off",
 			UnsubscribeKey: unsubscribeKey,
 			BounceToken:    string(bounceToken),
+			// Webhooks may post to receivers on this machine in
+			// development; everything else internal stays refused.
+			OutboundAllow: []string{"127.0.0.1/32", "::1/128"},
 		}, communications.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-communications"),
 			Credentials: workloadTokens(issuer, communicationsSubject),
 			Meter:       deps.Telemetry.MeterProvider("kinship-communications"), Listener: ports.communications})
@@ -218,6 +267,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			Communities:   cfg.Communities,
 			Auth:          trust,
 			MembersURL:    ep.Members,
+			PartnersURL:   ep.Partners,
 			PublicURL:     ep.Events,
 		}, eventsservice.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-events"),
 			Meter: deps.Telemetry.MeterProvider("kinship-events"), Listener: ports.events,
@@ -232,6 +282,9 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			Communities:   cfg.Communities,
 			Auth:          trust,
 			MembersURL:    ep.Members,
+			EventsURL:     ep.Events,
+			// Attention items reach owners and organisers by e-mail.
+			CommunicationsURL: ep.Communications,
 		}, partners.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-partners"),
 			Meter: deps.Telemetry.MeterProvider("kinship-partners"), Listener: ports.partners,
 			Credentials: workloadTokens(issuer, partnersSubject)})
@@ -239,6 +292,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 	g.Go(func() error {
 		return workflows.Run(gctx, workflows.Config{
 			HTTPAddr:                ports.worker.Addr().String(),
+			DatabaseURL:             filepath.Join(cfg.DataDir, "worker.db"),
 			TemporalAddress:         ep.Temporal,
 			Communities:             cfg.Communities,
 			KafkaBrokers:            ep.Kafka,
@@ -247,15 +301,22 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			CommunicationsURL:       ep.Communications,
 			EventsURL:               ep.Events,
 			PartnersURL:             ep.Partners,
+			InsightsURL:             ep.Insights,
 			Auth:                    trust,
 			OnboardingReminderAfter: cfg.OnboardingReminderAfter,
 		}, workflows.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-worker"), Listener: ports.worker,
 			Credentials: workloadTokens(issuer, workerSubject)})
 	})
+	freshInsights := !exists(filepath.Join(cfg.DataDir, "insights.db"))
+	g.Go(func() error { return runInsights(gctx, cfg, ep, sec, trust, issuer, ports.insights, deps) })
+	g.Go(func() error {
+		return console.Run(gctx, consoleConfig(cfg, ep, trust), console.Deps{Logger: logger,
+			Tracer: deps.Telemetry.TracerProvider("kinship-console"), Listener: ports.console})
+	})
 	g.Go(func() error {
 		readyCtx, cancel := context.WithTimeout(gctx, 60*time.Second)
 		defer cancel()
-		for _, base := range []string{ep.Members, ep.Communications, ep.Events, ep.Partners, ep.Worker} {
+		for _, base := range []string{ep.Members, ep.Communications, ep.Events, ep.Partners, ep.Worker, ep.Insights} {
 			if err := serve.WaitReady(readyCtx, base); err != nil {
 				if gctx.Err() != nil {
 					return nil
@@ -271,6 +332,10 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			if i == 0 {
 				ep.Tokens = tokens
 			}
+		}
+		ep.ConsoleSignIn = ep.Console + "/signin?login_hint=" + personSubject(auth.Organiser, cfg.Communities[0])
+		if freshInsights {
+			seedInsights(readyCtx, issuer, ep, cfg.Communities[0], logger)
 		}
 		ready(ep)
 		return nil
@@ -307,7 +372,7 @@ func serveHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
 		_ = srv.Shutdown(shutdownCtx)
 	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("dev: mail http: %w", err)
+		return fmt.Errorf("dev: http on %s: %w", ln.Addr(), err)
 	}
 	return nil
 }

@@ -21,20 +21,23 @@ import (
 // of Kinship's own workloads.
 const (
 	devAudience           = "kinship"
+	devWorkloadAudience   = "kinship-workload"
 	workerSubject         = "kinship-worker"
 	communicationsSubject = "kinship-communications"
 	eventsSubject         = "kinship-events"
 	partnersSubject       = "kinship-partners"
+	insightsSubject       = "kinship-insights"
 	devTokenTTL           = 30 * 24 * time.Hour
 )
 
 // tokenConfig is what every dev service trusts: the local issuer.
 func tokenConfig(iss *localissuer.Issuer) auth.TokenConfig {
-	return auth.TokenConfig{Issuer: iss.URL(), Audience: devAudience, WorkloadSubjects: []string{workerSubject, communicationsSubject, eventsSubject, partnersSubject}}
+	return auth.TokenConfig{Issuer: iss.URL(), Audience: devAudience, WorkloadAudience: devWorkloadAudience,
+		WorkloadSubjects: []string{workerSubject, communicationsSubject, eventsSubject, partnersSubject, insightsSubject}}
 }
 
 func workloadTokens(iss *localissuer.Issuer, subject string) auth.TokenSource {
-	return iss.TokenSource(localissuer.Claims{Subject: subject, Audience: devAudience, TTL: time.Hour})
+	return iss.TokenSource(localissuer.Claims{Subject: subject, Audience: devWorkloadAudience, TTL: time.Hour})
 }
 
 // seedPerson is one of the demo community's people.
@@ -74,8 +77,10 @@ func seed(ctx context.Context, iss *localissuer.Issuer, membersURL, community, d
 		if err != nil {
 			return nil, fmt.Errorf("seed %s of %s: %w", person.role, community, err)
 		}
+		iss.AddPerson(localissuer.Person{Subject: personSubject(person.role, community), Name: person.name,
+			Community: community, Roles: []string{string(person.role)}, MemberID: id})
 		tok, err := iss.Mint(localissuer.Claims{
-			Subject: "dev-" + string(person.role) + "-" + community, Audience: devAudience, Community: community,
+			Subject: personSubject(person.role, community), Audience: devAudience, Community: community,
 			Roles: []string{string(person.role)}, MemberID: id, TTL: devTokenTTL,
 		})
 		if err != nil {

@@ -10,10 +10,13 @@ import (
 // clear message before anything else runs.
 type listeners struct {
 	members, communications, events, partners, worker, smtp, mailHTTP, issuer net.Listener
+	console                                                                   net.Listener
+	insights                                                                  net.Listener
+	traces                                                                    net.Listener
 }
 
 func (l *listeners) close() {
-	for _, ln := range []net.Listener{l.members, l.communications, l.events, l.partners, l.worker, l.smtp, l.mailHTTP, l.issuer} {
+	for _, ln := range []net.Listener{l.members, l.communications, l.events, l.partners, l.worker, l.smtp, l.mailHTTP, l.issuer, l.console, l.insights, l.traces} {
 		if ln != nil {
 			_ = ln.Close()
 		}
@@ -21,7 +24,7 @@ func (l *listeners) close() {
 }
 
 // resolvePorts binds the HTTP and SMTP listeners and picks free ports for
-// Temporal and Kafka where cfg says 0.
+// Temporal, its Web UI and Kafka where cfg says 0.
 func resolvePorts(cfg *Config) (*listeners, error) {
 	l := &listeners{}
 	bind := func(name string, port int) (net.Listener, error) {
@@ -57,7 +60,24 @@ func resolvePorts(cfg *Config) (*listeners, error) {
 	if l.issuer, err = bind("token issuer", cfg.IssuerPort); err != nil {
 		return nil, err
 	}
-	for _, p := range []*int{&cfg.TemporalPort, &cfg.KafkaPort} {
+	if l.insights, err = bind("insights", cfg.InsightsPort); err != nil {
+		return nil, err
+	}
+	if l.console, err = bind("console", cfg.ConsolePort); err != nil {
+		return nil, err
+	}
+	if l.traces, err = bind("trace viewer", cfg.TracesPort); err != nil {
+		return nil, err
+	}
+	// The Temporal Web UI binds by itself later: its port is only checked.
+	if cfg.TemporalUIPort != 0 {
+		ln, err := bind("temporal ui", cfg.TemporalUIPort)
+		if err != nil {
+			return nil, err
+		}
+		_ = ln.Close()
+	}
+	for _, p := range []*int{&cfg.TemporalPort, &cfg.KafkaPort, &cfg.TemporalUIPort} {
 		if *p == 0 {
 			if *p, err = freePort(host); err != nil {
 				l.close()

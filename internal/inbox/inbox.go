@@ -10,7 +10,11 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/kinshiphq/kinship/internal/db"
+	"github.com/kinshiphq/kinship/internal/telemetry"
 )
 
 //go:embed migrations
@@ -21,11 +25,19 @@ func Migrations() db.Migrations { return db.EmbeddedMigrations("inbox", migratio
 
 // Inbox records which events each consumer has handled.
 type Inbox struct {
-	db *db.DB
+	db         *db.DB
+	duplicates metric.Int64Counter
 }
 
-// New returns the inbox of database d.
-func New(d *db.DB) *Inbox { return &Inbox{db: d} }
+// New returns the inbox of database d. It counts the duplicates it drops
+// (kinship.inbox.duplicates) with d's meter provider (db.Instrument).
+func New(d *db.DB) *Inbox {
+	meter := telemetry.Meter(d.MeterProvider(), "github.com/kinshiphq/kinship/internal/inbox")
+	// The name is the catalogue's: an error would be a programming
+	// mistake, caught by the package's tests.
+	duplicates, _ := telemetry.Int64Counter(meter, telemetry.MetricInboxDuplicates)
+	return &Inbox{db: d, duplicates: duplicates}
+}
 
 // Claim records that consumer handles eventID in tx. It returns false when
 // the event was already handled: the caller must then skip its effects (and
@@ -40,6 +52,9 @@ func (in *Inbox) Claim(ctx context.Context, tx *sql.Tx, consumer, eventID string
 	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("claim event %s for %s: %w", eventID, consumer, err)
+	}
+	if n != 1 {
+		in.duplicates.Add(context.WithoutCancel(ctx), 1, metric.WithAttributes(attribute.String(telemetry.AttrInbox, consumer)))
 	}
 	return n == 1, nil
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/kinshiphq/kinship/internal/db/dbtest"
 	"github.com/kinshiphq/kinship/internal/inbox"
+	"github.com/kinshiphq/kinship/internal/telemetry"
+	"github.com/kinshiphq/kinship/internal/telemetry/telemetrytest"
 )
 
 var pg *dbtest.Cluster
@@ -78,5 +80,31 @@ func TestInbox(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+func TestInboxCountsTheDuplicatesItDrops(t *testing.T) {
+	d := dbtest.Open(t, "sqlite", pg, inbox.Migrations())
+	tel, err := telemetry.New(context.Background(), telemetry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := tel.MeterProvider("kinship-test")
+	if err := d.Instrument(mp, "test"); err != nil {
+		t.Fatal(err)
+	}
+	in := inbox.New(d)
+	ctx := context.Background()
+	nothing := func(*sql.Tx) error { return nil }
+	for _, h := range []struct{ consumer, event string }{{"comms", "e1"}, {"comms", "e1"}, {"comms", "e2"}, {"comms", "e1"}, {"events", "e1"}} {
+		if _, err := in.Handle(ctx, h.consumer, h.event, nothing); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := telemetrytest.Scrape(t, telemetry.MetricsHandler(mp))
+	for consumer, want := range map[string]float64{"comms": 2, "events": 0} {
+		if n := got.Sum("kinship_inbox_duplicates_total", "kinship_inbox_consumer", consumer); n != want {
+			t.Errorf("duplicates dropped by %s = %v, want %v\n%s", consumer, n, want, got)
+		}
 	}
 }

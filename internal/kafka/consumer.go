@@ -13,8 +13,11 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kinshiphq/kinship/internal/telemetry"
 )
 
 // Handler handles one event. Returning nil commits the record; returning a
@@ -65,7 +68,10 @@ type ConsumerConfig struct {
 	// DeadLetters writes dead-lettered records; its Topic must be unset.
 	DeadLetters *kafkago.Writer
 	Tracer      trace.TracerProvider
-	Logger      *slog.Logger
+	// Meter records the consumer's metrics (see internal/telemetry's
+	// catalogue); nil means the one paired with Tracer.
+	Meter  metric.MeterProvider
+	Logger *slog.Logger
 	// MinBackoff and MaxBackoff bound the retry delay of failing handlers;
 	// 0 means 100 ms and 30 s.
 	MinBackoff, MaxBackoff time.Duration
@@ -81,6 +87,7 @@ type Consumer struct {
 	reader     *kafkago.Reader
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
+	metrics    *consumerMetrics
 }
 
 // NewConsumer joins cfg.GroupID on cfg.Topics. A new group starts at the
@@ -117,12 +124,25 @@ func NewConsumer(cfg ConsumerConfig, propagator propagation.TextMapPropagator) (
 		Dialer:            cfg.Security.dialer(),
 		ErrorLogger:       kafkago.LoggerFunc(func(msg string, args ...any) { cfg.Logger.Debug("kafka reader", "detail", fmt.Sprintf(msg, args...)) }),
 	})
-	return &Consumer{cfg: cfg, reader: r, tracer: cfg.Tracer.Tracer("github.com/kinshiphq/kinship/internal/kafka"), propagator: propagator}, nil
+	if cfg.Meter == nil {
+		cfg.Meter = telemetry.MeterProviderOf(cfg.Tracer)
+	}
+	c := &Consumer{cfg: cfg, reader: r, tracer: cfg.Tracer.Tracer(scope), propagator: propagator}
+	m, err := newConsumerMetrics(c)
+	if err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("kafka consumer metrics: %w", err)
+	}
+	c.metrics = m
+	return c, nil
 }
+
+const scope = "github.com/kinshiphq/kinship/internal/kafka"
 
 // Run consumes until ctx ends, then leaves the group.
 func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 	defer c.reader.Close()
+	defer c.metrics.close()
 	for {
 		msg, err := c.reader.FetchMessage(ctx)
 		if err != nil {
@@ -147,20 +167,26 @@ func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 // dead-lettering permanent ones. It returns only when msg may be committed
 // or ctx has ended.
 func (c *Consumer) process(ctx context.Context, msg kafkago.Message, handle Handler) error {
+	start := time.Now()
+	c.metrics.consumed(ctx, msg.Topic)
 	ctx = Extract(ctx, c.propagator, msg.Headers)
 	ctx, span := c.tracer.Start(ctx, "process "+msg.Topic, trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
 			attribute.String("messaging.system", "kafka"),
 			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.operation.name", "process"),
 			attribute.String("messaging.destination.name", msg.Topic),
 			attribute.String("messaging.consumer.group.name", c.cfg.GroupID),
 			attribute.Int("messaging.destination.partition.id", msg.Partition),
 			attribute.Int64("messaging.kafka.offset", msg.Offset),
 		))
 	defer span.End()
+	ctx = telemetry.WithCommunity(ctx, telemetry.TopicCommunity(msg.Topic))
 
 	event, err := ParseEvent(msg)
+	errorType := "undecodable"
 	if err == nil {
+		errorType = "permanent"
 		span.SetAttributes(attribute.String("messaging.message.id", event.ID), attribute.String("cloudevents.event_type", event.Type))
 		err = c.retry(ctx, "handle", msg, func() error {
 			herr := handle(ctx, event)
@@ -172,14 +198,23 @@ func (c *Consumer) process(ctx context.Context, msg kafkago.Message, handle Hand
 		})
 		var stop stopRetry
 		if !errors.As(err, &stop) {
+			if err == nil {
+				c.metrics.processed(ctx, msg.Topic, start, "")
+			}
 			return err // nil, or ctx ended
 		}
 		err = stop.err
 	}
 	span.RecordError(err)
 	span.SetStatus(codes.Error, "dead-lettered")
+	span.SetAttributes(attribute.String("error.type", errorType))
 	c.cfg.Logger.WarnContext(ctx, "dead-lettering record", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "error", err)
-	return c.retry(ctx, "dead-letter", msg, func() error { return c.deadLetter(ctx, msg, err) })
+	if err := c.retry(ctx, "dead-letter", msg, func() error { return c.deadLetter(ctx, msg, err) }); err != nil {
+		return err
+	}
+	c.metrics.processed(ctx, msg.Topic, start, errorType)
+	c.metrics.deadLettered(ctx, msg.Topic, errorType)
+	return nil
 }
 
 func (c *Consumer) deadLetter(ctx context.Context, msg kafkago.Message, reason error) error {

@@ -1,6 +1,7 @@
 // Package mail sends e-mail over SMTP with wneessen/go-mail: STARTTLS or
-// implicit TLS, authentication, a bound on concurrent connections, and a
-// client span per message. Delivery errors say whether retrying can help.
+// implicit TLS, authentication, a bound on concurrent connections, DKIM
+// signatures (emersion/go-msgauth) and a client span per message.
+// Delivery errors say whether retrying can help.
 package mail
 
 import (
@@ -31,6 +32,8 @@ type Config struct {
 	MaxConnections int
 	// Timeout bounds one delivery; 0 means 30 s.
 	Timeout time.Duration
+	// DKIM, when set, signs every message.
+	DKIM *DKIM
 }
 
 // Sender delivers messages over a bounded pool of reused SMTP
@@ -43,6 +46,7 @@ type Sender struct {
 	slots   chan struct{}       // one per connection in use
 	idle    chan *gomail.Client // connected and ready
 	timeout time.Duration
+	dkim    *DKIM
 	tracer  trace.Tracer
 }
 
@@ -90,9 +94,14 @@ func NewSender(cfg Config, tp trace.TracerProvider) (*Sender, error) {
 		cfg.Timeout = 30 * time.Second
 	}
 	opts = append(opts, gomail.WithTimeout(cfg.Timeout))
+	if cfg.DKIM != nil {
+		if err := cfg.DKIM.validate(); err != nil {
+			return nil, err
+		}
+	}
 	return &Sender{
 		host: u.Hostname(), port: port, opts: opts, from: cfg.From,
-		slots: make(chan struct{}, cfg.MaxConnections), idle: make(chan *gomail.Client, cfg.MaxConnections), timeout: cfg.Timeout,
+		slots: make(chan struct{}, cfg.MaxConnections), idle: make(chan *gomail.Client, cfg.MaxConnections), timeout: cfg.Timeout, dkim: cfg.DKIM,
 		tracer: tp.Tracer("github.com/kinshiphq/kinship/internal/mail"),
 	}, nil
 }
@@ -167,6 +176,12 @@ func (s *Sender) send(ctx context.Context, env Envelope) error {
 	msg.SetBodyString(gomail.TypeTextPlain, env.Text)
 	if env.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, env.HTML)
+	}
+	if s.dkim != nil {
+		if err := s.dkim.sign(msg); err != nil {
+			// A signing failure is ours, not the message's: retry later.
+			return &DeliveryError{Temporary: true, Err: err}
+		}
 	}
 
 	select {

@@ -73,6 +73,24 @@ func (o *Outbox) Notify() {
 	}
 }
 
+// Backlog counts events not yet published and says how long the oldest
+// has waited (0 when none waits).
+func (o *Outbox) Backlog(ctx context.Context) (int, time.Duration, error) {
+	n, err := o.Pending(ctx)
+	if err != nil || n == 0 {
+		return n, 0, err
+	}
+	var oldest time.Time
+	err = o.db.QueryRowContext(ctx, "SELECT occurred_at FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1").Scan(&oldest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil // published meanwhile
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("read the oldest pending outbox event: %w", err)
+	}
+	return n, max(time.Since(oldest), 0), nil
+}
+
 // Pending counts events not yet published.
 func (o *Outbox) Pending(ctx context.Context) (int, error) {
 	var n int

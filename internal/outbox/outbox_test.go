@@ -306,19 +306,26 @@ func TestRelayReportsBacklogAndPublished(t *testing.T) {
 	if err := reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
 	}
-	values := map[string]int64{}
+	values := map[string]float64{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
-				values[m.Name] = d.DataPoints[0].Value
+				values[m.Name] = float64(d.DataPoints[0].Value)
 			case metricdata.Gauge[int64]:
+				values[m.Name] = float64(d.DataPoints[0].Value)
+			case metricdata.Gauge[float64]:
 				values[m.Name] = d.DataPoints[0].Value
+			case metricdata.Histogram[float64]:
+				values[m.Name] = float64(d.DataPoints[0].Count)
 			}
 		}
 	}
-	if values["kinship.outbox.published"] != 2 || values["kinship.outbox.pending"] != 0 {
-		t.Errorf("metrics = %v, want 2 published and 0 pending", values)
+	want := map[string]float64{"messaging.client.sent.messages": 2, "messaging.client.operation.duration": 1, "kinship.outbox.pending": 0, "kinship.outbox.oldest_age": 0}
+	for name, v := range want {
+		if got, ok := values[name]; !ok || got != v {
+			t.Errorf("%s = %v (recorded: %v), want %v", name, got, ok, v)
+		}
 	}
 }
 
@@ -379,4 +386,23 @@ func (w *partialWriter) WriteMessages(ctx context.Context, msgs ...kafkago.Messa
 		return errs
 	}
 	return nil
+}
+
+func TestBacklogSaysHowLongTheOldestEventWaited(t *testing.T) {
+	for _, engine := range dbtest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			f := newFixture(t, engine)
+			ctx := context.Background()
+			if n, age, err := f.outbox.Backlog(ctx); err != nil || n != 0 || age != 0 {
+				t.Fatalf("empty backlog = %d, %v, %v", n, age, err)
+			}
+			old, recent := event("e1", "m1"), event("e2", "m2")
+			old.Time = time.Now().Add(-time.Hour)
+			f.append(t, ctx, old, recent)
+			n, age, err := f.outbox.Backlog(ctx)
+			if err != nil || n != 2 || age < time.Hour || age > 2*time.Hour {
+				t.Errorf("backlog = %d events, oldest %v, %v; want 2, about an hour", n, age, err)
+			}
+		})
+	}
 }

@@ -14,12 +14,12 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/telemetry"
 )
 
 // Writer is the part of kafka-go's Writer the relay uses.
@@ -31,8 +31,9 @@ type Writer interface {
 type RelayConfig struct {
 	Writer Writer
 	Tracer trace.TracerProvider
-	// Meter records kinship.outbox.pending and kinship.outbox.published;
-	// nil records nothing.
+	// Meter records the relay's metrics (see internal/telemetry's
+	// catalogue): events sent, the time each write took, the backlog and
+	// its oldest event's age. Nil means the database's (db.Instrument).
 	Meter  metric.MeterProvider
 	Logger *slog.Logger
 	// BatchSize is the most events published at once; 0 means 100. Keep
@@ -71,6 +72,7 @@ func (o *Outbox) Run(ctx context.Context, cfg RelayConfig) error {
 	if err := r.instrument(); err != nil {
 		return err
 	}
+	defer func() { _ = r.registration.Unregister() }()
 	if o.db.Dialect != db.Postgres {
 		r.loop(ctx, func(context.Context) error { return nil })
 		return nil
@@ -109,34 +111,47 @@ func (r *relay) leadWhileLocked(ctx context.Context) (bool, error) {
 }
 
 type relay struct {
-	o         *Outbox
-	cfg       RelayConfig
-	tracer    trace.Tracer
-	published metric.Int64Counter
+	o            *Outbox
+	cfg          RelayConfig
+	tracer       trace.Tracer
+	sent         metric.Int64Counter
+	sendDuration metric.Float64Histogram
+	registration metric.Registration
 }
 
-// instrument registers the relay's metrics: the backlog, read from the
-// table at each collection, and a count of published events.
+// instrument registers the relay's metrics: events sent and the time each
+// write took, and the backlog and its oldest event's age, read from the
+// table at each collection.
 func (r *relay) instrument() error {
 	mp := r.cfg.Meter
 	if mp == nil {
-		mp = noop.NewMeterProvider()
+		mp = r.o.db.MeterProvider()
 	}
-	meter := mp.Meter("github.com/kinshiphq/kinship/internal/outbox")
+	meter := telemetry.Meter(mp, "github.com/kinshiphq/kinship/internal/outbox")
 	var err error
-	r.published, err = meter.Int64Counter("kinship.outbox.published", metric.WithDescription("events published to Kafka"), metric.WithUnit("{event}"))
+	if r.sent, err = telemetry.Int64Counter(meter, telemetry.MetricMessagesSent); err != nil {
+		return fmt.Errorf("outbox metrics: %w", err)
+	}
+	if r.sendDuration, err = telemetry.Float64Histogram(meter, telemetry.MetricSendDuration); err != nil {
+		return fmt.Errorf("outbox metrics: %w", err)
+	}
+	pending, err := telemetry.Int64ObservableGauge(meter, telemetry.MetricOutboxPending, nil)
 	if err != nil {
 		return fmt.Errorf("outbox metrics: %w", err)
 	}
-	_, err = meter.Int64ObservableGauge("kinship.outbox.pending", metric.WithDescription("events committed but not yet published"), metric.WithUnit("{event}"),
-		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
-			n, err := r.o.Pending(ctx)
-			if err != nil {
-				return err
-			}
-			o.Observe(int64(n))
-			return nil
-		}))
+	oldest, err := telemetry.Float64ObservableGauge(meter, telemetry.MetricOutboxOldestAge, nil)
+	if err != nil {
+		return fmt.Errorf("outbox metrics: %w", err)
+	}
+	r.registration, err = meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		n, age, err := r.o.Backlog(ctx)
+		if err != nil {
+			return err
+		}
+		o.ObserveInt64(pending, int64(n))
+		o.ObserveFloat64(oldest, age.Seconds())
+		return nil
+	}, pending, oldest)
 	if err != nil {
 		return fmt.Errorf("outbox metrics: %w", err)
 	}
@@ -200,6 +215,7 @@ func (r *relay) publishBatch(ctx context.Context) (int, error) {
 			trace.WithAttributes(
 				attribute.String("messaging.system", "kafka"),
 				attribute.String("messaging.operation.type", "send"),
+				attribute.String("messaging.operation.name", "send"),
 				attribute.String("messaging.destination.name", p.event.Topic),
 				attribute.String("messaging.message.id", p.event.ID),
 				attribute.String("cloudevents.event_type", p.event.Type),
@@ -208,7 +224,9 @@ func (r *relay) publishBatch(ctx context.Context) (int, error) {
 		msgs[i] = p.event.Message()
 		kafka.Inject(spanCtx, r.o.propagator, &msgs[i].Headers)
 	}
+	start := time.Now()
 	werr := r.cfg.Writer.WriteMessages(ctx, msgs...)
+	r.measure(ctx, batch, start, werr)
 	failed := make([]error, len(batch))
 	var perMessage kafkago.WriteErrors
 	switch {
@@ -233,11 +251,39 @@ func (r *relay) publishBatch(ctx context.Context) (int, error) {
 	if err := r.mark(ctx, batch, published, failed); err != nil {
 		return 0, err
 	}
-	r.published.Add(ctx, int64(len(published)))
 	if werr != nil {
 		return len(published), fmt.Errorf("publish %d of %d outbox events: %w", len(batch)-len(published), len(batch), werr)
 	}
 	return len(batch), nil
+}
+
+// measure records one write of batch: its duration, and each event as
+// sent or, with error.type, failed.
+func (r *relay) measure(ctx context.Context, batch []pending, start time.Time, werr error) {
+	ctx = context.WithoutCancel(ctx)
+	base := []attribute.KeyValue{attribute.String("messaging.system", "kafka"), attribute.String("messaging.operation.name", "send")}
+	attrs := base
+	var perMessage kafkago.WriteErrors
+	if werr != nil && !errors.As(werr, &perMessage) {
+		attrs = append(attrs, attribute.String("error.type", "write_failed"))
+	}
+	r.sendDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(attrs...))
+	type key struct {
+		topic  string
+		failed bool
+	}
+	counts := map[key]int64{}
+	for i, p := range batch {
+		failed := werr != nil && (len(perMessage) != len(batch) || perMessage[i] != nil)
+		counts[key{p.event.Topic, failed}]++
+	}
+	for k, n := range counts {
+		a := append(append([]attribute.KeyValue(nil), base...), attribute.String("messaging.destination.name", k.topic))
+		if k.failed {
+			a = append(a, attribute.String("error.type", "write_failed"))
+		}
+		r.sent.Add(ctx, n, metric.WithAttributes(a...))
+	}
 }
 
 func (r *relay) fetch(ctx context.Context) ([]pending, error) {

@@ -6,9 +6,11 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/kinshiphq/kinship/internal/validate"
@@ -53,9 +55,13 @@ func ToConnect(ctx context.Context, logger *slog.Logger, procedure string, err e
 }
 
 // Internal logs err with its trace ids and returns an Internal error that
-// tells the caller nothing about the cause.
+// tells the caller nothing about the cause but the trace id under which
+// the server logged it.
 func Internal(ctx context.Context, logger *slog.Logger, procedure string, err error) *connect.Error {
 	logger.ErrorContext(ctx, "request failed", "procedure", procedure, "error", err)
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error; the server log has the cause under trace %s", sc.TraceID()))
+	}
 	return connect.NewError(connect.CodeInternal, errors.New("internal error; the trace id in the server log has the cause"))
 }
 

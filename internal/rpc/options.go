@@ -9,20 +9,19 @@ import (
 
 	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/kinshiphq/kinship/internal/telemetry"
 )
 
 // MaxRequestBytes bounds every request body a Kinship API reads.
 const MaxRequestBytes = 1 << 20
 
 // HandlerOptions are the options every Kinship Connect handler is built
-// with: tracing (outermost, so refused calls are traced too), then guard
-// (authentication and authorisation), a request size limit and panic
-// recovery.
+// with: observation (Interceptor: outermost, so refused calls are traced
+// and measured too, with the meter provider paired with tp), then guard
+// (authentication and authorisation), then the community the call
+// concerns for its log records, a request size limit and panic recovery.
 func HandlerOptions(tp trace.TracerProvider, logger *slog.Logger, guard connect.Interceptor) []connect.HandlerOption {
 	return []connect.HandlerOption{
-		connect.WithInterceptors(telemetry.NewConnectInterceptor(tp), guard),
+		connect.WithInterceptors(NewInterceptor(tp), guard, communityInterceptor{}),
 		connect.WithReadMaxBytes(MaxRequestBytes),
 		// Small answers are cheaper sent as they are than gzipped.
 		connect.WithCompressMinBytes(4 << 10),
@@ -34,10 +33,10 @@ func HandlerOptions(tp trace.TracerProvider, logger *slog.Logger, guard connect.
 }
 
 // ClientOptions are the options every Kinship Connect client is built
-// with: tracing, and the caller's credentials.
+// with: observation (Interceptor), and the caller's credentials.
 func ClientOptions(tp trace.TracerProvider, credentials connect.Interceptor) []connect.ClientOption {
 	return []connect.ClientOption{
-		connect.WithInterceptors(telemetry.NewConnectInterceptor(tp), credentials),
+		connect.WithInterceptors(NewInterceptor(tp), credentials),
 	}
 }
 

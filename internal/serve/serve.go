@@ -1,6 +1,8 @@
 // Package serve runs a Kinship HTTP server: Connect handlers over HTTP/1.1
 // and h2c, /healthz for liveness, /readyz reflecting the component's
-// dependencies, and a graceful shutdown bounded by a timeout.
+// dependencies, /metrics with the component's metrics as Prometheus text,
+// every request's duration measured, and a graceful shutdown bounded by a
+// timeout.
 package serve
 
 import (
@@ -15,6 +17,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/kinshiphq/kinship/internal/telemetry"
 )
 
 // Check reports whether one dependency is usable; nil means ready.
@@ -27,6 +33,7 @@ type Server struct {
 	checks          map[string]Check
 	shutdownTimeout time.Duration
 	draining        atomic.Bool
+	requests        metric.Float64Histogram
 }
 
 // Options configure a Server.
@@ -36,6 +43,10 @@ type Options struct {
 	Checks map[string]Check
 	// ShutdownTimeout bounds the graceful shutdown; 0 means 10 s.
 	ShutdownTimeout time.Duration
+	// Meter measures every request (http.server.request.duration); when
+	// it is a component's meter provider from internal/telemetry, GET
+	// /metrics serves its metrics. Nil measures nothing.
+	Meter metric.MeterProvider
 }
 
 // New returns a Server with /healthz and /readyz mounted.
@@ -53,6 +64,15 @@ func New(opts Options) *Server {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.ready)
+	if h := telemetry.MetricsHandler(opts.Meter); h != nil {
+		s.mux.Handle("GET /metrics", h)
+	}
+	if opts.Meter != nil {
+		// The name is the catalogue's; an error would be a programming
+		// mistake, caught by the package's tests.
+		s.requests, _ = telemetry.Float64Histogram(telemetry.Meter(opts.Meter, "github.com/kinshiphq/kinship/internal/serve"),
+			telemetry.MetricHTTPServerDuration)
+	}
 	return s
 }
 
@@ -68,7 +88,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	srv := &http.Server{
-		Handler:   s.mux,
+		Handler:   s.handler(),
 		Protocols: protocols,
 		// No whole-request read or write timeout: imports and exports
 		// stream for minutes. Each call is bounded by its handler's

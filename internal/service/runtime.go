@@ -32,7 +32,11 @@ type RuntimeConfig struct {
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 	Tracer          trace.TracerProvider
-	// Meter is optional; nil records no metrics.
+	// Meter records the service's metrics — its database pool and
+	// transactions, outbox, inbox, feeds and HTTP requests — and, when it
+	// is a component's meter provider from internal/telemetry, is served
+	// as Prometheus text on GET /metrics. Nil means the one paired with
+	// Tracer (telemetry.MeterProviderOf).
 	Meter metric.MeterProvider
 }
 
@@ -51,9 +55,16 @@ type Runtime struct {
 // NewRuntime opens and migrates the database and listens; Close releases
 // what it holds.
 func NewRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
+	if cfg.Meter == nil {
+		cfg.Meter = telemetry.MeterProviderOf(cfg.Tracer)
+	}
 	d, err := OpenDatabase(ctx, cfg.Name, cfg.DatabaseURL, cfg.Logger, cfg.Migrations...)
 	if err != nil {
 		return nil, err
+	}
+	if err := d.Instrument(cfg.Meter, cfg.Name); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("%s: database metrics: %w", cfg.Name, err)
 	}
 	ln, err := serve.Listen(cfg.Listener, cfg.HTTPAddr)
 	if err != nil {
@@ -64,7 +75,7 @@ func NewRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
 		DB:     d,
 		Outbox: outbox.New(d, telemetry.Propagator()),
 		Writer: kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity}),
-		Server: serve.New(serve.Options{Logger: cfg.Logger, ShutdownTimeout: cfg.ShutdownTimeout,
+		Server: serve.New(serve.Options{Logger: cfg.Logger, ShutdownTimeout: cfg.ShutdownTimeout, Meter: cfg.Meter,
 			Checks: map[string]serve.Check{"database": d.PingContext}}),
 		cfg: cfg,
 		ln:  ln,
@@ -75,7 +86,7 @@ func NewRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
 // brokers and security, dead letters through its writer.
 func (r *Runtime) consumers() kafka.ConsumerConfig {
 	return kafka.ConsumerConfig{Brokers: r.cfg.KafkaBrokers, Security: r.cfg.KafkaSecurity, DeadLetters: r.Writer,
-		Tracer: r.cfg.Tracer, Logger: r.cfg.Logger}
+		Tracer: r.cfg.Tracer, Meter: r.cfg.Meter, Logger: r.cfg.Logger}
 }
 
 // Run serves HTTP, relays the outbox and runs each of work until ctx ends

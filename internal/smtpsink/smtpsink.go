@@ -1,6 +1,7 @@
 // Package smtpsink is the development mail server: it accepts every message
 // on loopback, keeps it as an .eml file in a data folder (so a restart keeps
-// them) and lists what it holds over HTTP. It never relays anything.
+// them) and shows what it holds over HTTP, as pages and as JSON. It never
+// relays anything.
 package smtpsink
 
 import (
@@ -118,9 +119,13 @@ func (s *Sink) ServeSMTP(ctx context.Context, ln net.Listener) error {
 }
 
 // Handler serves GET /api/messages (JSON, oldest first, ?to= filters by
-// recipient) and GET /api/messages/{id}.eml (the raw message).
+// recipient), GET /api/messages/{id}.eml (the raw message), and pages for
+// people: GET / (the messages, newest first) and GET /messages/{id}.
 func (s *Sink) Handler() http.Handler {
 	mux := http.NewServeMux()
+	p := newPages(s)
+	mux.HandleFunc("GET /{$}", p.list)
+	mux.HandleFunc("GET /messages/{id}", p.message)
 	mux.HandleFunc("GET /api/messages", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(s.Messages(r.URL.Query().Get("to")))

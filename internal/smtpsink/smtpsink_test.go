@@ -3,6 +3,7 @@ package smtpsink_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -83,5 +84,56 @@ func TestSinkKeepsMessagesAcrossRestartAndListsThem(t *testing.T) {
 	}
 	if len(listed) != 1 || listed[0].Subject != env.Subject {
 		t.Errorf("GET /api/messages = %+v", listed)
+	}
+}
+
+func TestSinkPagesShowMessagesWithoutRunningThem(t *testing.T) {
+	sink, addr := startSink(t, t.TempDir())
+	raw := "From: Kinship <no-reply@kinship.test>\r\nTo: ada@example.org\r\nSubject: Welcome <b>Ada</b>\r\n" +
+		"Message-ID: <m-2@kinship.test>\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hello <b>Ada</b></p><script>alert(1)</script><img src=\"https://tracker.example/p.gif\">\r\n"
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendMail("no-reply@kinship.test", []string{"ada@example.org"}, strings.NewReader(raw)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Quit()
+	srv := httptest.NewServer(sink.Handler())
+	defer srv.Close()
+	id := sink.Messages("")[0].ID
+	tests := []struct {
+		path   string
+		status int
+		want   []string
+	}{
+		{"/", 200, []string{`href="/messages/` + id + `"`, "Welcome &lt;b&gt;Ada&lt;/b&gt;", "ada@example.org"}},
+		{"/?to=bob@example.org", 200, []string{"No message yet"}},
+		{"/messages/" + id, 200, []string{`<iframe sandbox`, `srcdoc="&lt;p&gt;Hello &lt;b&gt;Ada&lt;/b&gt;&lt;/p&gt;&lt;script&gt;`, "/api/messages/" + id + ".eml"}},
+		{"/messages/nope", 404, []string{"No message nope here"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			res, err := srv.Client().Get(srv.URL + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.status {
+				t.Errorf("GET %s = %d, want %d", tt.path, res.StatusCode, tt.status)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(body), w) {
+					t.Errorf("GET %s lacks %s:\n%s", tt.path, w, body)
+				}
+			}
+			if strings.Contains(string(body), "<script>") || strings.Contains(string(body), "<b>Ada") {
+				t.Errorf("GET %s puts the message's markup into the page:\n%s", tt.path, body)
+			}
+			if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+				t.Errorf("GET %s has no strict content policy: %q", tt.path, csp)
+			}
+		})
 	}
 }

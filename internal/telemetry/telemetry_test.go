@@ -7,6 +7,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 func TestEachComponentSharesThePipelineUnderItsOwnName(t *testing.T) {
@@ -51,5 +53,42 @@ func TestOTLPEndpointBuildsExportersWithoutDialling(t *testing.T) {
 	_ = tel.Shutdown(ctx)
 	if _, err := New(context.Background(), Config{OTLPEndpoint: "::not a url"}); err == nil {
 		t.Error("New accepted a malformed endpoint")
+	}
+}
+
+func TestAddedSpanProcessorsSeeEveryComponent(t *testing.T) {
+	tel, err := New(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	early := tel.TracerProvider("kinship-members")
+	rec := tracetest.NewSpanRecorder()
+	tel.AddSpanProcessor(rec)
+	late := tel.TracerProvider("kinship-worker")
+	if tel.TracerProvider("kinship-members") != early {
+		t.Error("a component's provider is not handed out once")
+	}
+	for _, tp := range []trace.TracerProvider{early, late} {
+		_, span := tp.Tracer("t").Start(context.Background(), "op")
+		span.End()
+	}
+	if n := len(rec.Ended()); n != 2 {
+		t.Errorf("the added processor saw %d spans, want both components' 2", n)
+	}
+}
+
+func TestATracerProviderCarriesItsComponentsMeter(t *testing.T) {
+	tel, err := New(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if MeterProviderOf(tel.TracerProvider("kinship-members")) != tel.MeterProvider("kinship-members") {
+		t.Error("the members tracer provider does not carry the members meter provider")
+	}
+	if MetricsHandler(MeterProviderOf(tracenoop.NewTracerProvider())) != nil {
+		t.Error("a tracer provider from elsewhere carries a meter with a handler")
+	}
+	if MetricsHandler(tel.MeterProvider("kinship-members")) == nil {
+		t.Error("a component's meter provider serves no metrics")
 	}
 }

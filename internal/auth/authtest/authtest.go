@@ -19,6 +19,10 @@ const Audience = "kinship"
 // WorkloadSubject is the subject test workloads present.
 const WorkloadSubject = "kinship-test-workload"
 
+// WorkloadAudience is the audience of test workloads' tokens, which
+// people's tokens never carry.
+const WorkloadAudience = "kinship-workload"
+
 // Issuer is a running test issuer.
 type Issuer struct {
 	*localissuer.Issuer
@@ -42,7 +46,7 @@ func Start(t testing.TB) *Issuer {
 
 // Config is the token configuration services under test trust.
 func (i *Issuer) Config() auth.TokenConfig {
-	return auth.TokenConfig{Issuer: i.URL(), Audience: Audience, WorkloadSubjects: []string{WorkloadSubject}}
+	return auth.TokenConfig{Issuer: i.URL(), Audience: Audience, WorkloadSubjects: []string{WorkloadSubject}, WorkloadAudience: WorkloadAudience}
 }
 
 // Token mints a token valid for an hour.
@@ -74,12 +78,12 @@ func (i *Issuer) For(t testing.TB, community string, roles ...auth.Role) string 
 // Workload mints the test workload's token.
 func (i *Issuer) Workload(t testing.TB) string {
 	t.Helper()
-	return i.Token(t, localissuer.Claims{Subject: WorkloadSubject})
+	return i.Token(t, localissuer.Claims{Subject: WorkloadSubject, Audience: WorkloadAudience})
 }
 
 // WorkloadTokens is the test workload's token source.
 func (i *Issuer) WorkloadTokens() auth.TokenSource {
-	return i.TokenSource(localissuer.Claims{Subject: WorkloadSubject, Audience: Audience, TTL: time.Hour})
+	return i.TokenSource(localissuer.Claims{Subject: WorkloadSubject, Audience: WorkloadAudience, TTL: time.Hour})
 }
 
 // Bearer makes a Connect client send token on every call.

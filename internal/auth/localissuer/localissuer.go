@@ -1,6 +1,9 @@
 // Package localissuer is a small OIDC issuer for development and tests: it
 // serves a discovery document and a JWKS, and mints tokens for the demo
-// organiser, members and Kinship's own workloads. Its keys can be kept in a
+// organiser, members and Kinship's own workloads. It also signs people in
+// to the console with the OpenID Connect authorization-code flow and PKCE
+// (signin.go): a page lists the seeded people to choose from, and a
+// login_hint naming one signs them in with one click. Its keys can be kept in a
 // file so tokens survive a restart, and rotated to exercise key rollover.
 // It is never used in production, where a real identity provider issues
 // tokens.
@@ -29,6 +32,8 @@ type Issuer struct {
 
 	mu   sync.Mutex
 	keys []jose.JSONWebKey // newest last; private keys
+
+	signIn signIn // the authorization-code flow (signin.go)
 }
 
 // New returns an issuer at url with one fresh key, or with the keys stored
@@ -94,12 +99,14 @@ func (i *Issuer) DropOldest() {
 
 // Claims are what a minted token says.
 type Claims struct {
-	Subject   string
-	Audience  string
-	Community string
-	Roles     []string
-	MemberID  string
-	TTL       time.Duration
+	Subject  string
+	Audience string
+	// MoreAudiences are added to the token's aud beside Audience.
+	MoreAudiences []string
+	Community     string
+	Roles         []string
+	MemberID      string
+	TTL           time.Duration
 	// IssuedAt defaults to now; tests set it in the past to mint expired
 	// tokens.
 	IssuedAt time.Time
@@ -122,7 +129,7 @@ func (i *Issuer) Mint(c Claims) (string, error) {
 	std := jwt.Claims{
 		Issuer:    i.url,
 		Subject:   c.Subject,
-		Audience:  jwt.Audience{c.Audience},
+		Audience:  append(jwt.Audience{c.Audience}, c.MoreAudiences...),
 		IssuedAt:  jwt.NewNumericDate(issued),
 		NotBefore: jwt.NewNumericDate(issued.Add(-time.Second)),
 		Expiry:    jwt.NewNumericDate(issued.Add(c.TTL)),
@@ -140,18 +147,23 @@ func (i *Issuer) Mint(c Claims) (string, error) {
 	return jwt.Signed(signer).Claims(std).Claims(extra).Serialize()
 }
 
-// Handler serves /.well-known/openid-configuration and /jwks.json.
+// Handler serves /.well-known/openid-configuration and /jwks.json, and the
+// authorization-code flow of signin.go: /authorize (a page to choose who
+// signs in) and /token.
 func (i *Issuer) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, map[string]any{
+		doc := map[string]any{
 			"issuer":                                i.url,
 			"jwks_uri":                              i.url + "/jwks.json",
 			"id_token_signing_alg_values_supported": []string{string(jose.ES256)},
 			"response_types_supported":              []string{"id_token"},
 			"subject_types_supported":               []string{"public"},
-		})
+		}
+		i.signInDiscovery(doc)
+		writeJSON(w, doc)
 	})
+	i.signInRoutes(mux)
 	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, _ *http.Request) {
 		i.mu.Lock()
 		set := jose.JSONWebKeySet{}
