@@ -15,6 +15,7 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
 	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/services/communications/domain"
 	"github.com/kinshiphq/kinship/services/communications/events"
 )
 
@@ -25,7 +26,7 @@ func send(key, to string) *connect.Request[communicationsv1.SendMessageRequest] 
 }
 
 func TestSendMessageDeliversOncePerKey(t *testing.T) {
-	f := start(t, options{})
+	f := start(t, options{recipients: []domain.Recipient{member("m1", "ada@example.org")}})
 	ctx := context.Background()
 	first, err := f.client.SendMessage(ctx, send("welcome/m1", "ada@example.org"))
 	if err != nil {
@@ -63,7 +64,7 @@ func TestSendMessageDeliversOncePerKey(t *testing.T) {
 }
 
 func TestRefusedRecipientIsRecordedAndNeverRetried(t *testing.T) {
-	f := start(t, options{})
+	f := start(t, options{recipients: []domain.Recipient{member("m1", "gone@example.org")}})
 	ctx := context.Background()
 	for range 2 {
 		res, err := f.client.SendMessage(ctx, send("welcome/gone", "gone@example.org"))
@@ -81,7 +82,7 @@ func TestRefusedRecipientIsRecordedAndNeverRetried(t *testing.T) {
 }
 
 func TestUnreachableMailServerAsksForRetryAndTheRetryDelivers(t *testing.T) {
-	f := start(t, options{noSink: true})
+	f := start(t, options{noSink: true, recipients: []domain.Recipient{member("m1", "ada@example.org")}})
 	ctx := context.Background()
 	_, err := f.client.SendMessage(ctx, send("welcome/m1", "ada@example.org"))
 	if connect.CodeOf(err) != connect.CodeUnavailable {
@@ -105,7 +106,7 @@ func TestUnreachableMailServerAsksForRetryAndTheRetryDelivers(t *testing.T) {
 }
 
 func TestBadInputIsRefusedAndNothingIsSent(t *testing.T) {
-	f := start(t, options{})
+	f := start(t, options{recipients: []domain.Recipient{member("m1", "a@example.org")}})
 	// The workload token is not confined to a community, so an unknown
 	// community reaches validation.
 	workload := communicationsv1connect.NewCommunicationsServiceClient(http.DefaultClient, f.url, authtest.Bearer(f.issuer.Workload(t)))

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -15,12 +14,14 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/mail"
+	"github.com/kinshiphq/kinship/internal/outbound"
 	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/services/communications/domain"
 	"github.com/kinshiphq/kinship/services/communications/events"
@@ -43,10 +44,10 @@ type Mailer interface {
 type Deliverer struct {
 	store       *store.Store
 	mailer      Mailer
-	webhooks    *http.Client
+	webhooks    *outbound.Client
 	events      events.Factory
 	quiet       domain.QuietHours
-	unsubscribe Unsubscriber
+	links       Links
 	msgIDDomain string
 	eventsURL   string
 	limits      *limiters
@@ -55,15 +56,17 @@ type Deliverer struct {
 	tracer      trace.Tracer
 	logger      *slog.Logger
 	now         func() time.Time
+	// deliveries counts outcomes by channel (kinship.communications.deliveries).
+	deliveries metric.Int64Counter
 }
 
 // DelivererConfig configures a Deliverer.
 type DelivererConfig struct {
 	Mailer Mailer
-	// Webhooks posts to webhook receivers; it should carry a timeout.
-	Webhooks    *http.Client
-	Quiet       domain.QuietHours
-	Unsubscribe Unsubscriber
+	// Webhooks posts to webhook receivers: the guarded outbound client.
+	Webhooks *outbound.Client
+	Quiet    domain.QuietHours
+	Links    Links
 	// MessageIDDomain is the right-hand side of Message-IDs.
 	MessageIDDomain string
 	// EventsURL is the events service's public address, for calendar
@@ -80,24 +83,55 @@ type DelivererConfig struct {
 // NewDeliverer returns a Deliverer recording outcomes in s.
 func NewDeliverer(s *store.Store, cfg DelivererConfig) *Deliverer {
 	return &Deliverer{
-		store: s, mailer: cfg.Mailer, webhooks: cfg.Webhooks, quiet: cfg.Quiet, unsubscribe: cfg.Unsubscribe,
+		store: s, mailer: cfg.Mailer, webhooks: cfg.Webhooks, quiet: cfg.Quiet, links: cfg.Links,
 		msgIDDomain: cfg.MessageIDDomain, eventsURL: cfg.EventsURL, limits: newLimiters(cfg.EmailPerSecond, cfg.WebhookPerSecond),
 		retryBase: cmp.Or(cfg.RetryBase, time.Minute), wake: make(chan struct{}, 1),
 		tracer: cfg.Tracer.Tracer("github.com/kinshiphq/kinship/services/communications"), logger: cfg.Logger, now: time.Now,
+		deliveries: deliveryCounter(cfg.Tracer),
 	}
 }
 
-// Unsubscriber makes the unsubscribe link of a message.
-type Unsubscriber struct {
+// deliveryCounter is kinship.communications.deliveries of the meter paired
+// with tp; the name is the catalogue's, so it cannot fail.
+func deliveryCounter(tp trace.TracerProvider) metric.Int64Counter {
+	c, _ := telemetry.Int64Counter(telemetry.Meter(telemetry.MeterProviderOf(tp), "github.com/kinshiphq/kinship/services/communications"),
+		telemetry.MetricDeliveries)
+	return c
+}
+
+// count records the outcome of one delivery of m by channel: sent,
+// retry, failed, suppressed, or deferred (held for quiet hours).
+func (d *Deliverer) count(ctx context.Context, m domain.Message, o store.Outcome) {
+	outcome := o.Status.String()
+	if o.Status == domain.StatusPending {
+		outcome = "deferred"
+		if o.Retry {
+			outcome = "retry"
+		}
+	}
+	d.deliveries.Add(context.WithoutCancel(ctx), 1, metric.WithAttributes(
+		attribute.String(telemetry.AttrChannel, string(m.Channel)), attribute.String(telemetry.AttrOutcome, outcome)))
+}
+
+// Links makes the signed links messages carry.
+type Links struct {
 	Key     []byte
 	BaseURL string // such as https://kinship.example.org
 }
 
-// URL is the signed one-click link for a member and purpose.
-func (u Unsubscriber) URL(community, memberID, purpose string, now time.Time) string {
-	tok := domain.SignUnsubscribe(u.Key, domain.UnsubscribeToken{Community: community, MemberID: memberID, Purpose: purpose,
+// UnsubscribeURL is the signed one-click link for a member and purpose.
+func (l Links) UnsubscribeURL(community, memberID, purpose string, now time.Time) string {
+	tok := domain.SignUnsubscribe(l.Key, domain.UnsubscribeToken{Community: community, MemberID: memberID, Purpose: purpose,
 		Expires: now.Add(domain.UnsubscribeTTL)})
-	return u.BaseURL + "/unsubscribe?t=" + tok
+	return l.BaseURL + "/unsubscribe?t=" + tok
+}
+
+// ConfirmURL is the signed link confirming address, carried by confirmation
+// message m.
+func (l Links) ConfirmURL(m domain.Message, address string, now time.Time) string {
+	tok := domain.SignConfirm(l.Key, domain.ConfirmToken{Community: m.Community, MemberID: m.MemberID, MessageID: m.ID,
+		Reason: m.Vars["reason"], AddressHash: domain.HashAddress(address), Expires: now.Add(domain.ConfirmTTL)})
+	return l.BaseURL + "/confirm?t=" + tok
 }
 
 // limiters keeps one token bucket per community and channel.
@@ -134,22 +168,29 @@ type batchContext struct {
 	upcoming map[string][]domain.UpcomingEvent
 }
 
-// prepare loads what a batch of messages needs in a few queries.
+// prepare loads what a batch of messages needs in a few queries, each
+// scoped to the community of the messages it serves.
 func (d *Deliverer) prepare(ctx context.Context, msgs []domain.Message) (*batchContext, error) {
-	bc := &batchContext{templates: map[string]*domain.Compiled{}, webhooks: map[string]domain.Webhook{}, upcoming: map[string][]domain.UpcomingEvent{}}
-	var ids []string
+	bc := &batchContext{recipients: map[string]domain.Recipient{}, templates: map[string]*domain.Compiled{}, webhooks: map[string]domain.Webhook{},
+		upcoming: map[string][]domain.UpcomingEvent{}}
+	ids := map[string][]string{}
 	for _, m := range msgs {
 		if m.MemberID != "" {
-			ids = append(ids, m.MemberID)
+			ids[m.Community] = append(ids[m.Community], m.MemberID)
 		}
 	}
-	var err error
-	if bc.recipients, err = d.store.Recipients(ctx, ids); err != nil {
-		return nil, err
+	for community, members := range ids {
+		rs, err := d.store.Recipients(ctx, community, members)
+		if err != nil {
+			return nil, err
+		}
+		for id, r := range rs {
+			bc.recipients[community+"/"+id] = r
+		}
 	}
 	byCommunity := map[string][]string{}
 	for _, m := range msgs {
-		if addr := address(m, bc.recipients); addr != "" {
+		if addr := bc.address(m); addr != "" {
 			byCommunity[m.Community] = append(byCommunity[m.Community], addr)
 		}
 	}
@@ -173,7 +214,8 @@ func (d *Deliverer) prepare(ctx context.Context, msgs []domain.Message) (*batchC
 			bc.templates[key] = nil // its messages fail: no such template
 			if err == nil {
 				// Saved templates were validated; one that no longer
-				// compiles fails its messages the same way.
+				// compiles (saved before a rule existed) fails its
+				// messages the same way.
 				bc.templates[key], _ = t.Compile()
 			}
 		}
@@ -186,37 +228,49 @@ func (d *Deliverer) prepare(ctx context.Context, msgs []domain.Message) (*batchC
 			bc.upcoming[m.Community] = events
 		}
 		if m.Channel == domain.ChannelWebhook {
-			if _, seen := bc.webhooks[m.To]; !seen {
+			if _, seen := bc.webhooks[m.Community+"/"+m.To]; !seen {
 				w, err := d.store.Webhook(ctx, m.Community, m.To)
 				if err != nil && !errors.Is(err, domain.ErrWebhookNotFound) {
 					return nil, err
 				}
-				bc.webhooks[m.To] = w
+				bc.webhooks[m.Community+"/"+m.To] = w
 			}
 		}
 	}
 	return bc, nil
 }
 
-func address(m domain.Message, recipients map[string]domain.Recipient) string {
-	if m.Channel == domain.ChannelWebhook {
-		return ""
+// recipient is the member m is for, from the projection of m's community,
+// or nil.
+func (bc *batchContext) recipient(m domain.Message) *domain.Recipient {
+	if r, ok := bc.recipients[m.Community+"/"+m.MemberID]; ok && m.MemberID != "" {
+		return &r
 	}
-	if m.To != "" {
+	return nil
+}
+
+// address is where an e-mail goes: the member's address in the projection
+// (Decide lets it through only once confirmed), or, for a confirmation,
+// the address being confirmed.
+func (bc *batchContext) address(m domain.Message) string {
+	switch {
+	case m.Channel == domain.ChannelWebhook:
+		return ""
+	case m.Kind == domain.KindConfirmation:
 		return m.To
 	}
-	return recipients[m.MemberID].Email
+	if r := bc.recipient(m); r != nil {
+		return r.Email
+	}
+	return ""
 }
 
 // deliver decides and, if due, sends one message; it never returns an
 // error for the message itself — that is the outcome.
 func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchContext) (store.Outcome, error) {
 	now := d.now().UTC().Truncate(time.Microsecond)
-	var r *domain.Recipient
-	if rec, ok := bc.recipients[m.MemberID]; ok {
-		r = &rec
-	}
-	to := address(m, bc.recipients)
+	r := bc.recipient(m)
+	to := bc.address(m)
 	decision := domain.Decide(m, r, to != "" && bc.suppressed[m.Community+"/"+strings.ToLower(to)], d.quiet, now)
 	switch {
 	case decision.Suppress:
@@ -232,7 +286,7 @@ func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchCont
 			return d.suppress(m, domain.ReasonNothingToSend)
 		}
 	}
-	rendered, err := d.render(m, r, events, bc, now)
+	rendered, err := d.render(m, r, to, events, bc, now)
 	if err != nil {
 		return d.fail(m, err.Error())
 	}
@@ -255,7 +309,7 @@ func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchCont
 	var sendErr error
 	var permanent bool
 	if m.Channel == domain.ChannelWebhook {
-		permanent, sendErr = d.post(ctx, m, bc.webhooks[m.To], rendered, now)
+		permanent, sendErr = d.post(ctx, m, bc.webhooks[m.Community+"/"+m.To], rendered, now)
 	} else {
 		sendErr = d.mailer.Send(ctx, d.envelope(m, to, rendered, now))
 		var de *mail.DeliveryError
@@ -298,14 +352,14 @@ func (d *Deliverer) fail(m domain.Message, reason string) (store.Outcome, error)
 }
 
 // render fills the message from its template for the recipient, or takes
-// its stored content.
-func (d *Deliverer) render(m domain.Message, r *domain.Recipient, events []domain.EventData, bc *batchContext, now time.Time) (domain.Rendered, error) {
+// its stored content; to is the address it goes to.
+func (d *Deliverer) render(m domain.Message, r *domain.Recipient, to string, events []domain.EventData, bc *batchContext, now time.Time) (domain.Rendered, error) {
 	if m.Template == "" {
 		return domain.Rendered{Subject: m.Subject, Text: m.Text, HTML: m.HTML}, nil
 	}
 	t := bc.templates[m.Community+"/"+m.Template]
 	if t == nil {
-		return domain.Rendered{}, fmt.Errorf("template %q does not exist", m.Template)
+		return domain.Rendered{}, fmt.Errorf("template %q does not exist or breaks the template rules", m.Template)
 	}
 	data := domain.TemplateData{Community: m.Community, Vars: m.Vars, Events: events}
 	if len(events) > 0 {
@@ -315,7 +369,11 @@ func (d *Deliverer) render(m domain.Message, r *domain.Recipient, events []domai
 		data.Member = domain.MemberData{ID: r.MemberID, DisplayName: r.DisplayName, Email: r.Email, Locale: r.Locale}
 	}
 	if p := m.Kind.Purpose(); p != "" && m.MemberID != "" {
-		data.UnsubscribeURL = d.unsubscribe.URL(m.Community, m.MemberID, p, now)
+		data.UnsubscribeURL = d.links.UnsubscribeURL(m.Community, m.MemberID, p, now)
+	}
+	if m.Kind == domain.KindConfirmation {
+		data.Member.ID, data.Member.Email = m.MemberID, to
+		data.ConfirmURL = d.links.ConfirmURL(m, to, now)
 	}
 	return t.Render(data)
 }
@@ -326,14 +384,17 @@ func (d *Deliverer) envelope(m domain.Message, to string, r domain.Rendered, now
 	env := mail.Envelope{MessageID: m.ID + "@" + d.msgIDDomain, To: to, Subject: r.Subject, Text: r.Text, HTML: r.HTML,
 		Headers: map[string]string{"X-Kinship-Community": m.Community}}
 	if p := m.Kind.Purpose(); p != "" && m.MemberID != "" {
-		env.Headers["List-Unsubscribe"] = "<" + d.unsubscribe.URL(m.Community, m.MemberID, p, now) + ">"
+		env.Headers["List-Unsubscribe"] = "<" + d.links.UnsubscribeURL(m.Community, m.MemberID, p, now) + ">"
 		env.Headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
 	}
 	return env
 }
 
-// post sends a message to a webhook, signed. A 410 disables the webhook
-// for good; other 4xx fail the message; 5xx and network errors retry.
+// post sends a message to a webhook, signed, through the guarded outbound
+// client. A 410 disables the webhook for good; other 4xx, 3xx (redirects
+// are not followed) and a refused destination fail the message; 5xx, 429
+// and network errors retry. The reasons recorded say what happened in
+// words that tell nothing about the destination's network.
 func (d *Deliverer) post(ctx context.Context, m domain.Message, w domain.Webhook, r domain.Rendered, now time.Time) (permanent bool, err error) {
 	if w.ID == "" || !w.Enabled {
 		return true, errors.New("webhook deleted or disabled")
@@ -345,35 +406,39 @@ func (d *Deliverer) post(ctx context.Context, m domain.Message, w domain.Webhook
 	if err != nil {
 		return true, err
 	}
-	sig := domain.Sign(w.Secret, body, now)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
-		return true, err
+		return true, errors.New("refused: not a valid destination URL")
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(domain.HeaderSignature, sig)
+	req.Header.Set(domain.HeaderSignature, domain.Sign(w.Secret, body, now))
 	telemetry.Propagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	res, err := d.webhooks.Do(req)
 	if err != nil {
 		span.SetStatus(codes.Error, "post failed")
-		return false, fmt.Errorf("post to webhook %s: %w", w.ID, err)
+		// The cause (which may say whether a port is open) goes to the
+		// log only; the delivery log gets the outbound client's words.
+		d.logger.WarnContext(ctx, "webhook post failed", "webhook_id", w.ID, "message_id", m.ID, "cause", errors.Unwrap(err))
+		return errors.Is(err, outbound.ErrNotAllowed), err
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	res.Body.Close()
 	span.SetAttributes(attribute.Int("http.response.status_code", res.StatusCode))
-	switch {
-	case res.StatusCode >= 200 && res.StatusCode < 300:
+	switch code := res.StatusCode; {
+	case code >= 200 && code < 300:
 		return false, nil
-	case res.StatusCode == http.StatusGone:
-		if err := d.store.DisableWebhook(ctx, w.ID, "receiver answered 410 Gone"); err != nil {
+	case code == http.StatusGone:
+		if err := d.store.DisableWebhook(ctx, m.Community, w.ID, "receiver answered 410 Gone"); err != nil {
 			return false, err
 		}
 		d.logger.WarnContext(ctx, "webhook disabled: receiver is gone", "webhook_id", w.ID)
-		return true, fmt.Errorf("webhook %s answered 410 Gone; disabled", w.ID)
-	case res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests:
-		return false, fmt.Errorf("webhook %s answered %d", w.ID, res.StatusCode)
+		return true, errors.New("HTTP 410 Gone from the destination; webhook disabled")
+	case code == http.StatusTooManyRequests:
+		return false, errors.New("HTTP 429 from the destination")
+	case code >= 500:
+		return false, errors.New("HTTP 5xx from the destination")
+	case code >= 300 && code < 400:
+		return true, errors.New("HTTP 3xx from the destination (redirects are not followed)")
 	}
-	return true, fmt.Errorf("webhook %s answered %d", w.ID, res.StatusCode)
+	return true, errors.New("HTTP 4xx from the destination")
 }
 
 // DeliverBatch delivers msgs with up to workers in parallel and records the
@@ -404,6 +469,7 @@ func (d *Deliverer) DeliverBatch(ctx context.Context, msgs []domain.Message, wor
 		switch {
 		case errs[i] == nil:
 			done = append(done, o)
+			d.count(ctx, msgs[i], o)
 		case errors.Is(errs[i], errSettled):
 			errs[i] = nil
 		}
@@ -468,6 +534,7 @@ func (d *Deliverer) DeliverNow(ctx context.Context, m domain.Message) (store.Out
 	if err != nil {
 		return o, err
 	}
+	d.count(ctx, m, o)
 	// The outcome is recorded even when the caller has gone: the e-mail is out.
 	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

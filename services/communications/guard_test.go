@@ -9,12 +9,17 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	auditv1 "github.com/kinshiphq/kinship/gen/kinship/audit/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
+	insightsv1 "github.com/kinshiphq/kinship/gen/kinship/insights/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
 	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/services/communications/api"
 	"github.com/kinshiphq/kinship/services/communications/domain"
+	"github.com/kinshiphq/kinship/services/insights/insightstest"
 )
 
 // Outcomes of a guarded call.
@@ -33,6 +38,8 @@ var expectations = authtest.Table{
 	communicationsv1connect.CommunicationsServiceGetMessageProcedure:     authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	communicationsv1connect.CommunicationsServiceListDeliveriesProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	communicationsv1connect.CommunicationsServiceForgetMemberProcedure:   authtest.Row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
+	// Subject access: each for themselves, organisers for anyone.
+	communicationsv1connect.CommunicationsServiceExportMemberDataProcedure: authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
 
 	communicationsv1connect.TemplatesServiceSaveTemplateProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	communicationsv1connect.TemplatesServiceGetTemplateProcedure:     authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
@@ -50,6 +57,16 @@ var expectations = authtest.Table{
 	communicationsv1connect.AnnouncementsServiceSetPreferencesProcedure:     authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
 	communicationsv1connect.AnnouncementsServiceListSuppressionsProcedure:   authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	communicationsv1connect.AnnouncementsServiceRemoveSuppressionProcedure:  authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+
+	communicationsv1connect.SubscriptionsServiceCreateSubscriptionProcedure:         authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	communicationsv1connect.SubscriptionsServiceListSubscriptionsProcedure:          authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	communicationsv1connect.SubscriptionsServiceDeleteSubscriptionProcedure:         authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	communicationsv1connect.SubscriptionsServiceRotateSubscriptionSecretProcedure:   authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	communicationsv1connect.SubscriptionsServiceListSubscriptionDeliveriesProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	communicationsv1connect.SubscriptionsServiceReplaySubscriptionDeliveryProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+
+	auditv1connect.AuditServiceListAuditEntriesProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	insightsv1connect.HistoryServiceReadHistoryProcedure: authtest.Row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
 }
 
 // row fills a table row: bad tokens are unauthenticated and another
@@ -60,6 +77,9 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 		communicationsv1.File_kinship_communications_v1_communications_proto.Services().ByName("CommunicationsService"),
 		communicationsv1.File_kinship_communications_v1_templates_proto.Services().ByName("TemplatesService"),
 		communicationsv1.File_kinship_communications_v1_announcements_proto.Services().ByName("AnnouncementsService"),
+		communicationsv1.File_kinship_communications_v1_subscriptions_proto.Services().ByName("SubscriptionsService"),
+		auditv1.File_kinship_audit_v1_audit_proto.Services().ByName("AuditService"),
+		insightsv1.File_kinship_insights_v1_history_proto.Services().ByName("HistoryService"),
 	}
 	authtest.CheckCovered(t, api.Policy(), expectations, services...)
 
@@ -73,6 +93,9 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 				n++
 				body := map[string]any{"community": "demo", "id": "01a21500-0000-7000-8000-000000000000", "memberId": self.MemberID}
 				switch procedure {
+				case insightsv1connect.HistoryServiceReadHistoryProcedure:
+					authtest.CheckGuard(t, procedure, caller, insightstest.ReadHistoryAs(f.url, tokens[caller]), want[caller])
+					return
 				case communicationsv1connect.CommunicationsServiceSendMessageProcedure:
 					body = map[string]any{"community": "demo", "idempotencyKey": fmt.Sprintf("guard-%d", n), "memberId": self.MemberID,
 						"toEmail": self.Email, "subject": "Guard", "textBody": "Hello"}

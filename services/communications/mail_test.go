@@ -3,6 +3,12 @@ package communications_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -15,11 +21,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
+	"github.com/emersion/go-msgauth/dkim"
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/services/communications"
 	"github.com/kinshiphq/kinship/services/communications/domain"
 	"github.com/kinshiphq/kinship/services/communications/events"
 )
@@ -228,7 +237,7 @@ func TestAnnouncementMailIsMultipartWithOneClickUnsubscribe(t *testing.T) {
 }
 
 func TestHardBounceSuppressesTheAddress(t *testing.T) {
-	f := start(t, options{})
+	f := start(t, options{recipients: []domain.Recipient{member("m1", "ada@example.org")}})
 	ctx := context.Background()
 	res, err := f.client.SendMessage(ctx, send("welcome/m1", "ada@example.org"))
 	if err != nil {
@@ -251,6 +260,9 @@ func TestHardBounceSuppressesTheAddress(t *testing.T) {
 	report := `{"community":"demo","message_id":"<` + id + `@kinship.test>","hard":true,"reason":"550 5.1.1 mailbox unknown"}`
 	if code := bounce("", report); code != http.StatusUnauthorized {
 		t.Errorf("bounce without the token = %d, want 401", code)
+	}
+	if code := bounce(f.bounceSecret, report); code != http.StatusUnauthorized {
+		t.Errorf("bounce with the instance's secret itself = %d, want 401: only the community's token counts", code)
 	}
 	if code := bounce(f.bounceToken, "not json"); code != http.StatusBadRequest {
 		t.Errorf("malformed bounce = %d, want 400", code)
@@ -289,4 +301,104 @@ func TestHardBounceSuppressesTheAddress(t *testing.T) {
 		}
 		return slices.Contains(types, events.TypeMessageBounced) && slices.Contains(types, events.TypeMessageSuppressed)
 	})
+}
+
+// Clicking one-click unsubscribe again and again withdraws once: one
+// Unsubscribed event, one audit entry.
+func TestRepeatedUnsubscribesPublishOneEvent(t *testing.T) {
+	ada := recipient(0)
+	f := start(t, options{recipients: []domain.Recipient{ada}})
+	link := f.url + "/unsubscribe?t=" + domain.SignUnsubscribe(unsubscribeKey, domain.UnsubscribeToken{Community: "demo", MemberID: ada.MemberID,
+		Purpose: domain.PurposeAnnouncements, Expires: time.Now().Add(time.Hour)})
+	for click := range 3 {
+		res, err := http.Post(link, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("click %d = %d", click+1, res.StatusCode)
+		}
+	}
+	if n := f.count(t, "SELECT count(*) FROM outbox WHERE event_type = ?", events.TypeUnsubscribed); n != 1 {
+		t.Errorf("Unsubscribed events after three clicks = %d, want 1", n)
+	}
+	if n := f.count(t, "SELECT count(*) FROM audit_log WHERE action = 'consent.withdrawn' AND actor_kind = 'anonymous'"); n != 1 {
+		t.Errorf("audit entries after three clicks = %d, want 1", n)
+	}
+}
+
+// Finding 8 of issue 14: a community's bounce token reports bounces of
+// that community only.
+func TestABounceTokenServesItsOwnCommunityOnly(t *testing.T) {
+	f := start(t, options{communities: []string{"demo", "other"}, recipients: []domain.Recipient{member("m1", "ada@example.org")}})
+	res, err := f.client.SendMessage(context.Background(), send("welcome/m1", "ada@example.org"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Msg.GetMessage().GetId()
+	otherToken := communications.CommunityBounceToken(f.bounceSecret, "other")
+	for name, tt := range map[string]struct {
+		token, community string
+	}{
+		"other's token for a demo report": {otherToken, "demo"},
+		"other's token naming other":      {otherToken, "other"}, // the message is demo's: not found there
+		"demo's token naming other":       {f.bounceToken, "other"},
+		"demo's token, an unknown place":  {f.bounceToken, "elsewhere"},
+		"the instance's secret, for demo": {f.bounceSecret, "demo"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code := f.postBounce(t, tt.token, `{"community":"`+tt.community+`","message_id":"<`+id+`@kinship.test>","hard":true}`)
+			if code != http.StatusUnauthorized && code != http.StatusNotFound {
+				t.Errorf("bounce = %d, want 401 or 404", code)
+			}
+		})
+	}
+	if n := f.count(t, "SELECT count(*) FROM suppressions"); n != 0 {
+		t.Fatalf("suppressions after refused reports = %d", n)
+	}
+	if code := f.postBounce(t, f.bounceToken, `{"community":"demo","message_id":"<`+id+`@kinship.test>","hard":true}`); code != http.StatusNoContent {
+		t.Errorf("demo's own report = %d, want 204", code)
+	}
+}
+
+// With a DKIM key configured, announcement mail verifies against the
+// published key, and the signature covers both List-Unsubscribe headers.
+func TestMailIsDKIMSigned(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "dkim.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := start(t, options{recipients: []domain.Recipient{recipient(0)}, dkimKeyFile: keyFile})
+	saveTemplate(t, f, "news", plainTemplate...)
+	announce(t, f, "signed", &communicationsv1.CreateAnnouncementRequest{Template: "news"})
+	eventually(t, "the e-mail arrives", func() bool { return len(f.sink.Messages("")) == 1 })
+	files, _ := filepath.Glob(filepath.Join(f.mailDir, "*.eml"))
+	raw, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	vs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: func(domain string) ([]string, error) {
+		if domain != "test._domainkey.kinship.test" {
+			return nil, errors.New("no such record")
+		}
+		return []string{record}, nil
+	}})
+	if err != nil || len(vs) != 1 || vs[0].Err != nil {
+		t.Fatalf("verification = %v, %v", vs, err)
+	}
+	for _, h := range []string{"list-unsubscribe", "list-unsubscribe-post", "from", "subject"} {
+		if !slices.ContainsFunc(vs[0].HeaderKeys, func(k string) bool { return strings.EqualFold(k, h) }) {
+			t.Errorf("the signature does not cover %s", h)
+		}
+	}
 }

@@ -3,13 +3,12 @@ package communications_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
-	"github.com/kinshiphq/kinship/internal/kafka"
-	memberdomain "github.com/kinshiphq/kinship/services/members/domain"
+	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	memberevents "github.com/kinshiphq/kinship/services/members/events"
 )
 
@@ -19,21 +18,9 @@ import (
 func TestRecipientsProjectionFollowsMembersEvents(t *testing.T) {
 	f := start(t, options{})
 	ctx := context.Background()
-	ev := memberevents.Factory{}
-	must := func(e kafka.Event, err error) kafka.Event {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	ada := memberdomain.Member{ID: "ada", Community: "demo", EmailConsent: true, Status: memberdomain.StatusActive, JoinedAt: now,
-		Profile: memberdomain.Profile{DisplayName: "Ada", Email: "ada@example.org", Locale: "en", TimeZone: "Europe/London", Interests: []string{"repair"}}}
-	bob := memberdomain.Member{ID: "bob", Community: "demo", Status: memberdomain.StatusActive, JoinedAt: now,
-		Profile: memberdomain.Profile{DisplayName: "Bob", Email: "bob@example.org"}}
-	joined := must(ev.MemberJoined(ada))
-	f.publish(t, joined, joined, must(ev.MemberJoined(bob))) // a redelivered join changes nothing
+	adaJoined := joined(t, "ada", "ada@example.org", "Ada", true, true,
+		&membersv1.Profile{Locale: "en", TimeZone: "Europe/London", Interests: []string{"repair"}})
+	f.publish(t, adaJoined, adaJoined, joined(t, "bob", "bob@example.org", "Bob", true, false, nil)) // a redelivered join changes nothing
 	eventually(t, "both members are recipients", func() bool { return f.count(t, "SELECT count(*) FROM recipients") == 2 })
 
 	prefs := func(id string) *communicationsv1.Preferences {
@@ -51,11 +38,12 @@ func TestRecipientsProjectionFollowsMembersEvents(t *testing.T) {
 		t.Errorf("bob never consented but gets announcements")
 	}
 
-	ada.Email = "ada@lovelace.example"
 	f.publish(t,
-		must(ev.ProfileUpdated(ada, []string{"email"})),
-		must(ev.ConsentChanged("demo", memberdomain.ConsentRecord{MemberID: "bob", Purpose: "email.digest", Granted: true, OccurredAt: now, Source: "form", PolicyVersion: "v1"})),
-		must(ev.StatusChanged("demo", "bob", memberdomain.StatusActive, memberdomain.StatusLeft)),
+		memberEvent(t, memberevents.TypeProfileUpdated, "demo", "ada", &membersv1.ProfileUpdated{MemberId: "ada", Community: "demo", Changed: []string{"email"},
+			Profile: &membersv1.Profile{Email: "ada@lovelace.example", DisplayName: "Ada", Locale: "en", TimeZone: "Europe/London", Interests: []string{"repair"}}}),
+		consentChanged(t, "bob", "email.digest", true),
+		memberEvent(t, memberevents.TypeStatusChanged, "demo", "bob", &membersv1.StatusChanged{MemberId: "bob", Community: "demo",
+			FromStatus: membersv1.MemberStatus_MEMBER_STATUS_ACTIVE, ToStatus: membersv1.MemberStatus_MEMBER_STATUS_LEFT}),
 	)
 	eventually(t, "the changes apply", func() bool {
 		return f.count(t, "SELECT count(*) FROM recipients WHERE member_id = 'ada' AND email = 'ada@lovelace.example'") == 1 &&
@@ -70,9 +58,23 @@ func TestRecipientsProjectionFollowsMembersEvents(t *testing.T) {
 	}
 	eventually(t, "ada's e-mail goes to her new address", func() bool { return len(f.sink.Messages("ada@lovelace.example")) == 1 })
 
-	f.publish(t, must(ev.MemberErased("demo", "ada", time.Now())))
+	f.publish(t, memberEvent(t, memberevents.TypeMemberErased, "demo", "ada", &membersv1.MemberErased{MemberId: "ada", Community: "demo", ErasedAt: timestamppb.Now()}))
 	eventually(t, "ada is erased", func() bool { return f.count(t, "SELECT count(*) FROM recipients WHERE member_id = 'ada'") == 0 })
 	if n := f.count(t, "SELECT count(*) FROM messages WHERE member_id = 'ada' AND (to_email <> '' OR subject <> '' OR text_body <> '')"); n != 0 {
 		t.Errorf("messages still holding ada's address or content = %d", n)
+	}
+}
+
+// An event whose payload names another community than its topic is not
+// applied: a members.v1 topic speaks for its community only.
+func TestProjectionIgnoresEventsForAnotherCommunity(t *testing.T) {
+	f := start(t, options{communities: []string{"demo", "other"}})
+	forged := joined(t, "eve", "eve@example.org", "Eve", true, true, nil)
+	forged.Topic = memberevents.Topic("other") // demo's payload on other's topic
+	f.publish(t, forged, joined(t, "ada", "ada@example.org", "Ada", true, true, nil))
+	eventually(t, "ada's join applies", func() bool { return f.count(t, "SELECT count(*) FROM recipients WHERE member_id = 'ada'") == 1 })
+	eventually(t, "the forged join is dead-lettered", func() bool { return f.deadLetters(t, memberevents.Topic("other")) == 1 })
+	if n := f.count(t, "SELECT count(*) FROM recipients WHERE member_id = 'eve'"); n != 0 {
+		t.Errorf("a join for demo published on other's topic was applied")
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	"connectrpc.com/connect"
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
+	"github.com/kinshiphq/kinship/internal/rpc"
 )
 
 // receiver is a webhook endpoint answering with the next scripted status
@@ -146,5 +149,81 @@ func TestWebhooksAreSignedRetriedAndDisabledWhenGone(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := len(gone.received()); n != 1 {
 		t.Errorf("posts to the disabled webhook = %d, want 1", n)
+	}
+}
+
+// Finding 2 of issue 14: every internal destination an attacker tried is
+// refused when the webhook is created, naming the url field; nothing is
+// stored.
+func TestCreateWebhookRefusesInternalDestinations(t *testing.T) {
+	f := start(t, options{outboundAllow: []string{}})
+	ctx := context.Background()
+	for _, url := range []string{
+		"https://169.254.169.254/latest/meta-data/", "https://[fd00:ec2::254]/", "https://10.0.0.1/", "https://192.168.1.1/",
+		"https://kubernetes.default.svc/", "https://chat.bridge.svc.cluster.local/hook", "https://localhost/", "https://[::1]/",
+		"https://0.0.0.0/", "https://2130706433/", "https://[::ffff:127.0.0.1]/", "https://100.64.0.1/", "http://hooks.example.org/plain",
+	} {
+		t.Run(url, func(t *testing.T) {
+			_, err := f.announcements.CreateWebhook(ctx, connect.NewRequest(&communicationsv1.CreateWebhookRequest{Community: "demo", Url: url,
+				Format: communicationsv1.WebhookFormat_WEBHOOK_FORMAT_GENERIC}))
+			if connect.CodeOf(err) != connect.CodeInvalidArgument || !slices.Equal(rpc.FieldViolations(err), []string{"url"}) {
+				t.Errorf("CreateWebhook(%s) = %v, want InvalidArgument on url", url, err)
+			}
+		})
+	}
+	if n := f.count(t, "SELECT count(*) FROM webhooks"); n != 0 {
+		t.Errorf("webhooks stored = %d", n)
+	}
+}
+
+// The delivery log tells the organiser what happened without telling
+// whether a port is open, and a redirect is not followed.
+func TestWebhookFailuresRevealNoPortStateAndRedirectsAreNotFollowed(t *testing.T) {
+	f := start(t, options{retryBase: time.Hour})
+	ctx := context.Background()
+	saveTemplate(t, f, "news", plainTemplate...)
+	inside := &receiver{}
+	insideSrv := httptest.NewServer(inside)
+	defer insideSrv.Close()
+	redirector := httptest.NewServer(http.RedirectHandler(insideSrv.URL+"/admin", http.StatusTemporaryRedirect))
+	defer redirector.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "http://" + ln.Addr().String() + "/hook"
+	ln.Close()
+	for _, url := range []string{closedURL, redirector.URL + "/hook"} {
+		if _, err := f.announcements.CreateWebhook(ctx, connect.NewRequest(&communicationsv1.CreateWebhookRequest{Community: "demo", Url: url,
+			Format: communicationsv1.WebhookFormat_WEBHOOK_FORMAT_GENERIC})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := announce(t, f, "probe", &communicationsv1.CreateAnnouncementRequest{Template: "news", Webhooks: true})
+	var reasons []string
+	eventually(t, "both posts have an outcome", func() bool {
+		res, err := f.client.ListDeliveries(ctx, connect.NewRequest(&communicationsv1.ListDeliveriesRequest{Community: "demo", AnnouncementId: a.GetId()}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reasons = reasons[:0]
+		for _, m := range res.Msg.GetMessages() {
+			if m.GetFailureReason() != "" {
+				reasons = append(reasons, m.GetFailureReason())
+			}
+		}
+		return len(reasons) == 2
+	})
+	slices.Sort(reasons)
+	if reasons[0] != "HTTP 3xx from the destination (redirects are not followed)" || reasons[1] != "could not connect" {
+		t.Errorf("delivery log reasons = %q", reasons)
+	}
+	for _, r := range reasons {
+		if strings.Contains(r, "connection refused") || strings.Contains(r, ln.Addr().String()) || strings.Contains(r, "127.0.0.1") {
+			t.Errorf("reason %q reveals the destination's network", r)
+		}
+	}
+	if n := len(inside.received()); n != 0 {
+		t.Errorf("the redirect target received %d posts", n)
 	}
 }

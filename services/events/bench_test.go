@@ -14,6 +14,7 @@ import (
 
 	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
+	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
 )
@@ -54,6 +55,9 @@ func benchRSVP(b *testing.B, clients int) {
 		spec.Capacity = seats
 		e := s.publish(b, spec)
 		occurrence := e.GetOccurrences()[0].GetId()
+		for i := range concurrent {
+			s.members.add("demo", membersv1.MemberStatus_MEMBER_STATUS_ACTIVE, fmt.Sprintf("bench-%d-%d", iter, i))
+		}
 		b.StartTimer()
 
 		took := make([]time.Duration, concurrent)

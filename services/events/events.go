@@ -14,10 +14,16 @@ import (
 	"net"
 	"time"
 
+	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
+	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
+	partnersv1 "github.com/kinshiphq/kinship/gen/kinship/partners/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/partners/v1/partnersv1connect"
+	"github.com/kinshiphq/kinship/gen/openapi"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/db"
@@ -46,8 +52,14 @@ type Config struct {
 	Communities []string
 	// Auth says which bearer tokens to trust.
 	Auth auth.TokenConfig
-	// MembersURL is the members API, which verifies API keys.
+	// MembersURL is the members API, which verifies API keys and answers
+	// whether the member ids a call names (organisers, hosts, the member a
+	// team member answers for) are members of the caller's community.
 	MembersURL string
+	// PartnersURL is the partners API, which answers whether an event's
+	// partner_id is a partner of the community; empty refuses partner ids
+	// rather than take them unchecked.
+	PartnersURL string
 	// PublicURL is this service's address as members' calendar apps reach
 	// it, for feed links; empty leaves them relative.
 	PublicURL string
@@ -70,6 +82,11 @@ func (c Config) Validate() error {
 	if err := service.CheckHTTPURL("events", "members url", c.MembersURL); err != nil {
 		errs = append(errs, err)
 	}
+	if c.PartnersURL != "" {
+		if err := service.CheckHTTPURL("events", "partners url", c.PartnersURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.PublicURL != "" {
 		if err := service.CheckHTTPURL("events", "public url", c.PublicURL); err != nil {
 			errs = append(errs, err)
@@ -88,7 +105,8 @@ type Deps struct {
 	Logger *slog.Logger
 	Tracer trace.TracerProvider
 	// Credentials are this service's workload tokens, presented to the
-	// members service when verifying API keys.
+	// members service (API keys, member ids) and the partners service
+	// (partner ids).
 	Credentials auth.TokenSource
 	// Meter is optional; nil records no metrics.
 	Meter metric.MeterProvider
@@ -108,6 +126,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
+	members, err := service.MemberRefs("events", cfg.MembersURL, deps.Credentials, deps.Tracer)
+	if err != nil {
+		return err
+	}
+	var partners *service.Refs
+	if cfg.PartnersURL != "" {
+		if partners, err = partnerRefs(cfg.PartnersURL, deps.Credentials, deps.Tracer); err != nil {
+			return err
+		}
+	}
 	clock := deps.Clock
 	if clock == nil {
 		clock = time.Now
@@ -121,17 +149,22 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	defer rt.Close()
 	d, srv := rt.DB, rt.Server
-	st := store.New(d, rt.Outbox, published.Factory{}, store.Options{Now: clock, OfferWindow: cfg.SeatOfferWindow})
+	log := audit.New(d)
+	st := store.New(d, rt.Outbox, published.Factory{}, log, store.Options{Now: clock, OfferWindow: cfg.SeatOfferWindow})
 	tokens, err := service.Tokens("events", cfg.Auth)
 	if err != nil {
 		return err
 	}
 	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: keys, Policy: api.Policy(), Logger: logger})
 	opts := rpc.HandlerOptions(deps.Tracer, logger, guard)
-	h := api.New(st, audit.New(d), logger, api.Options{Communities: cfg.Communities, PublicURL: cfg.PublicURL, Now: clock})
+	h := api.New(st, log, logger, api.Options{Communities: cfg.Communities, PublicURL: cfg.PublicURL, Now: clock,
+		Members: members, Partners: partners})
 	srv.Handle(eventsv1connect.NewEventsServiceHandler(h, opts...))
 	srv.Handle(eventsv1connect.NewAttendanceServiceHandler(h, opts...))
 	srv.Handle(eventsv1connect.NewCalendarServiceHandler(h, opts...))
+	srv.Handle(auditv1connect.NewAuditServiceHandler(audit.NewHandler(log, "events", logger), opts...))
+	srv.Handle(openapi.Pattern, openapi.Handler("events"))                                      // the OpenAPI document of these APIs
+	srv.Handle(insightsv1connect.NewHistoryServiceHandler(api.NewHistory(st, logger), opts...)) // the insights service's rebuild
 	feeds := api.NewFeeds(h, deps.Tracer)
 	srv.Handle(api.PublicFeedPattern, feeds.Public())
 	srv.Handle(api.MemberFeedPattern, feeds.Member())
@@ -143,4 +176,17 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	return rt.Run(ctx, rt.Consume(cfg.Communities, erasures(st, cfg.Communities, logger)),
 		rt.Every(sweepEvery, false, sweep(h, cfg.NoShowAfter, logger)))
+}
+
+// partnerRefs checks partner ids through the partners service at url.
+func partnerRefs(url string, credentials auth.TokenSource, tp trace.TracerProvider) (*service.Refs, error) {
+	hc, opts, err := service.Client("events", credentials, tp)
+	if err != nil {
+		return nil, err
+	}
+	partners := partnersv1connect.NewPartnersServiceClient(hc, url, opts...)
+	return service.NewRefs("partner", func(ctx context.Context, community, id string) (bool, error) {
+		_, err := partners.GetPartner(ctx, connect.NewRequest(&partnersv1.GetPartnerRequest{Community: community, Id: id}))
+		return service.Owned(err)
+	}), nil
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/gen/kinship/partners/v1/partnersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
 	"github.com/kinshiphq/kinship/internal/auth/localissuer"
@@ -60,20 +61,6 @@ func (c *testClock) Advance(d time.Duration) {
 	c.offset += d
 }
 
-// fakeAccess answers VerifyAPIKey as the members service would, for one
-// organiser key of demo.
-type fakeAccess struct {
-	membersv1connect.UnimplementedAccessServiceHandler
-	key string
-}
-
-func (f fakeAccess) VerifyAPIKey(_ context.Context, req *connect.Request[membersv1.VerifyAPIKeyRequest]) (*connect.Response[membersv1.VerifyAPIKeyResponse], error) {
-	if req.Msg.GetKey() != f.key {
-		return nil, connect.NewError(connect.CodeNotFound, auth.ErrUnknownKey)
-	}
-	return connect.NewResponse(&membersv1.VerifyAPIKeyResponse{KeyId: "key-1", Community: "demo", Roles: []string{"organiser"}}), nil
-}
-
 type service struct {
 	url     string
 	dbPath  string
@@ -81,6 +68,9 @@ type service struct {
 	issuer  *authtest.Issuer
 	clock   *testClock
 	apiKey  string
+	// members and partners are what the fake members and partners
+	// services know, per community.
+	members, partners *directory
 	// The organiser's clients.
 	events     eventsv1connect.EventsServiceClient
 	attendance eventsv1connect.AttendanceServiceClient
@@ -106,8 +96,13 @@ func startWith(t testing.TB, configure func(*events.Config, *events.Deps)) *serv
 	if err != nil {
 		t.Fatal(err)
 	}
+	dirs := struct{ members, partners *directory }{newDirectory(), newDirectory()}
+	// The guard table's member, whom the team may answer for.
+	dirs.members.add("demo", membersv1.MemberStatus_MEMBER_STATUS_ACTIVE, "m-guard")
 	mux := http.NewServeMux()
 	mux.Handle(membersv1connect.NewAccessServiceHandler(fakeAccess{key: key.Plain}))
+	mux.Handle(membersv1connect.NewMembersServiceHandler(fakeMembers{dir: dirs.members}))
+	mux.Handle(partnersv1connect.NewPartnersServiceHandler(fakePartners{dir: dirs.partners}))
 	members := httptest.NewServer(mux)
 	t.Cleanup(members.Close)
 
@@ -116,11 +111,11 @@ func startWith(t testing.TB, configure func(*events.Config, *events.Deps)) *serv
 		t.Fatal(err)
 	}
 	s := &service{url: "http://" + ln.Addr().String(), dbPath: filepath.Join(t.TempDir(), "events.db"), brokers: brokers,
-		issuer: authtest.Start(t), clock: &testClock{}, apiKey: key.Plain}
+		issuer: authtest.Start(t), clock: &testClock{}, apiKey: key.Plain, members: dirs.members, partners: dirs.partners}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	cfg := events.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: s.dbPath, KafkaBrokers: brokers,
-		Communities: []string{"demo", "other"}, Auth: s.issuer.Config(), MembersURL: members.URL, PublicURL: "https://events.example.org",
+		Communities: []string{"demo", "other"}, Auth: s.issuer.Config(), MembersURL: members.URL, PartnersURL: members.URL, PublicURL: "https://events.example.org",
 		SweepEvery: time.Hour}
 	deps := events.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: noop.NewTracerProvider(), Listener: ln,
 		Credentials: s.issuer.WorkloadTokens(), Clock: s.clock.Now}
@@ -149,7 +144,13 @@ func startWith(t testing.TB, configure func(*events.Config, *events.Deps)) *serv
 // as returns clients acting as member memberID of demo.
 func (s *service) as(t testing.TB, memberID string, role auth.Role) (eventsv1connect.EventsServiceClient, eventsv1connect.AttendanceServiceClient, eventsv1connect.CalendarServiceClient) {
 	t.Helper()
-	tok := authtest.Bearer(s.issuer.Token(t, localissuer.Claims{Subject: "u-" + memberID, Community: "demo", Roles: []string{string(role)}, MemberID: memberID}))
+	return s.in(t, "demo", memberID, role)
+}
+
+// in returns clients acting as member memberID of community.
+func (s *service) in(t testing.TB, community, memberID string, role auth.Role) (eventsv1connect.EventsServiceClient, eventsv1connect.AttendanceServiceClient, eventsv1connect.CalendarServiceClient) {
+	t.Helper()
+	tok := authtest.Bearer(s.issuer.Token(t, localissuer.Claims{Subject: "u-" + memberID, Community: community, Roles: []string{string(role)}, MemberID: memberID}))
 	return eventsv1connect.NewEventsServiceClient(http.DefaultClient, s.url, tok),
 		eventsv1connect.NewAttendanceServiceClient(http.DefaultClient, s.url, tok),
 		eventsv1connect.NewCalendarServiceClient(http.DefaultClient, s.url, tok)
@@ -350,6 +351,9 @@ func TestBadInputIsRefusedAndLeavesNoTrace(t *testing.T) {
 		{"unknown time zone", func(p *eventsv1.EventSpec) { p.TimeZone = "Europe/Atlantis" }, "time_zone"},
 		{"invalid RRULE", func(p *eventsv1.EventSpec) { p.Recurrence = &eventsv1.Recurrence{Rrule: "FREQ=FORTNIGHTLY;COUNT=3"} }, "recurrence.rrule"},
 		{"endless RRULE", func(p *eventsv1.EventSpec) { p.Recurrence = &eventsv1.Recurrence{Rrule: "FREQ=DAILY"} }, "recurrence.rrule"},
+		{"RRULE with a tenth Friday of the month", func(p *eventsv1.EventSpec) {
+			p.Recurrence = &eventsv1.Recurrence{Rrule: "FREQ=MONTHLY;BYDAY=10FR;COUNT=2"}
+		}, "recurrence.rrule"},
 		{"online event without URL", func(p *eventsv1.EventSpec) {
 			p.Kind, p.OnlineUrl, p.Venue = eventsv1.EventKind_EVENT_KIND_ONLINE, "", nil
 		}, "online_url"},
@@ -493,6 +497,9 @@ func TestMemberErasureFromKafkaRemovesPersonalDataOnce(t *testing.T) {
 	}
 	if n := s.count(t, "SELECT count(*) FROM outbox WHERE event_type = '"+published.TypeRSVPCancelled+"'"); n != 1 {
 		t.Errorf("RSVPCancelled events = %d, want 1 (the duplicate had no effect)", n)
+	}
+	if n := s.count(t, "SELECT count(*) FROM audit_log WHERE action = 'member.forgotten' AND target_id = 'ada' AND actor_id = 'events/erasures'"); n != 1 {
+		t.Errorf("erasure audit entries = %d, want 1 by the consumer", n)
 	}
 }
 

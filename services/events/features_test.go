@@ -172,6 +172,11 @@ func TestSweepMarksNoShowsAndCompletesEvents(t *testing.T) {
 	if r, _ := bob.GetRSVP(ctx, connect.NewRequest(&eventsv1.GetRSVPRequest{OccurrenceId: occ})); r.Msg.GetRsvp().GetStatus() != eventsv1.RSVPStatus_RSVP_STATUS_NO_SHOW {
 		t.Errorf("bob = %s, want no_show", r.Msg.GetRsvp().GetStatus())
 	}
+	// The sweep's changes are audited, with the sweep as the actor.
+	if n := s.count(t, `SELECT count(*) FROM audit_log WHERE actor_kind = 'workload' AND actor_id = 'events/sweep'
+		AND action IN ('no_shows.marked', 'event.completed')`); n != 2 {
+		t.Errorf("sweep audit entries = %d, want the no-shows and the completion", n)
+	}
 	if _, err := bob.GiveFeedback(ctx, connect.NewRequest(&eventsv1.GiveFeedbackRequest{OccurrenceId: occ, Rating: 1})); connect.CodeOf(err) != connect.CodeFailedPrecondition {
 		t.Errorf("feedback from a no-show = %v, want FailedPrecondition", err)
 	}
@@ -190,9 +195,21 @@ func TestSweepMarksNoShowsAndCompletesEvents(t *testing.T) {
 	if err != nil || len(list.Msg.GetFeedback()) != 1 || list.Msg.GetFeedback()[0].GetComment() != "Nice" {
 		t.Errorf("feedback list = %v, %v", list, err)
 	}
-	waitForTypes(t, s.brokers, published.TypeEventScheduled, published.TypeRSVPReceived, published.TypeSeatTaken,
+	evs := waitForTypes(t, s.brokers, published.TypeEventScheduled, published.TypeRSVPReceived, published.TypeSeatTaken,
 		published.TypeRSVPReceived, published.TypeSeatTaken, published.TypeCheckedIn, published.TypeNoShow, published.TypeEventUpdated,
-		published.TypeFeedbackGiven)
+		published.TypeEventCompleted, published.TypeFeedbackGiven)
+	// The completion tells the members service whom to credit with hosting,
+	// and how it went.
+	for _, ev := range evs {
+		if ev.Type != published.TypeEventCompleted {
+			continue
+		}
+		done, err := published.DecodeEventCompleted(ev)
+		if err != nil || done.GetEventId() != e.GetId() || done.GetAttended() != 1 || done.GetNoShows() != 1 || done.GetSeatsTaken() != 2 ||
+			done.GetOccurrences() != 1 || !slices.Equal(done.GetHostIds(), e.GetSpec().GetHostIds()) || done.GetCompletedAt() == nil {
+			t.Errorf("EventCompleted = %v, %v; want 1 attended and 1 no-show of 2 seats, with the hosts", done, err)
+		}
+	}
 }
 
 func TestSuggestEventsForTheOnboardingJourney(t *testing.T) {

@@ -10,11 +10,16 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	auditv1 "github.com/kinshiphq/kinship/gen/kinship/audit/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
 	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
+	insightsv1 "github.com/kinshiphq/kinship/gen/kinship/insights/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
 	"github.com/kinshiphq/kinship/services/events/api"
+	"github.com/kinshiphq/kinship/services/insights/insightstest"
 )
 
 // Outcomes of a guarded call.
@@ -52,10 +57,15 @@ var expectations = authtest.Table{
 	eventsv1connect.AttendanceServiceGetFeedbackSummaryProcedure: authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
 	eventsv1connect.AttendanceServiceListFeedbackProcedure:       authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	eventsv1connect.AttendanceServiceForgetMemberProcedure:       authtest.Row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
+	// Subject access: each for themselves, organisers for anyone.
+	eventsv1connect.AttendanceServiceExportMemberDataProcedure: authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
 
 	eventsv1connect.CalendarServiceGetFeedTokenProcedure:    ownRow(),
 	eventsv1connect.CalendarServiceRotateFeedTokenProcedure: ownRow(),
 	eventsv1connect.CalendarServiceExportEventICSProcedure:  authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+
+	auditv1connect.AuditServiceListAuditEntriesProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	insightsv1connect.HistoryServiceReadHistoryProcedure: authtest.Row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
 }
 
 // row fills a table row: anonymous callers get none, bad tokens are
@@ -75,6 +85,8 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 		eventsv1.File_kinship_events_v1_events_service_proto.Services().ByName("EventsService"),
 		eventsv1.File_kinship_events_v1_events_service_proto.Services().ByName("AttendanceService"),
 		eventsv1.File_kinship_events_v1_events_service_proto.Services().ByName("CalendarService"),
+		auditv1.File_kinship_audit_v1_audit_proto.Services().ByName("AuditService"),
+		insightsv1.File_kinship_insights_v1_history_proto.Services().ByName("HistoryService"),
 	}
 	authtest.CheckCovered(t, api.Policy(), expectations, services...)
 
@@ -91,6 +103,9 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 				n++
 				body := map[string]any{"community": "demo", "id": e.GetId(), "eventId": e.GetId(), "occurrenceId": occurrenceID, "memberId": memberID}
 				switch procedure {
+				case insightsv1connect.HistoryServiceReadHistoryProcedure:
+					authtest.CheckGuard(t, procedure, caller, insightstest.ReadHistoryAs(s.url, tokens[caller]), want[caller])
+					return
 				case eventsv1connect.EventsServiceCreateEventProcedure:
 					body = map[string]any{"community": "demo", "event": map[string]any{"title": fmt.Sprintf("Guard %d", n), "kind": "EVENT_KIND_ONLINE",
 						"onlineUrl": "https://meet.example.org/g", "startTime": e.GetSpec().GetStartTime().AsTime().Format(time.RFC3339),

@@ -136,7 +136,7 @@ func TestProfileConsentLevelsAndErasureArePublished(t *testing.T) {
 	ctx := context.Background()
 	join := validJoin()
 	join.Profile = &membersv1.Profile{TimeZone: "Europe/Berlin", Location: &membersv1.Location{City: "Berlin", CountryCode: "de"}}
-	joined, err := s.anon.JoinCommunity(ctx, connect.NewRequest(join))
+	joined, err := s.client.JoinCommunity(ctx, connect.NewRequest(join))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func eventTypes(t *testing.T, brokers []string, memberID string) []string {
 func TestCheckInsFromTheEventsServiceBecomeActivities(t *testing.T) {
 	s := start(t)
 	ctx := context.Background()
-	joined, err := s.anon.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	joined, err := s.client.JoinCommunity(ctx, connect.NewRequest(validJoin()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestUnsubscribesFromCommunicationsWithdrawConsent(t *testing.T) {
 	ctx := context.Background()
 	join := validJoin()
 	join.EmailConsent = true
-	joined, err := s.anon.JoinCommunity(ctx, connect.NewRequest(join))
+	joined, err := s.client.JoinCommunity(ctx, connect.NewRequest(join))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func TestUnsubscribesFromCommunicationsWithdrawConsent(t *testing.T) {
 func TestPartnerContributionsBecomeActivities(t *testing.T) {
 	s := start(t)
 	ctx := context.Background()
-	joined, err := s.anon.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	joined, err := s.client.JoinCommunity(ctx, connect.NewRequest(validJoin()))
 	if err != nil {
 		t.Fatal(err)
 	}

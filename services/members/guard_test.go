@@ -10,10 +10,15 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	auditv1 "github.com/kinshiphq/kinship/gen/kinship/audit/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
+	insightsv1 "github.com/kinshiphq/kinship/gen/kinship/insights/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
+	"github.com/kinshiphq/kinship/services/insights/insightstest"
 	"github.com/kinshiphq/kinship/services/members/api"
 )
 
@@ -44,6 +49,7 @@ var expectations = authtest.Table{
 	membersv1connect.MembersServiceEraseMemberProcedure:      authtest.Row(unauthenticated, allowed, denied, allowed, allowed, allowed, allowed),
 	membersv1connect.MembersServiceImportMembersProcedure:    authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
 	membersv1connect.MembersServiceExportMembersProcedure:    authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.MembersServiceConfirmEmailProcedure:     authtest.Row(unauthenticated, denied, denied, denied, denied, denied, allowed),
 
 	membersv1connect.SegmentsServiceCreateSegmentProcedure:      authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	membersv1connect.SegmentsServiceListSegmentsProcedure:       authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
@@ -64,6 +70,24 @@ var expectations = authtest.Table{
 	membersv1connect.AccessServiceRevokeAPIKeyProcedure:     authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
 	membersv1connect.AccessServiceListAuditEntriesProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
 	membersv1connect.AccessServiceVerifyAPIKeyProcedure:     authtest.Row(unauthenticated, denied, denied, denied, denied, denied, allowed),
+
+	membersv1connect.IntegrationsServiceCreateActivitySourceProcedure:       authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.IntegrationsServiceListActivitySourcesProcedure:        authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.IntegrationsServiceRotateActivitySourceSecretProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.IntegrationsServiceDeleteActivitySourceProcedure:       authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	membersv1connect.IntegrationsServiceListDeliveriesProcedure:             authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.IntegrationsServiceListUnmatchedActivitiesProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.IntegrationsServiceRecordActivitiesProcedure:           authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.IntegrationsServiceImportActivitiesProcedure:           authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	membersv1connect.IntegrationsServiceLinkHandleProcedure:                 authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	membersv1connect.IntegrationsServiceUnlinkHandleProcedure:               authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	membersv1connect.IntegrationsServiceListHandlesProcedure:                authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+
+	membersv1connect.ReferralsServiceGetReferralCodeProcedure: authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	membersv1connect.ReferralsServiceListReferralsProcedure:   authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
+
+	auditv1connect.AuditServiceListAuditEntriesProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	insightsv1connect.HistoryServiceReadHistoryProcedure: authtest.Row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
 }
 
 // row fills a table row: anonymous callers get none, bad tokens are
@@ -76,12 +100,16 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 		membersv1.File_kinship_members_v1_segments_proto.Services().ByName("SegmentsService"),
 		membersv1.File_kinship_members_v1_engagement_proto.Services().ByName("EngagementService"),
 		membersv1.File_kinship_members_v1_access_proto.Services().ByName("AccessService"),
+		membersv1.File_kinship_members_v1_integrations_proto.Services().ByName("IntegrationsService"),
+		membersv1.File_kinship_members_v1_referrals_proto.Services().ByName("ReferralsService"),
+		auditv1.File_kinship_audit_v1_audit_proto.Services().ByName("AuditService"),
+		insightsv1.File_kinship_insights_v1_history_proto.Services().ByName("HistoryService"),
 	}
 	authtest.CheckCovered(t, api.Policy(), expectations, services...)
 
 	s := start(t)
 	ctx := context.Background()
-	self, err := s.anon.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	self, err := s.client.JoinCommunity(ctx, connect.NewRequest(validJoin()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +137,11 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 				switch procedure {
 				case membersv1connect.MembersServiceJoinCommunityProcedure:
 					body = map[string]any{"community": "demo", "email": fmt.Sprintf("guard-%d@example.org", n), "displayName": "Guard"}
-				case membersv1connect.MembersServiceImportMembersProcedure, membersv1connect.MembersServiceExportMembersProcedure:
+				case insightsv1connect.HistoryServiceReadHistoryProcedure:
+					authtest.CheckGuard(t, procedure, caller, insightstest.ReadHistoryAs(s.url, tokens[caller]), want[caller])
+					return
+				case membersv1connect.MembersServiceImportMembersProcedure, membersv1connect.MembersServiceExportMembersProcedure,
+					membersv1connect.IntegrationsServiceImportActivitiesProcedure:
 					got := callStream(t, s.url, procedure, tokens[caller])
 					authtest.CheckGuard(t, procedure, caller, got, want[caller])
 					return
@@ -121,6 +153,8 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 					body["purpose"], body["granted"], body["source"], body["policyVersion"] = "email.digest", true, "form", "v1"
 				case membersv1connect.MembersServiceAssignRoleProcedure, membersv1connect.MembersServiceRevokeRoleProcedure:
 					body["role"] = "ambassador"
+				case membersv1connect.MembersServiceConfirmEmailProcedure:
+					body["email"] = "ada@example.org"
 				case membersv1connect.MembersServiceMergeMembersProcedure:
 					body["primaryId"], body["duplicateId"] = memberID, "01a21500-0000-7000-8000-000000000000"
 				case membersv1connect.SegmentsServiceCreateSegmentProcedure:
@@ -153,7 +187,12 @@ func callStream(t *testing.T, url, procedure, token string) string {
 	c := membersv1connect.NewMembersServiceClient(http.DefaultClient, url, opts...)
 	ctx := context.Background()
 	var err error
-	if procedure == membersv1connect.MembersServiceImportMembersProcedure {
+	if procedure == membersv1connect.IntegrationsServiceImportActivitiesProcedure {
+		stream := membersv1connect.NewIntegrationsServiceClient(http.DefaultClient, url, opts...).ImportActivities(ctx)
+		if err = stream.Send(&membersv1.ImportActivitiesRequest{Community: "demo", Chunk: []byte("type,occurred_at,source_event_id,member_id\n")}); err == nil {
+			_, err = stream.CloseAndReceive()
+		}
+	} else if procedure == membersv1connect.MembersServiceImportMembersProcedure {
 		stream := c.ImportMembers(ctx)
 		if err = stream.Send(&membersv1.ImportMembersRequest{Community: "demo", DryRun: true, Chunk: []byte("email,display_name\n")}); err == nil {
 			_, err = stream.CloseAndReceive()
@@ -176,7 +215,7 @@ func callStream(t *testing.T, url, procedure, token string) string {
 func TestWorkloadsGiveOnlyTheAmbassadorRole(t *testing.T) {
 	s := start(t)
 	ctx := context.Background()
-	joined, err := s.anon.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	joined, err := s.client.JoinCommunity(ctx, connect.NewRequest(validJoin()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,12 +8,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
+	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
+	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/gen/openapi"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/db"
@@ -22,6 +27,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/service"
 	"github.com/kinshiphq/kinship/services/members/api"
+	"github.com/kinshiphq/kinship/services/members/events"
 	"github.com/kinshiphq/kinship/services/members/store"
 )
 
@@ -39,8 +45,9 @@ type Config struct {
 	Communities []string
 	// Auth says which bearer tokens to trust.
 	Auth auth.TokenConfig
-	// Limits bound public endpoints such as JoinCommunity; zero values
-	// take the defaults.
+	// Limits bound public endpoints such as JoinCommunity, per client
+	// address (read from X-Forwarded-For only behind Limits.TrustedProxies)
+	// and per credential; zero values take the defaults.
 	Limits auth.Limits
 	// LevelReviewEvery is how often downgrades apply; 0 means daily.
 	LevelReviewEvery time.Duration
@@ -62,6 +69,9 @@ type Deps struct {
 	Meter metric.MeterProvider
 	// Listener, when set, is served instead of listening on HTTPAddr.
 	Listener net.Listener
+	// Now is the clock the activity sources' webhooks read (their replay
+	// windows); nil means time.Now. Tests pass a fake clock.
+	Now func() time.Time
 }
 
 // Run serves the members API and relays its outbox until ctx ends.
@@ -78,7 +88,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	defer rt.Close()
 	d, srv := rt.DB, rt.Server
-	st := store.New(d, rt.Outbox)
+	st := store.New(d, rt.Outbox).WithLevelEvents(events.Factory{})
 	if err := st.EnsureCommunities(ctx, cfg.Communities...); err != nil {
 		return fmt.Errorf("members: %w", err)
 	}
@@ -86,21 +96,48 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: st, Policy: api.Policy(), Limits: cfg.Limits, Logger: logger})
-	opts := rpc.HandlerOptions(deps.Tracer, logger, guard)
 	log := audit.New(d)
-	srv.Handle(membersv1connect.NewMembersServiceHandler(api.New(st, log, logger), opts...))
-	srv.Handle(membersv1connect.NewSegmentsServiceHandler(api.NewSegments(st, logger), opts...))
-	srv.Handle(membersv1connect.NewEngagementServiceHandler(api.NewEngagement(st, log, logger), opts...))
-	srv.Handle(membersv1connect.NewAccessServiceHandler(api.NewAccess(st, log, logger), opts...))
+	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Keys: api.Keys(st, log), Policy: api.Policy(), Limits: cfg.Limits, Logger: logger})
+	for _, r := range routes(st, log, logger, deps.Now, rpc.HandlerOptions(deps.Tracer, logger, guard)) {
+		srv.Handle(r.pattern, r.handler)
+	}
+	// The activity sources' webhooks: signed, not credentialed.
+	srv.Handle(api.IngestPattern, api.NewIngest(st, log, logger, cfg.Communities, deps.Now))
+	// The OpenAPI document of the JSON form of these APIs.
+	srv.Handle(openapi.Pattern, openapi.Handler("members"))
 
 	every := cfg.LevelReviewEvery
 	if every <= 0 {
 		every = 24 * time.Hour
 	}
-	work := []func(context.Context) error{rt.Every(every, false, reviewLevels(cfg.Communities, st, logger))}
+	work := []func(context.Context) error{rt.Every(every, false, reviewLevels(cfg.Communities, st, logger)),
+		rt.Every(time.Hour, true, pruneIntegrations(st, logger))}
 	for _, f := range feeds(st) {
 		work = append(work, rt.Consume(cfg.Communities, f))
 	}
 	return rt.Run(ctx, work...)
+}
+
+// route is one API the service serves.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
+// routes are the members service's Connect APIs over st, auditing to log,
+// reading time from now (nil means time.Now), each built with opts (the
+// guard among them).
+func routes(st *store.Store, log *audit.Log, logger *slog.Logger, now func() time.Time, opts []connect.HandlerOption) []route {
+	var out []route
+	add := func(pattern string, h http.Handler) { out = append(out, route{pattern, h}) }
+	add(membersv1connect.NewMembersServiceHandler(api.New(st, log, logger), opts...))
+	add(membersv1connect.NewSegmentsServiceHandler(api.NewSegments(st, log, logger), opts...))
+	add(membersv1connect.NewEngagementServiceHandler(api.NewEngagement(st, log, logger), opts...))
+	add(membersv1connect.NewAccessServiceHandler(api.NewAccess(st, log, logger), opts...))
+	add(membersv1connect.NewIntegrationsServiceHandler(api.NewIntegrations(st, log, logger, now), opts...))
+	add(membersv1connect.NewReferralsServiceHandler(api.NewReferrals(st, log, logger), opts...))
+	// The service's own audit log, as every service serves it.
+	add(auditv1connect.NewAuditServiceHandler(audit.NewHandler(log, "members", logger), opts...))
+	add(insightsv1connect.NewHistoryServiceHandler(api.NewHistory(st, logger), opts...)) // the insights service's rebuild
+	return out
 }

@@ -43,7 +43,11 @@ type service struct {
 	anon   membersv1connect.MembersServiceClient
 }
 
-func start(t *testing.T) *service {
+func start(t *testing.T) *service { t.Helper(); return startWith(t, nil) }
+
+// startWith runs the service with deps changed by change (a clock, for
+// instance) before it starts.
+func startWith(t *testing.T, change func(*members.Deps)) *service {
 	t.Helper()
 	brokers := kafkatest.Start(t)
 	if err := kafka.EnsureTopics(context.Background(), brokers, kafka.Security{}, kafka.Topic{Name: events.Topic("demo"), Partitions: 1, ReplicationFactor: 1}); err != nil {
@@ -56,10 +60,13 @@ func start(t *testing.T) *service {
 	s := &service{url: "http://" + ln.Addr().String(), dbPath: filepath.Join(t.TempDir(), "members.db"), brokers: brokers, issuer: authtest.Start(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	deps := members.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: noop.NewTracerProvider(), Listener: ln}
+	if change != nil {
+		change(&deps)
+	}
 	go func() {
 		done <- members.Run(ctx, members.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: s.dbPath, KafkaBrokers: brokers,
-			Communities: []string{"demo", "other"}, Auth: s.issuer.Config()},
-			members.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: noop.NewTracerProvider(), Listener: ln})
+			Communities: []string{"demo", "other"}, Auth: s.issuer.Config()}, deps)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -75,6 +82,17 @@ func start(t *testing.T) *service {
 	s.client = membersv1connect.NewMembersServiceClient(http.DefaultClient, s.url, authtest.Bearer(s.issuer.For(t, "demo", auth.Organiser)))
 	s.anon = membersv1connect.NewMembersServiceClient(http.DefaultClient, s.url)
 	return s
+}
+
+// add joins a member as the demo organiser, vouching for their address,
+// and returns their id.
+func (s *service) add(t *testing.T, req *membersv1.JoinCommunityRequest) string {
+	t.Helper()
+	res, err := s.client.JoinCommunity(context.Background(), connect.NewRequest(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Msg.GetMember().GetId()
 }
 
 func (s *service) count(t *testing.T, table string) int {
@@ -112,13 +130,14 @@ func validJoin() *membersv1.JoinCommunityRequest {
 func TestJoinCommunityPublishesMemberJoined(t *testing.T) {
 	s := start(t)
 	ctx := context.Background()
-	res, err := s.anon.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	res, err := s.client.JoinCommunity(ctx, connect.NewRequest(validJoin()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := res.Msg.GetMember()
-	if m.GetId() == "" || m.GetStatus() != membersv1.MemberStatus_MEMBER_STATUS_ACTIVE || m.GetEmail() != "ada@example.org" {
-		t.Errorf("joined member = %v", m)
+	if m.GetId() == "" || m.GetStatus() != membersv1.MemberStatus_MEMBER_STATUS_ACTIVE || m.GetEmail() != "ada@example.org" ||
+		!m.GetEmailVerified() || !m.GetEmailConsent() {
+		t.Errorf("member an organiser added = %v, want active, verified, consenting", m)
 	}
 	got, err := s.client.GetMember(ctx, connect.NewRequest(&membersv1.GetMemberRequest{Community: "demo", Id: m.GetId()}))
 	if err != nil {
@@ -128,16 +147,16 @@ func TestJoinCommunityPublishesMemberJoined(t *testing.T) {
 		t.Errorf("GetMember = %v", got.Msg.GetMember())
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for s.topicRecords(t) < 1 {
+	for s.topicRecords(t) < 2 {
 		if time.Now().After(deadline) {
-			t.Fatal("MemberJoined never reached the topic")
+			t.Fatal("MemberJoined and ConsentChanged never reached the topic")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	_, err = s.anon.JoinCommunity(ctx, connect.NewRequest(validJoin()))
+	_, err = s.client.JoinCommunity(ctx, connect.NewRequest(validJoin()))
 	if connect.CodeOf(err) != connect.CodeAlreadyExists {
-		t.Errorf("second join with the same e-mail: %v, want AlreadyExists", err)
+		t.Errorf("an organiser adding the same e-mail again: %v, want AlreadyExists", err)
 	}
 }
 
@@ -218,6 +237,9 @@ func TestBadInputIsRefusedAndLeavesNoTrace(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // give a wrongly appended event time to be relayed
 	if n := s.count(t, "members"); n != 0 {
 		t.Errorf("members stored = %d, want 0", n)
+	}
+	if n := s.count(t, "audit_log"); n != 0 {
+		t.Errorf("audit entries = %d, want 0", n)
 	}
 	if n := s.count(t, "outbox"); n != 0 {
 		t.Errorf("outbox events = %d, want 0", n)

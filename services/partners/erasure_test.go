@@ -7,6 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	partnersv1 "github.com/kinshiphq/kinship/gen/kinship/partners/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/partners/v1/partnersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
@@ -16,6 +17,7 @@ func TestForgetMemberUnlinksTheirContributionsOnce(t *testing.T) {
 	s := start(t)
 	ctx := context.Background()
 	p := addPartner(t, s, "Repair Guild")
+	s.members.add("demo", membersv1.MemberStatus_MEMBER_STATUS_ACTIVE, "member-8")
 	for _, member := range []string{"member-7", "member-7", "member-8"} {
 		if _, err := s.contributions.RecordContribution(ctx, connect.NewRequest(&partnersv1.RecordContributionRequest{PartnerId: p.GetId(),
 			Kind: partnersv1.ContributionKind_CONTRIBUTION_KIND_VOLUNTEER_HOURS, Date: "2026-03-10", VolunteerMinutes: 90, MemberId: member})); err != nil {

@@ -2,20 +2,20 @@ package partners_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
-	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	auditv1 "github.com/kinshiphq/kinship/gen/kinship/audit/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
+	insightsv1 "github.com/kinshiphq/kinship/gen/kinship/insights/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
 	partnersv1 "github.com/kinshiphq/kinship/gen/kinship/partners/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/partners/v1/partnersv1connect"
-	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
+	"github.com/kinshiphq/kinship/services/insights/insightstest"
 	"github.com/kinshiphq/kinship/services/partners/api"
 )
 
@@ -39,6 +39,11 @@ var expectations = authtest.Table{
 	partnersv1connect.PartnersServiceListDueForReviewProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	partnersv1connect.PartnersServiceLogInteractionProcedure:      authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	partnersv1connect.PartnersServiceListInteractionsProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	// Everyone may export their own data; organisers anyone's.
+	partnersv1connect.PartnersServiceExportMemberDataProcedure: authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+
+	partnersv1connect.AttentionServiceListAttentionProcedure:        authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	partnersv1connect.AttentionServiceAcknowledgeAttentionProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 
 	partnersv1connect.ContactsServiceAddContactProcedure:           authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	partnersv1connect.ContactsServiceGetContactProcedure:           authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
@@ -65,30 +70,19 @@ var expectations = authtest.Table{
 	partnersv1connect.ReportsServiceContributionTotalsProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	partnersv1connect.ReportsServiceExpiringAgreementsProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	partnersv1connect.ReportsServiceExportReportProcedure:       authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+
+	auditv1connect.AuditServiceListAuditEntriesProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	insightsv1connect.HistoryServiceReadHistoryProcedure: authtest.Row(unauthenticated, denied, denied, denied, denied, allowed, allowed),
 }
 
 // row fills a table row: anonymous callers get none, bad tokens are
 // unauthenticated, another community's organiser is denied, the API key
 // (an organiser key) is treated as an organiser, and the roles follow.
 
-// fakeAccess stands in for the members service's AccessService: it knows
-// one organiser key of demo.
-type fakeAccess struct {
-	membersv1connect.UnimplementedAccessServiceHandler
-	key string
-}
-
-func (f fakeAccess) VerifyAPIKey(_ context.Context, req *connect.Request[membersv1.VerifyAPIKeyRequest]) (*connect.Response[membersv1.VerifyAPIKeyResponse], error) {
-	if req.Msg.GetKey() != f.key {
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("unknown key"))
-	}
-	return connect.NewResponse(&membersv1.VerifyAPIKeyResponse{KeyId: "key-1", Community: "demo", Roles: []string{"organiser"}}), nil
-}
-
 func TestEveryRPCIsGuarded(t *testing.T) {
 	files := []protoreflect.FileDescriptor{partnersv1.File_kinship_partners_v1_partners_proto, partnersv1.File_kinship_partners_v1_contacts_proto,
 		partnersv1.File_kinship_partners_v1_agreements_proto, partnersv1.File_kinship_partners_v1_contributions_proto,
-		partnersv1.File_kinship_partners_v1_reports_proto}
+		partnersv1.File_kinship_partners_v1_reports_proto, partnersv1.File_kinship_partners_v1_attention_proto, auditv1.File_kinship_audit_v1_audit_proto, insightsv1.File_kinship_insights_v1_history_proto}
 	var services []protoreflect.ServiceDescriptor
 	for _, f := range files {
 		for i := range f.Services().Len() {
@@ -97,22 +91,19 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 	}
 	authtest.CheckCovered(t, api.Policy(), expectations, services...)
 
-	key, err := auth.NewAPIKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, handler := membersv1connect.NewAccessServiceHandler(fakeAccess{key: key.Plain})
-	members := httptest.NewServer(handler)
-	t.Cleanup(members.Close)
-	s := start(t, func(s *service) { s.membersURL = members.URL })
+	s := start(t)
 	p := addPartner(t, s, "Solar Co-op")
 
 	tokens := s.issuer.Tokens(t, "demo", "m-1")
-	tokens["api-key"] = key.Plain
+	tokens["api-key"] = s.apiKey
 
 	for procedure, want := range expectations {
 		for _, caller := range authtest.Callers(true) {
 			t.Run(procedure+"/"+caller, func(t *testing.T) {
+				if procedure == insightsv1connect.HistoryServiceReadHistoryProcedure {
+					authtest.CheckGuard(t, procedure, caller, insightstest.ReadHistoryAs(s.url, tokens[caller]), want[caller])
+					return
+				}
 				if procedure == partnersv1connect.ReportsServiceExportReportProcedure {
 					authtest.CheckGuard(t, procedure, caller, export(s.url, tokens[caller]), want[caller])
 					return

@@ -83,9 +83,15 @@ type service struct {
 	clock   *fakeClock
 	logs    *lockedBuffer
 	spans   *tracetest.SpanRecorder
-	// membersURL is the fake members API that verifies API keys.
-	membersURL string
-	stop       func()
+	// membersURL and eventsURL are the fake members and events APIs, which
+	// verify API keys (apiKey, an organiser's of demo) and know the
+	// members and events of each community.
+	membersURL, eventsURL string
+	apiKey                string
+	members, events       *directory
+	// communicationsURL, when set, is where attention e-mails go.
+	communicationsURL string
+	stop              func()
 
 	// The clients call as the demo organiser.
 	partners      partnersv1connect.PartnersServiceClient
@@ -106,6 +112,7 @@ func start(t *testing.T, options ...func(*service)) *service {
 	s := &service{dbPath: filepath.Join(t.TempDir(), "partners.db"), brokers: brokers, issuer: authtest.Start(t), clock: &fakeClock{},
 		logs: &lockedBuffer{}, spans: tracetest.NewSpanRecorder()}
 	s.clock.Set("2026-03-15")
+	s.neighbours(t)
 	for _, o := range options {
 		o(s)
 	}
@@ -132,7 +139,7 @@ func (s *service) run(t *testing.T) {
 	logger := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
 	cfg := partners.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: s.dbPath, KafkaBrokers: s.brokers, Communities: []string{"demo", "other"},
-		Auth: s.issuer.Config(), MembersURL: s.membersURL, SweepEvery: time.Hour}
+		Auth: s.issuer.Config(), MembersURL: s.membersURL, EventsURL: s.eventsURL, SweepEvery: time.Hour, CommunicationsURL: s.communicationsURL}
 	go func() {
 		done <- partners.Run(ctx, cfg, partners.Deps{Logger: logger, Tracer: tp, Listener: ln, Credentials: s.issuer.WorkloadTokens(), Now: s.clock.Now})
 	}()

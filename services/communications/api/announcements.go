@@ -68,15 +68,13 @@ func (h *Handler) CreateAnnouncement(ctx context.Context, req *connect.Request[c
 	if len(members) == 0 && len(hooks) == 0 {
 		return nil, h.toConnect(ctx, req.Spec(), validate.Field("filter", "%s", domain.ErrEmptySegment.Error()))
 	}
-	stored, created, err := h.store.QueueAnnouncement(ctx, a, members, hooks, func(m domain.Message) (kafka.Event, error) { return h.events.MessageQueued(m) })
+	stored, created, err := h.store.QueueAnnouncement(ctx, a, members, hooks, func(m domain.Message) (kafka.Event, error) { return h.events.MessageQueued(m) },
+		h.record(ctx, community, "announcement.created", "announcement", a.ID))
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	if created {
 		h.delivery.Wake()
-		if err := h.audit.RecordNow(ctx, community, "announcement.created", "announcement", a.ID); err != nil {
-			return nil, h.toConnect(ctx, req.Spec(), err)
-		}
 		h.logger.InfoContext(ctx, "announcement queued", "community", community, "announcement_id", a.ID, "recipients", len(members), "webhooks", len(hooks))
 	}
 	return connect.NewResponse(&communicationsv1.CreateAnnouncementResponse{Announcement: announcementToProto(stored)}), nil
@@ -101,10 +99,8 @@ func (h *Handler) CancelAnnouncement(ctx context.Context, req *connect.Request[c
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	if err := h.store.CancelAnnouncement(ctx, community, req.Msg.GetId()); err != nil {
-		return nil, h.toConnect(ctx, req.Spec(), err)
-	}
-	if err := h.audit.RecordNow(ctx, community, "announcement.cancelled", "announcement", req.Msg.GetId()); err != nil {
+	id := req.Msg.GetId()
+	if err := h.store.CancelAnnouncement(ctx, community, id, h.record(ctx, community, "announcement.cancelled", "announcement", id)); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	a, err := h.store.Announcement(ctx, community, req.Msg.GetId())
@@ -155,14 +151,11 @@ func (h *Handler) CreateWebhook(ctx context.Context, req *connect.Request[commun
 		communicationsv1.WebhookFormat_WEBHOOK_FORMAT_GENERIC: domain.FormatGeneric, communicationsv1.WebhookFormat_WEBHOOK_FORMAT_SLACK: domain.FormatSlack,
 		communicationsv1.WebhookFormat_WEBHOOK_FORMAT_DISCORD: domain.FormatDiscord, communicationsv1.WebhookFormat_WEBHOOK_FORMAT_MATRIX: domain.FormatMatrix,
 	}[req.Msg.GetFormat()]
-	w, err := domain.NewWebhook(community, req.Msg.GetUrl(), format, newID(), base64.RawURLEncoding.EncodeToString(secret[:]), h.now())
+	w, err := domain.NewWebhook(community, req.Msg.GetUrl(), format, newID(), base64.RawURLEncoding.EncodeToString(secret[:]), h.now(), h.opts.Destinations)
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	if err := h.store.CreateWebhook(ctx, w); err != nil {
-		return nil, h.toConnect(ctx, req.Spec(), err)
-	}
-	if err := h.audit.RecordNow(ctx, community, "webhook.created", "webhook", w.ID); err != nil {
+	if err := h.store.CreateWebhook(ctx, w, h.record(ctx, community, "webhook.created", "webhook", w.ID)); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	created := webhookToProto(w)
@@ -187,13 +180,15 @@ func (h *Handler) ListWebhooks(ctx context.Context, req *connect.Request[communi
 	return connect.NewResponse(res), nil
 }
 
-// DeleteWebhook removes a webhook.
+// DeleteWebhook removes a webhook; NotFound when the community has none of
+// that id.
 func (h *Handler) DeleteWebhook(ctx context.Context, req *connect.Request[communicationsv1.DeleteWebhookRequest]) (*connect.Response[communicationsv1.DeleteWebhookResponse], error) {
 	community, err := h.community(req.Msg.GetCommunity())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	if err := h.store.DeleteWebhook(ctx, community, req.Msg.GetId()); err != nil {
+	id := req.Msg.GetId()
+	if err := h.store.DeleteWebhook(ctx, community, id, h.record(ctx, community, "webhook.deleted", "webhook", id)); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	return connect.NewResponse(&communicationsv1.DeleteWebhookResponse{}), nil

@@ -18,7 +18,8 @@ import (
 // erasure workflow, as the recipients projection does on MemberErased:
 // the projection row goes and the delivery log keeps ids only. The audit
 // entry is written in the same transaction. Calling it again removes
-// nothing more.
+// nothing more. Only the named community's data is touched: an id of
+// another community's member removes nothing.
 func (h *Handler) ForgetMember(ctx context.Context, req *connect.Request[communicationsv1.ForgetMemberRequest]) (*connect.Response[communicationsv1.ForgetMemberResponse], error) {
 	community, err := h.community(req.Msg.GetCommunity())
 	if err != nil {
@@ -34,17 +35,15 @@ func (h *Handler) ForgetMember(ctx context.Context, req *connect.Request[communi
 	}
 	removed := false
 	err = h.store.DB().InTx(ctx, func(tx *sql.Tx) error {
-		r, err := h.store.Recipient(ctx, tx, memberID)
+		_, err := h.store.Recipient(ctx, tx, community, memberID)
 		switch {
 		case errors.Is(err, store.ErrNoRecipient):
 		case err != nil:
 			return err
-		case r.Community != community:
-			return validate.Field("member_id", "is a recipient of another community")
 		default:
 			removed = true
 		}
-		if err := h.store.EraseRecipient(ctx, tx, memberID); err != nil {
+		if err := h.store.EraseRecipient(ctx, tx, community, memberID); err != nil {
 			return err
 		}
 		return h.audit.Record(ctx, tx, community, "member.forgotten", "member", memberID)

@@ -9,6 +9,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/communications/domain"
+	"github.com/kinshiphq/kinship/services/communications/store"
 )
 
 // toConnect maps an error to the Connect code a caller can act on.
@@ -23,7 +24,7 @@ func (h *Handler) toConnect(ctx context.Context, spec connect.Spec, err error) e
 	case errors.Is(err, errMailUnavailable):
 		return connect.NewError(connect.CodeUnavailable, errMailUnavailable)
 	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrTemplateNotFound), errors.Is(err, domain.ErrAnnouncementNotFound),
-		errors.Is(err, domain.ErrWebhookNotFound):
+		errors.Is(err, domain.ErrWebhookNotFound), errors.Is(err, domain.ErrNoSuchMember), errors.Is(err, store.ErrNoRecipient):
 		return connect.NewError(connect.CodeNotFound, err)
 	}
 	return rpc.ToConnect(ctx, h.logger, spec.Procedure, err)

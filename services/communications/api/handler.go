@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"time"
@@ -17,6 +18,7 @@ import (
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	"github.com/kinshiphq/kinship/internal/audit"
+	"github.com/kinshiphq/kinship/internal/outbound"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/communications/domain"
 	"github.com/kinshiphq/kinship/services/communications/events"
@@ -30,6 +32,14 @@ type Delivery interface {
 	Wake()
 }
 
+// Members is what the API asks of the members service.
+type Members interface {
+	// ConfirmEmail records that the holder of email followed the
+	// confirmation link of memberID; domain.ErrStaleConfirmation when the
+	// member no longer has or asks for that address.
+	ConfirmEmail(ctx context.Context, community, memberID, email string) error
+}
+
 // Options configure the API.
 type Options struct {
 	// Communities are the community slugs served here.
@@ -37,10 +47,16 @@ type Options struct {
 	// Lease is how long one delivery attempt holds its idempotency key;
 	// it must outlast the SMTP timeout.
 	Lease time.Duration
-	// UnsubscribeKey signs unsubscribe links.
+	// UnsubscribeKey signs unsubscribe and confirmation links.
 	UnsubscribeKey []byte
-	// BounceToken authenticates the bounce intake endpoint.
-	BounceToken string
+	// BounceSecret derives each community's bounce token
+	// (domain.BounceToken); empty disables bounce intake.
+	BounceSecret []byte
+	// Destinations vets webhook URLs (the outbound policy with the
+	// operator's allow-list); nil applies the policy without one.
+	Destinations domain.DestinationCheck
+	// Members confirms addresses.
+	Members Members
 }
 
 // Handler implements the communications service's APIs.
@@ -66,11 +82,21 @@ func New(s *store.Store, d Delivery, log *audit.Log, logger *slog.Logger, opts O
 	if opts.Lease == 0 {
 		opts.Lease = 2 * time.Minute
 	}
+	if opts.Destinations == nil {
+		// Without an operator's allow-list: the outbound rules alone.
+		policy, _ := outbound.NewPolicy(nil)
+		opts.Destinations = func(raw string) error { _, err := policy.CheckURL(raw); return err }
+	}
 	communities := map[string]bool{}
 	for _, c := range opts.Communities {
 		communities[c] = true
 	}
 	return &Handler{store: s, delivery: d, audit: log, logger: logger, communities: communities, opts: opts, now: time.Now}
+}
+
+// record is an audit entry written in the transaction tx of the action.
+func (h *Handler) record(ctx context.Context, community, action, targetType, targetID string) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error { return h.audit.Record(ctx, tx, community, action, targetType, targetID) }
 }
 
 // errMailUnavailable is a temporary delivery failure: retry with the same key.
@@ -94,12 +120,19 @@ func (h *Handler) SendMessage(ctx context.Context, req *connect.Request[communic
 	if err := h.served(m.Community); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
+	// The member must be a recipient of this community: a member of
+	// another community is not found, and nothing is rendered or sent.
+	if _, err := h.store.LookupRecipient(ctx, m.Community, m.MemberID); err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), memberErr(err))
+	}
 	if m.Template != "" {
 		if _, err := h.store.Template(ctx, m.Community, m.Template); errors.Is(err, domain.ErrTemplateNotFound) {
 			return nil, h.toConnect(ctx, req.Spec(), validate.Field("template", "is not a template of the community"))
+		} else if err != nil {
+			return nil, h.toConnect(ctx, req.Spec(), err)
 		}
 	}
-	stored, deliver, err := h.store.Claim(ctx, m, h.opts.Lease)
+	stored, deliver, err := h.store.Claim(ctx, m, h.opts.Lease, h.record(ctx, m.Community, "message.queued", "message", m.ID))
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -194,3 +227,12 @@ func messageToProto(m domain.Message) *communicationsv1.Message {
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// memberErr reports a member id the community's projection does not hold
+// as domain.ErrNoSuchMember.
+func memberErr(err error) error {
+	if errors.Is(err, store.ErrNoRecipient) {
+		return domain.ErrNoSuchMember
+	}
+	return err
+}

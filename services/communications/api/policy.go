@@ -1,7 +1,9 @@
 package api
 
 import (
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
+	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 )
 
@@ -24,6 +26,16 @@ func Policy() auth.Policy {
 		communicationsv1connect.CommunicationsServiceListDeliveriesProcedure: {Grants: team},
 		// The erasure workflow; platform admins may run it by hand.
 		communicationsv1connect.CommunicationsServiceForgetMemberProcedure: {Grants: grants{auth.PlatformAdmin: all, auth.Workload: all}},
+		// Domain webhooks are the organisers' to set up and to watch.
+		communicationsv1connect.SubscriptionsServiceCreateSubscriptionProcedure:         {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all}},
+		communicationsv1connect.SubscriptionsServiceListSubscriptionsProcedure:          {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all}},
+		communicationsv1connect.SubscriptionsServiceDeleteSubscriptionProcedure:         {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all}},
+		communicationsv1connect.SubscriptionsServiceRotateSubscriptionSecretProcedure:   {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all}},
+		communicationsv1connect.SubscriptionsServiceListSubscriptionDeliveriesProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all}},
+		communicationsv1connect.SubscriptionsServiceReplaySubscriptionDeliveryProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all}},
+		// Subject access: organisers for anyone, everyone for themselves.
+		communicationsv1connect.CommunicationsServiceExportMemberDataProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all,
+			auth.Staff: auth.ScopeSelf, auth.Ambassador: auth.ScopeSelf, auth.Member: auth.ScopeSelf}},
 
 		// Workflows create their default templates (digest, event
 		// reminders) when a community has none yet.
@@ -44,5 +56,10 @@ func Policy() auth.Policy {
 		communicationsv1connect.AnnouncementsServiceSetPreferencesProcedure:     {Grants: teamAndSelf},
 		communicationsv1connect.AnnouncementsServiceListSuppressionsProcedure:   {Grants: team},
 		communicationsv1connect.AnnouncementsServiceRemoveSuppressionProcedure:  {Grants: organisers},
+
+		// The service's audit log, community-wide.
+		auditv1connect.AuditServiceListAuditEntriesProcedure: {Grants: organisers},
+		// The insights service reads the history to rebuild; platform admins may too.
+		insightsv1connect.HistoryServiceReadHistoryProcedure: {Grants: map[auth.Role]auth.Scope{auth.PlatformAdmin: auth.ScopeCommunity, auth.Workload: auth.ScopeCommunity}},
 	}
 }

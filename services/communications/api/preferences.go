@@ -2,16 +2,16 @@ package api
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/communications/domain"
-	"github.com/kinshiphq/kinship/services/communications/store"
 )
 
 // GetPreferences returns a member's e-mail categories.
@@ -32,33 +32,44 @@ func (h *Handler) SetPreferences(ctx context.Context, req *connect.Request[commu
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	want := req.Msg.GetPreferences()
-	for purpose, keep := range map[string]bool{domain.PurposeAnnouncements: want.GetAnnouncements(), domain.PurposeDigest: want.GetDigest()} {
-		if keep && !r.Has(purpose) {
-			return nil, h.toConnect(ctx, req.Spec(), validate.Field("preferences", "opting in to %s is a consent grant: record it with the members service", purpose))
-		}
-		if !keep && r.Has(purpose) {
-			if err := h.Unsubscribe(ctx, r.Community, r.MemberID, purpose, "preferences-page"); err != nil {
-				return nil, h.toConnect(ctx, req.Spec(), err)
-			}
+	var leave []string
+	for _, p := range []struct {
+		purpose string
+		keep    bool
+	}{{domain.PurposeAnnouncements, want.GetAnnouncements()}, {domain.PurposeDigest, want.GetDigest()}} {
+		switch {
+		case p.keep && !r.Has(p.purpose):
+			return nil, h.toConnect(ctx, req.Spec(), validate.Field("preferences", "opting in to %s is a consent grant: record it with the members service", p.purpose))
+		case !p.keep && r.Has(p.purpose):
+			leave = append(leave, p.purpose)
 		}
 	}
-	r, err = h.store.LookupRecipient(ctx, r.MemberID)
+	if len(leave) > 0 {
+		if _, err := h.Unsubscribe(ctx, r.Community, r.MemberID, leave, "preferences-page",
+			h.record(ctx, r.Community, "preferences.changed", "member", r.MemberID)); err != nil {
+			return nil, h.toConnect(ctx, req.Spec(), err)
+		}
+	}
+	r, err = h.store.LookupRecipient(ctx, r.Community, r.MemberID)
 	if err != nil {
-		return nil, h.toConnect(ctx, req.Spec(), err)
+		return nil, h.toConnect(ctx, req.Spec(), memberErr(err))
 	}
 	return connect.NewResponse(&communicationsv1.SetPreferencesResponse{Preferences: preferencesOf(r)}), nil
 }
 
-// Unsubscribe withdraws purpose for a member here at once and publishes
-// Unsubscribed, in one transaction.
-func (h *Handler) Unsubscribe(ctx context.Context, community, memberID, purpose, source string) error {
-	e, err := h.events.Unsubscribed(community, memberID, purpose, source, h.now())
-	if err != nil {
-		return err
-	}
-	return h.store.Unsubscribe(ctx, memberID, purpose, e)
+// Unsubscribe withdraws purposes for a member here at once and publishes
+// one Unsubscribed for each, with the audit entry audited writes, in one
+// transaction. A member who already left those categories changes
+// nothing and publishes nothing; changed says which it was.
+func (h *Handler) Unsubscribe(ctx context.Context, community, memberID string, purposes []string, source string, audited func(*sql.Tx) error) (changed bool, err error) {
+	return h.store.Unsubscribe(ctx, community, memberID, purposes, func(purpose string) (kafka.Event, error) {
+		return h.events.Unsubscribed(community, memberID, purpose, source, h.now())
+	}, audited)
 }
 
+// recipient is the member a preferences call is about: a recipient of the
+// caller's community (NotFound otherwise), and the caller's own record
+// for members and ambassadors.
 func (h *Handler) recipient(ctx context.Context, rawCommunity, memberID string) (domain.Recipient, error) {
 	community, err := h.community(rawCommunity)
 	if err != nil {
@@ -67,11 +78,8 @@ func (h *Handler) recipient(ctx context.Context, rawCommunity, memberID string) 
 	if err := auth.RequireTarget(ctx, memberID); err != nil {
 		return domain.Recipient{}, err
 	}
-	r, err := h.store.LookupRecipient(ctx, memberID)
-	if errors.Is(err, store.ErrNoRecipient) || (err == nil && r.Community != community) {
-		return domain.Recipient{}, validate.Field("member_id", "is not a recipient of the community")
-	}
-	return r, err
+	r, err := h.store.LookupRecipient(ctx, community, memberID)
+	return r, memberErr(err)
 }
 
 func preferencesOf(r domain.Recipient) *communicationsv1.Preferences {
@@ -105,10 +113,8 @@ func (h *Handler) RemoveSuppression(ctx context.Context, req *connect.Request[co
 	if ferr != nil {
 		return nil, h.toConnect(ctx, req.Spec(), ferr)
 	}
-	if err := h.store.Unsuppress(ctx, community, email); err != nil {
-		return nil, h.toConnect(ctx, req.Spec(), err)
-	}
-	if err := h.audit.RecordNow(ctx, community, "suppression.removed", "address", ""); err != nil {
+	// The entry names no address: addresses are personal data.
+	if err := h.store.Unsuppress(ctx, community, email, h.record(ctx, community, "suppression.removed", "suppression", "")); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	return connect.NewResponse(&communicationsv1.RemoveSuppressionResponse{}), nil

@@ -25,7 +25,7 @@ func (h *Handler) SaveTemplate(ctx context.Context, req *connect.Request[communi
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	if err := h.store.SaveTemplate(ctx, t); err != nil {
+	if err := h.store.SaveTemplate(ctx, t, h.record(ctx, community, "template.saved", "template", t.Name)); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	return connect.NewResponse(&communicationsv1.SaveTemplateResponse{Template: templateToProto(t)}), nil
@@ -61,13 +61,15 @@ func (h *Handler) ListTemplates(ctx context.Context, req *connect.Request[commun
 	return connect.NewResponse(res), nil
 }
 
-// DeleteTemplate removes a template.
+// DeleteTemplate removes a template; NotFound when the community has none
+// of that name.
 func (h *Handler) DeleteTemplate(ctx context.Context, req *connect.Request[communicationsv1.DeleteTemplateRequest]) (*connect.Response[communicationsv1.DeleteTemplateResponse], error) {
 	community, err := h.community(req.Msg.GetCommunity())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	if err := h.store.DeleteTemplate(ctx, community, req.Msg.GetName()); err != nil {
+	name := req.Msg.GetName()
+	if err := h.store.DeleteTemplate(ctx, community, name, h.record(ctx, community, "template.deleted", "template", name)); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	return connect.NewResponse(&communicationsv1.DeleteTemplateResponse{}), nil
@@ -86,9 +88,9 @@ func (h *Handler) PreviewTemplate(ctx context.Context, req *connect.Request[comm
 	data := domain.SampleData()
 	data.Community = community
 	if id := req.Msg.GetMemberId(); id != "" {
-		r, err := h.store.LookupRecipient(ctx, id)
-		if err != nil || r.Community != community {
-			return nil, h.toConnect(ctx, req.Spec(), validate.Field("member_id", "is not a recipient of the community"))
+		r, err := h.store.LookupRecipient(ctx, community, id)
+		if err != nil {
+			return nil, h.toConnect(ctx, req.Spec(), memberErr(err))
 		}
 		data.Member = domain.MemberData{ID: r.MemberID, DisplayName: r.DisplayName, Email: r.Email, Locale: r.Locale}
 	}

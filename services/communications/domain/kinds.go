@@ -10,9 +10,14 @@ const (
 	KindTransactional Kind = iota + 1
 	KindAnnouncement
 	KindDigest
+	// KindConfirmation asks a member to confirm an address: the one kind
+	// of message that goes to an address not (yet) confirmed — the
+	// address the confirmation is for, carried by the message.
+	KindConfirmation
 )
 
-var kindNames = map[Kind]string{KindTransactional: "transactional", KindAnnouncement: "announcement", KindDigest: "digest"}
+var kindNames = map[Kind]string{KindTransactional: "transactional", KindAnnouncement: "announcement", KindDigest: "digest",
+	KindConfirmation: "confirmation"}
 
 // String is the kind's stored name.
 func (k Kind) String() string {

@@ -96,6 +96,10 @@ var (
 	ErrInProgress       = errors.New("a delivery with this idempotency key is in progress; retry later")
 	ErrNotFound         = errors.New("message not found")
 	ErrNotSent          = errors.New("only a sent message can bounce")
+	// ErrNoSuchMember means a member id names no recipient of the
+	// community the call is made in — whether it is unknown or a member
+	// of another community is not told.
+	ErrNoSuchMember = errors.New("member_id: no member of the community has this id")
 )
 
 // SendRequest is what a caller asks to send.
@@ -111,7 +115,8 @@ type SendRequest struct {
 }
 
 // NewMessage validates req and returns the pending transactional message
-// it describes: given content, or a template rendered at send time.
+// it describes: given content, or a template rendered at send time. It
+// goes to the member's confirmed address (see Decide), never to another.
 func NewMessage(req SendRequest, id string, now time.Time) (Message, error) {
 	if req.Template != "" {
 		return newTemplated(req, id, now)
@@ -128,9 +133,13 @@ func NewMessage(req SendRequest, id string, now time.Time) (Message, error) {
 	if ferr != nil {
 		errs = append(errs, ferr)
 	}
-	to, ferr := validate.Email("to_email", req.To)
-	if ferr != nil {
-		errs = append(errs, ferr)
+	// The mail goes to the member's confirmed address in the recipients
+	// projection; to_email, when given, is checked and kept as asked.
+	to := ""
+	if req.To != "" {
+		if to, ferr = validate.Email("to_email", req.To); ferr != nil {
+			errs = append(errs, ferr)
+		}
 	}
 	subject, ferr := validate.Text("subject", req.Subject, 1, MaxSubjectLength)
 	if ferr != nil {

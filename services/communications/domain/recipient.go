@@ -28,6 +28,10 @@ type Recipient struct {
 	// Consents holds the purposes currently granted.
 	Consents     []string
 	LastActiveAt time.Time
+	// EmailVerified says the member proved they hold Email (a
+	// confirmation link followed) or an organiser vouched for it; only
+	// confirmation messages go to an address that is not.
+	EmailVerified bool
 }
 
 // Has reports whether the recipient currently consents to purpose.
@@ -41,6 +45,7 @@ const (
 	ReasonNotMember      = "no longer a member"
 	ReasonCancelled      = "announcement cancelled"
 	ReasonNoAddress      = "no address known"
+	ReasonNotConfirmed   = "address not confirmed"
 )
 
 // Decision is what to do with a due message now.
@@ -52,17 +57,23 @@ type Decision struct {
 	HoldUntil time.Time
 }
 
-// Decide applies the consent and quiet-hours rules to a due message for
-// recipient (nil when the projection has no such member).
+// Decide applies the membership, address, consent and quiet-hours rules to
+// a due message for recipient (nil when the projection of the message's
+// community has no such member).
 func Decide(m Message, r *Recipient, suppressed bool, quiet QuietHours, now time.Time) Decision {
 	if m.Channel == ChannelWebhook {
 		return Decision{}
 	}
+	confirmation := m.Kind == KindConfirmation
 	switch {
 	case suppressed:
 		return Decision{Suppress: true, Reason: ReasonAddressBlocked}
+	case r == nil && !confirmation:
+		return Decision{Suppress: true, Reason: ReasonNotMember}
 	case r != nil && (r.Status == "erased" || r.Status == "left"):
 		return Decision{Suppress: true, Reason: ReasonNotMember}
+	case !confirmation && !r.EmailVerified:
+		return Decision{Suppress: true, Reason: ReasonNotConfirmed}
 	case m.Kind.Purpose() == "":
 		return Decision{}
 	case r == nil || !r.Has(m.Kind.Purpose()):

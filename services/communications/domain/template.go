@@ -1,13 +1,10 @@
 package domain
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"regexp"
 	"strings"
-	texttemplate "text/template"
 	"time"
 
 	"golang.org/x/text/language"
@@ -38,7 +35,11 @@ type TemplateData struct {
 	Event          EventData
 	Events         []EventData
 	UnsubscribeURL string
-	Vars           map[string]string
+	// ConfirmURL is the signed link of an e-mail address confirmation.
+	ConfirmURL string
+	Vars       map[string]string
+	// run is the rendering's time budget; templates cannot reach it.
+	run *runState
 }
 
 // MemberData is the member a message is for.
@@ -51,11 +52,11 @@ type EventData struct {
 	Title, StartsAt, URL, Venue string
 }
 
-// Limits on templates.
+// Limits on templates; the limits on what a body may do and how long and
+// large it may render are in templaterules.go and templaterun.go.
 const (
-	MaxVariants   = 20
-	MaxBodyBytes  = 100 << 10
-	maxRenderSize = 1 << 20
+	MaxVariants  = 20
+	MaxBodyBytes = 100 << 10
 )
 
 // ErrTemplateNotFound means no template has that name in the community.
@@ -107,7 +108,11 @@ func NewTemplate(community, name string, variants []Variant, now time.Time) (Tem
 			errs = append(errs, validate.Field(field, "subject or body too long"))
 			continue
 		}
-		if _, err := v.render(sampleData()); err != nil {
+		if ferr := checkRequiredUse(n, i, v); ferr != nil {
+			errs = append(errs, ferr)
+			continue
+		}
+		if _, err := v.trial(); err != nil {
 			errs = append(errs, validate.Field(field+"."+partOf(err), "%s", lineOf(err)))
 			continue
 		}
@@ -170,98 +175,25 @@ func (t Template) Compile() (*Compiled, error) {
 	return c, nil
 }
 
-// Render renders the variant for data.Member.Locale.
+// Render renders the variant for data.Member.Locale, within
+// RenderTimeLimit.
 func (c *Compiled) Render(data TemplateData) (Rendered, error) {
+	return c.renderBy(data, newRun(time.Now, RenderTimeLimit))
+}
+
+func (c *Compiled) renderBy(data TemplateData, run *runState) (Rendered, error) {
 	v := c.template.Pick(data.Member.Locale)
 	cv := c.variants[v.Locale]
 	if cv == nil {
 		return Rendered{}, fmt.Errorf("template %s has no fallback variant", c.template.Name)
 	}
+	data.run = run
 	r, err := cv.render(data)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("render template %s: %w", c.template.Name, err)
 	}
 	r.Locale = v.Locale
 	return r, nil
-}
-
-// partError says which part of a variant failed.
-type partError struct {
-	part string
-	err  error
-}
-
-func (e *partError) Error() string { return e.part + ": " + e.err.Error() }
-
-// compiledVariant is a variant's parsed parts.
-type compiledVariant struct {
-	subject, text *texttemplate.Template
-	html          *htmltemplate.Template // nil without an HTML body
-}
-
-func (v Variant) compile() (*compiledVariant, error) {
-	var cv compiledVariant
-	var err error
-	if cv.subject, err = texttemplate.New("subject").Option("missingkey=zero").Parse(v.Subject); err != nil {
-		return nil, &partError{"subject", err}
-	}
-	if cv.text, err = texttemplate.New("text_body").Option("missingkey=zero").Parse(v.Text); err != nil {
-		return nil, &partError{"text_body", err}
-	}
-	if v.HTML != "" {
-		if cv.html, err = htmltemplate.New("html_body").Option("missingkey=zero").Parse(v.HTML); err != nil {
-			return nil, &partError{"html_body", err}
-		}
-	}
-	return &cv, nil
-}
-
-func (v Variant) render(data TemplateData) (Rendered, error) {
-	cv, err := v.compile()
-	if err != nil {
-		return Rendered{}, err
-	}
-	return cv.render(data)
-}
-
-func (cv *compiledVariant) render(data TemplateData) (Rendered, error) {
-	var r Rendered
-	var err error
-	if r.Subject, err = execute("subject", cv.subject, data); err != nil {
-		return r, err
-	}
-	if strings.ContainsAny(r.Subject, "\r\n") {
-		return r, &partError{"subject", errors.New("line 1: renders with a line break")}
-	}
-	if r.Text, err = execute("text_body", cv.text, data); err != nil {
-		return r, err
-	}
-	if cv.html != nil {
-		var buf bytes.Buffer
-		if err := cv.html.Execute(&limitedBuffer{buf: &buf}, data); err != nil {
-			return r, &partError{"html_body", err}
-		}
-		r.HTML = buf.String()
-	}
-	return r, nil
-}
-
-func execute(part string, t *texttemplate.Template, data TemplateData) (string, error) {
-	var buf bytes.Buffer
-	if err := t.Execute(&limitedBuffer{buf: &buf}, data); err != nil {
-		return "", &partError{part, err}
-	}
-	return buf.String(), nil
-}
-
-// limitedBuffer stops a runaway template.
-type limitedBuffer struct{ buf *bytes.Buffer }
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if l.buf.Len()+len(p) > maxRenderSize {
-		return 0, errors.New("renders to more than 1 MiB")
-	}
-	return l.buf.Write(p)
 }
 
 var templateLine = regexp.MustCompile(`^template: [^:]+:(\d+)(?::\d+)?: (.*)$`)
@@ -287,13 +219,20 @@ func partOf(err error) string {
 	return "text_body"
 }
 
+// sampleData is what a template is tried on when saved: a sample member
+// and as many events as a digest can list, so a body that would render
+// too large for a real digest is refused then.
 func sampleData() TemplateData {
 	ev := EventData{Title: "Repair café", StartsAt: "Saturday 14:00", URL: "https://example.org/e/1", Venue: "Town hall"}
+	events := make([]EventData, DigestMaxEvents)
+	for i := range events {
+		events[i] = ev
+	}
 	return TemplateData{
 		Community: "demo",
 		Member:    MemberData{ID: "sample", DisplayName: "Ada Lovelace", Email: "ada@example.org", Locale: "en"},
-		Event:     ev, Events: []EventData{ev},
-		UnsubscribeURL: "https://example.org/unsubscribe", Vars: map[string]string{},
+		Event:     ev, Events: events,
+		UnsubscribeURL: "https://example.org/unsubscribe", ConfirmURL: "https://example.org/confirm", Vars: map[string]string{},
 	}
 }
 

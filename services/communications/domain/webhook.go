@@ -6,11 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net"
-	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/kinshiphq/kinship/internal/outbound"
 	"github.com/kinshiphq/kinship/internal/validate"
 )
 
@@ -40,25 +39,35 @@ type Webhook struct {
 // ErrWebhookNotFound means no webhook has that id in the community.
 var ErrWebhookNotFound = errors.New("webhook not found")
 
-// NewWebhook validates a webhook: https, or http to loopback.
-func NewWebhook(community, rawURL string, format WebhookFormat, id, secret string, now time.Time) (Webhook, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || len(rawURL) > 2000 {
-		return Webhook{}, validate.Field("url", "must be an https URL")
-	}
-	if u.Scheme == "http" {
-		ip := net.ParseIP(u.Hostname())
-		if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return Webhook{}, validate.Field("url", "must be https (plain http only to loopback)")
-		}
+// DestinationCheck vets a destination URL when it is registered: the
+// outbound policy (internal/outbound), which refuses internal addresses
+// and names and plain http outside the operator's allow-list. It returns
+// outbound.ErrNotAllowed, or an explanation of what is wrong.
+type DestinationCheck func(raw string) error
+
+// NewWebhook validates a webhook.
+func NewWebhook(community, rawURL string, format WebhookFormat, id, secret string, now time.Time, check DestinationCheck) (Webhook, error) {
+	var errs validate.Errors
+	if err := check(rawURL); err != nil {
+		errs = append(errs, validate.Field("url", "%s", destinationReason(err)))
 	}
 	switch format {
 	case FormatGeneric, FormatSlack, FormatDiscord, FormatMatrix:
 	default:
-		return Webhook{}, validate.Field("format", "must be generic, slack, discord or matrix")
+		errs = append(errs, validate.Field("format", "must be generic, slack, discord or matrix"))
+	}
+	if err := errs.Err(); err != nil {
+		return Webhook{}, err
 	}
 	return Webhook{ID: id, Community: community, URL: rawURL, Format: format, Secret: secret, Enabled: true,
 		CreatedAt: now.UTC().Truncate(time.Microsecond)}, nil
+}
+
+func destinationReason(err error) string {
+	if errors.Is(err, outbound.ErrNotAllowed) {
+		return "is not an allowed destination: internal addresses and cluster names are refused (an operator may allow one with -outbound-allow)"
+	}
+	return err.Error()
 }
 
 // Payload is the JSON body posted to w for a message.

@@ -3,6 +3,8 @@ package events
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -10,6 +12,7 @@ import (
 	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	"github.com/kinshiphq/kinship/internal/inbox"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/communications/domain"
 	"github.com/kinshiphq/kinship/services/communications/store"
 )
@@ -53,8 +56,28 @@ func (f *EventsFeed) Handle(ctx context.Context, e kafka.Event) error {
 	default:
 		return nil
 	}
+	if e.ID == "" {
+		return kafka.Permanent(errors.New("event has no id"))
+	}
 	if err := kafka.Decode(e, e.Type, msg); err != nil {
 		return kafka.Permanent(err)
+	}
+	if err := checkTimes(msg); err != nil {
+		return kafka.Permanent(fmt.Errorf("event %s: %w", e.ID, err))
+	}
+	about := msg.(interface {
+		GetCommunity() string
+		GetEventId() string
+	})
+	community, eventID := about.GetCommunity(), about.GetEventId()
+	if _, ferr := validate.Slug("community", community, 63); ferr != nil {
+		return kafka.Permanent(fmt.Errorf("event %s: %w", e.ID, ferr))
+	}
+	if e.Topic != "" && e.Topic != EventsTopic(community) {
+		return kafka.Permanent(fmt.Errorf("event %s names community %q but came on topic %s", e.ID, community, e.Topic))
+	}
+	if eventID == "" || len(eventID) > 64 {
+		return kafka.Permanent(fmt.Errorf("event %s: event id is empty or too long", e.ID))
 	}
 	var apply func(tx *sql.Tx) error
 	switch m := msg.(type) {
@@ -65,10 +88,10 @@ func (f *EventsFeed) Handle(ctx context.Context, e kafka.Event) error {
 				Title: m.GetTitle(), Kind: kindName(m.GetKind()), Public: m.GetVisibility() == eventsv1.Visibility_VISIBILITY_PUBLIC,
 				Tags: m.GetTags(), TimeZone: m.GetTimeZone(), StartsAt: o.GetStartTime().AsTime(), EndsAt: o.GetEndTime().AsTime()})
 		}
-		apply = func(tx *sql.Tx) error { return f.store.ScheduleEvent(ctx, tx, m.GetEventId(), occs) }
+		apply = func(tx *sql.Tx) error { return f.store.ScheduleEvent(ctx, tx, community, eventID, occs) }
 	case *eventsv1.EventUpdated:
 		if st := m.GetStatus(); st == eventsv1.EventStatus_EVENT_STATUS_CANCELLED || st == eventsv1.EventStatus_EVENT_STATUS_COMPLETED {
-			apply = func(tx *sql.Tx) error { return f.store.CancelEvent(ctx, tx, m.GetEventId(), "") }
+			apply = func(tx *sql.Tx) error { return f.store.CancelEvent(ctx, tx, community, eventID, "") }
 			break
 		}
 		times := make([]domain.UpcomingEvent, 0, len(m.GetOccurrences()))
@@ -76,10 +99,10 @@ func (f *EventsFeed) Handle(ctx context.Context, e kafka.Event) error {
 			times = append(times, domain.UpcomingEvent{OccurrenceID: o.GetOccurrenceId(), StartsAt: o.GetStartTime().AsTime(), EndsAt: o.GetEndTime().AsTime()})
 		}
 		apply = func(tx *sql.Tx) error {
-			return f.store.RescheduleEvent(ctx, tx, m.GetEventId(), times, m.GetOccurrenceId() != "")
+			return f.store.RescheduleEvent(ctx, tx, community, eventID, times, m.GetOccurrenceId() != "")
 		}
 	case *eventsv1.EventCancelled:
-		apply = func(tx *sql.Tx) error { return f.store.CancelEvent(ctx, tx, m.GetEventId(), m.GetOccurrenceId()) }
+		apply = func(tx *sql.Tx) error { return f.store.CancelEvent(ctx, tx, community, eventID, m.GetOccurrenceId()) }
 	}
 	_, err := f.inbox.Handle(ctx, EventsGroup, e.ID, apply)
 	return err

@@ -13,11 +13,11 @@ import (
 )
 
 // QueueAnnouncement stores a and one pending message per recipient id and
-// per webhook, with the events each message's queuing returns, in one
-// transaction. An idempotency key already used returns the stored
+// per webhook, with the events each message's queuing returns and the
+// audit entry audited writes, in one transaction. An idempotency key already used returns the stored
 // announcement and queues nothing (created = false).
 func (s *Store) QueueAnnouncement(ctx context.Context, a domain.Announcement, members []string, hooks []domain.Webhook,
-	queued func(domain.Message) (kafka.Event, error)) (domain.Announcement, bool, error) {
+	queued func(domain.Message) (kafka.Event, error), audited func(*sql.Tx) error) (domain.Announcement, bool, error) {
 	filter, err := json.Marshal(a.Filter)
 	if err != nil {
 		return a, false, err
@@ -78,7 +78,10 @@ func (s *Store) QueueAnnouncement(ctx context.Context, a domain.Announcement, me
 				return err
 			}
 		}
-		return flush()
+		if err := flush(); err != nil {
+			return err
+		}
+		return audited(tx)
 	})
 	if err != nil {
 		return a, false, err
@@ -126,7 +129,7 @@ func (s *Store) Announcement(ctx context.Context, community, id string) (domain.
 	if err != nil {
 		return a, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT status, count(*) FROM messages WHERE announcement_id = ? GROUP BY status"), id)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT status, count(*) FROM messages WHERE community = ? AND announcement_id = ? GROUP BY status"), community, id)
 	if err != nil {
 		return a, fmt.Errorf("count announcement messages: %w", err)
 	}
@@ -155,8 +158,9 @@ func (s *Store) announcementByKey(ctx context.Context, community, key string) (d
 	return s.Announcement(ctx, community, id)
 }
 
-// CancelAnnouncement suppresses its messages not sent yet.
-func (s *Store) CancelAnnouncement(ctx context.Context, community, id string) error {
+// CancelAnnouncement suppresses the messages of an announcement of
+// community not sent yet and runs audited, in one transaction.
+func (s *Store) CancelAnnouncement(ctx context.Context, community, id string, audited func(*sql.Tx) error) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE announcements SET cancelled = ? WHERE community = ? AND id = ?"), true, community, id)
 		if err != nil {
@@ -165,9 +169,12 @@ func (s *Store) CancelAnnouncement(ctx context.Context, community, id string) er
 		if n, _ := res.RowsAffected(); n == 0 {
 			return domain.ErrAnnouncementNotFound
 		}
-		_, err = tx.ExecContext(ctx, s.db.Rebind("UPDATE messages SET status = ?, failure_reason = ? WHERE announcement_id = ? AND status = ?"),
-			domain.StatusSuppressed.String(), domain.ReasonCancelled, id, domain.StatusPending.String())
-		return err
+		_, err = tx.ExecContext(ctx, s.db.Rebind("UPDATE messages SET status = ?, failure_reason = ? WHERE community = ? AND announcement_id = ? AND status = ?"),
+			domain.StatusSuppressed.String(), domain.ReasonCancelled, community, id, domain.StatusPending.String())
+		if err != nil {
+			return err
+		}
+		return audited(tx)
 	})
 }
 

@@ -42,12 +42,13 @@ func (s *Store) insertMessage(ctx context.Context, q querier, m domain.Message, 
 }
 
 // Claim takes the right to deliver m now. A new idempotency key stores m
-// as pending under a lease and returns it with deliver = true. A known key
-// returns the stored message: deliver is false once it was sent, failed or
-// suppressed, and true when an earlier attempt's lease ran out without an
-// outcome. A live lease is domain.ErrInProgress; the same key with other
-// content is domain.ErrKeyReused.
-func (s *Store) Claim(ctx context.Context, m domain.Message, lease time.Duration) (stored domain.Message, deliver bool, err error) {
+// as pending under a lease, runs audited in the same transaction and
+// returns it with deliver = true. A known key returns the stored message:
+// deliver is false once it was sent, failed or suppressed, and true when
+// an earlier attempt's lease ran out without an outcome. A live lease is
+// domain.ErrInProgress; the same key with other content is
+// domain.ErrKeyReused.
+func (s *Store) Claim(ctx context.Context, m domain.Message, lease time.Duration, audited func(*sql.Tx) error) (stored domain.Message, deliver bool, err error) {
 	now := time.Now().UTC()
 	m.Attempts = 0 // counted when an outcome is recorded
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -57,7 +58,7 @@ func (s *Store) Claim(ctx context.Context, m domain.Message, lease time.Duration
 		}
 		if inserted {
 			stored, deliver = m, true
-			return nil
+			return audited(tx)
 		}
 		existing, leaseUntil, err := s.scanOne(tx.QueryRowContext(ctx, s.db.Rebind("SELECT "+messageColumns+
 			" FROM messages WHERE community = ? AND idempotency_key = ?"), m.Community, m.IdempotencyKey))
@@ -86,6 +87,20 @@ func (s *Store) Claim(ctx context.Context, m domain.Message, lease time.Duration
 		return nil
 	})
 	return stored, deliver, err
+}
+
+// QueueMessage stores m as pending, due at once, with the event queued
+// builds, in tx (a consumer's inbox transaction). A message with the same
+// idempotency key is kept and nothing is added (queued = false).
+func (s *Store) QueueMessage(ctx context.Context, tx *sql.Tx, m domain.Message, event func(domain.Message) (kafka.Event, error)) (queued bool, err error) {
+	if queued, err = s.insertMessage(ctx, tx, m, time.Time{}); err != nil || !queued {
+		return false, err
+	}
+	e, err := event(m)
+	if err != nil {
+		return false, err
+	}
+	return true, s.outbox.Append(ctx, tx, e)
 }
 
 // Outcome is what became of one delivery attempt.
@@ -215,9 +230,10 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int, lease time.Du
 func (s *Store) StillDue(ctx context.Context, m domain.Message, purpose string) (due bool, reason string, err error) {
 	var status string
 	var consents bool
-	err = s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT m.status, EXISTS (SELECT 1 FROM recipient_consents c JOIN recipients r ON r.member_id = c.member_id
-		WHERE c.member_id = m.member_id AND c.purpose = ? AND r.status NOT IN ('erased', 'left'))
-		FROM messages m WHERE m.id = ?`), purpose, m.ID).Scan(&status, &consents)
+	err = s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT m.status, EXISTS (SELECT 1 FROM recipient_consents c
+		JOIN recipients r ON r.community = c.community AND r.member_id = c.member_id
+		WHERE c.community = m.community AND c.member_id = m.member_id AND c.purpose = ? AND r.status NOT IN ('erased', 'left'))
+		FROM messages m WHERE m.community = ? AND m.id = ?`), purpose, m.Community, m.ID).Scan(&status, &consents)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, "message deleted", nil

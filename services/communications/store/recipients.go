@@ -20,45 +20,50 @@ func (s *Store) PutRecipient(ctx context.Context, tx *sql.Tx, r domain.Recipient
 		lastActive = r.LastActiveAt.UTC()
 	}
 	_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO recipients
-		(member_id, community, email, display_name, locale, time_zone, status, country_code, region, city, level, joined_at, last_active_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (member_id) DO UPDATE SET email = excluded.email, display_name = excluded.display_name, locale = excluded.locale,
+		(community, member_id, email, email_verified, display_name, locale, time_zone, status, country_code, region, city, level, joined_at, last_active_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (community, member_id) DO UPDATE SET email = excluded.email, email_verified = excluded.email_verified,
+		display_name = excluded.display_name, locale = excluded.locale,
 		time_zone = excluded.time_zone, status = excluded.status, country_code = excluded.country_code, region = excluded.region,
 		city = excluded.city, level = excluded.level, last_active_at = excluded.last_active_at`),
-		r.MemberID, r.Community, r.Email, r.DisplayName, r.Locale, r.TimeZone, r.Status, r.CountryCode, r.Region, r.City, r.Level,
+		r.Community, r.MemberID, r.Email, r.EmailVerified, r.DisplayName, r.Locale, r.TimeZone, r.Status, r.CountryCode, r.Region, r.City, r.Level,
 		r.JoinedAt.UTC(), lastActive)
 	if err != nil {
 		return fmt.Errorf("store recipient %s: %w", r.MemberID, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM recipient_tags WHERE member_id = ?"), r.MemberID); err != nil {
+	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM recipient_tags WHERE community = ? AND member_id = ?"), r.Community, r.MemberID); err != nil {
 		return err
 	}
 	for kind, tags := range map[string][]string{"interest": r.Interests, "skill": r.Skills, "goal": r.Goals, "role": r.Roles} {
 		for _, t := range tags {
-			if _, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO recipient_tags (member_id, kind, tag) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"), r.MemberID, kind, t); err != nil {
+			if _, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO recipient_tags (community, member_id, kind, tag) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+				r.Community, r.MemberID, kind, t); err != nil {
 				return fmt.Errorf("store recipient tags: %w", err)
 			}
 		}
 	}
-	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM recipient_consents WHERE member_id = ?"), r.MemberID); err != nil {
+	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM recipient_consents WHERE community = ? AND member_id = ?"), r.Community, r.MemberID); err != nil {
 		return err
 	}
 	for _, p := range r.Consents {
-		if _, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO recipient_consents (member_id, purpose) VALUES (?, ?) ON CONFLICT DO NOTHING"), r.MemberID, p); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO recipient_consents (community, member_id, purpose) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+			r.Community, r.MemberID, p); err != nil {
 			return fmt.Errorf("store recipient consents: %w", err)
 		}
 	}
 	return nil
 }
 
-// LookupRecipient returns one recipient, or ErrNoRecipient.
-func (s *Store) LookupRecipient(ctx context.Context, memberID string) (domain.Recipient, error) {
-	return s.Recipient(ctx, s.db, memberID)
+// LookupRecipient returns a recipient of community, or ErrNoRecipient —
+// also when the id is a member of another community.
+func (s *Store) LookupRecipient(ctx context.Context, community, memberID string) (domain.Recipient, error) {
+	return s.Recipient(ctx, s.db, community, memberID)
 }
 
-// Recipient returns one recipient, in q (the pool or a transaction).
-func (s *Store) Recipient(ctx context.Context, q querier, memberID string) (domain.Recipient, error) {
-	rs, err := s.recipients(ctx, q, []string{memberID})
+// Recipient returns a recipient of community, in q (the pool or a
+// transaction).
+func (s *Store) Recipient(ctx context.Context, q querier, community, memberID string) (domain.Recipient, error) {
+	rs, err := s.recipients(ctx, q, community, []string{memberID})
 	if err != nil {
 		return domain.Recipient{}, err
 	}
@@ -69,32 +74,34 @@ func (s *Store) Recipient(ctx context.Context, q querier, memberID string) (doma
 	return r, nil
 }
 
-// ErrNoRecipient means the projection has no such member.
+// ErrNoRecipient means the community's projection has no such member.
 var ErrNoRecipient = errors.New("no such recipient")
 
-// Recipients returns the recipients with these ids, by id.
-func (s *Store) Recipients(ctx context.Context, ids []string) (map[string]domain.Recipient, error) {
-	return s.recipients(ctx, s.db, ids)
+// Recipients returns the recipients of community with these ids, by id;
+// ids of other communities' members are simply not found.
+func (s *Store) Recipients(ctx context.Context, community string, ids []string) (map[string]domain.Recipient, error) {
+	return s.recipients(ctx, s.db, community, ids)
 }
 
-func (s *Store) recipients(ctx context.Context, q querier, ids []string) (map[string]domain.Recipient, error) {
+func (s *Store) recipients(ctx context.Context, q querier, community string, ids []string) (map[string]domain.Recipient, error) {
 	out := map[string]domain.Recipient{}
 	for start := 0; start < len(ids); start += 500 {
 		batch := ids[start:min(start+500, len(ids))]
-		args := make([]any, len(batch))
-		for i, id := range batch {
-			args[i] = id
+		args := make([]any, 0, len(batch)+1)
+		args = append(args, community)
+		for _, id := range batch {
+			args = append(args, id)
 		}
 		in := placeholders(len(batch))
-		rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT member_id, community, email, display_name, locale, time_zone, status,
-			country_code, region, city, level, joined_at, last_active_at FROM recipients WHERE member_id IN (`+in+`)`), args...)
+		rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT member_id, community, email, email_verified, display_name, locale, time_zone, status,
+			country_code, region, city, level, joined_at, last_active_at FROM recipients WHERE community = ? AND member_id IN (`+in+`)`), args...)
 		if err != nil {
 			return nil, fmt.Errorf("read recipients: %w", err)
 		}
 		for rows.Next() {
 			var r domain.Recipient
 			var lastActive sql.NullTime
-			if err := rows.Scan(&r.MemberID, &r.Community, &r.Email, &r.DisplayName, &r.Locale, &r.TimeZone, &r.Status,
+			if err := rows.Scan(&r.MemberID, &r.Community, &r.Email, &r.EmailVerified, &r.DisplayName, &r.Locale, &r.TimeZone, &r.Status,
 				&r.CountryCode, &r.Region, &r.City, &r.Level, &r.JoinedAt, &lastActive); err != nil {
 				_ = rows.Close()
 				return nil, err
@@ -114,8 +121,10 @@ func (s *Store) recipients(ctx context.Context, q querier, ids []string) (map[st
 	return out, nil
 }
 
+// loadRecipientLists adds tags and consents; args are the community and
+// the ids of the IN list in.
 func (s *Store) loadRecipientLists(ctx context.Context, q querier, out map[string]domain.Recipient, in string, args []any) error {
-	rows, err := q.QueryContext(ctx, s.db.Rebind("SELECT member_id, kind, tag FROM recipient_tags WHERE member_id IN ("+in+") ORDER BY member_id, kind, tag"), args...)
+	rows, err := q.QueryContext(ctx, s.db.Rebind("SELECT member_id, kind, tag FROM recipient_tags WHERE community = ? AND member_id IN ("+in+") ORDER BY member_id, kind, tag"), args...)
 	if err != nil {
 		return err
 	}
@@ -141,7 +150,7 @@ func (s *Store) loadRecipientLists(ctx context.Context, q querier, out map[strin
 	if err := rows.Close(); err != nil {
 		return err
 	}
-	rows, err = q.QueryContext(ctx, s.db.Rebind("SELECT member_id, purpose FROM recipient_consents WHERE member_id IN ("+in+") ORDER BY member_id, purpose"), args...)
+	rows, err = q.QueryContext(ctx, s.db.Rebind("SELECT member_id, purpose FROM recipient_consents WHERE community = ? AND member_id IN ("+in+") ORDER BY member_id, purpose"), args...)
 	if err != nil {
 		return err
 	}
@@ -158,49 +167,55 @@ func (s *Store) loadRecipientLists(ctx context.Context, q querier, out map[strin
 	return rows.Err()
 }
 
-// SetConsent grants or withdraws purpose for a recipient, in tx.
-func (s *Store) SetConsent(ctx context.Context, tx *sql.Tx, memberID, purpose string, granted bool) error {
+// SetConsent grants or withdraws purpose for a recipient of community, in
+// tx, and reports whether anything changed.
+func (s *Store) SetConsent(ctx context.Context, tx *sql.Tx, community, memberID, purpose string, granted bool) (bool, error) {
+	var res sql.Result
 	var err error
 	if granted {
-		_, err = tx.ExecContext(ctx, s.db.Rebind("INSERT INTO recipient_consents (member_id, purpose) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM recipients WHERE member_id = ?) ON CONFLICT DO NOTHING"), memberID, purpose, memberID)
+		res, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO recipient_consents (community, member_id, purpose)
+			SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM recipients WHERE community = ? AND member_id = ?) ON CONFLICT DO NOTHING`),
+			community, memberID, purpose, community, memberID)
 	} else {
-		_, err = tx.ExecContext(ctx, s.db.Rebind("DELETE FROM recipient_consents WHERE member_id = ? AND purpose = ?"), memberID, purpose)
+		res, err = tx.ExecContext(ctx, s.db.Rebind("DELETE FROM recipient_consents WHERE community = ? AND member_id = ? AND purpose = ?"), community, memberID, purpose)
 	}
 	if err != nil {
-		return fmt.Errorf("set consent of %s: %w", memberID, err)
+		return false, fmt.Errorf("set consent of %s: %w", memberID, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
-// EraseRecipient forgets a member: the projection row goes, and the
-// delivery log keeps ids but loses the address and the content.
-func (s *Store) EraseRecipient(ctx context.Context, tx *sql.Tx, memberID string) error {
+// EraseRecipient forgets a member of community: the projection row goes,
+// and the delivery log keeps ids but loses the address and the content.
+func (s *Store) EraseRecipient(ctx context.Context, tx *sql.Tx, community, memberID string) error {
 	for _, q := range []string{
-		"DELETE FROM recipients WHERE member_id = ?",
-		"UPDATE messages SET to_email = '', subject = '', text_body = '', html_body = '', vars = '{}' WHERE member_id = ?",
+		"DELETE FROM recipients WHERE community = ? AND member_id = ?",
+		"UPDATE messages SET to_email = '', subject = '', text_body = '', html_body = '', vars = '{}' WHERE community = ? AND member_id = ?",
 	} {
-		if _, err := tx.ExecContext(ctx, s.db.Rebind(q), memberID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(q), community, memberID); err != nil {
 			return fmt.Errorf("erase recipient %s: %w", memberID, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE messages SET status = ?, failure_reason = ? WHERE member_id = ? AND status = ?"),
-		domain.StatusSuppressed.String(), domain.ReasonNotMember, memberID, domain.StatusPending.String()); err != nil {
+	if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE messages SET status = ?, failure_reason = ? WHERE community = ? AND member_id = ? AND status = ?"),
+		domain.StatusSuppressed.String(), domain.ReasonNotMember, community, memberID, domain.StatusPending.String()); err != nil {
 		return fmt.Errorf("erase recipient %s: %w", memberID, err)
 	}
-	return nil
+	// What the domain webhooks carried about them goes too.
+	return s.RedactSubscriptionDeliveries(ctx, tx, community, memberID)
 }
 
-// DeleteRecipient forgets a merged duplicate.
-func (s *Store) DeleteRecipient(ctx context.Context, tx *sql.Tx, memberID string) error {
-	_, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM recipients WHERE member_id = ?"), memberID)
+// DeleteRecipient forgets a merged duplicate of community.
+func (s *Store) DeleteRecipient(ctx context.Context, tx *sql.Tx, community, memberID string) error {
+	_, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM recipients WHERE community = ? AND member_id = ?"), community, memberID)
 	return err
 }
 
-// MatchRecipients returns the ids of community's recipients f selects, in
-// id order.
+// MatchRecipients returns the ids of community's recipients f selects
+// whose address is confirmed, in id order.
 func (s *Store) MatchRecipients(ctx context.Context, community string, f domain.Filter) ([]string, error) {
-	clauses := []string{"r.community = ?"}
-	args := []any{community}
+	clauses := []string{"r.community = ?", "r.email_verified = ?"}
+	args := []any{community, true}
 	in := func(column string, vals []string) {
 		if len(vals) == 0 {
 			return
@@ -214,7 +229,7 @@ func (s *Store) MatchRecipients(ctx context.Context, community string, f domain.
 		if len(vals) == 0 {
 			return
 		}
-		clauses = append(clauses, "EXISTS (SELECT 1 FROM recipient_tags t WHERE t.member_id = r.member_id AND t.kind = ? AND t.tag IN ("+placeholders(len(vals))+"))")
+		clauses = append(clauses, "EXISTS (SELECT 1 FROM recipient_tags t WHERE t.community = r.community AND t.member_id = r.member_id AND t.kind = ? AND t.tag IN ("+placeholders(len(vals))+"))")
 		args = append(args, kind)
 		for _, v := range vals {
 			args = append(args, v)
@@ -234,7 +249,7 @@ func (s *Store) MatchRecipients(ctx context.Context, community string, f domain.
 		clauses = append(clauses, "r.status IN ('active', 'invited')")
 	}
 	for _, p := range f.Consents {
-		clauses = append(clauses, "EXISTS (SELECT 1 FROM recipient_consents c WHERE c.member_id = r.member_id AND c.purpose = ?)")
+		clauses = append(clauses, "EXISTS (SELECT 1 FROM recipient_consents c WHERE c.community = r.community AND c.member_id = r.member_id AND c.purpose = ?)")
 		args = append(args, p)
 	}
 	for _, b := range []struct {
@@ -263,19 +278,44 @@ func (s *Store) MatchRecipients(ctx context.Context, community string, f domain.
 	return ids, rows.Err()
 }
 
-// Unsubscribe withdraws purpose for a member and appends unsubscribed, in
-// one transaction; pending messages needing that consent are suppressed
-// when they come due.
-func (s *Store) Unsubscribe(ctx context.Context, memberID, purpose string, unsubscribed kafka.Event) error {
+// Unsubscribe withdraws purposes for a member of community and, for each
+// it changed, appends the event unsubscribed builds, then runs audited
+// once if anything changed — all in one transaction: a repeated
+// unsubscribe publishes and records nothing more. Pending messages
+// needing a withdrawn consent are suppressed when they come due. It
+// reports whether anything changed.
+func (s *Store) Unsubscribe(ctx context.Context, community, memberID string, purposes []string, unsubscribed func(purpose string) (kafka.Event, error),
+	audited func(*sql.Tx) error) (bool, error) {
+	changed := false
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := s.SetConsent(ctx, tx, memberID, purpose, false); err != nil {
-			return err
+		changed = false
+		for _, purpose := range purposes {
+			withdrawn, err := s.SetConsent(ctx, tx, community, memberID, purpose, false)
+			if err != nil {
+				return err
+			}
+			if !withdrawn {
+				continue
+			}
+			changed = true
+			e, err := unsubscribed(purpose)
+			if err != nil {
+				return err
+			}
+			if err := s.outbox.Append(ctx, tx, e); err != nil {
+				return err
+			}
 		}
-		return s.outbox.Append(ctx, tx, unsubscribed)
+		if !changed {
+			return nil
+		}
+		return audited(tx)
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
-	s.outbox.Notify()
-	return nil
+	if changed {
+		s.outbox.Notify()
+	}
+	return changed, nil
 }

@@ -39,6 +39,10 @@ func New(d *db.DB, ob Outbox) *Store {
 	return &Store{db: d, outbox: ob}
 }
 
+// Notify wakes the outbox relay after a consumer's transaction queued
+// events with QueueMessage.
+func (s *Store) Notify() { s.outbox.Notify() }
+
 // DB is the store's database, for the inbox of its consumers.
 func (s *Store) DB() *db.DB { return s.db }
 

@@ -73,16 +73,27 @@ func (s *Store) Suppressions(ctx context.Context, community string) ([]Suppressi
 	return out, rows.Err()
 }
 
-// Unsuppress removes an address from the list.
-func (s *Store) Unsuppress(ctx context.Context, community, email string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM suppressions WHERE community = ? AND email = ?"), community, strings.ToLower(email))
-	return err
+// Unsuppress removes an address from community's list and runs audited,
+// in one transaction; an address not on the list changes nothing and is
+// not audited.
+func (s *Store) Unsuppress(ctx context.Context, community, email string, audited func(*sql.Tx) error) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM suppressions WHERE community = ? AND email = ?"), community, strings.ToLower(email))
+		if err != nil {
+			return fmt.Errorf("remove suppression: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return audited(tx)
+	})
 }
 
 // BounceMessage marks sent message id bounced and, for a hard bounce,
 // suppresses its address — with the events, in one transaction. It
 // returns the message as it was.
-func (s *Store) BounceMessage(ctx context.Context, community, id string, hard bool, reason string, events func(domain.Message) ([]kafka.Event, error)) (domain.Message, error) {
+func (s *Store) BounceMessage(ctx context.Context, community, id string, hard bool, reason string, events func(domain.Message) ([]kafka.Event, error),
+	audited func(*sql.Tx) error) (domain.Message, error) {
 	var m domain.Message
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -93,8 +104,8 @@ func (s *Store) BounceMessage(ctx context.Context, community, id string, hard bo
 		if m.Status != domain.StatusSent {
 			return domain.ErrNotSent
 		}
-		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE messages SET status = ?, failure_reason = ? WHERE id = ?"),
-			domain.StatusBounced.String(), reason, id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE messages SET status = ?, failure_reason = ? WHERE community = ? AND id = ?"),
+			domain.StatusBounced.String(), reason, community, id); err != nil {
 			return fmt.Errorf("bounce message %s: %w", id, err)
 		}
 		if hard && m.To != "" {
@@ -111,7 +122,7 @@ func (s *Store) BounceMessage(ctx context.Context, community, id string, hard bo
 				return err
 			}
 		}
-		return nil
+		return audited(tx)
 	})
 	if err != nil {
 		return domain.Message{}, err

@@ -10,17 +10,35 @@ import (
 	"github.com/kinshiphq/kinship/services/communications/domain"
 )
 
-// SaveTemplate creates or replaces a template.
-func (s *Store) SaveTemplate(ctx context.Context, t domain.Template) error {
+// SaveTemplate creates or replaces a template and runs audited, in one
+// transaction.
+func (s *Store) SaveTemplate(ctx context.Context, t domain.Template, audited func(*sql.Tx) error) error {
 	raw, err := json.Marshal(t.Variants)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO templates (community, name, variants, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (community, name) DO UPDATE SET variants = excluded.variants, updated_at = excluded.updated_at`),
-		t.Community, t.Name, string(raw), t.UpdatedAt)
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO templates (community, name, variants, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (community, name) DO UPDATE SET variants = excluded.variants, updated_at = excluded.updated_at`),
+			t.Community, t.Name, string(raw), t.UpdatedAt)
+		if err != nil {
+			return fmt.Errorf("save template %s: %w", t.Name, err)
+		}
+		return audited(tx)
+	})
+}
+
+// EnsureTemplate stores t in tx unless its community has a template of
+// that name; an organiser's own is never replaced.
+func (s *Store) EnsureTemplate(ctx context.Context, tx *sql.Tx, t domain.Template) error {
+	raw, err := json.Marshal(t.Variants)
 	if err != nil {
-		return fmt.Errorf("save template %s: %w", t.Name, err)
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO templates (community, name, variants, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (community, name) DO NOTHING`), t.Community, t.Name, string(raw), t.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("create default template %s: %w", t.Name, err)
 	}
 	return nil
 }
@@ -52,10 +70,19 @@ func (s *Store) Templates(ctx context.Context, community string) ([]domain.Templ
 	return out, rows.Err()
 }
 
-// DeleteTemplate removes a template; a missing one is not an error.
-func (s *Store) DeleteTemplate(ctx context.Context, community, name string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM templates WHERE community = ? AND name = ?"), community, name)
-	return err
+// DeleteTemplate removes a template of community and runs audited, in one
+// transaction; domain.ErrTemplateNotFound when it has none of that name.
+func (s *Store) DeleteTemplate(ctx context.Context, community, name string, audited func(*sql.Tx) error) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM templates WHERE community = ? AND name = ?"), community, name)
+		if err != nil {
+			return fmt.Errorf("delete template %s: %w", name, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return domain.ErrTemplateNotFound
+		}
+		return audited(tx)
+	})
 }
 
 func scanTemplate(row scanner) (domain.Template, error) {

@@ -11,10 +11,10 @@ import (
 	"github.com/kinshiphq/kinship/services/communications/domain"
 )
 
-// ScheduleEvent replaces the upcoming occurrences of an event with occs,
-// in tx (the events feed's inbox transaction).
-func (s *Store) ScheduleEvent(ctx context.Context, tx *sql.Tx, eventID string, occs []domain.UpcomingEvent) error {
-	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM upcoming_events WHERE event_id = ?"), eventID); err != nil {
+// ScheduleEvent replaces the upcoming occurrences of an event of community
+// with occs, in tx (the events feed's inbox transaction).
+func (s *Store) ScheduleEvent(ctx context.Context, tx *sql.Tx, community, eventID string, occs []domain.UpcomingEvent) error {
+	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM upcoming_events WHERE community = ? AND event_id = ?"), community, eventID); err != nil {
 		return fmt.Errorf("replace occurrences of event %s: %w", eventID, err)
 	}
 	return s.putOccurrences(ctx, tx, occs)
@@ -35,12 +35,13 @@ func (s *Store) putOccurrences(ctx context.Context, tx *sql.Tx, occs []domain.Up
 	return nil
 }
 
-// RescheduleEvent moves an event's occurrences to the times given: all of
+// RescheduleEvent moves the occurrences of an event of community to the times given: all of
 // them (onlyThese false: occurrences missing from times are gone), or only
 // those named. The event's title, kind and tags stay as scheduled; an event
 // never scheduled here is left alone.
-func (s *Store) RescheduleEvent(ctx context.Context, tx *sql.Tx, eventID string, times []domain.UpcomingEvent, onlyThese bool) error {
-	base, err := s.scanUpcoming(tx.QueryRowContext(ctx, s.db.Rebind("SELECT "+upcomingColumns+" FROM upcoming_events WHERE event_id = ? LIMIT 1"), eventID))
+func (s *Store) RescheduleEvent(ctx context.Context, tx *sql.Tx, community, eventID string, times []domain.UpcomingEvent, onlyThese bool) error {
+	base, err := s.scanUpcoming(tx.QueryRowContext(ctx, s.db.Rebind("SELECT "+upcomingColumns+" FROM upcoming_events WHERE community = ? AND event_id = ? LIMIT 1"),
+		community, eventID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -56,12 +57,12 @@ func (s *Store) RescheduleEvent(ctx context.Context, tx *sql.Tx, eventID string,
 	if onlyThese {
 		return s.putOccurrences(ctx, tx, occs)
 	}
-	return s.ScheduleEvent(ctx, tx, eventID, occs)
+	return s.ScheduleEvent(ctx, tx, community, eventID, occs)
 }
 
-// CancelEvent forgets an event, or one occurrence of it.
-func (s *Store) CancelEvent(ctx context.Context, tx *sql.Tx, eventID, occurrenceID string) error {
-	q, args := "DELETE FROM upcoming_events WHERE event_id = ?", []any{eventID}
+// CancelEvent forgets an event of community, or one occurrence of it.
+func (s *Store) CancelEvent(ctx context.Context, tx *sql.Tx, community, eventID, occurrenceID string) error {
+	q, args := "DELETE FROM upcoming_events WHERE community = ? AND event_id = ?", []any{community, eventID}
 	if occurrenceID != "" {
 		q, args = q+" AND occurrence_id = ?", append(args, occurrenceID)
 	}

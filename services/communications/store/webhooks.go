@@ -9,14 +9,16 @@ import (
 	"github.com/kinshiphq/kinship/services/communications/domain"
 )
 
-// CreateWebhook stores a webhook.
-func (s *Store) CreateWebhook(ctx context.Context, w domain.Webhook) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO webhooks (id, community, url, format, secret, enabled, disabled_reason, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), w.ID, w.Community, w.URL, string(w.Format), w.Secret, w.Enabled, w.DisabledReason, w.CreatedAt)
-	if err != nil {
-		return fmt.Errorf("store webhook: %w", err)
-	}
-	return nil
+// CreateWebhook stores a webhook and runs audited, in one transaction.
+func (s *Store) CreateWebhook(ctx context.Context, w domain.Webhook, audited func(*sql.Tx) error) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO webhooks (id, community, url, format, secret, enabled, disabled_reason, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), w.ID, w.Community, w.URL, string(w.Format), w.Secret, w.Enabled, w.DisabledReason, w.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("store webhook: %w", err)
+		}
+		return audited(tx)
+	})
 }
 
 const webhookColumns = "id, community, url, format, secret, enabled, disabled_reason, created_at"
@@ -54,16 +56,25 @@ func (s *Store) Webhook(ctx context.Context, community, id string) (domain.Webho
 	return w, err
 }
 
-// DisableWebhook stops posting to a webhook, saying why.
-func (s *Store) DisableWebhook(ctx context.Context, id, reason string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE webhooks SET enabled = ?, disabled_reason = ? WHERE id = ?"), false, reason, id)
+// DisableWebhook stops posting to a webhook of community, saying why.
+func (s *Store) DisableWebhook(ctx context.Context, community, id, reason string) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE webhooks SET enabled = ?, disabled_reason = ? WHERE community = ? AND id = ?"), false, reason, community, id)
 	return err
 }
 
-// DeleteWebhook removes a webhook.
-func (s *Store) DeleteWebhook(ctx context.Context, community, id string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM webhooks WHERE community = ? AND id = ?"), community, id)
-	return err
+// DeleteWebhook removes a webhook of community and runs audited, in one
+// transaction; domain.ErrWebhookNotFound when it has none of that id.
+func (s *Store) DeleteWebhook(ctx context.Context, community, id string, audited func(*sql.Tx) error) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM webhooks WHERE community = ? AND id = ?"), community, id)
+		if err != nil {
+			return fmt.Errorf("delete webhook %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return domain.ErrWebhookNotFound
+		}
+		return audited(tx)
+	})
 }
 
 func scanWebhook(row scanner) (domain.Webhook, error) {

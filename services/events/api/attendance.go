@@ -56,6 +56,9 @@ func (h *Handler) RSVP(ctx context.Context, req *connect.Request[eventsv1.RSVPRe
 	if err == nil {
 		err = h.requireTarget(ctx, memberID)
 	}
+	if err == nil {
+		err = h.checkMember(ctx, community, memberID)
+	}
 	if err != nil {
 		return nil, toConnect(ctx, h.logger, req.Spec(), err)
 	}
@@ -356,7 +359,8 @@ func (h *Handler) ListFeedback(ctx context.Context, req *connect.Request[eventsv
 	if err != nil {
 		return fail(err)
 	}
-	if err := h.audit.RecordNow(ctx, e.Community, "feedback.listed", "event", e.ID); err != nil {
+	// Reading comments is audited on its own: it changes no data.
+	if err := h.audit.RecordNow(ctx, e.Community, domain.ActionFeedbackListed, domain.TargetEvent, e.ID); err != nil {
 		return fail(err)
 	}
 	res := &eventsv1.ListFeedbackResponse{}

@@ -283,6 +283,9 @@ func (f *Feeds) Member() http.Handler {
 		if err != nil {
 			return ical.Calendar{}, err
 		}
+		if _, err := f.h.community(community); err != nil {
+			return ical.Calendar{}, domain.ErrFeedTokenNotFound // a community no longer served here
+		}
 		now := f.h.now().UTC()
 		entries, err := f.h.store.MemberCalendar(r.Context(), community, memberID, now.Add(-feedHistory), feedMaxEvents)
 		if err != nil {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"database/sql"
 
 	"connectrpc.com/connect"
 
@@ -21,9 +20,7 @@ func (h *Handler) ForgetMember(ctx context.Context, req *connect.Request[eventsv
 	if err != nil {
 		return nil, toConnect(ctx, h.logger, req.Spec(), err)
 	}
-	erased, err := h.store.ForgetMember(ctx, community, memberID, func(tx *sql.Tx) error {
-		return h.audit.Record(ctx, tx, community, "member.forgotten", "member", memberID)
-	})
+	erased, err := h.store.ForgetMember(ctx, community, memberID)
 	if err != nil {
 		return nil, toConnect(ctx, h.logger, req.Spec(), err)
 	}

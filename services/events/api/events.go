@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"slices"
@@ -33,6 +32,9 @@ func (h *Handler) CreateEvent(ctx context.Context, req *connect.Request[eventsv1
 	}
 	if verr != nil {
 		return nil, toConnect(ctx, h.logger, req.Spec(), verr)
+	}
+	if err := h.checkPeople(ctx, community, e.Spec, domain.Spec{}, nil); err != nil {
+		return nil, toConnect(ctx, h.logger, req.Spec(), err)
 	}
 	occs := domain.NewOccurrences(e, starts, newID, now)
 	if err := h.store.CreateEvent(ctx, e, occs); err != nil {
@@ -78,6 +80,15 @@ func (h *Handler) UpdateEvent(ctx context.Context, req *connect.Request[eventsv1
 	}
 	if scope == eventsv1.UpdateScope_UPDATE_SCOPE_OCCURRENCE || scope == eventsv1.UpdateScope_UPDATE_SCOPE_THIS_AND_FOLLOWING {
 		if occurrenceID, err = id("occurrence_id", req.Msg.GetOccurrenceId()); err != nil {
+			return fail(err)
+		}
+	}
+	if slices.ContainsFunc(paths, func(p string) bool { return p == "organiser_ids" || p == "host_ids" || p == "partner_id" }) {
+		current, _, err := h.store.GetEvent(ctx, community, eventID)
+		if err != nil {
+			return fail(err)
+		}
+		if err := h.checkPeople(ctx, community, update, current.Spec, paths); err != nil {
 			return fail(err)
 		}
 	}
@@ -167,7 +178,7 @@ func (h *Handler) updateWhole(e domain.Event, occs []domain.Occurrence, update d
 			}
 		}
 	}
-	change := store.EventChange{Event: e, Occurrences: occs}
+	change := store.EventChange{Event: e, Occurrences: occs, Audit: []store.Entry{{Action: domain.ActionEventUpdated, TargetType: domain.TargetEvent, TargetID: e.ID}}}
 	if e.Status == domain.StatusPublished {
 		c := collect{}
 		c.add(h.events.EventUpdated(e, "", *changed, occs))
@@ -216,6 +227,7 @@ func (h *Handler) updateOccurrence(e domain.Event, occs []domain.Occurrence, occ
 	if len(ch) > 0 {
 		e.UpdatedAt = now
 		change.Event = e
+		change.Audit = []store.Entry{{Action: domain.ActionEventUpdated, TargetType: domain.TargetOccurrence, TargetID: o.ID}}
 		if e.Status == domain.StatusPublished {
 			ev, err := h.events.EventUpdated(e, o.ID, ch, []domain.Occurrence{o})
 			if err != nil {
@@ -289,7 +301,10 @@ func (h *Handler) splitSeries(e domain.Event, occs []domain.Occurrence, occurren
 		next = append(next, o)
 	}
 	next = append(next, domain.NewOccurrences(b, plan.Create, newID, now)...)
-	change := store.EventChange{Event: e, Occurrences: next, NewEvent: &b}
+	change := store.EventChange{Event: e, Occurrences: next, NewEvent: &b, Audit: []store.Entry{
+		{Action: domain.ActionEventUpdated, TargetType: domain.TargetEvent, TargetID: e.ID},
+		{Action: domain.ActionEventCreated, TargetType: domain.TargetEvent, TargetID: b.ID},
+	}}
 	if e.Status == domain.StatusPublished {
 		c := collect{}
 		c.add(h.events.EventUpdated(e, "", []string{"recurrence"}, own(next, e.ID)))
@@ -334,7 +349,7 @@ func (h *Handler) PublishEvent(ctx context.Context, req *connect.Request[eventsv
 			return store.EventChange{}, err
 		}
 		return store.EventChange{Event: e, Occurrences: occs, Events: []kafka.Event{ev},
-			Audit: func(tx *sql.Tx) error { return h.audit.Record(ctx, tx, e.Community, "event.published", "event", e.ID) }}, nil
+			Audit: []store.Entry{{Action: domain.ActionEventPublished, TargetType: domain.TargetEvent, TargetID: e.ID}}}, nil
 	})
 	if err != nil {
 		return nil, toConnect(ctx, h.logger, req.Spec(), err)
@@ -356,10 +371,8 @@ func (h *Handler) CancelEvent(ctx context.Context, req *connect.Request[eventsv1
 		}
 	}
 	change, err := h.mutate(ctx, req.Msg.GetCommunity(), req.Msg.GetId(), func(e domain.Event, occs []domain.Occurrence, now time.Time) (store.EventChange, error) {
-		audit := func(target, targetID string) func(tx *sql.Tx) error {
-			return func(tx *sql.Tx) error {
-				return h.audit.Record(ctx, tx, e.Community, "event.cancelled", target, targetID)
-			}
+		audit := func(target, targetID string) []store.Entry {
+			return []store.Entry{{Action: domain.ActionEventCancelled, TargetType: target, TargetID: targetID}}
 		}
 		if occurrenceID != "" {
 			if err := e.Editable(); err != nil {
@@ -377,7 +390,7 @@ func (h *Handler) CancelEvent(ctx context.Context, req *connect.Request[eventsv1
 			occs[i].Status, occs[i].UpdatedAt = domain.OccurrenceCancelled, now
 			occs[i].Sequence++
 			e.UpdatedAt = now
-			change := store.EventChange{Event: e, Occurrences: occs, Audit: audit("occurrence", occurrenceID)}
+			change := store.EventChange{Event: e, Occurrences: occs, Audit: audit(domain.TargetOccurrence, occurrenceID)}
 			if e.Status == domain.StatusPublished {
 				ev, err := h.events.EventCancelled(e, occurrenceID, reason, now)
 				if err != nil {
@@ -395,7 +408,7 @@ func (h *Handler) CancelEvent(ctx context.Context, req *connect.Request[eventsv1
 		}
 		wasPublished := e.Status == domain.StatusPublished
 		e.Status, e.CancelledAt, e.CancelReason, e.UpdatedAt = domain.StatusCancelled, now, reason, now
-		change := store.EventChange{Event: e, Occurrences: occs, Audit: audit("event", e.ID)}
+		change := store.EventChange{Event: e, Occurrences: occs, Audit: audit(domain.TargetEvent, e.ID)}
 		if wasPublished {
 			e.Sequence++
 			change.Event = e
@@ -443,7 +456,8 @@ func (h *Handler) Complete(ctx context.Context, community, eventID string) (stor
 		if err != nil {
 			return store.EventChange{}, err
 		}
-		return store.EventChange{Event: e, Occurrences: occs, Events: []kafka.Event{ev}}, nil
+		return store.EventChange{Event: e, Occurrences: occs, Events: []kafka.Event{ev}, Completed: true,
+			Audit: []store.Entry{{Action: domain.ActionEventCompleted, TargetType: domain.TargetEvent, TargetID: e.ID}}}, nil
 	})
 }
 

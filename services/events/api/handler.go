@@ -15,6 +15,7 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/service"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/events/domain"
 	published "github.com/kinshiphq/kinship/services/events/events"
@@ -30,6 +31,10 @@ type Options struct {
 	PublicURL string
 	// Now is the clock; nil means time.Now. Use the store's.
 	Now func() time.Time
+	// Members checks the member ids a call names (organisers, hosts, the
+	// member a team member answers for); Partners checks an event's
+	// partner. Nil refuses such ids rather than take them unchecked.
+	Members, Partners *service.Refs
 }
 
 // Handler implements EventsService, AttendanceService and CalendarService.
@@ -41,6 +46,8 @@ type Handler struct {
 	now         func() time.Time
 	communities map[string]bool
 	publicURL   string
+	members     *service.Refs
+	partners    *service.Refs
 }
 
 var (
@@ -54,7 +61,8 @@ func New(s *store.Store, log *audit.Log, logger *slog.Logger, opts Options) *Han
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &Handler{store: s, audit: log, logger: logger, now: opts.Now, communities: map[string]bool{}, publicURL: opts.PublicURL}
+	h := &Handler{store: s, audit: log, logger: logger, now: opts.Now, communities: map[string]bool{}, publicURL: opts.PublicURL,
+		members: opts.Members, partners: opts.Partners}
 	for _, c := range opts.Communities {
 		h.communities[c] = true
 	}
@@ -152,6 +160,15 @@ func (h *Handler) visible(ctx context.Context, rawCommunity, rawID string) (doma
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// AsService returns ctx with the events service itself as the caller, for
+// work it does on its own — sweeps, Kafka consumers — so that what the
+// work changes is audited with the service (a workload named
+// "events/<task>") as its actor.
+func AsService(ctx context.Context, task string) context.Context {
+	return auth.WithPrincipal(ctx, auth.Principal{Kind: auth.KindWorkload, Subject: "events/" + task, Roles: []auth.Role{auth.Workload}},
+		auth.ScopeCommunity)
+}
 
 // requireTarget lets the call go on when the caller may act for memberID.
 func (h *Handler) requireTarget(ctx context.Context, memberID string) error {

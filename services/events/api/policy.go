@@ -1,7 +1,9 @@
 package api
 
 import (
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
+	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 )
 
@@ -51,10 +53,19 @@ func Policy() auth.Policy {
 		eventsv1connect.AttendanceServiceListFeedbackProcedure:       {Grants: grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all}},
 		// The erasure workflow; platform admins may run it by hand.
 		eventsv1connect.AttendanceServiceForgetMemberProcedure: {Grants: grants{auth.PlatformAdmin: all, auth.Workload: all}},
+		// Subject access: organisers for anyone, everyone for themselves.
+		eventsv1connect.AttendanceServiceExportMemberDataProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all,
+			auth.Staff: self, auth.Ambassador: self, auth.Member: self}},
 
 		eventsv1connect.CalendarServiceGetFeedTokenProcedure:    {Grants: own},
 		eventsv1connect.CalendarServiceRotateFeedTokenProcedure: {Grants: own},
 		eventsv1connect.CalendarServiceExportEventICSProcedure: {Grants: grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all,
 			auth.Ambassador: all, auth.Member: all}},
+
+		// The service's own audit log: organisers and platform admins read
+		// the whole community's trail.
+		auditv1connect.AuditServiceListAuditEntriesProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all}},
+		// The insights service reads the history to rebuild; platform admins may too.
+		insightsv1connect.HistoryServiceReadHistoryProcedure: {Grants: map[auth.Role]auth.Scope{auth.PlatformAdmin: auth.ScopeCommunity, auth.Workload: auth.ScopeCommunity}},
 	}
 }

@@ -212,3 +212,13 @@ type FeedbackSummary struct {
 	Average      float64
 	Distribution [5]int
 }
+
+// Attendance counts what happened at an event's occurrences.
+type Attendance struct {
+	// Occurrences held (not cancelled).
+	Occurrences int
+	// SeatsTaken held at the end: attended, missed, or never checked in.
+	SeatsTaken int
+	Attended   int
+	NoShows    int
+}

@@ -49,8 +49,13 @@ func Expand(rawRule string, exdates []time.Time, start time.Time, loc *time.Loca
 	return opt.RRuleString(), starts, nil
 }
 
-func parseRule(rawRule string, loc *time.Location) (*rrule.ROption, *validate.FieldError) {
+func parseRule(rawRule string, loc *time.Location) (opt *rrule.ROption, ferr *validate.FieldError) {
 	const field = "recurrence.rrule"
+	defer func() {
+		if recover() != nil {
+			opt, ferr = nil, validate.Field(field, "is not a valid RRULE")
+		}
+	}()
 	raw := strings.TrimSpace(rawRule)
 	raw = strings.TrimPrefix(strings.TrimPrefix(raw, "RRULE:"), "rrule:")
 	if strings.ContainsAny(raw, "\r\n:") || strings.Contains(strings.ToUpper(raw), "DTSTART") {
@@ -70,12 +75,31 @@ func parseRule(rawRule string, loc *time.Location) (*rrule.ROption, *validate.Fi
 	case opt.Count > MaxOccurrences:
 		return nil, validate.Field(field, "COUNT must be at most %d", MaxOccurrences)
 	}
+	// RFC 5545: an ordinal BYDAY (such as 2MO) only within a month (-5 to 5)
+	// or a year (-53 to 53).
+	for _, d := range opt.Byweekday {
+		n := d.N()
+		switch {
+		case n == 0:
+		case opt.Freq == rrule.MONTHLY && (n < -5 || n > 5), opt.Freq == rrule.YEARLY && (n < -53 || n > 53):
+			return nil, validate.Field(field, "BYDAY %s is not a week of the period", d.String())
+		case opt.Freq != rrule.MONTHLY && opt.Freq != rrule.YEARLY:
+			return nil, validate.Field(field, "BYDAY takes a number (such as 2MO) only with FREQ=MONTHLY or YEARLY")
+		}
+	}
 	return opt, nil
 }
 
 // instances returns every start the rule gives from start, before EXDATE.
-func instances(opt *rrule.ROption, start time.Time, loc *time.Location) ([]time.Time, *validate.FieldError) {
+// The expansion is a third party's: a rule that makes it panic is refused
+// like any other it cannot expand, never taken down with it.
+func instances(opt *rrule.ROption, start time.Time, loc *time.Location) (all []time.Time, ferr *validate.FieldError) {
 	const field = "recurrence.rrule"
+	defer func() {
+		if recover() != nil {
+			all, ferr = nil, validate.Field(field, "is not a rule that can be expanded")
+		}
+	}()
 	o := *opt
 	o.Dtstart = start.In(loc)
 	r, err := rrule.NewRRule(o)
@@ -84,7 +108,6 @@ func instances(opt *rrule.ROption, start time.Time, loc *time.Location) ([]time.
 	}
 	horizon := start.AddDate(HorizonYears, 0, 0)
 	next := r.Iterator()
-	var all []time.Time
 	for {
 		t, ok := next()
 		if !ok {

@@ -7,6 +7,7 @@ import (
 
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/services/events/domain"
 	memberevents "github.com/kinshiphq/kinship/services/members/events"
 )
 
@@ -51,6 +52,9 @@ func (h *Erasure) Handle(ctx context.Context, e kafka.Event) error {
 	}
 	if m.GetMemberId() == "" || m.GetCommunity() == "" {
 		return kafka.Permanent(fmt.Errorf("event %s lacks member id or community", e.ID))
+	}
+	if _, ferr := domain.ValidateID("member_id", m.GetMemberId()); ferr != nil {
+		return kafka.Permanent(fmt.Errorf("event %s: %w", e.ID, ferr))
 	}
 	if !h.communities[m.GetCommunity()] {
 		return kafka.Permanent(fmt.Errorf("event %s is about community %s, which is not served here", e.ID, m.GetCommunity()))

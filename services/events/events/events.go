@@ -5,6 +5,7 @@
 package events
 
 import (
+	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -29,6 +30,7 @@ const (
 	TypeCheckedIn        = "kinship.events.v1.CheckedIn"
 	TypeNoShow           = "kinship.events.v1.NoShow"
 	TypeFeedbackGiven    = "kinship.events.v1.FeedbackGiven"
+	TypeEventCompleted   = "kinship.events.v1.EventCompleted"
 )
 
 // Topic is where a community's event events go: keyed by member id for
@@ -155,4 +157,25 @@ func (f Factory) FeedbackGiven(fb domain.Feedback) (kafka.Event, error) {
 		EventId: fb.EventID, OccurrenceId: fb.OccurrenceID, Community: fb.Community, MemberId: fb.MemberID,
 		GivenAt: ts(fb.GivenAt), Rating: int32(fb.Rating),
 	})
+}
+
+// EventCompleted is e completing, with its hosts and attendance; keyed by
+// the event.
+func (f Factory) EventCompleted(e domain.Event, a domain.Attendance, at time.Time) (kafka.Event, error) {
+	return f.event(e.Community, e.ID, e.ID, TypeEventCompleted, at, &eventsv1.EventCompleted{
+		EventId: e.ID, Community: e.Community, HostIds: e.HostIDs, OrganiserIds: e.OrganiserIDs, CompletedAt: ts(at),
+		Occurrences: int32(a.Occurrences), SeatsTaken: int32(a.SeatsTaken), Attended: int32(a.Attended), NoShows: int32(a.NoShows),
+	})
+}
+
+// DecodeEventCompleted reads an EventCompleted event's payload.
+func DecodeEventCompleted(e kafka.Event) (*eventsv1.EventCompleted, error) {
+	var m eventsv1.EventCompleted
+	if err := kafka.Decode(e, TypeEventCompleted, &m); err != nil {
+		return nil, err
+	}
+	if m.GetEventId() == "" || m.GetCommunity() == "" {
+		return nil, fmt.Errorf("decode EventCompleted %s: event id or community missing", e.ID)
+	}
+	return &m, nil
 }

@@ -79,6 +79,7 @@ func TestErasureHandler(t *testing.T) {
 		"json":            {ID: "j", Type: memberevents.TypeMemberErased, ContentType: "application/json", Data: []byte("{}")},
 		"no member":       erasedEvent(t, "demo", ""),
 		"other community": erasedEvent(t, "elsewhere", "m1"),
+		"malformed id":    erasedEvent(t, "demo", "m1'; DROP TABLE rsvps; --"),
 	} {
 		if err := h.Handle(ctx, ev); !errors.As(err, &perm) {
 			t.Errorf("%s: %v, want a permanent failure", name, err)

@@ -268,12 +268,24 @@ func paramValue(v string) string {
 	return v
 }
 
-// Text escapes a TEXT value: backslash, semicolon, comma and line breaks.
+// Text escapes a TEXT value: backslash, semicolon, comma and line breaks;
+// invalid UTF-8 becomes U+FFFD, and other control characters (which
+// RFC 5545 does not allow in TEXT) are dropped.
 func Text(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
+	s = strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && isControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 	return strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`).Replace(s)
 }
+
+// isControl reports the characters RFC 5545 calls CONTROL.
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 type writer struct {
 	buf bytes.Buffer
@@ -285,6 +297,9 @@ func (w *writer) dateTime(name string, loc *time.Location, t time.Time) {
 
 // line writes one content line, folded so no line exceeds 75 octets
 // (continuations start with a space), never splitting a UTF-8 sequence.
+// Whatever a caller passes, one call writes one content line: control
+// characters other than tab (a line break among them) are dropped and
+// invalid UTF-8 replaced, so no value can start a property of its own.
 func (w *writer) line(name string, params []string, value string) {
 	var l strings.Builder
 	l.WriteString(name)
@@ -294,7 +309,12 @@ func (w *writer) line(name string, params []string, value string) {
 	}
 	l.WriteString(":")
 	l.WriteString(value)
-	s := l.String()
+	s := strings.Map(func(r rune) rune {
+		if r != '\t' && isControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(l.String(), "\uFFFD"))
 	limit := 75
 	for len(s) > limit {
 		cut := limit

@@ -13,7 +13,7 @@ import (
 const rsvpColumns = `r.id, r.community, r.event_id, r.occurrence_id, r.member_id, r.status, r.position, r.code, r.offer_expires_at,
 	r.answered_at, r.checked_in_at, r.updated_at, r.series, o.starts_at`
 
-const rsvpFrom = " FROM rsvps r JOIN occurrences o ON o.id = r.occurrence_id"
+const rsvpFrom = " FROM rsvps r JOIN occurrences o ON o.community = r.community AND o.id = r.occurrence_id"
 
 func scanRSVP(row scanner) (domain.RSVP, error) {
 	var r domain.RSVP
@@ -46,8 +46,8 @@ func (s *Store) readRSVPs(ctx context.Context, q querier, where string, args ...
 	return out, rows.Err()
 }
 
-func (s *Store) rsvpOf(ctx context.Context, q querier, occurrenceID, memberID string) (domain.RSVP, bool, error) {
-	rs, err := s.readRSVPs(ctx, q, "r.occurrence_id = ? AND r.member_id = ?", occurrenceID, memberID)
+func (s *Store) rsvpOf(ctx context.Context, q querier, community, occurrenceID, memberID string) (domain.RSVP, bool, error) {
+	rs, err := s.readRSVPs(ctx, q, "r.community = ? AND r.occurrence_id = ? AND r.member_id = ?", community, occurrenceID, memberID)
 	if err != nil || len(rs) == 0 {
 		return domain.RSVP{}, false, err
 	}
@@ -65,7 +65,8 @@ func (s *Store) lockOccurrence(ctx context.Context, tx *sql.Tx, community, id st
 }
 
 func (s *Store) saveCounters(ctx context.Context, tx *sql.Tx, o occurrence) error {
-	_, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE occurrences SET seats_taken = ?, waitlist_seq = ? WHERE id = ?"), o.SeatsTaken, o.waitlistSeq, o.ID)
+	_, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE occurrences SET seats_taken = ?, waitlist_seq = ? WHERE community = ? AND id = ?"),
+		o.SeatsTaken, o.waitlistSeq, o.Community, o.ID)
 	return wrap("count seats of "+o.ID, err)
 }
 
@@ -78,9 +79,9 @@ func (s *Store) saveRSVP(ctx context.Context, tx *sql.Tx, r domain.RSVP, insert 
 			nullTime(r.OfferExpiresAt), stamp(r.AnsweredAt), nullTime(r.CheckedInAt), stamp(r.UpdatedAt), r.Series)
 	} else {
 		_, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE rsvps SET status = ?, position = ?, code = ?, offer_expires_at = ?, answered_at = ?,
-			checked_in_at = ?, updated_at = ?, series = ? WHERE id = ?`),
+			checked_in_at = ?, updated_at = ?, series = ? WHERE community = ? AND id = ?`),
 			string(r.Status), r.Position, nullString(r.Code), nullTime(r.OfferExpiresAt), stamp(r.AnsweredAt), nullTime(r.CheckedInAt),
-			stamp(r.UpdatedAt), r.Series, r.ID)
+			stamp(r.UpdatedAt), r.Series, r.Community, r.ID)
 	}
 	return wrap("save rsvp of occurrence "+r.OccurrenceID, err)
 }
@@ -105,7 +106,8 @@ func (s *Store) newCode(ctx context.Context, tx *sql.Tx, community string) (stri
 
 // Answer records memberID's answer for occurrenceID of eventID or, with
 // series, for every upcoming occurrence of it (and the ones the series
-// gains later), in one transaction.
+// gains later), in one transaction, with one audit entry when anything
+// changed (the RSVP, or the event for a series).
 func (s *Store) Answer(ctx context.Context, community, eventID, occurrenceID, memberID string, answer domain.Answer, series bool) ([]domain.RSVP, error) {
 	var out []domain.RSVP
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -116,20 +118,31 @@ func (s *Store) Answer(ctx context.Context, community, eventID, occurrenceID, me
 			return err
 		}
 		ids := []string{occurrenceID}
+		changed := false
 		if series {
-			if ids, err = s.seriesOccurrences(ctx, tx, e, memberID, answer == domain.AnswerGoing); err != nil {
+			if ids, changed, err = s.seriesOccurrences(ctx, tx, e, memberID, answer == domain.AnswerGoing); err != nil {
 				return err
 			}
 		}
 		for _, id := range ids {
-			r, err := s.answerOne(ctx, tx, e, id, memberID, answer, series, c)
+			r, ch, err := s.answerOne(ctx, tx, e, id, memberID, answer, series, c)
 			if series && (errors.Is(err, domain.ErrOccurrenceCancelled) || errors.Is(err, domain.ErrOccurrenceEnded)) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
+			changed = changed || ch
 			out = append(out, r)
+		}
+		if changed {
+			target := Entry{domain.ActionRSVPAnswered, domain.TargetEvent, e.ID}
+			if !series {
+				target = Entry{domain.ActionRSVPAnswered, domain.TargetRSVP, out[0].ID}
+			}
+			if err := s.record(ctx, tx, community, target); err != nil {
+				return err
+			}
 		}
 		return s.flush(ctx, tx, c)
 	})
@@ -141,67 +154,77 @@ func (s *Store) Answer(ctx context.Context, community, eventID, occurrenceID, me
 }
 
 // seriesOccurrences records or drops memberID's series RSVP for e and
-// returns the upcoming occurrences it applies to.
-func (s *Store) seriesOccurrences(ctx context.Context, tx *sql.Tx, e domain.Event, memberID string, going bool) ([]string, error) {
+// returns the upcoming occurrences it applies to, and whether the series
+// RSVP changed.
+func (s *Store) seriesOccurrences(ctx context.Context, tx *sql.Tx, e domain.Event, memberID string, going bool) ([]string, bool, error) {
 	if !e.Recurring() {
-		return nil, domain.ErrNotRecurring
+		return nil, false, domain.ErrNotRecurring
 	}
 	if err := domain.CanAnswerEvent(e); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	now := s.clock()
+	var res sql.Result
+	var err error
 	if going {
 		q := "INSERT INTO series_rsvps (event_id, member_id, community, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (event_id, member_id) DO NOTHING"
-		if _, err := tx.ExecContext(ctx, s.db.Rebind(q), e.ID, memberID, e.Community, now); err != nil {
-			return nil, fmt.Errorf("record series rsvp: %w", err)
+		if res, err = tx.ExecContext(ctx, s.db.Rebind(q), e.ID, memberID, e.Community, now); err != nil {
+			return nil, false, fmt.Errorf("record series rsvp: %w", err)
 		}
-	} else if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM series_rsvps WHERE event_id = ? AND member_id = ?"), e.ID, memberID); err != nil {
-		return nil, fmt.Errorf("drop series rsvp: %w", err)
+	} else if res, err = tx.ExecContext(ctx, s.db.Rebind("DELETE FROM series_rsvps WHERE community = ? AND event_id = ? AND member_id = ?"),
+		e.Community, e.ID, memberID); err != nil {
+		return nil, false, fmt.Errorf("drop series rsvp: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id FROM occurrences WHERE event_id = ? AND status = 'scheduled' AND starts_at > ? ORDER BY starts_at"), e.ID, now)
+	n, err := res.RowsAffected()
 	if err != nil {
-		return nil, fmt.Errorf("read upcoming occurrences: %w", err)
+		return nil, false, fmt.Errorf("series rsvp: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id FROM occurrences WHERE community = ? AND event_id = ? AND status = 'scheduled' AND starts_at > ? ORDER BY starts_at"),
+		e.Community, e.ID, now)
+	if err != nil {
+		return nil, false, fmt.Errorf("read upcoming occurrences: %w", err)
 	}
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(ids) == 0 {
-		return nil, domain.ErrOccurrenceEnded
+		return nil, false, domain.ErrOccurrenceEnded
 	}
-	return ids, nil
+	return ids, n > 0, nil
 }
 
 // answerOne records one answer with the occurrence locked: going takes a
 // free seat or the next waitlist position; not going gives a held seat to
-// the waitlist. Repeating an answer changes nothing.
-func (s *Store) answerOne(ctx context.Context, tx *sql.Tx, e domain.Event, occurrenceID, memberID string, answer domain.Answer, series bool, c *collector) (domain.RSVP, error) {
+// the waitlist. Repeating an answer changes nothing (and reports no
+// change).
+func (s *Store) answerOne(ctx context.Context, tx *sql.Tx, e domain.Event, occurrenceID, memberID string, answer domain.Answer, series bool, c *collector) (domain.RSVP, bool, error) {
 	o, err := s.lockOccurrence(ctx, tx, e.Community, occurrenceID)
 	if err != nil {
-		return domain.RSVP{}, err
+		return domain.RSVP{}, false, err
 	}
 	if o.EventID != e.ID {
-		return domain.RSVP{}, domain.ErrOccurrenceNotFound
+		return domain.RSVP{}, false, domain.ErrOccurrenceNotFound
 	}
 	now := s.clock()
 	if err := domain.CanAnswer(e, o.Occurrence, now); err != nil {
-		return domain.RSVP{}, err
+		return domain.RSVP{}, false, err
 	}
-	cur, found, err := s.rsvpOf(ctx, tx, occurrenceID, memberID)
+	cur, found, err := s.rsvpOf(ctx, tx, e.Community, occurrenceID, memberID)
 	if err != nil {
-		return cur, err
+		return cur, false, err
 	}
 	if found && (answer == domain.AnswerGoing && (cur.Status.HoldsSeat() || cur.Status.Waiting()) ||
 		answer == domain.AnswerNotGoing && cur.Status == domain.RSVPNotGoing) {
-		return cur, nil
+		return cur, false, nil
 	}
 	r := domain.RSVP{ID: newID(), Community: e.Community, EventID: e.ID, OccurrenceID: occurrenceID, MemberID: memberID,
 		AnsweredAt: now, UpdatedAt: now, Series: series, OccurrenceStart: o.Start}
@@ -212,7 +235,7 @@ func (s *Store) answerOne(ctx context.Context, tx *sql.Tx, e domain.Event, occur
 	case domain.AnswerGoing:
 		if domain.SeatFree(o.Occurrence) {
 			if r.Code, err = s.newCode(ctx, tx, e.Community); err != nil {
-				return r, err
+				return r, false, err
 			}
 			r.Status = domain.RSVPGoing
 			o.SeatsTaken++
@@ -228,18 +251,18 @@ func (s *Store) answerOne(ctx context.Context, tx *sql.Tx, e domain.Event, occur
 		r.Status = domain.RSVPNotGoing
 		c.add(s.events.RSVPReceived(r, answer))
 	default:
-		return r, fmt.Errorf("unknown answer %q", answer)
+		return r, false, fmt.Errorf("unknown answer %q", answer)
 	}
 	if err := s.saveRSVP(ctx, tx, r, !found); err != nil {
-		return r, err
+		return r, false, err
 	}
 	if found && cur.Status.HoldsSeat() {
 		o.SeatsTaken--
 		if err := s.offerFreedSeats(ctx, tx, e, &o, now, c); err != nil {
-			return r, err
+			return r, false, err
 		}
 	}
-	return r, s.saveCounters(ctx, tx, o)
+	return r, true, s.saveCounters(ctx, tx, o)
 }
 
 // offerFreedSeats holds each free seat of o for the next member on its
@@ -249,7 +272,7 @@ func (s *Store) offerFreedSeats(ctx context.Context, tx *sql.Tx, e domain.Event,
 		return nil
 	}
 	for domain.SeatFree(o.Occurrence) {
-		next, err := s.readRSVPs(ctx, tx, "r.occurrence_id = ? AND r.status = 'waitlisted' ORDER BY r.position LIMIT 1", o.ID)
+		next, err := s.readRSVPs(ctx, tx, "r.community = ? AND r.occurrence_id = ? AND r.status = 'waitlisted' ORDER BY r.position LIMIT 1", o.Community, o.ID)
 		if err != nil {
 			return err
 		}
@@ -269,7 +292,7 @@ func (s *Store) offerFreedSeats(ctx context.Context, tx *sql.Tx, e domain.Event,
 
 // Cancel withdraws memberID from occurrenceID of eventID or, with series,
 // from every upcoming occurrence and the series; freed seats go to the
-// waitlist.
+// waitlist. The audit entry names the RSVP, or the event for a series.
 func (s *Store) Cancel(ctx context.Context, community, eventID, occurrenceID, memberID string, series bool) ([]domain.RSVP, error) {
 	var out []domain.RSVP
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -284,13 +307,13 @@ func (s *Store) Cancel(ctx context.Context, community, eventID, occurrenceID, me
 			if !e.Recurring() {
 				return domain.ErrNotRecurring
 			}
-			res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM series_rsvps WHERE event_id = ? AND member_id = ?"), eventID, memberID)
+			res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM series_rsvps WHERE community = ? AND event_id = ? AND member_id = ?"), community, eventID, memberID)
 			if err != nil {
 				return fmt.Errorf("drop series rsvp: %w", err)
 			}
 			dropped, _ := res.RowsAffected()
-			active, err := s.readRSVPs(ctx, tx, "r.event_id = ? AND r.member_id = ? AND r.status IN ('going', 'waitlisted', 'offered') AND o.starts_at > ? ORDER BY o.starts_at",
-				eventID, memberID, s.clock())
+			active, err := s.readRSVPs(ctx, tx, `r.community = ? AND r.event_id = ? AND r.member_id = ? AND r.status IN ('going', 'waitlisted', 'offered')
+				AND o.starts_at > ? ORDER BY o.starts_at`, community, eventID, memberID, s.clock())
 			if err != nil {
 				return err
 			}
@@ -308,6 +331,13 @@ func (s *Store) Cancel(ctx context.Context, community, eventID, occurrenceID, me
 				return err
 			}
 			out = append(out, r)
+		}
+		target := Entry{domain.ActionRSVPCancelled, domain.TargetEvent, e.ID}
+		if !series {
+			target = Entry{domain.ActionRSVPCancelled, domain.TargetRSVP, out[0].ID}
+		}
+		if err := s.record(ctx, tx, community, target); err != nil {
+			return err
 		}
 		return s.flush(ctx, tx, c)
 	})
@@ -330,7 +360,7 @@ func (s *Store) cancelOne(ctx context.Context, tx *sql.Tx, e domain.Event, occur
 	if o.Started(now) {
 		return domain.RSVP{}, domain.ErrOccurrenceEnded
 	}
-	r, found, err := s.rsvpOf(ctx, tx, occurrenceID, memberID)
+	r, found, err := s.rsvpOf(ctx, tx, e.Community, occurrenceID, memberID)
 	if err != nil {
 		return r, err
 	}
@@ -367,7 +397,7 @@ func (s *Store) AcceptOffer(ctx context.Context, community, occurrenceID, member
 			return err
 		}
 		now := s.clock()
-		r, found, err := s.rsvpOf(ctx, tx, occurrenceID, memberID)
+		r, found, err := s.rsvpOf(ctx, tx, community, occurrenceID, memberID)
 		if err != nil {
 			return err
 		}
@@ -392,6 +422,9 @@ func (s *Store) AcceptOffer(ctx context.Context, community, occurrenceID, member
 		}
 		c.add(s.events.SeatTaken(r, true, now))
 		out = r
+		if err := s.record(ctx, tx, community, Entry{domain.ActionSeatOfferAccepted, domain.TargetRSVP, r.ID}); err != nil {
+			return err
+		}
 		return s.flush(ctx, tx, c)
 	})
 	if err != nil {
@@ -458,7 +491,8 @@ func (s *Store) expireAt(ctx context.Context, community, occurrenceID string) (e
 			return err
 		}
 		now := s.clock()
-		due, err := s.readRSVPs(ctx, tx, "r.occurrence_id = ? AND r.status = 'offered' AND r.offer_expires_at <= ? ORDER BY r.position", occurrenceID, now)
+		due, err := s.readRSVPs(ctx, tx, "r.community = ? AND r.occurrence_id = ? AND r.status = 'offered' AND r.offer_expires_at <= ? ORDER BY r.position",
+			community, occurrenceID, now)
 		if err != nil {
 			return err
 		}
@@ -478,6 +512,11 @@ func (s *Store) expireAt(ctx context.Context, community, occurrenceID string) (e
 		offered = len(c.events) - before
 		if err := s.saveCounters(ctx, tx, o); err != nil {
 			return err
+		}
+		if expired > 0 {
+			if err := s.record(ctx, tx, community, Entry{domain.ActionSeatOffersExpired, domain.TargetOccurrence, occurrenceID}); err != nil {
+				return err
+			}
 		}
 		return s.flush(ctx, tx, c)
 	})
@@ -548,7 +587,7 @@ func (s *Store) CheckIn(ctx context.Context, community, occurrenceID, memberID s
 		if err := domain.CheckInOpen(o.Occurrence, now, team); err != nil {
 			return err
 		}
-		r, found, err := s.rsvpOf(ctx, tx, occurrenceID, memberID)
+		r, found, err := s.rsvpOf(ctx, tx, community, occurrenceID, memberID)
 		if err != nil {
 			return err
 		}
@@ -567,6 +606,9 @@ func (s *Store) CheckIn(ctx context.Context, community, occurrenceID, memberID s
 		c := &collector{}
 		c.add(s.events.CheckedIn(r))
 		out = r
+		if err := s.record(ctx, tx, community, Entry{domain.ActionCheckedIn, domain.TargetRSVP, r.ID}); err != nil {
+			return err
+		}
 		return s.flush(ctx, tx, c)
 	})
 	if err != nil {
@@ -593,7 +635,7 @@ func (s *Store) MarkNoShows(ctx context.Context, community, occurrenceID string)
 		case !o.Ended(now):
 			return domain.ErrOccurrenceNotEnded
 		}
-		missing, err := s.readRSVPs(ctx, tx, "r.occurrence_id = ? AND r.status = 'going' ORDER BY r.answered_at", occurrenceID)
+		missing, err := s.readRSVPs(ctx, tx, "r.community = ? AND r.occurrence_id = ? AND r.status = 'going' ORDER BY r.answered_at", community, occurrenceID)
 		if err != nil {
 			return err
 		}
@@ -606,8 +648,13 @@ func (s *Store) MarkNoShows(ctx context.Context, community, occurrenceID string)
 			c.add(s.events.NoShow(r, now))
 		}
 		marked = len(missing)
-		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE occurrences SET attendance_closed = ? WHERE id = ?"), true, occurrenceID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE occurrences SET attendance_closed = ? WHERE community = ? AND id = ?"), true, community, occurrenceID); err != nil {
 			return fmt.Errorf("close attendance of %s: %w", occurrenceID, err)
+		}
+		if marked > 0 || !o.AttendanceClosed {
+			if err := s.record(ctx, tx, community, Entry{domain.ActionNoShowsMarked, domain.TargetOccurrence, occurrenceID}); err != nil {
+				return err
+			}
 		}
 		return s.flush(ctx, tx, c)
 	})
@@ -621,7 +668,7 @@ func (s *Store) MarkNoShows(ctx context.Context, community, occurrenceID string)
 // DueForNoShows lists occurrences of published or completed events that
 // ended before cutoff and whose attendance is still open.
 func (s *Store) DueForNoShows(ctx context.Context, cutoff time.Time, limit int) ([][2]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT o.community, o.id FROM occurrences o JOIN events e ON e.id = o.event_id
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT o.community, o.id FROM occurrences o JOIN events e ON e.community = o.community AND e.id = o.event_id
 		WHERE o.attendance_closed = ? AND o.status = 'scheduled' AND o.ends_at <= ? AND e.status IN ('published', 'completed')
 		ORDER BY o.ends_at LIMIT ?`), false, stamp(cutoff), limit)
 	if err != nil {
@@ -639,10 +686,11 @@ func (s *Store) DueForNoShows(ctx context.Context, cutoff time.Time, limit int) 
 	return out, rows.Err()
 }
 
-// SeatCounts returns the stored seat counter of an occurrence and the
-// number of RSVPs actually holding a seat, for checks.
-func (s *Store) SeatCounts(ctx context.Context, occurrenceID string) (counter, holding int, err error) {
-	err = s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT o.seats_taken, (SELECT count(*) FROM rsvps r WHERE r.occurrence_id = o.id
-		AND r.status IN ('going', 'offered', 'checked_in', 'no_show')) FROM occurrences o WHERE o.id = ?`), occurrenceID).Scan(&counter, &holding)
+// SeatCounts returns the stored seat counter of an occurrence of community
+// and the number of RSVPs actually holding a seat, for checks.
+func (s *Store) SeatCounts(ctx context.Context, community, occurrenceID string) (counter, holding int, err error) {
+	err = s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT o.seats_taken, (SELECT count(*) FROM rsvps r WHERE r.community = o.community
+		AND r.occurrence_id = o.id AND r.status IN ('going', 'offered', 'checked_in', 'no_show')) FROM occurrences o
+		WHERE o.community = ? AND o.id = ?`), community, occurrenceID).Scan(&counter, &holding)
 	return counter, holding, wrap("count seats", err)
 }

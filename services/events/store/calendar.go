@@ -12,11 +12,13 @@ import (
 
 // FeedToken returns memberID's calendar feed token, storing fresh (a new
 // random token) when they have none, or in place of theirs when rotate is
-// set.
+// set; a stored or replaced token is audited.
 func (s *Store) FeedToken(ctx context.Context, community, memberID, fresh string, rotate bool) (string, error) {
 	token := fresh
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		action := domain.ActionFeedTokenCreated
 		if rotate {
+			action = domain.ActionFeedTokenRotated
 			if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM feed_tokens WHERE community = ? AND member_id = ?"), community, memberID); err != nil {
 				return fmt.Errorf("drop feed token: %w", err)
 			}
@@ -32,12 +34,16 @@ func (s *Store) FeedToken(ctx context.Context, community, memberID, fresh string
 		}
 		_, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO feed_tokens (token, community, member_id, created_at) VALUES (?, ?, ?, ?)"),
 			fresh, community, memberID, s.clock())
-		return wrap("store feed token", err)
+		if err != nil {
+			return wrap("store feed token", err)
+		}
+		return s.record(ctx, tx, community, Entry{action, domain.TargetMember, memberID})
 	})
 	return token, err
 }
 
-// FeedOwner returns whose feed token is.
+// FeedOwner returns whose feed token is. The token, a 256-bit secret, is
+// the whole credential of a member's feed: it names its community.
 func (s *Store) FeedOwner(ctx context.Context, token string) (community, memberID string, err error) {
 	err = s.db.QueryRowContext(ctx, s.db.Rebind("SELECT community, member_id FROM feed_tokens WHERE token = ?"), token).Scan(&community, &memberID)
 	return community, memberID, notFound(err, domain.ErrFeedTokenNotFound)
@@ -106,9 +112,10 @@ func (s *Store) MemberCalendar(ctx context.Context, community, memberID string, 
 // published public event of community starting after now and within 180
 // days, at most limit of them.
 func (s *Store) SuggestionCandidates(ctx context.Context, community string, now time.Time, limit int) ([]domain.Candidate, error) {
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT o.id, e.id FROM occurrences o JOIN events e ON e.id = o.event_id
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT o.id, e.id FROM occurrences o JOIN events e ON e.community = o.community AND e.id = o.event_id
 		WHERE e.community = ? AND e.status = 'published' AND e.visibility = 'public' AND o.status = 'scheduled'
-		AND o.starts_at = (SELECT min(o2.starts_at) FROM occurrences o2 WHERE o2.event_id = e.id AND o2.status = 'scheduled' AND o2.starts_at > ?)
+		AND o.starts_at = (SELECT min(o2.starts_at) FROM occurrences o2 WHERE o2.community = e.community AND o2.event_id = e.id
+			AND o2.status = 'scheduled' AND o2.starts_at > ?)
 		AND o.starts_at < ? ORDER BY o.starts_at LIMIT ?`), community, stamp(now), stamp(now.Add(180*24*time.Hour)), limit)
 	if err != nil {
 		return nil, fmt.Errorf("find suggestion candidates: %w", err)
@@ -171,8 +178,10 @@ const ErasureConsumer = "members-erasure"
 // reports whether this call did the erasure.
 func (s *Store) EraseMember(ctx context.Context, eventID, community, memberID string) (bool, error) {
 	ran, err := s.inbox.Handle(ctx, ErasureConsumer, eventID, func(tx *sql.Tx) error {
-		_, err := s.eraseMember(ctx, tx, community, memberID)
-		return err
+		if _, err := s.eraseMember(ctx, tx, community, memberID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, community, Entry{domain.ActionMemberForgotten, domain.TargetMember, memberID})
 	})
 	if err != nil {
 		return false, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/kinshiphq/kinship/services/events/domain"
 )
 
 // Erased counts what one erasure of a member removed.
@@ -18,19 +20,16 @@ type Erased struct {
 // ForgetMember removes memberID's personal data as EraseMember does, when
 // asked directly (by the erasure workflow) rather than by a MemberErased
 // event: there is no inbox entry, and a second call finds nothing more to
-// remove and counts zeros. audit, when set, records the erasure in the
-// same transaction.
-func (s *Store) ForgetMember(ctx context.Context, community, memberID string, audit func(tx *sql.Tx) error) (Erased, error) {
+// remove and counts zeros. Every call is audited, in the same
+// transaction.
+func (s *Store) ForgetMember(ctx context.Context, community, memberID string) (Erased, error) {
 	var out Erased
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if out, err = s.eraseMember(ctx, tx, community, memberID); err != nil {
 			return err
 		}
-		if audit != nil {
-			return audit(tx)
-		}
-		return nil
+		return s.record(ctx, tx, community, Entry{domain.ActionMemberForgotten, domain.TargetMember, memberID})
 	})
 	if err != nil {
 		return Erased{}, err

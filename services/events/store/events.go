@@ -74,8 +74,8 @@ func scanOccurrence(row scanner, extra ...any) (occurrence, error) {
 	return o, nil
 }
 
-// CreateEvent stores a new event with its occurrences and appends evs, in
-// one transaction.
+// CreateEvent stores a new event with its occurrences, appends evs and
+// records the creation in the audit log, in one transaction.
 func (s *Store) CreateEvent(ctx context.Context, e domain.Event, occs []domain.Occurrence, evs ...kafka.Event) error {
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if err := s.insertEvent(ctx, tx, e, occs); err != nil {
@@ -85,6 +85,9 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event, occs []domain.O
 			if err := s.insertOccurrence(ctx, tx, o); err != nil {
 				return err
 			}
+		}
+		if err := s.record(ctx, tx, e.Community, Entry{domain.ActionEventCreated, domain.TargetEvent, e.ID}); err != nil {
+			return err
 		}
 		return s.flush(ctx, tx, &collector{events: evs})
 	})
@@ -130,10 +133,12 @@ func (s *Store) updateEvent(ctx context.Context, tx *sql.Tx, e domain.Event, occ
 	if err != nil {
 		return fmt.Errorf("update event %s: %w", e.ID, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM event_tags WHERE event_id = ?"), e.ID); err != nil {
+	// Tags and people carry no community of their own: they are reached
+	// through their event of the community.
+	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM event_tags WHERE event_id = ? AND "+ofCommunityEvent), e.ID, e.Community); err != nil {
 		return fmt.Errorf("update tags of %s: %w", e.ID, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM event_people WHERE event_id = ?"), e.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM event_people WHERE event_id = ? AND "+ofCommunityEvent), e.ID, e.Community); err != nil {
 		return fmt.Errorf("update people of %s: %w", e.ID, err)
 	}
 	return s.writePeople(ctx, tx, e)
@@ -173,10 +178,10 @@ func (s *Store) updateOccurrenceSchedule(ctx context.Context, tx *sql.Tx, o doma
 	_, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE occurrences SET event_id = ?, recurrence_id = ?, starts_at = ?, ends_at = ?,
 		status = ?, capacity = ?, capacity_overridden = ?, times_overridden = ?, title = ?, description = ?, venue_name = ?,
 		venue_street = ?, venue_city = ?, venue_region = ?, venue_postal_code = ?, venue_country_code = ?, online_url = ?,
-		sequence = ?, updated_at = ? WHERE id = ?`),
+		sequence = ?, updated_at = ? WHERE community = ? AND id = ?`),
 		o.EventID, stamp(o.RecurrenceID), stamp(o.Start), stamp(o.End), string(o.Status), o.Capacity, o.CapacityOverridden,
 		o.TimesOverridden, o.Title, o.Description, o.Venue.Name, o.Venue.Street, o.Venue.City, o.Venue.Region, o.Venue.PostalCode,
-		o.Venue.CountryCode, o.OnlineURL, o.Sequence, stamp(o.UpdatedAt), o.ID)
+		o.Venue.CountryCode, o.OnlineURL, o.Sequence, stamp(o.UpdatedAt), o.Community, o.ID)
 	if err != nil {
 		return fmt.Errorf("update occurrence %s: %w", o.ID, err)
 	}
@@ -202,8 +207,12 @@ func (s *Store) eventCore(ctx context.Context, q querier, community, id string) 
 	return e, notFound(err, domain.ErrEventNotFound)
 }
 
+// ofCommunityEvent limits rows of event_tags and event_people, which name
+// only their event, to the events of a community (the next argument).
+const ofCommunityEvent = "event_id IN (SELECT id FROM events WHERE community = ?)"
+
 func (s *Store) readPeople(ctx context.Context, q querier, e *domain.Event) error {
-	rows, err := q.QueryContext(ctx, s.db.Rebind("SELECT tag FROM event_tags WHERE event_id = ? ORDER BY tag"), e.ID)
+	rows, err := q.QueryContext(ctx, s.db.Rebind("SELECT tag FROM event_tags WHERE event_id = ? AND "+ofCommunityEvent+" ORDER BY tag"), e.ID, e.Community)
 	if err != nil {
 		return fmt.Errorf("read tags of %s: %w", e.ID, err)
 	}
@@ -220,7 +229,8 @@ func (s *Store) readPeople(ctx context.Context, q querier, e *domain.Event) erro
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows, err = q.QueryContext(ctx, s.db.Rebind("SELECT role, member_id FROM event_people WHERE event_id = ? ORDER BY role, member_id"), e.ID)
+	rows, err = q.QueryContext(ctx, s.db.Rebind("SELECT role, member_id FROM event_people WHERE event_id = ? AND "+ofCommunityEvent+" ORDER BY role, member_id"),
+		e.ID, e.Community)
 	if err != nil {
 		return fmt.Errorf("read people of %s: %w", e.ID, err)
 	}
@@ -240,12 +250,13 @@ func (s *Store) readPeople(ctx context.Context, q querier, e *domain.Event) erro
 	return rows.Err()
 }
 
-// occurrencesOf returns the occurrences of event id starting in [from, to)
-// (all when both are zero), earliest first, with their waitlist lengths.
-func (s *Store) occurrencesOf(ctx context.Context, q querier, id string, from, to time.Time) ([]domain.Occurrence, error) {
-	query := "SELECT " + occurrenceColumns + `, (SELECT count(*) FROM rsvps r WHERE r.occurrence_id = occurrences.id AND r.status = 'waitlisted')
-		FROM occurrences WHERE event_id = ?`
-	args := []any{id}
+// occurrencesOf returns the occurrences of event id of community starting
+// in [from, to) (all when both are zero), earliest first, with their
+// waitlist lengths.
+func (s *Store) occurrencesOf(ctx context.Context, q querier, community, id string, from, to time.Time) ([]domain.Occurrence, error) {
+	query := "SELECT " + occurrenceColumns + `, (SELECT count(*) FROM rsvps r WHERE r.community = occurrences.community
+		AND r.occurrence_id = occurrences.id AND r.status = 'waitlisted') FROM occurrences WHERE community = ? AND event_id = ?`
+	args := []any{community, id}
 	if !from.IsZero() {
 		query += " AND starts_at >= ? AND starts_at < ?"
 		args = append(args, stamp(from), stamp(to))
@@ -274,7 +285,7 @@ func (s *Store) GetEvent(ctx context.Context, community, id string) (domain.Even
 	if err != nil {
 		return e, nil, err
 	}
-	occs, err := s.occurrencesOf(ctx, s.db, id, time.Time{}, time.Time{})
+	occs, err := s.occurrencesOf(ctx, s.db, community, id, time.Time{}, time.Time{})
 	return e, occs, err
 }
 
@@ -298,7 +309,7 @@ type ListedEvent struct {
 // are included only when drafts is set.
 func (s *Store) ListEvents(ctx context.Context, community string, from, to time.Time, drafts bool, offset, limit int) ([]ListedEvent, error) {
 	query := "SELECT " + eventColumns + ` FROM events e WHERE community = ?
-		AND EXISTS (SELECT 1 FROM occurrences o WHERE o.event_id = e.id AND o.starts_at >= ? AND o.starts_at < ?)`
+		AND EXISTS (SELECT 1 FROM occurrences o WHERE o.community = e.community AND o.event_id = e.id AND o.starts_at >= ? AND o.starts_at < ?)`
 	if !drafts {
 		query += " AND status <> 'draft'"
 	}
@@ -330,7 +341,7 @@ func (s *Store) listEvents(ctx context.Context, what, query string, from, to tim
 		if err := s.readPeople(ctx, s.db, &out[i].Event); err != nil {
 			return nil, err
 		}
-		if out[i].Occurrences, err = s.occurrencesOf(ctx, s.db, out[i].Event.ID, from, to); err != nil {
+		if out[i].Occurrences, err = s.occurrencesOf(ctx, s.db, out[i].Event.Community, out[i].Event.ID, from, to); err != nil {
 			return nil, err
 		}
 	}
@@ -348,8 +359,12 @@ type EventChange struct {
 	NewEvent *domain.Event
 	// Events are appended to the outbox.
 	Events []kafka.Event
-	// Audit, when set, records the change in the audit log.
-	Audit func(tx *sql.Tx) error
+	// Audit are the entries the change records in the audit log; none
+	// when nothing changed.
+	Audit []Entry
+	// Completed says the event was completed: EventCompleted follows,
+	// with its hosts and the attendance counted in the same transaction.
+	Completed bool
 }
 
 // MutateEvent locks an event, hands it and its occurrences to fn and
@@ -363,7 +378,7 @@ func (s *Store) MutateEvent(ctx context.Context, community, id string, fn func(e
 		if err != nil {
 			return err
 		}
-		before, err := s.occurrencesOf(ctx, tx, id, time.Time{}, time.Time{})
+		before, err := s.occurrencesOf(ctx, tx, community, id, time.Time{}, time.Time{})
 		if err != nil {
 			return err
 		}
@@ -397,7 +412,8 @@ func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, before []domain.Occ
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO series_rsvps (event_id, member_id, community, created_at)
-			SELECT ?, member_id, community, ? FROM series_rsvps WHERE event_id = ?`), change.NewEvent.ID, now, change.Event.ID); err != nil {
+			SELECT ?, member_id, community, ? FROM series_rsvps WHERE community = ? AND event_id = ?`),
+			change.NewEvent.ID, now, change.Event.Community, change.Event.ID); err != nil {
 			return fmt.Errorf("carry series rsvps over: %w", err)
 		}
 	}
@@ -440,10 +456,10 @@ func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, before []domain.Occ
 			return err
 		}
 		if o.EventID != prev.EventID {
-			if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE rsvps SET event_id = ? WHERE occurrence_id = ?"), o.EventID, o.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE rsvps SET event_id = ? WHERE community = ? AND occurrence_id = ?"), o.EventID, o.Community, o.ID); err != nil {
 				return fmt.Errorf("move rsvps of %s: %w", o.ID, err)
 			}
-			if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE feedback SET event_id = ? WHERE occurrence_id = ?"), o.EventID, o.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE feedback SET event_id = ? WHERE community = ? AND occurrence_id = ?"), o.EventID, o.Community, o.ID); err != nil {
 				return fmt.Errorf("move feedback of %s: %w", o.ID, err)
 			}
 		}
@@ -460,18 +476,44 @@ func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, before []domain.Occ
 			}
 		}
 	}
-	if change.Audit != nil {
-		if err := change.Audit(tx); err != nil {
+	if err := s.record(ctx, tx, change.Event.Community, change.Audit...); err != nil {
+		return err
+	}
+	if change.Completed {
+		attendance, err := s.attendanceOf(ctx, tx, change.Event.Community, change.Event.ID)
+		if err != nil {
 			return err
 		}
+		c.add(s.events.EventCompleted(change.Event, attendance, now))
 	}
 	return s.flush(ctx, tx, c)
+}
+
+// attendanceOf counts the occurrences held and the seats, check-ins and
+// no-shows of an event of community.
+func (s *Store) attendanceOf(ctx context.Context, q querier, community, eventID string) (domain.Attendance, error) {
+	var a domain.Attendance
+	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT count(*) FROM occurrences WHERE community = ? AND event_id = ? AND status <> ?`),
+		community, eventID, string(domain.OccurrenceCancelled)).Scan(&a.Occurrences)
+	if err != nil {
+		return a, fmt.Errorf("count occurrences of %s: %w", eventID, err)
+	}
+	err = q.QueryRowContext(ctx, s.db.Rebind(`SELECT
+			coalesce(sum(CASE WHEN status IN ('going', 'offered', 'checked_in', 'no_show') THEN 1 ELSE 0 END), 0),
+			coalesce(sum(CASE WHEN status = 'checked_in' THEN 1 ELSE 0 END), 0),
+			coalesce(sum(CASE WHEN status = 'no_show' THEN 1 ELSE 0 END), 0)
+		FROM rsvps WHERE community = ? AND event_id = ?`), community, eventID).Scan(&a.SeatsTaken, &a.Attended, &a.NoShows)
+	if err != nil {
+		return a, fmt.Errorf("count attendance of %s: %w", eventID, err)
+	}
+	return a, nil
 }
 
 // seatSeriesMembers answers going for every series RSVP of e on a new
 // occurrence.
 func (s *Store) seatSeriesMembers(ctx context.Context, tx *sql.Tx, e domain.Event, occurrenceID string, c *collector) error {
-	rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT member_id FROM series_rsvps WHERE event_id = ? ORDER BY created_at, member_id"), e.ID)
+	rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT member_id FROM series_rsvps WHERE community = ? AND event_id = ? ORDER BY created_at, member_id"),
+		e.Community, e.ID)
 	if err != nil {
 		return fmt.Errorf("read series rsvps of %s: %w", e.ID, err)
 	}
@@ -489,7 +531,7 @@ func (s *Store) seatSeriesMembers(ctx context.Context, tx *sql.Tx, e domain.Even
 		return err
 	}
 	for _, m := range members {
-		if _, err := s.answerOne(ctx, tx, e, occurrenceID, m, domain.AnswerGoing, true, c); err != nil {
+		if _, _, err := s.answerOne(ctx, tx, e, occurrenceID, m, domain.AnswerGoing, true, c); err != nil {
 			return err
 		}
 	}

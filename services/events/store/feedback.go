@@ -20,7 +20,7 @@ func (s *Store) GiveFeedback(ctx context.Context, fb domain.Feedback) (domain.Fe
 		if !o.Ended(now) {
 			return domain.ErrOccurrenceNotEnded
 		}
-		r, found, err := s.rsvpOf(ctx, tx, fb.OccurrenceID, fb.MemberID)
+		r, found, err := s.rsvpOf(ctx, tx, fb.Community, fb.OccurrenceID, fb.MemberID)
 		if err != nil {
 			return err
 		}
@@ -37,6 +37,9 @@ func (s *Store) GiveFeedback(ctx context.Context, fb domain.Feedback) (domain.Fe
 		}
 		c := &collector{}
 		c.add(s.events.FeedbackGiven(fb))
+		if err := s.record(ctx, tx, fb.Community, Entry{domain.ActionFeedbackGiven, domain.TargetOccurrence, fb.OccurrenceID}); err != nil {
+			return err
+		}
 		return s.flush(ctx, tx, c)
 	})
 	if err != nil {

@@ -1,6 +1,8 @@
 // Package store keeps the events service's data: events, their
 // occurrences, RSVPs and the waitlist, feedback and calendar feed tokens.
-// Every write appends its events to the outbox in the same transaction.
+// Every write appends its events to the outbox and its audit entry to the
+// audit log in the same transaction. Every query that reaches a row by id
+// names the community too: another community's id is not found.
 //
 // Seats are taken inside the RSVP's transaction with the occurrence row
 // locked (SELECT ... FOR UPDATE on PostgreSQL; SQLite write transactions
@@ -56,6 +58,13 @@ type Events interface {
 	CheckedIn(r domain.RSVP) (kafka.Event, error)
 	NoShow(r domain.RSVP, at time.Time) (kafka.Event, error)
 	FeedbackGiven(f domain.Feedback) (kafka.Event, error)
+	EventCompleted(e domain.Event, a domain.Attendance, at time.Time) (kafka.Event, error)
+}
+
+// Auditor records a change in the audit log, in the change's
+// transaction, for the caller in ctx (an *audit.Log).
+type Auditor interface {
+	Record(ctx context.Context, tx *sql.Tx, community, action, targetType, targetID string) error
 }
 
 // Options tune a Store; zero values take the defaults.
@@ -75,20 +84,22 @@ type Store struct {
 	outbox Outbox
 	inbox  *inbox.Inbox
 	events Events
+	audit  Auditor
 	now    func() time.Time
 	window time.Duration
 	codes  io.Reader
 }
 
-// New returns a store over d that appends events built by ev to ob.
-func New(d *db.DB, ob Outbox, ev Events, opts Options) *Store {
+// New returns a store over d that appends events built by ev to ob and
+// records every change in log, each in the change's transaction.
+func New(d *db.DB, ob Outbox, ev Events, log Auditor, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.OfferWindow <= 0 {
 		opts.OfferWindow = domain.OfferWindow
 	}
-	return &Store{db: d, outbox: ob, inbox: inbox.New(d), events: ev, now: opts.Now, window: opts.OfferWindow, codes: opts.Codes}
+	return &Store{db: d, outbox: ob, inbox: inbox.New(d), events: ev, audit: log, now: opts.Now, window: opts.OfferWindow, codes: opts.Codes}
 }
 
 // Ping checks the database.
@@ -160,6 +171,23 @@ func (s *Store) flush(ctx context.Context, tx *sql.Tx, c *collector) error {
 	}
 	for _, e := range c.events {
 		if err := s.outbox.Append(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Entry is an audit entry a change records: what happened, to what.
+type Entry struct {
+	Action     string
+	TargetType string
+	TargetID   string
+}
+
+// record writes entries of community's audit log in tx.
+func (s *Store) record(ctx context.Context, tx *sql.Tx, community string, entries ...Entry) error {
+	for _, e := range entries {
+		if err := s.audit.Record(ctx, tx, community, e.Action, e.TargetType, e.TargetID); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/kinshiphq/kinship/internal/audit"
+	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/db/dbtest"
 	"github.com/kinshiphq/kinship/internal/inbox"
@@ -59,8 +61,11 @@ func newStore(t *testing.T, engine string) fixture {
 	t.Helper()
 	d := dbtest.Open(t, engine, pg, outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations())
 	c := &clock{now: start}
-	s := store.New(d, outbox.New(d, propagation.TraceContext{}), published.Factory{}, store.Options{Now: c.Now, OfferWindow: 24 * time.Hour})
-	return fixture{s: s, db: d, clock: c, ctx: context.Background()}
+	s := store.New(d, outbox.New(d, propagation.TraceContext{}), published.Factory{}, audit.New(d), store.Options{Now: c.Now, OfferWindow: 24 * time.Hour})
+	// Every change is audited for the caller: here an organiser of demo.
+	ctx := auth.WithPrincipal(context.Background(), auth.Principal{Kind: auth.KindUser, Subject: "organiser-1", Community: "demo",
+		Roles: []auth.Role{auth.Organiser}}, auth.ScopeCommunity)
+	return fixture{s: s, db: d, clock: c, ctx: ctx}
 }
 
 func (f fixture) count(t *testing.T, query string, args ...any) int {
@@ -113,7 +118,7 @@ func (f fixture) rsvp(t *testing.T, o domain.Occurrence, member string) domain.R
 
 func (f fixture) seatsConsistent(t *testing.T, o domain.Occurrence, want int) {
 	t.Helper()
-	counter, holding, err := f.s.SeatCounts(f.ctx, o.ID)
+	counter, holding, err := f.s.SeatCounts(f.ctx, o.Community, o.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +138,7 @@ func TestStore(t *testing.T) {
 			t.Run("capacity changes", func(t *testing.T) { testCapacityChanges(t, engine) })
 			t.Run("erasure", func(t *testing.T) { testErasure(t, engine) })
 			t.Run("feeds", func(t *testing.T) { testFeedTokens(t, engine) })
+			t.Run("another community's ids reach nothing", func(t *testing.T) { testOtherCommunity(t, engine) })
 		})
 	}
 }
@@ -205,6 +211,11 @@ func testConcurrentRSVPs(t *testing.T, engine string) {
 	}
 	if got := f.count(t, "SELECT count(*) FROM outbox WHERE event_type = ?", published.TypeWaitlisted); got != 500 {
 		t.Errorf("Waitlisted events = %d, want 500", got)
+	}
+	// One audit entry per answer, each naming its RSVP.
+	if got := f.count(t, `SELECT count(DISTINCT a.target_id) FROM audit_log a JOIN rsvps r ON r.id = a.target_id
+		WHERE a.action = ? AND a.target_type = 'rsvp' AND a.community = 'demo'`, domain.ActionRSVPAnswered); got != n {
+		t.Errorf("audited answers = %d, want %d", got, n)
 	}
 }
 
@@ -535,5 +546,91 @@ func testFeedTokens(t *testing.T, engine string) {
 	}
 	if c, m, err := f.s.FeedOwner(f.ctx, rotated); err != nil || c != "demo" || m != "ada" {
 		t.Errorf("owner = %s %s %v", c, m, err)
+	}
+}
+
+// testOtherCommunity asks, as "other", for every kind of record of demo by
+// its id: each is not found, and nothing of demo changes.
+func testOtherCommunity(t *testing.T, engine string) {
+	f := newStore(t, engine)
+	e, occs := f.event(t, 1, "FREQ=WEEKLY;COUNT=2")
+	o := occs[0]
+	ada := f.answer(t, e, o, "ada", domain.AnswerGoing)
+	f.answer(t, e, o, "bob", domain.AnswerGoing) // waitlisted
+	if _, err := f.s.Answer(f.ctx, "demo", e.ID, "", "cy", domain.AnswerGoing, true); err != nil {
+		t.Fatal(err)
+	}
+	outbox, audited := f.count(t, "SELECT count(*) FROM outbox"), f.count(t, "SELECT count(*) FROM audit_log")
+	const other = "other"
+	notFound := func(name string, err error, want error) {
+		t.Helper()
+		if !errors.Is(err, want) {
+			t.Errorf("%s from another community = %v, want %v", name, err, want)
+		}
+	}
+	_, _, err := f.s.GetEvent(f.ctx, other, e.ID)
+	notFound("GetEvent", err, domain.ErrEventNotFound)
+	_, err = f.s.GetOccurrence(f.ctx, other, o.ID)
+	notFound("GetOccurrence", err, domain.ErrOccurrenceNotFound)
+	_, err = f.s.MutateEvent(f.ctx, other, e.ID, func(e domain.Event, occs []domain.Occurrence, _ time.Time) (store.EventChange, error) {
+		e.Title = "Taken over"
+		return store.EventChange{Event: e, Occurrences: occs}, nil
+	})
+	notFound("MutateEvent", err, domain.ErrEventNotFound)
+	_, err = f.s.Answer(f.ctx, other, e.ID, o.ID, "mallory", domain.AnswerGoing, false)
+	notFound("Answer", err, domain.ErrEventNotFound)
+	_, err = f.s.Answer(f.ctx, other, e.ID, "", "mallory", domain.AnswerGoing, true)
+	notFound("Answer for a series", err, domain.ErrEventNotFound)
+	_, err = f.s.Cancel(f.ctx, other, e.ID, o.ID, "ada", false)
+	notFound("Cancel", err, domain.ErrEventNotFound)
+	_, err = f.s.Cancel(f.ctx, other, e.ID, "", "cy", true)
+	notFound("Cancel of a series", err, domain.ErrEventNotFound)
+	_, err = f.s.AcceptOffer(f.ctx, other, o.ID, "bob")
+	notFound("AcceptOffer", err, domain.ErrOccurrenceNotFound)
+	_, err = f.s.RSVP(f.ctx, other, o.ID, "ada")
+	notFound("RSVP", err, domain.ErrRSVPNotFound)
+	_, err = f.s.RSVPByCode(f.ctx, other, ada.Code)
+	notFound("RSVPByCode", err, domain.ErrCodeNotFound)
+	_, err = f.s.CheckIn(f.ctx, other, o.ID, "ada", true)
+	notFound("CheckIn", err, domain.ErrOccurrenceNotFound)
+	_, err = f.s.MarkNoShows(f.ctx, other, o.ID)
+	notFound("MarkNoShows", err, domain.ErrOccurrenceNotFound)
+	_, err = f.s.GiveFeedback(f.ctx, domain.Feedback{Community: other, OccurrenceID: o.ID, MemberID: "ada", Rating: 1})
+	notFound("GiveFeedback", err, domain.ErrOccurrenceNotFound)
+	_, _, err = f.s.SeatCounts(f.ctx, other, o.ID)
+	if !errors.Is(err, sql.ErrNoRows) {
+		t.Errorf("SeatCounts from another community = %v, want no rows", err)
+	}
+	if list, err := f.s.Attendees(f.ctx, other, o.ID, 0, 10); err != nil || len(list) != 0 {
+		t.Errorf("Attendees from another community = %v, %v", list, err)
+	}
+	if seat, err := f.s.HoldsSeat(f.ctx, other, e.ID, "ada"); err != nil || seat {
+		t.Errorf("HoldsSeat from another community = %v, %v", seat, err)
+	}
+	if x, y, err := f.s.ExpireOffers(f.ctx, other); err != nil || x+y != 0 {
+		t.Errorf("ExpireOffers of another community = %d, %d, %v", x, y, err)
+	}
+	if erased, err := f.s.ForgetMember(f.ctx, other, "ada"); err != nil || erased != (store.Erased{}) {
+		t.Errorf("ForgetMember in another community = %+v, %v", erased, err)
+	}
+	if cal, err := f.s.MemberCalendar(f.ctx, other, "ada", start, 10); err != nil || len(cal) != 0 {
+		t.Errorf("MemberCalendar in another community = %v, %v", cal, err)
+	}
+	if sum, err := f.s.FeedbackSummary(f.ctx, other, e.ID, ""); err != nil || sum.Count != 0 {
+		t.Errorf("FeedbackSummary of another community = %+v, %v", sum, err)
+	}
+	got, occsAfter, err := f.s.GetEvent(f.ctx, "demo", e.ID)
+	if err != nil || got.Title != e.Title || len(occsAfter) != 2 || occsAfter[0].SeatsTaken != 1 || occsAfter[0].Waitlisted != 2 {
+		t.Errorf("demo's event after the attempts = %+v, %d occurrences, %v", got, len(occsAfter), err)
+	}
+	if r := f.rsvp(t, o, "ada"); r.Status != domain.RSVPGoing || r.Code != ada.Code {
+		t.Errorf("ada's seat after the attempts = %+v", r)
+	}
+	// Only the ForgetMember call in "other" was recorded, in "other".
+	if n := f.count(t, "SELECT count(*) FROM outbox"); n != outbox {
+		t.Errorf("outbox rows = %d, want %d: an attempt published", n, outbox)
+	}
+	if n := f.count(t, "SELECT count(*) FROM audit_log WHERE community = 'demo'"); n != audited {
+		t.Errorf("demo's audit entries = %d, want %d", n, audited)
 	}
 }

@@ -21,7 +21,7 @@ func (h *Handler) RecordConsent(ctx context.Context, req *connect.Request[member
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	changed, err := h.store.RecordConsent(ctx, m.Community, rec, func(r domain.ConsentRecord) ([]kafka.Event, error) {
+	changed, err := h.store.RecordConsent(ctx, m.Community, rec, h.audit, func(r domain.ConsentRecord) ([]kafka.Event, error) {
 		e, err := h.events.ConsentChanged(m.Community, r)
 		return []kafka.Event{e}, err
 	})

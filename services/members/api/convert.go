@@ -13,18 +13,20 @@ import (
 
 func toProto(m domain.Member) *membersv1.Member {
 	out := &membersv1.Member{
-		Id:           m.ID,
-		Community:    m.Community,
-		Email:        m.Email,
-		DisplayName:  m.DisplayName,
-		Interests:    m.Interests,
-		EmailConsent: m.EmailConsent,
-		Status:       events.StatusToProto(m.Status),
-		JoinedAt:     timestamppb.New(m.JoinedAt),
-		Profile:      events.ProfileToProto(m.Profile),
-		Source:       events.SourceToProto(m.Source),
-		Level:        m.Level,
-		Score:        int32(m.Score),
+		Id:            m.ID,
+		Community:     m.Community,
+		Email:         m.Email,
+		DisplayName:   m.DisplayName,
+		Interests:     m.Interests,
+		EmailConsent:  m.EmailConsent,
+		Status:        events.StatusToProto(m.Status),
+		JoinedAt:      timestamppb.New(m.JoinedAt),
+		Profile:       events.ProfileToProto(m.Profile),
+		Source:        events.SourceToProto(m.Source),
+		Level:         m.Level,
+		Score:         int32(m.Score),
+		EmailVerified: m.EmailVerified,
+		PendingEmail:  m.PendingEmail,
 	}
 	if !m.LastActiveAt.IsZero() {
 		out.LastActiveAt = timestamppb.New(m.LastActiveAt)

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"connectrpc.com/connect"
@@ -38,11 +40,11 @@ func (h Engagement) RecordActivity(ctx context.Context, req *connect.Request[mem
 		at = req.Msg.GetOccurredAt().AsTime()
 	}
 	a, err := domain.NewActivity(domain.Activity{ID: newID(), Community: settings.Community, MemberID: req.Msg.GetMemberId(),
-		Type: req.Msg.GetType(), OccurredAt: at, SourceEventID: req.Msg.GetSourceEventId()}, settings, h.now())
+		Type: req.Msg.GetType(), OccurredAt: at, SourceEventID: req.Msg.GetSourceEventId(), Properties: req.Msg.GetProperties()}, settings, h.now())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	recorded, eng, err := h.store.RecordActivity(ctx, a, settings, h.events)
+	recorded, eng, err := h.store.RecordActivity(ctx, a, settings, h.events, h.audit)
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -79,7 +81,7 @@ func (h Engagement) ReviewLevels(ctx context.Context, req *connect.Request[membe
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	members, up, down, err := h.store.Relevel(ctx, settings.Community, settings, h.events)
+	members, up, down, err := h.store.Relevel(ctx, settings.Community, settings, h.events, h.audit, "levels.reviewed")
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -93,7 +95,7 @@ func (h Engagement) RecomputeLevels(ctx context.Context, req *connect.Request[me
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	members, up, down, err := h.store.Relevel(ctx, settings.Community, settings, h.events)
+	members, up, down, err := h.store.Relevel(ctx, settings.Community, settings, h.events, h.audit, "levels.recomputed")
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -127,6 +129,12 @@ func (h Engagement) UpdateCommunitySettings(ctx context.Context, req *connect.Re
 	for _, l := range in.GetLevels() {
 		st.Levels = append(st.Levels, domain.LevelThreshold{Name: l.GetName(), MinScore: int(l.GetMinScore())})
 	}
+	if len(in.GetSourceWeights()) > 0 {
+		st.SourceWeights = map[string]int{}
+		for _, w := range in.GetSourceWeights() {
+			st.SourceWeights[w.GetSource()] = int(w.GetWeight())
+		}
+	}
 	if st, err = st.Validate(); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -138,7 +146,8 @@ func (h Engagement) UpdateCommunitySettings(ctx context.Context, req *connect.Re
 }
 
 func activityToProto(a domain.Activity) *membersv1.Activity {
-	return &membersv1.Activity{Id: a.ID, MemberId: a.MemberID, Type: a.Type, OccurredAt: timestamppb.New(a.OccurredAt), SourceEventId: a.SourceEventID}
+	return &membersv1.Activity{Id: a.ID, MemberId: a.MemberID, Type: a.Type, OccurredAt: timestamppb.New(a.OccurredAt), SourceEventId: a.SourceEventID,
+		Properties: a.Properties, Source: a.Source}
 }
 
 func settingsToProto(s domain.Settings) *membersv1.CommunitySettings {
@@ -149,6 +158,9 @@ func settingsToProto(s domain.Settings) *membersv1.CommunitySettings {
 	}
 	for _, l := range s.Levels {
 		out.Levels = append(out.Levels, &membersv1.LevelThreshold{Name: l.Name, MinScore: int32(l.MinScore)})
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.SourceWeights)) {
+		out.SourceWeights = append(out.SourceWeights, &membersv1.SourceWeight{Source: name, Weight: int32(s.SourceWeights[name])})
 	}
 	return out
 }

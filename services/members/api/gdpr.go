@@ -50,6 +50,15 @@ type memberExport struct {
 	Member     json.RawMessage        `json:"member"`
 	Consents   []domain.ConsentRecord `json:"consents"`
 	Activities []domain.Activity      `json:"activities"`
+	// Handles are their names at other tools; ReferralCode their code.
+	Handles      []exportHandle `json:"handles"`
+	ReferralCode string         `json:"referral_code,omitempty"`
+}
+
+type exportHandle struct {
+	Provider string    `json:"provider"`
+	Handle   string    `json:"handle"`
+	LinkedAt time.Time `json:"linked_at"`
 }
 
 // ExportMemberData returns everything held about a member.
@@ -66,7 +75,12 @@ func (h *Handler) ExportMemberData(ctx context.Context, req *connect.Request[mem
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	raw, err := json.MarshalIndent(memberExport{ExportedAt: h.now().UTC(), Member: memberJSON, Consents: data.Consents, Activities: data.Activities}, "", "  ")
+	doc := memberExport{ExportedAt: h.now().UTC(), Member: memberJSON, Consents: data.Consents, Activities: data.Activities,
+		Handles: []exportHandle{}, ReferralCode: data.ReferralCode}
+	for _, hd := range data.Handles {
+		doc.Handles = append(doc.Handles, exportHandle{Provider: hd.Provider, Handle: hd.Handle, LinkedAt: hd.LinkedAt})
+	}
+	raw, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}

@@ -5,7 +5,11 @@ package api
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/kinshiphq/kinship/internal/rpc"
@@ -18,6 +22,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/members/domain"
 	"github.com/kinshiphq/kinship/services/members/events"
 	"github.com/kinshiphq/kinship/services/members/store"
@@ -40,7 +45,18 @@ func New(s *store.Store, log *audit.Log, logger *slog.Logger) *Handler {
 }
 
 // JoinCommunity validates the request against the community's settings,
-// then stores the member, its consent and its events in one transaction.
+// then stores the member, its consent, its audit entry and its events in
+// one transaction.
+//
+// The community's team (organisers, staff, platform admins, workloads)
+// vouches for the address it adds: the member is verified, their consent
+// in effect with the basis "organiser", and they are returned; an address
+// already in the community is ALREADY_EXISTS. A public join (no
+// credentials, or a member's own) is double opt-in: the member waits
+// unverified, without consent, for the confirmation link the
+// communications service sends; and the answer is the same whether the
+// address was new or already a member's, who is told by e-mail instead
+// (at most once a day).
 func (h *Handler) JoinCommunity(ctx context.Context, req *connect.Request[membersv1.JoinCommunityRequest]) (*connect.Response[membersv1.JoinCommunityResponse], error) {
 	settings, err := h.settings(ctx, req.Msg.GetCommunity())
 	if err != nil {
@@ -51,41 +67,117 @@ func (h *Handler) JoinCommunity(ctx context.Context, req *connect.Request[member
 	if len(req.Msg.GetInterests()) > 0 {
 		profile.Interests = req.Msg.GetInterests()
 	}
+	vouched := auth.ScopeOf(ctx) == auth.ScopeCommunity
+	source, err := h.joinSource(ctx, settings.Community, req.Msg, vouched)
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
 	now := h.now()
 	m, err := domain.NewMember(domain.JoinRequest{
 		Community: req.Msg.GetCommunity(), Profile: profile, EmailConsent: req.Msg.GetEmailConsent(),
-		Source: events.SourceFromProto(req.Msg.GetSource()),
+		Source: source, Vouched: vouched,
 	}, settings, newID(), now)
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	joined, err := h.events.MemberJoined(m)
+	evs, consent, err := h.joinEvents(m, now)
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	evs := []kafka.Event{joined}
-	var consent *domain.ConsentRecord
-	if m.EmailConsent {
-		rec, err := domain.NewConsentRecord(m.ID, domain.PurposeAnnouncements, true, "join", DefaultPolicyVersion, now)
-		if err != nil {
+	if vouched {
+		if err := h.store.CreateMember(ctx, m, consent, h.audit, evs...); err != nil {
 			return nil, h.toConnect(ctx, req.Spec(), err)
 		}
-		changed, err := h.events.ConsentChanged(m.Community, rec)
-		if err != nil {
-			return nil, h.toConnect(ctx, req.Spec(), err)
-		}
-		consent, evs = &rec, append(evs, changed)
+		h.logger.InfoContext(ctx, "member added", "community", m.Community, "member_id", m.ID)
+		return connect.NewResponse(&membersv1.JoinCommunityResponse{Member: toProto(m)}), nil
 	}
-	if err := h.store.CreateMember(ctx, m, consent, evs...); err != nil {
+	err = h.store.CreateMember(ctx, m, nil, publicAudit{h.audit}, evs...)
+	switch {
+	case errors.Is(err, domain.ErrEmailTaken):
+		told, err := h.store.RepeatJoin(ctx, m.Community, m.Email, now, domain.RepeatJoinEvery, publicAudit{h.audit}, func(existing domain.Member) ([]kafka.Event, error) {
+			return h.repeatEvents(existing, now)
+		})
+		if err != nil {
+			return nil, h.toConnect(ctx, req.Spec(), err)
+		}
+		h.logger.InfoContext(ctx, "join with a member's address", "community", m.Community, "member_told", told)
+	case err != nil:
 		return nil, h.toConnect(ctx, req.Spec(), err)
+	default:
+		h.logger.InfoContext(ctx, "member joined, address to confirm", "community", m.Community, "member_id", m.ID)
 	}
-	h.logger.InfoContext(ctx, "member joined", "community", m.Community, "member_id", m.ID)
-	return connect.NewResponse(&membersv1.JoinCommunityResponse{Member: toProto(m)}), nil
+	// The same answer for a new address and a member's: nothing tells them apart.
+	return connect.NewResponse(&membersv1.JoinCommunityResponse{ConfirmationSent: true}), nil
 }
 
-// DefaultPolicyVersion stands for consent given where no policy version
-// was named (a join or import without one).
-const DefaultPolicyVersion = "unspecified"
+// joinSource is how a joining member found the community. A referral
+// code makes it the code's member's referral; only the community's team
+// may name a referrer by id (a public join could otherwise credit anyone).
+func (h *Handler) joinSource(ctx context.Context, community string, req *membersv1.JoinCommunityRequest, vouched bool) (domain.Source, error) {
+	source := events.SourceFromProto(req.GetSource())
+	code := strings.ToLower(strings.TrimSpace(req.GetReferralCode()))
+	switch {
+	case code != "":
+		if len(code) > 40 {
+			return source, validate.Field("referral_code", "is not a referral code of the community")
+		}
+		referrer, err := h.store.Referrer(ctx, community, code)
+		if errors.Is(err, domain.ErrUnknownReferrer) {
+			return source, validate.Field("referral_code", "is not a referral code of the community")
+		}
+		if err != nil {
+			return source, err
+		}
+		return domain.Source{Kind: domain.SourceReferral, ReferrerID: referrer}, nil
+	case source.Kind == domain.SourceReferral && !vouched:
+		return source, validate.Field("source.referrer_id", "cannot be named on a public join; join with the referrer's referral_code")
+	}
+	return source, nil
+}
+
+// joinEvents are the events of m joining: MemberJoined, and either the
+// consent the team's join put in effect or the confirmation a public join
+// asks for.
+func (h *Handler) joinEvents(m domain.Member, now time.Time) ([]kafka.Event, *domain.ConsentRecord, error) {
+	joined, err := h.events.MemberJoined(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	evs := []kafka.Event{joined}
+	if !m.EmailVerified {
+		confirm, err := h.events.EmailConfirmationRequested(m, m.Email, domain.ConfirmJoin, now)
+		return append(evs, confirm), nil, err
+	}
+	if !m.EmailConsent {
+		return evs, nil, nil
+	}
+	rec, err := domain.NewConsentRecord(m.ID, domain.PurposeAnnouncements, true, domain.ConsentSourceOrganiser, domain.DefaultPolicyVersion, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	changed, err := h.events.ConsentChanged(m.Community, rec)
+	return append(evs, changed), &rec, err
+}
+
+// repeatEvents tell the member whose address a public join named: "you are
+// already in" when their address is confirmed, a fresh confirmation link
+// when it is not.
+func (h *Handler) repeatEvents(existing domain.Member, now time.Time) ([]kafka.Event, error) {
+	if !existing.EmailVerified {
+		e, err := h.events.EmailConfirmationRequested(existing, existing.Email, domain.ConfirmJoin, now)
+		return []kafka.Event{e}, err
+	}
+	e, err := h.events.JoinRepeated(existing.Community, existing.ID, now)
+	return []kafka.Event{e}, err
+}
+
+// publicAudit records a public call as anonymous (or as the member whose
+// credentials it carried), never as an error for want of a caller.
+type publicAudit struct{ log *audit.Log }
+
+func (p publicAudit) Record(ctx context.Context, tx *sql.Tx, community, action, targetType, targetID string) error {
+	return p.log.RecordAnonymous(ctx, tx, community, action, targetType, targetID)
+}
 
 // GetMember returns one member.
 func (h *Handler) GetMember(ctx context.Context, req *connect.Request[membersv1.GetMemberRequest]) (*connect.Response[membersv1.GetMemberResponse], error) {
@@ -126,7 +218,10 @@ func (h *Handler) ListMembers(ctx context.Context, req *connect.Request[membersv
 	return connect.NewResponse(res), nil
 }
 
-// UpdateProfile changes the masked profile fields.
+// UpdateProfile changes the masked profile fields. A new address given by
+// the community's team (organisers, staff, platform admins) takes effect
+// at once, verified; one a member gives for themselves waits in
+// pending_email for the confirmation link sent to it.
 func (h *Handler) UpdateProfile(ctx context.Context, req *connect.Request[membersv1.UpdateProfileRequest]) (*connect.Response[membersv1.UpdateProfileResponse], error) {
 	m, err := h.target(ctx, req.Msg.GetCommunity(), req.Msg.GetId(), "id")
 	if err != nil {
@@ -143,20 +238,42 @@ func (h *Handler) UpdateProfile(ctx context.Context, req *connect.Request[member
 	if merged, err = merged.Validate(settings); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	changed := m.Profile.Changed(merged)
-	if len(changed) == 0 {
+	next := m
+	next.Profile, next.Email = merged, m.Email // the address changes only through ChangeEmail
+	confirm := next.ChangeEmail(merged.Email, auth.ScopeOf(ctx) == auth.ScopeCommunity)
+	changed := m.Profile.Changed(next.Profile)
+	if len(changed) == 0 && !confirm {
 		return connect.NewResponse(&membersv1.UpdateProfileResponse{Member: toProto(m)}), nil
 	}
-	m.Profile = merged
-	e, err := h.events.ProfileUpdated(m, changed)
-	if err != nil {
+	now := h.now()
+	var evs []kafka.Event
+	if len(changed) > 0 {
+		e, err := h.events.ProfileUpdated(next, changed)
+		if err != nil {
+			return nil, h.toConnect(ctx, req.Spec(), err)
+		}
+		evs = append(evs, e)
+	}
+	if slices.Contains(changed, "email") {
+		// The team vouched for the new address.
+		e, err := h.events.EmailConfirmed(next, next.Email, domain.ConfirmOrganiser, now)
+		if err != nil {
+			return nil, h.toConnect(ctx, req.Spec(), err)
+		}
+		evs = append(evs, e)
+	}
+	if confirm {
+		e, err := h.events.EmailConfirmationRequested(next, next.PendingEmail, domain.ConfirmEmailChange, now)
+		if err != nil {
+			return nil, h.toConnect(ctx, req.Spec(), err)
+		}
+		evs = append(evs, e)
+	}
+	if err := h.store.UpdateProfile(ctx, next, h.audit, evs...); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	if err := h.store.UpdateProfile(ctx, m, e); err != nil {
-		return nil, h.toConnect(ctx, req.Spec(), err)
-	}
-	h.logger.InfoContext(ctx, "profile updated", "community", m.Community, "member_id", m.ID, "fields", changed)
-	return connect.NewResponse(&membersv1.UpdateProfileResponse{Member: toProto(m)}), nil
+	h.logger.InfoContext(ctx, "profile updated", "community", m.Community, "member_id", m.ID, "fields", changed, "address_to_confirm", confirm)
+	return connect.NewResponse(&membersv1.UpdateProfileResponse{Member: toProto(next)}), nil
 }
 
 // ChangeStatus moves a member along the lifecycle.
@@ -199,14 +316,15 @@ func (h *Handler) move(ctx context.Context, community, id string, to domain.Stat
 		return m, err
 	}
 	evs := []kafka.Event{changed}
+	action := "member.status_changed"
 	if to == domain.StatusLeft {
 		left, err := h.events.MemberLeft(m.Community, m.ID, h.now())
 		if err != nil {
 			return m, err
 		}
-		evs = append(evs, left)
+		evs, action = append(evs, left), "member.left"
 	}
-	if err := h.store.SetStatus(ctx, m.Community, m.ID, m.Status, to, evs...); err != nil {
+	if err := h.store.SetStatus(ctx, m.Community, m.ID, m.Status, to, h.audit, action, evs...); err != nil {
 		return m, err
 	}
 	h.logger.InfoContext(ctx, "member status changed", "community", m.Community, "member_id", m.ID, "from", m.Status.String(), "to", to.String())

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/csvout"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/services/members/domain"
 	"github.com/kinshiphq/kinship/services/members/store"
@@ -49,28 +48,25 @@ func (h *Handler) ImportMembers(ctx context.Context, stream *connect.ClientStrea
 	}
 	imp := &importer{h: h, community: community, settings: settings, dryRun: head.GetDryRun(),
 		res: &membersv1.ImportMembersResponse{DryRun: head.GetDryRun()}}
-	if err := imp.run(ctx, domain.NewRecordReader(&chunkReader{first: head.GetChunk(), stream: stream})); err != nil {
+	if err := imp.run(ctx, domain.NewRecordReader(&chunkReader[membersv1.ImportMembersRequest]{first: head.GetChunk(), stream: stream,
+		chunk: (*membersv1.ImportMembersRequest).GetChunk})); err != nil {
 		return nil, h.toConnect(ctx, spec, err)
 	}
 	h.logger.InfoContext(ctx, "members imported", "community", community, "rows", imp.res.Rows, "created", imp.res.Created,
 		"updated", imp.res.Updated, "failed", imp.res.Failed, "dry_run", imp.dryRun)
-	if !imp.dryRun && imp.res.Created+imp.res.Updated > 0 {
-		if err := h.audit.RecordNow(ctx, community, "members.imported", "community", community); err != nil {
-			return nil, h.toConnect(ctx, spec, err)
-		}
-	}
 	return connect.NewResponse(imp.res), nil
 }
 
 // chunkReader reads the chunks of a client stream as one byte stream.
-type chunkReader struct {
+type chunkReader[T any] struct {
 	first  []byte
-	stream *connect.ClientStream[membersv1.ImportMembersRequest]
+	stream *connect.ClientStream[T]
+	chunk  func(*T) []byte
 	buf    []byte
 	done   bool
 }
 
-func (r *chunkReader) Read(p []byte) (int, error) {
+func (r *chunkReader[T]) Read(p []byte) (int, error) {
 	for len(r.buf) == 0 {
 		if r.first != nil {
 			r.buf, r.first = r.first, nil
@@ -83,7 +79,7 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
-		r.buf = r.stream.Msg().GetChunk()
+		r.buf = r.chunk(r.stream.Msg())
 	}
 	n := copy(p, r.buf)
 	r.buf = r.buf[n:]
@@ -170,7 +166,7 @@ func (imp *importer) flush(ctx context.Context, rows []domain.ImportRow) error {
 			return err
 		}
 		if !imp.dryRun {
-			err = imp.h.store.ApplyImport(ctx, imp.community, changes)
+			err = imp.h.store.ApplyImport(ctx, imp.community, changes, imp.h.audit)
 			if errors.Is(err, domain.ErrEmailTaken) && attempt == 0 {
 				continue
 			}
@@ -247,7 +243,7 @@ func (imp *importer) plan(ctx context.Context, rows []domain.ImportRow) ([]store
 			counts[1]++
 		} else {
 			m, err := domain.NewMember(domain.JoinRequest{Community: imp.community, Profile: profile,
-				EmailConsent: consent != nil && *consent, Source: domain.Source{Kind: domain.SourceImport}}, imp.settings, newID(), now)
+				EmailConsent: consent != nil && *consent, Source: domain.Source{Kind: domain.SourceImport}, Vouched: true}, imp.settings, newID(), now)
 			if err != nil {
 				return nil, counts, err // rows were validated already
 			}
@@ -262,7 +258,7 @@ func (imp *importer) plan(ctx context.Context, rows []domain.ImportRow) ([]store
 			counts[0]++
 		}
 		if consent != nil {
-			rec, err := domain.NewConsentRecord(change.Member.ID, domain.PurposeAnnouncements, *consent, "import", DefaultPolicyVersion, now)
+			rec, err := domain.NewConsentRecord(change.Member.ID, domain.PurposeAnnouncements, *consent, domain.ConsentSourceImport, domain.DefaultPolicyVersion, now)
 			if err != nil {
 				return nil, counts, err
 			}
@@ -316,18 +312,22 @@ func mergeRow(p domain.Profile, row domain.ImportRow) domain.Profile {
 }
 
 // ExportMembers streams the selected members as CSV in the import format,
-// so an export can be imported again.
+// so an export can be imported again. Every cell goes through csvout:
+// what a member typed is never a live formula in the organiser's
+// spreadsheet, and ImportMembers restores it.
 func (h *Handler) ExportMembers(ctx context.Context, req *connect.Request[membersv1.ExportMembersRequest], stream *connect.ServerStream[membersv1.ExportMembersResponse]) error {
 	community, f, err := h.selection(ctx, req.Msg.GetCommunity(), req.Msg.GetSegmentId(), req.Msg.GetFilter())
 	if err != nil {
 		return h.toConnect(ctx, req.Spec(), err)
 	}
+	// An export changes no data: its entry has a transaction of its own.
 	if err := h.audit.RecordNow(ctx, community, "members.exported", "segment", req.Msg.GetSegmentId()); err != nil {
 		return h.toConnect(ctx, req.Spec(), err)
 	}
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	if err := w.Write(domain.ImportColumns()); err != nil {
+	w := csvout.NewWriter(func(chunk []byte) error {
+		return stream.Send(&membersv1.ExportMembersResponse{Chunk: chunk})
+	})
+	if err := w.Header(domain.ImportColumns()...); err != nil {
 		return err
 	}
 	after := ""
@@ -338,21 +338,14 @@ func (h *Handler) ExportMembers(ctx context.Context, req *connect.Request[member
 		}
 		for _, m := range page {
 			p := m.Profile
-			if err := w.Write([]string{p.Email, p.DisplayName, strings.Join(p.Interests, ";"), strings.Join(p.Skills, ";"), p.Locale,
+			if err := w.Row(p.Email, p.DisplayName, strings.Join(p.Interests, ";"), strings.Join(p.Skills, ";"), p.Locale,
 				p.TimeZone, p.Location.City, p.Location.Region, p.Location.CountryCode, p.Motivation,
-				strconv.Itoa(p.AvailabilityHours), strconv.FormatBool(m.EmailConsent)}); err != nil {
+				strconv.Itoa(p.AvailabilityHours), strconv.FormatBool(m.EmailConsent)); err != nil {
 				return err
 			}
-		}
-		w.Flush()
-		if buf.Len() > 0 {
-			if err := stream.Send(&membersv1.ExportMembersResponse{Chunk: bytes.Clone(buf.Bytes())}); err != nil {
-				return err
-			}
-			buf.Reset()
 		}
 		if len(page) < 500 {
-			return w.Error()
+			return w.Flush()
 		}
 		after = page[len(page)-1].ID
 	}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
+	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 )
@@ -27,9 +29,10 @@ func Policy() auth.Policy {
 		return out
 	}
 	return auth.Policy{
-		// Anyone may join; the team may add members for others and is not
+		// Anyone may join (double opt-in); the team — and workloads — may
+		// add members for others, vouching for their addresses, and are not
 		// held to the public rate limits.
-		membersv1connect.MembersServiceJoinCommunityProcedure: {Public: true, Grants: team},
+		membersv1connect.MembersServiceJoinCommunityProcedure: {Public: true, Grants: with(team, auth.Workload)},
 		// Workflows read members to address them.
 		membersv1connect.MembersServiceGetMemberProcedure:      {Grants: with(teamAndSelf, auth.Workload)},
 		membersv1connect.MembersServiceListMembersProcedure:    {Grants: team},
@@ -48,6 +51,9 @@ func Policy() auth.Policy {
 		membersv1connect.MembersServiceEraseMemberProcedure:   {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self, auth.Workload: all}},
 		membersv1connect.MembersServiceImportMembersProcedure: {Grants: organisers},
 		membersv1connect.MembersServiceExportMembersProcedure: {Grants: organisers},
+		// The communications service confirms addresses after checking the
+		// signed link a member followed.
+		membersv1connect.MembersServiceConfirmEmailProcedure: {Grants: grants{auth.Workload: all}},
 
 		membersv1connect.SegmentsServiceCreateSegmentProcedure: {Grants: team},
 		membersv1connect.SegmentsServiceListSegmentsProcedure:  {Grants: team},
@@ -73,5 +79,29 @@ func Policy() auth.Policy {
 		membersv1connect.AccessServiceListAuditEntriesProcedure: {Grants: organisers},
 		// Other services resolve API keys presented to them.
 		membersv1connect.AccessServiceVerifyAPIKeyProcedure: {Grants: grants{auth.Workload: all}},
+
+		// Activity sources are the organisers' to set up; the team may read
+		// what they brought and record activities in bulk.
+		membersv1connect.IntegrationsServiceCreateActivitySourceProcedure:       {Grants: organisers},
+		membersv1connect.IntegrationsServiceListActivitySourcesProcedure:        {Grants: team},
+		membersv1connect.IntegrationsServiceRotateActivitySourceSecretProcedure: {Grants: organisers},
+		membersv1connect.IntegrationsServiceDeleteActivitySourceProcedure:       {Grants: organisers},
+		membersv1connect.IntegrationsServiceListDeliveriesProcedure:             {Grants: team},
+		membersv1connect.IntegrationsServiceListUnmatchedActivitiesProcedure:    {Grants: team},
+		membersv1connect.IntegrationsServiceRecordActivitiesProcedure:           {Grants: team},
+		membersv1connect.IntegrationsServiceImportActivitiesProcedure:           {Grants: team},
+		// Members link their own handles; the team anyone's.
+		membersv1connect.IntegrationsServiceLinkHandleProcedure:   {Grants: teamAndSelf},
+		membersv1connect.IntegrationsServiceUnlinkHandleProcedure: {Grants: teamAndSelf},
+		membersv1connect.IntegrationsServiceListHandlesProcedure:  {Grants: teamAndSelf},
+		// Everyone has a referral code and sees whom they referred; the team
+		// sees everyone's (the ambassador programme reads them as a workload).
+		membersv1connect.ReferralsServiceGetReferralCodeProcedure: {Grants: teamAndSelf},
+		membersv1connect.ReferralsServiceListReferralsProcedure:   {Grants: with(teamAndSelf, auth.Workload)},
+
+		// The audit log of the members service, as every service serves its own.
+		auditv1connect.AuditServiceListAuditEntriesProcedure: {Grants: organisers},
+		// The insights service reads the history to rebuild; platform admins may too.
+		insightsv1connect.HistoryServiceReadHistoryProcedure: {Grants: map[auth.Role]auth.Scope{auth.PlatformAdmin: auth.ScopeCommunity, auth.Workload: auth.ScopeCommunity}},
 	}
 }

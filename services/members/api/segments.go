@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/members/domain"
@@ -26,9 +26,9 @@ type Segments struct {
 
 var _ membersv1connect.SegmentsServiceHandler = Segments{}
 
-// NewSegments returns the segments API.
-func NewSegments(s *store.Store, logger *slog.Logger) Segments {
-	return Segments{&Handler{store: s, logger: logger, now: time.Now}}
+// NewSegments returns the segments API, auditing to log.
+func NewSegments(s *store.Store, log *audit.Log, logger *slog.Logger) Segments {
+	return Segments{&Handler{store: s, audit: log, logger: logger, now: time.Now}}
 }
 
 // CreateSegment saves a named filter.
@@ -49,7 +49,7 @@ func (h Segments) CreateSegment(ctx context.Context, req *connect.Request[member
 	}
 	caller, _ := auth.FromContext(ctx)
 	seg := domain.Segment{ID: newID(), Community: community, Name: name, Filter: f, CreatedAt: h.now().UTC().Truncate(time.Microsecond), CreatedBy: caller.Subject}
-	if err := h.store.SaveSegment(ctx, seg); err != nil {
+	if err := h.store.SaveSegment(ctx, seg, h.audit); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	return connect.NewResponse(&membersv1.CreateSegmentResponse{Segment: segmentToProto(seg)}), nil
@@ -78,7 +78,10 @@ func (h Segments) DeleteSegment(ctx context.Context, req *connect.Request[member
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	if err := h.store.DeleteSegment(ctx, community, req.Msg.GetId()); err != nil {
+	if req.Msg.GetId() == "" {
+		return nil, h.toConnect(ctx, req.Spec(), fieldRequired("id"))
+	}
+	if err := h.store.DeleteSegment(ctx, community, req.Msg.GetId(), h.audit); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	return connect.NewResponse(&membersv1.DeleteSegmentResponse{}), nil
@@ -158,10 +161,7 @@ func (h *Handler) selection(ctx context.Context, rawCommunity, segmentID string,
 	}
 	if segmentID != "" {
 		seg, err := h.store.Segment(ctx, community, segmentID)
-		if errors.Is(err, domain.ErrSegmentNotFound) {
-			return "", domain.Filter{}, validate.Field("segment_id", "is not a segment of the community")
-		}
-		return community, seg.Filter, err
+		return community, seg.Filter, err // a segment of another community is not found
 	}
 	f, err := filterFromProto(filter)
 	return community, f, err

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kinshiphq/kinship/internal/csvout"
 	"github.com/kinshiphq/kinship/internal/validate"
 )
 
@@ -217,7 +218,9 @@ func (h ImportHeader) Row(line int64, rec []string, s Settings) (ImportRow, []Ro
 		if !ok {
 			return "", false
 		}
-		v := strings.TrimSpace(rec[i])
+		// A cell of a Kinship export comes neutralised; restore it, then
+		// validate it as any input.
+		v := strings.TrimSpace(csvout.Restore(rec[i]))
 		if v != "" {
 			row.Set[col] = true
 		}

@@ -69,6 +69,17 @@ type Member struct {
 	Profile
 	// EmailConsent is the current consent to announcement e-mails.
 	EmailConsent bool
+	// EmailVerified says the member proved they hold Email (they followed
+	// a confirmation link) or the community's team vouched for it (an
+	// organiser's join, an import). Only confirmation mail goes to an
+	// unverified address.
+	EmailVerified bool
+	// PendingEmail is an address the member asked to change to, waiting
+	// for its confirmation; empty when none.
+	PendingEmail string
+	// ConsentAsked keeps a public join's request for announcement e-mail
+	// until the address is confirmed, when it takes effect.
+	ConsentAsked bool
 	Status       Status
 	JoinedAt     time.Time
 	Source       Source
@@ -96,6 +107,11 @@ type JoinRequest struct {
 	Profile      Profile
 	EmailConsent bool
 	Source       Source
+	// Vouched is a join by the community's team (an organiser adding
+	// someone, an import): the address counts as verified and the consent
+	// takes effect at once. A public join's address must be confirmed
+	// first, and its consent waits for that.
+	Vouched bool
 }
 
 // NewMember validates req against the community's settings and returns the
@@ -114,14 +130,16 @@ func NewMember(req JoinRequest, settings Settings, id string, now time.Time) (Me
 		return Member{}, err
 	}
 	return Member{
-		ID:           id,
-		Community:    community,
-		Profile:      profile,
-		EmailConsent: req.EmailConsent,
-		Status:       StatusActive,
-		JoinedAt:     now.UTC().Truncate(time.Microsecond), // what every engine stores
-		Source:       source,
-		Level:        settings.LevelFor(0),
+		ID:            id,
+		Community:     community,
+		Profile:       profile,
+		EmailConsent:  req.Vouched && req.EmailConsent,
+		EmailVerified: req.Vouched,
+		ConsentAsked:  !req.Vouched && req.EmailConsent,
+		Status:        StatusActive,
+		JoinedAt:      now.UTC().Truncate(time.Microsecond), // what every engine stores
+		Source:        source,
+		Level:         settings.LevelFor(0),
 	}, nil
 }
 

@@ -26,7 +26,9 @@ func fields(err error) []string {
 
 func TestNewMemberNormalisesValidInput(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.FixedZone("CET", 3600))
-	m, err := NewMember(validRequest(), DefaultSettings("demo"), "id-1", now)
+	req := validRequest()
+	req.Vouched = true
+	m, err := NewMember(req, DefaultSettings("demo"), "id-1", now)
 	if err != nil {
 		t.Fatal(err)
 	}

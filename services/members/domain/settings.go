@@ -30,6 +30,9 @@ type Settings struct {
 	// Levels ascend by MinScore; the first starts at 0.
 	Levels     []LevelThreshold
 	WindowDays int
+	// SourceWeights says how much each activity an activity source (an
+	// integration) brings in counts, whatever its type.
+	SourceWeights map[string]int
 }
 
 // Activity types every community starts with.
@@ -42,7 +45,15 @@ const (
 	ActivityPartnerContribution = "partner_contribution"
 	ActivityPosted              = "posted"
 	ActivityOnboarded           = "onboarded"
+	ActivityGaveFeedback        = "gave_feedback"
 )
+
+// BuiltinActivityTypes are the activities Kinship records on its own (or
+// its workflows do): they are recorded even where the community gives
+// them no weight, so that a programme counting them (an ambassador's
+// quotas) sees them; they then count 0 towards the level.
+var BuiltinActivityTypes = []string{ActivityAttendedEvent, ActivityRSVP, ActivityHostedEvent, ActivityReferredMember,
+	ActivityCompletedTask, ActivityPartnerContribution, ActivityOnboarded, ActivityGaveFeedback}
 
 // DefaultSettings are a new community's settings.
 func DefaultSettings(community string) Settings {
@@ -51,6 +62,7 @@ func DefaultSettings(community string) Settings {
 		Weights: map[string]int{
 			ActivityAttendedEvent: 5, ActivityRSVP: 1, ActivityHostedEvent: 10, ActivityReferredMember: 5,
 			ActivityCompletedTask: 3, ActivityPartnerContribution: 5, ActivityPosted: 1, ActivityOnboarded: 2,
+			ActivityGaveFeedback: 1,
 		},
 		Levels:     []LevelThreshold{{"Observer", 0}, {"Participant", 5}, {"Contributor", 20}, {"Core", 50}},
 		WindowDays: 90,
@@ -100,6 +112,17 @@ func (s Settings) Validate() (Settings, error) {
 	if s.WindowDays < 1 || s.WindowDays > 3650 {
 		errs = append(errs, validate.Field("window_days", "must be between 1 and 3650"))
 	}
+	if len(s.SourceWeights) > MaxSources {
+		errs = append(errs, validate.Field("source_weights", "must name at most %d sources", MaxSources))
+	}
+	for source, w := range s.SourceWeights {
+		if _, ferr := ValidateSourceName("source_weights", source); ferr != nil {
+			errs = append(errs, ferr)
+		}
+		if w < 0 || w > 1000 {
+			errs = append(errs, validate.Field("source_weights", "weight of %q must be between 0 and 1000", source))
+		}
+	}
 	return s, errs.Err()
 }
 
@@ -135,11 +158,36 @@ func (s Settings) ActivityTypes() []string {
 	return types
 }
 
-// Score weighs activity counts by type.
-func (s Settings) Score(counts map[string]int) int {
+// WeightOf is what one activity of typ brought in by source counts: the
+// source's weight when the community gives it one, else the type's (0
+// for a type it does not weigh).
+func (s Settings) WeightOf(typ, source string) int {
+	if source != "" {
+		if w, ok := s.SourceWeights[source]; ok {
+			return w
+		}
+	}
+	return s.Weights[typ]
+}
+
+// Counts reports whether activities of typ from source may be recorded:
+// a type the community weighs, one Kinship records itself, or anything
+// from a source the community weighs.
+func (s Settings) Counts(typ, source string) bool {
+	if _, ok := s.Weights[typ]; ok {
+		return true
+	}
+	if _, ok := s.SourceWeights[source]; ok && source != "" {
+		return activityType.MatchString(typ) && len(typ) <= 40
+	}
+	return slices.Contains(BuiltinActivityTypes, typ)
+}
+
+// Score weighs activity counts by type and source.
+func (s Settings) Score(counts map[ActivityKey]int) int {
 	total := 0
-	for typ, n := range counts {
-		total += s.Weights[typ] * n
+	for k, n := range counts {
+		total += s.WeightOf(k.Type, k.Source) * n
 	}
 	return total
 }

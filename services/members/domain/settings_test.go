@@ -35,13 +35,43 @@ func TestNextLevel(t *testing.T) {
 
 func TestScoreFollowsWeights(t *testing.T) {
 	s := DefaultSettings("demo")
-	counts := map[string]int{ActivityAttendedEvent: 2, ActivityRSVP: 3, "retired_type": 10}
+	counts := map[ActivityKey]int{{Type: ActivityAttendedEvent}: 2, {Type: ActivityRSVP}: 3, {Type: "retired_type"}: 10}
 	if got := s.Score(counts); got != 2*5+3*1 {
 		t.Errorf("Score = %d, want 13 (unknown types weigh nothing)", got)
 	}
 	s.Weights[ActivityRSVP] = 4
 	if got := s.Score(counts); got != 2*5+3*4 {
 		t.Errorf("Score after a weight change = %d, want 22", got)
+	}
+	// An activity source's weight counts for whatever it brings in; a
+	// source without one counts by the type.
+	s.SourceWeights = map[string]int{"forum": 2}
+	counts = map[ActivityKey]int{{Type: ActivityPosted, Source: "forum"}: 3, {Type: ActivityPosted, Source: "code"}: 4, {Type: "commented", Source: "forum"}: 1}
+	if got := s.Score(counts); got != 3*2+4*1+1*2 {
+		t.Errorf("Score with source weights = %d, want 12", got)
+	}
+}
+
+func TestWhatMayBeRecorded(t *testing.T) {
+	s := DefaultSettings("demo")
+	s.Weights = map[string]int{"posted": 1}
+	s.SourceWeights = map[string]int{"forum": 1}
+	tests := []struct {
+		typ, source string
+		want        bool
+	}{
+		{"posted", "", true},
+		{ActivityGaveFeedback, "", true}, // Kinship records it even without a weight
+		{ActivityHostedEvent, "", true},
+		{"commented", "forum", true}, // anything a weighed source brings
+		{"commented", "", false},
+		{"commented", "code", false}, // a source without a weight
+		{"Not A Type", "forum", false},
+	}
+	for _, tt := range tests {
+		if got := s.Counts(tt.typ, tt.source); got != tt.want {
+			t.Errorf("Counts(%q, %q) = %v, want %v", tt.typ, tt.source, got, tt.want)
+		}
 	}
 }
 

@@ -28,6 +28,10 @@ const (
 	TypeMemberMerged     = "kinship.members.v1.MemberMerged"
 	TypeMemberErased     = "kinship.members.v1.MemberErased"
 	TypeMemberOnboarded  = "kinship.members.v1.MemberOnboarded"
+
+	TypeEmailConfirmationRequested = "kinship.members.v1.EmailConfirmationRequested"
+	TypeEmailConfirmed             = "kinship.members.v1.EmailConfirmed"
+	TypeJoinRepeated               = "kinship.members.v1.JoinRepeated"
 )
 
 // Topic is where a community's member events go, keyed by member id.
@@ -49,6 +53,32 @@ func (f Factory) MemberJoined(m domain.Member) (kafka.Event, error) {
 	return f.event(m.Community, m.ID, TypeMemberJoined, m.JoinedAt, &membersv1.MemberJoined{
 		MemberId: m.ID, Community: m.Community, Email: m.Email, DisplayName: m.DisplayName, Interests: m.Interests,
 		EmailConsent: m.EmailConsent, JoinedAt: timestamppb.New(m.JoinedAt), Profile: ProfileToProto(m.Profile), Source: SourceToProto(m.Source),
+		EmailVerified: m.EmailVerified,
+	})
+}
+
+// EmailConfirmationRequested asks the communications service to send m a
+// confirmation link for email (reason domain.ConfirmJoin or
+// domain.ConfirmEmailChange).
+func (f Factory) EmailConfirmationRequested(m domain.Member, email, reason string, at time.Time) (kafka.Event, error) {
+	return f.event(m.Community, m.ID, TypeEmailConfirmationRequested, at, &membersv1.EmailConfirmationRequested{
+		MemberId: m.ID, Community: m.Community, Email: email, Reason: reason, RequestedAt: timestamppb.New(at),
+	})
+}
+
+// EmailConfirmed is m proving they hold email (or an import vouching for
+// it).
+func (f Factory) EmailConfirmed(m domain.Member, email, reason string, at time.Time) (kafka.Event, error) {
+	return f.event(m.Community, m.ID, TypeEmailConfirmed, at, &membersv1.EmailConfirmed{
+		MemberId: m.ID, Community: m.Community, Email: email, Reason: reason, ConfirmedAt: timestamppb.New(at),
+	})
+}
+
+// JoinRepeated is someone asking to join with the address of member
+// memberID; it names no one else.
+func (f Factory) JoinRepeated(community, memberID string, at time.Time) (kafka.Event, error) {
+	return f.event(community, memberID, TypeJoinRepeated, at, &membersv1.JoinRepeated{
+		MemberId: memberID, Community: community, OccurredAt: timestamppb.New(at),
 	})
 }
 
@@ -71,7 +101,7 @@ func (f Factory) ConsentChanged(community string, r domain.ConsentRecord) (kafka
 func (f Factory) ActivityRecorded(a domain.Activity) (kafka.Event, error) {
 	return f.event(a.Community, a.MemberID, TypeActivityRecorded, a.OccurredAt, &membersv1.ActivityRecorded{
 		MemberId: a.MemberID, Community: a.Community, ActivityId: a.ID, Type: a.Type,
-		OccurredAt: timestamppb.New(a.OccurredAt), SourceEventId: a.SourceEventID,
+		OccurredAt: timestamppb.New(a.OccurredAt), SourceEventId: a.SourceEventID, Properties: a.Properties, Source: a.Source,
 	})
 }
 
@@ -133,6 +163,43 @@ func DecodeMemberJoined(e kafka.Event) (*membersv1.MemberJoined, error) {
 	}
 	if m.GetMemberId() == "" || m.GetCommunity() == "" {
 		return nil, fmt.Errorf("decode MemberJoined %s: member id or community missing", e.ID)
+	}
+	return &m, nil
+}
+
+// DecodeEmailConfirmationRequested reads an EmailConfirmationRequested
+// event's payload.
+func DecodeEmailConfirmationRequested(e kafka.Event) (*membersv1.EmailConfirmationRequested, error) {
+	var m membersv1.EmailConfirmationRequested
+	if err := kafka.Decode(e, TypeEmailConfirmationRequested, &m); err != nil {
+		return nil, err
+	}
+	if m.GetMemberId() == "" || m.GetCommunity() == "" || m.GetEmail() == "" || m.GetReason() == "" {
+		return nil, fmt.Errorf("decode EmailConfirmationRequested %s: member id, community, address or reason missing", e.ID)
+	}
+	return &m, nil
+}
+
+// DecodeEmailConfirmed reads an EmailConfirmed event's payload.
+func DecodeEmailConfirmed(e kafka.Event) (*membersv1.EmailConfirmed, error) {
+	var m membersv1.EmailConfirmed
+	if err := kafka.Decode(e, TypeEmailConfirmed, &m); err != nil {
+		return nil, err
+	}
+	if m.GetMemberId() == "" || m.GetCommunity() == "" {
+		return nil, fmt.Errorf("decode EmailConfirmed %s: member id or community missing", e.ID)
+	}
+	return &m, nil
+}
+
+// DecodeJoinRepeated reads a JoinRepeated event's payload.
+func DecodeJoinRepeated(e kafka.Event) (*membersv1.JoinRepeated, error) {
+	var m membersv1.JoinRepeated
+	if err := kafka.Decode(e, TypeJoinRepeated, &m); err != nil {
+		return nil, err
+	}
+	if m.GetMemberId() == "" || m.GetCommunity() == "" {
+		return nil, fmt.Errorf("decode JoinRepeated %s: member id or community missing", e.ID)
 	}
 	return &m, nil
 }

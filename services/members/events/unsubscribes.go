@@ -38,7 +38,8 @@ func NewUnsubscribeFeed(consents Withdrawer) *UnsubscribeFeed {
 }
 
 // Handle records e if it is an unsubscribe; other communications events
-// are ignored. Events about unknown or erased members are dropped: there
+// are ignored. Events about another community than their topic's are
+// dead-lettered; events about unknown or erased members are dropped: there
 // is no consent left to withdraw.
 func (f *UnsubscribeFeed) Handle(ctx context.Context, e kafka.Event) error {
 	if e.Type != TypeUnsubscribed {
@@ -47,6 +48,9 @@ func (f *UnsubscribeFeed) Handle(ctx context.Context, e kafka.Event) error {
 	u, err := decodeUnsubscribed(e)
 	if err != nil {
 		return kafka.Permanent(err)
+	}
+	if err := sameCommunity(e, u.GetCommunity()); err != nil {
+		return err
 	}
 	rec, err := domain.NewConsentRecord(u.GetMemberId(), u.GetPurpose(), false, "unsubscribe:"+u.GetSource(), "unsubscribe", u.GetOccurredAt().AsTime())
 	if err != nil {

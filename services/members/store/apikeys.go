@@ -12,11 +12,6 @@ import (
 	"github.com/kinshiphq/kinship/services/members/domain"
 )
 
-// Auditor records privileged actions inside the action's transaction.
-type Auditor interface {
-	Record(ctx context.Context, tx *sql.Tx, community, action, targetType, targetID string) error
-}
-
 // CreateAPIKey stores k and audits its creation in one transaction.
 func (s *Store) CreateAPIKey(ctx context.Context, k domain.APIKey, audit Auditor) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -76,8 +71,9 @@ func (s *Store) ListAPIKeys(ctx context.Context, community string) ([]domain.API
 }
 
 // VerifyAPIKey resolves a presented key: it must exist, match its hash and
-// not be revoked. Its last use is recorded at most once a minute.
-func (s *Store) VerifyAPIKey(ctx context.Context, plain string) (auth.Principal, error) {
+// not be revoked. Its last use is recorded at most once a minute, audited
+// as api_key.used with the key as the actor, in one transaction.
+func (s *Store) VerifyAPIKey(ctx context.Context, plain string, audit Auditor) (auth.Principal, error) {
 	prefix, err := auth.ParseAPIKey(plain)
 	if err != nil {
 		return auth.Principal{}, auth.ErrUnknownKey
@@ -92,14 +88,26 @@ func (s *Store) VerifyAPIKey(ctx context.Context, plain string) (auth.Principal,
 	if k.Revoked() || !auth.HashMatches(plain, k.Hash) {
 		return auth.Principal{}, auth.ErrUnknownKey
 	}
-	now := time.Now().UTC()
-	if now.Sub(k.LastUsedAt) > time.Minute {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE api_keys SET last_used_at = ? WHERE id = ?"), now.Truncate(time.Microsecond), k.ID)
-		if err != nil {
-			return auth.Principal{}, fmt.Errorf("record use of api key %s: %w", k.ID, err)
-		}
+	p := auth.Principal{Kind: auth.KindAPIKey, Subject: k.ID, Community: k.Community, Roles: k.Roles}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if now.Sub(k.LastUsedAt) <= time.Minute {
+		return p, nil
 	}
-	return auth.Principal{Kind: auth.KindAPIKey, Subject: k.ID, Community: k.Community, Roles: k.Roles}, nil
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE api_keys SET last_used_at = ?
+			WHERE community = ? AND id = ? AND (last_used_at IS NULL OR last_used_at < ?)`), now, k.Community, k.ID, now.Add(-time.Minute))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil // recorded by a concurrent call
+		}
+		return audit.Record(auth.WithPrincipal(ctx, p, auth.ScopeNone), tx, k.Community, "api_key.used", "api_key", k.ID)
+	})
+	if err != nil {
+		return auth.Principal{}, fmt.Errorf("record use of api key %s: %w", k.ID, err)
+	}
+	return p, nil
 }
 
 const keyColumns = "id, community, name, prefix, hash, roles, created_at, created_by, last_used_at, revoked_at"

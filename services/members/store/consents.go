@@ -13,10 +13,11 @@ import (
 	"github.com/kinshiphq/kinship/services/members/domain"
 )
 
-// RecordConsent appends rec to the ledger and, when the current consent
-// for its purpose changes, the events changed(rec) returns — all in one
-// transaction. It reports whether the current consent changed.
-func (s *Store) RecordConsent(ctx context.Context, community string, rec domain.ConsentRecord, changed func(domain.ConsentRecord) ([]kafka.Event, error)) (bool, error) {
+// RecordConsent appends rec to the ledger, audits it and, when the current
+// consent for its purpose changes, appends the events changed(rec) returns
+// — all in one transaction. It reports whether the current consent
+// changed.
+func (s *Store) RecordConsent(ctx context.Context, community string, rec domain.ConsentRecord, audit Auditor, changed func(domain.ConsentRecord) ([]kafka.Event, error)) (bool, error) {
 	var moved bool
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		m, err := s.getMember(ctx, tx, community, rec.MemberID)
@@ -25,6 +26,9 @@ func (s *Store) RecordConsent(ctx context.Context, community string, rec domain.
 		}
 		if m.Status == domain.StatusErased {
 			return domain.ErrErased
+		}
+		if err := audit.Record(ctx, tx, community, "consent.recorded", "member", rec.MemberID); err != nil {
+			return err
 		}
 		if moved, err = s.appendConsent(ctx, tx, community, rec); err != nil || !moved {
 			return err
@@ -60,8 +64,8 @@ func (s *Store) ApplyUnsubscribe(ctx context.Context, community string, rec doma
 		}
 		var granted bool
 		var at time.Time
-		err = tx.QueryRowContext(ctx, s.db.Rebind("SELECT granted, changed_at FROM consent_current WHERE member_id = ? AND purpose = ?"),
-			rec.MemberID, rec.Purpose).Scan(&granted, &at)
+		err = tx.QueryRowContext(ctx, s.db.Rebind("SELECT granted, changed_at FROM consent_current WHERE community = ? AND member_id = ? AND purpose = ?"),
+			community, rec.MemberID, rec.Purpose).Scan(&granted, &at)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return nil
@@ -97,7 +101,8 @@ func (s *Store) appendConsent(ctx context.Context, tx *sql.Tx, community string,
 		return false, fmt.Errorf("append consent of %s: %w", rec.MemberID, err)
 	}
 	var was sql.NullBool
-	err = tx.QueryRowContext(ctx, s.db.Rebind("SELECT granted FROM consent_current WHERE member_id = ? AND purpose = ?"), rec.MemberID, rec.Purpose).Scan(&was)
+	err = tx.QueryRowContext(ctx, s.db.Rebind("SELECT granted FROM consent_current WHERE community = ? AND member_id = ? AND purpose = ?"),
+		community, rec.MemberID, rec.Purpose).Scan(&was)
 	if err != nil && err != sql.ErrNoRows {
 		return false, fmt.Errorf("read consent of %s: %w", rec.MemberID, err)
 	}
@@ -107,14 +112,14 @@ func (s *Store) appendConsent(ctx context.Context, tx *sql.Tx, community string,
 	if !was.Valid && !rec.Granted {
 		return false, nil // not granted before either
 	}
-	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO consent_current (member_id, purpose, granted, changed_at) VALUES (?, ?, ?, ?)
+	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO consent_current (community, member_id, purpose, granted, changed_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (member_id, purpose) DO UPDATE SET granted = excluded.granted, changed_at = excluded.changed_at`),
-		rec.MemberID, rec.Purpose, rec.Granted, rec.OccurredAt)
+		community, rec.MemberID, rec.Purpose, rec.Granted, rec.OccurredAt)
 	if err != nil {
 		return false, fmt.Errorf("update consent of %s: %w", rec.MemberID, err)
 	}
 	if rec.Purpose == domain.PurposeAnnouncements {
-		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE members SET email_consent = ? WHERE id = ?"), rec.Granted, rec.MemberID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE members SET email_consent = ? WHERE community = ? AND id = ?"), rec.Granted, community, rec.MemberID); err != nil {
 			return false, fmt.Errorf("update consent of %s: %w", rec.MemberID, err)
 		}
 	}

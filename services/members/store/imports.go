@@ -17,10 +17,11 @@ type ImportChange struct {
 	Events   []kafka.Event
 }
 
-// ApplyImport writes a batch of imported rows in one transaction. A
-// concurrent join of the same address makes it fail with
-// domain.ErrEmailTaken; the caller plans the batch again.
-func (s *Store) ApplyImport(ctx context.Context, community string, changes []ImportChange) error {
+// ApplyImport writes a batch of imported rows, audited as one
+// members.imported entry, in one transaction. A concurrent join of the same
+// address makes it fail with domain.ErrEmailTaken; the caller plans the
+// batch again.
+func (s *Store) ApplyImport(ctx context.Context, community string, changes []ImportChange, audit Auditor) error {
 	if len(changes) == 0 {
 		return nil
 	}
@@ -49,8 +50,14 @@ func (s *Store) ApplyImport(ctx context.Context, community string, changes []Imp
 			if err := s.appendAll(ctx, tx, c.Events); err != nil {
 				return err
 			}
+			if c.Create {
+				// An imported address is vouched for: activity kept for it is theirs.
+				if err := s.claimPendingByEmail(ctx, tx, community, c.Member.ID, c.Member.Email); err != nil {
+					return err
+				}
+			}
 		}
-		return nil
+		return audit.Record(ctx, tx, community, "members.imported", "community", community)
 	})
 	if err != nil {
 		return err

@@ -20,18 +20,18 @@ func (s *Store) AssignRole(ctx context.Context, community, memberID string, r do
 		if m.Status == domain.StatusErased {
 			return domain.ErrErased
 		}
-		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO member_roles (member_id, role, tier, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?)
+		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO member_roles (community, member_id, role, tier, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (member_id, role) DO UPDATE SET tier = excluded.tier, assigned_at = excluded.assigned_at, assigned_by = excluded.assigned_by`),
-			memberID, r.Role, r.Tier, r.AssignedAt, r.AssignedBy)
+			community, memberID, r.Role, r.Tier, r.AssignedAt, r.AssignedBy)
 		if err != nil {
 			return fmt.Errorf("assign %s to %s: %w", r.Role, memberID, err)
 		}
 		if r.Role == domain.RoleStaff {
-			if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE members SET level = '' WHERE id = ?"), memberID); err != nil {
+			if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE members SET level = '' WHERE community = ? AND id = ?"), community, memberID); err != nil {
 				return err
 			}
 		}
-		if err := audit.Record(ctx, tx, community, "role.assigned:"+r.Role, "member", memberID); err != nil {
+		if err := audit.Record(ctx, tx, community, "role.assigned", "member", memberID); err != nil {
 			return err
 		}
 		return s.appendAll(ctx, tx, events)
@@ -50,14 +50,14 @@ func (s *Store) RevokeRole(ctx context.Context, community, memberID, role string
 		if _, err := s.getMember(ctx, tx, community, memberID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM member_roles WHERE member_id = ? AND role = ?"), memberID, role)
+		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM member_roles WHERE community = ? AND member_id = ? AND role = ?"), community, memberID, role)
 		if err != nil {
 			return fmt.Errorf("revoke %s from %s: %w", role, memberID, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return domain.ErrRoleNotHeld
 		}
-		if err := audit.Record(ctx, tx, community, "role.revoked:"+role, "member", memberID); err != nil {
+		if err := audit.Record(ctx, tx, community, "role.revoked", "member", memberID); err != nil {
 			return err
 		}
 		return s.appendAll(ctx, tx, events)
@@ -69,16 +69,16 @@ func (s *Store) RevokeRole(ctx context.Context, community, memberID, role string
 	return nil
 }
 
-// loadRoles fills the roles of members.
-func (s *Store) loadRoles(ctx context.Context, q querier, members []domain.Member) error {
+// loadRoles fills the roles of members, all of community.
+func (s *Store) loadRoles(ctx context.Context, q querier, community string, members []domain.Member) error {
 	index := map[string]int{}
-	ids := make([]any, len(members))
+	args := []any{community}
 	for i, m := range members {
 		index[m.ID] = i
-		ids[i] = m.ID
+		args = append(args, m.ID)
 	}
-	rows, err := q.QueryContext(ctx, s.db.Rebind("SELECT member_id, role, tier, assigned_at, assigned_by FROM member_roles WHERE member_id IN ("+
-		placeholders(len(ids))+") ORDER BY member_id, role"), ids...)
+	rows, err := q.QueryContext(ctx, s.db.Rebind("SELECT member_id, role, tier, assigned_at, assigned_by FROM member_roles WHERE community = ? AND member_id IN ("+
+		placeholders(len(members))+") ORDER BY member_id, role"), args...)
 	if err != nil {
 		return fmt.Errorf("load roles: %w", err)
 	}

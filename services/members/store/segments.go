@@ -30,7 +30,7 @@ func (s *Store) where(community string, f domain.Filter) (string, []any) {
 		if len(vals) == 0 {
 			return
 		}
-		clauses = append(clauses, "EXISTS (SELECT 1 FROM "+table+" t WHERE t.member_id = m.id AND t."+column+" IN ("+placeholders(len(vals))+"))")
+		clauses = append(clauses, "EXISTS (SELECT 1 FROM "+table+" t WHERE t.community = m.community AND t.member_id = m.id AND t."+column+" IN ("+placeholders(len(vals))+"))")
 		for _, v := range vals {
 			args = append(args, v)
 		}
@@ -51,7 +51,7 @@ func (s *Store) where(community string, f domain.Filter) (string, []any) {
 		in("m.status", names)
 	}
 	for _, purpose := range f.Consents {
-		clauses = append(clauses, "EXISTS (SELECT 1 FROM consent_current c WHERE c.member_id = m.id AND c.purpose = ? AND c.granted = ?)")
+		clauses = append(clauses, "EXISTS (SELECT 1 FROM consent_current c WHERE c.community = m.community AND c.member_id = m.id AND c.purpose = ? AND c.granted = ?)")
 		args = append(args, purpose, true)
 	}
 	bound := func(column, op string, t time.Time) {
@@ -103,7 +103,7 @@ func (s *Store) SegmentMembers(ctx context.Context, community string, f domain.F
 	if err := rows.Err(); err != nil || len(out) == 0 {
 		return out, err
 	}
-	return out, s.loadTags(ctx, s.db, out)
+	return out, s.loadTags(ctx, s.db, community, out)
 }
 
 func prefixed(prefix, columns string) string {
@@ -144,7 +144,7 @@ func (s *Store) Report(ctx context.Context, community string, f domain.Filter, a
 		return out, rows.Err()
 	}
 	tagQuery := func(table, column string) string {
-		return "SELECT t." + column + ", count(*) FROM " + table + " t JOIN members m ON m.id = t.member_id " + where +
+		return "SELECT t." + column + ", count(*) FROM " + table + " t JOIN members m ON m.community = t.community AND m.id = t.member_id " + where +
 			" GROUP BY t." + column + " ORDER BY count(*) DESC, t." + column + " LIMIT 50"
 	}
 	columnQuery := func(column string) string {
@@ -185,8 +185,9 @@ type storedFilter struct {
 	StatusNames []string `json:"status_names"`
 }
 
-// SaveSegment stores a named filter; a name is unique per community.
-func (s *Store) SaveSegment(ctx context.Context, seg domain.Segment) error {
+// SaveSegment stores a named filter and audits it, in one transaction; a
+// name is unique per community.
+func (s *Store) SaveSegment(ctx context.Context, seg domain.Segment, audit Auditor) error {
 	sf := storedFilter{Filter: seg.Filter}
 	for _, st := range seg.Filter.Statuses {
 		sf.StatusNames = append(sf.StatusNames, st.String())
@@ -196,15 +197,17 @@ func (s *Store) SaveSegment(ctx context.Context, seg domain.Segment) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, s.db.Rebind("INSERT INTO segments (id, community, name, filter, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)"),
-		seg.ID, seg.Community, seg.Name, string(raw), seg.CreatedAt, seg.CreatedBy)
-	if db.IsUniqueViolation(err) {
-		return domain.ErrSegmentNameTaken
-	}
-	if err != nil {
-		return fmt.Errorf("save segment: %w", err)
-	}
-	return nil
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO segments (id, community, name, filter, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)"),
+			seg.ID, seg.Community, seg.Name, string(raw), seg.CreatedAt, seg.CreatedBy)
+		if db.IsUniqueViolation(err) {
+			return domain.ErrSegmentNameTaken
+		}
+		if err != nil {
+			return fmt.Errorf("save segment: %w", err)
+		}
+		return audit.Record(ctx, tx, seg.Community, "segment.created", "segment", seg.ID)
+	})
 }
 
 // Segments lists a community's segments by name.
@@ -234,13 +237,20 @@ func (s *Store) Segment(ctx context.Context, community, id string) (domain.Segme
 	return seg, err
 }
 
-// DeleteSegment removes a segment; deleting a missing one is not an error.
-func (s *Store) DeleteSegment(ctx context.Context, community, id string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM segments WHERE community = ? AND id = ?"), community, id)
-	if err != nil {
-		return fmt.Errorf("delete segment: %w", err)
-	}
-	return nil
+// DeleteSegment removes segment id of community and audits it, in one
+// transaction; domain.ErrSegmentNotFound when the community has no such
+// segment.
+func (s *Store) DeleteSegment(ctx context.Context, community, id string, audit Auditor) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM segments WHERE community = ? AND id = ?"), community, id)
+		if err != nil {
+			return fmt.Errorf("delete segment: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return domain.ErrSegmentNotFound
+		}
+		return audit.Record(ctx, tx, community, "segment.deleted", "segment", id)
+	})
 }
 
 func scanSegment(row interface{ Scan(...any) error }) (domain.Segment, error) {

@@ -18,6 +18,8 @@ type storedSettings struct {
 	Weights    map[string]int          `json:"weights"`
 	Levels     []domain.LevelThreshold `json:"levels"`
 	WindowDays int                     `json:"window_days"`
+	// SourceWeights weigh what activity sources bring in.
+	SourceWeights map[string]int `json:"source_weights,omitempty"`
 }
 
 // Settings returns a community's settings, or the defaults when it has
@@ -47,16 +49,11 @@ func (s *Store) settings(ctx context.Context, q querier, community string) (doma
 		return domain.Settings{}, fmt.Errorf("decode settings of %s: %w", community, err)
 	}
 	return domain.Settings{Community: community, Interests: st.Interests, Skills: st.Skills, Goals: st.Goals,
-		Weights: st.Weights, Levels: st.Levels, WindowDays: st.WindowDays}, nil
+		Weights: st.Weights, Levels: st.Levels, WindowDays: st.WindowDays, SourceWeights: st.SourceWeights}, nil
 }
 
 // SaveSettings stores a community's validated settings and audits it.
 func (s *Store) SaveSettings(ctx context.Context, st domain.Settings, audit Auditor) error {
-	raw, err := json.Marshal(storedSettings{Interests: st.Interests, Skills: st.Skills, Goals: st.Goals,
-		Weights: st.Weights, Levels: st.Levels, WindowDays: st.WindowDays})
-	if err != nil {
-		return err
-	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		ok, err := s.communityExists(ctx, tx, st.Community)
 		if err != nil {
@@ -65,11 +62,24 @@ func (s *Store) SaveSettings(ctx context.Context, st domain.Settings, audit Audi
 		if !ok {
 			return domain.ErrUnknownCommunity
 		}
-		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO community_settings (community, settings, updated_at) VALUES (?, ?, ?)
-			ON CONFLICT (community) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`), st.Community, string(raw), now())
-		if err != nil {
-			return fmt.Errorf("save settings of %s: %w", st.Community, err)
+		if err := s.saveSettingsTx(ctx, tx, st); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, st.Community, "settings.updated", "community", st.Community)
 	})
+}
+
+// saveSettingsTx writes a community's settings in tx.
+func (s *Store) saveSettingsTx(ctx context.Context, tx *sql.Tx, st domain.Settings) error {
+	raw, err := json.Marshal(storedSettings{Interests: st.Interests, Skills: st.Skills, Goals: st.Goals,
+		Weights: st.Weights, Levels: st.Levels, WindowDays: st.WindowDays, SourceWeights: st.SourceWeights})
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO community_settings (community, settings, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (community) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`), st.Community, string(raw), now())
+	if err != nil {
+		return fmt.Errorf("save settings of %s: %w", st.Community, err)
+	}
+	return nil
 }

@@ -24,10 +24,20 @@ type Outbox interface {
 	Notify()
 }
 
+// Auditor records an action in the audit log inside the action's
+// transaction (audit.Log, or a wrapper recording public callers as
+// anonymous).
+type Auditor interface {
+	Record(ctx context.Context, tx *sql.Tx, community, action, targetType, targetID string) error
+}
+
 // Store is the members repository.
 type Store struct {
 	db     *db.DB
 	outbox Outbox
+	// levelEvents builds the events of activities the store records on
+	// its own (WithLevelEvents).
+	levelEvents LevelEvents
 }
 
 // New returns a store over d that appends events to ob.

@@ -73,7 +73,7 @@ func (f fixture) create(t *testing.T, m domain.Member) domain.Member {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.CreateMember(f.ctx, m, nil, e); err != nil {
+	if err := f.s.CreateMember(f.ctx, m, nil, f.log, e); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -94,7 +94,7 @@ func (f fixture) activity(t *testing.T, m domain.Member, typ, source string, at 
 	if err != nil {
 		t.Fatal(err)
 	}
-	recorded, eng, err := f.s.RecordActivity(f.ctx, a, settings, events.Factory{})
+	recorded, eng, err := f.s.RecordActivity(f.ctx, a, settings, events.Factory{}, f.log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,10 +140,10 @@ func testMembers(t *testing.T, engine string) {
 		f.create(t, newMember(t, "demo", "ada@example.org"))
 		dup := newMember(t, "demo", "ada@example.org")
 		e, _ := events.Factory{}.MemberJoined(dup)
-		if err := f.s.CreateMember(f.ctx, dup, nil, e); !errors.Is(err, domain.ErrEmailTaken) {
+		if err := f.s.CreateMember(f.ctx, dup, nil, f.log, e); !errors.Is(err, domain.ErrEmailTaken) {
 			t.Fatalf("second join error = %v, want ErrEmailTaken", err)
 		}
-		if f.count(t, "members") != 1 || f.count(t, "outbox") != 1 {
+		if f.count(t, "members") != 1 || f.count(t, "outbox") != 1 || f.count(t, "audit_log") != 1 {
 			t.Error("the refused join left rows behind")
 		}
 		f.create(t, newMember(t, "other", "ada@example.org"))
@@ -151,15 +151,15 @@ func testMembers(t *testing.T, engine string) {
 
 	t.Run("an unknown community or referrer stores and publishes nothing", func(t *testing.T) {
 		f := newStore(t, engine, nil)
-		if err := f.s.CreateMember(f.ctx, newMember(t, "nowhere", "ada@example.org"), nil); !errors.Is(err, domain.ErrUnknownCommunity) {
+		if err := f.s.CreateMember(f.ctx, newMember(t, "nowhere", "ada@example.org"), nil, f.log); !errors.Is(err, domain.ErrUnknownCommunity) {
 			t.Fatalf("error = %v, want ErrUnknownCommunity", err)
 		}
 		m := newMember(t, "demo", "bob@example.org")
 		m.Source = domain.Source{Kind: domain.SourceReferral, ReferrerID: "nobody"}
-		if err := f.s.CreateMember(f.ctx, m, nil); !errors.Is(err, domain.ErrUnknownReferrer) {
+		if err := f.s.CreateMember(f.ctx, m, nil, f.log); !errors.Is(err, domain.ErrUnknownReferrer) {
 			t.Fatalf("error = %v, want ErrUnknownReferrer", err)
 		}
-		if f.count(t, "members")+f.count(t, "member_interests")+f.count(t, "outbox") != 0 {
+		if f.count(t, "members")+f.count(t, "member_interests")+f.count(t, "outbox")+f.count(t, "audit_log") != 0 {
 			t.Error("something was stored")
 		}
 	})
@@ -168,10 +168,10 @@ func testMembers(t *testing.T, engine string) {
 		f := newStore(t, engine, failingOutbox{})
 		m := newMember(t, "demo", "ada@example.org")
 		e, _ := events.Factory{}.MemberJoined(m)
-		if err := f.s.CreateMember(f.ctx, m, nil, e); err == nil {
+		if err := f.s.CreateMember(f.ctx, m, nil, f.log, e); err == nil {
 			t.Fatal("CreateMember succeeded although the event could not be appended")
 		}
-		if f.count(t, "members")+f.count(t, "member_interests")+f.count(t, "member_skills") != 0 {
+		if f.count(t, "members")+f.count(t, "member_interests")+f.count(t, "member_skills")+f.count(t, "audit_log") != 0 {
 			t.Error("member stored without its event")
 		}
 	})
@@ -225,7 +225,7 @@ func testMembers(t *testing.T, engine string) {
 		f.create(t, newMember(t, "demo", "bob@example.org"))
 		m.Interests, m.Skills, m.Locale = []string{"bikes"}, nil, "fr-FR"
 		e, _ := events.Factory{}.ProfileUpdated(m, []string{"interests", "skills", "locale"})
-		if err := f.s.UpdateProfile(f.ctx, m, e); err != nil {
+		if err := f.s.UpdateProfile(f.ctx, m, f.log, e); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := f.s.GetMember(f.ctx, "demo", m.ID)
@@ -233,7 +233,7 @@ func testMembers(t *testing.T, engine string) {
 			t.Errorf("after update %+v", got)
 		}
 		m.Email = "bob@example.org"
-		if err := f.s.UpdateProfile(f.ctx, m); !errors.Is(err, domain.ErrEmailTaken) {
+		if err := f.s.UpdateProfile(f.ctx, m, f.log); !errors.Is(err, domain.ErrEmailTaken) {
 			t.Errorf("taking another member's address = %v, want ErrEmailTaken", err)
 		}
 	})
@@ -241,10 +241,10 @@ func testMembers(t *testing.T, engine string) {
 	t.Run("status changes only from the status read", func(t *testing.T) {
 		f := newStore(t, engine, nil)
 		m := f.create(t, newMember(t, "demo", "ada@example.org"))
-		if err := f.s.SetStatus(f.ctx, "demo", m.ID, domain.StatusActive, domain.StatusInactive); err != nil {
+		if err := f.s.SetStatus(f.ctx, "demo", m.ID, domain.StatusActive, domain.StatusInactive, f.log, "member.status_changed"); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.s.SetStatus(f.ctx, "demo", m.ID, domain.StatusActive, domain.StatusLeft); !errors.Is(err, domain.ErrBadTransition) {
+		if err := f.s.SetStatus(f.ctx, "demo", m.ID, domain.StatusActive, domain.StatusLeft, f.log, "member.left"); !errors.Is(err, domain.ErrBadTransition) {
 			t.Errorf("stale transition = %v, want ErrBadTransition", err)
 		}
 		got, _ := f.s.GetMember(f.ctx, "demo", m.ID)
@@ -264,7 +264,7 @@ func testConsents(t *testing.T, engine string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		moved, err := f.s.RecordConsent(f.ctx, "demo", rec, func(r domain.ConsentRecord) ([]kafka.Event, error) {
+		moved, err := f.s.RecordConsent(f.ctx, "demo", rec, f.log, func(r domain.ConsentRecord) ([]kafka.Event, error) {
 			changedEvents++
 			e, err := events.Factory{}.ConsentChanged("demo", r)
 			return []kafka.Event{e}, err
@@ -338,18 +338,18 @@ func testLevels(t *testing.T, engine string) {
 	}
 	heavier := domain.DefaultSettings("demo")
 	heavier.Levels = []domain.LevelThreshold{{Name: "Observer", MinScore: 0}, {Name: "Participant", MinScore: 10}}
-	members, up, down, err := f.s.Relevel(f.ctx, "demo", heavier, events.Factory{})
+	members, up, down, err := f.s.Relevel(f.ctx, "demo", heavier, events.Factory{}, f.log, "levels.reviewed")
 	if err != nil || members != 1 || up != 0 || down != 0 {
 		t.Errorf("review with 16 points and thresholds 0/10: members=%d up=%d down=%d %v", members, up, down, err)
 	}
-	_, _, down, err = f.s.Relevel(f.ctx, "demo", lighter, events.Factory{})
+	_, _, down, err = f.s.Relevel(f.ctx, "demo", lighter, events.Factory{}, nil, "")
 	got, _ = f.s.GetMember(f.ctx, "demo", m.ID)
 	if err != nil || down != 0 || got.Level != "Participant" || got.Score != 6 {
 		t.Errorf("review with the lighter weights (6 points, Participant from 5): down=%d level=%q score=%d %v", down, got.Level, got.Score, err)
 	}
 	strict := domain.DefaultSettings("demo")
 	strict.Levels = []domain.LevelThreshold{{Name: "Observer", MinScore: 0}, {Name: "Participant", MinScore: 100}}
-	if _, _, down, _ = f.s.Relevel(f.ctx, "demo", strict, events.Factory{}); down != 1 {
+	if _, _, down, _ = f.s.Relevel(f.ctx, "demo", strict, events.Factory{}, nil, ""); down != 1 {
 		t.Errorf("downgrades at review = %d, want 1", down)
 	}
 	got, _ = f.s.GetMember(f.ctx, "demo", m.ID)
@@ -405,8 +405,14 @@ func testRoles(t *testing.T, engine string) {
 		t.Errorf("revoking twice = %v, want ErrRoleNotHeld", err)
 	}
 	entries, _ := f.log.List(f.ctx, "demo", "", 10)
-	if len(entries) != 3 {
-		t.Errorf("audit entries = %d, want 3", len(entries))
+	var actions []string
+	for _, e := range entries {
+		if e.TargetID == m.ID && e.Action != "member.joined" && e.Action != "activity.recorded" {
+			actions = append(actions, e.Action)
+		}
+	}
+	if !slices.Equal(actions, []string{"role.revoked", "role.assigned", "role.assigned"}) {
+		t.Errorf("role audit entries = %v, want two assignments and one revocation, newest first", actions)
 	}
 }
 
@@ -464,12 +470,12 @@ func testSegments(t *testing.T, engine string) {
 
 	seg := domain.Segment{ID: uuid.NewString(), Community: "demo", Name: "Solar fans", Filter: domain.Filter{Interests: []string{"solar"}, Statuses: []domain.Status{domain.StatusActive}},
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond), CreatedBy: "organiser-1"}
-	if err := f.s.SaveSegment(f.ctx, seg); err != nil {
+	if err := f.s.SaveSegment(f.ctx, seg, f.log); err != nil {
 		t.Fatal(err)
 	}
 	again := seg
 	again.ID = uuid.NewString()
-	if err := f.s.SaveSegment(f.ctx, again); !errors.Is(err, domain.ErrSegmentNameTaken) {
+	if err := f.s.SaveSegment(f.ctx, again, f.log); !errors.Is(err, domain.ErrSegmentNameTaken) {
 		t.Errorf("same name = %v, want ErrSegmentNameTaken", err)
 	}
 	got, err := f.s.Segment(f.ctx, "demo", seg.ID)
@@ -479,8 +485,14 @@ func testSegments(t *testing.T, engine string) {
 	if _, err := f.s.Segment(f.ctx, "other", seg.ID); !errors.Is(err, domain.ErrSegmentNotFound) {
 		t.Errorf("segment of another community = %v", err)
 	}
-	if err := f.s.DeleteSegment(f.ctx, "demo", seg.ID); err != nil {
+	if err := f.s.DeleteSegment(f.ctx, "other", seg.ID, f.log); !errors.Is(err, domain.ErrSegmentNotFound) {
+		t.Errorf("deleting a segment from another community = %v, want ErrSegmentNotFound", err)
+	}
+	if err := f.s.DeleteSegment(f.ctx, "demo", seg.ID, f.log); err != nil {
 		t.Fatal(err)
+	}
+	if err := f.s.DeleteSegment(f.ctx, "demo", seg.ID, f.log); !errors.Is(err, domain.ErrSegmentNotFound) {
+		t.Errorf("deleting twice = %v, want ErrSegmentNotFound", err)
 	}
 	if segs, _ := f.s.Segments(f.ctx, "demo"); len(segs) != 0 {
 		t.Errorf("segments after delete = %v", segs)
@@ -514,7 +526,7 @@ func testGDPR(t *testing.T, engine string) {
 	dup := f.create(t, newMember(t, "demo", "ada.lovelace@example.org", func(p *domain.Profile) { p.Interests = []string{"bikes"} }))
 	f.activity(t, dup, domain.ActivityAttendedEvent, "ev-dup", time.Now(), settings)
 	rec, _ := domain.NewConsentRecord(dup.ID, domain.PurposeAnnouncements, true, "form", "v1", time.Now())
-	if _, err := f.s.RecordConsent(f.ctx, "demo", rec, func(domain.ConsentRecord) ([]kafka.Event, error) { return nil, nil }); err != nil {
+	if _, err := f.s.RecordConsent(f.ctx, "demo", rec, f.log, func(domain.ConsentRecord) ([]kafka.Event, error) { return nil, nil }); err != nil {
 		t.Fatal(err)
 	}
 	role, _ := domain.NewRoleAssignment(domain.RoleAmbassador, "", "organiser-1", time.Now())
@@ -572,7 +584,7 @@ func testImport(t *testing.T, engine string) {
 	err := f.s.ApplyImport(f.ctx, "demo", []store.ImportChange{
 		{Member: updated},
 		{Create: true, Member: fresh, Consents: []domain.ConsentRecord{rec}},
-	})
+	}, f.log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +593,7 @@ func testImport(t *testing.T, engine string) {
 		t.Errorf("after import: %+v", got)
 	}
 	clash := newMember(t, "demo", "ada@example.org")
-	if err := f.s.ApplyImport(f.ctx, "demo", []store.ImportChange{{Create: true, Member: newMember(t, "demo", "x@example.org")}, {Create: true, Member: clash}}); !errors.Is(err, domain.ErrEmailTaken) {
+	if err := f.s.ApplyImport(f.ctx, "demo", []store.ImportChange{{Create: true, Member: newMember(t, "demo", "x@example.org")}, {Create: true, Member: clash}}, f.log); !errors.Is(err, domain.ErrEmailTaken) {
 		t.Errorf("import clash = %v, want ErrEmailTaken", err)
 	}
 	if found, _ := f.s.FindByEmails(f.ctx, "demo", []string{"x@example.org"}); len(found) != 0 {

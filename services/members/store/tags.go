@@ -22,14 +22,16 @@ func tagTables() []tagTable {
 	}
 }
 
-// writeTags replaces the member's interests, skills and goals with p's.
-func (s *Store) writeTags(ctx context.Context, tx *sql.Tx, memberID string, p domain.Profile) error {
+// writeTags replaces the interests, skills and goals of member memberID
+// of community with p's.
+func (s *Store) writeTags(ctx context.Context, tx *sql.Tx, community, memberID string, p domain.Profile) error {
 	for _, t := range tagTables() {
-		if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM "+t.table+" WHERE member_id = ?"), memberID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM "+t.table+" WHERE community = ? AND member_id = ?"), community, memberID); err != nil {
 			return fmt.Errorf("clear %s of %s: %w", t.table, memberID, err)
 		}
 		for _, tag := range *t.get(&p) {
-			if _, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO "+t.table+" (member_id, "+t.column+") VALUES (?, ?)"), memberID, tag); err != nil {
+			if _, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO "+t.table+" (community, member_id, "+t.column+") VALUES (?, ?, ?)"),
+				community, memberID, tag); err != nil {
 				return fmt.Errorf("store %s of %s: %w", t.table, memberID, err)
 			}
 		}
@@ -37,17 +39,17 @@ func (s *Store) writeTags(ctx context.Context, tx *sql.Tx, memberID string, p do
 	return nil
 }
 
-// loadTags fills the tag lists of members.
-func (s *Store) loadTags(ctx context.Context, q querier, members []domain.Member) error {
+// loadTags fills the tag lists of members, all of community.
+func (s *Store) loadTags(ctx context.Context, q querier, community string, members []domain.Member) error {
 	index := map[string]int{}
-	ids := make([]any, len(members))
+	args := []any{community}
 	for i, m := range members {
 		index[m.ID] = i
-		ids[i] = m.ID
+		args = append(args, m.ID)
 	}
 	for _, t := range tagTables() {
 		rows, err := q.QueryContext(ctx, s.db.Rebind("SELECT member_id, "+t.column+" FROM "+t.table+
-			" WHERE member_id IN ("+placeholders(len(ids))+") ORDER BY member_id, "+t.column), ids...)
+			" WHERE community = ? AND member_id IN ("+placeholders(len(members))+") ORDER BY member_id, "+t.column), args...)
 		if err != nil {
 			return fmt.Errorf("load %s: %w", t.table, err)
 		}

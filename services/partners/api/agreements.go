@@ -140,7 +140,7 @@ func (h *Agreements) UpdateAgreement(ctx context.Context, req *connect.Request[p
 	update := agreementInput(u.GetKind(), u.GetTitle(), u.GetStartDate(), u.GetEndDate(), u.GetValue(), u.GetDocumentUrl())
 	a, err := h.change(ctx, req.Msg.GetCommunity(), req.Msg.GetId(), func(current domain.Agreement) (store.AgreementChange, error) {
 		next, err := current.Update(update, req.Msg.GetUpdateMask().GetPaths(), h.now())
-		return store.AgreementChange{Agreement: next}, err
+		return store.AgreementChange{Agreement: next, Action: domain.ActionAgreementUpdated}, err
 	})
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
@@ -157,7 +157,7 @@ func (h *Agreements) SignAgreement(ctx context.Context, req *connect.Request[par
 			return store.AgreementChange{}, err
 		}
 		e, err := h.events.AgreementSigned(next, false)
-		return store.AgreementChange{Agreement: next, Events: []kafka.Event{e}}, err
+		return store.AgreementChange{Agreement: next, Events: []kafka.Event{e}, Action: domain.ActionAgreementSigned}, err
 	})
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
@@ -170,7 +170,7 @@ func (h *Agreements) SignAgreement(ctx context.Context, req *connect.Request[par
 func (h *Agreements) ActivateAgreement(ctx context.Context, req *connect.Request[partnersv1.ActivateAgreementRequest]) (*connect.Response[partnersv1.ActivateAgreementResponse], error) {
 	a, err := h.change(ctx, req.Msg.GetCommunity(), req.Msg.GetId(), func(current domain.Agreement) (store.AgreementChange, error) {
 		next, err := current.Activate(h.now())
-		return store.AgreementChange{Agreement: next}, err
+		return store.AgreementChange{Agreement: next, Action: domain.ActionAgreementActivated}, err
 	})
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
@@ -189,7 +189,7 @@ func (h *Agreements) RenewAgreement(ctx context.Context, req *connect.Request[pa
 			return store.AgreementChange{}, err
 		}
 		e, err := h.events.AgreementSigned(next, true)
-		return store.AgreementChange{Agreement: next, Renewal: &renewal, Events: []kafka.Event{e}}, err
+		return store.AgreementChange{Agreement: next, Renewal: &renewal, Events: []kafka.Event{e}, Action: domain.ActionAgreementRenewed}, err
 	})
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
@@ -206,7 +206,7 @@ func (h *Agreements) TerminateAgreement(ctx context.Context, req *connect.Reques
 			return store.AgreementChange{}, err
 		}
 		e, err := h.events.AgreementEnded(next, next.UpdatedAt)
-		return store.AgreementChange{Agreement: next, Events: []kafka.Event{e}}, err
+		return store.AgreementChange{Agreement: next, Events: []kafka.Event{e}, Action: domain.ActionAgreementTerminated}, err
 	})
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)

@@ -131,7 +131,7 @@ func (h *Contacts) EraseContact(ctx context.Context, req *connect.Request[partne
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	c, err := h.store.EraseContact(ctx, community, id, h.audit, h.now())
+	c, err := h.store.EraseContact(ctx, community, id, h.now())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	partnersv1 "github.com/kinshiphq/kinship/gen/kinship/partners/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/partners/v1/partnersv1connect"
+	"github.com/kinshiphq/kinship/internal/service"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/partners/domain"
 	"github.com/kinshiphq/kinship/services/partners/events"
@@ -37,6 +38,9 @@ func (h *Contributions) RecordContribution(ctx context.Context, req *connect.Req
 	if err := errs.Err(); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
+	if err := h.checkRefs(ctx, c); err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
 	e, err := h.events.ContributionRecorded(c)
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
@@ -47,6 +51,27 @@ func (h *Contributions) RecordContribution(ctx context.Context, req *connect.Req
 	h.logger.InfoContext(ctx, "contribution recorded", "community", community, "partner_id", c.PartnerID, "contribution_id", c.ID,
 		"kind", string(c.Kind), "member_id", c.MemberID)
 	return connect.NewResponse(&partnersv1.RecordContributionResponse{Contribution: events.ContributionToProto(c)}), nil
+}
+
+// checkRefs checks the member and the event a contribution names: the
+// community's own. Both are reported together.
+func (h *Contributions) checkRefs(ctx context.Context, c domain.Contribution) error {
+	var errs validate.Errors
+	for _, ref := range []struct {
+		refs      *service.Refs
+		field, id string
+	}{{h.memberRefs, "member_id", c.MemberID}, {h.eventRefs, "event_id", c.EventID}} {
+		if ref.id == "" {
+			continue
+		}
+		err := ref.refs.Check(ctx, c.Community, ref.field, ref.id)
+		if fe := validate.FieldErrors(err); len(fe) > 0 {
+			errs = append(errs, fe...)
+		} else if err != nil {
+			return err
+		}
+	}
+	return errs.Err()
 }
 
 // ListContributions returns one page of contributions.

@@ -20,7 +20,7 @@ func (h *Contributions) ForgetMember(ctx context.Context, req *connect.Request[p
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	unlinked, err := h.store.ForgetMember(ctx, community, memberID, h.audit)
+	unlinked, err := h.store.ForgetMember(ctx, community, memberID)
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}

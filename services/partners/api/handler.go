@@ -15,6 +15,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/internal/service"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/partners/domain"
 	"github.com/kinshiphq/kinship/services/partners/events"
@@ -28,6 +29,11 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Members checks the member ids a call names (a relationship owner,
+	// the organisers of an interaction, a contribution's member); Events
+	// checks a contribution's event. Nil refuses such ids rather than take
+	// them unchecked.
+	Members, Events *service.Refs
 }
 
 // base is the part every handler shares.
@@ -37,6 +43,9 @@ type base struct {
 	events events.Factory
 	logger *slog.Logger
 	now    func() time.Time
+	// memberRefs and eventRefs check ids of the members and events
+	// services.
+	memberRefs, eventRefs *service.Refs
 }
 
 func newBase(d Deps) base {
@@ -44,7 +53,16 @@ func newBase(d Deps) base {
 	if now == nil {
 		now = time.Now
 	}
-	return base{store: d.Store, audit: d.Audit, logger: d.Logger, now: now}
+	return base{store: d.Store, audit: d.Audit, logger: d.Logger, now: now, memberRefs: d.Members, eventRefs: d.Events}
+}
+
+// AsService returns ctx with the partners service itself as the caller,
+// for work it does on its own (the agreement sweep), so that what the
+// work changes is audited with the service (a workload named
+// "partners/<task>") as its actor.
+func AsService(ctx context.Context, task string) context.Context {
+	return auth.WithPrincipal(ctx, auth.Principal{Kind: auth.KindWorkload, Subject: "partners/" + task, Roles: []auth.Role{auth.Workload}},
+		auth.ScopeCommunity)
 }
 
 // today is the current UTC day of the handler's clock.

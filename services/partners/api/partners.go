@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,11 @@ func (h *Partners) AddPartner(ctx context.Context, req *connect.Request[partners
 		newID(), h.now())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	if owner := p.Stakeholder.OwnerID; owner != "" {
+		if err := h.memberRefs.Check(ctx, p.Community, "stakeholder.owner_id", owner); err != nil {
+			return nil, h.toConnect(ctx, req.Spec(), err)
+		}
 	}
 	e, err := h.events.PartnerAdded(p)
 	if err != nil {
@@ -137,6 +143,9 @@ func (h *Partners) UpdatePartner(ctx context.Context, req *connect.Request[partn
 	}
 	u := req.Msg.GetPartner()
 	update := partnerInput(u.GetName(), u.GetKind(), u.GetSector(), u.GetWebsite(), u.GetCountryCode(), u.GetStakeholder())
+	if err := h.checkOwner(ctx, community, id, update.OwnerID, req.Msg.GetUpdateMask().GetPaths()); err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
 	var changed []string
 	p, err := h.store.UpdatePartner(ctx, community, id, func(current domain.Partner) (domain.Partner, []kafka.Event, error) {
 		merged, err := domain.MergePartner(current.Input(), update, req.Msg.GetUpdateMask().GetPaths())
@@ -161,6 +170,23 @@ func (h *Partners) UpdatePartner(ctx context.Context, req *connect.Request[partn
 		h.logger.InfoContext(ctx, "partner updated", "community", community, "partner_id", id, "fields", changed)
 	}
 	return connect.NewResponse(&partnersv1.UpdatePartnerResponse{Partner: events.PartnerToProto(p)}), nil
+}
+
+// checkOwner checks a new relationship owner an update names: a member of
+// community. The owner already recorded was checked when it was set; a
+// malformed id is left to the domain's validation.
+func (h *Partners) checkOwner(ctx context.Context, community, partnerID, owner string, paths []string) error {
+	if owner == "" || !slices.ContainsFunc(paths, func(p string) bool { return p == "stakeholder" || p == "stakeholder.owner_id" }) {
+		return nil
+	}
+	if _, ferr := domain.ValidateID("stakeholder.owner_id", owner, false); ferr != nil {
+		return nil
+	}
+	current, err := h.store.GetPartner(ctx, community, partnerID)
+	if err != nil || current.Stakeholder.OwnerID == owner {
+		return err
+	}
+	return h.memberRefs.Check(ctx, community, "stakeholder.owner_id", owner)
 }
 
 // ChangePartnerStatus moves a partner one step along the pipeline.
@@ -243,6 +269,9 @@ func (h *Partners) LogInteraction(ctx context.Context, req *connect.Request[part
 	i, err := domain.NewInteraction(community, in, newID(), caller(ctx), h.now())
 	errs = append(errs, validate.FieldErrors(err)...)
 	if err := errs.Err(); err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	if err := h.memberRefs.Check(ctx, community, "organiser_ids", i.OrganiserIDs...); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	e, err := h.events.InteractionLogged(i)

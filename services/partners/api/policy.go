@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
+	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/partners/v1/partnersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 )
@@ -30,6 +32,13 @@ func Policy() auth.Policy {
 		partnersv1connect.PartnersServiceListDueForReviewProcedure: {Grants: teamAndWorkloads},
 		partnersv1connect.PartnersServiceLogInteractionProcedure:   {Grants: team},
 		partnersv1connect.PartnersServiceListInteractionsProcedure: {Grants: team},
+		// Subject access: organisers for anyone, everyone for themselves.
+		partnersv1connect.PartnersServiceExportMemberDataProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all,
+			auth.Staff: auth.ScopeSelf, auth.Ambassador: auth.ScopeSelf, auth.Member: auth.ScopeSelf}},
+
+		// The attention list is the team's (the console reads it).
+		partnersv1connect.AttentionServiceListAttentionProcedure:        {Grants: team},
+		partnersv1connect.AttentionServiceAcknowledgeAttentionProcedure: {Grants: team},
 
 		// Contacts are personal data: the team only.
 		partnersv1connect.ContactsServiceAddContactProcedure:           {Grants: team},
@@ -59,5 +68,11 @@ func Policy() auth.Policy {
 		partnersv1connect.ReportsServiceContributionTotalsProcedure: {Grants: team},
 		partnersv1connect.ReportsServiceExpiringAgreementsProcedure: {Grants: teamAndWorkloads},
 		partnersv1connect.ReportsServiceExportReportProcedure:       {Grants: team},
+
+		// The service's own audit log: organisers and platform admins read
+		// the whole community's trail.
+		auditv1connect.AuditServiceListAuditEntriesProcedure: {Grants: organisers},
+		// The insights service reads the history to rebuild; platform admins may too.
+		insightsv1connect.HistoryServiceReadHistoryProcedure: {Grants: map[auth.Role]auth.Scope{auth.PlatformAdmin: auth.ScopeCommunity, auth.Workload: auth.ScopeCommunity}},
 	}
 }

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"strconv"
 	"strings"
 
@@ -12,6 +10,7 @@ import (
 	partnersv1 "github.com/kinshiphq/kinship/gen/kinship/partners/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/partners/v1/partnersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/csvout"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/partners/domain"
 	"github.com/kinshiphq/kinship/services/partners/events"
@@ -161,8 +160,8 @@ func (h *Reports) ExportReport(ctx context.Context, req *connect.Request[partner
 	if community, err = communityOf(community); err != nil {
 		return h.toConnect(ctx, req.Spec(), err)
 	}
-	w := &csvStream{send: func(chunk []byte) error { return stream.Send(&partnersv1.ExportReportResponse{Chunk: chunk}) }}
-	w.csv = csv.NewWriter(&w.buf)
+	// csvout neutralises every cell a spreadsheet could run as a formula.
+	w := csvout.NewWriter(func(chunk []byte) error { return stream.Send(&partnersv1.ExportReportResponse{Chunk: chunk}) })
 	var write func() error
 	switch m.GetReport() {
 	case partnersv1.ReportKind_REPORT_KIND_STAKEHOLDER_GRID:
@@ -183,35 +182,37 @@ func (h *Reports) ExportReport(ctx context.Context, req *connect.Request[partner
 	if err := write(); err != nil {
 		return h.toConnect(ctx, req.Spec(), err)
 	}
-	if err := w.flush(); err != nil {
+	if err := w.Flush(); err != nil {
 		return h.toConnect(ctx, req.Spec(), err)
 	}
-	if err := h.audit.RecordNow(ctx, community, "partners.report_exported", "report", strings.ToLower(strings.TrimPrefix(m.GetReport().String(), "REPORT_KIND_"))); err != nil {
+	// An export changes no data: it is recorded on its own.
+	report := strings.ToLower(strings.TrimPrefix(m.GetReport().String(), "REPORT_KIND_"))
+	if err := h.audit.RecordNow(ctx, community, domain.ActionReportExported, domain.TargetReport, report); err != nil {
 		return h.toConnect(ctx, req.Spec(), err)
 	}
-	h.logger.InfoContext(ctx, "report exported", "community", community, "report", m.GetReport().String(), "rows", w.rows)
+	h.logger.InfoContext(ctx, "report exported", "community", community, "report", m.GetReport().String(), "rows", w.Rows())
 	return nil
 }
 
-func (h *Reports) exportGrid(ctx context.Context, w *csvStream, community string, statuses []partnersv1.PartnerStatus) error {
+func (h *Reports) exportGrid(ctx context.Context, w *csvout.Writer, community string, statuses []partnersv1.PartnerStatus) error {
 	_, partners, err := h.grid(ctx, community, statuses)
 	if err != nil {
 		return err
 	}
-	if err := w.header("partner_id", "name", "kind", "status", "influence", "interest", "quadrant", "owner_id", "next_review_date"); err != nil {
+	if err := w.Header("partner_id", "name", "kind", "status", "influence", "interest", "quadrant", "owner_id", "next_review_date"); err != nil {
 		return err
 	}
 	for _, p := range partners {
 		s := p.Stakeholder
-		if err := w.row(p.ID, text(p.Name), string(p.Kind), string(p.Status), score(s.Influence), score(s.Interest), string(s.Quadrant()),
-			text(s.OwnerID), s.NextReview.String()); err != nil {
+		if err := w.Row(p.ID, p.Name, string(p.Kind), string(p.Status), score(s.Influence), score(s.Interest), string(s.Quadrant()),
+			s.OwnerID, s.NextReview.String()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (h *Reports) exportContributions(ctx context.Context, w *csvStream, community, partnerID, from, to string) error {
+func (h *Reports) exportContributions(ctx context.Context, w *csvout.Writer, community, partnerID, from, to string) error {
 	f, err := contributionFilter(partnerID, from, to, "")
 	if err != nil {
 		return err
@@ -220,7 +221,7 @@ func (h *Reports) exportContributions(ctx context.Context, w *csvStream, communi
 	if err != nil {
 		return err
 	}
-	if err := w.header("contribution_id", "partner_id", "partner_name", "date", "kind", "description", "currency", "amount", "amount_minor",
+	if err := w.Header("contribution_id", "partner_id", "partner_name", "date", "kind", "description", "currency", "amount", "amount_minor",
 		"volunteer_minutes", "event_id", "goal", "member_id"); err != nil {
 		return err
 	}
@@ -234,8 +235,8 @@ func (h *Reports) exportContributions(ctx context.Context, w *csvStream, communi
 			if !c.Value.IsZero() {
 				amount, minor = domain.FormatMinor(c.Value.Minor, c.Value.Currency), strconv.FormatInt(c.Value.Minor, 10)
 			}
-			if err := w.row(c.ID, c.PartnerID, text(names[c.PartnerID]), c.Date.String(), string(c.Kind), text(c.Description), c.Value.Currency,
-				amount, minor, strconv.FormatInt(c.VolunteerMinutes, 10), text(c.EventID), c.Goal, text(c.MemberID)); err != nil {
+			if err := w.Row(c.ID, c.PartnerID, names[c.PartnerID], c.Date.String(), string(c.Kind), c.Description, c.Value.Currency,
+				amount, minor, strconv.FormatInt(c.VolunteerMinutes, 10), c.EventID, c.Goal, c.MemberID); err != nil {
 				return err
 			}
 		}
@@ -246,28 +247,28 @@ func (h *Reports) exportContributions(ctx context.Context, w *csvStream, communi
 	}
 }
 
-func (h *Reports) exportTotals(ctx context.Context, w *csvStream, community string, m *partnersv1.ExportReportRequest) error {
+func (h *Reports) exportTotals(ctx context.Context, w *csvout.Writer, community string, m *partnersv1.ExportReportRequest) error {
 	groups, overall, err := h.totals(ctx, community, m.GetGroupBy(), m.GetPeriod(), m.GetFromDate(), m.GetToDate(), m.GetPartnerId())
 	if err != nil {
 		return err
 	}
 	// One row per group and currency; a group without money gets one row
 	// without a currency. Counts and minutes are the group's.
-	if err := w.header("key", "label", "currency", "money", "in_kind", "total", "group_contributions", "group_volunteer_minutes"); err != nil {
+	if err := w.Header("key", "label", "currency", "money", "in_kind", "total", "group_contributions", "group_volunteer_minutes"); err != nil {
 		return err
 	}
 	for _, g := range append(groups, overall) {
 		count, minutes := strconv.FormatInt(g.Count, 10), strconv.FormatInt(g.VolunteerMinutes, 10)
 		totals := g.Total.Sorted()
 		if len(totals) == 0 {
-			if err := w.row(text(g.Key), text(g.Label), "", "", "", "", count, minutes); err != nil {
+			if err := w.Row(g.Key, g.Label, "", "", "", "", count, minutes); err != nil {
 				return err
 			}
 			continue
 		}
 		for _, t := range totals {
 			c := t.Currency
-			if err := w.row(text(g.Key), text(g.Label), c, domain.FormatMinor(g.Money[c], c), domain.FormatMinor(g.InKind[c], c),
+			if err := w.Row(g.Key, g.Label, c, domain.FormatMinor(g.Money[c], c), domain.FormatMinor(g.InKind[c], c),
 				domain.FormatMinor(t.Minor, c), count, minutes); err != nil {
 				return err
 			}
@@ -276,7 +277,7 @@ func (h *Reports) exportTotals(ctx context.Context, w *csvStream, community stri
 	return nil
 }
 
-func (h *Reports) exportDue(ctx context.Context, w *csvStream, rawCommunity, onOrBefore string) error {
+func (h *Reports) exportDue(ctx context.Context, w *csvout.Writer, rawCommunity, onOrBefore string) error {
 	community, day, err := h.dueArgs(rawCommunity, onOrBefore)
 	if err != nil {
 		return err
@@ -285,13 +286,13 @@ func (h *Reports) exportDue(ctx context.Context, w *csvStream, rawCommunity, onO
 	if err != nil {
 		return err
 	}
-	if err := w.header("partner_id", "name", "status", "quadrant", "owner_id", "next_review_date", "days_overdue"); err != nil {
+	if err := w.Header("partner_id", "name", "status", "quadrant", "owner_id", "next_review_date", "days_overdue"); err != nil {
 		return err
 	}
 	today := h.today()
 	for _, p := range partners {
 		s := p.Stakeholder
-		if err := w.row(p.ID, text(p.Name), string(p.Status), string(s.Quadrant()), text(s.OwnerID), s.NextReview.String(),
+		if err := w.Row(p.ID, p.Name, string(p.Status), string(s.Quadrant()), s.OwnerID, s.NextReview.String(),
 			strconv.Itoa(max(0, s.NextReview.DaysUntil(today)))); err != nil {
 			return err
 		}
@@ -299,12 +300,12 @@ func (h *Reports) exportDue(ctx context.Context, w *csvStream, rawCommunity, onO
 	return nil
 }
 
-func (h *Reports) exportExpiring(ctx context.Context, w *csvStream, community string, withinDays int32) error {
+func (h *Reports) exportExpiring(ctx context.Context, w *csvout.Writer, community string, withinDays int32) error {
 	today, list, err := h.expiring(ctx, community, withinDays)
 	if err != nil {
 		return err
 	}
-	if err := w.header("agreement_id", "partner_id", "partner_name", "kind", "title", "status", "start_date", "end_date", "days_left",
+	if err := w.Header("agreement_id", "partner_id", "partner_name", "kind", "title", "status", "start_date", "end_date", "days_left",
 		"currency", "amount", "amount_minor"); err != nil {
 		return err
 	}
@@ -314,55 +315,12 @@ func (h *Reports) exportExpiring(ctx context.Context, w *csvStream, community st
 		if !a.Value.IsZero() {
 			amount, minor = domain.FormatMinor(a.Value.Minor, a.Value.Currency), strconv.FormatInt(a.Value.Minor, 10)
 		}
-		if err := w.row(a.ID, a.PartnerID, text(e.PartnerName), string(a.Kind), text(a.Title), string(a.Status), a.Start.String(), a.End.String(),
+		if err := w.Row(a.ID, a.PartnerID, e.PartnerName, string(a.Kind), a.Title, string(a.Status), a.Start.String(), a.End.String(),
 			strconv.Itoa(today.DaysUntil(a.End)), a.Value.Currency, amount, minor); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// csvStream writes CSV rows and sends them in chunks of about 32 KiB.
-type csvStream struct {
-	buf  bytes.Buffer
-	csv  *csv.Writer
-	send func([]byte) error
-	rows int
-}
-
-func (w *csvStream) header(cols ...string) error { return w.csv.Write(cols) }
-
-func (w *csvStream) row(cols ...string) error {
-	if err := w.csv.Write(cols); err != nil {
-		return err
-	}
-	w.rows++
-	if w.buf.Len() >= 32<<10 {
-		return w.flush()
-	}
-	return nil
-}
-
-func (w *csvStream) flush() error {
-	w.csv.Flush()
-	if err := w.csv.Error(); err != nil {
-		return err
-	}
-	if w.buf.Len() == 0 {
-		return nil
-	}
-	err := w.send(bytes.Clone(w.buf.Bytes()))
-	w.buf.Reset()
-	return err
-}
-
-// text guards a free-text cell against spreadsheet formula injection: a
-// cell starting with =, +, -, @ or a tab is prefixed with an apostrophe.
-func text(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 func score(n int) string {

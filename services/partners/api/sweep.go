@@ -24,6 +24,21 @@ type Sweeper struct {
 	thresholds []int
 	now        func() time.Time
 	logger     *slog.Logger
+	// notifier tells owners and organisers about attention items; nil
+	// only lists them.
+	notifier      Notifier
+	escalateAfter time.Duration
+}
+
+// WithAttention makes the sweep tell people about the attention items it
+// raises through n, escalating to the organisers escalateAfter after the
+// owner was told (0 means domain.DefaultEscalateAfter).
+func (s *Sweeper) WithAttention(n Notifier, escalateAfter time.Duration) *Sweeper {
+	if escalateAfter <= 0 {
+		escalateAfter = domain.DefaultEscalateAfter
+	}
+	s.notifier, s.escalateAfter = n, escalateAfter
+	return s
 }
 
 // NewSweeper returns a sweeper of st announcing at thresholds days before
@@ -33,7 +48,7 @@ func NewSweeper(st *store.Store, thresholds []int, now func() time.Time, logger 
 	if now == nil {
 		now = time.Now
 	}
-	return &Sweeper{store: st, thresholds: slices.Clone(thresholds), now: now, logger: logger}
+	return &Sweeper{store: st, thresholds: slices.Clone(thresholds), now: now, logger: logger, escalateAfter: domain.DefaultEscalateAfter}
 }
 
 // SweepReport is what one sweep of a community did.
@@ -42,6 +57,8 @@ type SweepReport struct {
 	Activated int
 	Announced int
 	Expired   int
+	// Attention is what the attention pass did after the agreements.
+	Attention AttentionReport
 }
 
 // Sweep sweeps community for the current day. Each agreement is swept in
@@ -75,5 +92,12 @@ func (s *Sweeper) Sweep(ctx context.Context, community string) (SweepReport, err
 	}
 	s.logger.InfoContext(ctx, "agreements swept", "community", community, "day", r.Today.String(), "candidates", len(ids),
 		"activated", r.Activated, "announced", r.Announced, "expired", r.Expired, "failed", len(errs))
+	attention, err := s.attend(ctx, community, horizon)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("attention list: %w", err))
+	}
+	r.Attention = attention
+	s.logger.InfoContext(ctx, "attention list kept", "community", community, "raised", attention.Raised, "resolved", attention.Resolved,
+		"notified", attention.Notified, "escalated", attention.Escalated)
 	return r, errors.Join(errs...)
 }

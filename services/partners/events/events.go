@@ -115,5 +115,8 @@ func DecodeContributionRecorded(e kafka.Event) (*partnersv1.ContributionRecorded
 	if m.GetCommunity() == "" || m.GetPartnerId() == "" || m.GetContributionId() == "" || m.GetOccurredAt() == nil {
 		return nil, fmt.Errorf("decode ContributionRecorded %s: community, partner, contribution id or time missing", e.ID)
 	}
+	if err := m.GetOccurredAt().CheckValid(); err != nil {
+		return nil, fmt.Errorf("decode ContributionRecorded %s: occurred_at: %w", e.ID, err)
+	}
 	return &m, nil
 }

@@ -24,8 +24,8 @@ func scanAgreement(row interface{ Scan(...any) error }) (domain.Agreement, error
 	return a, err
 }
 
-// CreateAgreement stores a draft; domain.ErrUnknownPartner when its partner
-// is not in the community.
+// CreateAgreement stores a draft with an audit entry;
+// domain.ErrUnknownPartner when its partner is not in the community.
 func (s *Store) CreateAgreement(ctx context.Context, a domain.Agreement) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if err := s.partnerInCommunity(ctx, tx, a.Community, a.PartnerID); err != nil {
@@ -39,7 +39,7 @@ func (s *Store) CreateAgreement(ctx context.Context, a domain.Agreement) error {
 		if err != nil {
 			return fmt.Errorf("insert agreement %s: %w", a.ID, err)
 		}
-		return nil
+		return s.record(ctx, tx, a.Community, domain.ActionAgreementCreated, domain.TargetAgreement, a.ID)
 	})
 }
 
@@ -71,8 +71,12 @@ type AgreementFilter struct {
 }
 
 // ListAgreements returns up to limit agreements of community matching f
-// with ids after afterID, in id order.
+// with ids after afterID, in id order; domain.ErrPartnerNotFound when f
+// names a partner that is not the community's.
 func (s *Store) ListAgreements(ctx context.Context, community string, f AgreementFilter, afterID string, limit int) ([]domain.Agreement, error) {
+	if err := s.filteredPartner(ctx, community, f.PartnerID); err != nil {
+		return nil, err
+	}
 	where, args := "WHERE community = ? AND id > ?", []any{community, afterID}
 	if f.PartnerID != "" {
 		where += " AND partner_id = ?"
@@ -92,16 +96,19 @@ func (s *Store) ListAgreements(ctx context.Context, community string, f Agreemen
 }
 
 // AgreementChange is what a change to an agreement produces: its new
-// state, a renewal to record, and the events to publish.
+// state, a renewal to record, the events to publish, and the audit action
+// that names it.
 type AgreementChange struct {
 	Agreement domain.Agreement
 	Renewal   *domain.Renewal
 	Events    []kafka.Event
+	// Action is recorded in the audit log, such as domain.ActionAgreementSigned.
+	Action string
 }
 
 // ChangeAgreement reads agreement id of community, lets change compute the
 // change, and stores it — only if the agreement's status is still the one
-// read — with its renewal and events, in one transaction.
+// read — with its renewal, events and audit entry, in one transaction.
 func (s *Store) ChangeAgreement(ctx context.Context, community, id string, change func(domain.Agreement) (AgreementChange, error)) (domain.Agreement, error) {
 	var out domain.Agreement
 	err := s.write(ctx, func(tx *sql.Tx) ([]kafka.Event, error) {
@@ -112,6 +119,9 @@ func (s *Store) ChangeAgreement(ctx context.Context, community, id string, chang
 		c, err := change(current)
 		if err != nil {
 			return nil, err
+		}
+		if c.Action == "" {
+			return nil, fmt.Errorf("change of agreement %s names no audit action", id)
 		}
 		if err := s.updateAgreement(ctx, tx, current.Status, c.Agreement); err != nil {
 			return nil, err
@@ -125,7 +135,7 @@ func (s *Store) ChangeAgreement(ctx context.Context, community, id string, chang
 			}
 		}
 		out = c.Agreement
-		return c.Events, nil
+		return c.Events, s.record(ctx, tx, community, c.Action, domain.TargetAgreement, id)
 	})
 	return out, err
 }
@@ -134,9 +144,9 @@ func (s *Store) ChangeAgreement(ctx context.Context, community, id string, chang
 func (s *Store) updateAgreement(ctx context.Context, tx *sql.Tx, from domain.AgreementStatus, a domain.Agreement) error {
 	res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE agreements SET kind = ?, title = ?, start_date = ?, end_date = ?, value_currency = ?,
 		value_minor = ?, status = ?, document_url = ?, signed_on = ?, ended_on = ?, termination_reason = ?, updated_at = ?
-		WHERE id = ? AND status = ?`),
+		WHERE community = ? AND id = ? AND status = ?`),
 		string(a.Kind), a.Title, dateArg(a.Start), dateArg(a.End), a.Value.Currency, a.Value.Minor, string(a.Status), a.DocumentURL,
-		dateArg(a.SignedOn), dateArg(a.EndedOn), a.TerminationReason, a.UpdatedAt, a.ID, string(from))
+		dateArg(a.SignedOn), dateArg(a.EndedOn), a.TerminationReason, a.UpdatedAt, a.Community, a.ID, string(from))
 	if err != nil {
 		return fmt.Errorf("update agreement %s: %w", a.ID, err)
 	}
@@ -174,7 +184,7 @@ type ExpiringAgreement struct {
 // from from to until, soonest first.
 func (s *Store) Expiring(ctx context.Context, community string, from, until domain.Date) ([]ExpiringAgreement, error) {
 	cols := prefixed("a.", agreementColumns)
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT "+cols+`, p.name FROM agreements a JOIN partners p ON p.id = a.partner_id
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT "+cols+`, p.name FROM agreements a JOIN partners p ON p.community = a.community AND p.id = a.partner_id
 		WHERE a.community = ? AND a.status IN (?, ?) AND a.end_date IS NOT NULL AND a.end_date >= ? AND a.end_date <= ?
 		ORDER BY a.end_date, a.id`), community, string(domain.AgreementSigned), string(domain.AgreementActive), from.String(), until.String())
 	if err != nil {
@@ -253,13 +263,19 @@ func (s *Store) SweepAgreement(ctx context.Context, community, id string, today 
 				return nil, err
 			}
 			res.Expired = true
-			return []kafka.Event{e}, s.updateAgreement(ctx, tx, from, a)
+			if err := s.updateAgreement(ctx, tx, from, a); err != nil {
+				return nil, err
+			}
+			return []kafka.Event{e}, s.record(ctx, tx, community, domain.ActionAgreementExpired, domain.TargetAgreement, a.ID)
 		}
 		if plan.Activate {
 			if a, err = a.Activate(now); err != nil {
 				return nil, err
 			}
 			if err := s.updateAgreement(ctx, tx, from, a); err != nil {
+				return nil, err
+			}
+			if err := s.record(ctx, tx, community, domain.ActionAgreementActivated, domain.TargetAgreement, a.ID); err != nil {
 				return nil, err
 			}
 			res.Activated = true
@@ -281,6 +297,11 @@ func (s *Store) SweepAgreement(ctx context.Context, community, id string, today 
 			}
 		}
 		res.Announced = len(events)
+		if res.Announced > 0 {
+			if err := s.record(ctx, tx, community, domain.ActionAgreementExpiryAnnounced, domain.TargetAgreement, a.ID); err != nil {
+				return nil, err
+			}
+		}
 		return events, nil
 	})
 	return res, err

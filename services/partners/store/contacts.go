@@ -20,8 +20,8 @@ func scanContact(row interface{ Scan(...any) error }) (domain.Contact, error) {
 	return c, err
 }
 
-// CreateContact stores c and, when given, its first consent record, in one
-// transaction. A primary contact takes over from the partner's previous
+// CreateContact stores c and, when given, its first consent record, with
+// an audit entry, in one transaction. A primary contact takes over from the partner's previous
 // one. It returns domain.ErrUnknownPartner when the partner is not in the
 // community.
 func (s *Store) CreateContact(ctx context.Context, c domain.Contact, consent *domain.ConsentRecord) error {
@@ -30,7 +30,7 @@ func (s *Store) CreateContact(ctx context.Context, c domain.Contact, consent *do
 			return err
 		}
 		if c.Primary {
-			if err := s.clearPrimary(ctx, tx, c.PartnerID); err != nil {
+			if err := s.clearPrimary(ctx, tx, c.Community, c.PartnerID); err != nil {
 				return err
 			}
 		}
@@ -41,14 +41,17 @@ func (s *Store) CreateContact(ctx context.Context, c domain.Contact, consent *do
 			return fmt.Errorf("insert contact %s: %w", c.ID, err)
 		}
 		if consent != nil {
-			return s.appendConsent(ctx, tx, c.Community, *consent)
+			if err := s.appendConsent(ctx, tx, c.Community, *consent); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.record(ctx, tx, c.Community, domain.ActionContactAdded, domain.TargetContact, c.ID)
 	})
 }
 
-func (s *Store) clearPrimary(ctx context.Context, tx *sql.Tx, partnerID string) error {
-	if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE contacts SET is_primary = ? WHERE partner_id = ? AND is_primary"), false, partnerID); err != nil {
+func (s *Store) clearPrimary(ctx context.Context, tx *sql.Tx, community, partnerID string) error {
+	if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE contacts SET is_primary = ? WHERE community = ? AND partner_id = ? AND is_primary"),
+		false, community, partnerID); err != nil {
 		return fmt.Errorf("clear primary contact of %s: %w", partnerID, err)
 	}
 	return nil
@@ -104,17 +107,17 @@ func (s *Store) UpdateContact(ctx context.Context, community, id string, change 
 			return err
 		}
 		if next.Primary && !current.Primary {
-			if err := s.clearPrimary(ctx, tx, current.PartnerID); err != nil {
+			if err := s.clearPrimary(ctx, tx, community, current.PartnerID); err != nil {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, s.db.Rebind("UPDATE contacts SET name = ?, email = ?, phone = ?, role = ?, is_primary = ? WHERE id = ? AND NOT erased"),
-			next.Name, next.Email, next.Phone, next.Role, next.Primary, id)
+		_, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE contacts SET name = ?, email = ?, phone = ?, role = ?, is_primary = ?
+			WHERE community = ? AND id = ? AND NOT erased`), next.Name, next.Email, next.Phone, next.Role, next.Primary, community, id)
 		if err != nil {
 			return fmt.Errorf("update contact %s: %w", id, err)
 		}
 		out = next
-		return nil
+		return s.record(ctx, tx, community, domain.ActionContactUpdated, domain.TargetContact, id)
 	})
 	return out, err
 }
@@ -135,12 +138,13 @@ func (s *Store) RecordContactConsent(ctx context.Context, community string, rec 
 		if err := s.appendConsent(ctx, tx, community, rec); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE contacts SET email_consent = ? WHERE id = ?"), rec.Granted, rec.ContactID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE contacts SET email_consent = ? WHERE community = ? AND id = ?"),
+			rec.Granted, community, rec.ContactID); err != nil {
 			return fmt.Errorf("update consent of contact %s: %w", rec.ContactID, err)
 		}
 		c.EmailConsent = rec.Granted
 		out = c
-		return nil
+		return s.record(ctx, tx, community, domain.ActionContactConsentRecorded, domain.TargetContact, rec.ContactID)
 	})
 	return out, err
 }
@@ -174,7 +178,7 @@ func (s *Store) ContactConsents(ctx context.Context, community, id string) ([]do
 // stays, pseudonymous, so interactions still count it. The audit record
 // goes in the same transaction; domain.ErrContactErased when it was
 // erased before.
-func (s *Store) EraseContact(ctx context.Context, community, id string, audit Auditor, at time.Time) (domain.Contact, error) {
+func (s *Store) EraseContact(ctx context.Context, community, id string, at time.Time) (domain.Contact, error) {
 	var out domain.Contact
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		c, err := s.getContact(ctx, tx, community, id, true)
@@ -190,14 +194,14 @@ func (s *Store) EraseContact(ctx context.Context, community, id string, audit Au
 			args  []any
 		}{
 			{`UPDATE contacts SET name = '', email = '', phone = '', role = '', is_primary = ?, email_consent = ?, erased = ?, erased_at = ?
-				WHERE id = ?`, []any{false, false, true, erasedAt, id}},
-			{"UPDATE contact_consents SET source = 'erased' WHERE contact_id = ?", []any{id}},
+				WHERE community = ? AND id = ?`, []any{false, false, true, erasedAt, community, id}},
+			{"UPDATE contact_consents SET source = 'erased' WHERE community = ? AND contact_id = ?", []any{community, id}},
 		} {
 			if _, err := tx.ExecContext(ctx, s.db.Rebind(stmt.query), stmt.args...); err != nil {
 				return fmt.Errorf("erase contact %s: %w", id, err)
 			}
 		}
-		if err := audit.Record(ctx, tx, community, "contact.erased", "contact", id); err != nil {
+		if err := s.record(ctx, tx, community, domain.ActionContactErased, domain.TargetContact, id); err != nil {
 			return err
 		}
 		out = domain.Contact{ID: c.ID, Community: c.Community, PartnerID: c.PartnerID, Erased: true, CreatedAt: c.CreatedAt, ErasedAt: erasedAt}

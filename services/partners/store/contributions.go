@@ -21,7 +21,8 @@ func scanContribution(row interface{ Scan(...any) error }) (domain.Contribution,
 	return c, err
 }
 
-// CreateContribution stores c and its events in one transaction;
+// CreateContribution stores c, its events and an audit entry in one
+// transaction;
 // domain.ErrUnknownPartner when its partner is not in the community.
 func (s *Store) CreateContribution(ctx context.Context, c domain.Contribution, events ...kafka.Event) error {
 	return s.write(ctx, func(tx *sql.Tx) ([]kafka.Event, error) {
@@ -36,7 +37,7 @@ func (s *Store) CreateContribution(ctx context.Context, c domain.Contribution, e
 		if err != nil {
 			return nil, fmt.Errorf("insert contribution %s: %w", c.ID, err)
 		}
-		return events, nil
+		return events, s.record(ctx, tx, c.Community, domain.ActionContributionRecorded, domain.TargetContribution, c.ID)
 	})
 }
 
@@ -69,8 +70,13 @@ func (f ContributionFilter) where(community string) (string, []any) {
 }
 
 // ListContributions returns up to limit contributions of community
-// matching f with ids after afterID, in the order they were recorded.
+// matching f with ids after afterID, in the order they were recorded;
+// domain.ErrPartnerNotFound when f names a partner that is not the
+// community's.
 func (s *Store) ListContributions(ctx context.Context, community string, f ContributionFilter, afterID string, limit int) ([]domain.Contribution, error) {
+	if err := s.filteredPartner(ctx, community, f.PartnerID); err != nil {
+		return nil, err
+	}
 	where, args := f.where(community)
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT "+contributionColumns+" FROM contributions "+where+" AND id > ? ORDER BY id LIMIT ?"),
 		append(args, afterID, limit)...)
@@ -83,8 +89,12 @@ func (s *Store) ListContributions(ctx context.Context, community string, f Contr
 // ContributionSums sums community's contributions matching f per partner,
 // goal, day, kind and currency, in integer minor units. A sum beyond int64
 // fails (SQLite reports an overflow, PostgreSQL refuses the cast) rather
-// than coming back wrong.
+// than coming back wrong. domain.ErrPartnerNotFound when f names a
+// partner that is not the community's.
 func (s *Store) ContributionSums(ctx context.Context, community string, f ContributionFilter) ([]domain.ContributionSum, error) {
+	if err := s.filteredPartner(ctx, community, f.PartnerID); err != nil {
+		return nil, err
+	}
 	where, args := f.where(community)
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT partner_id, goal, contributed_on, kind, value_currency,
 		CAST(SUM(value_minor) AS BIGINT), count(*), CAST(SUM(volunteer_minutes) AS BIGINT) FROM contributions `+where+`

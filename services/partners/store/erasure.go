@@ -9,11 +9,11 @@ import (
 )
 
 // ForgetMember unlinks an erased member from community's contributions:
-// each stays, the partner's, but names no member any more. audit records
-// the erasure in the same transaction. It returns how many contributions
+// each stays, the partner's, but names no member any more. The erasure is
+// audited in the same transaction. It returns how many contributions
 // named the member, so a second call counts zero; domain.ErrUnknownCommunity
 // when the community is not served here.
-func (s *Store) ForgetMember(ctx context.Context, community, memberID string, audit Auditor) (int, error) {
+func (s *Store) ForgetMember(ctx context.Context, community, memberID string) (int, error) {
 	var unlinked int
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		ok, err := s.communityExists(ctx, tx, community)
@@ -32,7 +32,7 @@ func (s *Store) ForgetMember(ctx context.Context, community, memberID string, au
 			return fmt.Errorf("unlink contributions of member %s: %w", memberID, err)
 		}
 		unlinked = int(n)
-		return audit.Record(ctx, tx, community, "member.forgotten", "member", memberID)
+		return s.record(ctx, tx, community, domain.ActionMemberForgotten, domain.TargetMember, memberID)
 	})
 	return unlinked, err
 }

@@ -16,8 +16,8 @@ const (
 	participantContact   = "contact"
 )
 
-// CreateInteraction stores i, its participants and its events in one
-// transaction. It returns domain.ErrUnknownPartner when the partner is not
+// CreateInteraction stores i, its participants, its events and an audit
+// entry in one transaction. It returns domain.ErrUnknownPartner when the partner is not
 // in the community, and domain.ErrUnknownContact when a contact is not the
 // partner's or was erased.
 func (s *Store) CreateInteraction(ctx context.Context, i domain.Interaction, events ...kafka.Event) error {
@@ -26,12 +26,12 @@ func (s *Store) CreateInteraction(ctx context.Context, i domain.Interaction, eve
 			return nil, err
 		}
 		if len(i.ContactIDs) > 0 {
-			args := []any{i.PartnerID}
+			args := []any{i.Community, i.PartnerID}
 			for _, id := range i.ContactIDs {
 				args = append(args, id)
 			}
 			var n int
-			err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT count(*) FROM contacts WHERE partner_id = ? AND NOT erased AND id IN ("+
+			err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT count(*) FROM contacts WHERE community = ? AND partner_id = ? AND NOT erased AND id IN ("+
 				placeholders(len(i.ContactIDs))+")"), args...).Scan(&n)
 			if err != nil {
 				return nil, fmt.Errorf("look up contacts of %s: %w", i.PartnerID, err)
@@ -53,7 +53,7 @@ func (s *Store) CreateInteraction(ctx context.Context, i domain.Interaction, eve
 				}
 			}
 		}
-		return events, nil
+		return events, s.record(ctx, tx, i.Community, domain.ActionInteractionLogged, domain.TargetInteraction, i.ID)
 	})
 }
 
@@ -91,18 +91,23 @@ func (s *Store) ListInteractions(ctx context.Context, community, partnerID strin
 	if err != nil || len(out) == 0 {
 		return out, err
 	}
-	return out, s.loadParticipants(ctx, out)
+	return out, s.loadParticipants(ctx, community, out)
 }
 
-func (s *Store) loadParticipants(ctx context.Context, interactions []domain.Interaction) error {
+// loadParticipants reads the participants of interactions of community;
+// participants carry no community of their own and are reached through
+// their interaction's.
+func (s *Store) loadParticipants(ctx context.Context, community string, interactions []domain.Interaction) error {
 	byID := map[string]*domain.Interaction{}
-	args := make([]any, 0, len(interactions))
+	args := make([]any, 0, len(interactions)+1)
+	args = append(args, community)
 	for i := range interactions {
 		byID[interactions[i].ID] = &interactions[i]
 		args = append(args, interactions[i].ID)
 	}
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT interaction_id, kind, participant_id FROM interaction_participants WHERE interaction_id IN ("+
-		placeholders(len(args))+") ORDER BY interaction_id, kind, participant_id"), args...)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT p.interaction_id, p.kind, p.participant_id FROM interaction_participants p
+		JOIN interactions i ON i.id = p.interaction_id WHERE i.community = ? AND p.interaction_id IN (`+placeholders(len(interactions))+`)
+		ORDER BY p.interaction_id, p.kind, p.participant_id`), args...)
 	if err != nil {
 		return fmt.Errorf("read participants: %w", err)
 	}

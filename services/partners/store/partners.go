@@ -59,7 +59,7 @@ func (s *Store) CreatePartner(ctx context.Context, p domain.Partner, addedBy str
 		if err := s.insertStatusChange(ctx, tx, first); err != nil {
 			return nil, err
 		}
-		return events, nil
+		return events, s.record(ctx, tx, p.Community, domain.ActionPartnerAdded, domain.TargetPartner, p.ID)
 	})
 }
 
@@ -171,8 +171,8 @@ func (s *Store) DueForReview(ctx context.Context, community string, day domain.D
 }
 
 // UpdatePartner reads partner id of community, lets change compute its new
-// state and events, and stores both, in one transaction. When change
-// returns no events nothing is written.
+// state and events, and stores both with an audit entry, in one
+// transaction. When change returns no events nothing is written.
 func (s *Store) UpdatePartner(ctx context.Context, community, id string, change func(domain.Partner) (domain.Partner, []kafka.Event, error)) (domain.Partner, error) {
 	var out domain.Partner
 	err := s.write(ctx, func(tx *sql.Tx) ([]kafka.Event, error) {
@@ -191,16 +191,16 @@ func (s *Store) UpdatePartner(ctx context.Context, community, id string, change 
 		}
 		st := next.Stakeholder
 		_, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE partners SET name = ?, name_key = ?, kind = ?, sector = ?, website = ?,
-			country_code = ?, influence = ?, interest = ?, owner_id = ?, next_review_date = ?, updated_at = ? WHERE id = ?`),
+			country_code = ?, influence = ?, interest = ?, owner_id = ?, next_review_date = ?, updated_at = ? WHERE community = ? AND id = ?`),
 			next.Name, nameKey(next.Name), string(next.Kind), next.Sector, next.Website, next.CountryCode, st.Influence, st.Interest,
-			st.OwnerID, dateArg(st.NextReview), next.UpdatedAt, id)
+			st.OwnerID, dateArg(st.NextReview), next.UpdatedAt, community, id)
 		if db.IsUniqueViolation(err) {
 			return nil, domain.ErrNameTaken
 		}
 		if err != nil {
 			return nil, fmt.Errorf("update partner %s: %w", id, err)
 		}
-		return events, nil
+		return events, s.record(ctx, tx, community, domain.ActionPartnerUpdated, domain.TargetPartner, id)
 	})
 	return out, err
 }
@@ -219,8 +219,8 @@ func (s *Store) ChangeStatus(ctx context.Context, community, id string, change f
 		if err != nil {
 			return nil, err
 		}
-		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE partners SET status = ?, updated_at = ? WHERE id = ? AND status = ?"),
-			string(sc.To), sc.ChangedAt, id, string(sc.From))
+		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE partners SET status = ?, updated_at = ? WHERE community = ? AND id = ? AND status = ?"),
+			string(sc.To), sc.ChangedAt, community, id, string(sc.From))
 		if err != nil {
 			return nil, fmt.Errorf("change status of partner %s: %w", id, err)
 		}
@@ -232,7 +232,7 @@ func (s *Store) ChangeStatus(ctx context.Context, community, id string, change f
 		}
 		p.Status, p.UpdatedAt = sc.To, sc.ChangedAt
 		out = p
-		return events, nil
+		return events, s.record(ctx, tx, community, domain.ActionPartnerStatusChanged, domain.TargetPartner, id)
 	})
 	return out, err
 }
@@ -261,6 +261,17 @@ func (s *Store) StatusHistory(ctx context.Context, community, id string) ([]doma
 		sc.From, sc.To, sc.ChangedAt = domain.Status(from), domain.Status(to), sc.ChangedAt.UTC()
 		return sc, err
 	})
+}
+
+// filteredPartner checks a list's partner filter: empty, or a partner of
+// community (domain.ErrPartnerNotFound otherwise), so another
+// community's partner is not found rather than merely empty.
+func (s *Store) filteredPartner(ctx context.Context, community, partnerID string) error {
+	if partnerID == "" {
+		return nil
+	}
+	_, err := s.GetPartner(ctx, community, partnerID)
+	return err
 }
 
 // partnerInCommunity checks partnerID belongs to community, inside tx.

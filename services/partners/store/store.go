@@ -1,8 +1,11 @@
 // Package store keeps the partners service's data: partners and their
 // status history, contacts and their consent ledger, agreements and their
 // renewals and expiry notices, contributions and interactions. Every write
-// that others must hear of appends its events to the outbox in the same
-// transaction.
+// that others must hear of appends its events to the outbox, and every
+// change its audit entry, in the same transaction. Every query that
+// reaches a row by id names the community too (rows without a community
+// of their own through their parent's): another community's id is not
+// found.
 package store
 
 import (
@@ -32,7 +35,8 @@ type Outbox interface {
 	Notify()
 }
 
-// Auditor records privileged actions in the write's transaction.
+// Auditor records a change in the audit log, in the change's
+// transaction, for the caller in ctx (an *audit.Log).
 type Auditor interface {
 	Record(ctx context.Context, tx *sql.Tx, community, action, targetType, targetID string) error
 }
@@ -41,11 +45,13 @@ type Auditor interface {
 type Store struct {
 	db     *db.DB
 	outbox Outbox
+	audit  Auditor
 }
 
-// New returns a store over d that appends events to ob.
-func New(d *db.DB, ob Outbox) *Store {
-	return &Store{db: d, outbox: ob}
+// New returns a store over d that appends events to ob and records every
+// change in log, each in the change's transaction.
+func New(d *db.DB, ob Outbox, log Auditor) *Store {
+	return &Store{db: d, outbox: ob, audit: log}
 }
 
 // querier is what reads need from a pool or a transaction.
@@ -106,6 +112,11 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) ([]kafka.Event, e
 		s.outbox.Notify()
 	}
 	return nil
+}
+
+// record writes an audit entry of community in tx.
+func (s *Store) record(ctx context.Context, tx *sql.Tx, community, action, targetType, targetID string) error {
+	return s.audit.Record(ctx, tx, community, action, targetType, targetID)
 }
 
 // dateArg is d as a query argument: NULL for no date.

@@ -53,7 +53,7 @@ func openStore(t *testing.T, d *db.DB, ob store.Outbox) fixture {
 	if ob == nil {
 		ob = outbox.New(d, propagation.TraceContext{})
 	}
-	s := store.New(d, ob)
+	s := store.New(d, ob, audit.New(d))
 	if err := s.EnsureCommunities(context.Background(), "demo", "other"); err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func testContacts(t *testing.T, engine string) {
 		f := newStore(t, engine, nil)
 		p := f.partner(t, "demo", "Solar Co-op")
 		c := contact(t, f, p.ID, "ada", true, true)
-		erased, err := f.s.EraseContact(f.ctx, "demo", c.ID, f.log, now)
+		erased, err := f.s.EraseContact(f.ctx, "demo", c.ID, now)
 		if err != nil || !erased.Erased || erased.Name != "" || erased.ErasedAt.IsZero() {
 			t.Fatalf("EraseContact = %+v, %v", erased, err)
 		}
@@ -420,14 +420,15 @@ func testContacts(t *testing.T, engine string) {
 		if len(ledger) != 1 || ledger[0].Source != "erased" {
 			t.Errorf("ledger after erasure = %+v", ledger)
 		}
+		// Newest first: the erasure, after the partner and the contact were added.
 		entries, err := f.log.List(f.ctx, "demo", "", 10)
-		if err != nil || len(entries) != 1 || entries[0].Action != "contact.erased" || entries[0].TargetID != c.ID || entries[0].ActorID != "organiser-1" {
+		if err != nil || len(entries) != 3 || entries[0].Action != "contact.erased" || entries[0].TargetID != c.ID || entries[0].ActorID != "organiser-1" {
 			t.Errorf("audit = %+v, %v", entries, err)
 		}
 		if list, _ := f.s.ListContacts(f.ctx, "demo", p.ID); len(list) != 0 {
 			t.Error("an erased contact is still listed")
 		}
-		if _, err := f.s.EraseContact(f.ctx, "demo", c.ID, f.log, now); !errors.Is(err, domain.ErrContactErased) {
+		if _, err := f.s.EraseContact(f.ctx, "demo", c.ID, now); !errors.Is(err, domain.ErrContactErased) {
 			t.Errorf("erasing twice = %v", err)
 		}
 		rec, _ := domain.NewConsentRecord(c.ID, true, "form", "v1", now)
@@ -458,7 +459,7 @@ func sign(t *testing.T, f fixture, a domain.Agreement, on string) domain.Agreeme
 			return store.AgreementChange{}, err
 		}
 		e, err := events.Factory{}.AgreementSigned(next, false)
-		return store.AgreementChange{Agreement: next, Events: []kafka.Event{e}}, err
+		return store.AgreementChange{Agreement: next, Events: []kafka.Event{e}, Action: domain.ActionAgreementSigned}, err
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -510,7 +511,7 @@ func testAgreements(t *testing.T, engine string) {
 				return store.AgreementChange{}, err
 			}
 			e, err := events.Factory{}.AgreementSigned(next, true)
-			return store.AgreementChange{Agreement: next, Renewal: &r, Events: []kafka.Event{e}}, err
+			return store.AgreementChange{Agreement: next, Renewal: &r, Events: []kafka.Event{e}, Action: domain.ActionAgreementRenewed}, err
 		})
 		if err != nil || renewed.End.String() != "2027-12-31" {
 			t.Fatalf("renewal = %+v, %v", renewed, err)
@@ -530,7 +531,7 @@ func testAgreements(t *testing.T, engine string) {
 				return store.AgreementChange{}, err
 			}
 			e, err := events.Factory{}.AgreementEnded(next, now)
-			return store.AgreementChange{Agreement: next, Events: []kafka.Event{e}}, err
+			return store.AgreementChange{Agreement: next, Events: []kafka.Event{e}, Action: domain.ActionAgreementTerminated}, err
 		})
 		if err != nil || ended.Status != domain.AgreementTerminated {
 			t.Fatalf("terminate = %+v, %v", ended, err)
@@ -541,7 +542,7 @@ func testAgreements(t *testing.T, engine string) {
 		}
 		_, err = f.s.ChangeAgreement(f.ctx, "demo", a.ID, func(cur domain.Agreement) (store.AgreementChange, error) {
 			next, err := cur.Activate(now)
-			return store.AgreementChange{Agreement: next}, err
+			return store.AgreementChange{Agreement: next, Action: domain.ActionAgreementActivated}, err
 		})
 		if !domain.IsStateError(err) {
 			t.Errorf("activating a terminated agreement = %v, want a state error", err)
@@ -694,7 +695,7 @@ func testSweep(t *testing.T, engine string) {
 		sweep(t, f, c)
 		if _, err := f.s.ChangeAgreement(f.ctx, "demo", a.ID, func(cur domain.Agreement) (store.AgreementChange, error) {
 			next, r, err := cur.Renew(domain.RenewInput{EndDate: "2026-04-10"}, "organiser-1", c.now())
-			return store.AgreementChange{Agreement: next, Renewal: &r}, err
+			return store.AgreementChange{Agreement: next, Renewal: &r, Action: domain.ActionAgreementRenewed}, err
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -878,7 +879,7 @@ func testInteractions(t *testing.T, engine string) {
 		if err := f.s.CreateInteraction(f.ctx, x, e); !errors.Is(err, domain.ErrUnknownContact) {
 			t.Errorf("another partner's contact = %v, want ErrUnknownContact", err)
 		}
-		if _, err := f.s.EraseContact(f.ctx, "demo", c.ID, f.log, now); err != nil {
+		if _, err := f.s.EraseContact(f.ctx, "demo", c.ID, now); err != nil {
 			t.Fatal(err)
 		}
 		x.ContactIDs = []string{c.ID}
