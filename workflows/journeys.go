@@ -2,14 +2,16 @@ package workflows
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
-	"time"
 
+	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/workflows/ambassador"
+	"github.com/kinshiphq/kinship/workflows/definitions"
 	"github.com/kinshiphq/kinship/workflows/onboarding"
 )
 
@@ -17,24 +19,26 @@ import (
 // name.
 const AnyCommunity = "*"
 
-// Journeys are one community's journey definitions; what is unset takes
-// the defaults.
+// Journeys are one community's seeded journey definitions (from the
+// Community resource, through the journeys file); what is unset is left
+// to the community's organisers, or takes the defaults.
 type Journeys struct {
-	Onboarding *onboarding.Definition `json:"onboarding,omitempty"`
-	Ambassador *ambassador.Programme  `json:"ambassador,omitempty"`
+	Onboarding *onboarding.Graph     `json:"onboarding,omitempty"`
+	Ambassador *ambassador.Programme `json:"ambassador,omitempty"`
 }
 
 // ParseJourneys reads a journeys file: a JSON object from community slug
 // (or "*") to its journeys. An ambassador programme lists only what
-// differs from the default programme; an onboarding definition lists all
-// its steps.
+// differs from the default programme. An onboarding definition is a graph
+// of steps with ids (see docs/journeys.md) or, in the first format, the
+// list of fixed step types, which becomes the graph that does the same.
 //
-//	{"demo": {"onboarding": {"steps": [{"type": "welcome"}, ...]},
+//	{"demo": {"onboarding": {"steps": [{"id": "hello", "kind": "send", ...}, ...]},
 //	          "ambassador": {"reviewers": ["<member id>"]}}}
 func ParseJourneys(r io.Reader) (map[string]Journeys, error) {
 	var raw map[string]struct {
-		Onboarding *onboarding.Definition `json:"onboarding"`
-		Ambassador json.RawMessage        `json:"ambassador"`
+		Onboarding json.RawMessage `json:"onboarding"`
+		Ambassador json.RawMessage `json:"ambassador"`
 	}
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -43,7 +47,14 @@ func ParseJourneys(r io.Reader) (map[string]Journeys, error) {
 	}
 	out := map[string]Journeys{}
 	for community, j := range raw {
-		parsed := Journeys{Onboarding: j.Onboarding}
+		var parsed Journeys
+		if len(j.Onboarding) > 0 {
+			g, err := parseOnboarding(j.Onboarding)
+			if err != nil {
+				return nil, fmt.Errorf("journeys file: %s: onboarding: %w", community, err)
+			}
+			parsed.Onboarding = &g
+		}
 		if len(j.Ambassador) > 0 {
 			p := ambassador.DefaultProgramme()
 			adec := json.NewDecoder(bytes.NewReader(j.Ambassador))
@@ -58,38 +69,79 @@ func ParseJourneys(r io.Reader) (map[string]Journeys, error) {
 	return out, nil
 }
 
-// catalogue answers each community's journeys from the configuration.
-type catalogue struct {
+// parseOnboarding reads a graph, or a definition of the first format.
+func parseOnboarding(raw json.RawMessage) (onboarding.Graph, error) {
+	g, graphErr := onboarding.ParseGraph(bytes.NewReader(raw))
+	if graphErr == nil {
+		return g, nil
+	}
+	var linear onboarding.Definition
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&linear); err != nil || len(linear.Steps) == 0 {
+		return onboarding.Graph{}, graphErr
+	}
+	if err := linear.Validate(); err != nil {
+		return onboarding.Graph{}, err
+	}
+	return onboarding.FromLinear(linear), nil
+}
+
+// seeds are the documents each community's definitions are seeded with.
+type seeds struct {
 	journeys map[string]Journeys
-	// reminderAfter and giveUpAfter tune the default onboarding journey.
-	reminderAfter, giveUpAfter time.Duration
+	// onboarding is the default journey as the reminder flags tune it;
+	// empty when they are unset.
+	onboarding string
 }
 
-func newCatalogue(cfg Config) catalogue {
-	return catalogue{journeys: cfg.Journeys, reminderAfter: cfg.OnboardingReminderAfter, giveUpAfter: cfg.OnboardingGiveUpAfter}
+func newSeeds(cfg Config) seeds {
+	s := seeds{journeys: cfg.Journeys}
+	if cfg.OnboardingReminderAfter > 0 || cfg.OnboardingGiveUpAfter > 0 {
+		s.onboarding = onboarding.FromLinear(onboarding.DefaultDefinition().WithProfileTiming(cfg.OnboardingReminderAfter, cfg.OnboardingGiveUpAfter)).Document()
+	}
+	return s
 }
 
-func (c catalogue) lookup(community string) Journeys {
-	if j, ok := c.journeys[community]; ok {
+func (s seeds) lookup(community string) Journeys {
+	if j, ok := s.journeys[community]; ok {
 		return j
 	}
-	return c.journeys[AnyCommunity]
+	return s.journeys[AnyCommunity]
 }
 
-// Onboarding is the community's onboarding definition.
-func (c catalogue) Onboarding(community string) onboarding.Definition {
-	if d := c.lookup(community).Onboarding; d != nil {
-		return *d
+// document is the seed of community's definition of kind; "" leaves the
+// community's own, or gives it the default.
+func (s seeds) document(community, kind string) string {
+	j := s.lookup(community)
+	switch {
+	case kind == definitions.KindAmbassador && j.Ambassador != nil:
+		return definitions.ProgrammeDocument(*j.Ambassador)
+	case kind == definitions.KindOnboarding && j.Onboarding != nil:
+		return j.Onboarding.Document()
+	case kind == definitions.KindOnboarding:
+		return s.onboarding
 	}
-	return onboarding.DefaultDefinition().WithProfileTiming(c.reminderAfter, c.giveUpAfter)
+	return ""
 }
 
-// Programme is the community's ambassador programme.
-func (c catalogue) Programme(community string) ambassador.Programme {
-	if p := c.lookup(community).Ambassador; p != nil {
-		return *p
+// workerPrincipal is the worker acting on its own: seeding definitions.
+func workerPrincipal(ctx context.Context) context.Context {
+	return auth.WithPrincipal(ctx, auth.Principal{Kind: auth.KindWorkload, Subject: "kinship-worker", Roles: []auth.Role{auth.Workload}}, auth.ScopeCommunity)
+}
+
+// seed gives every community its seeded (or default) definitions.
+func seed(ctx context.Context, store *definitions.Store, cfg Config) error {
+	s := newSeeds(cfg)
+	ctx = workerPrincipal(ctx)
+	for _, community := range cfg.Communities {
+		for _, kind := range []string{definitions.KindOnboarding, definitions.KindAmbassador} {
+			if _, err := store.Seed(ctx, community, kind, s.document(community, kind)); err != nil {
+				return fmt.Errorf("worker: seed definitions: %w", err)
+			}
+		}
 	}
-	return ambassador.DefaultProgramme()
+	return nil
 }
 
 // validateJourneys reports every problem of the configured journeys,

@@ -14,9 +14,11 @@ import (
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/workflows/ambassador"
+	"github.com/kinshiphq/kinship/workflows/definitions"
 	"github.com/kinshiphq/kinship/workflows/digest"
 	"github.com/kinshiphq/kinship/workflows/erasure"
 	"github.com/kinshiphq/kinship/workflows/eventlifecycle"
+	"github.com/kinshiphq/kinship/workflows/internal/templates"
 	"github.com/kinshiphq/kinship/workflows/onboarding"
 )
 
@@ -54,10 +56,14 @@ func newServiceClients(cfg Config, deps Deps) serviceClients {
 
 var _ onboarding.BuddyBook = ambassador.Book{}
 
+// templateMemory is how long the journeys trust that a template they made
+// sure of still exists.
+const templateMemory = 10 * time.Minute
+
 // startWorkers runs, in each community's namespace, a worker per task
 // queue with its workflows and activities registered. Register new
 // workflow packages here.
-func startWorkers(cfg Config, clients map[string]client.Client, svc serviceClients) ([]worker.Worker, error) {
+func startWorkers(cfg Config, clients map[string]client.Client, svc serviceClients, store *definitions.Store) ([]worker.Worker, error) {
 	var workers []worker.Worker
 	start := func(c client.Client, community, queue string, register func(worker.Registry)) error {
 		w := worker.New(c, queue, worker.Options{})
@@ -68,14 +74,17 @@ func startWorkers(cfg Config, clients map[string]client.Client, svc serviceClien
 		workers = append(workers, w)
 		return nil
 	}
+	// One memory of the templates made sure of, shared by the journeys.
+	ensured := templates.NewEnsurer(svc.templates, templateMemory)
 	for _, community := range cfg.Communities {
 		c := clients[community]
 		onboardingActs := &onboarding.Activities{
 			Members: svc.members, Engagement: svc.engagement, Segments: svc.segments,
-			Communications: svc.communications, Events: svc.events, Buddies: ambassador.Book{Temporal: c},
+			Communications: svc.communications, Events: svc.events, Templates: ensured, Buddies: ambassador.Book{Temporal: c},
 		}
 		ambassadorActs := &ambassador.Activities{
 			Members: svc.members, Engagement: svc.engagement, Communications: svc.communications, Announcements: svc.announcements,
+			Templates: ensured, Programmes: store,
 		}
 		lifecycleActs := &eventlifecycle.Activities{Events: svc.events, Attendance: svc.attendance, Communications: svc.communications, Templates: svc.templates}
 		erasureActs := &erasure.Activities{Communications: svc.communications, Events: svc.attendance, Partners: svc.contributions}

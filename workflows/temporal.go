@@ -17,7 +17,8 @@ import (
 
 // dialNamespaces opens one client per community namespace over a single
 // connection, traced — so workflow and activity spans join the trace of
-// whoever started or signalled them — and logging through slog.
+// whoever started or signalled them — measured (the SDK's metrics go to
+// the worker's meter provider) and logging through slog.
 func dialNamespaces(ctx context.Context, cfg Config, tp trace.TracerProvider, logger *slog.Logger) (map[string]client.Client, error) {
 	tracing, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{
 		Tracer:            tp.Tracer("github.com/kinshiphq/kinship/workflows"),
@@ -26,12 +27,14 @@ func dialNamespaces(ctx context.Context, cfg Config, tp trace.TracerProvider, lo
 	if err != nil {
 		return nil, fmt.Errorf("worker: temporal tracing: %w", err)
 	}
+	metrics := temporalMetrics(telemetry.MeterProviderOf(tp), logger)
 	options := func(namespace string) client.Options {
 		return client.Options{
-			HostPort:     cfg.TemporalAddress,
-			Namespace:    namespace,
-			Logger:       tlog.NewStructuredLogger(logger),
-			Interceptors: []interceptor.ClientInterceptor{tracing},
+			HostPort:       cfg.TemporalAddress,
+			Namespace:      namespace,
+			Logger:         tlog.NewStructuredLogger(logger),
+			Interceptors:   []interceptor.ClientInterceptor{tracing},
+			MetricsHandler: metrics,
 			// Clients of further namespaces share the first one's
 			// connection, and so its TLS.
 			ConnectionOptions: client.ConnectionOptions{TLS: cfg.TemporalTLS},

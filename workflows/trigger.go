@@ -18,6 +18,7 @@ import (
 	eventevents "github.com/kinshiphq/kinship/services/events/events"
 	memberevents "github.com/kinshiphq/kinship/services/members/events"
 	"github.com/kinshiphq/kinship/workflows/ambassador"
+	"github.com/kinshiphq/kinship/workflows/definitions"
 	"github.com/kinshiphq/kinship/workflows/erasure"
 	"github.com/kinshiphq/kinship/workflows/eventlifecycle"
 	"github.com/kinshiphq/kinship/workflows/onboarding"
@@ -44,15 +45,18 @@ type route func(ctx context.Context, community string, e kafka.Event) error
 // workflow from an event, add a line here.
 func (t *trigger) routes() map[string]route {
 	return map[string]route{
-		memberevents.TypeMemberJoined:   t.startOnboarding,
-		memberevents.TypeProfileUpdated: t.profileUpdated,
-		memberevents.TypeMemberLeft:     t.cancelJourneys,
-		memberevents.TypeMemberErased:   t.erased,
-		eventevents.TypeCheckedIn:       t.checkedIn,
-		eventevents.TypeEventScheduled:  t.eventLifecycle,
-		eventevents.TypeEventUpdated:    t.eventLifecycle,
-		eventevents.TypeEventCancelled:  t.eventLifecycle,
-		eventevents.TypeSeatOffered:     t.eventLifecycle,
+		memberevents.TypeMemberJoined:     t.startOnboarding,
+		memberevents.TypeProfileUpdated:   t.profileUpdated,
+		memberevents.TypeEmailConfirmed:   t.emailConfirmed,
+		memberevents.TypeMemberLeft:       t.cancelJourneys,
+		memberevents.TypeMemberErased:     t.erased,
+		memberevents.TypeActivityRecorded: t.activityRecorded,
+		eventevents.TypeCheckedIn:         t.checkedIn,
+		eventevents.TypeRSVPReceived:      t.rsvpReceived,
+		eventevents.TypeEventScheduled:    t.eventLifecycle,
+		eventevents.TypeEventUpdated:      t.eventLifecycle,
+		eventevents.TypeEventCancelled:    t.eventLifecycle,
+		eventevents.TypeSeatOffered:       t.eventLifecycle,
 	}
 }
 
@@ -62,14 +66,15 @@ type trigger struct {
 	dlq      interface{ Close() error }
 	clients  map[string]client.Client
 	byTopic  map[string]string // topic → community
-	defs     catalogue
+	defs     *definitions.Store
+	quotas   *quotaTypes
 	cfg      Config
 	logger   *slog.Logger
 	table    map[string]route
 }
 
-func newTrigger(cfg Config, clients map[string]client.Client, defs catalogue, tp trace.TracerProvider, logger *slog.Logger) (*trigger, error) {
-	t := &trigger{clients: clients, byTopic: map[string]string{}, defs: defs, cfg: cfg, logger: logger}
+func newTrigger(cfg Config, clients map[string]client.Client, defs *definitions.Store, tp trace.TracerProvider, logger *slog.Logger) (*trigger, error) {
+	t := &trigger{clients: clients, byTopic: map[string]string{}, defs: defs, quotas: newQuotaTypes(defs, quotaTypesMemory), cfg: cfg, logger: logger}
 	t.table = t.routes()
 	var topics []string
 	for _, community := range cfg.Communities {
@@ -144,7 +149,11 @@ func (t *trigger) startOnboarding(ctx context.Context, community string, e kafka
 		return nil
 	}
 	id := onboarding.WorkflowID(community, joined.GetMemberId())
-	started, err := onboarding.Start(ctx, t.clients[community], community, joined.GetMemberId(), t.defs.Onboarding(community))
+	g, version, err := t.defs.CurrentOnboarding(ctx, community)
+	if err != nil {
+		return fmt.Errorf("read the onboarding definition of %s: %w", community, err)
+	}
+	started, err := onboarding.Start(ctx, t.clients[community], community, joined.GetMemberId(), g, version)
 	if err != nil {
 		return err
 	}
@@ -172,6 +181,16 @@ func (t *trigger) profileUpdated(ctx context.Context, community string, e kafka.
 	return t.signal(ctx, community, onboarding.WorkflowID(community, updated.GetMemberId()), onboarding.SignalProfileCompleted, nil)
 }
 
+// emailConfirmed lets a member's journey, waiting for them to confirm
+// their address, go on.
+func (t *trigger) emailConfirmed(ctx context.Context, community string, e kafka.Event) error {
+	confirmed := &membersv1.EmailConfirmed{}
+	if err := payload(e, community, confirmed); err != nil {
+		return err
+	}
+	return t.signal(ctx, community, onboarding.WorkflowID(community, confirmed.GetMemberId()), onboarding.SignalEmailConfirmed, nil)
+}
+
 func profileComplete(p *membersv1.Profile, interests []string) bool {
 	loc := p.GetLocation()
 	return p.GetTimeZone() != "" && (loc.GetCity() != "" || loc.GetCountryCode() != "") && len(interests)+len(p.GetInterests()) > 0
@@ -185,6 +204,36 @@ func (t *trigger) checkedIn(ctx context.Context, community string, e kafka.Event
 	}
 	return t.signal(ctx, community, onboarding.WorkflowID(community, ci.GetMemberId()), onboarding.SignalCheckedIn,
 		onboarding.CheckIn{EventID: ci.GetEventId(), OccurrenceID: ci.GetOccurrenceId()})
+}
+
+// rsvpReceived tells the member's journey they answered an invitation
+// (going or on the waitlist).
+func (t *trigger) rsvpReceived(ctx context.Context, community string, e kafka.Event) error {
+	r := &eventsv1.RSVPReceived{}
+	if err := payload(e, community, r); err != nil {
+		return err
+	}
+	if r.GetStatus() != eventsv1.RSVPStatus_RSVP_STATUS_GOING && r.GetStatus() != eventsv1.RSVPStatus_RSVP_STATUS_WAITLISTED {
+		return nil
+	}
+	return t.signal(ctx, community, onboarding.WorkflowID(community, r.GetMemberId()), onboarding.SignalRSVPed,
+		onboarding.RSVP{EventID: r.GetEventId(), OccurrenceID: r.GetOccurrenceId()})
+}
+
+// activityRecorded tells an ambassador's programme of an activity that
+// counts towards its quotas, so a review sees every one of them. Other
+// activities, and members outside the programme, are left alone.
+func (t *trigger) activityRecorded(ctx context.Context, community string, e kafka.Event) error {
+	a := &membersv1.ActivityRecorded{}
+	if err := payload(e, community, a); err != nil {
+		return err
+	}
+	counts, err := t.quotas.counts(ctx, community, a.GetType())
+	if err != nil || !counts {
+		return err
+	}
+	return t.signal(ctx, community, ambassador.WorkflowID(community, a.GetMemberId()), ambassador.SignalActivityRecorded,
+		ambassador.ActivityCounted{ID: a.GetActivityId(), Type: a.GetType(), OccurredAt: a.GetOccurredAt().AsTime()})
 }
 
 // cancelJourneys ends the journeys of a member who left or was erased.

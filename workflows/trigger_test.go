@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,24 +18,51 @@ import (
 
 	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	eventevents "github.com/kinshiphq/kinship/services/events/events"
 	"github.com/kinshiphq/kinship/services/members/domain"
 	memberevents "github.com/kinshiphq/kinship/services/members/events"
 	"github.com/kinshiphq/kinship/workflows/ambassador"
+	"github.com/kinshiphq/kinship/workflows/definitions"
 	"github.com/kinshiphq/kinship/workflows/onboarding"
 )
 
-func testTrigger(c client.Client, cfg Config) *trigger {
-	t := &trigger{
+// testStore is a worker's definitions store on SQLite, seeded from cfg
+// for the communities it serves (demo when it names none).
+func testStore(t *testing.T, cfg Config) *definitions.Store {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "worker.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	if err := db.Migrate(ctx, d, slog.New(slog.DiscardHandler), audit.Migrations(), definitions.Migrations()); err != nil {
+		t.Fatal(err)
+	}
+	store := definitions.New(d, audit.New(d))
+	if len(cfg.Communities) == 0 {
+		cfg.Communities = []string{"demo"}
+	}
+	if err := seed(ctx, store, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+func testTrigger(t *testing.T, c client.Client, cfg Config) *trigger {
+	store := testStore(t, cfg)
+	tr := &trigger{
 		clients: map[string]client.Client{"demo": c},
 		byTopic: map[string]string{memberevents.Topic("demo"): "demo", eventevents.Topic("demo"): "demo"},
-		defs:    newCatalogue(cfg), cfg: cfg,
+		defs:    store, quotas: newQuotaTypes(store, time.Minute), cfg: cfg,
 		logger: slog.New(slog.DiscardHandler),
 	}
-	t.table = t.routes()
-	return t
+	tr.table = tr.routes()
+	return tr
 }
 
 func event(t *testing.T, typ, topic, key string, msg proto.Message) kafka.Event {
@@ -57,10 +86,12 @@ func TestTriggerDeadLettersEventsItCannotUse(t *testing.T) {
 		"no member":           event(t, eventevents.TypeCheckedIn, eventevents.Topic("demo"), "", &eventsv1.CheckedIn{Community: "demo"}),
 		"json payload":        {ID: "e1", Type: memberevents.TypeMemberLeft, ContentType: "application/json", Data: []byte("{}"), Topic: memberevents.Topic("demo")},
 		"unknown topic":       {ID: "e2", Type: memberevents.TypeMemberLeft, Topic: "elsewhere.members.v1"},
+		"confirmation elsewhere": event(t, memberevents.TypeEmailConfirmed, memberevents.Topic("demo"), "m1",
+			&membersv1.EmailConfirmed{MemberId: "m1", Community: "other"}),
 	}
 	for name, e := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := testTrigger(nil, Config{}).handle(context.Background(), e)
+			err := testTrigger(t, nil, Config{}).handle(context.Background(), e)
 			var perm *kafka.PermanentError
 			if !errors.As(err, &perm) {
 				t.Errorf("handle = %v, want a permanent error", err)
@@ -70,9 +101,9 @@ func TestTriggerDeadLettersEventsItCannotUse(t *testing.T) {
 }
 
 func TestTriggerSkipsEventsWithoutARoute(t *testing.T) {
-	for _, typ := range []string{memberevents.TypeConsentChanged, eventevents.TypeRSVPReceived} {
+	for _, typ := range []string{memberevents.TypeConsentChanged, eventevents.TypeWaitlisted} {
 		e := kafka.Event{ID: "e1", Type: typ, Topic: memberevents.Topic("demo"), Data: []byte{0xff}}
-		if err := testTrigger(nil, Config{}).handle(context.Background(), e); err != nil {
+		if err := testTrigger(t, nil, Config{}).handle(context.Background(), e); err != nil {
 			t.Errorf("%s: handle = %v, want nil", typ, err)
 		}
 	}
@@ -108,7 +139,7 @@ func count(events []enumspb.EventType, typ enumspb.EventType) int {
 func TestTriggerRoutesOnARealServer(t *testing.T) {
 	srv := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(client.Options{Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))}))
 	c := srv.GetDefaultClient()
-	trig := testTrigger(c, Config{})
+	trig := testTrigger(t, c, Config{})
 	ctx := context.Background()
 	members, events := memberevents.Topic("demo"), eventevents.Topic("demo")
 	handle := func(e kafka.Event) {
@@ -138,6 +169,24 @@ func TestTriggerRoutesOnARealServer(t *testing.T) {
 		t.Errorf("signals in %v, want profile-completed and checked-in", got)
 	}
 
+	// A confirmed address lets the journey go on; a confirmation for a
+	// member without a journey is no error.
+	handle(event(t, memberevents.TypeEmailConfirmed, members, "m1", &membersv1.EmailConfirmed{MemberId: "m1", Community: "demo", Reason: "join"}))
+	handle(event(t, memberevents.TypeEmailConfirmed, members, "nobody", &membersv1.EmailConfirmed{MemberId: "nobody", Community: "demo", Reason: "join"}))
+	if got := eventsOf(t, c, id); count(got, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) != 3 {
+		t.Errorf("signals in %v, want email-confirmed too", got)
+	}
+
+	// An answer to an invitation is the journey's first RSVP; a "not
+	// going" is none.
+	handle(event(t, eventevents.TypeRSVPReceived, events, "m1", &eventsv1.RSVPReceived{MemberId: "m1", Community: "demo", EventId: "e1",
+		Status: eventsv1.RSVPStatus_RSVP_STATUS_NOT_GOING}))
+	handle(event(t, eventevents.TypeRSVPReceived, events, "m1", &eventsv1.RSVPReceived{MemberId: "m1", Community: "demo", EventId: "e1",
+		Status: eventsv1.RSVPStatus_RSVP_STATUS_GOING}))
+	if got := eventsOf(t, c, id); count(got, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) != 4 {
+		t.Errorf("signals in %v, want the going RSVP too", got)
+	}
+
 	// Leaving asks the journey to cancel; the member had no ambassador
 	// workflow, which is no error. Members without a journey are skipped.
 	handle(event(t, memberevents.TypeMemberLeft, members, "m1", &membersv1.MemberLeft{MemberId: "m1", Community: "demo"}))
@@ -148,8 +197,19 @@ func TestTriggerRoutesOnARealServer(t *testing.T) {
 	handle(event(t, memberevents.TypeMemberErased, members, "nobody", &membersv1.MemberErased{MemberId: "nobody", Community: "demo"}))
 
 	// Erasure cancels an ambassador's workflow too.
-	if err := ambassador.Nominate(ctx, c, "demo", "amb", ambassador.Nomination{Kind: ambassador.NominatedByOrganiser}, ambassador.DefaultProgramme()); err != nil {
+	if err := ambassador.Nominate(ctx, c, "demo", "amb", ambassador.Nomination{Kind: ambassador.NominatedByOrganiser}, ambassador.DefaultProgramme(), 1); err != nil {
 		t.Fatal(err)
+	}
+	// An ambassador's activities that quotas count are reported to their
+	// programme (each only once it is one a quota counts); others are not.
+	for _, typ := range []string{"hosted_event", "posted", "referred_member"} {
+		handle(event(t, memberevents.TypeActivityRecorded, members, "amb", &membersv1.ActivityRecorded{MemberId: "amb", Community: "demo",
+			ActivityId: "a-" + typ, Type: typ}))
+	}
+	handle(event(t, memberevents.TypeActivityRecorded, members, "m9", &membersv1.ActivityRecorded{MemberId: "m9", Community: "demo",
+		ActivityId: "a-9", Type: "hosted_event"})) // no programme: nothing to tell
+	if got := eventsOf(t, c, ambassador.WorkflowID("demo", "amb")); count(got, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) != 2 {
+		t.Errorf("ambassador history %v, want the hosted event and the referral", got)
 	}
 	handle(event(t, memberevents.TypeMemberErased, members, "amb", &membersv1.MemberErased{MemberId: "amb", Community: "demo"}))
 	if got := eventsOf(t, c, ambassador.WorkflowID("demo", "amb")); count(got, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED) != 1 {
@@ -163,7 +223,7 @@ func TestTriggerRoutesOnARealServer(t *testing.T) {
 	if _, err := c.DescribeWorkflowExecution(ctx, onboarding.WorkflowID("demo", "m2"), ""); !isGone(err) {
 		t.Errorf("an imported member's journey started: %v", err)
 	}
-	if err := testTrigger(c, Config{OnboardImported: true}).handle(ctx, imported); err != nil {
+	if err := testTrigger(t, c, Config{OnboardImported: true}).handle(ctx, imported); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.DescribeWorkflowExecution(ctx, onboarding.WorkflowID("demo", "m2"), ""); err != nil {
@@ -179,7 +239,7 @@ func TestTriggerRoutesOnARealServer(t *testing.T) {
 }
 
 func validConfig() Config {
-	return Config{HTTPAddr: ":0", TemporalAddress: "127.0.0.1:7233", Communities: []string{"demo"}, KafkaBrokers: []string{"127.0.0.1:9092"},
+	return Config{HTTPAddr: ":0", TemporalAddress: "127.0.0.1:7233", DatabaseURL: "worker.db", Communities: []string{"demo"}, KafkaBrokers: []string{"127.0.0.1:9092"},
 		MembersURL: "http://members", CommunicationsURL: "http://communications", EventsURL: "http://events", PartnersURL: "http://partners",
 		Auth: auth.TokenConfig{Issuer: "http://issuer", Audience: "kinship"}}
 }
@@ -188,14 +248,15 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	if err := validConfig().Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
-	bad := onboarding.Definition{Steps: []onboarding.Step{{Type: "dance"}}}
+	bad := onboarding.Graph{Steps: []onboarding.Node{{ID: "a", Kind: "dance"}}}
 	err := Config{Communities: []string{"Demo!"}, MembersURL: "ftp://x", OnboardingReminderAfter: -time.Second, StartConcurrency: -1,
 		Journeys: map[string]Journeys{"elsewhere": {Onboarding: &bad}}}.Validate()
 	if err == nil {
 		t.Fatal("empty config accepted")
 	}
-	for _, want := range []string{"http address", "temporal address", "community \"Demo!\"", "kafka brokers", "members url", "communications url",
-		"events url", "partners url", "auth issuer", "negative", "start concurrency", `journeys for "elsewhere", which is not served`, "onboarding steps[0].type"} {
+	for _, want := range []string{"http address", "temporal address", "database url", "community \"Demo!\"", "kafka brokers", "members url",
+		"communications url", "events url", "partners url", "auth issuer", "negative", "start concurrency",
+		`journeys for "elsewhere", which is not served`, "onboarding steps[a].kind"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
@@ -203,16 +264,19 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	// Event lifecycles need the events API whatever the journeys are.
 	noSuggest := validConfig()
 	noSuggest.EventsURL = ""
-	noSuggest.Journeys = map[string]Journeys{"*": {Onboarding: &onboarding.Definition{Steps: []onboarding.Step{{Type: onboarding.StepWelcome}}}}}
 	if err := noSuggest.Validate(); err == nil || !strings.Contains(err.Error(), "events url") {
 		t.Errorf("a worker without the events url: %v, want it refused", err)
 	}
 }
 
-func TestJourneysFile(t *testing.T) {
+// TestJourneysFileSeedsTheCommunities reads a journeys file of both
+// onboarding formats and seeds a store with it: the communities named get
+// their seeds, the others the "*" entry or the defaults.
+func TestJourneysFileSeedsTheCommunities(t *testing.T) {
 	raw := `{
 	  "demo": {"onboarding": {"steps": [{"type": "welcome"}, {"type": "complete-profile", "reminders": ["24h"], "wait": "72h"}]},
 	           "ambassador": {"reviewers": ["org1"], "tiers": ["seed", "tree"], "capacity": [2, 4]}},
+	  "green": {"onboarding": {"steps": [{"id": "hi", "kind": "send", "template": "green-hello"}, {"id": "bye", "kind": "end"}]}},
 	  "*": {"ambassador": {"approvals": 1}}
 	}`
 	journeys, err := ParseJourneys(strings.NewReader(raw))
@@ -220,41 +284,54 @@ func TestJourneysFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := validConfig()
-	cfg.Communities = []string{"demo", "other"}
+	cfg.Communities = []string{"demo", "green", "other"}
 	cfg.Journeys = journeys
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	c := newCatalogue(cfg)
-	if d := c.Onboarding("demo"); len(d.Steps) != 2 || d.Steps[1].Wait.Std() != 72*time.Hour {
-		t.Errorf("demo onboarding %+v", d)
+	store := testStore(t, cfg)
+	ctx := context.Background()
+	onboardingOf := func(community string) onboarding.Graph {
+		g, v, err := store.CurrentOnboarding(ctx, community)
+		if err != nil || v != 1 {
+			t.Fatalf("%s: version %d, %v", community, v, err)
+		}
+		return g
 	}
-	if p := c.Programme("demo"); p.Tiers[1] != "tree" || p.CheckIns != 12 || p.Reviewers[0] != "org1" {
+	if ids := onboardingOf("demo").IDs(); !slices.Equal(ids, []string{"welcome", "complete-profile", "complete-profile-reminder-1", "complete-profile-2", "onboarded"}) {
+		t.Errorf("demo onboarding %v", ids)
+	}
+	if ids := onboardingOf("green").IDs(); !slices.Equal(ids, []string{"hi", "bye"}) {
+		t.Errorf("green onboarding %v", ids)
+	}
+	if g := onboardingOf("other"); g.Document() != onboarding.DefaultGraph().Document() {
+		t.Errorf("other takes the default journey: %v", g.IDs())
+	}
+	if p, _, _ := store.CurrentProgramme(ctx, "demo"); p.Tiers[1] != "tree" || p.CheckIns != 12 || p.Reviewers[0] != "org1" {
 		t.Errorf("demo programme %+v: named fields replaced, others default", p)
 	}
-	if d := c.Onboarding("other"); len(d.Steps) != 5 {
-		t.Errorf("other falls back to the default journey: %+v", d)
-	}
-	if p := c.Programme("other"); p.Approvals != 1 || len(p.Tiers) != 3 {
+	if p, _, _ := store.CurrentProgramme(ctx, "other"); p.Approvals != 1 || len(p.Tiers) != 3 {
 		t.Errorf("other takes the * programme: %+v", p)
 	}
 
-	tuned := newCatalogue(Config{OnboardingReminderAfter: time.Minute, OnboardingGiveUpAfter: time.Hour}).Onboarding("any")
-	if tuned.Steps[1].Reminders[0].Std() != time.Minute || tuned.Steps[1].Wait.Std() != time.Hour {
-		t.Errorf("the reminder flags tune the default journey: %+v", tuned.Steps[1])
+	tuned := testStore(t, Config{OnboardingReminderAfter: time.Minute, OnboardingGiveUpAfter: time.Hour})
+	g, _, _ := tuned.CurrentOnboarding(ctx, "demo")
+	if first := g.Steps[g.Index()["complete-profile"]]; first.Timeout.Std() != time.Minute {
+		t.Errorf("the reminder flags seed the default journey: first wait %v", first.Timeout.Std())
 	}
 
-	for _, bad := range []string{`{"demo": {"onboarding": {"steps": [{"type": "welcome", "colour": "red"}]}}}`, `{"demo": {"ambassador": {"tier": "x"}}}`, `[1]`} {
+	for _, bad := range []string{`{"demo": {"onboarding": {"steps": [{"type": "welcome", "colour": "red"}]}}}`, `{"demo": {"ambassador": {"tier": "x"}}}`,
+		`[1]`, `{"demo": {"onboarding": {"steps": [{"type": "dance"}]}}}`} {
 		if _, err := ParseJourneys(strings.NewReader(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
 	}
-	unknown, err := ParseJourneys(strings.NewReader(`{"demo": {"onboarding": {"steps": [{"type": "dance"}]}}}`))
+	unknown, err := ParseJourneys(strings.NewReader(`{"demo": {"onboarding": {"steps": [{"id": "a", "kind": "dance"}]}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Journeys = unknown
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `journeys demo onboarding steps[0].type: "dance" is not a step type`) {
-		t.Errorf("an unknown step type: %v", err)
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `journeys demo onboarding steps[a].kind: "dance" is not a step kind`) {
+		t.Errorf("an unknown step kind: %v", err)
 	}
 }

@@ -18,11 +18,15 @@ import (
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
+	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/service"
+	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/internal/validate"
+	"github.com/kinshiphq/kinship/workflows/definitions"
 	"github.com/kinshiphq/kinship/workflows/digest"
 	"github.com/kinshiphq/kinship/workflows/eventlifecycle"
 )
@@ -32,6 +36,11 @@ type Config struct {
 	// HTTPAddr serves the journeys API, /healthz and /readyz, such as
 	// ":8083".
 	HTTPAddr string
+	// DatabaseURL is the worker's own database (a postgres:// URL or an
+	// SQLite file): every version of the communities' journey definitions
+	// and ambassador programmes, and the audit log of what organisers
+	// change and steer.
+	DatabaseURL string
 	// TemporalAddress is the Temporal frontend, such as "temporal:7233".
 	TemporalAddress string
 	// TemporalTLS, when set, secures the connection to Temporal; a client
@@ -50,6 +59,9 @@ type Config struct {
 	EventsURL string
 	// PartnersURL is the partners API, which erasures reach.
 	PartnersURL string
+	// InsightsURL is the insights API, which subject-access exports read
+	// a member's data from; empty leaves it out of the archive.
+	InsightsURL string
 	// EventLifecycle tunes event reminders, feedback requests and no-show
 	// marking; zero means the defaults.
 	EventLifecycle eventlifecycle.Settings
@@ -59,12 +71,15 @@ type Config struct {
 	// Auth says which bearer tokens the journeys API trusts; API keys are
 	// verified with the members service.
 	Auth auth.TokenConfig
-	// Journeys define communities' journeys, by community slug or "*";
-	// what is missing takes the defaults (see ParseJourneys).
+	// Journeys seed communities' journey definitions, by community slug
+	// or "*" (see ParseJourneys): a seed that changed since the last start
+	// becomes the community's current version; organisers' own versions
+	// stand otherwise.
 	Journeys map[string]Journeys
-	// OnboardingReminderAfter and OnboardingGiveUpAfter tune the default
-	// onboarding journey: its first profile reminder (the second follows
-	// at 2.5 times it) and how long it waits for the profile.
+	// OnboardingReminderAfter and OnboardingGiveUpAfter seed the default
+	// onboarding journey of communities the journeys do not name: its
+	// first profile reminder (the second follows at 2.5 times it) and how
+	// long it waits for the profile.
 	OnboardingReminderAfter time.Duration
 	OnboardingGiveUpAfter   time.Duration
 	// OnboardImported starts journeys for members who arrived in an
@@ -85,6 +100,9 @@ func (c Config) Validate() error {
 	if c.TemporalAddress == "" {
 		errs = append(errs, errors.New("worker: temporal address is empty"))
 	}
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("worker: database url is empty"))
+	}
 	if len(c.Communities) == 0 {
 		errs = append(errs, errors.New("worker: no communities"))
 	}
@@ -100,6 +118,11 @@ func (c Config) Validate() error {
 		{"events url", c.EventsURL}, {"partners url", c.PartnersURL}}
 	for _, u := range urls {
 		if err := service.CheckHTTPURL("worker", u.name, u.raw); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.InsightsURL != "" {
+		if err := service.CheckHTTPURL("worker", "insights url", c.InsightsURL); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -142,6 +165,25 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return errors.New("worker: no workload credentials")
 	}
 	logger := deps.Logger.With("component", "worker")
+	database, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	defer database.Close()
+	// The worker's metrics, Temporal's SDK's included, are served on its
+	// HTTP port and pushed with the process's telemetry.
+	meter := telemetry.MeterProviderOf(deps.Tracer)
+	if err := database.Instrument(meter, "worker"); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	if err := db.Migrate(ctx, database, logger, audit.Migrations(), definitions.Migrations()); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	auditLog := audit.New(database)
+	store := definitions.New(database, auditLog)
+	if err := seed(ctx, store, cfg); err != nil {
+		return err
+	}
 	clients, err := dialNamespaces(ctx, cfg, deps.Tracer, logger)
 	if err != nil {
 		return err
@@ -151,20 +193,24 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			c.Close()
 		}
 	}()
+	journeys, err := observeJourneys(meter, clients, logger)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = journeys.Unregister() }()
 	for _, community := range cfg.Communities {
 		if err := digest.EnsureSchedules(ctx, clients[community], community, cfg.Digest); err != nil {
 			return fmt.Errorf("worker: %w", err)
 		}
 	}
 	svc := newServiceClients(cfg, deps)
-	workers, err := startWorkers(cfg, clients, svc)
+	workers, err := startWorkers(cfg, clients, svc, store)
 	if err != nil {
 		return err
 	}
 	defer stopAll(workers)
 
-	defs := newCatalogue(cfg)
-	trig, err := newTrigger(cfg, clients, defs, deps.Tracer, logger)
+	trig, err := newTrigger(cfg, clients, store, deps.Tracer, logger)
 	if err != nil {
 		return err
 	}
@@ -172,13 +218,17 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	srv := serve.New(serve.Options{Logger: logger, ShutdownTimeout: cfg.ShutdownTimeout, Checks: map[string]serve.Check{
+	srv := serve.New(serve.Options{Logger: logger, ShutdownTimeout: cfg.ShutdownTimeout, Meter: meter, Checks: map[string]serve.Check{
 		"temporal": func(ctx context.Context) error {
 			_, err := clients[cfg.Communities[0]].CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		},
+		"database": func(ctx context.Context) error { return database.PingContext(ctx) },
 	}})
-	if err := mountJourneysAPI(srv, cfg, clients, svc, defs, deps, logger); err != nil {
+	if err := mountJourneysAPI(srv, cfg, clients, svc, store, auditLog, deps, logger); err != nil {
+		return err
+	}
+	if err := mountSubjectAccess(srv, cfg, clients, svc, auditLog, deps, logger); err != nil {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)

@@ -8,11 +8,13 @@ import (
 
 	"connectrpc.com/connect"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/workflows/internal/templates"
 )
 
 // Error types that end an activity without retrying.
@@ -36,6 +38,17 @@ type Activities struct {
 	Engagement     membersv1connect.EngagementServiceClient
 	Communications communicationsv1connect.CommunicationsServiceClient
 	Announcements  communicationsv1connect.AnnouncementsServiceClient
+	// Templates makes sure of the programme's templates before they are
+	// sent; nil sends without asking (the templates exist).
+	Templates *templates.Ensurer
+	// Programmes answers the community's current programme, which a
+	// renewed cycle takes.
+	Programmes ProgrammeSource
+}
+
+// ProgrammeSource gives a community's current programme and its version.
+type ProgrammeSource interface {
+	CurrentProgramme(ctx context.Context, community string) (Programme, int, error)
 }
 
 // EligibilityInput asks whether a member meets the criteria.
@@ -162,4 +175,31 @@ func classify(err error, notFoundType string) error {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidRequest, err)
 	}
 	return err
+}
+
+// RecordTaskCompleted records a completed training task as a
+// completed_task activity, with the task's name as a property; the
+// candidacy and task are its source event, so it counts once.
+func (a *Activities) RecordTaskCompleted(ctx context.Context, in TaskActivityInput) error {
+	_, err := a.Engagement.RecordActivity(ctx, connect.NewRequest(&membersv1.RecordActivityRequest{
+		Community: in.Community, MemberId: in.MemberID, Type: ActivityCompletedTask,
+		OccurredAt: timestamppb.New(in.At), SourceEventId: in.SourceEventID, Properties: map[string]string{"task": in.Task},
+	}))
+	if err != nil {
+		return classifyMember(fmt.Errorf("record completed task %s: %w", in.Task, err))
+	}
+	return nil
+}
+
+// ReadProgramme reads the community's current programme; none (Version
+// 0) when the worker keeps no programmes.
+func (a *Activities) ReadProgramme(ctx context.Context, community string) (CurrentProgramme, error) {
+	if a.Programmes == nil {
+		return CurrentProgramme{}, nil
+	}
+	p, v, err := a.Programmes.CurrentProgramme(ctx, community)
+	if err != nil {
+		return CurrentProgramme{}, fmt.Errorf("read the current programme: %w", err)
+	}
+	return CurrentProgramme{Programme: p, Version: v}, nil
 }

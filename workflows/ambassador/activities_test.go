@@ -14,6 +14,8 @@ import (
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/internal/validate"
+	commsdomain "github.com/kinshiphq/kinship/services/communications/domain"
+	"github.com/kinshiphq/kinship/workflows/internal/templates"
 )
 
 func runActivity(t *testing.T, a *Activities, fn, in, out any) error {
@@ -39,12 +41,12 @@ func TestEligibilityChecksLevelActivityStatusAndRole(t *testing.T) {
 		eng     *fakeEngagement
 		want    []string // reasons, by a word each holds
 	}{
-		{"eligible", &fakeMembers{}, &fakeEngagement{level: "Contributor", recent: []*membersv1.Activity{activity("rsvp", week)}}, nil},
-		{"level too low", &fakeMembers{}, &fakeEngagement{level: "Observer", recent: []*membersv1.Activity{activity("rsvp", week)}}, []string{"below"}},
-		{"not active lately", &fakeMembers{}, &fakeEngagement{level: "Core", recent: []*membersv1.Activity{activity("rsvp", 10*week)}}, []string{"activities in the last"}},
+		{"eligible", &fakeMembers{}, &fakeEngagement{level: "Contributor", recent: []*membersv1.Activity{activityOf("rsvp", week)}}, nil},
+		{"level too low", &fakeMembers{}, &fakeEngagement{level: "Observer", recent: []*membersv1.Activity{activityOf("rsvp", week)}}, []string{"below"}},
+		{"not active lately", &fakeMembers{}, &fakeEngagement{level: "Core", recent: []*membersv1.Activity{activityOf("rsvp", 10*week)}}, []string{"activities in the last"}},
 		{"left", &fakeMembers{statuses: map[string]membersv1.MemberStatus{"m1": membersv1.MemberStatus_MEMBER_STATUS_LEFT}},
-			&fakeEngagement{level: "Core", recent: []*membersv1.Activity{activity("rsvp", week)}}, []string{"not active"}},
-		{"an ambassador already", &fakeMembers{ambassy: true}, &fakeEngagement{level: "Core", recent: []*membersv1.Activity{activity("rsvp", week)}}, []string{"already"}},
+			&fakeEngagement{level: "Core", recent: []*membersv1.Activity{activityOf("rsvp", week)}}, []string{"not active"}},
+		{"an ambassador already", &fakeMembers{ambassy: true}, &fakeEngagement{level: "Core", recent: []*membersv1.Activity{activityOf("rsvp", week)}}, []string{"already"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,7 +67,7 @@ func TestEligibilityChecksLevelActivityStatusAndRole(t *testing.T) {
 	}
 	unknown := criteria
 	unknown.MinLevel = "Legend"
-	a := &Activities{Members: &fakeMembers{}, Engagement: &fakeEngagement{level: "Core", recent: []*membersv1.Activity{activity("rsvp", week)}}}
+	a := &Activities{Members: &fakeMembers{}, Engagement: &fakeEngagement{level: "Core", recent: []*membersv1.Activity{activityOf("rsvp", week)}}}
 	var e Eligibility
 	if err := runActivity(t, a, a.CheckEligibility, EligibilityInput{Community: "demo", MemberID: "m1", Criteria: unknown}, &e); err != nil || e.Eligible {
 		t.Errorf("an unknown level in the criteria: %+v, %v", e, err)
@@ -84,7 +86,7 @@ func isNonRetryable(err error, typ string) bool {
 func TestQuotasCountActivitiesOfThePeriod(t *testing.T) {
 	since := time.Now().Add(-30 * 24 * time.Hour)
 	eng := &fakeEngagement{recent: []*membersv1.Activity{
-		activity("hosted_event", 24*time.Hour), activity("hosted_event", 40*24*time.Hour), activity("referred_member", time.Hour), activity("referred_member", 2*time.Hour),
+		activityOf("hosted_event", 24*time.Hour), activityOf("hosted_event", 40*24*time.Hour), activityOf("referred_member", time.Hour), activityOf("referred_member", 2*time.Hour),
 	}}
 	a := &Activities{Engagement: eng}
 	var got []QuotaProgress
@@ -130,18 +132,30 @@ func TestNotifySendsEachRecipientOnceAndSkipsTheGone(t *testing.T) {
 		t.Errorf("keys %v", got)
 	}
 	first := comms.sent[0]
-	if first.GetToEmail() != "org1@example.org" || !strings.Contains(first.GetTextBody(), "Name of cand was nominated") || !strings.Contains(first.GetTextBody(), "Hi Name of org1") {
+	if first.GetToEmail() != "org1@example.org" || first.GetTemplate() != "ambassador-review-request" ||
+		first.GetVariables()["candidate_name"] != "Name of cand" || first.GetVariables()["candidate_id"] != "cand" || first.GetTextBody() != "" {
 		t.Errorf("sent %v", first)
 	}
 
-	// Every kind has words; an unknown kind is refused.
-	for _, kind := range []string{MessageReviewRequest, MessageReviewEscalation, MessageDeclined, MessageTrainingStarted, MessageTaskReminder,
-		MessageTaskOverdue, MessageActivated, MessageCheckIn, MessageTierChanged, MessageRenewed, MessageThankYou} {
+	// Every kind has its template, made with its default text once; an
+	// unknown kind is refused.
+	tpl := &fakeTemplates{}
+	a.Templates = templates.NewEnsurer(tpl, time.Hour)
+	for _, kind := range Kinds() {
 		m := Message{Community: "demo", To: []string{"cand"}, About: "cand", WorkflowID: "w", Kind: kind, Key: kind,
-			Tasks: []string{"code-of-conduct"}, Tier: "silver", Quotas: []QuotaProgress{{Activity: "hosted_event", Target: 1}}}
-		if err := runActivity(t, a, a.Notify, m, nil); err != nil {
-			t.Errorf("%s: %v", kind, err)
+			Tasks: []string{"code-of-conduct", "handbook"}, Tier: "silver", Quotas: []QuotaProgress{{Activity: "hosted_event", Target: 1}}}
+		for range 2 {
+			if err := runActivity(t, a, a.Notify, m, nil); err != nil {
+				t.Errorf("%s: %v", kind, err)
+			}
 		}
+	}
+	if len(tpl.saved) != len(Kinds()) {
+		t.Errorf("made templates %v, want each kind's once", tpl.saved)
+	}
+	last := comms.sent[len(comms.sent)-1].GetVariables()
+	if last["tasks"] != "- code-of-conduct\n- handbook\n" || last["quotas"] != "- hosted event: 0 of 1\n" || last["tier"] != "silver" {
+		t.Errorf("variables %v", last)
 	}
 	if err := runActivity(t, a, a.Notify, Message{Community: "demo", To: []string{"cand"}, About: "cand", Kind: "sonnet"}, nil); err == nil {
 		t.Error("an unknown kind was sent")
@@ -149,6 +163,37 @@ func TestNotifySendsEachRecipientOnceAndSkipsTheGone(t *testing.T) {
 	bounced := &Activities{Members: &fakeMembers{}, Communications: &fakeComms{status: communicationsv1.MessageStatus_MESSAGE_STATUS_FAILED}}
 	if err := runActivity(t, bounced, bounced.Notify, Message{Community: "demo", To: []string{"cand"}, About: "cand", WorkflowID: "w", Kind: MessageActivated, Key: "k"}, &res); err != nil || len(res.Undelivered) != 1 {
 		t.Errorf("refused mail: %+v, %v", res, err)
+	}
+}
+
+// TestDefaultTemplatesAreValidTemplates saves every default text through
+// the communications service's own rules.
+func TestDefaultTemplatesAreValidTemplates(t *testing.T) {
+	for _, kind := range Kinds() {
+		d, ok := DefaultTemplate(kind)
+		if !ok {
+			t.Fatalf("%s has no default text", kind)
+		}
+		if _, err := commsdomain.NewTemplate("demo", d.Name, []commsdomain.Variant{{Subject: d.Subject, Text: d.TextBody}}, time.Now()); err != nil {
+			t.Errorf("%s: %v", kind, err)
+		}
+	}
+}
+
+func TestCompletedTasksAreRecordedOnceAsActivities(t *testing.T) {
+	eng := &fakeEngagement{}
+	a := &Activities{Engagement: eng}
+	in := TaskActivityInput{Community: "demo", MemberID: "cand", Task: "code-of-conduct", SourceEventID: "ambassador/demo/cand/run/task/code-of-conduct", At: time.Now()}
+	if err := runActivity(t, a, a.RecordTaskCompleted, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := eng.recorded[0]
+	if got.GetType() != ActivityCompletedTask || got.GetSourceEventId() != in.SourceEventID || got.GetProperties()["task"] != "code-of-conduct" {
+		t.Errorf("recorded %v", got)
+	}
+	eng.err = connect.NewError(connect.CodeInvalidArgument, errors.New("type: is not an activity type of the community"))
+	if err := runActivity(t, a, a.RecordTaskCompleted, in, nil); !isNonRetryable(err, ErrTypeInvalidRequest) {
+		t.Errorf("a refused activity: %v", err)
 	}
 }
 

@@ -65,19 +65,33 @@ func (f *fakeMembers) assigned() []string {
 	return append([]string(nil), f.roles...)
 }
 
-// fakeEngagement reports a level and recent activities.
+// fakeEngagement reports a level and recent activities, and records the
+// activities recorded.
 type fakeEngagement struct {
 	membersv1connect.EngagementServiceClient
 	level  string
 	recent []*membersv1.Activity
 	// active, when set, reports one activity of each type just now.
-	active []string
+	active   []string
+	mu       sync.Mutex
+	recorded []*membersv1.RecordActivityRequest
+	err      error
+}
+
+func (f *fakeEngagement) RecordActivity(_ context.Context, req *connect.Request[membersv1.RecordActivityRequest]) (*connect.Response[membersv1.RecordActivityResponse], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	f.recorded = append(f.recorded, req.Msg)
+	return connect.NewResponse(&membersv1.RecordActivityResponse{Recorded: true}), nil
 }
 
 func (f *fakeEngagement) GetEngagement(context.Context, *connect.Request[membersv1.GetEngagementRequest]) (*connect.Response[membersv1.GetEngagementResponse], error) {
 	recent := f.recent
 	for _, typ := range f.active {
-		recent = append(recent, activity(typ, 0))
+		recent = append(recent, activityOf(typ, 0))
 	}
 	return connect.NewResponse(&membersv1.GetEngagementResponse{Level: f.level, Recent: recent}), nil
 }
@@ -88,7 +102,7 @@ func (f *fakeEngagement) GetCommunitySettings(context.Context, *connect.Request[
 	}}}), nil
 }
 
-func activity(typ string, ago time.Duration) *membersv1.Activity {
+func activityOf(typ string, ago time.Duration) *membersv1.Activity {
 	return &membersv1.Activity{Type: typ, OccurredAt: timestamppb.New(time.Now().Add(-ago))}
 }
 
@@ -135,4 +149,30 @@ func (f *fakeAnnouncements) CreateAnnouncement(_ context.Context, req *connect.R
 		return nil, f.err
 	}
 	return connect.NewResponse(&communicationsv1.CreateAnnouncementResponse{}), nil
+}
+
+// fakeTemplates holds no template until one is saved; it records what was
+// saved.
+type fakeTemplates struct {
+	communicationsv1connect.TemplatesServiceClient
+	mu    sync.Mutex
+	saved []string
+}
+
+func (f *fakeTemplates) GetTemplate(_ context.Context, req *connect.Request[communicationsv1.GetTemplateRequest]) (*connect.Response[communicationsv1.GetTemplateResponse], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.saved {
+		if s == req.Msg.GetName() {
+			return connect.NewResponse(&communicationsv1.GetTemplateResponse{Template: &communicationsv1.Template{Name: s}}), nil
+		}
+	}
+	return nil, connect.NewError(connect.CodeNotFound, errors.New("template not found"))
+}
+
+func (f *fakeTemplates) SaveTemplate(_ context.Context, req *connect.Request[communicationsv1.SaveTemplateRequest]) (*connect.Response[communicationsv1.SaveTemplateResponse], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.saved = append(f.saved, req.Msg.GetName())
+	return connect.NewResponse(&communicationsv1.SaveTemplateResponse{}), nil
 }

@@ -24,6 +24,10 @@ const (
 	SignalOffboard = "offboard"
 	// SignalReleaseBuddy carries a BuddyRequest: the member's journey ended.
 	SignalReleaseBuddy = "release-buddy"
+	// SignalActivityRecorded carries an ActivityCounted: the trigger sends
+	// it for activities of the types the community's quotas count, so a
+	// review counts every one of them, however busy the ledger.
+	SignalActivityRecorded = "activity-recorded"
 )
 
 // UpdateReserveBuddy asks an active ambassador to buddy a member; it

@@ -35,8 +35,11 @@ func shortProgramme() Programme {
 func TestProgrammeOnARealServer(t *testing.T) {
 	srv := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(client.Options{Logger: replaytest.Logger()}))
 	members, comms := &fakeMembers{}, &fakeComms{}
-	acts := &Activities{Members: members, Communications: comms, Announcements: &fakeAnnouncements{},
-		Engagement: &fakeEngagement{level: "Contributor", active: []string{"hosted_event", "referred_member"}}}
+	changed := shortProgramme()
+	changed.Tiers, changed.Capacity = []string{"bronze", "silver", "gold", "platinum"}, []int{3, 5, 8, 13}
+	eng := &fakeEngagement{level: "Contributor", active: []string{"hosted_event", "referred_member"}}
+	acts := &Activities{Members: members, Communications: comms, Announcements: &fakeAnnouncements{}, Engagement: eng,
+		Programmes: fixedProgramme{changed, 2}}
 	srv.NewWorker(TaskQueue, func(r worker.Registry) { Register(r, acts) })
 	c := srv.GetDefaultClient()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -79,13 +82,16 @@ func TestProgrammeOnARealServer(t *testing.T) {
 	if got := members.assigned(); !slices.Equal(got, []string{"ambassador:bronze", "ambassador:silver", "ambassador:gold"}) {
 		t.Errorf("roles %v", got)
 	}
-	replaytest.Keep(t, Workflow, registerOptions(), first, "testdata/ambassador-activated-renewed.json", *record)
+	if len(eng.recorded) != 1 || eng.recorded[0].GetType() != ActivityCompletedTask {
+		t.Errorf("recorded %v, want the training task as completed_task", eng.recorded)
+	}
+	replaytest.Keep(t, Workflow, registerOptions(), first, "testdata/ambassador-v2-activated-renewed.json", *record)
 
 	// The next cycle keeps the tier and the buddy; offboarding ends it.
 	replaytest.WaitFor(t, ctx, "the second cycle", func() bool {
 		v, err := c.QueryWorkflow(ctx, id, "", QueryState)
 		var s State
-		return err == nil && v.Get(&s) == nil && s.Cycle == 1 && s.Tier == "gold" && slices.Equal(s.Buddies, []string{"newbie"})
+		return err == nil && v.Get(&s) == nil && s.Cycle == 1 && s.Tier == "gold" && slices.Equal(s.Buddies, []string{"newbie"}) && s.ProgrammeVersion == 2
 	})
 	if err := book.Release(ctx, "demo", "cand", "newbie"); err != nil {
 		t.Fatal(err)
@@ -97,11 +103,23 @@ func TestProgrammeOnARealServer(t *testing.T) {
 	if err := next.Get(ctx, &res); err != nil || res.Outcome != OutcomeOffboarded {
 		t.Fatalf("second cycle = %+v, %v", res, err)
 	}
-	replaytest.Keep(t, Workflow, registerOptions(), replaytest.History(t, c, id, next.GetRunID()), "testdata/ambassador-renewed-offboarded.json", *record)
+	replaytest.Keep(t, Workflow, registerOptions(), replaytest.History(t, c, id, next.GetRunID()), "testdata/ambassador-v2-renewed-offboarded.json", *record)
 }
 
 // TestReplayRecordedHistories replays every recorded history, so a change
 // that would break running candidacies fails here.
 func TestReplayRecordedHistories(t *testing.T) {
-	replaytest.ReplayAll(t, Workflow, registerOptions(), 2, "go test -run OnARealServer -args -record")
+	// Candidacies recorded before completed tasks were recorded and
+	// renewals took the current programme (ambassador-*), and after (v2).
+	replaytest.ReplayAll(t, Workflow, registerOptions(), 5, "go test -run OnARealServer -args -record")
+}
+
+// fixedProgramme is a community whose current programme is p, version v.
+type fixedProgramme struct {
+	p Programme
+	v int
+}
+
+func (f fixedProgramme) CurrentProgramme(context.Context, string) (Programme, int, error) {
+	return f.p, f.v, nil
 }

@@ -88,6 +88,11 @@ func (c *candidate) channels() []signalChannel {
 				c.note(EventNote, "offboarding requested")
 			}
 		}},
+		{workflow.GetSignalChannel(c.ctx, SignalActivityRecorded), func(ctx workflow.Context, r workflow.ReceiveChannel) {
+			var a ActivityCounted
+			r.Receive(ctx, &a)
+			c.onActivity(a)
+		}},
 		{workflow.GetSignalChannel(c.ctx, SignalReleaseBuddy), func(ctx workflow.Context, r workflow.ReceiveChannel) {
 			var req BuddyRequest
 			r.Receive(ctx, &req)
@@ -142,4 +147,37 @@ func (c *candidate) onTaskDone(t TaskDone) {
 		}
 	}
 	c.note(EventNote, "task "+t.Task+" is not an open training task")
+}
+
+// maxCounted bounds the activities of one type a period keeps ids of.
+const maxCounted = 100
+
+// onActivity counts an activity towards the quotas of the period it
+// happened in: once (a redelivered event names the same activity), only
+// in the active stage and only for the types the quotas count.
+func (c *candidate) onActivity(a ActivityCounted) {
+	if c.state.Stage != StageActive || a.ID == "" || a.OccurredAt.Before(c.periodStart) {
+		return
+	}
+	if !slices.ContainsFunc(c.p.Quotas, func(q Quota) bool { return q.Activity == a.Type }) {
+		return
+	}
+	ids := c.counted[a.Type]
+	if slices.Contains(ids, a.ID) || len(ids) >= maxCounted {
+		return
+	}
+	c.counted[a.Type] = append(ids, a.ID)
+}
+
+// tally raises what the ledger's recent activities show to the
+// activities reported in the period, which a busy ledger's most recent
+// 20 may no longer hold.
+func (c *candidate) tally(progress []QuotaProgress) []QuotaProgress {
+	out := slices.Clone(progress)
+	for i := range out {
+		if n := len(c.counted[out[i].Activity]); n > out[i].Count {
+			out[i].Count = n
+		}
+	}
+	return out
 }

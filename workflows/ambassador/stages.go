@@ -122,13 +122,18 @@ func (c *candidate) train() (string, error) {
 		return "", nil
 	}
 	c.enter(StageTraining)
+	record := workflow.GetVersion(c.ctx, changeRecordTasks, workflow.DefaultVersion, 1) == 1
 	start := workflow.Now(c.ctx)
 	var names []string
 	expire := start
 	for _, t := range c.p.Training {
 		due := start.Add(t.Due.Std())
 		done := slices.Contains(c.doneEarly, t.Name)
-		c.state.Tasks = append(c.state.Tasks, TaskState{Name: t.Name, Due: due, Reminded: c.p.RemindBefore == 0, Done: done})
+		task := TaskState{Name: t.Name, Due: due, Reminded: c.p.RemindBefore == 0, Done: done}
+		if done {
+			task.DoneAt = start // done before training began: it counts from now
+		}
+		c.state.Tasks = append(c.state.Tasks, task)
 		names = append(names, t.Name)
 		if due.After(expire) {
 			expire = due
@@ -139,6 +144,11 @@ func (c *candidate) train() (string, error) {
 		return "", err
 	}
 	for !c.trained() {
+		if record {
+			if err := c.recordTasks(); err != nil {
+				return "", err
+			}
+		}
 		next := expire
 		for _, t := range c.state.Tasks {
 			if t.Done {
@@ -169,6 +179,11 @@ func (c *candidate) train() (string, error) {
 		}
 	}
 	c.state.NextDeadline = time.Time{}
+	if record {
+		if err := c.recordTasks(); err != nil {
+			return "", err
+		}
+	}
 	return "", nil
 }
 
@@ -239,7 +254,7 @@ func (c *candidate) activate() (string, error) {
 func (c *candidate) activeCycle() (Result, error) {
 	c.enter(StageActive)
 	cycleStart := workflow.Now(c.ctx)
-	periodStart := cycleStart
+	c.periodStart, c.counted = cycleStart, map[string][]string{}
 	reviews := 0
 	c.state.CheckIns, c.state.FailedReviews = 0, 0
 	for n := 1; n <= c.p.CheckIns; n++ {
@@ -251,7 +266,7 @@ func (c *candidate) activeCycle() (Result, error) {
 		if c.offboard {
 			return c.result(c.offboardNow(OutcomeOffboarded))
 		}
-		if err := c.checkIn(n, periodStart); err != nil {
+		if err := c.checkIn(n, c.periodStart); err != nil {
 			return c.stop(err)
 		}
 		if n%c.p.ReviewEvery == 0 {
@@ -259,7 +274,7 @@ func (c *candidate) activeCycle() (Result, error) {
 			if err := c.tierReview(n); err != nil {
 				return c.stop(err)
 			}
-			periodStart = workflow.Now(c.ctx)
+			c.periodStart, c.counted = workflow.Now(c.ctx), map[string][]string{}
 		}
 	}
 	if reviews > 0 && c.state.FailedReviews == reviews {
@@ -277,6 +292,11 @@ func (c *candidate) activeCycle() (Result, error) {
 	}
 	next := c.in
 	next.Renewal = &Renewal{Cycle: c.state.Cycle + 1, Tier: c.state.Tier, Buddies: c.state.Buddies, ActivatedAt: c.state.ActivatedAt, Nomination: c.state.Nomination}
+	if workflow.GetVersion(c.ctx, changeProgrammeAtRenewal, workflow.DefaultVersion, 1) == 1 {
+		if err := c.takeCurrentProgramme(&next); err != nil {
+			return c.stop(err)
+		}
+	}
 	c.logger.Info("ambassadorship renewed", "member_id", c.in.MemberID, "cycle", next.Renewal.Cycle)
 	return Result{}, workflow.NewContinueAsNewError(c.ctx, WorkflowName, next)
 }
@@ -299,6 +319,7 @@ func (c *candidate) checkIn(n int, since time.Time) error {
 	}).Get(c.ctx, &progress); err != nil {
 		return err
 	}
+	progress = c.tally(progress)
 	c.state.Quotas, c.state.CheckIns, c.state.LastCheckIn = progress, n, workflow.Now(c.ctx)
 	c.note(EventCheckIn, fmt.Sprint(n))
 	return c.notify([]string{c.in.MemberID}, MessageCheckIn, fmt.Sprintf("cycle-%d-check-in-%d", c.state.Cycle, n), &Message{Quotas: progress, Tier: c.state.Tier})
@@ -389,5 +410,87 @@ func (c *candidate) notify(to []string, kind, key string, extra *Message) error 
 	if len(res.Undelivered) > 0 {
 		c.note(EventNote, kind+" not delivered to "+strings.Join(res.Undelivered, ","))
 	}
+	return nil
+}
+
+// changeRecordTasks marks candidacies whose completed training tasks are
+// recorded as completed_task activities (version 1); older histories
+// (DefaultVersion) record none.
+const changeRecordTasks = "record-completed-tasks"
+
+// changeProgrammeAtRenewal marks ambassadorships that take the
+// community's current programme when renewed (version 1); older
+// histories (DefaultVersion) keep theirs.
+const changeProgrammeAtRenewal = "programme-at-renewal"
+
+// ActivityCompletedTask is the activity a completed training task is.
+const ActivityCompletedTask = "completed_task"
+
+// TaskActivityInput records a completed training task in the member's
+// ledger.
+type TaskActivityInput struct {
+	Community string
+	MemberID  string
+	Task      string
+	// SourceEventID names the candidacy and task: it counts once.
+	SourceEventID string
+	At            time.Time
+}
+
+// recordTasks records the training tasks done since the last call as
+// completed_task activities. A community that does not count them is
+// noted, not fatal.
+func (c *candidate) recordTasks() error {
+	info := workflow.GetInfo(c.ctx)
+	run := info.FirstRunID // a candidacy nominated again has another
+	if run == "" {
+		run = info.WorkflowExecution.RunID
+	}
+	for _, t := range c.state.Tasks {
+		if !t.Done || slices.Contains(c.state.TasksRecorded, t.Name) {
+			continue
+		}
+		var a *Activities
+		err := workflow.ExecuteActivity(c.actx, a.RecordTaskCompleted, TaskActivityInput{
+			Community: c.in.Community, MemberID: c.in.MemberID, Task: t.Name,
+			SourceEventID: c.id + "/" + run + "/task/" + t.Name, At: t.DoneAt,
+		}).Get(c.ctx, nil)
+		switch {
+		case isType(err, ErrTypeInvalidRequest):
+			c.note(EventNote, "the members service did not record task "+t.Name+" as completed_task")
+		case err != nil:
+			return err
+		}
+		c.state.TasksRecorded = append(c.state.TasksRecorded, t.Name)
+	}
+	return nil
+}
+
+// CurrentProgramme is the community's current programme and its version.
+type CurrentProgramme struct {
+	Programme Programme
+	Version   int
+}
+
+// takeCurrentProgramme gives the next cycle the community's current
+// programme: changes organisers made apply from the next cycle, never to
+// one in progress. The tier is kept, or the nearest the new programme
+// has; a programme that cannot be read leaves the cycle's own.
+func (c *candidate) takeCurrentProgramme(next *Input) error {
+	var a *Activities
+	var cur CurrentProgramme
+	if err := workflow.ExecuteActivity(c.actx, a.ReadProgramme, c.in.Community).Get(c.ctx, &cur); err != nil {
+		return err
+	}
+	if cur.Version == 0 || cur.Programme.Validate() != nil || cur.Version == c.in.ProgrammeVersion {
+		return nil
+	}
+	tier := next.Renewal.Tier
+	if !slices.Contains(cur.Programme.Tiers, tier) {
+		i := min(max(slices.Index(c.p.Tiers, tier), 0), len(cur.Programme.Tiers)-1)
+		tier = cur.Programme.Tiers[i]
+	}
+	next.Programme, next.ProgrammeVersion, next.Renewal.Tier = cur.Programme, cur.Version, tier
+	c.note(EventNote, fmt.Sprintf("the next cycle runs programme version %d", cur.Version))
 	return nil
 }

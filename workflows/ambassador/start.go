@@ -13,9 +13,10 @@ import (
 // ErrInProgramme means the member is a candidate or an ambassador already.
 var ErrInProgramme = errors.New("the member is in the ambassador programme already")
 
-// Nominate starts a member's candidacy under p. A member whose earlier
-// candidacy ended may be nominated again; one in the programme may not.
-func Nominate(ctx context.Context, c client.Client, community, memberID string, n Nomination, p Programme) error {
+// Nominate starts a member's candidacy under version of the community's
+// programme, p. A member whose earlier candidacy ended may be nominated
+// again; one in the programme may not.
+func Nominate(ctx context.Context, c client.Client, community, memberID string, n Nomination, p Programme, version int) error {
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       WorkflowID(community, memberID),
 		TaskQueue:                                TaskQueue,
@@ -23,7 +24,7 @@ func Nominate(ctx context.Context, c client.Client, community, memberID string, 
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		Memo:                                     map[string]any{MemoStage: StageEligibility, MemoCycle: 0, MemoBuddies: 0},
-	}, WorkflowName, Input{Community: community, MemberID: memberID, Nomination: n, Programme: p})
+	}, WorkflowName, Input{Community: community, MemberID: memberID, Nomination: n, Programme: p, ProgrammeVersion: version})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):

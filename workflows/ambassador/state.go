@@ -59,6 +59,11 @@ type State struct {
 	FailedReviews int
 	NextDeadline  time.Time
 	History       []Entry
+	// ProgrammeVersion is the programme version this cycle runs.
+	ProgrammeVersion int `json:",omitempty"`
+	// TasksRecorded are the training tasks recorded as completed_task
+	// activities in the member's ledger.
+	TasksRecorded []string `json:",omitempty"`
 }
 
 // Review is one reviewer's decision (SignalReview).
@@ -90,6 +95,15 @@ type QuotaProgress struct {
 	Activity string
 	Target   int
 	Count    int
+}
+
+// ActivityCounted is what SignalActivityRecorded carries: an activity of
+// the member's ledger, which counts towards the quotas of the period it
+// happened in.
+type ActivityCounted struct {
+	ID         string
+	Type       string
+	OccurredAt time.Time
 }
 
 // BuddyRequest names the member a buddy place is for.

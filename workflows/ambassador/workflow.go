@@ -17,7 +17,11 @@ type Input struct {
 	MemberID   string
 	Nomination Nomination
 	Programme  Programme
-	Renewal    *Renewal `json:",omitempty"`
+	// ProgrammeVersion is the version of the community's programme that
+	// Programme is; 0 for candidacies begun before programmes were
+	// versioned.
+	ProgrammeVersion int      `json:",omitempty"`
+	Renewal          *Renewal `json:",omitempty"`
 }
 
 // Nomination says who put the candidate forward: a member id, or the
@@ -82,14 +86,18 @@ type candidate struct {
 	offboard bool
 	// doneEarly are training tasks completed before training began.
 	doneEarly []string
+	// periodStart is when the current review period began; counted are
+	// the activities reported in it (SignalActivityRecorded), by type.
+	periodStart time.Time
+	counted     map[string][]string
 }
 
 func newCandidate(ctx workflow.Context, in Input) *candidate {
 	c := &candidate{
 		ctx: ctx, actx: workflow.WithActivityOptions(ctx, activityOptions()), in: in, p: in.Programme,
-		id: workflow.GetInfo(ctx).WorkflowExecution.ID, logger: workflow.GetLogger(ctx),
+		id: workflow.GetInfo(ctx).WorkflowExecution.ID, logger: workflow.GetLogger(ctx), counted: map[string][]string{},
 	}
-	c.state = State{MemberID: in.MemberID, Stage: StageEligibility, Nomination: in.Nomination}
+	c.state = State{MemberID: in.MemberID, Stage: StageEligibility, Nomination: in.Nomination, ProgrammeVersion: in.ProgrammeVersion}
 	if r := in.Renewal; r != nil {
 		c.state.Cycle, c.state.Tier, c.state.ActivatedAt = r.Cycle, r.Tier, r.ActivatedAt
 		c.state.Buddies = slices.Clone(r.Buddies)

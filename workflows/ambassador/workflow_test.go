@@ -35,9 +35,14 @@ type progEnv struct {
 	// What the mocks answer.
 	eligible    Eligibility
 	quotas      func(n int) []QuotaProgress
+	measure     func(in QuotaInput) []QuotaProgress
 	measures    int
 	tierErr     error
 	announceErr error
+	// current is the community's programme a renewal reads.
+	current CurrentProgramme
+
+	tasksRecorded []TaskActivityInput
 }
 
 type sent struct {
@@ -85,10 +90,24 @@ func newProgEnv(t *testing.T) *progEnv {
 		pe.announce++
 		return pe.announceErr
 	}).Maybe()
+	env.OnActivity(a.RecordTaskCompleted, mock.Anything, mock.Anything).Return(func(_ context.Context, in TaskActivityInput) error {
+		pe.mu.Lock()
+		defer pe.mu.Unlock()
+		pe.tasksRecorded = append(pe.tasksRecorded, in)
+		return nil
+	}).Maybe()
+	env.OnActivity(a.ReadProgramme, mock.Anything, mock.Anything).Return(func(context.Context, string) (CurrentProgramme, error) {
+		pe.mu.Lock()
+		defer pe.mu.Unlock()
+		return pe.current, nil
+	}).Maybe()
 	env.OnActivity(a.MeasureQuotas, mock.Anything, mock.Anything).Return(func(_ context.Context, in QuotaInput) ([]QuotaProgress, error) {
 		pe.mu.Lock()
 		defer pe.mu.Unlock()
 		pe.measures++
+		if pe.measure != nil {
+			return pe.measure(in), nil
+		}
 		if pe.quotas == nil {
 			return nil, nil
 		}
@@ -561,5 +580,117 @@ func TestTrainingWithoutReminders(t *testing.T) {
 	}
 	if !slices.Contains(pe.kinds(), MessageActivated) {
 		t.Errorf("messages %v", pe.kinds())
+	}
+}
+
+// busyLedger is what the members service's recent activities show an
+// active ambassador: the last 20 are forum posts and RSVPs, so the event
+// they hosted and the member they referred are no longer among them.
+func busyLedger(in QuotaInput) []QuotaProgress {
+	var out []QuotaProgress
+	for _, q := range in.Quotas {
+		out = append(out, QuotaProgress{Activity: q.Activity, Target: q.Count})
+	}
+	return out
+}
+
+// TestAHealthyAmbassadorPassesAYearWithoutManualRecords runs a whole
+// programme year under the default programme with the test clock:
+// nomination, review, training (each completed task recorded as a
+// completed_task activity), activation, twelve monthly check-ins and four
+// reviews. Nobody records anything by hand: the ambassador hosts an event
+// each quarter and refers a member once, which the members service
+// records and the trigger reports (SignalActivityRecorded) — while their
+// busy ledger's last 20 activities show neither. Every review passes, one
+// promotes, and the year is renewed.
+func TestAHealthyAmbassadorPassesAYearWithoutManualRecords(t *testing.T) {
+	pe := newProgEnv(t)
+	pe.measure = busyLedger
+	p := DefaultProgramme() // hosted_event and referred_member each quarter, reviewed every 3 check-ins
+	pe.at(time.Hour, func() { pe.approve("org1") })
+	for i, task := range p.Training {
+		pe.at(time.Duration(i+2)*day, func() { pe.signal(SignalTaskCompleted, TaskDone{Task: task.Name}) })
+	}
+	// Training ends on day 4 with the last task: the active year starts.
+	activated := 4 * day
+	report := func(at time.Duration, id, typ string) {
+		pe.at(at, func() {
+			pe.signal(SignalActivityRecorded, ActivityCounted{ID: id, Type: typ, OccurredAt: pe.start.Add(at)})
+		})
+	}
+	for q := range 4 {
+		quarter := activated + time.Duration(q)*90*day
+		report(quarter+20*day, fmt.Sprintf("hosted-%d", q), "hosted_event")
+		report(quarter+21*day, fmt.Sprintf("hosted-%d", q), "hosted_event") // a redelivered event counts once
+		report(quarter+22*day, fmt.Sprintf("post-%d", q), "posted")         // no quota counts posts
+	}
+	report(activated+100*day, "referral-1", "referred_member")
+	var afterFirstReview State
+	pe.at(activated+91*day, func() { afterFirstReview = pe.state() })
+
+	pe.run(p, nil)
+
+	next := pe.continued()
+	if next.Renewal == nil || next.Renewal.Cycle != 1 {
+		t.Fatalf("the year was not renewed: %+v", next.Renewal)
+	}
+	if next.Renewal.Tier != "silver" || !slices.Equal(pe.tiers, []string{"bronze", "silver"}) {
+		t.Errorf("tier %q after tiers %v: the second quarter met both quotas and promotes; the others keep the tier", next.Renewal.Tier, pe.tiers)
+	}
+	if q := afterFirstReview.Quotas; len(q) != 2 || q[0].Activity != "hosted_event" || q[0].Count != 1 || q[1].Count != 0 || afterFirstReview.FailedReviews != 0 {
+		t.Errorf("after the first review: quotas %+v, failed reviews %d", q, afterFirstReview.FailedReviews)
+	}
+	if len(pe.sentOf(MessageCheckIn)) != 12 || len(pe.sentOf(MessageRenewed)) != 1 || len(pe.sentOf(MessageThankYou)) != 0 {
+		t.Errorf("messages %v", pe.kinds())
+	}
+	var recorded []string
+	for _, r := range pe.tasksRecorded {
+		recorded = append(recorded, r.Task)
+		if !strings.HasSuffix(r.SourceEventID, "/task/"+r.Task) || strings.Contains(r.SourceEventID, "//") || r.At.IsZero() {
+			t.Errorf("task recorded as %+v", r)
+		}
+	}
+	if !slices.Equal(recorded, []string{"code-of-conduct", "ambassador-handbook", "host-an-event-training"}) {
+		t.Errorf("completed_task activities for %v, want each training task once", recorded)
+	}
+}
+
+// TestAnIdleAmbassadorIsNotRenewed is the same year with nothing done:
+// every review fails and the role is taken back.
+func TestAnIdleAmbassadorIsNotRenewed(t *testing.T) {
+	pe := newProgEnv(t)
+	pe.measure = busyLedger
+	pe.run(DefaultProgramme(), &Renewal{Tier: "bronze", ActivatedAt: pe.start})
+	if o := pe.outcome(); o != OutcomeNotRenewed || pe.revoked != 1 {
+		t.Errorf("outcome %q, revoked %d", o, pe.revoked)
+	}
+}
+
+// TestProgrammeChangesApplyFromTheNextCycle changes the programme in the
+// middle of a year: the year runs as it began, the renewal takes the
+// new version (keeping the nearest tier the new programme has).
+func TestProgrammeChangesApplyFromTheNextCycle(t *testing.T) {
+	pe := newProgEnv(t)
+	pe.quotas = met
+	changed := DefaultProgramme()
+	changed.Tiers, changed.Capacity = []string{"seed", "tree"}, []int{2, 4}
+	changed.CheckIns, changed.ReviewEvery = 4, 2
+	var midway State
+	pe.at(100*day, func() {
+		pe.mu.Lock()
+		pe.current = CurrentProgramme{Programme: changed, Version: 7}
+		pe.mu.Unlock()
+	})
+	pe.at(200*day, func() { midway = pe.state() })
+	in := Input{Community: "demo", MemberID: "cand", Programme: programme(), ProgrammeVersion: 3,
+		Nomination: Nomination{By: "org1", Kind: NominatedByOrganiser}, Renewal: activeRenewal()}
+	pe.env.ExecuteWorkflow(WorkflowName, in)
+	next := pe.continued()
+	if midway.ProgrammeVersion != 3 || len(pe.sentOf(MessageCheckIn)) != 12 {
+		t.Errorf("the year in progress changed: version %d, %d check-ins", midway.ProgrammeVersion, len(pe.sentOf(MessageCheckIn)))
+	}
+	if next.ProgrammeVersion != 7 || next.Programme.CheckIns != 4 || next.Renewal.Tier != "tree" {
+		t.Errorf("next cycle runs version %d with %d check-ins at tier %q; want version 7, 4, tree (gold's nearest)",
+			next.ProgrammeVersion, next.Programme.CheckIns, next.Renewal.Tier)
 	}
 }

@@ -162,7 +162,7 @@ func TestErasureOnTheRealStack(t *testing.T) {
 
 	// Each service forgot her.
 	prefs := communicationsv1connect.NewAnnouncementsServiceClient(http.DefaultClient, s.CommunicationsURL, organiser)
-	if _, err := prefs.GetPreferences(ctx, connect.NewRequest(&communicationsv1.GetPreferencesRequest{Community: community, MemberId: ada})); connect.CodeOf(err) != connect.CodeInvalidArgument {
+	if _, err := prefs.GetPreferences(ctx, connect.NewRequest(&communicationsv1.GetPreferencesRequest{Community: community, MemberId: ada})); connect.CodeOf(err) != connect.CodeNotFound {
 		t.Errorf("Ada's preferences after erasure: %v, want her unknown", err)
 	}
 	log, err := comms.ListDeliveries(ctx, connect.NewRequest(&communicationsv1.ListDeliveriesRequest{Community: community, MemberId: ada}))

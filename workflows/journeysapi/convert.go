@@ -111,6 +111,7 @@ func fillOnboarding(j *journeysv1.Journey, s onboarding.State) {
 	j.Detail = &journeysv1.Journey_Onboarding{Onboarding: &journeysv1.OnboardingDetail{
 		Steps: steps, ProfileCompleted: s.ProfileCompleted, Attended: s.Attended,
 		SuggestedEventIds: s.SuggestedEventIDs, BuddyId: s.BuddyID,
+		DefinitionVersion: int32(s.DefinitionVersion), Tags: s.Tags, Rsvped: s.RSVPed, TestRun: s.Test,
 	}}
 }
 
@@ -123,6 +124,7 @@ func fillAmbassador(j *journeysv1.Journey, s ambassador.State) {
 	d := &journeysv1.AmbassadorDetail{
 		NominatedByKind: s.Nomination.Kind, Tier: s.Tier, Cycle: int32(s.Cycle), ActivatedAt: ts(s.ActivatedAt),
 		Reviewers: s.Reviewers, BuddyIds: s.Buddies, Capacity: int32(s.Capacity), IneligibleReasons: s.Eligibility.Reasons,
+		ProgrammeVersion: int32(s.ProgrammeVersion),
 	}
 	for _, r := range s.Reviews {
 		if r.Approve {

@@ -7,6 +7,8 @@ import (
 
 	"connectrpc.com/connect"
 
+	auditv1 "github.com/kinshiphq/kinship/gen/kinship/audit/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
 	journeysv1 "github.com/kinshiphq/kinship/gen/kinship/journeys/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/journeys/v1/journeysv1connect"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
@@ -25,14 +27,23 @@ const (
 // staff, ambassador, member (each acting on their own record), platform
 // admin, workload.
 var expectations = authtest.Table{
-	journeysv1connect.JourneysServiceStartOnboardingProcedure:    authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceGetJourneyProcedure:         authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceListJourneysProcedure:       authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceSignalJourneyProcedure:      authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceCancelJourneyProcedure:      authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceNominateAmbassadorProcedure: authtest.Row(unauthenticated, allowed, denied, allowed, allowed, allowed, denied),
-	journeysv1connect.JourneysServiceReviewNominationProcedure:   authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
-	journeysv1connect.JourneysServiceListProgrammeProcedure:      authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceStartOnboardingProcedure:        authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceGetJourneyProcedure:             authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceListJourneysProcedure:           authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceSignalJourneyProcedure:          authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceCancelJourneyProcedure:          authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceNominateAmbassadorProcedure:     authtest.Row(unauthenticated, allowed, denied, allowed, allowed, allowed, denied),
+	journeysv1connect.JourneysServiceReviewNominationProcedure:       authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceListProgrammeProcedure:          authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceGetDefinitionProcedure:          authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceListDefinitionVersionsProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceDiffDefinitionsProcedure:        authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceSaveDefinitionProcedure:         authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServicePublishDefinitionProcedure:      authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceTestRunDefinitionProcedure:      authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceSteerJourneysProcedure:          authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	journeysv1connect.JourneysServiceMigrateJourneysProcedure:        authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	auditv1connect.AuditServiceListAuditEntriesProcedure:             authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
 }
 
 // row fills a table row: bad tokens are unauthenticated and another
@@ -40,7 +51,8 @@ var expectations = authtest.Table{
 
 func TestEveryRPCIsGuarded(t *testing.T) {
 	svc := journeysv1.File_kinship_journeys_v1_journeys_proto.Services().ByName("JourneysService")
-	authtest.CheckCovered(t, journeysapi.Policy(), expectations, svc)
+	audits := auditv1.File_kinship_audit_v1_audit_proto.Services().ByName("AuditService")
+	authtest.CheckCovered(t, journeysapi.Policy(), expectations, svc, audits)
 
 	f := start(t)
 	const self = "org-member" // the programme's reviewer

@@ -15,19 +15,13 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/journeys/v1/journeysv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/validate"
-	"github.com/kinshiphq/kinship/workflows/ambassador"
-	"github.com/kinshiphq/kinship/workflows/onboarding"
+	"github.com/kinshiphq/kinship/workflows/definitions"
 )
-
-// Definitions give each community's journeys.
-type Definitions interface {
-	Onboarding(community string) onboarding.Definition
-	Programme(community string) ambassador.Programme
-}
 
 // Options are what the handler needs.
 type Options struct {
@@ -37,8 +31,12 @@ type Options struct {
 	Members    membersv1connect.MembersServiceClient
 	Segments   membersv1connect.SegmentsServiceClient
 	Engagement membersv1connect.EngagementServiceClient
-	// Definitions are the communities' journeys.
-	Definitions Definitions
+	// Templates are the communications service's templates, which saved
+	// definitions are checked against.
+	Templates communicationsv1connect.TemplatesServiceClient
+	// Store keeps the communities' definitions and the audit log of what
+	// organisers change and steer.
+	Store *definitions.Store
 	// StartConcurrency is how many journeys a cohort start starts at
 	// once; 0 means 16.
 	StartConcurrency int

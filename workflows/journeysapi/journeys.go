@@ -46,11 +46,30 @@ func kindName(kind journeysv1.JourneyKind) string {
 
 // GetJourney describes one member's journey and asks it for its state.
 func (h *Handler) GetJourney(ctx context.Context, req *connect.Request[journeysv1.GetJourneyRequest]) (*connect.Response[journeysv1.GetJourneyResponse], error) {
-	j, err := h.journey(ctx, req.Msg.GetCommunity(), req.Msg.GetMemberId(), req.Msg.GetKind())
+	get := h.journey
+	if req.Msg.GetTestRun() {
+		if k, err := kindOf(req.Msg.GetKind()); err != nil || k != journeysv1.JourneyKind_JOURNEY_KIND_ONBOARDING {
+			return nil, rpc.InvalidArgument(validate.Field("test_run", "only onboarding journeys have test runs"))
+		}
+		get = h.testRun
+	}
+	j, err := get(ctx, req.Msg.GetCommunity(), req.Msg.GetMemberId(), req.Msg.GetKind())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec().Procedure, err)
 	}
 	return connect.NewResponse(&journeysv1.GetJourneyResponse{Journey: j}), nil
+}
+
+// testRun reads a member's onboarding test run.
+func (h *Handler) testRun(ctx context.Context, community, memberID string, _ journeysv1.JourneyKind) (*journeysv1.Journey, error) {
+	tc, err := h.temporal(community)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireMember(memberID); err != nil {
+		return nil, err
+	}
+	return h.describe(ctx, tc, journeysv1.JourneyKind_JOURNEY_KIND_ONBOARDING, community, memberID, onboarding.TestWorkflowID(community, memberID))
 }
 
 // journey reads a journey: its workflow's status, and its state query's
@@ -67,7 +86,11 @@ func (h *Handler) journey(ctx context.Context, community, memberID string, k jou
 	if err != nil {
 		return nil, err
 	}
-	id := workflowID(kind, community, memberID)
+	return h.describe(ctx, tc, kind, community, memberID, workflowID(kind, community, memberID))
+}
+
+// describe reads the journey of workflow id.
+func (h *Handler) describe(ctx context.Context, tc client.Client, kind journeysv1.JourneyKind, community, memberID, id string) (*journeysv1.Journey, error) {
 	desc, err := tc.DescribeWorkflowExecution(ctx, id, "")
 	if isNotFound(err) {
 		return nil, noJourney(kindName(kind))
@@ -136,6 +159,7 @@ func (h *Handler) ListJourneys(ctx context.Context, req *connect.Request[journey
 			s.CurrentStep, s.Outcome = memo.str(ambassador.MemoStage), memo.str(ambassador.MemoOutcome)
 		} else {
 			s.CurrentStep, s.Outcome, s.Paused = memo.str(onboarding.MemoStep), memo.str(onboarding.MemoOutcome), memo.flag(onboarding.MemoPaused)
+			s.DefinitionVersion = memo.number(onboarding.MemoVersion)
 		}
 		res.Journeys = append(res.Journeys, s)
 	}
@@ -205,7 +229,9 @@ func (h *Handler) SignalJourney(ctx context.Context, req *connect.Request[journe
 		return nil, err
 	}
 	tc, _ := h.temporal(m.GetCommunity())
-	if err := tc.SignalWorkflow(ctx, j.GetId(), "", name, arg); err != nil {
+	if err := h.opts.Store.Record(ctx, m.GetCommunity(), signalAction(m.GetSignal()), targetJourney, j.GetId(), func() error {
+		return tc.SignalWorkflow(ctx, j.GetId(), "", name, arg)
+	}); err != nil {
 		return nil, h.toConnect(ctx, req.Spec().Procedure, err)
 	}
 	h.opts.Logger.InfoContext(ctx, "journey signalled", "workflow_id", j.GetId(), "signal", name)
@@ -258,6 +284,9 @@ func checkSignal(j *journeysv1.Journey, m *journeysv1.SignalJourneyRequest) erro
 		switch {
 		case at < 0:
 			return rpc.InvalidArgument(validate.Field("step", "is not a step of this journey; it has %v", steps))
+		case j.GetOnboarding().GetDefinitionVersion() > 0:
+			// A versioned journey's steps are no line: a step is skipped
+			// whenever the journey reaches it next.
 		case at < current:
 			return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("step %s has run already", m.GetStep()))
 		}
@@ -305,9 +334,28 @@ func (h *Handler) CancelJourney(ctx context.Context, req *connect.Request[journe
 		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("the journey has ended (%s)",
 			strings.ToLower(strings.TrimPrefix(desc.GetWorkflowExecutionInfo().GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))))
 	}
-	if err := tc.CancelWorkflow(ctx, id, ""); err != nil {
+	if err := h.opts.Store.Record(ctx, m.GetCommunity(), ActionCancelled, targetJourney, id, func() error {
+		return tc.CancelWorkflow(ctx, id, "")
+	}); err != nil {
 		return nil, h.toConnect(ctx, req.Spec().Procedure, err)
 	}
 	h.opts.Logger.InfoContext(ctx, "journey cancelled", "workflow_id", id)
 	return connect.NewResponse(&journeysv1.CancelJourneyResponse{}), nil
+}
+
+// signalAction is the audit action of a signal.
+func signalAction(s journeysv1.JourneySignal) string {
+	switch s {
+	case journeysv1.JourneySignal_JOURNEY_SIGNAL_PAUSE:
+		return ActionPaused
+	case journeysv1.JourneySignal_JOURNEY_SIGNAL_RESUME:
+		return ActionResumed
+	case journeysv1.JourneySignal_JOURNEY_SIGNAL_SKIP:
+		return ActionSkipped
+	case journeysv1.JourneySignal_JOURNEY_SIGNAL_PROFILE_COMPLETED:
+		return ActionProfileMarked
+	case journeysv1.JourneySignal_JOURNEY_SIGNAL_TASK_COMPLETED:
+		return ActionTaskMarked
+	}
+	return ActionOffboardAsked
 }

@@ -1,6 +1,7 @@
 package journeysapi
 
 import (
+	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/journeys/v1/journeysv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 )
@@ -26,5 +27,17 @@ func Policy() auth.Policy {
 			auth.Organiser: all, auth.PlatformAdmin: all, auth.Ambassador: all, auth.Member: self}},
 		journeysv1connect.JourneysServiceReviewNominationProcedure: {Grants: organisers},
 		journeysv1connect.JourneysServiceListProgrammeProcedure:    {Grants: team},
+		// Staff may read how the journeys are shaped; organisers shape,
+		// try, steer and migrate them.
+		journeysv1connect.JourneysServiceGetDefinitionProcedure:          {Grants: team},
+		journeysv1connect.JourneysServiceListDefinitionVersionsProcedure: {Grants: team},
+		journeysv1connect.JourneysServiceDiffDefinitionsProcedure:        {Grants: team},
+		journeysv1connect.JourneysServiceSaveDefinitionProcedure:         {Grants: organisers},
+		journeysv1connect.JourneysServicePublishDefinitionProcedure:      {Grants: organisers},
+		journeysv1connect.JourneysServiceTestRunDefinitionProcedure:      {Grants: organisers},
+		journeysv1connect.JourneysServiceSteerJourneysProcedure:          {Grants: organisers},
+		journeysv1connect.JourneysServiceMigrateJourneysProcedure:        {Grants: organisers},
+		// The worker's audit log: what organisers changed and steered.
+		auditv1connect.AuditServiceListAuditEntriesProcedure: {Grants: organisers},
 	}
 }

@@ -34,7 +34,10 @@ func (h *Handler) NominateAmbassador(ctx context.Context, req *connect.Request[j
 	}
 	caller, _ := auth.FromContext(ctx)
 	nomination := nominationBy(caller, m.GetMemberId(), h.now())
-	p := h.opts.Definitions.Programme(m.GetCommunity())
+	p, version, err := h.opts.Store.CurrentProgramme(ctx, m.GetCommunity())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec().Procedure, err)
+	}
 	e, err := ambassador.Assess(ctx, h.opts.Members, h.opts.Engagement, m.GetCommunity(), m.GetMemberId(), p.Criteria, h.now())
 	switch code := connect.CodeOf(err); {
 	case code == connect.CodeNotFound, code == connect.CodeInvalidArgument:
@@ -44,7 +47,10 @@ func (h *Handler) NominateAmbassador(ctx context.Context, req *connect.Request[j
 	case !e.Eligible:
 		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("the member does not meet the programme's criteria: %s", strings.Join(e.Reasons, "; ")))
 	}
-	err = ambassador.Nominate(ctx, tc, m.GetCommunity(), m.GetMemberId(), nomination, p)
+	id := ambassador.WorkflowID(m.GetCommunity(), m.GetMemberId())
+	err = h.opts.Store.Record(ctx, m.GetCommunity(), ActionNominated, targetJourney, id, func() error {
+		return ambassador.Nominate(ctx, tc, m.GetCommunity(), m.GetMemberId(), nomination, p, version)
+	})
 	if errors.Is(err, ambassador.ErrInProgramme) {
 		return nil, connect.NewError(connect.CodeAlreadyExists, err)
 	}
@@ -52,10 +58,10 @@ func (h *Handler) NominateAmbassador(ctx context.Context, req *connect.Request[j
 		return nil, h.toConnect(ctx, req.Spec().Procedure, err)
 	}
 	h.opts.Logger.InfoContext(ctx, "ambassador nominated", "community", m.GetCommunity(), "member_id", m.GetMemberId(), "by_kind", nomination.Kind)
-	j := &journeysv1.Journey{Id: ambassador.WorkflowID(m.GetCommunity(), m.GetMemberId()), Kind: journeysv1.JourneyKind_JOURNEY_KIND_AMBASSADOR,
+	j := &journeysv1.Journey{Id: id, Kind: journeysv1.JourneyKind_JOURNEY_KIND_AMBASSADOR,
 		Community: m.GetCommunity(), MemberId: m.GetMemberId(), Status: journeysv1.JourneyStatus_JOURNEY_STATUS_RUNNING,
 		CurrentStep: ambassador.StageEligibility, StartedAt: ts(h.now()),
-		Detail: &journeysv1.Journey_Ambassador{Ambassador: &journeysv1.AmbassadorDetail{NominatedByKind: nomination.Kind}}}
+		Detail: &journeysv1.Journey_Ambassador{Ambassador: &journeysv1.AmbassadorDetail{NominatedByKind: nomination.Kind, ProgrammeVersion: int32(version)}}}
 	return connect.NewResponse(&journeysv1.NominateAmbassadorResponse{Journey: j}), nil
 }
 
@@ -108,7 +114,9 @@ func (h *Handler) ReviewNomination(ctx context.Context, req *connect.Request[jou
 		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("you are not a reviewer of this nomination"))
 	}
 	tc, _ := h.temporal(m.GetCommunity())
-	if err := tc.SignalWorkflow(ctx, j.GetId(), "", ambassador.SignalReview, review); err != nil {
+	if err := h.opts.Store.Record(ctx, m.GetCommunity(), ActionReviewed, targetJourney, j.GetId(), func() error {
+		return tc.SignalWorkflow(ctx, j.GetId(), "", ambassador.SignalReview, review)
+	}); err != nil {
 		return nil, h.toConnect(ctx, req.Spec().Procedure, err)
 	}
 	h.opts.Logger.InfoContext(ctx, "nomination reviewed", "workflow_id", j.GetId(), "approve", approve)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -40,7 +41,17 @@ func (h *Handler) StartOnboarding(ctx context.Context, req *connect.Request[jour
 	if err != nil {
 		return err
 	}
-	def := h.opts.Definitions.Onboarding(community)
+	g, version, err := h.opts.Store.CurrentOnboarding(ctx, community)
+	if err != nil {
+		return h.toConnect(ctx, req.Spec().Procedure, err)
+	}
+	targetType, targetID := targetSegment, req.Msg.GetSegmentId()
+	if targetID == "" {
+		targetType, targetID = targetMemberList, strconv.Itoa(len(ids))
+	}
+	if err := h.opts.Store.Record(ctx, community, ActionCohortStarted, targetType, targetID, func() error { return nil }); err != nil {
+		return h.toConnect(ctx, req.Spec().Procedure, err)
+	}
 	progress := &journeysv1.StartOnboardingResponse{Total: int64(len(ids))}
 	if err := stream.Send(progress); err != nil {
 		return err
@@ -72,7 +83,7 @@ func (h *Handler) StartOnboarding(ctx context.Context, req *connect.Request[jour
 						continue
 					}
 				}
-				started, err := onboarding.Start(ctx, tc, community, id, def)
+				started, err := onboarding.Start(ctx, tc, community, id, g, version)
 				o := outcome{memberID: id, started: started}
 				if err != nil {
 					h.opts.Logger.WarnContext(ctx, "cannot start an onboarding journey", "community", community, "member_id", id, "error", err)

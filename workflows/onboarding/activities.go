@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"connectrpc.com/connect"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
+	"github.com/kinshiphq/kinship/workflows/internal/activityerr"
+	"github.com/kinshiphq/kinship/workflows/internal/templates"
 )
 
 // Error types that end an activity without retrying.
@@ -35,6 +38,9 @@ type Activities struct {
 	Segments       membersv1connect.SegmentsServiceClient
 	Communications communicationsv1connect.CommunicationsServiceClient
 	Events         eventsv1connect.EventsServiceClient
+	// Templates makes sure of the journey's own templates before they are
+	// sent; nil sends without asking (the templates exist).
+	Templates *templates.Ensurer
 	// Buddies reserves places with ambassadors; nil assigns no buddies.
 	Buddies BuddyBook
 }
@@ -48,45 +54,76 @@ type BuddyBook interface {
 	Release(ctx context.Context, community, ambassadorID, memberID string) error
 }
 
-// SendWelcome sends the welcome e-mail, once per journey.
+// SendWelcome sends the welcome e-mail of a journey of a fixed shape,
+// once per journey.
 func (a *Activities) SendWelcome(ctx context.Context, in MessageInput) error {
-	return a.sendTo(ctx, in, "welcome", func(m *membersv1.Member) (string, string) { return welcomeMessage(m) })
+	in.Template = TemplateWelcome
+	return a.send(ctx, in, "welcome", nil)
 }
 
 // SendProfileReminder sends the profile reminder of a first-version
 // journey.
 func (a *Activities) SendProfileReminder(ctx context.Context, in MessageInput) error {
-	return a.sendTo(ctx, in, "profile-reminder", func(m *membersv1.Member) (string, string) { return profileReminderMessage(m) })
+	in.Template = TemplateProfileReminder
+	return a.send(ctx, in, "profile-reminder", nil)
 }
 
-// SendJourneyMessage sends the message in.Kind, once per in.Key.
+// kindTemplates are the templates of the messages journeys of the fixed
+// shape send (MessageInput.Kind).
+func kindTemplates() map[string]string {
+	return map[string]string{
+		MessageWelcome:         TemplateWelcome,
+		MessageProfileReminder: TemplateProfileReminder,
+		MessageAttendanceNudge: TemplateAttendanceNudge,
+	}
+}
+
+// SendJourneyMessage sends the message in.Kind of a journey of the fixed
+// shape, once per in.Key.
 func (a *Activities) SendJourneyMessage(ctx context.Context, in MessageInput) error {
-	var compose func(*membersv1.Member) (string, string)
-	switch in.Kind {
-	case MessageWelcome:
-		compose = welcomeMessage
-	case MessageProfileReminder:
-		compose = profileReminderMessage
-	case MessageAttendanceNudge:
-		compose = attendanceNudgeMessage
-	default:
+	tpl, ok := kindTemplates()[in.Kind]
+	if !ok {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown message kind %q", in.Kind), ErrTypeInvalidRequest, nil)
 	}
 	if in.Key == "" {
 		return temporal.NewNonRetryableApplicationError("a journey message needs a key", ErrTypeInvalidRequest, nil)
 	}
-	return a.sendTo(ctx, in, in.Key, compose)
+	in.Template = tpl
+	return a.send(ctx, in, in.Key, nil)
 }
 
-// sendTo looks the member up and sends them one message. The idempotency
-// key is the journey and key, so a retried activity sends nothing twice.
-func (a *Activities) sendTo(ctx context.Context, in MessageInput, key string, compose func(*membersv1.Member) (string, string)) error {
+// SendTemplate sends the template in.Template to the member (or, in a
+// test run, to in.RecipientID), once per in.Key.
+func (a *Activities) SendTemplate(ctx context.Context, in MessageInput) error {
+	if in.Template == "" || in.Key == "" {
+		return temporal.NewNonRetryableApplicationError("a journey message needs a template and a key", ErrTypeInvalidRequest, nil)
+	}
+	return a.send(ctx, in, in.Key, nil)
+}
+
+// send looks the member up — the journey's member must still be in the
+// community — and sends them (or the test run's recipient) the template.
+// The idempotency key is the journey and key, so a retried activity sends
+// nothing twice.
+func (a *Activities) send(ctx context.Context, in MessageInput, key string, vars map[string]string) error {
 	member, err := a.member(ctx, in.Community, in.MemberID)
 	if err != nil {
 		return err
 	}
-	subject, body := compose(member)
-	return a.deliver(ctx, in.Community, member, in.WorkflowID+"/"+key, subject, body)
+	to, err := a.recipient(ctx, in, member)
+	if err != nil {
+		return err
+	}
+	return a.deliver(ctx, in.Community, to, in.WorkflowID+"/"+key, in.Template, vars)
+}
+
+// recipient is who a message of the journey goes to: the member, or the
+// organiser running a test.
+func (a *Activities) recipient(ctx context.Context, in MessageInput, member *membersv1.Member) (*membersv1.Member, error) {
+	if in.RecipientID == "" || in.RecipientID == member.GetId() {
+		return member, nil
+	}
+	return a.member(ctx, in.Community, in.RecipientID)
 }
 
 // member looks up a member who is still in the community.
@@ -102,16 +139,25 @@ func (a *Activities) member(ctx context.Context, community, id string) (*members
 	return m, nil
 }
 
-// deliver sends one e-mail to a member.
-func (a *Activities) deliver(ctx context.Context, community string, to *membersv1.Member, key, subject, body string) error {
+// deliver sends one template to a member, making sure first that the
+// community has it when it is one of the journey's own.
+func (a *Activities) deliver(ctx context.Context, community string, to *membersv1.Member, key, template string, vars map[string]string) error {
+	if d, ok := DefaultTemplate(template); ok {
+		if err := a.Templates.Ensure(ctx, community, d); err != nil {
+			return classify(fmt.Errorf("make sure of template %s: %w", template, err))
+		}
+	}
 	sent, err := a.Communications.SendMessage(ctx, connect.NewRequest(&communicationsv1.SendMessageRequest{
 		Community:      community,
 		IdempotencyKey: key,
 		MemberId:       to.GetId(),
 		ToEmail:        to.GetEmail(),
-		Subject:        subject,
-		TextBody:       body,
+		Template:       template,
+		Variables:      vars,
 	}))
+	if activityerr.Settling(err, activity.GetInfo(ctx).Attempt) {
+		return fmt.Errorf("send message %s: the communications service has not seen the member yet: %w", key, err)
+	}
 	if err != nil {
 		return classify(fmt.Errorf("send message %s: %w", key, err))
 	}

@@ -15,6 +15,8 @@ import (
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	commsdomain "github.com/kinshiphq/kinship/services/communications/domain"
+	"github.com/kinshiphq/kinship/workflows/internal/templates"
 )
 
 func runActivity(t *testing.T, a *Activities, fn any, in any) (testsuiteValue, error) {
@@ -57,11 +59,11 @@ func TestFirstVersionMessagesKeepTheirKeys(t *testing.T) {
 
 func TestJourneyMessagesAddressTheMemberOncePerKey(t *testing.T) {
 	tests := []struct {
-		kind, key, body string
+		kind, key, template string
 	}{
-		{MessageWelcome, "welcome", "welcome to the demo community"},
-		{MessageProfileReminder, "profile-reminder-2", "Completing your profile"},
-		{MessageAttendanceNudge, "attendance-nudge-1", "have not met you at an"},
+		{MessageWelcome, "welcome", TemplateWelcome},
+		{MessageProfileReminder, "profile-reminder-2", TemplateProfileReminder},
+		{MessageAttendanceNudge, "attendance-nudge-1", TemplateAttendanceNudge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {
@@ -72,7 +74,7 @@ func TestJourneyMessagesAddressTheMemberOncePerKey(t *testing.T) {
 			}
 			got := comms.sent[0]
 			if got.GetIdempotencyKey() != "onboarding/demo/m1/"+tt.key || got.GetToEmail() != "ada@example.org" || got.GetMemberId() != "m1" ||
-				!strings.Contains(got.GetSubject(), "Ada") || !strings.Contains(got.GetTextBody(), tt.body) {
+				got.GetTemplate() != tt.template || got.GetSubject() != "" || got.GetTextBody() != "" {
 				t.Errorf("sent %v", got)
 			}
 		})
@@ -83,6 +85,44 @@ func TestJourneyMessagesAddressTheMemberOncePerKey(t *testing.T) {
 	}
 	if _, err := runActivity(t, a, a.SendJourneyMessage, msgIn(MessageWelcome, "")); !isNonRetryable(err, ErrTypeInvalidRequest) {
 		t.Errorf("no key: %v", err)
+	}
+}
+
+func TestJourneyTemplatesAreMadeOnceAndNeverOverwritten(t *testing.T) {
+	tpl := &fakeTemplates{have: map[string]bool{TemplateProfileReminder: true}}
+	comms := &fakeComms{}
+	a := &Activities{Members: &fakeMembers{}, Communications: comms, Templates: templates.NewEnsurer(tpl, time.Hour)}
+	for _, in := range []MessageInput{
+		{Community: "demo", MemberID: "m1", WorkflowID: "j1", Key: "hello", Template: TemplateWelcome},
+		{Community: "demo", MemberID: "m2", WorkflowID: "j2", Key: "hello", Template: TemplateWelcome},
+		{Community: "demo", MemberID: "m1", WorkflowID: "j1", Key: "nudge", Template: TemplateProfileReminder},
+		{Community: "demo", MemberID: "m1", WorkflowID: "j1", Key: "custom", Template: "our-own-letter"},
+	} {
+		if _, err := runActivity(t, a, a.SendTemplate, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(tpl.saved, []string{TemplateWelcome}) {
+		t.Errorf("created %v, want only the missing default, once", tpl.saved)
+	}
+	if !slices.Equal(tpl.asked, []string{TemplateWelcome, TemplateProfileReminder}) {
+		t.Errorf("looked up %v: an organiser's own template is never looked up, a default once", tpl.asked)
+	}
+	if len(comms.sent) != 4 {
+		t.Errorf("sent %d messages", len(comms.sent))
+	}
+}
+
+// TestDefaultTemplatesAreValidTemplates saves every default text through
+// the communications service's own rules, so a default that would not
+// parse or render fails here rather than in a journey.
+func TestDefaultTemplatesAreValidTemplates(t *testing.T) {
+	for _, d := range DefaultTemplates() {
+		t.Run(d.Name, func(t *testing.T) {
+			if _, err := commsdomain.NewTemplate("demo", d.Name, []commsdomain.Variant{{Subject: d.Subject, Text: d.TextBody}}, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
@@ -140,8 +180,9 @@ func TestSuggestEventsMatchesTheMemberAndMailsWhatItFinds(t *testing.T) {
 	if !slices.Equal(asked.GetInterests(), []string{"solar"}) || asked.GetTimeZone() != "Europe/Berlin" || asked.GetLocation().GetCity() != "Berlin" || asked.GetLimit() != 3 {
 		t.Errorf("asked %v", asked)
 	}
-	body := comms.sent[0].GetTextBody()
-	if comms.sent[0].GetIdempotencyKey() != "onboarding/demo/m1/event-suggestion" || !strings.Contains(body, "Solar workshop, Fri 1 May 2026, 18:00 CEST (Berlin)") {
+	events_ := comms.sent[0].GetVariables()["events"]
+	if comms.sent[0].GetIdempotencyKey() != "onboarding/demo/m1/event-suggestion" || comms.sent[0].GetTemplate() != TemplateEventSuggestion ||
+		!strings.Contains(events_, "Solar workshop, Fri 1 May 2026, 18:00 CEST (Berlin)") {
 		t.Errorf("sent %v", comms.sent[0])
 	}
 

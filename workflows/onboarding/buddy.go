@@ -51,12 +51,19 @@ func (a *Activities) introduce(ctx context.Context, in BuddyInput, member *membe
 	if err != nil {
 		return err
 	}
-	subject, body := buddyForMemberMessage(member, ambassador)
-	if err := a.deliver(ctx, in.Community, member, in.WorkflowID+"/buddy-member", subject, body); err != nil {
+	toMember, toBuddy := in.Template, in.BuddyTemplate
+	if toMember == "" {
+		toMember = TemplateBuddyMember
+	}
+	if toBuddy == "" {
+		toBuddy = TemplateBuddyAmbassador
+	}
+	if err := a.deliver(ctx, in.Community, member, in.WorkflowID+"/"+in.keyOr("buddy")+"-member", toMember,
+		map[string]string{"buddy_name": ambassador.GetDisplayName()}); err != nil {
 		return err
 	}
-	subject, body = buddyForAmbassadorMessage(ambassador, member)
-	return a.deliver(ctx, in.Community, ambassador, in.WorkflowID+"/buddy-ambassador", subject, body)
+	return a.deliver(ctx, in.Community, ambassador, in.WorkflowID+"/"+in.keyOr("buddy")+"-ambassador", toBuddy,
+		map[string]string{"member_name": member.GetDisplayName()})
 }
 
 // buddyCandidates lists active ambassadors matching the member, closest

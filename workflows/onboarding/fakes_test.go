@@ -2,6 +2,7 @@ package onboarding
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"connectrpc.com/connect"
@@ -31,7 +32,7 @@ func (f *fakeMembers) GetMember(_ context.Context, req *connect.Request[membersv
 	}
 	return connect.NewResponse(&membersv1.GetMemberResponse{Member: &membersv1.Member{
 		Id: req.Msg.GetId(), Community: req.Msg.GetCommunity(), Email: "ada@example.org", DisplayName: "Ada",
-		Status: membersv1.MemberStatus_MEMBER_STATUS_ACTIVE, Interests: []string{"solar"},
+		Status: membersv1.MemberStatus_MEMBER_STATUS_ACTIVE, Interests: []string{"solar"}, EmailVerified: true,
 		Profile: &membersv1.Profile{TimeZone: "Europe/Berlin", Location: &membersv1.Location{City: "Berlin", CountryCode: "DE"}},
 	}}), nil
 }
@@ -160,4 +161,35 @@ func (f *fakeBook) Release(_ context.Context, _, ambassadorID, memberID string) 
 	defer f.mu.Unlock()
 	f.released = append(f.released, ambassadorID+"/"+memberID)
 	return nil
+}
+
+// fakeTemplates holds the templates in have; it records what was looked
+// up and what was created.
+type fakeTemplates struct {
+	communicationsv1connect.TemplatesServiceClient
+	mu    sync.Mutex
+	have  map[string]bool
+	asked []string
+	saved []string
+}
+
+func (f *fakeTemplates) GetTemplate(_ context.Context, req *connect.Request[communicationsv1.GetTemplateRequest]) (*connect.Response[communicationsv1.GetTemplateResponse], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, req.Msg.GetName())
+	if !f.have[req.Msg.GetName()] {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("template not found"))
+	}
+	return connect.NewResponse(&communicationsv1.GetTemplateResponse{Template: &communicationsv1.Template{Name: req.Msg.GetName()}}), nil
+}
+
+func (f *fakeTemplates) SaveTemplate(_ context.Context, req *connect.Request[communicationsv1.SaveTemplateRequest]) (*connect.Response[communicationsv1.SaveTemplateResponse], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.saved = append(f.saved, req.Msg.GetName())
+	if f.have == nil {
+		f.have = map[string]bool{}
+	}
+	f.have[req.Msg.GetName()] = true
+	return connect.NewResponse(&communicationsv1.SaveTemplateResponse{}), nil
 }

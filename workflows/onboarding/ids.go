@@ -26,6 +26,19 @@ const (
 	// SignalPause stops the journey's clock until SignalResume.
 	SignalPause  = "pause"
 	SignalResume = "resume"
+	// SignalEmailConfirmed tells a journey that the member confirmed
+	// their address (the trigger sends it on EmailConfirmed); it carries
+	// nothing.
+	SignalEmailConfirmed = "email-confirmed"
+	// SignalRSVPed tells a journey the member answered an invitation; it
+	// carries an RSVP.
+	SignalRSVPed = "rsvped"
+	// SignalRestart makes a versioned journey go on from a step; it
+	// carries a RestartRequest.
+	SignalRestart = "restart"
+	// SignalMigrate moves a versioned journey to another version of its
+	// definition; it carries a Migration.
+	SignalMigrate = "migrate"
 )
 
 // QueryState returns the journey's State.
@@ -37,6 +50,8 @@ const (
 	MemoStep    = "step"
 	MemoPaused  = "paused"
 	MemoOutcome = "outcome"
+	// MemoVersion is the definition version a versioned journey runs.
+	MemoVersion = "version"
 )
 
 // WorkflowID is the one journey a member has in a community. Starting it
@@ -45,9 +60,20 @@ func WorkflowID(community, memberID string) string {
 	return "onboarding/" + community + "/" + memberID
 }
 
+// WorkflowNameTest is the registered name of test runs: the same
+// workflow, kept apart so that lists of journeys do not show them.
+const WorkflowNameTest = "OnboardingTest"
+
+// TestWorkflowID is a member's test run of a definition; a new test run
+// replaces the last.
+func TestWorkflowID(community, memberID string) string {
+	return "onboarding-test/" + community + "/" + memberID
+}
+
 // Register adds the onboarding workflow and its activities to a worker.
 func Register(r Registry, a *Activities) {
 	r.RegisterWorkflowWithOptions(Workflow, workflowRegisterOptions())
+	r.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowNameTest})
 	r.RegisterActivity(a)
 }
 

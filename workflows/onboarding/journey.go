@@ -47,6 +47,14 @@ func (j *journey) run() (Result, error) {
 		return Result{}, err
 	}
 	j.listen()
+	if workflow.GetVersion(j.ctx, changeAwaitConfirmation, workflow.DefaultVersion, 1) == 1 {
+		if err := j.awaitConfirmation(); err != nil {
+			return j.stop(err)
+		}
+		if j.state.Outcome != "" {
+			return j.finish()
+		}
+	}
 	for i, s := range j.def.Steps {
 		if err := j.runStep(i, s); err != nil {
 			return j.stop(err)

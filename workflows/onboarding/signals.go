@@ -10,6 +10,7 @@ func (j *journey) listen() {
 	skip := workflow.GetSignalChannel(j.ctx, SignalSkip)
 	pause := workflow.GetSignalChannel(j.ctx, SignalPause)
 	resume := workflow.GetSignalChannel(j.ctx, SignalResume)
+	confirmed := workflow.GetSignalChannel(j.ctx, SignalEmailConfirmed)
 	workflow.Go(j.ctx, func(ctx workflow.Context) {
 		for ctx.Err() == nil {
 			sel := workflow.NewSelector(ctx)
@@ -36,6 +37,10 @@ func (j *journey) listen() {
 				c.Receive(ctx, nil)
 				j.onResume()
 			})
+			sel.AddReceive(confirmed, func(c workflow.ReceiveChannel, _ bool) {
+				c.Receive(ctx, nil)
+				j.onEmailConfirmed()
+			})
 			sel.Select(ctx)
 		}
 	})
@@ -47,6 +52,14 @@ func (j *journey) onProfileCompleted() {
 	}
 	j.state.ProfileCompleted = true
 	j.note(j.state.Step, EventProfileDone, "")
+}
+
+func (j *journey) onEmailConfirmed() {
+	if j.state.EmailConfirmed {
+		return // a redelivered EmailConfirmed, or a later address change
+	}
+	j.state.EmailConfirmed = true
+	j.note(j.state.Step, EventConfirmed, "")
 }
 
 func (j *journey) onCheckedIn(ci CheckIn) {

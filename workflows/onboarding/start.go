@@ -13,8 +13,8 @@ import (
 // StartOptions are how every journey starts: the member's one workflow id,
 // never reused, so neither a redelivered MemberJoined nor a repeated cohort
 // start begins a second journey.
-func StartOptions(community, memberID string, def Definition) client.StartWorkflowOptions {
-	o := client.StartWorkflowOptions{
+func StartOptions(community, memberID string, g Graph, version int) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
 		ID:                       WorkflowID(community, memberID),
 		TaskQueue:                TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
@@ -22,18 +22,16 @@ func StartOptions(community, memberID string, def Definition) client.StartWorkfl
 		// Without it the client answers a running journey's start with
 		// that journey, and nobody can tell a repeat from a start.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		Memo:                                     map[string]any{MemoStep: g.start(), MemoPaused: false, MemoVersion: version},
 	}
-	if len(def.Steps) > 0 {
-		o.Memo = map[string]any{MemoStep: def.Steps[0].Type, MemoPaused: false}
-	}
-	return o
 }
 
-// Start starts a member's journey with def. It reports false, and no
-// error, when the member has or had a journey.
-func Start(ctx context.Context, c client.Client, community, memberID string, def Definition) (bool, error) {
-	_, err := c.ExecuteWorkflow(ctx, StartOptions(community, memberID, def), WorkflowName,
-		Input{Community: community, MemberID: memberID, Definition: &def})
+// Start starts a member's journey with version of the community's
+// definition, g. It reports false, and no error, when the member has or
+// had a journey.
+func Start(ctx context.Context, c client.Client, community, memberID string, g Graph, version int) (bool, error) {
+	_, err := c.ExecuteWorkflow(ctx, StartOptions(community, memberID, g, version), WorkflowName,
+		Input{Community: community, MemberID: memberID, Journey: &g, Version: version})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
@@ -42,4 +40,22 @@ func Start(ctx context.Context, c client.Client, community, memberID string, def
 		return false, fmt.Errorf("start onboarding journey of %s: %w", memberID, err)
 	}
 	return true, nil
+}
+
+// StartTest starts a test run of version g for a member, with every
+// message going to recipientID; it replaces the member's previous test
+// run. It returns the test run's workflow id.
+func StartTest(ctx context.Context, c client.Client, community, memberID, recipientID string, g Graph, version int) (string, error) {
+	id := TestWorkflowID(community, memberID)
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
+		Memo:                     map[string]any{MemoStep: g.start(), MemoPaused: false, MemoVersion: version},
+	}, WorkflowNameTest, Input{Community: community, MemberID: memberID, Journey: &g, Version: version,
+		Test: &TestRun{RecipientID: recipientID, MaxWait: DefaultTestWait}})
+	if err != nil {
+		return "", fmt.Errorf("start a test run for %s: %w", memberID, err)
+	}
+	return id, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -138,6 +139,17 @@ type BuddyInput struct {
 	MessageInput
 	// AmbassadorID is the buddy to release.
 	AmbassadorID string `json:",omitempty"`
+	// BuddyTemplate is what the ambassador is sent (MessageInput.Template
+	// goes to the member); empty means the defaults.
+	BuddyTemplate string `json:",omitempty"`
+}
+
+// keyOr is the message's key, or fallback when it has none.
+func (m MessageInput) keyOr(fallback string) string {
+	if m.Key != "" {
+		return m.Key
+	}
+	return fallback
 }
 
 // BuddyResult names the ambassador who became the member's buddy; empty
@@ -174,16 +186,21 @@ func (j *journey) assignBuddy() (string, error) {
 // releaseBuddy frees the buddy's place when the journey ends. It is best
 // effort: a buddy who cannot be reached is left as they are.
 func (j *journey) releaseBuddy(ctx workflow.Context) {
-	if j.state.BuddyID == "" {
+	releaseBuddy(ctx, j.logger, j.message("", ""), j.state.BuddyID)
+}
+
+// releaseBuddy frees buddy's place with the member of msg, if any.
+func releaseBuddy(ctx workflow.Context, logger log.Logger, msg MessageInput, buddy string) {
+	if buddy == "" {
 		return
 	}
 	var a *Activities
 	o := activityOptions()
 	o.ScheduleToCloseTimeout = time.Hour
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), a.ReleaseBuddy,
-		BuddyInput{MessageInput: j.message("", ""), AmbassadorID: j.state.BuddyID}).Get(ctx, nil)
+		BuddyInput{MessageInput: msg, AmbassadorID: buddy}).Get(ctx, nil)
 	if err != nil {
-		j.logger.Warn("cannot release the buddy", "ambassador_id", j.state.BuddyID, "error", err)
+		logger.Warn("cannot release the buddy", "ambassador_id", buddy, "error", err)
 	}
 }
 
@@ -196,15 +213,27 @@ type OnboardedInput struct {
 }
 
 func (j *journey) recordOnboarded() error {
-	var a *Activities
-	err := workflow.ExecuteActivity(j.actx, a.RecordOnboarded, OnboardedInput{
+	refused, err := recordOnboarded(j.ctx, j.actx, OnboardedInput{
 		Community: j.in.Community, MemberID: j.in.MemberID, WorkflowID: j.id, At: workflow.Now(j.ctx),
-	}).Get(j.ctx, nil)
-	if isType(err, ErrTypeInvalidRequest) {
-		// The community stopped counting onboarded activities: the journey
-		// still ends, without the activity or MemberOnboarded.
-		j.note(StepDone, EventNote, "onboarded activity not recorded: the members service refused it")
-		return nil
+	})
+	if refused {
+		j.note(StepDone, EventNote, noOnboardedActivity)
 	}
 	return err
+}
+
+// noOnboardedActivity notes a community that stopped counting onboarded
+// activities: the journey still ends, without the activity or
+// MemberOnboarded.
+const noOnboardedActivity = "onboarded activity not recorded: the members service refused it"
+
+// recordOnboarded records the onboarded activity, and reports whether the
+// members service refused it.
+func recordOnboarded(ctx, actx workflow.Context, in OnboardedInput) (refused bool, err error) {
+	var a *Activities
+	err = workflow.ExecuteActivity(actx, a.RecordOnboarded, in).Get(ctx, nil)
+	if isType(err, ErrTypeInvalidRequest) {
+		return true, nil
+	}
+	return false, err
 }

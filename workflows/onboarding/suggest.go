@@ -45,8 +45,15 @@ func (a *Activities) SuggestEvents(ctx context.Context, in SuggestInput) (Sugges
 	if len(events) == 0 {
 		return SuggestResult{}, nil
 	}
-	subject, body := eventSuggestionMessage(member, events)
-	if err := a.deliver(ctx, in.Community, member, in.WorkflowID+"/"+in.Key, subject, body); err != nil {
+	to, err := a.recipient(ctx, in.MessageInput, member)
+	if err != nil {
+		return SuggestResult{}, err
+	}
+	template := in.Template
+	if template == "" {
+		template = TemplateEventSuggestion
+	}
+	if err := a.deliver(ctx, in.Community, to, in.WorkflowID+"/"+in.Key, template, map[string]string{"events": eventLines(member, events)}); err != nil {
 		return SuggestResult{}, err
 	}
 	return SuggestResult{EventIDs: ids}, nil

@@ -31,10 +31,20 @@ type journeyEnv struct {
 	onboarded []OnboardedInput
 
 	// What the mocks answer.
-	suggested []string
-	buddy     string
-	sendErr   func(MessageInput) error
-	onbErr    error
+	confirmed  bool // whether the member's address is confirmed at the start
+	confirmErr error
+	suggested  []string
+	buddy      string
+	sendErr    func(MessageInput) error
+	onbErr     error
+	// Of versioned journeys: the member's time zone, how conditions on
+	// the member turn out, how many organisers are told.
+	tz         *time.Location
+	conditions func(Condition) ConditionResult
+	organisers int
+
+	messages   []MessageInput
+	activities []StepActivityInput
 }
 
 type sentMessage struct {
@@ -46,7 +56,8 @@ func newJourneyEnv(t *testing.T) *journeyEnv {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	je := &journeyEnv{t: t, env: suite.NewTestWorkflowEnvironment(), a: &Activities{}, suggested: []string{"e1"}, buddy: "amb1"}
+	je := &journeyEnv{t: t, env: suite.NewTestWorkflowEnvironment(), a: &Activities{}, confirmed: true, suggested: []string{"e1"}, buddy: "amb1",
+		tz: time.UTC, organisers: 2}
 	env, a := je.env, je.a
 	env.RegisterActivity(a)
 	env.RegisterWorkflowWithOptions(Workflow, workflowRegisterOptions())
@@ -61,6 +72,9 @@ func newJourneyEnv(t *testing.T) *journeyEnv {
 		}
 		return nil
 	}
+	env.OnActivity(a.AddressConfirmed, mock.Anything, mock.Anything).Return(func(context.Context, MessageInput) (bool, error) {
+		return je.confirmed, je.confirmErr
+	}).Maybe()
 	env.OnActivity(a.SendJourneyMessage, mock.Anything, mock.Anything).Return(send).Maybe()
 	env.OnActivity(a.SendWelcome, mock.Anything, mock.Anything).Return(send).Maybe()
 	env.OnActivity(a.SuggestEvents, mock.Anything, mock.Anything).Return(func(_ context.Context, in SuggestInput) (SuggestResult, error) {
@@ -76,6 +90,31 @@ func newJourneyEnv(t *testing.T) *journeyEnv {
 		defer je.mu.Unlock()
 		je.released = append(je.released, in.AmbassadorID)
 		return nil
+	}).Maybe()
+	env.OnActivity(a.SendTemplate, mock.Anything, mock.Anything).Return(func(ctx context.Context, in MessageInput) error {
+		je.mu.Lock()
+		je.messages = append(je.messages, in)
+		je.mu.Unlock()
+		return send(ctx, in)
+	}).Maybe()
+	env.OnActivity(a.NextTimeOfDay, mock.Anything, mock.Anything).Return(func(_ context.Context, in TimeOfDayInput) (time.Time, error) {
+		return nextTimeOfDay(in.After, in.At, je.tz)
+	}).Maybe()
+	env.OnActivity(a.EvaluateCondition, mock.Anything, mock.Anything).Return(func(_ context.Context, in ConditionInput) (ConditionResult, error) {
+		if je.conditions == nil {
+			return ConditionResult{}, nil
+		}
+		return je.conditions(in.Condition), nil
+	}).Maybe()
+	env.OnActivity(a.RecordStepActivity, mock.Anything, mock.Anything).Return(func(_ context.Context, in StepActivityInput) error {
+		je.mu.Lock()
+		defer je.mu.Unlock()
+		je.activities = append(je.activities, in)
+		return nil
+	}).Maybe()
+	env.OnActivity(a.NotifyOrganisers, mock.Anything, mock.Anything).Return(func(_ context.Context, in NoticeInput) (NoticeResult, error) {
+		je.record("notify:" + in.Key)
+		return NoticeResult{Sent: je.organisers}, nil
 	}).Maybe()
 	env.OnActivity(a.RecordOnboarded, mock.Anything, mock.Anything).Return(func(_ context.Context, in OnboardedInput) error {
 		je.mu.Lock()

@@ -43,6 +43,21 @@ func Classify(err error) error {
 	return err
 }
 
+// SettleAttempts is how many attempts a NotFound is retried when it may
+// only mean that the called service's copy of the members (the
+// communications recipients projection) has not yet caught up with the
+// event that started the work. With the workflows' backoff (1 s doubling)
+// that is about four minutes.
+const SettleAttempts = 8
+
+// Settling reports whether err, returned on attempt (activity.GetInfo's
+// Attempt, from 1), is a NotFound to retry rather than take as final: the
+// member exists — the workflow just read them from the members service —
+// but the called service may not have seen them yet.
+func Settling(err error, attempt int32) bool {
+	return connect.CodeOf(err) == connect.CodeNotFound && attempt < SettleAttempts
+}
+
 // Is reports whether err is (or wraps) an application error of type typ.
 func Is(err error, typ string) bool {
 	var app *temporal.ApplicationError

@@ -6,6 +6,8 @@ package templates
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -36,4 +38,44 @@ func Ensure(ctx context.Context, c communicationsv1connect.TemplatesServiceClien
 		return false, fmt.Errorf("create template %s: %w", d.Name, err)
 	}
 	return true, nil
+}
+
+// Ensurer makes sure of templates before messages use them, and
+// remembers for a while those it found or made, so that every message of
+// a journey does not ask the communications service first. A template an
+// organiser deletes comes back with its default text after at most the
+// Ensurer's memory.
+type Ensurer struct {
+	client communicationsv1connect.TemplatesServiceClient
+	memory time.Duration
+	now    func() time.Time
+	mu     sync.Mutex
+	seen   map[string]time.Time
+}
+
+// NewEnsurer returns an Ensurer asking client, remembering for memory.
+func NewEnsurer(client communicationsv1connect.TemplatesServiceClient, memory time.Duration) *Ensurer {
+	return &Ensurer{client: client, memory: memory, now: time.Now, seen: map[string]time.Time{}}
+}
+
+// Ensure makes sure community has d (see Ensure). A nil Ensurer makes
+// sure of nothing: the caller sends to templates it knows exist.
+func (e *Ensurer) Ensure(ctx context.Context, community string, d Default) error {
+	if e == nil {
+		return nil
+	}
+	key := community + "/" + d.Name
+	e.mu.Lock()
+	at, ok := e.seen[key]
+	e.mu.Unlock()
+	if ok && e.now().Sub(at) < e.memory {
+		return nil
+	}
+	if _, err := Ensure(ctx, e.client, community, d); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.seen[key] = e.now()
+	e.mu.Unlock()
+	return nil
 }
