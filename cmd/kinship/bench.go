@@ -39,7 +39,7 @@ import (
 // the -out markdown file.
 func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("bench: name a benchmark (join, import, segments, announce, rsvp, journeys, all, or record): %w", errUsage)
+		return fmt.Errorf("bench: name a benchmark (join, import, segments, announce, rsvp, journeys, console, insights, ingest, telemetry, all, or record): %w", errUsage)
 	}
 	which := args[0]
 	if which == "record" {
@@ -48,10 +48,18 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 	fs := flag.NewFlagSet("kinship bench "+which, flag.ContinueOnError)
 	requests := fs.Int("requests", 5000, "joins to send (join)")
 	concurrency := fs.Int("concurrency", 8, "clients sending at once (join)")
-	rows := fs.Int("rows", 100_000, "rows to import (import, segments)")
+	rows := fs.Int("rows", 100_000, "rows to import (import, segments, console)")
 	recipients := fs.Int("members", 100_000, "members the announcement reaches (announce)")
 	rounds := fs.Int("rounds", 3, "rounds of 1,000 RSVPs per shape (rsvp)")
 	journeys := fs.Int("journeys", 10_000, "onboarding journeys a cohort start starts (journeys)")
+	insightsMembers := fs.Int("insights-members", 100_000, "members whose history the insights service rebuilds (insights)")
+	activities := fs.Int("activities", 2_000_000, "activities of their ledger (insights)")
+	joinRate := fs.Int("join-rate", 2000, "joins published a second while the projection's lag is measured (insights)")
+	ingestMembers := fs.Int("ingest-members", 100_000, "members the ingested activities name, and whose levels are recomputed (ingest)")
+	ingestActivities := fs.Int("ingest-activities", 200_000, "activities posted in batched deliveries (ingest)")
+	ingestBatch := fs.Int("ingest-batch", 100, "activities per batched delivery (ingest)")
+	ingestSingle := fs.Int("ingest-single", 10_000, "activities posted one per delivery (ingest)")
+	spans := fs.Int("spans", 100_000, "spans the dev trace store is filled with and weighed (telemetry)")
 	out := fs.String("out", "", "markdown file whose benchmark sections are replaced with the results")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -74,10 +82,10 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 	run := map[string]bool{}
 	switch which {
 	case "all":
-		for _, name := range []string{"join", "import", "segments", "announce", "rsvp", "journeys"} {
+		for _, name := range []string{"join", "import", "segments", "announce", "rsvp", "journeys", "console", "insights", "ingest", "telemetry"} {
 			run[name] = true
 		}
-	case "join", "import", "segments", "announce", "rsvp", "journeys":
+	case "join", "import", "segments", "announce", "rsvp", "journeys", "console", "insights", "ingest", "telemetry":
 		run[which] = true
 	default:
 		return fmt.Errorf("bench: unknown benchmark %q: %w", which, errUsage)
@@ -136,7 +144,46 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 		}
 		sections["journeys"] = body
 	}
-	for _, name := range []string{"join", "import", "segments", "announce", "rsvp", "journeys"} {
+	if run["console"] {
+		body, err := benchConsole(ctx, *rows, logger)
+		if err != nil {
+			return err
+		}
+		sections["console"] = body
+	}
+	if run["insights"] {
+		if *insightsMembers < 1 || *activities < *insightsMembers || *joinRate < 100 {
+			return errors.New("bench: -insights-members must be positive, -activities at least as many, -join-rate at least 100")
+		}
+		body, err := benchInsights(ctx, insightsBench{members: *insightsMembers, activities: *activities, joinRate: *joinRate,
+			joinFor: 20 * time.Second, repeats: 20}, logger)
+		if err != nil {
+			return err
+		}
+		sections["insights"] = body
+	}
+	if run["ingest"] {
+		if *ingestMembers < 1 || *ingestActivities < 1 || *ingestBatch < 1 || *ingestSingle < 1 || *concurrency < 1 {
+			return errors.New("bench: -ingest-members, -ingest-activities, -ingest-batch and -ingest-single must be positive")
+		}
+		body, err := benchIngest(ctx, ingestBench{members: *ingestMembers, activities: *ingestActivities, batch: *ingestBatch,
+			single: *ingestSingle, clients: *concurrency}, logger)
+		if err != nil {
+			return err
+		}
+		sections["ingest"] = body
+	}
+	if run["telemetry"] {
+		if *spans < 1 {
+			return errors.New("bench: -spans must be positive")
+		}
+		body, err := benchTelemetry(ctx, telemetryBench{requests: *requests, concurrency: *concurrency, rounds: *rounds, spans: *spans}, logger)
+		if err != nil {
+			return err
+		}
+		sections["telemetry"] = body
+	}
+	for _, name := range []string{"join", "import", "segments", "announce", "rsvp", "journeys", "console", "insights", "ingest", "telemetry"} {
 		if body, ok := sections[name]; ok {
 			fmt.Fprint(stdout, body)
 			if *out != "" {
@@ -153,6 +200,7 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 type benchEnv struct {
 	dir     string
 	dbPath  string
+	issuer  string
 	client  membersv1connect.MembersServiceClient
 	base    string
 	http    *http.Client
@@ -161,6 +209,13 @@ type benchEnv struct {
 }
 
 func startBenchEnv(ctx context.Context, logger *slog.Logger) (*benchEnv, error) {
+	return startObservedBenchEnv(ctx, logger, nil)
+}
+
+// startObservedBenchEnv starts the members service with the tracer, meter
+// and logger of observed, or when it is nil with telemetry that goes
+// nowhere and no logs.
+func startObservedBenchEnv(ctx context.Context, logger *slog.Logger, observed *members.Deps) (*benchEnv, error) {
 	env := &benchEnv{}
 	fail := func(err error) (*benchEnv, error) {
 		env.stop()
@@ -190,6 +245,7 @@ func startBenchEnv(ctx context.Context, logger *slog.Logger) (*benchEnv, error) 
 	if err != nil {
 		return fail(err)
 	}
+	env.issuer = issuer.URL()
 	issuerSrv := &http.Server{Handler: issuer.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = issuerSrv.Serve(issuerLn) }()
 	env.cleanup = append(env.cleanup, func() { _ = issuerSrv.Close() })
@@ -201,17 +257,22 @@ func startBenchEnv(ctx context.Context, logger *slog.Logger) (*benchEnv, error) 
 	if err != nil {
 		return fail(err)
 	}
-	tel, err := telemetry.New(ctx, telemetry.Config{Version: version})
-	if err != nil {
-		return fail(err)
+	if observed == nil {
+		tel, err := telemetry.New(ctx, telemetry.Config{Version: version})
+		if err != nil {
+			return fail(err)
+		}
+		observed = &members.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: tel.TracerProvider("kinship-members")}
 	}
+	deps := *observed
+	deps.Listener = ln
 	env.dbPath = filepath.Join(dir, "members.db")
 	svcCtx, stopSvc := context.WithCancel(ctx)
 	svcDone := make(chan error, 1)
 	go func() {
 		svcDone <- members.Run(svcCtx, members.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: env.dbPath, KafkaBrokers: brokers,
 			Communities: []string{"demo"}, Auth: auth.TokenConfig{Issuer: issuer.URL(), Audience: "kinship"}},
-			members.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: tel.TracerProvider("kinship-members"), Listener: ln})
+			deps)
 	}()
 	env.cleanup = append(env.cleanup, func() {
 		stopSvc()

@@ -92,7 +92,7 @@ func benchAnnounce(ctx context.Context, n int, logger *slog.Logger) (string, err
 	issuerSrv := &http.Server{Handler: issuer.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = issuerSrv.Serve(issuerLn) }()
 	cleanup = append(cleanup, func() { _ = issuerSrv.Close() })
-	workloadToken, err := issuer.Mint(localissuer.Claims{Subject: "kinship-communications", Audience: "kinship", TTL: time.Hour})
+	workloadToken, err := issuer.Mint(localissuer.Claims{Subject: "kinship-communications", Audience: "kinship-workload", TTL: time.Hour})
 	if err != nil {
 		return "", err
 	}
@@ -127,7 +127,7 @@ func benchAnnounce(ctx context.Context, n int, logger *slog.Logger) (string, err
 	cmd.Env = append(os.Environ(),
 		"KINSHIP_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port), "DATABASE_URL="+dbPath, "KAFKA_BROKERS="+strings.Join(brokers, ","),
 		"KINSHIP_COMMUNITIES=demo", "SMTP_URL=smtp://"+smtpLn.Addr().String(), "SMTP_FROM=Kinship <no-reply@kinship.bench>",
-		"AUTH_ISSUER="+issuer.URL(), "AUTH_AUDIENCE=kinship", "AUTH_WORKLOAD_SUBJECTS=kinship-communications",
+		"AUTH_ISSUER="+issuer.URL(), "AUTH_AUDIENCE=kinship", "AUTH_WORKLOAD_SUBJECTS=kinship-communications", "AUTH_WORKLOAD_AUDIENCE=kinship-workload",
 		"KINSHIP_MEMBERS_URL=http://127.0.0.1:1", "KINSHIP_PUBLIC_URL="+base,
 		"KINSHIP_UNSUBSCRIBE_KEY_FILE="+filepath.Join(dir, "unsubscribe-key"), "KINSHIP_WORKLOAD_TOKEN_FILE="+filepath.Join(dir, "token"),
 		"KINSHIP_QUIET_HOURS=off", "KINSHIP_EMAIL_PER_SECOND=1000000", "OTEL_EXPORTER_OTLP_ENDPOINT=")
@@ -238,7 +238,7 @@ func seedBenchRecipients(ctx context.Context, path string, n int) error {
 			for i := start; i < min(start+10_000, n); i++ {
 				r := domain.Recipient{MemberID: fmt.Sprintf("m%07d", i), Community: "demo", Email: fmt.Sprintf("member%07d@example.org", i),
 					DisplayName: fmt.Sprintf("Member %d", i), Status: "active", Locale: "en", TimeZone: "Europe/Berlin", JoinedAt: joined,
-					Interests: []string{"repair"}, Consents: []string{domain.PurposeAnnouncements}}
+					Interests: []string{"repair"}, Consents: []string{domain.PurposeAnnouncements}, EmailVerified: true}
 				if err := s.PutRecipient(ctx, tx, r); err != nil {
 					return err
 				}

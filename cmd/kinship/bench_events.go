@@ -103,7 +103,7 @@ func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, er
 	start := time.Now()
 	benchHeader(&b, "RSVP on SQLite", fmt.Sprintf("kinship bench rsvp -rounds %d", rounds), start)
 	fmt.Fprintf(&b, "Target: p99 < 50 ms at 1,000 concurrent RSVPs. Each round publishes an event with %d seats and sends %d RSVPs (Connect over "+
-		"HTTP/1.1, one connection per client); every round checks that exactly %d got a seat and the rest joined the waitlist. \"All at once\" "+
+		"HTTP/1.1, one connection per client), each member answering for themselves with their own token; every round checks that exactly %d got a seat and the rest joined the waitlist. \"All at once\" "+
 		"releases all %d requests together; \"16 clients\" sends the same %d from 16 clients back to back. The floor releases %d RSVPs "+
 		"without a member id together: the service authenticates each and refuses it before the database.\n\n", seats, requests, seats, requests, requests, requests)
 	var lastEvent string
@@ -111,7 +111,8 @@ func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, er
 	for _, clients := range []int{requests, 16} {
 		transport := http.DefaultTransport.(*http.Transport).Clone()
 		transport.MaxIdleConnsPerHost = clients
-		attendance := eventsv1connect.NewAttendanceServiceClient(&http.Client{Transport: transport}, base, bearer)
+		// Members answer for themselves: each request carries its member's token.
+		attendance := eventsv1connect.NewAttendanceServiceClient(&http.Client{Transport: transport}, base)
 		var took []time.Duration
 		var wall time.Duration
 		for round := range rounds {
@@ -130,7 +131,11 @@ func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, er
 			}
 			e := pub.Msg.GetEvent()
 			lastEvent = e.GetId()
-			lat, elapsed, going, err := rsvpRound(ctx, attendance, e.GetId(), e.GetOccurrences()[0].GetId(), fmt.Sprintf("m-%d-%d", clients, round), requests, clients)
+			tokens, err := memberTokens(issuer, fmt.Sprintf("m-%d-%d", clients, round), requests)
+			if err != nil {
+				return "", err
+			}
+			lat, elapsed, going, err := rsvpRound(ctx, attendance, e.GetId(), e.GetOccurrences()[0].GetId(), tokens, clients)
 			if err != nil {
 				return "", err
 			}
@@ -180,13 +185,32 @@ func latencyRow(b *strings.Builder, shape string, sorted []time.Duration, wall t
 		ms(percentile(sorted, 0.5)), ms(percentile(sorted, 0.9)), ms(percentile(sorted, 0.99)), ms(sorted[len(sorted)-1]))
 }
 
-// rsvpRound sends n RSVPs from clients goroutines and returns each one's
-// latency, the round's wall time and how many got a seat.
-func rsvpRound(ctx context.Context, c eventsv1connect.AttendanceServiceClient, eventID, occurrenceID, prefix string, n, clients int) ([]time.Duration, time.Duration, int, error) {
+// memberTokens mints a token for each of n members of demo named
+// prefix-0, prefix-1, ...
+func memberTokens(issuer *localissuer.Issuer, prefix string, n int) ([]string, error) {
+	tokens := make([]string, n)
+	for i := range tokens {
+		id := fmt.Sprintf("%s-%d", prefix, i)
+		tok, err := issuer.Mint(localissuer.Claims{Subject: "bench-" + id, Audience: "kinship", Community: "demo", Roles: []string{"member"},
+			MemberID: id, TTL: time.Hour})
+		if err != nil {
+			return nil, fmt.Errorf("bench: token of %s: %w", id, err)
+		}
+		tokens[i] = tok
+	}
+	return tokens, nil
+}
+
+// rsvpRound sends one RSVP per token from clients goroutines, each member
+// answering for themselves, and returns each one's latency, the round's
+// wall time and how many got a seat.
+func rsvpRound(ctx context.Context, c eventsv1connect.AttendanceServiceClient, eventID, occurrenceID string, tokens []string, clients int) ([]time.Duration, time.Duration, int, error) {
 	var going atomic.Int64
-	took, wall, err := burst(n, clients, func(i int) error {
-		res, err := c.RSVP(ctx, connect.NewRequest(&eventsv1.RSVPRequest{Community: "demo", EventId: eventID, OccurrenceId: occurrenceID,
-			MemberId: fmt.Sprintf("%s-%d", prefix, i), Answer: eventsv1.RSVPAnswer_RSVP_ANSWER_GOING}))
+	took, wall, err := burst(len(tokens), clients, func(i int) error {
+		req := connect.NewRequest(&eventsv1.RSVPRequest{Community: "demo", EventId: eventID, OccurrenceId: occurrenceID,
+			Answer: eventsv1.RSVPAnswer_RSVP_ANSWER_GOING})
+		req.Header().Set("Authorization", "Bearer "+tokens[i])
+		res, err := c.RSVP(ctx, req)
 		if err == nil && res.Msg.GetRsvps()[0].GetStatus() == eventsv1.RSVPStatus_RSVP_STATUS_GOING {
 			going.Add(1)
 		}

@@ -29,6 +29,17 @@ func (f *flags) string(p *string, name, envName, def, help string) {
 	f.fs.StringVar(p, name, def, help+" ($"+envName+")")
 }
 
+// secret defines a flag whose value may come from the environment but is
+// never shown: -h names the variable, not its content.
+func (f *flags) secret(p *string, name, envName, help string) {
+	*p = f.env(envName)
+	shown := " ($" + envName + ", never printed)"
+	f.fs.Func(name, help+shown, func(s string) error {
+		*p = s
+		return nil
+	})
+}
+
 func (f *flags) list(p *[]string, name, envName, def, help string) {
 	raw := def
 	if v := f.env(envName); v != "" {

@@ -63,3 +63,38 @@ func TestReplaceSectionKeepsTheRestOfTheDocument(t *testing.T) {
 		t.Errorf("appended section wrong: %q", got)
 	}
 }
+
+func TestHelpNeverPrintsASecretFromTheEnvironment(t *testing.T) {
+	const token = "eyJhbGciOiJSUzI1NiJ9.secret-payload.signature"
+	env := map[string]string{"KINSHIP_TOKEN": token}
+	var out strings.Builder
+	f := newFlags("members import", func(k string) string { return env[k] })
+	f.fs.SetOutput(&out)
+	var o organiserFlags
+	o.define(f)
+	_ = f.fs.Parse([]string{"-h"})
+	if strings.Contains(out.String(), "secret-payload") {
+		t.Fatalf("-h printed the token:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "KINSHIP_TOKEN") {
+		t.Errorf("-h does not say where the token comes from:\n%s", out.String())
+	}
+	if o.token != token {
+		t.Errorf("the token from the environment was not taken: %q", o.token)
+	}
+	f = newFlags("members import", func(k string) string { return env[k] })
+	o = organiserFlags{}
+	o.define(f)
+	if err := f.parse([]string{"-token", "from-flag"}); err != nil || o.token != "from-flag" {
+		t.Errorf("the flag did not win over the environment: %q, %v", o.token, err)
+	}
+}
+
+func TestToolFailuresAreSentencesAndComponentFailuresAreLogRecords(t *testing.T) {
+	for args, want := range map[string]bool{"members import x.csv": true, "members export": true, "journeys list": true, "audit": true,
+		"members": false, "worker": false, "dev": false, "communications": false} {
+		if got := isTool(strings.Fields(args)); got != want {
+			t.Errorf("isTool(%q) = %v", args, got)
+		}
+	}
+}

@@ -28,6 +28,9 @@ const journeysUsage = `Usage:
   kinship journeys nominate MEMBER_ID                          put a member forward as ambassador
   kinship journeys review MEMBER_ID approve|reject             review an ambassador nomination
   kinship journeys roster                                      the ambassador programme's roster
+  kinship journeys definition get|put|publish|history|diff|test  the journey definition and programme, versioned
+  kinship journeys steer pause|resume|skip|restart|cancel      steer the journeys of members or a segment
+  kinship journeys migrate -to VERSION [-dry-run]              move running journeys to another version
 `
 
 // journeysFlags are what the journeys commands need to reach the APIs.
@@ -60,6 +63,14 @@ func runJourneys(ctx context.Context, args []string, env envFunc, stdout, stderr
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		_, err := fmt.Fprint(stdout, journeysUsage)
 		return err
+	}
+	switch args[0] {
+	case "definition":
+		return runDefinition(ctx, args[1:], env, stdout, stderr)
+	case "steer":
+		return runSteer(ctx, args[1:], env, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], env, stdout)
 	}
 	var j journeysFlags
 	f := newFlags("journeys "+args[0], env)

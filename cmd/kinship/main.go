@@ -33,9 +33,14 @@ Usage:
   kinship communications  run the communications service
   kinship events          run the events service
   kinship partners        run the partners service
+  kinship insights        run the insights service (metrics, cohorts, funnels, goals)
+  kinship insights rebuild  rebuild a community's insights from the services' histories
   kinship worker          run the Temporal worker and the journey trigger
+  kinship console         run the web console of one community (organisers' and members' pages)
   kinship journeys start  start onboarding journeys for a segment or members, with progress (-h)
   kinship journeys list   list journeys (-status running); also get, nominate, review, roster
+  kinship audit           print a community's audit trail across every service (-since 24h)
+  kinship trace <id>      print a trace of the dev stack as a waterfall; without an id, the recent traces
   kinship bench all       run the benchmarks and write docs/benchmarks.md (-h for each)
   kinship version         print the version
 
@@ -69,12 +74,35 @@ func main() {
 			fmt.Fprint(os.Stderr, usage)
 			os.Exit(2)
 		}
-		logger.Error("kinship failed", "error", err)
+		if isTool(os.Args[1:]) {
+			// A person ran it: one plain sentence, not a log record.
+			fmt.Fprintf(os.Stderr, "kinship: %v\n", err)
+		} else {
+			logger.Error("kinship failed", "error", err)
+		}
 		os.Exit(1)
 	}
 }
 
 var errUsage = errors.New("usage")
+
+// isTool reports whether args name a command a person runs and reads (an
+// organiser's command), as opposed to a component a cluster runs, whose
+// failures are log records.
+func isTool(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	switch args[0] {
+	case "journeys", "audit", "trace", "bench", "version":
+		return true
+	case "members":
+		return len(args) > 1 && (args[1] == "import" || args[1] == "export")
+	case "insights":
+		return len(args) > 1 && args[1] == "rebuild"
+	}
+	return false
+}
 
 func run(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -98,10 +126,18 @@ func run(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writ
 		return runEvents(ctx, args[1:], env, logger)
 	case "partners":
 		return runPartners(ctx, args[1:], env, logger)
+	case "insights":
+		return runInsights(ctx, args[1:], env, logger, stdout)
 	case "worker":
 		return runWorker(ctx, args[1:], env, logger)
+	case "console":
+		return runConsole(ctx, args[1:], env, logger)
 	case "journeys":
 		return runJourneys(ctx, args[1:], env, stdout, os.Stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], env, stdout)
+	case "trace":
+		return runTrace(ctx, args[1:], env, stdout)
 	case "bench":
 		return runBench(ctx, args[1:], logger, stdout)
 	case "version":

@@ -24,7 +24,7 @@ type organiserFlags struct {
 
 func (o *organiserFlags) define(f *flags) {
 	f.string(&o.url, "url", "KINSHIP_MEMBERS_URL", "http://127.0.0.1:8081", "members API base URL")
-	f.string(&o.token, "token", "KINSHIP_TOKEN", "", "bearer token or API key of an organiser")
+	f.secret(&o.token, "token", "KINSHIP_TOKEN", "bearer token or API key of an organiser")
 	f.string(&o.community, "community", "KINSHIP_COMMUNITY", "", "community slug; empty means the token's")
 }
 

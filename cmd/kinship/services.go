@@ -93,7 +93,7 @@ func defineAuth(f *flags, cfg *auth.TokenConfig) error {
 	f.string(&cfg.Audience, "auth-audience", "AUTH_AUDIENCE", "kinship", "audience tokens must be issued for")
 	f.list(&cfg.WorkloadSubjects, "auth-workload-subjects", "AUTH_WORKLOAD_SUBJECTS", "", "token subjects of Kinship's own components (worker, services)")
 	f.string(&cfg.WorkloadIssuer, "auth-workload-issuer", "AUTH_WORKLOAD_ISSUER", "", "second issuer trusted for workload tokens only, such as the cluster's service-account issuer")
-	f.string(&cfg.WorkloadAudience, "auth-workload-audience", "AUTH_WORKLOAD_AUDIENCE", "", "audience of workload tokens from the workload issuer")
+	f.string(&cfg.WorkloadAudience, "auth-workload-audience", "AUTH_WORKLOAD_AUDIENCE", "", "audience of workload tokens (from the workload issuer, or the issuer when none is set); people's tokens must never carry it")
 	f.string(&cfg.WorkloadCAFile, "auth-workload-ca-file", "AUTH_WORKLOAD_CA_FILE", "", "PEM bundle trusted when fetching the workload issuer's keys")
 	return f.duration(&cfg.ClockSkew, "auth-clock-skew", "AUTH_CLOCK_SKEW", 0, "how long after expiry a token is still accepted; 0 means 1m, at most 5m")
 }
@@ -122,15 +122,20 @@ func readSecret(path string) ([]byte, error) {
 
 func runMembers(ctx context.Context, args []string, env envFunc, logger *slog.Logger) error {
 	var cfg members.Config
+	var trustedProxies []string
 	return runComponent(ctx, args, env, logger, component{
 		name: "members", defaultAddr: ":8081",
 		define: func(f *flags) error {
 			f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path")
+			f.list(&trustedProxies, "trusted-proxies", "KINSHIP_TRUSTED_PROXIES", "",
+				"proxies (CIDR ranges or addresses) whose X-Forwarded-For names the client for per-address join limits; empty trusts none")
 			return defineAuth(f, &cfg.Auth)
 		},
 		configure: func(c common) error {
 			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.KafkaSecurity, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.kafkaSecurity, c.shutdownTimeout
-			return cfg.Validate()
+			var err error
+			cfg.Limits.TrustedProxies, err = auth.ParseTrustedProxies(trustedProxies)
+			return errors.Join(err, cfg.Validate())
 		},
 		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
 			return members.Run(ctx, cfg, members.Deps{Logger: logger, Tracer: tel.TracerProvider("kinship-members"), Meter: tel.MeterProvider("kinship-members")})
@@ -151,7 +156,11 @@ func runCommunications(ctx context.Context, args []string, env envFunc, logger *
 			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL (verifies API keys)")
 			f.string(&cfg.PublicURL, "public-url", "KINSHIP_PUBLIC_URL", "", "URL members reach this service at, for unsubscribe links")
 			f.string(&unsubscribeKeyFile, "unsubscribe-key-file", "KINSHIP_UNSUBSCRIBE_KEY_FILE", "", "file holding the key (32+ bytes) that signs unsubscribe links")
-			f.string(&bounceTokenFile, "bounce-token-file", "KINSHIP_BOUNCE_TOKEN_FILE", "", "file holding the bearer token of POST /bounces; unset disables bounce intake")
+			f.string(&bounceTokenFile, "bounce-token-file", "KINSHIP_BOUNCE_TOKEN_FILE", "", "file holding the bounce secret each community's token for POST /bounces is derived from; unset disables bounce intake")
+			f.string(&cfg.DKIMKeyFile, "smtp-dkim-key-file", "SMTP_DKIM_KEY_FILE", "", "PEM private key (RSA 2048 bits or Ed25519) that DKIM-signs outgoing mail; unset sends unsigned")
+			f.string(&cfg.DKIMSelector, "smtp-dkim-selector", "SMTP_DKIM_SELECTOR", "", "DKIM selector: the public key is published at <selector>._domainkey.<domain>")
+			f.string(&cfg.DKIMDomain, "smtp-dkim-domain", "SMTP_DKIM_DOMAIN", "", "DKIM signing domain: the sender's domain or a parent of it")
+			f.list(&cfg.OutboundAllow, "outbound-allow", "KINSHIP_OUTBOUND_ALLOW", "", "CIDRs and host names webhooks may reach although internal, such as an in-cluster chat bridge")
 			f.string(&cfg.EventsPublicURL, "events-public-url", "KINSHIP_EVENTS_PUBLIC_URL", "", "the events service's public address, for calendar links in digests")
 			f.string(&cfg.QuietHours, "quiet-hours", "KINSHIP_QUIET_HOURS", "21:00-08:00", "recipient-local hours in which announcements wait, or off")
 			defineCredentials(f, &tokenFile)
@@ -196,12 +205,14 @@ func runWorker(ctx context.Context, args []string, env envFunc, logger *slog.Log
 		name: "worker", defaultAddr: ":8083",
 		define: func(f *flags) error {
 			f.string(&cfg.TemporalAddress, "temporal-address", "TEMPORAL_ADDRESS", "", "Temporal frontend host:port")
+			f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path: journey definitions, programmes and the worker's audit log")
 			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL (also verifies API keys)")
 			f.string(&cfg.CommunicationsURL, "communications-url", "KINSHIP_COMMUNICATIONS_URL", "", "communications API base URL")
 			f.string(&cfg.EventsURL, "events-url", "KINSHIP_EVENTS_URL", "", "events API base URL (event lifecycles, event suggestions)")
 			f.string(&cfg.PartnersURL, "partners-url", "KINSHIP_PARTNERS_URL", "", "partners API base URL (erasures)")
+			f.string(&cfg.InsightsURL, "insights-url", "KINSHIP_INSIGHTS_URL", "", "insights API base URL, read by subject-access exports; empty leaves it out of them")
 			f.string(&digestSchedule, "digest-schedule", "KINSHIP_DIGEST_SCHEDULE", "mon 09:00 UTC", "weekly digest time, such as \"fri 17:30 Europe/Berlin\", or off")
-			f.string(&journeysFile, "journeys-file", "KINSHIP_JOURNEYS_FILE", "", "JSON file of communities' onboarding journeys and ambassador programmes; unset takes the defaults")
+			f.string(&journeysFile, "journeys-file", "KINSHIP_JOURNEYS_FILE", "", "JSON file seeding communities' onboarding journeys and ambassador programmes (a changed seed becomes the current version); unset keeps organisers' versions or the defaults")
 			defineCredentials(f, &tokenFile)
 			defineTemporalTLS(f, &temporalTLS)
 			return errors.Join(
@@ -251,7 +262,8 @@ func runEvents(ctx context.Context, args []string, env envFunc, logger *slog.Log
 		name: "events", defaultAddr: ":8085",
 		define: func(f *flags) error {
 			f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path")
-			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL (verifies API keys)")
+			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL (verifies API keys, checks member ids)")
+			f.string(&cfg.PartnersURL, "partners-url", "KINSHIP_PARTNERS_URL", "", "partners API base URL, which checks an event's partner id; empty refuses partner ids")
 			f.string(&cfg.PublicURL, "public-url", "KINSHIP_EVENTS_PUBLIC_URL", "", "address calendar apps reach this service at, for feed links")
 			defineCredentials(f, &tokenFile)
 			return errors.Join(
@@ -282,11 +294,14 @@ func runPartners(ctx context.Context, args []string, env envFunc, logger *slog.L
 		name: "partners", defaultAddr: ":8086",
 		define: func(f *flags) error {
 			f.string(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "postgres:// URL or SQLite file path")
-			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL, which verifies API keys; empty refuses API keys")
+			f.string(&cfg.MembersURL, "members-url", "KINSHIP_MEMBERS_URL", "", "members API base URL (verifies API keys, checks member ids)")
+			f.string(&cfg.EventsURL, "events-url", "KINSHIP_EVENTS_URL", "", "events API base URL, which checks a contribution's event id; empty refuses event ids")
 			f.list(&thresholds, "expiry-threshold-days", "KINSHIP_AGREEMENT_EXPIRY_DAYS", "30,7", "days before an agreement's end to publish AgreementExpiring")
+			f.string(&cfg.CommunicationsURL, "communications-url", "KINSHIP_COMMUNICATIONS_URL", "", "communications API base URL, for e-mailing attention items to owners and organisers; empty only lists them")
 			defineCredentials(f, &tokenFile)
 			return errors.Join(
 				f.duration(&cfg.SweepEvery, "agreement-sweep-every", "KINSHIP_AGREEMENT_SWEEP_EVERY", 0, "how often agreements are swept for expiry; 0 means daily"),
+				f.duration(&cfg.AttentionEscalateAfter, "attention-escalate-after", "KINSHIP_ATTENTION_ESCALATE_AFTER", 0, "how long an attention item waits for its owner before the organisers are e-mailed; 0 means 72h"),
 				defineAuth(f, &cfg.Auth))
 		},
 		configure: func(c common) error {
@@ -300,11 +315,10 @@ func runPartners(ctx context.Context, args []string, env envFunc, logger *slog.L
 				}
 				cfg.ExpiryThresholdDays = append(cfg.ExpiryThresholdDays, days)
 			}
-			if cfg.MembersURL != "" { // API keys are verified with the members service, as this workload
-				var err error
-				creds, err = credentials(tokenFile)
-				errs = append(errs, err)
-			}
+			// API keys and member ids are checked with the members service, as this workload.
+			var err error
+			creds, err = credentials(tokenFile)
+			errs = append(errs, err)
 			return errors.Join(append(errs, cfg.Validate())...)
 		},
 		run: func(ctx context.Context, tel *telemetry.Telemetry) error {
