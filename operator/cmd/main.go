@@ -10,14 +10,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // checks spec.insights.timeZone as the insights service will, in an image with no zoneinfo
 
 	"github.com/go-logr/logr"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -42,10 +47,16 @@ type config struct {
 	retryBase, retryMax     time.Duration
 	externalTimeout         time.Duration
 	syncPeriod              time.Duration
+	goalsResync             time.Duration
 	qps                     float64
 	burst                   int
 	logLevel, logFormat     string
 	checkReady              string
+	// namespace and serviceAccount are who the operator is: Secret
+	// references without a namespace resolve in namespace, and each
+	// instance namespace's RoleBinding binds instanceRole to the service
+	// account.
+	namespace, serviceAccount, instanceRole string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -61,10 +72,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.retryMax, "retry-max-delay", 5*time.Minute, "longest retry delay after failures")
 	fs.DurationVar(&c.externalTimeout, "external-timeout", 10*time.Second, "bound on each call to Kafka, Temporal or PostgreSQL")
 	fs.DurationVar(&c.syncPeriod, "sync-period", 10*time.Hour, "how often every Community is reconciled even when nothing changed, which re-checks topics, namespaces and databases")
+	fs.DurationVar(&c.goalsResync, "goals-resync-period", controller.DefaultGoalsResync, "how often the goals of a Community that names some are read again from its insights service (their status changes with time)")
 	fs.Float64Var(&c.qps, "kube-api-qps", 50, "requests per second to the Kubernetes API")
 	fs.IntVar(&c.burst, "kube-api-burst", 100, "burst of requests to the Kubernetes API")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "json or text")
+	fs.StringVar(&c.namespace, "namespace", "kinship-system", "the operator's own namespace, where the platform's Secrets live: Secret references without a namespace resolve there")
+	fs.StringVar(&c.serviceAccount, "service-account", "kinship-operator", "the operator's service account (in -namespace), which it binds -instance-role to in every instance namespace it creates")
+	fs.StringVar(&c.instanceRole, "instance-role", controller.InstanceRole, "the ClusterRole holding what the operator may do in an instance namespace")
 	fs.StringVar(&c.checkReady, "check-ready", "", "instead of running the operator, GET this URL (such as a running operator's /readyz) and exit 0 on 200, 1 otherwise; for `helm test` in an image with no shell")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -79,10 +94,38 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.externalTimeout <= 0 {
 		errs = append(errs, errors.New("-external-timeout must be positive"))
 	}
+	if c.goalsResync < 10*time.Second {
+		errs = append(errs, errors.New("-goals-resync-period must be at least 10s"))
+	}
 	if c.logFormat != "json" && c.logFormat != "text" {
 		errs = append(errs, fmt.Errorf("-log-format %q is neither json nor text", c.logFormat))
 	}
+	for _, f := range []struct{ name, value string }{{"-namespace", c.namespace}, {"-service-account", c.serviceAccount}, {"-instance-role", c.instanceRole}} {
+		if !dnsName.MatchString(f.value) {
+			errs = append(errs, fmt.Errorf("%s %q is not a Kubernetes name", f.name, f.value))
+		}
+	}
 	return c, errors.Join(errs...)
+}
+
+// dnsName matches a namespace, service account or role name.
+var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+
+// apiServerAddress is the host:port of the API server the operator talks
+// to (in a cluster, the kubernetes Service's address), or "".
+func apiServerAddress(host string) string {
+	u, err := url.Parse(host)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {
@@ -151,17 +194,34 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 
+	instances, err := controller.NewInstanceCaches(mgr, cfg.syncPeriod)
+	if err != nil {
+		return err
+	}
+	c, err := controller.NewClient(mgr, instances)
+	if err != nil {
+		return err
+	}
 	temporal := external.NewTemporalAdmin(logger.With("component", "temporal-client"), cfg.externalTimeout)
 	defer temporal.Close()
 	r := &controller.CommunityReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Scheme:    scheme,
-		Recorder:  mgr.GetEventRecorder("kinship-operator"),
-		Kafka:     external.NewKafkaAdmin(cfg.externalTimeout),
-		Temporal:  temporal,
-		Postgres:  external.NewPostgresAdmin(cfg.externalTimeout),
-		Logger:    logger.With("controller", controller.Name),
+		Client:            c,
+		APIReader:         mgr.GetAPIReader(),
+		Instances:         instances,
+		OperatorNamespace: cfg.namespace,
+		Operator:          rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: cfg.serviceAccount, Namespace: cfg.namespace},
+		InstanceRole:      cfg.instanceRole,
+		APIServer:         apiServerAddress(restCfg.Host),
+		Scheme:            scheme,
+		Recorder:          mgr.GetEventRecorder("kinship-operator"),
+		Kafka:             external.NewKafkaAdmin(cfg.externalTimeout),
+		Temporal:          temporal,
+		Postgres:          external.NewPostgresAdmin(cfg.externalTimeout),
+		// The operator syncs each instance's goals as its own service
+		// account, with tokens it mints for the instance's audience.
+		Goals:       external.NewInsightsClient(controller.NewWorkloadTokens(c, cfg.namespace, cfg.serviceAccount).Token, cfg.externalTimeout),
+		GoalsResync: cfg.goalsResync,
+		Logger:      logger.With("controller", controller.Name),
 	}
 	if err := r.SetupWithManager(mgr, controller.Options{
 		MaxConcurrentReconciles: cfg.maxConcurrent,

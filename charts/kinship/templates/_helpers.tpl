@@ -23,6 +23,11 @@
 {{- printf "%s-operator" (include "kinship.fullname" . | trunc 54 | trimSuffix "-") }}
 {{- end }}
 
+{{/* The ClusterRole the operator binds to itself in each instance namespace. */}}
+{{- define "kinship.instanceRoleName" -}}
+{{- printf "%s-instance" (include "kinship.operatorName" .) }}
+{{- end }}
+
 {{- define "kinship.serviceAccountName" -}}
 {{- default (include "kinship.operatorName" .) .Values.operator.serviceAccount.name }}
 {{- end }}
@@ -60,6 +65,8 @@ app.kubernetes.io/component: operator
 {{/* The ports the operator and the health checks listen on (the operator's defaults). */}}
 {{- define "kinship.metricsPort" -}}8080{{- end }}
 {{- define "kinship.healthPort" -}}8081{{- end }}
+{{/* The port of each instance's insights service, which the operator calls (the operator's resources.Components). */}}
+{{- define "kinship.insightsPort" -}}8087{{- end }}
 
 {{/* Pod- and container-level security context: Pod Security "restricted". */}}
 {{- define "kinship.podSecurityContext" -}}
@@ -100,7 +107,29 @@ overrides on top. Called with (list $ $community).
 {{- $temporal := mergeOverwrite (dict "address" $p.temporal.address "namespaceRetention" $p.temporal.namespaceRetention) (deepCopy (omit $ct "tls")) }}
 {{- $temporalTLS := default (dict) (ternary $ct.tls $p.temporal.tls (hasKey $ct "tls")) }}
 {{- $databaseSecret := (default (dict) $c.database).existingSecret | default $p.database.existingSecret }}
-{{- $smtpSecret := (default (dict) $c.smtp).existingSecret | default $p.smtp.existingSecret }}
+{{- $cs := default (dict) $c.smtp }}
+{{- $smtpSecret := $cs.existingSecret | default $p.smtp.existingSecret }}
+{{- /* Like tls: a community's dkim replaces the platform's whole. */}}
+{{- $dkim := default (dict) (ternary $cs.dkim $p.smtp.dkim (hasKey $cs "dkim")) }}
+{{- $cc := default (dict) $c.communications }}
+{{- $outboundAllow := default (list) (ternary $cc.outboundAllow (default (dict) $p.communications).outboundAllow (hasKey $cc "outboundAllow")) }}
+{{- /* insights: each setting the community gives replaces the platform's
+  (ambassadorQuotas whole, so {} goes back to the service's defaults). */}}
+{{- $pi := default (dict) $p.insights }}
+{{- $ci := default (dict) $c.insights }}
+{{- $insights := dict }}
+{{- range $k := list "timeZone" "reportSchedule" "ambassadorQuotas" }}
+{{- $v := ternary (index $ci $k) (index $pi $k) (hasKey $ci $k) }}
+{{- if $v }}{{ $_ := set $insights $k $v }}{{ end }}
+{{- end }}
+{{- /* console: likewise key by key, so that a community's enabled: false
+  or existingSecret: "" wins over the platform's. */}}
+{{- $pcon := default (dict) $p.console }}
+{{- $ccon := default (dict) $c.console }}
+{{- $console := dict }}
+{{- range $k := list "enabled" "clientID" "existingSecret" "secretKey" "publicURL" }}
+{{- if hasKey $ccon $k }}{{ $_ := set $console $k (index $ccon $k) }}{{ else if hasKey $pcon $k }}{{ $_ := set $console $k (index $pcon $k) }}{{ end }}
+{{- end }}
 {{- $auth := dict }}
 {{- range $k, $v := mergeOverwrite (deepCopy $p.auth) (deepCopy (default (dict) $c.auth)) }}
 {{- if $v }}{{ $_ := set $auth $k $v }}{{ end }}
@@ -135,7 +164,6 @@ kafka:
     mechanism: {{ . }}
     username: {{ $kafkaSASL.username | quote }}
     passwordSecretRef:
-      namespace: {{ $root.Release.Namespace }}
       name: {{ $kafkaSASL.existingSecret }}
       key: {{ $kafkaSASL.passwordKey | default "password" | quote }}
   {{- else }}
@@ -146,12 +174,39 @@ temporal:
   {{- with include "kinship.tlsSpec" (list $root (printf "%s: temporal.tls" $where) $temporalTLS) | trim }}{{ . | nindent 2 }}{{ end }}
 database:
   adminSecretRef:
-    namespace: {{ $root.Release.Namespace }}
     name: {{ $databaseSecret }}
 smtp:
   secretRef:
-    namespace: {{ $root.Release.Namespace }}
     name: {{ $smtpSecret }}
+  {{- with include "kinship.dkimSpec" (list (printf "%s: smtp.dkim" $where) $dkim) | trim }}{{ . | nindent 2 }}{{ end }}
+{{- if or $outboundAllow $cc.publicURL }}
+communications:
+  {{- with $cc.publicURL }}
+  publicURL: {{ . | quote }}
+  {{- end }}
+  {{- with $outboundAllow }}
+  outboundAllow:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- with $insights }}
+insights:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+console:
+  enabled: {{ ternary $console.enabled true (hasKey $console "enabled") }}
+  {{- with $console.clientID }}
+  clientID: {{ . | quote }}
+  {{- end }}
+  {{- with $console.publicURL }}
+  publicURL: {{ . | quote }}
+  {{- end }}
+  {{- with $console.existingSecret }}
+  clientSecret:
+    secretRef:
+      name: {{ . }}
+    key: {{ $console.secretKey | default "client-secret" | quote }}
+  {{- end }}
 auth:
   {{- toYaml $auth | nindent 2 }}
 {{- with $otel }}
@@ -184,7 +239,6 @@ tls:
   enabled: true
   {{- with $tls.existingSecret }}
   secretRef:
-    namespace: {{ $root.Release.Namespace }}
     name: {{ . }}
   {{- end }}
   {{- with $tls.serverName }}
@@ -192,6 +246,33 @@ tls:
   {{- end }}
 {{- else if or $tls.existingSecret $tls.serverName }}
 {{- fail (printf "%s: existingSecret and serverName need enabled: true" $where) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The dkim field of a Community's smtp spec, from the chart's dkim values
+(existingSecret, key, selector, domain); nothing when existingSecret,
+selector and domain are all empty, a failure when only some are set. The
+Secret is in the release namespace, where a reference without a namespace
+resolves. Arguments: where the values are (for errors), the values.
+*/}}
+{{- define "kinship.dkimSpec" -}}
+{{- $where := index . 0 }}
+{{- $d := index . 1 }}
+{{- $set := list }}{{- $missing := list }}
+{{- range $k := list "existingSecret" "selector" "domain" }}
+{{- if index $d $k }}{{ $set = append $set $k }}{{ else }}{{ $missing = append $missing $k }}{{ end }}
+{{- end }}
+{{- if and $set $missing }}
+{{- fail (printf "%s: DKIM needs existingSecret, selector and domain together; %s set but %s missing" $where (join ", " $set) (join ", " $missing)) }}
+{{- end }}
+{{- if not $missing }}
+dkim:
+  secretRef:
+    name: {{ $d.existingSecret }}
+  key: {{ $d.key | default "private.key" | quote }}
+  selector: {{ $d.selector | quote }}
+  domain: {{ $d.domain | quote }}
 {{- end }}
 {{- end }}
 

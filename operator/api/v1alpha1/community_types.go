@@ -12,14 +12,30 @@ import (
 // workloads, Kafka topics <name>.<domain>.v1, a Temporal namespace <name>
 // and a PostgreSQL database kinship_<name>.
 //
+// Every Secret reference names a Secret in the operator's own namespace
+// (namespace left out: the platform's settings) or in the Community's
+// instance namespace kinship-<name>; the API server refuses any other
+// namespace, and so does the operator. A reference stored before these
+// rules and unchanged since is let through on update, so that such a
+// Community can still be edited and deleted; the operator still refuses
+// to follow it.
+//
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=comm,categories=kinship
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoint`
+// +kubebuilder:printcolumn:name="On Track",type=integer,JSONPath=`.status.goalsOnTrack`,description="Goals on track or achieved"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]+(-[a-z0-9]+)*$') && size(self.metadata.name) <= 50",message="name must be at most 50 lower-case letters, digits and single dashes: it becomes a namespace, topic prefix, Temporal namespace and database name"
+// +kubebuilder:validation:XValidation:rule="(oldSelf.hasValue() && oldSelf.value().spec.database.adminSecretRef == self.spec.database.adminSecretRef) || !has(self.spec.database.adminSecretRef.namespace) || self.spec.database.adminSecretRef.namespace == 'kinship-' + self.metadata.name",optionalOldSelf=true,message="must be left out (a Secret in the operator namespace: the platform settings) or be kinship-<name>, the Community namespace; the operator reads Secrets nowhere else",fieldPath=".spec.database.adminSecretRef.namespace",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(oldSelf.hasValue() && oldSelf.value().spec.smtp.secretRef == self.spec.smtp.secretRef) || !has(self.spec.smtp.secretRef.namespace) || self.spec.smtp.secretRef.namespace == 'kinship-' + self.metadata.name",optionalOldSelf=true,message="must be left out (a Secret in the operator namespace: the platform settings) or be kinship-<name>, the Community namespace; the operator reads Secrets nowhere else",fieldPath=".spec.smtp.secretRef.namespace",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(oldSelf.hasValue() && has(oldSelf.value().spec.smtp.dkim) && has(self.spec.smtp.dkim) && oldSelf.value().spec.smtp.dkim.secretRef == self.spec.smtp.dkim.secretRef) || !has(self.spec.smtp.dkim) || !has(self.spec.smtp.dkim.secretRef.namespace) || self.spec.smtp.dkim.secretRef.namespace == 'kinship-' + self.metadata.name",optionalOldSelf=true,message="must be left out (a Secret in the operator namespace: the platform settings) or be kinship-<name>, the Community namespace; the operator reads Secrets nowhere else",fieldPath=".spec.smtp.dkim.secretRef.namespace",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(oldSelf.hasValue() && has(oldSelf.value().spec.kafka.tls) && has(self.spec.kafka.tls) && has(oldSelf.value().spec.kafka.tls.secretRef) && has(self.spec.kafka.tls.secretRef) && oldSelf.value().spec.kafka.tls.secretRef == self.spec.kafka.tls.secretRef) || !has(self.spec.kafka.tls) || !has(self.spec.kafka.tls.secretRef) || !has(self.spec.kafka.tls.secretRef.namespace) || self.spec.kafka.tls.secretRef.namespace == 'kinship-' + self.metadata.name",optionalOldSelf=true,message="must be left out (a Secret in the operator namespace: the platform settings) or be kinship-<name>, the Community namespace; the operator reads Secrets nowhere else",fieldPath=".spec.kafka.tls.secretRef.namespace",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(oldSelf.hasValue() && has(oldSelf.value().spec.kafka.sasl) && has(self.spec.kafka.sasl) && oldSelf.value().spec.kafka.sasl.passwordSecretRef == self.spec.kafka.sasl.passwordSecretRef) || !has(self.spec.kafka.sasl) || !has(self.spec.kafka.sasl.passwordSecretRef.namespace) || self.spec.kafka.sasl.passwordSecretRef.namespace == 'kinship-' + self.metadata.name",optionalOldSelf=true,message="must be left out (a Secret in the operator namespace: the platform settings) or be kinship-<name>, the Community namespace; the operator reads Secrets nowhere else",fieldPath=".spec.kafka.sasl.passwordSecretRef.namespace",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(oldSelf.hasValue() && has(oldSelf.value().spec.temporal.tls) && has(self.spec.temporal.tls) && has(oldSelf.value().spec.temporal.tls.secretRef) && has(self.spec.temporal.tls.secretRef) && oldSelf.value().spec.temporal.tls.secretRef == self.spec.temporal.tls.secretRef) || !has(self.spec.temporal.tls) || !has(self.spec.temporal.tls.secretRef) || !has(self.spec.temporal.tls.secretRef.namespace) || self.spec.temporal.tls.secretRef.namespace == 'kinship-' + self.metadata.name",optionalOldSelf=true,message="must be left out (a Secret in the operator namespace: the platform settings) or be kinship-<name>, the Community namespace; the operator reads Secrets nowhere else",fieldPath=".spec.temporal.tls.secretRef.namespace",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(oldSelf.hasValue() && has(oldSelf.value().spec.console) && has(oldSelf.value().spec.console.clientSecret) && has(self.spec.console) && has(self.spec.console.clientSecret) && oldSelf.value().spec.console.clientSecret.secretRef == self.spec.console.clientSecret.secretRef) || !has(self.spec.console) || !has(self.spec.console.clientSecret) || !has(self.spec.console.clientSecret.secretRef.namespace) || self.spec.console.clientSecret.secretRef.namespace == 'kinship-' + self.metadata.name",optionalOldSelf=true,message="must be left out (a Secret in the operator namespace: the platform settings) or be kinship-<name>, the Community namespace; the operator reads Secrets nowhere else",fieldPath=".spec.console.clientSecret.secretRef.namespace",reason=FieldValueForbidden
 type Community struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -100,6 +116,22 @@ type CommunitySpec struct {
 	// +required
 	SMTP SMTPSpec `json:"smtp"`
 
+	// Communications configures the communications service: its public
+	// address and where its webhooks may go.
+	// +optional
+	Communications CommunicationsSpec `json:"communications,omitzero"`
+
+	// Insights configures the insights service: the community's time zone,
+	// the weekly health report and the ambassador programme's quotas.
+	// +optional
+	Insights InsightsSpec `json:"insights,omitzero"`
+
+	// Console configures the web console: whether it runs, where browsers
+	// reach it and its OpenID Connect client.
+	// +optional
+	// +kubebuilder:default={}
+	Console ConsoleSpec `json:"console,omitzero"`
+
 	// Auth says which tokens the services trust.
 	// +required
 	Auth AuthSpec `json:"auth"`
@@ -150,6 +182,56 @@ type Goal struct {
 	// +optional
 	// +kubebuilder:validation:Format=date
 	Deadline string `json:"deadline,omitempty"`
+
+	// BaselineDate is the day progress is measured from; unset, the day
+	// the goal was first synced. Not in the future.
+	// +optional
+	// +kubebuilder:validation:Format=date
+	BaselineDate string `json:"baselineDate,omitempty"`
+
+	// Segment counts only the members it describes (members metrics only).
+	// +optional
+	Segment *GoalSegment `json:"segment,omitempty"`
+
+	// BreakdownValue is one value of the metric's breakdown, such as EUR
+	// for contributions of money; required where the metric needs one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=100
+	BreakdownValue string `json:"breakdownValue,omitempty"`
+
+	// Description says what the goal is for.
+	// +optional
+	// +kubebuilder:validation:MaxLength=500
+	Description string `json:"description,omitempty"`
+}
+
+// GoalSegment narrows a goal to some members; every list it sets must
+// match.
+type GoalSegment struct {
+	// Levels are engagement levels, such as Core.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=100
+	Levels []string `json:"levels,omitempty"`
+	// CountryCodes are ISO 3166-1 alpha-2 codes, such as DE.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:Pattern=`^[A-Z]{2}$`
+	CountryCodes []string `json:"countryCodes,omitempty"`
+	// Interests members named.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=100
+	Interests []string `json:"interests,omitempty"`
+	// Roles currently held: member, ambassador, organiser, staff.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:items:Enum=member;ambassador;organiser;staff
+	Roles []string `json:"roles,omitempty"`
 }
 
 // ImageSpec names the kinship image.
@@ -190,6 +272,14 @@ type ComponentsSpec struct {
 	// +optional
 	// +kubebuilder:default={}
 	Worker ComponentSpec `json:"worker,omitzero"`
+	// +optional
+	// +kubebuilder:default={}
+	Insights ComponentSpec `json:"insights,omitzero"`
+	// Console runs one replica unless told otherwise: sessions live in
+	// each replica's memory (see ConsoleComponentSpec).
+	// +optional
+	// +kubebuilder:default={}
+	Console ConsoleComponentSpec `json:"console,omitzero"`
 }
 
 // ComponentSpec configures one component's Deployment.
@@ -205,6 +295,31 @@ type ComponentSpec struct {
 	// +optional
 	// +kubebuilder:default={requests:{cpu:"100m",memory:"128Mi"},limits:{memory:"512Mi"}}
 	Resources corev1.ResourceRequirements `json:"resources,omitzero"`
+}
+
+// ConsoleComponentSpec configures the console's Deployment. A person's
+// session lives in the memory of the replica that signed them in, so the
+// console runs one replica by default; with more, the ingress controller
+// must send each browser back to the same pod (sticky sessions), or people
+// are asked to sign in again.
+type ConsoleComponentSpec struct {
+	// Replicas is the number of pods.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Resources are each pod's resource requests and limits.
+	// +optional
+	// +kubebuilder:default={requests:{cpu:"100m",memory:"128Mi"},limits:{memory:"512Mi"}}
+	Resources corev1.ResourceRequirements `json:"resources,omitzero"`
+}
+
+// ComponentSpec is the console's replicas and resources as any
+// component's.
+func (s ConsoleComponentSpec) ComponentSpec() ComponentSpec {
+	return ComponentSpec(s)
 }
 
 // KafkaSpec says where the topics live and how they are configured.
@@ -338,24 +453,32 @@ type TemporalSpec struct {
 	TLS *TLSSpec `json:"tls,omitempty"`
 }
 
-// SecretReference names a Secret in a namespace.
+// SecretReference names a Secret the operator may read: one in the
+// operator's own namespace (Namespace left out), where the platform's
+// settings live, or one in the Community's instance namespace
+// kinship-<name>. No other namespace is allowed.
 type SecretReference struct {
-	// +required
+	// Namespace is left out for the operator's namespace, or is the
+	// Community's own kinship-<name>.
+	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	Namespace string `json:"namespace"`
+	Namespace string `json:"namespace,omitempty"`
 	// +required
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	Name string `json:"name"`
 }
 
-// SecretKeyReference names one key of a Secret in a namespace.
+// SecretKeyReference names one key of a Secret the operator may read, in
+// the same namespaces as a SecretReference.
 type SecretKeyReference struct {
-	// +required
+	// Namespace is left out for the operator's namespace, or is the
+	// Community's own kinship-<name>.
+	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	Namespace string `json:"namespace"`
+	Namespace string `json:"namespace,omitempty"`
 	// +required
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
@@ -397,6 +520,187 @@ type SMTPSpec struct {
 	// The operator copies them into the instance's namespace.
 	// +required
 	SecretRef SecretReference `json:"secretRef"`
+
+	// DKIM, when set, makes the communications service sign every mail
+	// with DKIM, so that mailbox providers can check it comes from the
+	// sending domain.
+	// +optional
+	DKIM *DKIMSpec `json:"dkim,omitempty"`
+}
+
+// DKIMSpec names the DKIM signing key and where its public half is
+// published: a TXT record at <selector>._domainkey.<domain>.
+type DKIMSpec struct {
+	// SecretRef names the Secret holding the private key, a PEM RSA
+	// (2048 bits or more) or Ed25519 key. The operator copies the key into
+	// the instance's namespace, where the communications service reads it.
+	// +required
+	SecretRef SecretReference `json:"secretRef"`
+
+	// Key is the key of the Secret's data that holds the private key.
+	// +optional
+	// +kubebuilder:default=private.key
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
+
+	// Selector is the DKIM selector (s=), such as kinship-2026; rotating
+	// the key means a new selector.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Selector string `json:"selector"`
+
+	// Domain is the signing domain (d=): the domain of the sender address
+	// or a parent of it, so that DMARC aligns.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$`
+	Domain string `json:"domain"`
+}
+
+// DefaultDKIMKey is the key of a DKIM Secret's data holding the private
+// key when DKIMSpec.Key is unset; the CRD's default says the same.
+const DefaultDKIMKey = "private.key"
+
+// KeyOrDefault is the key of the Secret's data holding the private key.
+func (d DKIMSpec) KeyOrDefault() string {
+	if d.Key == "" {
+		return DefaultDKIMKey
+	}
+	return d.Key
+}
+
+// CommunicationsSpec configures the communications service beyond its
+// replicas and resources.
+type CommunicationsSpec struct {
+	// PublicURL is the https address members reach the communications
+	// service at, for the unsubscribe links in every mail, such as
+	// https://climate.example.org when TLS ends in front of the cluster.
+	// Unset, it is the Ingress endpoint when spec.ingress has a TLS
+	// Secret. A Community with neither is not Ready: links in mail must
+	// be https.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https://[^\s/?#@]+(/[^\s?#]*)?$`
+	PublicURL string `json:"publicURL,omitempty"`
+
+	// OutboundAllow lists destinations inside the cluster or on private
+	// networks that webhooks may reach, such as an in-cluster chat bridge:
+	// CIDRs (10.20.0.0/16, fd00:1::/64), single addresses, or host names.
+	// Without it webhooks reach only public addresses. CIDRs, addresses and
+	// <service>.<namespace>.svc names are also opened in the instance's
+	// NetworkPolicy (on every port); other host names only pass the
+	// communications service's own check. The service reads the list as
+	// KINSHIP_OUTBOUND_ALLOW.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^(([0-9]{1,3}\.){3}[0-9]{1,3}(/[0-9]{1,2})?|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(/[0-9]{1,3})?|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$`
+	OutboundAllow []string `json:"outboundAllow,omitempty"`
+}
+
+// InsightsSpec configures the insights service beyond its replicas and
+// resources; each unset field keeps the service's default.
+type InsightsSpec struct {
+	// TimeZone is the IANA time zone whose days, weeks and months the
+	// series follow and in which the weekly report's slot is read, such as
+	// Europe/Berlin; unset means UTC. Changing it recomputes the series.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`
+	TimeZone string `json:"timeZone,omitempty"`
+
+	// ReportSchedule is the weekly health report's slot in the time zone,
+	// a weekday and a time such as "mon 08:00" (the default), or "off".
+	// +optional
+	// +kubebuilder:validation:Pattern=`^(off|(mon|tue|wed|thu|fri|sat|sun) ([01]?[0-9]|2[0-3]):[0-5][0-9])$`
+	ReportSchedule string `json:"reportSchedule,omitempty"`
+
+	// AmbassadorQuotas are the ambassador programme's quotas: how many
+	// activities of each type an ambassador should record per period,
+	// such as {hosted_event: 1, referred_member: 1} (the default).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=20
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z][a-z0-9_-]{0,39}$') && self[k] >= 1 && self[k] <= 1000)",message="each quota is an activity type (lower-case letters, digits, _ and -, at most 40) and a count from 1 to 1000"
+	AmbassadorQuotas map[string]int32 `json:"ambassadorQuotas,omitempty"`
+}
+
+// DefaultConsoleClientID is the console's OpenID Connect client id when
+// ConsoleSpec.ClientID is unset; the CRD's default says the same.
+const DefaultConsoleClientID = "kinship-console"
+
+// ConsoleSpec configures the web console (kinship console), which people
+// sign in to at spec.auth.issuer with OpenID Connect (authorization code
+// with PKCE).
+type ConsoleSpec struct {
+	// Enabled runs the console; false removes it.
+	// +optional
+	// +kubebuilder:default=true
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// PublicURL is the https address browsers reach the console at, the
+	// root of its host, such as https://climate.example.org when TLS ends
+	// in front of the cluster. Unset, it is the Ingress endpoint when
+	// spec.ingress has a TLS Secret; with neither, the console is reached
+	// with kubectl port-forward at http://localhost:8080. The issuer must
+	// allow <publicURL>/auth/callback as a redirect URL.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https://[^\s/?#@]+/?$`
+	PublicURL string `json:"publicURL,omitempty"`
+
+	// ClientID is the console's client at the issuer.
+	// +optional
+	// +kubebuilder:default=kinship-console
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[!-~]+$`
+	ClientID string `json:"clientID,omitempty"`
+
+	// ClientSecret, when set, names the client's secret for a confidential
+	// client; unset, the console is a public client (PKCE alone).
+	// +optional
+	ClientSecret *ConsoleClientSecret `json:"clientSecret,omitempty"`
+}
+
+// ConsoleClientSecret names the Secret and key holding the console's
+// OpenID Connect client secret. The operator copies it into the instance's
+// namespace, where the console reads it.
+type ConsoleClientSecret struct {
+	// +required
+	SecretRef SecretReference `json:"secretRef"`
+
+	// Key is the key of the Secret's data that holds the client secret.
+	// +optional
+	// +kubebuilder:default=client-secret
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
+}
+
+// DefaultConsoleClientSecretKey is the key of the console's client secret
+// when ConsoleClientSecret.Key is unset; the CRD's default says the same.
+const DefaultConsoleClientSecretKey = "client-secret"
+
+// KeyOrDefault is the key of the Secret's data holding the client secret.
+func (s ConsoleClientSecret) KeyOrDefault() string {
+	if s.Key == "" {
+		return DefaultConsoleClientSecretKey
+	}
+	return s.Key
+}
+
+// IsEnabled reports whether the console runs (the default).
+func (s ConsoleSpec) IsEnabled() bool { return s.Enabled == nil || *s.Enabled }
+
+// ClientIDOrDefault is the console's client id.
+func (s ConsoleSpec) ClientIDOrDefault() string {
+	if s.ClientID == "" {
+		return DefaultConsoleClientID
+	}
+	return s.ClientID
 }
 
 // AuthSpec says which tokens the services trust.
@@ -491,6 +795,11 @@ const (
 	// ConditionDegraded is true while something the operator depends on
 	// fails; its reason names what.
 	ConditionDegraded = "Degraded"
+	// ConditionGoalsSynced is true when the insights service holds
+	// spec.goals and status.goals says where each stands; false when it
+	// refused them (the message names the field); unknown while it cannot
+	// be asked. It does not count toward Ready.
+	ConditionGoalsSynced = "GoalsSynced"
 )
 
 // CommunityStatus is what the operator observed.
@@ -523,12 +832,68 @@ type CommunityStatus struct {
 	// +listType=map
 	// +listMapKey=name
 	Components []ComponentStatus `json:"components,omitzero"`
+	// Goals says where each goal of spec.goals stands, as the insights
+	// service last answered.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Goals []GoalStatus `json:"goals,omitempty"`
+	// GoalsOnTrack is how many of Goals are on track or achieved; unset
+	// while the Community has no goals or they were never synced.
+	// +optional
+	GoalsOnTrack *int32 `json:"goalsOnTrack,omitempty"`
 	// Conditions: Ready, TopicsReady, TemporalNamespaceReady, DatabaseReady,
-	// WorkloadsReady, Degraded.
+	// WorkloadsReady, GoalsSynced, Degraded.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// GoalState is where a goal stands.
+//
+// +kubebuilder:validation:Enum=on_track;at_risk;off_track;achieved;missed;unknown
+type GoalState string
+
+// The states of a goal (see docs/insights.md).
+const (
+	GoalOnTrack  GoalState = "on_track"
+	GoalAtRisk   GoalState = "at_risk"
+	GoalOffTrack GoalState = "off_track"
+	GoalAchieved GoalState = "achieved"
+	GoalMissed   GoalState = "missed"
+	GoalUnknown  GoalState = "unknown"
+)
+
+// GoalStatus is where one goal stands. Numbers are decimals as text.
+type GoalStatus struct {
+	// Name is the goal's name in spec.goals.
+	Name string `json:"name"`
+	// Status is on_track, at_risk, off_track, achieved or missed.
+	Status GoalState `json:"status"`
+	// Message says the status in a sentence with its numbers.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Current is the goal's value on AsOf.
+	// +optional
+	Current string `json:"current,omitempty"`
+	// Target is the value to reach.
+	// +optional
+	Target string `json:"target,omitempty"`
+	// Progress is the share of the way from the baseline to the target
+	// covered; 1 or more reaches it.
+	// +optional
+	Progress string `json:"progress,omitempty"`
+	// Forecast is the value expected on the deadline at the recent trend;
+	// unset without a deadline ahead.
+	// +optional
+	Forecast string `json:"forecast,omitempty"`
+	// AsOf is the day evaluated: today in the community's time zone, or
+	// the deadline once it has passed.
+	// +optional
+	AsOf string `json:"asOf,omitempty"`
+	// LastTransitionTime is when Status last changed.
+	LastTransitionTime metav1.Time `json:"lastTransitionTime"`
 }
 
 // ComponentStatus reports one component's replicas.

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -9,8 +10,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kinshipv1alpha1 "github.com/kinshiphq/kinship/operator/api/v1alpha1"
@@ -44,6 +47,12 @@ func (r *CommunityReconciler) apply(ctx context.Context, c *kinshipv1alpha1.Comm
 	if upToDate(desired, live) {
 		return live, nil
 	}
+	if err := mayTakeOver(c, live); err != nil {
+		if ns, ok := live.(*corev1.Namespace); ok && ns.Status.Phase == corev1.NamespaceTerminating {
+			return live, nil // the caller waits for it to go
+		}
+		return nil, fmt.Errorf("%s %s: %w", kind, key, err)
+	}
 	for attempt := 0; ; attempt++ {
 		merge(live, desired)
 		err = r.Client.Update(ctx, live)
@@ -62,6 +71,24 @@ func (r *CommunityReconciler) apply(ctx context.Context, c *kinshipv1alpha1.Comm
 			return live, nil
 		}
 	}
+}
+
+// errNotOwned marks an object apply will not take over.
+var errNotOwned = errors.New("it exists and does not belong to this Community; the operator does not take it over")
+
+// mayTakeOver reports whether apply may write over live: never when
+// another owner controls it, and a namespace only when the Community
+// controls it — the operator binds its role in the namespaces it created,
+// never in one that was there before (another team's, or its own).
+func mayTakeOver(c *kinshipv1alpha1.Community, live client.Object) error {
+	owner := metav1.GetControllerOf(live)
+	if owner != nil && owner.UID == c.UID {
+		return nil
+	}
+	if _, isNS := live.(*corev1.Namespace); isNS || owner != nil {
+		return errNotOwned
+	}
+	return nil
 }
 
 // upToDate reports whether live already is what desired asks for.
@@ -88,7 +115,10 @@ func merge(live, desired client.Object) {
 		l.Data = desired.(*corev1.Secret).Data
 	case *corev1.Service:
 		d := desired.(*corev1.Service)
-		l.Spec.Type, l.Spec.Selector, l.Spec.Ports = d.Spec.Type, d.Spec.Selector, d.Spec.Ports
+		l.Spec.Type, l.Spec.Selector, l.Spec.Ports, l.Spec.SessionAffinity = d.Spec.Type, d.Spec.Selector, d.Spec.Ports, d.Spec.SessionAffinity
+		if d.Spec.SessionAffinity != corev1.ServiceAffinityClientIP {
+			l.Spec.SessionAffinityConfig = nil // the API server refuses it without ClientIP
+		}
 	case *appsv1.Deployment:
 		l.Spec = desired.(*appsv1.Deployment).Spec
 	case *policyv1.PodDisruptionBudget:
@@ -97,6 +127,9 @@ func merge(live, desired client.Object) {
 		l.Spec = desired.(*networkingv1.NetworkPolicy).Spec
 	case *networkingv1.Ingress:
 		l.Spec = desired.(*networkingv1.Ingress).Spec
+	case *rbacv1.RoleBinding:
+		// The role it binds cannot change; the subjects can.
+		l.Subjects = desired.(*rbacv1.RoleBinding).Subjects
 	default:
 		panic(fmt.Sprintf("controller: apply does not know %T", live))
 	}
@@ -114,7 +147,7 @@ func content(o client.Object) any {
 	case *corev1.Secret:
 		return o.Data
 	case *corev1.Service:
-		return corev1.ServiceSpec{Type: o.Spec.Type, Selector: o.Spec.Selector, Ports: o.Spec.Ports}
+		return corev1.ServiceSpec{Type: o.Spec.Type, Selector: o.Spec.Selector, Ports: o.Spec.Ports, SessionAffinity: o.Spec.SessionAffinity}
 	case *appsv1.Deployment:
 		return o.Spec
 	case *policyv1.PodDisruptionBudget:
@@ -123,6 +156,8 @@ func content(o client.Object) any {
 		return o.Spec
 	case *networkingv1.Ingress:
 		return o.Spec
+	case *rbacv1.RoleBinding:
+		return o.Subjects // its roleRef cannot change: reconcileAccess checks it
 	}
 	panic(fmt.Sprintf("controller: apply does not know %T", o))
 }

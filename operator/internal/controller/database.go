@@ -34,7 +34,7 @@ func (r *CommunityReconciler) reconcileDatabase(ctx context.Context, c *kinshipv
 	}
 	admin, err := r.adminURL(ctx, c)
 	if err != nil {
-		st.fail(cond, "AdminSecretUnavailable", err)
+		st.fail(cond, reasonFor(err, "AdminSecretUnavailable"), err)
 		return dbResult{}
 	}
 	dbName, role := resources.DatabaseName(c), resources.DatabaseRole(c)
@@ -96,14 +96,14 @@ func (r *CommunityReconciler) reconcileDatabase(ctx context.Context, c *kinshipv
 // adminURL reads and checks the admin URL of the referenced Secret. Errors
 // never quote the URL, which holds a password.
 func (r *CommunityReconciler) adminURL(ctx context.Context, c *kinshipv1alpha1.Community) (*url.URL, error) {
-	ref := c.Spec.Database.AdminSecretRef
-	data, err := r.readSecretKeys(ctx, ref, "url")
+	ref := secretRef{"spec.database.adminSecretRef", c.Spec.Database.AdminSecretRef}
+	data, err := r.readSecretKeys(ctx, c, ref, "url")
 	if err != nil {
 		return nil, err
 	}
 	u, err := url.Parse(data["url"])
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Hostname() == "" {
-		return nil, errors.New("key url of secret " + ref.Namespace + "/" + ref.Name + " is not a postgres:// URL")
+		return nil, errors.New(ref.field + ": key url of secret " + ref.Name + " is not a postgres:// URL")
 	}
 	return u, nil
 }

@@ -69,14 +69,14 @@ func (r *CommunityReconciler) finalize(ctx context.Context, log *slog.Logger, c 
 func (r *CommunityReconciler) deleteExternal(ctx context.Context, c *kinshipv1alpha1.Community, st *statusBuilder) {
 	sec := r.readSecurity(ctx, c)
 	if err := sec.kafkaErr(); err != nil {
-		st.fail(kinshipv1alpha1.ConditionTopicsReady, "KafkaSecretUnavailable", err)
+		st.fail(kinshipv1alpha1.ConditionTopicsReady, reasonFor(err, "KafkaSecretUnavailable"), err)
 	} else if err := r.Kafka.DeleteTopics(ctx, sec.kafka, resources.TopicNames(c)); err != nil {
 		st.fail(kinshipv1alpha1.ConditionTopicsReady, "TopicDeleteFailed", err)
 	} else {
 		st.waiting(kinshipv1alpha1.ConditionTopicsReady, "Deleted", "the topics are deleted")
 	}
 	if sec.temporalTLSErr != nil {
-		st.fail(kinshipv1alpha1.ConditionTemporalNamespaceReady, "TemporalSecretUnavailable", sec.temporalTLSErr)
+		st.fail(kinshipv1alpha1.ConditionTemporalNamespaceReady, reasonFor(sec.temporalTLSErr, "TemporalSecretUnavailable"), sec.temporalTLSErr)
 	} else if err := r.Temporal.DeleteNamespace(ctx, sec.temporal, resources.TemporalNamespace(c)); err != nil {
 		st.fail(kinshipv1alpha1.ConditionTemporalNamespaceReady, "NamespaceDeleteFailed", err)
 	} else {
@@ -84,7 +84,7 @@ func (r *CommunityReconciler) deleteExternal(ctx context.Context, c *kinshipv1al
 	}
 	admin, err := r.adminURL(ctx, c)
 	if err != nil {
-		st.fail(kinshipv1alpha1.ConditionDatabaseReady, "AdminSecretUnavailable", err)
+		st.fail(kinshipv1alpha1.ConditionDatabaseReady, reasonFor(err, "AdminSecretUnavailable"), err)
 		return
 	}
 	if err := r.Postgres.Drop(ctx, admin.String(), resources.DatabaseName(c), resources.DatabaseRole(c)); err != nil {

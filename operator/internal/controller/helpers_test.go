@@ -64,9 +64,12 @@ func newFixture(t testing.TB, name string) *fixture {
 			Image:       kinshipv1alpha1.ImageSpec{Repository: "ghcr.io/kinshiphq/kinship", Tag: "v0.1.0"},
 			Kafka:       kinshipv1alpha1.KafkaSpec{BootstrapServers: f.brokers},
 			Temporal:    kinshipv1alpha1.TemporalSpec{Address: f.temporal},
-			Database:    kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Namespace: secretsNamespace, Name: name + "-pg-admin"}},
-			SMTP:        kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Namespace: secretsNamespace, Name: name + "-smtp"}},
+			Database:    kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Name: name + "-pg-admin"}},
+			SMTP:        kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Name: name + "-smtp"}},
 			Auth:        kinshipv1alpha1.AuthSpec{Issuer: "https://id.example.org"},
+			// Where members follow the links in mail to, with TLS ending
+			// in front of the cluster.
+			Communications: kinshipv1alpha1.CommunicationsSpec{PublicURL: "https://" + name + ".example.org"},
 		},
 	}
 	f.writeSecrets(t)

@@ -4,10 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -30,26 +27,24 @@ func NewScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
-// CacheOptions restrict the manager's cache to the objects the operator
-// manages (those labelled managed-by kinship-operator), so it never holds
-// the cluster's other Secrets, Deployments or namespaces. Communities are
-// cached in full. syncPeriod is how often every cached object is handed to
-// the controller again, which re-checks the external resources; zero keeps
-// controller-runtime's default (about 10 hours).
+// CacheOptions restrict the manager's cache to the cluster-scoped objects
+// the operator watches: every Community, and the namespaces it manages
+// (labelled managed-by kinship-operator), so that it never holds the
+// cluster's other namespaces. Nothing namespaced is cached here: each
+// instance namespace has a cache of its own (InstanceCaches), and a read
+// of a kind the cache does not hold fails instead of quietly listing it
+// cluster-wide. syncPeriod is how often every cached object is handed to
+// the controller again, which re-checks the external resources; zero
+// keeps controller-runtime's default (about 10 hours).
 func CacheOptions(syncPeriod time.Duration) cache.Options {
 	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.LabelManagedBy: resources.ManagedBy})}
-	opts := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Namespace{}:             managed,
-		&corev1.ServiceAccount{}:        managed,
-		&corev1.ConfigMap{}:             managed,
-		&corev1.Secret{}:                managed,
-		&corev1.Service{}:               managed,
-		&appsv1.Deployment{}:            managed,
-		&policyv1.PodDisruptionBudget{}: managed,
-		&networkingv1.NetworkPolicy{}:   managed,
-		&networkingv1.Ingress{}:         managed,
-		&kinshipv1alpha1.Community{}:    {},
-	}}
+	opts := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Namespace{}:          managed,
+			&kinshipv1alpha1.Community{}: {},
+		},
+		ReaderFailOnMissingInformer: true,
+	}
 	if syncPeriod > 0 {
 		opts.SyncPeriod = &syncPeriod
 	}

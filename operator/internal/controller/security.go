@@ -47,29 +47,29 @@ func (r *CommunityReconciler) readSecurity(ctx context.Context, c *kinshipv1alph
 		temporal: external.TemporalCluster{Address: c.Spec.Temporal.Address},
 	}
 	if k := c.Spec.Kafka; k.TLSEnabled() {
-		s.kafka.TLS, s.kafkaTLS, s.kafkaTLSErr = r.readTLS(ctx, "kafka", k.TLS)
+		s.kafka.TLS, s.kafkaTLS, s.kafkaTLSErr = r.readTLS(ctx, c, "spec.kafka.tls.secretRef", k.TLS)
 	}
 	if sasl := c.Spec.Kafka.SASL; sasl != nil {
-		s.kafka.SASL, s.kafkaSASL, s.kafkaSASLErr = r.readSASL(ctx, sasl)
+		s.kafka.SASL, s.kafkaSASL, s.kafkaSASLErr = r.readSASL(ctx, c, sasl)
 	}
 	if t := c.Spec.Temporal; t.TLSEnabled() {
-		s.temporal.TLS, s.temporalTLS, s.temporalTLSErr = r.readTLS(ctx, "temporal", t.TLS)
+		s.temporal.TLS, s.temporalTLS, s.temporalTLSErr = r.readTLS(ctx, c, "spec.temporal.tls.secretRef", t.TLS)
 	}
 	return s
 }
 
 // readTLS returns the TLS settings of spec and, with a Secret, its data
 // in the cert-manager layout.
-func (r *CommunityReconciler) readTLS(ctx context.Context, what string, spec *kinshipv1alpha1.TLSSpec) (*external.TLS, map[string][]byte, error) {
+func (r *CommunityReconciler) readTLS(ctx context.Context, c *kinshipv1alpha1.Community, field string, spec *kinshipv1alpha1.TLSSpec) (*external.TLS, map[string][]byte, error) {
 	ref := spec.SecretRef
 	if ref == nil {
 		return &external.TLS{ServerName: spec.ServerName}, nil, nil
 	}
-	secret, err := r.readSecret(ctx, *ref)
+	secret, err := r.readSecret(ctx, c, secretRef{field, *ref})
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s TLS: %w", what, err)
+		return nil, nil, err
 	}
-	t, err := external.TLSFromSecret(fmt.Sprintf("%s TLS: secret %s/%s", what, ref.Namespace, ref.Name), secret.Data, spec.ServerName)
+	t, err := external.TLSFromSecret(fmt.Sprintf("%s: secret %s/%s", field, secret.Namespace, secret.Name), secret.Data, spec.ServerName)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -78,33 +78,21 @@ func (r *CommunityReconciler) readTLS(ctx context.Context, what string, spec *ki
 
 // readSASL returns the SASL settings with the password of the referenced
 // Secret, and the data of its copy. Errors never quote the password.
-func (r *CommunityReconciler) readSASL(ctx context.Context, spec *kinshipv1alpha1.KafkaSASLSpec) (*external.SASL, map[string][]byte, error) {
+func (r *CommunityReconciler) readSASL(ctx context.Context, c *kinshipv1alpha1.Community, spec *kinshipv1alpha1.KafkaSASLSpec) (*external.SASL, map[string][]byte, error) {
 	ref := spec.PasswordSecretRef
-	secret, err := r.readSecret(ctx, ref.Ref())
+	secret, err := r.readSecret(ctx, c, secretRef{"spec.kafka.sasl.passwordSecretRef", ref.Ref()})
 	if err != nil {
-		return nil, nil, fmt.Errorf("kafka SASL password: %w", err)
+		return nil, nil, err
 	}
 	key := ref.KeyOrDefault()
 	raw := secret.Data[key]
 	// The components drop a trailing newline from the password file.
 	password := bytes.TrimRight(raw, "\r\n")
 	if len(password) == 0 {
-		return nil, nil, fmt.Errorf("kafka SASL password: secret %s/%s has no key %q, or it is empty", ref.Namespace, ref.Name, key)
+		return nil, nil, fmt.Errorf("spec.kafka.sasl.passwordSecretRef: secret %s/%s has no key %q, or it is empty", secret.Namespace, secret.Name, key)
 	}
 	return &external.SASL{Mechanism: string(spec.Mechanism), Username: spec.Username, Password: string(password)},
 		map[string][]byte{resources.SASLPasswordKey: raw}, nil
-}
-
-// readSecret reads a referenced Secret straight from the API server.
-func (r *CommunityReconciler) readSecret(ctx context.Context, ref kinshipv1alpha1.SecretReference) (*corev1.Secret, error) {
-	var s corev1.Secret
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("secret %s/%s not found", ref.Namespace, ref.Name)
-		}
-		return nil, fmt.Errorf("read secret %s/%s: %w", ref.Namespace, ref.Name, err)
-	}
-	return &s, nil
 }
 
 // securityCopies are the data of the instance's copies of the Kafka and
@@ -158,7 +146,7 @@ func (r *CommunityReconciler) reconcileSecurityCopies(ctx context.Context, c *ki
 			continue
 		}
 		if p.err != nil {
-			st.fail(kinshipv1alpha1.ConditionWorkloadsReady, p.reason, p.err)
+			st.fail(kinshipv1alpha1.ConditionWorkloadsReady, reasonFor(p.err, p.reason), p.err)
 			*p.into, ok = r.cachedSecretData(ctx, c, p.name), false
 			continue
 		}

@@ -56,16 +56,16 @@ func secured(t *testing.T, f *fixture, kafkaCA, temporalCA *tlstest.CA) tlstest.
 	putSecret(t, f.name+"-temporal-client", map[string][]byte{"ca.crt": temporalCA.PEM, "tls.crt": client.CertPEM, "tls.key": client.KeyPEM})
 	f.community.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{
 		Enabled:    true,
-		SecretRef:  &kinshipv1alpha1.SecretReference{Namespace: secretsNamespace, Name: f.name + "-kafka-ca"},
+		SecretRef:  &kinshipv1alpha1.SecretReference{Name: f.name + "-kafka-ca"},
 		ServerName: "kinship-kafka-bootstrap.kafka.svc",
 	}
 	f.community.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{
 		Mechanism: kinshipv1alpha1.SASLSCRAMSHA512, Username: f.name,
-		PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: secretsNamespace, Name: f.name + "-kafka-user"},
+		PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Name: f.name + "-kafka-user"},
 	}
 	f.community.Spec.Temporal.TLS = &kinshipv1alpha1.TLSSpec{
 		Enabled:   true,
-		SecretRef: &kinshipv1alpha1.SecretReference{Namespace: secretsNamespace, Name: f.name + "-temporal-client"},
+		SecretRef: &kinshipv1alpha1.SecretReference{Name: f.name + "-temporal-client"},
 	}
 	return client
 }
@@ -215,12 +215,12 @@ func keys(m map[string]string) []string {
 func TestBadTLSMaterialIsReportedNotCopied(t *testing.T) {
 	f := newFixture(t, "bad-tls")
 	putSecret(t, "bad-tls-kafka-ca", map[string][]byte{"ca.crt": []byte("-----BEGIN CERTIFICATE-----\nnot really\n")})
-	f.community.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true, SecretRef: &kinshipv1alpha1.SecretReference{Namespace: secretsNamespace, Name: "bad-tls-kafka-ca"}}
+	f.community.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true, SecretRef: &kinshipv1alpha1.SecretReference{Name: "bad-tls-kafka-ca"}}
 	f.create(t)
 	f.cleanup(t)
 	f.waitCondition(t, kinshipv1alpha1.ConditionDegraded, metav1.ConditionTrue, "KafkaSecretUnavailable")
 	cond := f.condition(t, kinshipv1alpha1.ConditionTopicsReady)
-	if !strings.Contains(cond.Message, "kafka TLS: secret kinship-system/bad-tls-kafka-ca: ca.crt holds no PEM certificate") {
+	if !strings.Contains(cond.Message, "spec.kafka.tls.secretRef: secret kinship-system/bad-tls-kafka-ca: ca.crt holds no PEM certificate") {
 		t.Errorf("TopicsReady: %q", cond.Message)
 	}
 	if c := env.kafka.Calls(f.brokers); c.Reads+c.Writes != 0 {
@@ -249,7 +249,7 @@ func TestSASLPlainWithoutTLSIsWarnedAbout(t *testing.T) {
 	putSecret(t, "plain-sasl-kafka-user", map[string][]byte{"pw": []byte("plain-secret")})
 	f.community.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{
 		Mechanism: kinshipv1alpha1.SASLPlain, Username: "plain-sasl",
-		PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: secretsNamespace, Name: "plain-sasl-kafka-user", Key: "pw"},
+		PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Name: "plain-sasl-kafka-user", Key: "pw"},
 	}
 	f.create(t)
 	f.cleanup(t)
@@ -304,13 +304,13 @@ func TestAgainstSecuredDependencies(t *testing.T) {
 	f.community.Spec.Kafka = kinshipv1alpha1.KafkaSpec{
 		BootstrapServers: f.brokers, Partitions: 2, ReplicationFactor: 1,
 		TLS: &kinshipv1alpha1.TLSSpec{Enabled: true, ServerName: brokerName,
-			SecretRef: &kinshipv1alpha1.SecretReference{Namespace: secretsNamespace, Name: "secure-real-kafka-tls"}},
+			SecretRef: &kinshipv1alpha1.SecretReference{Name: "secure-real-kafka-tls"}},
 		SASL: &kinshipv1alpha1.KafkaSASLSpec{Mechanism: kinshipv1alpha1.SASLSCRAMSHA512, Username: "kinship",
-			PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: secretsNamespace, Name: "secure-real-kafka-user"}},
+			PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Name: "secure-real-kafka-user"}},
 	}
 	f.community.Spec.Temporal = kinshipv1alpha1.TemporalSpec{Address: f.temporal,
 		TLS: &kinshipv1alpha1.TLSSpec{Enabled: true, ServerName: frontendName,
-			SecretRef: &kinshipv1alpha1.SecretReference{Namespace: secretsNamespace, Name: "secure-real-temporal-tls"}}}
+			SecretRef: &kinshipv1alpha1.SecretReference{Name: "secure-real-temporal-tls"}}}
 	f.community.Spec.DeletionPolicy = kinshipv1alpha1.DeletionPolicyDelete
 	f.create(t)
 	f.waitReady(t)

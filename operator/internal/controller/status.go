@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -18,7 +19,9 @@ import (
 )
 
 // partConditions are the conditions the steps set, in the order they are
-// reported; Ready and Degraded are derived from them.
+// reported; Ready and Degraded are derived from them. GoalsSynced is
+// reported after them and counts toward neither: the instance is ready
+// whether or not its goals could be synced.
 func partConditions() []string {
 	return []string{
 		kinshipv1alpha1.ConditionTopicsReady,
@@ -34,11 +37,13 @@ type statusBuilder struct {
 	conds      map[string]metav1.Condition
 	failures   []metav1.Condition // in the order they happened
 	components []kinshipv1alpha1.ComponentStatus
+	goals      *goalsOutcome // nil: status.goals stays as it is
 	deleting   bool
+	now        func() time.Time
 }
 
 func newStatusBuilder(c *kinshipv1alpha1.Community) *statusBuilder {
-	return &statusBuilder{c: c, conds: map[string]metav1.Condition{}}
+	return &statusBuilder{c: c, conds: map[string]metav1.Condition{}, now: time.Now}
 }
 
 func (s *statusBuilder) set(condType string, status metav1.ConditionStatus, reason, message string) metav1.Condition {
@@ -87,10 +92,17 @@ func (s *statusBuilder) build(cur kinshipv1alpha1.CommunityStatus) kinshipv1alph
 	if s.components != nil {
 		out.Components = s.components
 	}
-	for _, t := range partConditions() {
+	for _, t := range append(partConditions(), kinshipv1alpha1.ConditionGoalsSynced) {
 		if cond, ok := s.conds[t]; ok {
 			meta.SetStatusCondition(&out.Conditions, cond)
 		}
+	}
+	if g := s.goals; g != nil {
+		out.Goals = withTransitions(cur.Goals, g.goals, metav1.NewTime(s.now().UTC().Truncate(time.Second)))
+		if len(out.Goals) == 0 {
+			out.Goals = nil
+		}
+		out.GoalsOnTrack = g.onTrack
 	}
 
 	var notReady []string
@@ -143,7 +155,7 @@ func (s *statusBuilder) build(cur kinshipv1alpha1.CommunityStatus) kinshipv1alph
 // built twice is the same.
 func ordered(conds []metav1.Condition) []metav1.Condition {
 	order := append([]string{kinshipv1alpha1.ConditionReady}, partConditions()...)
-	order = append(order, kinshipv1alpha1.ConditionDegraded)
+	order = append(order, kinshipv1alpha1.ConditionGoalsSynced, kinshipv1alpha1.ConditionDegraded)
 	out := make([]metav1.Condition, 0, len(conds))
 	for _, t := range order {
 		if cond := meta.FindStatusCondition(conds, t); cond != nil {
@@ -249,8 +261,11 @@ func (r *CommunityReconciler) recordTransitions(c *kinshipv1alpha1.Community, pr
 			continue
 		}
 		good := cond.Status == metav1.ConditionTrue
-		if cond.Type == kinshipv1alpha1.ConditionDegraded {
+		switch cond.Type {
+		case kinshipv1alpha1.ConditionDegraded:
 			good = !good
+		case kinshipv1alpha1.ConditionGoalsSynced:
+			good = cond.Status != metav1.ConditionFalse // waiting for the insights service is no warning
 		}
 		if old == nil && good && cond.Type == kinshipv1alpha1.ConditionDegraded {
 			continue // "not degraded" from the start is no news

@@ -40,14 +40,25 @@ import (
 // keep apart by using Communities, broker addresses and database hosts of
 // their own, which the fakes count separately.
 type suite struct {
-	k8s      client.Client // the tests' own client, not counted
-	scheme   *runtime.Scheme
-	writes   *requestLog // requests the operator sent
-	kafka    *externaltest.Kafka
-	temporal *externaltest.Temporal
-	postgres *externaltest.Postgres
-	pg       *dbtest.Cluster // real PostgreSQL
-	logger   *slog.Logger
+	k8s        client.Client // the tests' own client (a cluster admin), not counted
+	kubeconfig string        // a cluster admin's, for kubectl
+	scheme     *runtime.Scheme
+	writes     *requestLog // requests the operator sent
+	kafka      *externaltest.Kafka
+	temporal   *externaltest.Temporal
+	postgres   *externaltest.Postgres
+	insights   *externaltest.Insights
+	goals      *goalsRouter
+	pg         *dbtest.Cluster // real PostgreSQL
+	// cfg is an admin's view of the API server: its address and the CA
+	// that signs its certificate (and so the issuer of service-account
+	// tokens).
+	cfg    *rest.Config
+	logger *slog.Logger
+	// reconciler is the one the manager runs, as the operator's service
+	// account; tests call its steps directly only for Communities that
+	// the API server would not store.
+	reconciler *CommunityReconciler
 }
 
 var env suite // set once by TestMain; read-only afterwards
@@ -56,6 +67,9 @@ const (
 	secretsNamespace = "kinship-system"
 	testRetryBase    = 250 * time.Millisecond
 	testRetryMax     = 2 * time.Second
+	// testGoalsResync is how often the goals of a Community that names
+	// some are read again in the tests (5 minutes in a cluster).
+	testGoalsResync = 2 * time.Second
 )
 
 // assetsDir finds envtest's kube-apiserver and etcd: KUBEBUILDER_ASSETS,
@@ -95,6 +109,19 @@ func runSuite(m *testing.M) int {
 	// envtest's default service range (a /24) holds 254 Services; the
 	// benchmark's 100 Communities need 500.
 	testEnv.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
+	// The service-account issuer's discovery document names its keys at
+	// the advertised address, by default the machine's own; name them on
+	// the loopback port the API server serves, so that a real verifier
+	// (the insights service in TestGoalsRoundTripWithTheRealInsightsService)
+	// reaches them.
+	kubeAPI := testEnv.ControlPlane.GetAPIServer()
+	port, err := freePort()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	kubeAPI.SecureServing.Address, kubeAPI.SecureServing.Port = "127.0.0.1", port
+	kubeAPI.Configure().Set("service-account-jwks-uri", "https://127.0.0.1:"+port+"/openid/v1/jwks")
 	cfg, err := testEnv.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: start envtest:", err)
@@ -117,12 +144,27 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
+	// The operator runs with exactly the permissions its RBAC markers
+	// generate (config/rbac/role.yaml), bound as the chart binds them, so
+	// every test also checks that they are enough.
+	if err := applyOperatorRBAC(context.Background(), k8s); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: apply the operator's RBAC:", err)
+		return 1
+	}
+	kubeconfig, err := adminKubeconfig(testEnv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	defer os.Remove(kubeconfig)
 
 	env = suite{
-		k8s: k8s, scheme: scheme, writes: &requestLog{}, logger: logger,
+		k8s: k8s, kubeconfig: kubeconfig, scheme: scheme, writes: &requestLog{}, logger: logger,
 		kafka: externaltest.NewKafka(), temporal: externaltest.NewTemporal(), postgres: externaltest.NewPostgres(),
+		insights: externaltest.NewInsights(), cfg: rest.CopyConfig(cfg),
 	}
-	mgrCfg := rest.CopyConfig(cfg)
+	env.goals = &goalsRouter{fake: env.insights, real: map[string]realInsights{}}
+	mgrCfg := operatorConfig(cfg)
 	mgrCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, log: env.writes} })
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:  scheme,
@@ -133,32 +175,65 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL: create manager:", err)
 		return 1
 	}
+	instances, err := NewInstanceCaches(mgr, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	operatorClient, err := NewClient(mgr, instances)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
 	r := &CommunityReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme,
+		Client: operatorClient, APIReader: mgr.GetAPIReader(), Scheme: scheme, Instances: instances,
+		OperatorNamespace: secretsNamespace, Operator: operatorSubject(), APIServer: apiServer(cfg),
 		Recorder: mgr.GetEventRecorder("kinship-operator"),
 		Kafka:    kafkaRouter{fake: env.kafka, real: external.NewKafkaAdmin(5 * time.Second)},
 		Temporal: temporalRouter{fake: env.temporal, real: external.NewTemporalAdmin(logger, 10*time.Second)},
 		Postgres: postgresRouter{fake: env.postgres, real: external.NewPostgresAdmin(10 * time.Second)},
-		Logger:   logger,
+		Goals:    env.goals, GoalsResync: testGoalsResync,
+		Logger: logger,
 	}
+	env.reconciler = r
 	if err := r.SetupWithManager(mgr, Options{MaxConcurrentReconciles: 8, RetryBaseDelay: testRetryBase, RetryMaxDelay: testRetryMax}); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: set up controller:", err)
 		return 1
 	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("fake-deployment-controller").For(&appsv1.Deployment{}).
+	// The stand-in for kube-controller-manager runs as a cluster admin, in
+	// a manager of its own.
+	kcm, err := ctrl.NewManager(rest.CopyConfig(cfg), ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: create manager:", err)
+		return 1
+	}
+	if err := ctrl.NewControllerManagedBy(kcm).Named("fake-deployment-controller").For(&appsv1.Deployment{}).
 		WithOptions(ctrlcontroller.Options{MaxConcurrentReconciles: 4}).
-		Complete(&fakeDeploymentController{client: mgr.GetClient()}); err != nil {
+		Complete(&fakeDeploymentController{client: kcm.GetClient()}); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: set up deployment controller:", err)
 		return 1
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- mgr.Start(ctx) }()
+	go func() { done <- kcm.Start(ctx) }()
 	defer func() {
 		cancel()
 		<-done
+		<-done
 	}()
 	return dbtest.Main(m, &env.pg)
+}
+
+// freePort returns a TCP port nothing listens on at the moment.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	return port, err
 }
 
 // fakeDeploymentController stands in for kube-controller-manager, which
@@ -343,6 +418,53 @@ func (p postgresRouter) CreateDatabase(ctx context.Context, u, d, o string) erro
 }
 func (p postgresRouter) Drop(ctx context.Context, u, d, r string) error {
 	return p.pick(u).Drop(ctx, u, d, r)
+}
+
+// goalsRouter sends the calls for a Community a test routed to a real
+// insights service there (through the client it gave), and every other
+// call to the fake.
+type goalsRouter struct {
+	fake *externaltest.Insights
+	mu   sync.Mutex
+	real map[string]realInsights // by community
+}
+
+type realInsights struct {
+	url    string
+	client external.Insights
+}
+
+// route sends community's goals to the insights service at url, through
+// client, until the test ends.
+func (g *goalsRouter) route(t testing.TB, community, url string, client external.Insights) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.real[community] = realInsights{url: url, client: client}
+	t.Cleanup(func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		delete(g.real, community)
+	})
+}
+
+func (g *goalsRouter) pick(target external.InsightsTarget) (external.Insights, external.InsightsTarget) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if r, ok := g.real[target.Community]; ok {
+		target.URL = r.url
+		return r.client, target
+	}
+	return g.fake, target
+}
+
+func (g *goalsRouter) SyncGoals(ctx context.Context, target external.InsightsTarget, goals []external.GoalSpec) ([]external.GoalProgress, error) {
+	c, t := g.pick(target)
+	return c.SyncGoals(ctx, t, goals)
+}
+
+func (g *goalsRouter) ListGoals(ctx context.Context, target external.InsightsTarget) ([]external.GoalProgress, error) {
+	c, t := g.pick(target)
+	return c.ListGoals(ctx, t)
 }
 
 func ctrlLogger(l *slog.Logger) logr.Logger { return logr.FromSlogHandler(l.Handler()) }

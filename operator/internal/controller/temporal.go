@@ -15,7 +15,7 @@ import (
 func (r *CommunityReconciler) reconcileTemporal(ctx context.Context, c *kinshipv1alpha1.Community, sec security, st *statusBuilder) {
 	const cond = kinshipv1alpha1.ConditionTemporalNamespaceReady
 	if sec.temporalTLSErr != nil {
-		st.fail(cond, "TemporalSecretUnavailable", sec.temporalTLSErr)
+		st.fail(cond, reasonFor(sec.temporalTLSErr, "TemporalSecretUnavailable"), sec.temporalTLSErr)
 		return
 	}
 	addr, name := sec.temporal, resources.TemporalNamespace(c)

@@ -34,7 +34,7 @@ func desiredTopics(c *kinshipv1alpha1.Community) []external.TopicSpec {
 func (r *CommunityReconciler) reconcileTopics(ctx context.Context, c *kinshipv1alpha1.Community, sec security, st *statusBuilder) {
 	const cond = kinshipv1alpha1.ConditionTopicsReady
 	if err := sec.kafkaErr(); err != nil {
-		st.fail(cond, "KafkaSecretUnavailable", err)
+		st.fail(cond, reasonFor(err, "KafkaSecretUnavailable"), err)
 		return
 	}
 	brokers := sec.kafka

@@ -25,14 +25,15 @@ func validCommunity(name string) *kinshipv1alpha1.Community {
 	return &kinshipv1alpha1.Community{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: kinshipv1alpha1.CommunitySpec{
-			DisplayName: "Valid",
-			Purpose:     "Be valid.",
-			Image:       kinshipv1alpha1.ImageSpec{Repository: "ghcr.io/kinshiphq/kinship", Tag: "v1"},
-			Kafka:       kinshipv1alpha1.KafkaSpec{BootstrapServers: []string{"kafka:9092"}},
-			Temporal:    kinshipv1alpha1.TemporalSpec{Address: "temporal:7233"},
-			Database:    kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "pg"}},
-			SMTP:        kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "smtp"}},
-			Auth:        kinshipv1alpha1.AuthSpec{Issuer: "https://id.example.org"},
+			DisplayName:    "Valid",
+			Purpose:        "Be valid.",
+			Image:          kinshipv1alpha1.ImageSpec{Repository: "ghcr.io/kinshiphq/kinship", Tag: "v1"},
+			Kafka:          kinshipv1alpha1.KafkaSpec{BootstrapServers: []string{"kafka:9092"}},
+			Temporal:       kinshipv1alpha1.TemporalSpec{Address: "temporal:7233"},
+			Database:       kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Name: "pg"}},
+			SMTP:           kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Name: "smtp"}},
+			Auth:           kinshipv1alpha1.AuthSpec{Issuer: "https://id.example.org"},
+			Communications: kinshipv1alpha1.CommunicationsSpec{PublicURL: "https://" + name + ".example.org"},
 		},
 	}
 }
@@ -65,7 +66,7 @@ func TestTheAPIServerRejectsInvalidCommunities(t *testing.T) {
 		{"issuer not a URL", func(c *kinshipv1alpha1.Community) { c.Spec.Auth.Issuer = "id.example.org" }, "spec.auth.issuer"},
 		{"bad pull policy", func(c *kinshipv1alpha1.Community) { c.Spec.Image.PullPolicy = "Sometimes" }, "spec.image.pullPolicy"},
 		{"kafka TLS secret while TLS is off", func(c *kinshipv1alpha1.Community) {
-			c.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{SecretRef: &kinshipv1alpha1.SecretReference{Namespace: "kafka", Name: "ca"}}
+			c.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{SecretRef: &kinshipv1alpha1.SecretReference{Name: "ca"}}
 		}, "secretRef and serverName need enabled: true"},
 		{"temporal TLS server name while TLS is off", func(c *kinshipv1alpha1.Community) {
 			c.Spec.Temporal.TLS = &kinshipv1alpha1.TLSSpec{ServerName: "temporal.example.org"}
@@ -75,15 +76,50 @@ func TestTheAPIServerRejectsInvalidCommunities(t *testing.T) {
 		}, "spec.kafka.tls.serverName"},
 		{"unknown SASL mechanism", func(c *kinshipv1alpha1.Community) {
 			c.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{Mechanism: "GSSAPI", Username: "u",
-				PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: "kafka", Name: "u"}}
+				PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Name: "u"}}
 		}, "spec.kafka.sasl.mechanism"},
 		{"SASL without a user name", func(c *kinshipv1alpha1.Community) {
 			c.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{Mechanism: kinshipv1alpha1.SASLSCRAMSHA512,
-				PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: "kafka", Name: "u"}}
+				PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Name: "u"}}
 		}, "spec.kafka.sasl.username"},
 		{"SASL without a password Secret", func(c *kinshipv1alpha1.Community) {
 			c.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{Mechanism: kinshipv1alpha1.SASLSCRAMSHA512, Username: "u"}
 		}, "spec.kafka.sasl.passwordSecretRef.name"},
+		{"DKIM without a selector", func(c *kinshipv1alpha1.Community) {
+			c.Spec.SMTP.DKIM = &kinshipv1alpha1.DKIMSpec{SecretRef: kinshipv1alpha1.SecretReference{Name: "dkim"}, Domain: "example.org"}
+		}, "spec.smtp.dkim.selector"},
+		{"DKIM without a domain", func(c *kinshipv1alpha1.Community) {
+			c.Spec.SMTP.DKIM = &kinshipv1alpha1.DKIMSpec{SecretRef: kinshipv1alpha1.SecretReference{Name: "dkim"}, Selector: "kinship"}
+		}, "spec.smtp.dkim.domain"},
+		{"DKIM domain not a domain", func(c *kinshipv1alpha1.Community) {
+			c.Spec.SMTP.DKIM = &kinshipv1alpha1.DKIMSpec{SecretRef: kinshipv1alpha1.SecretReference{Name: "dkim"}, Selector: "kinship", Domain: "localhost"}
+		}, "spec.smtp.dkim.domain"},
+		{"outbound allow-list entry that is a URL", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Communications.OutboundAllow = []string{"10.0.0.0/8", "https://chat.internal/"}
+		}, "spec.communications.outboundAllow[1]"},
+		{"report slot that is no weekday and time", func(c *kinshipv1alpha1.Community) { c.Spec.Insights.ReportSchedule = "monday 8am" },
+			"spec.insights.reportSchedule"},
+		{"time zone with a space", func(c *kinshipv1alpha1.Community) { c.Spec.Insights.TimeZone = "Europe Berlin" }, "spec.insights.timeZone"},
+		{"ambassador quota of zero", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Insights.AmbassadorQuotas = map[string]int32{"hosted_event": 0}
+		}, "each quota is an activity type"},
+		{"ambassador quota of an activity with capitals", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Insights.AmbassadorQuotas = map[string]int32{"HostedEvent": 1}
+		}, "each quota is an activity type"},
+		{"console address in plain http", func(c *kinshipv1alpha1.Community) { c.Spec.Console.PublicURL = "http://climate.example.org" },
+			"spec.console.publicURL"},
+		{"console address below the root", func(c *kinshipv1alpha1.Community) { c.Spec.Console.PublicURL = "https://climate.example.org/console" },
+			"spec.console.publicURL"},
+		{"console client id with a space", func(c *kinshipv1alpha1.Community) { c.Spec.Console.ClientID = "kinship console" }, "spec.console.clientID"},
+		{"negative console replicas", func(c *kinshipv1alpha1.Community) { c.Spec.Components.Console.Replicas = ptr.To[int32](-1) },
+			"spec.components.console.replicas"},
+		{"goal segment role that is none", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Goals = []kinshipv1alpha1.Goal{{Name: "g", Metric: "members.active", Target: "1",
+				Segment: &kinshipv1alpha1.GoalSegment{Roles: []string{"admin"}}}}
+		}, "spec.goals[0].segment.roles[0]"},
+		{"goal baseline not a date", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Goals = []kinshipv1alpha1.Goal{{Name: "g", Metric: "members.active", Target: "1", BaselineDate: "last monday"}}
+		}, "spec.goals[0].baselineDate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validCommunity("invalid")
@@ -97,6 +133,62 @@ func TestTheAPIServerRejectsInvalidCommunities(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A Secret reference resolves only in the operator's namespace (namespace
+// left out) or in the Community's own kinship-<name>: the API server
+// refuses kube-system, another Community's namespace or any other, for
+// every reference, naming the field and what would be allowed.
+func TestSecretReferencesOutsideTheTwoNamespacesAreRefused(t *testing.T) {
+	ctx := context.Background()
+	refs := map[string]func(c *kinshipv1alpha1.Community, ns string){
+		"spec.database.adminSecretRef": func(c *kinshipv1alpha1.Community, ns string) {
+			c.Spec.Database.AdminSecretRef.Namespace = ns
+		},
+		"spec.smtp.secretRef": func(c *kinshipv1alpha1.Community, ns string) { c.Spec.SMTP.SecretRef.Namespace = ns },
+		"spec.smtp.dkim.secretRef": func(c *kinshipv1alpha1.Community, ns string) {
+			c.Spec.SMTP.DKIM = &kinshipv1alpha1.DKIMSpec{SecretRef: kinshipv1alpha1.SecretReference{Namespace: ns, Name: "dkim"}, Selector: "kinship", Domain: "example.org"}
+		},
+		"spec.kafka.tls.secretRef": func(c *kinshipv1alpha1.Community, ns string) {
+			c.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true, SecretRef: &kinshipv1alpha1.SecretReference{Namespace: ns, Name: "ca"}}
+		},
+		"spec.kafka.sasl.passwordSecretRef": func(c *kinshipv1alpha1.Community, ns string) {
+			c.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{Mechanism: kinshipv1alpha1.SASLSCRAMSHA512, Username: "u",
+				PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: ns, Name: "u"}}
+		},
+		"spec.temporal.tls.secretRef": func(c *kinshipv1alpha1.Community, ns string) {
+			c.Spec.Temporal.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true, SecretRef: &kinshipv1alpha1.SecretReference{Namespace: ns, Name: "ca"}}
+		},
+		"spec.console.clientSecret.secretRef": func(c *kinshipv1alpha1.Community, ns string) {
+			c.Spec.Console.ClientSecret = &kinshipv1alpha1.ConsoleClientSecret{SecretRef: kinshipv1alpha1.SecretReference{Namespace: ns, Name: "oidc"}}
+		},
+	}
+	for field, set := range refs {
+		for _, ns := range []string{"kube-system", "kinship-system", "kinship-other-community", "default"} {
+			t.Run(field+"/"+ns, func(t *testing.T) {
+				c := validCommunity("refs")
+				set(c, ns)
+				err := env.k8s.Create(ctx, c, client.DryRunAll)
+				if err == nil {
+					t.Fatalf("a reference to namespace %s was accepted", ns)
+				}
+				for _, want := range []string{field + ".namespace", "must be left out (a Secret in the operator namespace", "or be kinship-<name>, the Community namespace"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not mention %q", err, want)
+					}
+				}
+			})
+		}
+		for _, ns := range []string{"", "kinship-refs"} {
+			t.Run(field+"/allowed "+ns, func(t *testing.T) {
+				c := validCommunity("refs")
+				set(c, ns)
+				if err := env.k8s.Create(ctx, c, client.DryRunAll); err != nil {
+					t.Errorf("a reference to %q (the operator's or the Community's namespace) was refused: %v", ns, err)
+				}
+			})
+		}
 	}
 }
 
@@ -170,18 +262,37 @@ func TestTheAPIServerFillsInDefaults(t *testing.T) {
 	}
 	for name, comp := range map[string]kinshipv1alpha1.ComponentSpec{
 		"members": s.Components.Members, "events": s.Components.Events, "communications": s.Components.Communications,
-		"partners": s.Components.Partners, "worker": s.Components.Worker,
+		"partners": s.Components.Partners, "worker": s.Components.Worker, "insights": s.Components.Insights,
 	} {
 		if comp.Replicas == nil || *comp.Replicas != 2 || comp.Resources.Requests.Memory().String() != "128Mi" || comp.Resources.Limits.Memory().String() != "512Mi" {
 			t.Errorf("%s defaults: %+v", name, comp)
 		}
+	}
+	// The console: one replica (sessions live in a replica's memory), on,
+	// a public client with the default id.
+	if con := s.Components.Console; con.Replicas == nil || *con.Replicas != 1 || con.Resources.Requests.Memory().String() != "128Mi" {
+		t.Errorf("console defaults: %+v", con)
+	}
+	if s.Console.Enabled == nil || !*s.Console.Enabled || s.Console.ClientID != "kinship-console" || s.Console.ClientSecret != nil {
+		t.Errorf("console settings: %+v", s.Console)
+	}
+	if s.Insights.TimeZone != "" || s.Insights.ReportSchedule != "" || len(s.Insights.AmbassadorQuotas) != 0 {
+		t.Errorf("insights settings must stay unset (the service's defaults): %+v", s.Insights)
+	}
+	sec := validCommunity("console-key-default")
+	sec.Spec.Console.ClientSecret = &kinshipv1alpha1.ConsoleClientSecret{SecretRef: kinshipv1alpha1.SecretReference{Name: "oidc"}}
+	if err := env.k8s.Create(ctx, sec, client.DryRunAll); err != nil {
+		t.Fatal(err)
+	}
+	if got := sec.Spec.Console.ClientSecret.Key; got != "client-secret" {
+		t.Errorf("console.clientSecret.key defaulted to %q, want client-secret", got)
 	}
 }
 
 func TestTheSASLPasswordKeyDefaultsToPassword(t *testing.T) {
 	c := validCommunity("sasl-defaults")
 	c.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{Mechanism: kinshipv1alpha1.SASLSCRAMSHA256, Username: "kinship",
-		PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: "kafka", Name: "kinship"}}
+		PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Name: "kinship"}}
 	c.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true}
 	if err := env.k8s.Create(context.Background(), c, client.DryRunAll); err != nil {
 		t.Fatal(err)

@@ -1,8 +1,10 @@
 // Package external reaches the systems outside Kubernetes that a
 // Community's instance needs: Kafka (topics), Temporal (a namespace) and
-// PostgreSQL (a database and a role). The controller depends on the small
-// interfaces below; this package implements them with kafka-go, the
-// Temporal SDK and pgx, and package externaltest with in-memory fakes.
+// PostgreSQL (a database and a role), and the instance's own insights
+// service (its goals). The controller depends on the small interfaces
+// below and in insights.go; this package implements them with kafka-go,
+// the Temporal SDK, pgx and Connect, and package externaltest with
+// in-memory fakes.
 package external
 
 import (

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
@@ -157,6 +158,41 @@ func TLSSecretData(data map[string][]byte) map[string][]byte {
 		}
 	}
 	return kept
+}
+
+// BuildDKIMSecret builds the instance's copy of the DKIM signing key (key
+// "private.key").
+func BuildDKIMSecret(c *kinshipv1alpha1.Community, key []byte) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(c, DKIMSecretName(c), ""),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{DKIMKeyKey: key},
+	}
+}
+
+// BuildConsoleSecret builds the instance's copy of the console's OpenID
+// Connect client secret (key "client-secret").
+func BuildConsoleSecret(c *kinshipv1alpha1.Community, secret []byte) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(c, ConsoleSecretName(c), ""),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{ConsoleClientSecretKey: secret},
+	}
+}
+
+// BuildRoleBinding builds the RoleBinding that grants the operator
+// (subject) its instance role (the ClusterRole named role) in c's
+// namespace: the only place where it may read Secrets of the instance and
+// write workloads.
+func BuildRoleBinding(c *kinshipv1alpha1.Community, role string, subject rbacv1.Subject) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: objectMeta(c, RoleBindingName, ""),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{subject},
+	}
 }
 
 // BuildKafkaSASLSecret builds the instance's copy of the Kafka SASL

@@ -36,6 +36,14 @@ const (
 	kafkaTLSDir    = "/var/run/secrets/kinship/kafka-tls"
 	kafkaSASLDir   = "/var/run/secrets/kinship/kafka-sasl"
 	temporalTLSDir = "/var/run/secrets/kinship/temporal-tls"
+	// dkimDir holds the instance's copy of the DKIM signing key.
+	dkimDir = "/var/run/secrets/kinship/dkim"
+	// consoleSecretDir holds the instance's copy of the console's client
+	// secret; sessionsDir, a memory-backed emptyDir, the console's
+	// sessions, so that a restarted container keeps people signed in.
+	consoleSecretDir = "/var/run/secrets/kinship/console"
+	sessionsDir      = "/var/run/kinship/sessions"
+	sessionsFile     = sessionsDir + "/sessions.json"
 )
 
 // Inputs are what the builders need besides the Community: facts the
@@ -51,6 +59,26 @@ type Inputs struct {
 	// KafkaTLS and TemporalTLS say which files the instance's copies of
 	// the TLS Secrets hold (nothing while no copy exists yet).
 	KafkaTLS, TemporalTLS TLSFiles
+	// APIServer is the Kubernetes API server's host:port as the operator
+	// reaches it (in a cluster, the kubernetes Service's address). When it
+	// is an IP address and the workload issuer is the API server, the
+	// NetworkPolicy pins the issuer to it; empty leaves the issuer a host
+	// name, opened by port.
+	APIServer string
+	// OperatorNamespace and OperatorServiceAccount are who the operator
+	// runs as: TrustsOperator components accept its service account's
+	// token, and pods of its namespace may reach their port. Empty leaves
+	// both out.
+	OperatorNamespace, OperatorServiceAccount string
+}
+
+// operatorSubject is the token subject of the operator's service account,
+// or "" when in does not say who the operator is.
+func (in Inputs) operatorSubject() string {
+	if in.OperatorNamespace == "" || in.OperatorServiceAccount == "" {
+		return ""
+	}
+	return ServiceAccountSubject(in.OperatorNamespace, in.OperatorServiceAccount)
 }
 
 // TLSFiles says which files a copy of a TLS Secret holds.
@@ -175,15 +203,24 @@ func probe(path string, failures int32) *corev1.Probe {
 // component shares come from the ConfigMap.
 func componentEnv(c *kinshipv1alpha1.Community, comp Component, in Inputs) []corev1.EnvVar {
 	env := []corev1.EnvVar{{Name: "KINSHIP_HTTP_ADDR", Value: ":" + strconv.Itoa(int(comp.Port))}}
+	if comp.SignsIn {
+		env = append(env, signInEnv(c)...)
+	}
 	if comp.Database {
 		env = append(env, secretEnv("DATABASE_URL", DatabaseSecretName(c), "url"))
 	}
-	env = append(env, kafkaSecurityEnv(c, in)...)
+	if comp.Kafka {
+		env = append(env, kafkaSecurityEnv(c, in)...)
+	}
 	if comp.VerifiesTokens {
+		subjects := WorkloadSubject(c)
+		if op := in.operatorSubject(); comp.TrustsOperator && op != "" {
+			subjects += "," + op
+		}
 		env = append(env,
 			corev1.EnvVar{Name: "AUTH_ISSUER", Value: c.Spec.Auth.Issuer},
 			corev1.EnvVar{Name: "AUTH_AUDIENCE", Value: c.Spec.Auth.Audience},
-			corev1.EnvVar{Name: "AUTH_WORKLOAD_SUBJECTS", Value: WorkloadSubject(c)},
+			corev1.EnvVar{Name: "AUTH_WORKLOAD_SUBJECTS", Value: subjects},
 			corev1.EnvVar{Name: "AUTH_WORKLOAD_ISSUER", Value: c.Spec.Auth.WorkloadIssuer},
 			corev1.EnvVar{Name: "AUTH_WORKLOAD_AUDIENCE", Value: c.Spec.Auth.WorkloadAudience},
 		)
@@ -196,6 +233,16 @@ func componentEnv(c *kinshipv1alpha1.Community, comp Component, in Inputs) []cor
 			secretEnv("SMTP_URL", SMTPSecretName(c), "url"),
 			secretEnv("SMTP_FROM", SMTPSecretName(c), "from"),
 		)
+		if d := c.Spec.SMTP.DKIM; d != nil {
+			env = append(env,
+				corev1.EnvVar{Name: "SMTP_DKIM_KEY_FILE", Value: dkimDir + "/" + DKIMKeyKey},
+				corev1.EnvVar{Name: "SMTP_DKIM_SELECTOR", Value: d.Selector},
+				corev1.EnvVar{Name: "SMTP_DKIM_DOMAIN", Value: d.Domain},
+			)
+		}
+	}
+	if comp.Webhooks && len(c.Spec.Communications.OutboundAllow) > 0 {
+		env = append(env, corev1.EnvVar{Name: "KINSHIP_OUTBOUND_ALLOW", Value: strings.Join(c.Spec.Communications.OutboundAllow, ",")})
 	}
 	if comp.UnsubscribeKeys {
 		env = append(env,
@@ -213,10 +260,14 @@ func componentEnv(c *kinshipv1alpha1.Community, comp Component, in Inputs) []cor
 	}
 	if comp.PublicURLEnv != "" {
 		switch {
+		case comp.PublicURLRequired:
+			public, ok := PublicURL(c)
+			if !ok {
+				public = comp.URL(c)
+			}
+			env = append(env, corev1.EnvVar{Name: comp.PublicURLEnv, Value: public})
 		case c.Spec.Ingress != nil:
 			env = append(env, corev1.EnvVar{Name: comp.PublicURLEnv, Value: Endpoint(c)})
-		case comp.PublicURLRequired:
-			env = append(env, corev1.EnvVar{Name: comp.PublicURLEnv, Value: comp.URL(c)})
 		}
 	}
 	if c.Spec.Ingress != nil {
@@ -227,7 +278,29 @@ func componentEnv(c *kinshipv1alpha1.Community, comp Component, in Inputs) []cor
 	if comp.Token {
 		env = append(env, corev1.EnvVar{Name: "KINSHIP_WORKLOAD_TOKEN_FILE", Value: tokenFile})
 	}
+	if comp.Settings != nil {
+		env = append(env, comp.Settings(c)...)
+	}
 	return env
+}
+
+// signInEnv are the console's settings (cmd/kinship/console.go): the
+// community it serves, where browsers reach it, the issuer people sign in
+// at and the audience the APIs want, its client, and the file that keeps
+// its sessions across container restarts.
+func signInEnv(c *kinshipv1alpha1.Community) []corev1.EnvVar {
+	public, _ := ConsolePublicURL(c)
+	env := []corev1.EnvVar{
+		{Name: "KINSHIP_COMMUNITY", Value: c.Name},
+		{Name: "KINSHIP_CONSOLE_PUBLIC_URL", Value: public},
+		{Name: "AUTH_ISSUER", Value: c.Spec.Auth.Issuer},
+		{Name: "AUTH_AUDIENCE", Value: c.Spec.Auth.Audience},
+		{Name: "KINSHIP_CONSOLE_CLIENT_ID", Value: c.Spec.Console.ClientIDOrDefault()},
+	}
+	if c.Spec.Console.ClientSecret != nil {
+		env = append(env, corev1.EnvVar{Name: "KINSHIP_CONSOLE_CLIENT_SECRET_FILE", Value: consoleSecretDir + "/" + ConsoleClientSecretKey})
+	}
+	return append(env, corev1.EnvVar{Name: "KINSHIP_CONSOLE_SESSION_FILE", Value: sessionsFile})
 }
 
 // kafkaSecurityEnv are the Kafka TLS and SASL settings every component
@@ -356,14 +429,26 @@ func volumes(c *kinshipv1alpha1.Community, comp Component) []corev1.Volume {
 	// The TLS copies are mounted whole: they hold only the keys the
 	// environment names. While a copy does not exist yet the pods wait for
 	// it rather than start without it.
-	if mountsKafkaTLS(c) {
+	if comp.Kafka && mountsKafkaTLS(c) {
 		vs = append(vs, secretVolume("kafka-tls", KafkaTLSSecretName(c), nil))
 	}
-	if c.Spec.Kafka.SASL != nil {
+	if comp.Kafka && c.Spec.Kafka.SASL != nil {
 		vs = append(vs, secretVolume("kafka-sasl", KafkaSASLSecretName(c), []corev1.KeyToPath{{Key: SASLPasswordKey, Path: SASLPasswordKey}}))
 	}
 	if comp.Temporal && mountsTemporalTLS(c) {
 		vs = append(vs, secretVolume("temporal-tls", TemporalTLSSecretName(c), nil))
+	}
+	if comp.SMTP && c.Spec.SMTP.DKIM != nil {
+		vs = append(vs, secretVolume("dkim", DKIMSecretName(c), []corev1.KeyToPath{{Key: DKIMKeyKey, Path: DKIMKeyKey}}))
+	}
+	if comp.SignsIn {
+		// Sessions hold access tokens: in memory, never on a node's disk.
+		vs = append(vs, corev1.Volume{Name: "sessions", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+			Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("16Mi")),
+		}}})
+		if c.Spec.Console.ClientSecret != nil {
+			vs = append(vs, secretVolume("console-secret", ConsoleSecretName(c), []corev1.KeyToPath{{Key: ConsoleClientSecretKey, Path: ConsoleClientSecretKey}}))
+		}
 	}
 	return vs
 }
@@ -393,14 +478,23 @@ func volumeMounts(c *kinshipv1alpha1.Community, comp Component) []corev1.VolumeM
 	if comp.UnsubscribeKeys {
 		ms = append(ms, corev1.VolumeMount{Name: "communications-keys", MountPath: communicationsKeysDir, ReadOnly: true})
 	}
-	if mountsKafkaTLS(c) {
+	if comp.Kafka && mountsKafkaTLS(c) {
 		ms = append(ms, corev1.VolumeMount{Name: "kafka-tls", MountPath: kafkaTLSDir, ReadOnly: true})
 	}
-	if c.Spec.Kafka.SASL != nil {
+	if comp.Kafka && c.Spec.Kafka.SASL != nil {
 		ms = append(ms, corev1.VolumeMount{Name: "kafka-sasl", MountPath: kafkaSASLDir, ReadOnly: true})
 	}
 	if comp.Temporal && mountsTemporalTLS(c) {
 		ms = append(ms, corev1.VolumeMount{Name: "temporal-tls", MountPath: temporalTLSDir, ReadOnly: true})
+	}
+	if comp.SMTP && c.Spec.SMTP.DKIM != nil {
+		ms = append(ms, corev1.VolumeMount{Name: "dkim", MountPath: dkimDir, ReadOnly: true})
+	}
+	if comp.SignsIn {
+		ms = append(ms, corev1.VolumeMount{Name: "sessions", MountPath: sessionsDir})
+		if c.Spec.Console.ClientSecret != nil {
+			ms = append(ms, corev1.VolumeMount{Name: "console-secret", MountPath: consoleSecretDir, ReadOnly: true})
+		}
 	}
 	return ms
 }

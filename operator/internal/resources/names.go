@@ -44,9 +44,22 @@ const (
 	ConfigMapName      = "kinship"
 	NetworkPolicyName  = "kinship"
 	IngressName        = "kinship"
+	// WebhookPolicyName is the NetworkPolicy that lets the components that
+	// send webhooks reach public addresses and the spec's allow-list.
+	WebhookPolicyName = "kinship-webhooks"
+	// ConsolePolicyName is the NetworkPolicy of the console's pods, which
+	// the instance's policy leaves out: browsers in, the APIs, the issuer
+	// and the collector out.
+	ConsolePolicyName = "kinship-console"
+	// RoleBindingName binds the operator's instance role to the operator
+	// in the instance namespace: what it may do there, and nowhere else.
+	RoleBindingName = "kinship-operator"
 	// DefaultReplicas is used when a component's replicas are unset; the
 	// CRD defaults them to the same value.
 	DefaultReplicas int32 = 2
+	// DefaultConsoleReplicas is the console's: sessions live in a
+	// replica's memory. The CRD defaults it to the same value.
+	DefaultConsoleReplicas int32 = 1
 )
 
 // Namespace is the instance namespace of c.
@@ -85,6 +98,25 @@ func KafkaSASLSecretName(c *kinshipv1alpha1.Community) string { return c.Name + 
 // (spec.temporal.tls.secretRef): ca.crt, and tls.crt with tls.key.
 func TemporalTLSSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-temporal-tls" }
 
+// DKIMSecretName is the instance's copy of the DKIM signing key
+// (spec.smtp.dkim.secretRef), under the key DKIMKeyKey.
+func DKIMSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-dkim" }
+
+// ConsoleSecretName is the instance's copy of the console's OpenID
+// Connect client secret (spec.console.clientSecret), under the key
+// ConsoleClientSecretKey.
+func ConsoleSecretName(c *kinshipv1alpha1.Community) string { return c.Name + "-console" }
+
+// OperatorSecretNames are the Secrets the operator writes into c's
+// instance namespace. A Secret reference must never name one of them: it
+// would make the operator's own output its input.
+func OperatorSecretNames(c *kinshipv1alpha1.Community) []string {
+	return []string{
+		DatabaseSecretName(c), SMTPSecretName(c), CommunicationsSecretName(c),
+		KafkaTLSSecretName(c), KafkaSASLSecretName(c), TemporalTLSSecretName(c), DKIMSecretName(c), ConsoleSecretName(c),
+	}
+}
+
 // Keys of the instance's copies of the TLS Secrets (the cert-manager
 // layout) and of the SASL password.
 const (
@@ -92,6 +124,11 @@ const (
 	TLSCertKey      = "tls.crt"
 	TLSKeyKey       = "tls.key"
 	SASLPasswordKey = "password"
+	// DKIMKeyKey holds the DKIM private key (PEM) in the instance's copy.
+	DKIMKeyKey = "private.key"
+	// ConsoleClientSecretKey holds the console's client secret in the
+	// instance's copy.
+	ConsoleClientSecretKey = "client-secret"
 )
 
 // Keys of the communications Secret. The operator generates each value
@@ -121,7 +158,12 @@ func TopicNames(c *kinshipv1alpha1.Community) []string {
 
 // WorkloadSubject is the token subject of the instance's service account.
 func WorkloadSubject(c *kinshipv1alpha1.Community) string {
-	return "system:serviceaccount:" + Namespace(c) + ":" + ServiceAccountName
+	return ServiceAccountSubject(Namespace(c), ServiceAccountName)
+}
+
+// ServiceAccountSubject is the token subject of a service account.
+func ServiceAccountSubject(namespace, name string) string {
+	return "system:serviceaccount:" + namespace + ":" + name
 }
 
 // Labels are the labels of every object of c; component may be empty.

@@ -11,6 +11,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -42,27 +44,34 @@ func community() *kinshipv1alpha1.Community {
 			Goals: []kinshipv1alpha1.Goal{{
 				Name: "active-members", Metric: "members.active", Target: "500", Deadline: "2027-06-30",
 			}},
-			Image:      kinshipv1alpha1.ImageSpec{Repository: "ghcr.io/kinshiphq/kinship", Tag: "v0.4.0", PullPolicy: corev1.PullIfNotPresent},
-			Components: kinshipv1alpha1.ComponentsSpec{Members: comp(3), Events: comp(2), Communications: comp(2), Partners: comp(1), Worker: comp(2)},
+			Image: kinshipv1alpha1.ImageSpec{Repository: "ghcr.io/kinshiphq/kinship", Tag: "v0.4.0", PullPolicy: corev1.PullIfNotPresent},
+			Components: kinshipv1alpha1.ComponentsSpec{Members: comp(3), Events: comp(2), Communications: comp(2), Partners: comp(1), Worker: comp(2),
+				Insights: comp(2), Console: kinshipv1alpha1.ConsoleComponentSpec{Replicas: ptr.To[int32](1), Resources: comp(1).Resources}},
 			Kafka: kinshipv1alpha1.KafkaSpec{
 				BootstrapServers: []string{"kafka-0.kafka.data:9092", "10.0.0.12:9093"},
 				Partitions:       6, ReplicationFactor: 3, Retention: &metav1.Duration{Duration: 168 * 3600e9},
 				TLS: &kinshipv1alpha1.TLSSpec{
 					Enabled:    true,
-					SecretRef:  &kinshipv1alpha1.SecretReference{Namespace: "kafka", Name: "kinship-cluster-ca-cert"},
+					SecretRef:  &kinshipv1alpha1.SecretReference{Name: "kinship-cluster-ca-cert"},
 					ServerName: "kinship-kafka-bootstrap.kafka.svc",
 				},
 				SASL: &kinshipv1alpha1.KafkaSASLSpec{
 					Mechanism: kinshipv1alpha1.SASLSCRAMSHA512, Username: "climate-action",
-					PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: "kafka", Name: "climate-action", Key: "password"},
+					PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Name: "climate-action", Key: "password"},
 				},
 			},
 			Temporal: kinshipv1alpha1.TemporalSpec{
 				Address: "temporal-frontend.temporal:7233", NamespaceRetention: &metav1.Duration{Duration: 168 * 3600e9},
-				TLS: &kinshipv1alpha1.TLSSpec{Enabled: true, SecretRef: &kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "temporal-client"}},
+				TLS: &kinshipv1alpha1.TLSSpec{Enabled: true, SecretRef: &kinshipv1alpha1.SecretReference{Name: "temporal-client"}},
 			},
-			Database: kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "postgres-admin"}},
-			SMTP:     kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "smtp"}},
+			Database: kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Name: "postgres-admin"}},
+			SMTP: kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Name: "smtp"},
+				DKIM: &kinshipv1alpha1.DKIMSpec{SecretRef: kinshipv1alpha1.SecretReference{Name: "dkim"}, Key: "private.key", Selector: "kinship-2026", Domain: "climate.example.org"}},
+			Communications: kinshipv1alpha1.CommunicationsSpec{OutboundAllow: []string{"10.20.0.0/16", "fd00:1::7", "chat-bridge.chat.svc.cluster.local", "hooks.partner.example"}},
+			Insights: kinshipv1alpha1.InsightsSpec{TimeZone: "Europe/Berlin", ReportSchedule: "fri 17:30",
+				AmbassadorQuotas: map[string]int32{"referred_member": 2, "hosted_event": 1}},
+			Console: kinshipv1alpha1.ConsoleSpec{Enabled: ptr.To(true), ClientID: "kinship-console",
+				ClientSecret: &kinshipv1alpha1.ConsoleClientSecret{SecretRef: kinshipv1alpha1.SecretReference{Name: "console-oidc"}, Key: "client-secret"}},
 			Auth: kinshipv1alpha1.AuthSpec{
 				Issuer: "https://id.example.org", Audience: "kinship",
 				WorkloadIssuer: "https://kubernetes.default.svc.cluster.local", WorkloadAudience: "kinship-workload",
@@ -75,10 +84,12 @@ func community() *kinshipv1alpha1.Community {
 }
 
 // inputs are what the controller found: the Kafka TLS Secret holds a CA
-// (Strimzi's cluster CA), the Temporal one a CA and a client certificate.
+// (Strimzi's cluster CA), the Temporal one a CA and a client certificate;
+// the operator runs as kinship-operator in kinship-system.
 func inputs() Inputs {
 	return Inputs{Database: "postgres.data.svc:5432", SMTP: "192.0.2.25:587", SecretsHash: "5ec2e75ec2e75ec2",
-		KafkaTLS: TLSFiles{CA: true}, TemporalTLS: TLSFiles{CA: true, ClientCert: true}}
+		KafkaTLS: TLSFiles{CA: true}, TemporalTLS: TLSFiles{CA: true, ClientCert: true}, APIServer: "10.96.0.1:443",
+		OperatorNamespace: "kinship-system", OperatorServiceAccount: "kinship-operator"}
 }
 
 // minimal has no ingress, no collector, an external workload issuer and one
@@ -92,6 +103,10 @@ func minimal() *kinshipv1alpha1.Community {
 	c.Spec.Auth.WorkloadIssuer = "https://oidc.eks.example.com/id/ABC"
 	c.Spec.Kafka.BootstrapServers = []string{"kafka:9092"}
 	c.Spec.Kafka.TLS, c.Spec.Kafka.SASL, c.Spec.Temporal.TLS = nil, nil, nil
+	c.Spec.SMTP.DKIM = nil
+	c.Spec.Communications = kinshipv1alpha1.CommunicationsSpec{}
+	c.Spec.Insights = kinshipv1alpha1.InsightsSpec{}
+	c.Spec.Console = kinshipv1alpha1.ConsoleSpec{Enabled: ptr.To(true), ClientID: "kinship-console"}
 	c.Spec.Suspend = true
 	return c
 }
@@ -150,6 +165,14 @@ func TestGolden(t *testing.T) {
 					BuildTemporalTLSSecret(tc.c, map[string][]byte{"ca.crt": []byte("temporal CA"), "tls.crt": []byte("client cert"), "tls.key": []byte("client key")}),
 				)
 			}
+			if tc.c.Spec.SMTP.DKIM != nil {
+				objs = append(objs, BuildDKIMSecret(tc.c, []byte("-----BEGIN PRIVATE KEY-----\ndkim key\n")))
+			}
+			if tc.c.Spec.Console.ClientSecret != nil {
+				objs = append(objs, BuildConsoleSecret(tc.c, []byte("console-client-secret")))
+			}
+			objs = append(objs, BuildRoleBinding(tc.c, "kinship-operator-instance",
+				rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: "kinship-system", Name: "kinship-operator"}))
 			objs = append(objs, Workloads(tc.c, inputs())...)
 			golden(t, tc.name+".golden.yaml", render(t, objs...))
 		})
@@ -177,8 +200,8 @@ func deployments(objs []client.Object) map[string]*appsv1.Deployment {
 
 func TestEveryPodMeetsPodSecurityRestricted(t *testing.T) {
 	deps := deployments(Workloads(community(), inputs()))
-	if len(deps) != 5 {
-		t.Fatalf("got %d deployments, want one per component (5)", len(deps))
+	if len(deps) != 7 {
+		t.Fatalf("got %d deployments, want one per component (7)", len(deps))
 	}
 	for name, d := range deps {
 		pod := d.Spec.Template.Spec
@@ -218,24 +241,30 @@ func envOf(d *appsv1.Deployment) map[string]corev1.EnvVar {
 func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
 	c := community()
 	deps := deployments(Workloads(c, inputs()))
-	// Every component with an API verifies tokens: the services and the
-	// worker's journeys API.
-	for _, name := range []string{"members", "communications", "events", "partners", "worker"} {
+	// Every component with an API verifies tokens: the services, the
+	// worker's journeys API and the insights service. Every one trusts the
+	// instance's workload subject; the insights service, which the
+	// operator calls, the operator's too.
+	for _, name := range []string{"members", "communications", "events", "partners", "worker", "insights"} {
 		env := envOf(deps[name])
 		for _, key := range []string{"KINSHIP_HTTP_ADDR", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_WORKLOAD_SUBJECTS", "AUTH_WORKLOAD_ISSUER", "AUTH_WORKLOAD_AUDIENCE"} {
 			if _, ok := env[key]; !ok {
 				t.Errorf("%s lacks %s", name, key)
 			}
 		}
-		if got := env["AUTH_WORKLOAD_SUBJECTS"].Value; got != "system:serviceaccount:kinship-climate-action:kinship" {
-			t.Errorf("%s: AUTH_WORKLOAD_SUBJECTS = %q", name, got)
+		want := "system:serviceaccount:kinship-climate-action:kinship"
+		if name == "insights" {
+			want += ",system:serviceaccount:kinship-system:kinship-operator"
+		}
+		if got := env["AUTH_WORKLOAD_SUBJECTS"].Value; got != want {
+			t.Errorf("%s: AUTH_WORKLOAD_SUBJECTS = %q, want %q", name, got, want)
 		}
 		// The workload issuer is the API server: its CA comes from kube-root-ca.crt.
 		if env["AUTH_WORKLOAD_CA_FILE"].Value != "/var/run/secrets/kinship/cluster-ca/ca.crt" || !mounts(deps[name], "/var/run/secrets/kinship/cluster-ca") {
 			t.Errorf("%s must trust the cluster CA for the in-cluster workload issuer", name)
 		}
 	}
-	for _, name := range []string{"members", "communications", "events", "partners"} {
+	for _, name := range []string{"members", "communications", "events", "partners", "insights", "worker"} {
 		env := envOf(deps[name])
 		if ref := env["DATABASE_URL"].ValueFrom; ref == nil || ref.SecretKeyRef.Name != "climate-action-database" || ref.SecretKeyRef.Key != "url" {
 			t.Errorf("%s: DATABASE_URL must come from the generated Secret, got %+v", name, env["DATABASE_URL"])
@@ -284,7 +313,7 @@ func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
 		t.Error("without an ingress digests carry no calendar links")
 	}
 
-	for _, name := range []string{"communications", "events", "partners", "worker"} {
+	for _, name := range []string{"communications", "events", "partners", "worker", "insights"} {
 		env := envOf(deps[name])
 		if env["KINSHIP_MEMBERS_URL"].Value != "http://members.kinship-climate-action.svc:8081" || env["KINSHIP_WORKLOAD_TOKEN_FILE"].Value == "" {
 			t.Errorf("%s must reach the members API with its own token: %v", name, env)
@@ -297,9 +326,6 @@ func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
 		t.Error("without an ingress the calendar links stay relative")
 	}
 	worker := envOf(deps["worker"])
-	if _, ok := worker["DATABASE_URL"]; ok {
-		t.Error("the worker must not get database credentials")
-	}
 	want := map[string]string{
 		"KINSHIP_HTTP_ADDR":           ":8083",
 		"TEMPORAL_ADDRESS":            "temporal-frontend.temporal:7233",
@@ -307,6 +333,7 @@ func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
 		"KINSHIP_COMMUNICATIONS_URL":  "http://communications.kinship-climate-action.svc:8082",
 		"KINSHIP_EVENTS_URL":          "http://events.kinship-climate-action.svc:8085",
 		"KINSHIP_PARTNERS_URL":        "http://partners.kinship-climate-action.svc:8086",
+		"KINSHIP_INSIGHTS_URL":        "http://insights.kinship-climate-action.svc:8087",
 		"KINSHIP_WORKLOAD_TOKEN_FILE": "/var/run/secrets/kinship/token/token",
 	}
 	for k, v := range want {
@@ -364,8 +391,12 @@ func TestComponentsAreConsistent(t *testing.T) {
 		if comp.Routed() && (!comp.Service || !comp.VerifiesTokens) {
 			t.Errorf("%s: the Ingress routes to it, so it needs a Service and verifies tokens", comp.Name)
 		}
-		if len(comp.Calls) > 0 && !comp.Token {
+		// The console calls the APIs with the signed-in person's token.
+		if len(comp.Calls) > 0 && !comp.Token && !comp.SignsIn {
 			t.Errorf("%s calls %v, so it needs a token of its own", comp.Name, comp.Calls)
+		}
+		if comp.SignsIn && (comp.Token || comp.Database || comp.Kafka || comp.Temporal || comp.VerifiesTokens || !comp.Service) {
+			t.Errorf("%s signs people in: a Service, and no credentials, database, Kafka or Temporal of its own", comp.Name)
 		}
 		for _, name := range append(append([]string(nil), comp.Calls...), comp.LinksTo...) {
 			callee, ok := ComponentByName(name)
@@ -411,14 +442,16 @@ func TestSuspendScalesEveryComponentToZero(t *testing.T) {
 
 func TestNetworkPolicyAllowsOnlyTheDependencies(t *testing.T) {
 	np := BuildNetworkPolicy(community(), inputs())
-	if len(np.Spec.PodSelector.MatchLabels) != 0 || len(np.Spec.PolicyTypes) != 2 {
-		t.Fatal("the policy must select every pod of the instance for ingress and egress")
+	sel := np.Spec.PodSelector
+	if len(sel.MatchLabels) != 0 || len(sel.MatchExpressions) != 1 || sel.MatchExpressions[0].Operator != metav1.LabelSelectorOpNotIn ||
+		!slices.Equal(sel.MatchExpressions[0].Values, []string{"console"}) || len(np.Spec.PolicyTypes) != 2 {
+		t.Fatalf("the policy must select every pod of the instance but the console's, for ingress and egress: %+v", sel)
 	}
 	ports := map[string]bool{}
 	var pinned []string
 	for _, r := range np.Spec.Egress {
 		for _, to := range r.To {
-			if to.IPBlock != nil {
+			if to.IPBlock != nil && len(to.IPBlock.Except) == 0 {
 				pinned = append(pinned, to.IPBlock.CIDR)
 			}
 		}
@@ -437,24 +470,44 @@ func TestNetworkPolicyAllowsOnlyTheDependencies(t *testing.T) {
 		t.Errorf("egress allows more than the dependencies: %v", ports)
 	}
 	slices.Sort(pinned)
-	if !slices.Equal(pinned, []string{"10.0.0.12/32", "192.0.2.25/32"}) {
+	// A Kafka broker and the mail server given as addresses, and the API
+	// server (the in-cluster workload issuer), whose address the operator
+	// knows.
+	if !slices.Equal(pinned, []string{"10.0.0.12/32", "10.96.0.1/32", "192.0.2.25/32"}) {
 		t.Errorf("destinations given as addresses must be pinned, got %v", pinned)
 	}
 
 	// With an Ingress, ingress controllers in other namespaces reach every
-	// port the Ingress routes to, the worker's journeys API included.
-	if len(np.Spec.Ingress) != 2 || np.Spec.Ingress[1].From[0].NamespaceSelector == nil {
+	// port the Ingress routes to, the worker's journeys API and the
+	// insights API included (the console's is in its own policy); the
+	// operator's namespace reaches the insights service, whose goals it
+	// syncs.
+	if len(np.Spec.Ingress) != 3 || np.Spec.Ingress[1].From[0].NamespaceSelector == nil {
 		t.Fatalf("ingress rules: %+v", np.Spec.Ingress)
 	}
-	var open []string
-	for _, p := range np.Spec.Ingress[1].Ports {
-		open = append(open, p.Port.String())
+	portsOf := func(rule networkingv1.NetworkPolicyIngressRule) []string {
+		var open []string
+		for _, p := range rule.Ports {
+			open = append(open, p.Port.String())
+		}
+		return open
 	}
-	if !slices.Equal(open, []string{"8081", "8082", "8083", "8085", "8086"}) {
+	if open := portsOf(np.Spec.Ingress[1]); !slices.Equal(open, []string{"8081", "8082", "8083", "8085", "8086", "8087"}) {
 		t.Errorf("ports open to the ingress controllers: %v", open)
 	}
-	if rules := BuildNetworkPolicy(minimal(), inputs()).Spec.Ingress; len(rules) != 1 {
-		t.Errorf("without an Ingress only the instance's own pods get in: %+v", rules)
+	operator := np.Spec.Ingress[2]
+	if len(operator.From) != 1 || operator.From[0].NamespaceSelector == nil ||
+		operator.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "kinship-system" || !slices.Equal(portsOf(operator), []string{"8087"}) {
+		t.Errorf("the operator's namespace must reach the insights service alone: %+v", operator)
+	}
+	rules := BuildNetworkPolicy(minimal(), inputs()).Spec.Ingress
+	if len(rules) != 2 || rules[1].From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "kinship-system" {
+		t.Errorf("without an Ingress only the instance's own pods and the operator get in: %+v", rules)
+	}
+	in := inputs()
+	in.OperatorNamespace = ""
+	if rules := BuildNetworkPolicy(minimal(), in).Spec.Ingress; len(rules) != 1 {
+		t.Errorf("without the operator's namespace only the instance's own pods get in: %+v", rules)
 	}
 }
 
@@ -473,6 +526,9 @@ func TestIngressRoutesEveryAPI(t *testing.T) {
 		"/calendar":                            "events",
 		"/kinship.partners.v1.ReportsService":  "partners",
 		"/kinship.journeys.v1.JourneysService": "worker",
+		"/kinship.insights.v1.InsightsService": "insights",
+		"/kinship.insights.v1.GoalsService":    "insights",
+		"/":                                    "console",
 	}
 	for path, comp := range want {
 		if backends[path] != comp {
@@ -505,7 +561,8 @@ func TestIngressRoutesEveryAPI(t *testing.T) {
 func TestEveryObjectIsOwnedAndLabelled(t *testing.T) {
 	c := community()
 	objs := append(Workloads(c, inputs()), BuildNamespace(c), BuildDatabaseSecret(c, "u"), BuildSMTPSecret(c, "u", "f"), BuildCommunicationsSecret(c, "k", "t"),
-		BuildKafkaTLSSecret(c, map[string][]byte{"ca.crt": []byte("ca")}), BuildKafkaSASLSecret(c, []byte("pw")), BuildTemporalTLSSecret(c, map[string][]byte{"ca.crt": []byte("ca")}))
+		BuildKafkaTLSSecret(c, map[string][]byte{"ca.crt": []byte("ca")}), BuildKafkaSASLSecret(c, []byte("pw")), BuildTemporalTLSSecret(c, map[string][]byte{"ca.crt": []byte("ca")}),
+		BuildDKIMSecret(c, []byte("key")), BuildRoleBinding(c, "role", rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: "ns", Name: "sa"}))
 	for _, o := range objs {
 		refs := o.GetOwnerReferences()
 		if len(refs) != 1 || refs[0].UID != c.UID || !ptr.Deref(refs[0].Controller, false) {
@@ -550,6 +607,18 @@ func TestKafkaAndTemporalSecurityReachTheComponents(t *testing.T) {
 	}
 	for name, d := range deps {
 		env := envOf(d)
+		if name == "console" {
+			// The console talks to no broker: no Kafka setting, no file.
+			for k := range env {
+				if strings.HasPrefix(k, "KAFKA_") {
+					t.Errorf("console gets %s", k)
+				}
+			}
+			if volume(d, "kafka-tls") != nil || volume(d, "kafka-sasl") != nil {
+				t.Error("console mounts Kafka material")
+			}
+			continue
+		}
 		for k, v := range kafka {
 			if env[k].Value != v {
 				t.Errorf("%s: %s = %q, want %q", name, k, env[k].Value, v)

@@ -11,14 +11,22 @@ import (
 )
 
 // BuildService builds the ClusterIP Service of a component other
-// components call or the Ingress routes to.
+// components call or the Ingress routes to. The console's keeps each
+// client on one pod (sessions live in a replica's memory), for clients
+// that reach it through the Service; ingress controllers that send
+// traffic to the pods directly need stickiness of their own.
 func BuildService(c *kinshipv1alpha1.Community, comp Component) *corev1.Service {
+	affinity := corev1.ServiceAffinityNone
+	if comp.SignsIn {
+		affinity = corev1.ServiceAffinityClientIP
+	}
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: objectMeta(c, comp.Name, comp.Name),
 		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeClusterIP,
-			Selector: SelectorLabels(c, comp.Name),
+			Type:            corev1.ServiceTypeClusterIP,
+			SessionAffinity: affinity,
+			Selector:        SelectorLabels(c, comp.Name),
 			Ports: []corev1.ServicePort{{
 				Name:        portName,
 				Port:        comp.Port,

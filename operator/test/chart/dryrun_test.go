@@ -30,10 +30,11 @@ func TestRenderedObjectsAreAcceptedByTheAPIServer(t *testing.T) {
 					t.Errorf("%s %s drew warnings: %s", o.GetKind(), o.GetName(), strings.Join(w, "; "))
 				}
 			}
-			want := map[string]int{"Deployment": 1, "ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 1,
-				"Role": 1, "RoleBinding": 1, "Service": 1, "NetworkPolicy": 1, "PodDisruptionBudget": 1, "Pod": 1}
+			want := map[string]int{"Deployment": 1, "ServiceAccount": 1, "ClusterRole": 2, "ClusterRoleBinding": 1,
+				"Role": 2, "RoleBinding": 2, "Service": 1, "NetworkPolicy": 1, "PodDisruptionBudget": 1, "Pod": 1,
+				"ValidatingAdmissionPolicy": 2, "ValidatingAdmissionPolicyBinding": 2}
 			if name == "full values" {
-				want["Community"], want["ServiceMonitor"], want["ConfigMap"] = 2, 1, 2
+				want["Community"], want["ServiceMonitor"], want["PrometheusRule"], want["ConfigMap"] = 2, 1, 1, 3
 			}
 			for kind, n := range want {
 				if kinds[kind] != n {

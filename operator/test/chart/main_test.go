@@ -21,6 +21,7 @@ import (
 
 // cluster is the envtest API server every test shares.
 var cluster struct {
+	cfg        *rest.Config // an admin's
 	k8s        client.Client
 	warnings   *warningLog
 	kubeconfig string // an admin's, for helm
@@ -40,8 +41,8 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	env := &envtest.Environment{
-		// The chart's own copy of the CRD, plus a stand-in for the
-		// Prometheus Operator's ServiceMonitor CRD.
+		// The chart's own copy of the CRD, plus stand-ins for the
+		// Prometheus Operator's ServiceMonitor and PrometheusRule CRDs.
 		CRDDirectoryPaths: []string{
 			filepath.Join(root, "charts", "kinship", "crds"),
 			filepath.Join("testdata", "crds"),
@@ -55,6 +56,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	cluster.cfg = rest.CopyConfig(cfg)
 	cluster.warnings = &warningLog{}
 	cfg.WarningHandlerWithContext = cluster.warnings
 	cfg.QPS, cfg.Burst = -1, 0

@@ -22,7 +22,10 @@ func TestNotesTellWhatToDoNext(t *testing.T) {
 			[]string{"rollout status deployment/kinship-operator", "helm test kinship", "Not set yet: platform.kafka.bootstrapServers, platform.temporal.address, platform.database.existingSecret, platform.smtp.existingSecret, platform.auth.issuer", "kind: Community", "kubectl apply --server-side -f <chart folder>/crds/"},
 			[]string{"<no value>", "This release manages"}},
 		{"full values", []string{"--values", fullValues(t)},
-			[]string{"This release manages 2 Communities: climate-action, mind-matters", `bootstrapServers: ["kinship-kafka-bootstrap.kafka:9093"]`, `tls: {"enabled":true,"secretRef":{"name":"kinship-cluster-ca-cert","namespace":"kinship-system"}`, `sasl: {"mechanism":"SCRAM-SHA-512"`, `temporal: {address: "temporal-frontend.temporal:7233", tls: {"enabled":true`, "name: postgres-admin", "endpoint: \"http://otel-collector.observability:4317\""},
+			[]string{"This release manages 2 Communities: climate-action, mind-matters", `bootstrapServers: ["kinship-kafka-bootstrap.kafka:9093"]`, `tls: {"enabled":true,"secretRef":{"name":"kinship-cluster-ca-cert"}`, "A Secret reference without a namespace resolves in kinship-system", `dkim: {"domain":"example.org","key":"private.key","secretRef":{"name":"dkim-signing"},"selector":"kinship-2026"}`, `communications: {outboundAllow: ["10.20.0.0/16","fd00:1::/64","chat-bridge.chat.svc.cluster.local"]}`, "kinship-2026._domainkey.example.org", `sasl: {"mechanism":"SCRAM-SHA-512"`, `temporal: {address: "temporal-frontend.temporal:7233", tls: {"enabled":true`, "name: postgres-admin", "endpoint: \"http://otel-collector.observability:4317\"",
+				"climate-action: https://climate.example.org   (OIDC redirect URL https://climate.example.org/auth/callback)",
+				"mind-matters: turned off", `console: {enabled: true, clientID: "kinship-console", clientSecret: {"key":"client-secret","secretRef":{"name":"console-oidc"}}}`,
+				`insights: {"ambassadorQuotas":{"hosted_event":1,"referred_member":2}`, "kinship_community, kinship_roles"},
 			[]string{"<no value>", "Not set yet"}},
 	}
 	for _, c := range cases {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,8 +86,9 @@ func find(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstru
 }
 
 // A Community's kafka and temporal specs carry the platform's TLS and SASL
-// settings, with the Secrets in the release namespace; a community's own
-// tls or sasl replaces the platform's whole, so it can turn TLS off.
+// settings, with the Secrets in the release namespace (a reference without
+// a namespace: the operator's); a community's own tls or sasl replaces the
+// platform's whole, so it can turn TLS off.
 func TestCommunitiesCarryKafkaAndTemporalSecurity(t *testing.T) {
 	communities := find(render(t, "--values", fullValues(t)), "Community")
 	if len(communities) != 2 {
@@ -94,9 +96,9 @@ func TestCommunitiesCarryKafkaAndTemporalSecurity(t *testing.T) {
 	}
 	want := map[string]map[string]string{
 		"climate-action": {
-			"kafka.tls.enabled": "true", "kafka.tls.secretRef.namespace": namespace, "kafka.tls.secretRef.name": "kinship-cluster-ca-cert",
+			"kafka.tls.enabled": "true", "kafka.tls.secretRef.namespace": "<none>", "kafka.tls.secretRef.name": "kinship-cluster-ca-cert",
 			"kafka.tls.serverName": "kinship-kafka-bootstrap.kafka.svc", "kafka.sasl.mechanism": "SCRAM-SHA-512", "kafka.sasl.username": "kinship",
-			"kafka.sasl.passwordSecretRef.namespace": namespace, "kafka.sasl.passwordSecretRef.name": "kinship-kafka-user",
+			"kafka.sasl.passwordSecretRef.namespace": "<none>", "kafka.sasl.passwordSecretRef.name": "kinship-kafka-user",
 			"kafka.sasl.passwordSecretRef.key": "password", "temporal.tls.enabled": "true",
 			"temporal.tls.secretRef.name": "temporal-client-tls", "temporal.tls.serverName": "temporal-frontend.temporal.svc",
 		},
@@ -119,4 +121,137 @@ func TestCommunitiesCarryKafkaAndTemporalSecurity(t *testing.T) {
 			}
 		}
 	}
+}
+
+// DKIM and the webhook allow-list come from the platform settings unless a
+// community sets its own, which replaces them whole (an empty allow-list
+// included); every Secret reference names no namespace, so it resolves in
+// the operator's, the release namespace.
+func TestCommunitiesCarryDKIMAndTheWebhookAllowList(t *testing.T) {
+	communities := find(render(t, "--values", fullValues(t)), "Community")
+	want := map[string]map[string]string{
+		"climate-action": {
+			"smtp.dkim.secretRef.name": "dkim-signing", "smtp.dkim.key": "private.key", "smtp.dkim.selector": "kinship-2026",
+			"smtp.dkim.domain": "example.org", "communications.outboundAllow": "[10.20.0.0/16 fd00:1::/64 chat-bridge.chat.svc.cluster.local]",
+		},
+		"mind-matters": {
+			"smtp.dkim.secretRef.name": "mind-matters-dkim", "smtp.dkim.key": "dkim.pem", "smtp.dkim.selector": "mm1",
+			"smtp.dkim.domain": "mindmatters.example", "communications.outboundAllow": "<none>",
+			"communications.publicURL": "https://mindmatters.example/kinship",
+		},
+	}
+	for _, c := range communities {
+		for path, w := range want[c.GetName()] {
+			fields := append([]string{"spec"}, strings.Split(path, ".")...)
+			got, found, err := unstructured.NestedFieldNoCopy(c.Object, fields...)
+			s := fmt.Sprint(got)
+			if !found || err != nil {
+				s = "<none>"
+			}
+			if s != w {
+				t.Errorf("%s: spec.%s = %s, want %s", c.GetName(), path, s, w)
+			}
+		}
+		for _, ref := range [][]string{
+			{"database", "adminSecretRef"}, {"smtp", "secretRef"}, {"smtp", "dkim", "secretRef"},
+			{"kafka", "tls", "secretRef"}, {"kafka", "sasl", "passwordSecretRef"}, {"temporal", "tls", "secretRef"},
+		} {
+			if ns, found, _ := unstructured.NestedString(c.Object, append(append([]string{"spec"}, ref...), "namespace")...); found {
+				t.Errorf("%s: spec.%s names namespace %q; the chart's Secrets are the operator's, named without one", c.GetName(), strings.Join(ref, "."), ns)
+			}
+		}
+	}
+}
+
+// The insights settings and the console's come from the platform unless a
+// community sets its own, key by key: a community's enabled: false or
+// empty quotas win over the platform's. The console's client secret is a
+// Secret of the release namespace, named without a namespace.
+func TestCommunitiesCarryInsightsAndConsoleSettings(t *testing.T) {
+	communities := find(render(t, "--values", fullValues(t)), "Community")
+	want := map[string]map[string]string{
+		"climate-action": {
+			"insights.timeZone": "Europe/Berlin", "insights.reportSchedule": "mon 08:00",
+			"insights.ambassadorQuotas": "map[hosted_event:1 referred_member:2]",
+			"console.enabled":           "true", "console.clientID": "kinship-console",
+			"console.clientSecret.secretRef.name": "console-oidc", "console.clientSecret.secretRef.namespace": "<none>",
+			"console.clientSecret.key":     "client-secret",
+			"components.insights.replicas": "2", "components.console.replicas": "1",
+			"goals": "[map[deadline:2027-06-30 metric:members.active name:active-members target:500] " +
+				"map[metric:events.attendance_rate name:event-attendance target:0.6] " +
+				"map[baselineDate:2026-01-05 description:Core ambassadors in Germany. metric:members.active name:berlin-core " +
+				"segment:map[countryCodes:[DE] levels:[Core] roles:[ambassador]] target:50] " +
+				"map[breakdownValue:EUR metric:partners.contributions_money name:money target:10000]]",
+		},
+		"mind-matters": {
+			"insights.timeZone": "America/New_York", "insights.reportSchedule": "mon 08:00", "insights.ambassadorQuotas": "<none>",
+			"console.enabled": "false",
+		},
+	}
+	for _, c := range communities {
+		for path, w := range want[c.GetName()] {
+			fields := append([]string{"spec"}, strings.Split(path, ".")...)
+			got, found, err := unstructured.NestedFieldNoCopy(c.Object, fields...)
+			s := fmt.Sprint(got)
+			if !found || err != nil {
+				s = "<none>"
+			}
+			if s != w {
+				t.Errorf("%s: spec.%s = %s, want %s", c.GetName(), path, s, w)
+			}
+		}
+	}
+	// With the defaults a community gets the console on, as a public
+	// client, and no insights settings.
+	plain := find(render(t, "--values", writeValues(t, platformSet+`
+communities:
+  - {name: climate, displayName: Climate, purpose: Act.}`)), "Community")
+	if len(plain) != 1 {
+		t.Fatalf("%d Communities", len(plain))
+	}
+	console, _, _ := unstructured.NestedMap(plain[0].Object, "spec", "console")
+	if fmt.Sprint(console) != "map[clientID:kinship-console enabled:true]" {
+		t.Errorf("default console: %v", console)
+	}
+	if _, found, _ := unstructured.NestedMap(plain[0].Object, "spec", "insights"); found {
+		t.Error("default values give the insights service settings")
+	}
+}
+
+// The operator reaches every instance's insights service (it syncs the
+// goals there) and runs with the goals' resync period of the values.
+func TestTheOperatorReachesTheInsightsServices(t *testing.T) {
+	objs := render(t, "--values", fullValues(t))
+	np := find(objs, "NetworkPolicy")
+	if len(np) != 1 {
+		t.Fatalf("%d NetworkPolicies", len(np))
+	}
+	egress, _, _ := unstructured.NestedSlice(np[0].Object, "spec", "egress")
+	found := false
+	for _, r := range egress {
+		rule := r.(map[string]any)
+		if fmt.Sprint(rule["ports"]) == "[map[port:8087 protocol:TCP]]" &&
+			fmt.Sprint(rule["to"]) == "[map[namespaceSelector:map[matchLabels:map[app.kubernetes.io/managed-by:kinship-operator]] podSelector:map[matchLabels:map[app.kubernetes.io/component:insights]]]]" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the operator's NetworkPolicy does not let it reach the insights services: %v", egress)
+	}
+	d := find(objs, "Deployment")[0]
+	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	args := fmt.Sprint(containers[0].(map[string]any)["args"])
+	if !strings.Contains(args, "-goals-resync-period=10m") {
+		t.Errorf("operator args %s lack the goals' resync period", args)
+	}
+}
+
+// writeValues writes values to a file of the test's and returns its path.
+func writeValues(t *testing.T, values string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(file, []byte(values), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }

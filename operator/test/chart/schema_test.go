@@ -53,6 +53,24 @@ communities:
 communities:
   - {name: climate, displayName: Climate, purpose: Act., temporal: {tls: {existingSecret: temporal-ca}}}`, "communities[climate]: temporal.tls: existingSecret and serverName need enabled: true"},
 		{"a TLS server name must be a host name", `platform: {kafka: {tls: {enabled: true, serverName: "kafka:9093"}}}`, "/platform/kafka/tls/serverName"},
+		{"DKIM without a selector", platformSet + `
+communities:
+  - {name: climate, displayName: Climate, purpose: Act., smtp: {dkim: {existingSecret: dkim, domain: example.org}}}`,
+			"communities[climate]: smtp.dkim: DKIM needs existingSecret, selector and domain together; existingSecret, domain set but selector missing"},
+		{"a platform DKIM selector without its key", `platform: {smtp: {dkim: {selector: kinship}}}`,
+			"platform.smtp.dkim: DKIM needs existingSecret, selector and domain together; selector set but existingSecret, domain missing"},
+		{"a DKIM domain that is no domain", `platform: {smtp: {dkim: {domain: "example org"}}}`, "/platform/smtp/dkim/domain"},
+		{"a webhook allow-list entry that is a URL", `platform: {communications: {outboundAllow: ["https://chat.internal/"]}}`, "/platform/communications/outboundAllow/0"},
+		{"a report slot that is no weekday and time", `platform: {insights: {reportSchedule: "monday morning"}}`, "/platform/insights/reportSchedule"},
+		{"an ambassador quota below one", `platform: {insights: {ambassadorQuotas: {hosted_event: 0}}}`, "/platform/insights/ambassadorQuotas/hosted_event"},
+		{"a time zone that is no zone name", `platform: {insights: {timeZone: "Europe Berlin"}}`, "/platform/insights/timeZone"},
+		{"the console switch is a boolean", `platform: {console: {enabled: "yes"}}`, "/platform/console/enabled"},
+		{"a console address that is plain http", platformSet + `
+communities:
+  - {name: climate, displayName: Climate, purpose: Act., console: {publicURL: "http://climate.example.org"}}`, "/communities/0/console/publicURL"},
+		{"a console address below the root", platformSet + `
+communities:
+  - {name: climate, displayName: Climate, purpose: Act., console: {publicURL: "https://climate.example.org/console"}}`, "/communities/0/console/publicURL"},
 		{"a community needs the platform settings it does not override", `
 communities:
   - {name: climate, displayName: Climate, purpose: Act.}`, "platform.kafka.bootstrapServers"},

@@ -10,6 +10,7 @@ package subcommands
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -57,16 +58,24 @@ func community(name string) *kinshipv1alpha1.Community {
 		ObjectMeta: metav1.ObjectMeta{Name: name, UID: "0c1d2e3f-0000-4000-8000-000000000002", Generation: 1},
 		Spec: kinshipv1alpha1.CommunitySpec{
 			DisplayName: "Subcommands", Purpose: "Check that every pod would start.",
-			Image:      kinshipv1alpha1.ImageSpec{Repository: "ghcr.io/kinshiphq/kinship", Tag: "v0.0.0-test", PullPolicy: corev1.PullIfNotPresent},
-			Components: kinshipv1alpha1.ComponentsSpec{Members: comp, Events: comp, Communications: comp, Partners: comp, Worker: comp},
-			Kafka:      kinshipv1alpha1.KafkaSpec{BootstrapServers: []string{unreachable}, Partitions: 4, ReplicationFactor: 3},
-			Temporal:   kinshipv1alpha1.TemporalSpec{Address: unreachable},
-			Database:   kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "postgres-admin"}},
-			SMTP:       kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "smtp"}},
+			Image: kinshipv1alpha1.ImageSpec{Repository: "ghcr.io/kinshiphq/kinship", Tag: "v0.0.0-test", PullPolicy: corev1.PullIfNotPresent},
+			Components: kinshipv1alpha1.ComponentsSpec{Members: comp, Events: comp, Communications: comp, Partners: comp, Worker: comp, Insights: comp,
+				Console: kinshipv1alpha1.ConsoleComponentSpec{Replicas: ptr.To[int32](1), Resources: comp.Resources}},
+			Kafka:    kinshipv1alpha1.KafkaSpec{BootstrapServers: []string{unreachable}, Partitions: 4, ReplicationFactor: 3},
+			Temporal: kinshipv1alpha1.TemporalSpec{Address: unreachable},
+			Database: kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Name: "postgres-admin"}},
+			SMTP:     kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Name: "smtp"}},
 			Auth: kinshipv1alpha1.AuthSpec{
 				Issuer: "https://id.example.org", Audience: "kinship",
 				WorkloadIssuer: "https://kubernetes.default.svc.cluster.local", WorkloadAudience: "kinship-workload",
 			},
+			// Links in mail are https (resources.PublicURL); a Community
+			// without such an address is not Ready, and its communications
+			// pods would not start.
+			Communications: kinshipv1alpha1.CommunicationsSpec{PublicURL: "https://" + name + ".example.org"},
+			// Without an https Ingress the console is reached with
+			// kubectl port-forward at http://localhost:8080.
+			Console:        kinshipv1alpha1.ConsoleSpec{Enabled: ptr.To(true), ClientID: "kinship-console"},
 			DeletionPolicy: kinshipv1alpha1.DeletionPolicyRetain,
 		},
 	}
@@ -74,23 +83,36 @@ func community(name string) *kinshipv1alpha1.Community {
 
 func TestEverySubcommandAcceptsWhatTheOperatorRenders(t *testing.T) {
 	bin := buildKinship(t)
+	// Behind an https Ingress: the console at its address, a confidential
+	// client; the insights service in a time zone of its own.
 	withIngress := community("with-ingress")
 	withIngress.Spec.Ingress = &kinshipv1alpha1.IngressSpec{Host: "climate.example.org", TLSSecretName: "climate-tls"}
+	withIngress.Spec.Console.ClientSecret = &kinshipv1alpha1.ConsoleClientSecret{SecretRef: kinshipv1alpha1.SecretReference{Name: "console-oidc"}}
+	withIngress.Spec.Insights = kinshipv1alpha1.InsightsSpec{TimeZone: "Europe/Berlin", ReportSchedule: "fri 17:30",
+		AmbassadorQuotas: map[string]int32{"hosted_event": 2, "referred_member": 1}}
 	external := community("external-issuer")
 	external.Spec.Auth.WorkloadIssuer = "https://oidc.eks.example.com/id/ABC"
 
 	secured := community("secured")
 	secured.Spec.Kafka.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true, ServerName: "kafka.example.org",
-		SecretRef: &kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "kafka-ca"}}
+		SecretRef: &kinshipv1alpha1.SecretReference{Name: "kafka-ca"}}
 	secured.Spec.Kafka.SASL = &kinshipv1alpha1.KafkaSASLSpec{Mechanism: kinshipv1alpha1.SASLSCRAMSHA512, Username: "kinship",
-		PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Namespace: "kinship-system", Name: "kafka-user", Key: "password"}}
+		PasswordSecretRef: kinshipv1alpha1.SecretKeyReference{Name: "kafka-user", Key: "password"}}
 	secured.Spec.Temporal.TLS = &kinshipv1alpha1.TLSSpec{Enabled: true,
-		SecretRef: &kinshipv1alpha1.SecretReference{Namespace: "kinship-system", Name: "temporal-tls"}}
+		SecretRef: &kinshipv1alpha1.SecretReference{Name: "temporal-tls"}}
+	// Mail that mailbox providers can trust, and webhooks to an in-cluster
+	// target.
+	trusted := community("mail-trust")
+	trusted.Spec.SMTP.DKIM = &kinshipv1alpha1.DKIMSpec{SecretRef: kinshipv1alpha1.SecretReference{Name: "dkim"},
+		Key: "private.key", Selector: "kinship-2026", Domain: "example.org"}
+	trusted.Spec.Communications.OutboundAllow = []string{"10.20.0.0/16", "chat-bridge.chat.svc.cluster.local"}
+	dkimKey := ed25519PEM(t)
+
 	ca := tlstest.NewCA(t, "Kinship subcommands CA")
 	client := ca.Client(t, "kinship")
 	tlsData := map[string][]byte{resources.TLSCAKey: ca.PEM, resources.TLSCertKey: client.CertPEM, resources.TLSKeyKey: client.KeyPEM}
 
-	for _, c := range []*kinshipv1alpha1.Community{withIngress, external, secured} {
+	for _, c := range []*kinshipv1alpha1.Community{withIngress, external, secured, trusted} {
 		secrets := map[string]*corev1.Secret{}
 		for _, s := range []*corev1.Secret{
 			resources.BuildDatabaseSecret(c, "postgres://kinship_x:pw@"+unreachable+"/kinship_x?sslmode=disable"),
@@ -102,10 +124,13 @@ func TestEverySubcommandAcceptsWhatTheOperatorRenders(t *testing.T) {
 			resources.BuildKafkaTLSSecret(c, tlsData),
 			resources.BuildKafkaSASLSecret(c, []byte("scram-secret\n")),
 			resources.BuildTemporalTLSSecret(c, tlsData),
+			resources.BuildDKIMSecret(c, dkimKey),
+			resources.BuildConsoleSecret(c, []byte("console-client-secret\n")),
 		} {
 			secrets[s.Name] = s
 		}
-		in := resources.Inputs{Database: unreachable, SMTP: unreachable, SecretsHash: "0"}
+		in := resources.Inputs{Database: unreachable, SMTP: unreachable, SecretsHash: "0",
+			OperatorNamespace: "kinship-system", OperatorServiceAccount: "kinship-operator"}
 		if c.Spec.Kafka.TLSEnabled() {
 			in.KafkaTLS = resources.TLSFilesOf(tlsData)
 		}
@@ -118,6 +143,15 @@ func TestEverySubcommandAcceptsWhatTheOperatorRenders(t *testing.T) {
 			if m, ok := o.(*corev1.ConfigMap); ok {
 				cm = m
 			}
+		}
+		deployments := 0
+		for _, o := range objs {
+			if _, ok := o.(*appsv1.Deployment); ok {
+				deployments++
+			}
+		}
+		if deployments != len(resources.Components()) {
+			t.Errorf("%s: %d Deployments, want one per component (%d)", c.Name, deployments, len(resources.Components()))
 		}
 		for _, o := range objs {
 			d, ok := o.(*appsv1.Deployment)
@@ -258,6 +292,20 @@ func writeVolume(t *testing.T, dir string, v corev1.Volume, secrets map[string]*
 	default:
 		t.Fatalf("volume %s: unknown kind %+v", v.Name, v.VolumeSource)
 	}
+}
+
+// ed25519PEM is a DKIM signing key as the operator copies it: PKCS#8 PEM.
+func ed25519PEM(t *testing.T) []byte {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
 func selfSignedCA(t *testing.T) []byte {

@@ -461,3 +461,168 @@ func (p *Postgres) Drop(_ context.Context, adminURL, database, role string) erro
 	delete(s.roles, role)
 	return nil
 }
+
+// Insights is an in-memory insights service per community: SyncGoals
+// keeps the goals it is given as the resource's and archives the
+// resource's others, as the service does. Every goal is on track unless a
+// test says otherwise.
+type Insights struct {
+	mu          sync.Mutex
+	communities map[string]*insightsCommunity
+	down        unreachable
+}
+
+type insightsCommunity struct {
+	goals   map[string]*fakeGoal
+	states  map[string]external.GoalProgress // by goal name: what to answer
+	refusal string
+	syncs   int
+	lists   int
+	last    external.InsightsTarget
+}
+
+type fakeGoal struct {
+	spec         external.GoalSpec
+	fromResource bool
+	archived     bool
+}
+
+var _ external.Insights = (*Insights)(nil)
+
+// NewInsights returns a fake with no goals anywhere.
+func NewInsights() *Insights {
+	return &Insights{communities: map[string]*insightsCommunity{}, down: unreachable{}}
+}
+
+func (f *Insights) community(name string) *insightsCommunity {
+	c := f.communities[name]
+	if c == nil {
+		c = &insightsCommunity{goals: map[string]*fakeGoal{}, states: map[string]external.GoalProgress{}}
+		f.communities[name] = c
+	}
+	return c
+}
+
+// SetUnreachable makes calls for community fail as a connection would
+// (or succeed again).
+func (f *Insights) SetUnreachable(community string, down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down[community] = down
+}
+
+// SetRefusal makes SyncGoals for community refuse the goals with message,
+// as the service does with InvalidArgument; "" accepts them again.
+func (f *Insights) SetRefusal(community, message string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.community(community).refusal = message
+}
+
+// SetProgress makes the fake answer p for the goal p.Name of community.
+func (f *Insights) SetProgress(community string, p external.GoalProgress) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.community(community).states[p.Name] = p
+}
+
+// Forget drops every goal of community, as a lost database would.
+func (f *Insights) Forget(community string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.community(community).goals = map[string]*fakeGoal{}
+}
+
+// Goals returns community's goals that are not archived, by name, with
+// whether each is the resource's.
+func (f *Insights) Goals(community string) map[string]bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]bool{}
+	for name, g := range f.community(community).goals {
+		if !g.archived {
+			out[name] = g.fromResource
+		}
+	}
+	return out
+}
+
+// Calls returns how many SyncGoals and ListGoals calls named community.
+func (f *Insights) Calls(community string) (syncs, lists int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.community(community)
+	return c.syncs, c.lists
+}
+
+// LastTarget is the target the last call for community named.
+func (f *Insights) LastTarget(community string) external.InsightsTarget {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.community(community).last
+}
+
+// CreateGoal adds a goal made through the API, not the resource's.
+func (f *Insights) CreateGoal(community string, spec external.GoalSpec) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.community(community).goals[spec.Name] = &fakeGoal{spec: spec}
+}
+
+// SyncGoals implements external.Insights.
+func (f *Insights) SyncGoals(_ context.Context, target external.InsightsTarget, goals []external.GoalSpec) ([]external.GoalProgress, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.down.check(target.Community); err != nil {
+		return nil, err
+	}
+	c := f.community(target.Community)
+	c.syncs++
+	c.last = target
+	if c.refusal != "" {
+		return nil, &external.GoalsRefusedError{Message: c.refusal}
+	}
+	named := map[string]bool{}
+	for _, g := range goals {
+		named[g.Name] = true
+		c.goals[g.Name] = &fakeGoal{spec: g, fromResource: true}
+	}
+	for name, g := range c.goals {
+		if g.fromResource && !named[name] {
+			g.archived = true
+		}
+	}
+	out := make([]external.GoalProgress, 0, len(goals))
+	for _, g := range goals {
+		out = append(out, c.progress(c.goals[g.Name]))
+	}
+	return out, nil
+}
+
+// ListGoals implements external.Insights.
+func (f *Insights) ListGoals(_ context.Context, target external.InsightsTarget) ([]external.GoalProgress, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.down.check(target.Community); err != nil {
+		return nil, err
+	}
+	c := f.community(target.Community)
+	c.lists++
+	c.last = target
+	var out []external.GoalProgress
+	for _, g := range c.goals {
+		if !g.archived {
+			out = append(out, c.progress(g))
+		}
+	}
+	return out, nil
+}
+
+func (c *insightsCommunity) progress(g *fakeGoal) external.GoalProgress {
+	p, ok := c.states[g.spec.Name]
+	if !ok {
+		p = external.GoalProgress{State: "on_track", Message: "on track", AsOf: "2026-05-04"}
+	}
+	p.Name, p.FromResource, p.Target = g.spec.Name, g.fromResource, g.spec.Target
+	return p
+}
