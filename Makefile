@@ -28,17 +28,53 @@ envtest-assets: ## Build envtest's kube-apiserver and etcd into ~/.cache/kinship
 	@operator/hack/envtest-assets.sh >/dev/null
 
 .PHONY: test
-test: envtest-assets ## Run every test: units, store suites on SQLite and PostgreSQL, workflows, operator on envtest, end to end.
+test: envtest-assets ## Run every test: units, store suites on SQLite and PostgreSQL, workflows, operator on envtest, end to end, a short fuzz run.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 work
+	FUZZTIME=$(FUZZTIME_SHORT) test/fuzz.sh
+
+# Each fuzz target runs this long inside `make test`; `make fuzz` runs longer.
+FUZZTIME_SHORT ?= 5s
+FUZZTIME ?= 2m
+
+.PHONY: fuzz
+fuzz: ## Fuzz every decoder of untrusted input for FUZZTIME each (default 2m; `make fuzz FUZZTIME=30m`).
+	FUZZTIME=$(FUZZTIME) test/fuzz.sh
+
+# --- Web console (console/): its npm files are pinned in console/package-lock.json
+# and committed under console/assets/vendor, so a build needs only Go. ---
+
+.PHONY: console-assets
+console-assets: ## Refresh the console's vendored htmx, Chart.js and axe-core from npm (npm ci with console/package-lock.json).
+	console/vendor.sh
+
+.PHONY: check-console-assets
+check-console-assets: ## Fail when the committed console assets differ from what console/package-lock.json gives.
+	console/vendor.sh check
+
+.PHONY: screenshots
+screenshots: ## Run the browser tests and refresh the screenshots in docs/console.
+	KINSHIP_TEST_BROWSER=require KINSHIP_SCREENSHOTS=$(CURDIR)/docs/console go test -count=1 ./console/browsertest/...
+
+.PHONY: test-browser
+test-browser: ## Run the console's browser tests (headless Chromium through the dev stack; apt-get install chromium).
+	KINSHIP_TEST_BROWSER=require go test -count=1 ./console/browsertest/...
 
 .PHONY: build
 build: ## Build bin/kinship, a static binary.
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/kinship ./cmd/kinship
 
 .PHONY: generate
-generate: ## Regenerate gen/ from proto/, and the operator's deepcopy, CRD and RBAC.
+generate: ## Regenerate gen/ from proto/ (Go, the OpenAPI documents, the TypeScript client), and the operator's deepcopy, CRD and RBAC.
 	cd proto && $(TOOL) buf lint && $(TOOL) buf generate
+	$(MAKE) generate-ts
 	$(MAKE) -C operator generate
+
+.PHONY: generate-ts
+generate-ts: ## Regenerate the typed TypeScript client in gen/ts (protoc-gen-es pinned by tools/typescript/package-lock.json).
+	cd tools/typescript && npm ci --no-audit --no-fund --silent
+	rm -rf gen/ts
+	cd proto && $(TOOL) buf generate --template buf.gen.ts.yaml
+	tools/typescript/node_modules/.bin/tsc -p tools/typescript/tsconfig.json
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, workflowcheck, buf lint.
@@ -64,7 +100,7 @@ bench: envtest-assets ## Run every benchmark and record the results in docs/benc
 	  < dist/operator-bench.txt
 
 .PHONY: check-generated
-check-generated: generate ## Fail when gen/ differs from what proto/ generates.
+check-generated: generate ## Fail when gen/ (Go, OpenAPI, TypeScript) differs from what proto/ generates.
 	@git diff --exit-code -- gen/ || (echo "gen/ is stale: run make generate and commit" && exit 1)
 	@test -z "$$(git status --porcelain -- gen/)" || (git status --porcelain -- gen/ && echo "untracked generated files" && exit 1)
 	@git diff --exit-code -- operator/api operator/config || (echo "operator: generated files are stale: run make generate" && exit 1)

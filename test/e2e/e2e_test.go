@@ -1,6 +1,7 @@
 // Package e2e runs the whole platform in-process — embedded Temporal, the
-// Kafka-protocol broker, the SMTP sink, both services and the worker — and
-// follows one member's join from the API to the welcome e-mail.
+// Kafka-protocol broker, the SMTP sink, the services and the worker — and
+// follows one member's public join from the API through the confirmation
+// link to the welcome e-mail.
 package e2e
 
 import (
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -88,7 +90,9 @@ func startStack(t *testing.T) *stack {
 	return s
 }
 
-// join posts a JoinCommunity request as JSON, as the README's curl does.
+// join posts a JoinCommunity request as JSON, as the README's curl does,
+// and returns the new member's id, which the answer does not tell (a
+// public join answers the same for every address): the organiser finds it.
 func (s *stack) join(t *testing.T, email string) string {
 	t.Helper()
 	body := fmt.Sprintf(`{"community":"demo","email":%q,"displayName":"Ada Lovelace","interests":["solar"],"emailConsent":true}`, email)
@@ -98,16 +102,64 @@ func (s *stack) join(t *testing.T, email string) string {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("JoinCommunity = %d %s", res.StatusCode, raw)
+	if res.StatusCode != http.StatusOK || string(raw) != `{"confirmationSent":true}` {
+		t.Fatalf("JoinCommunity = %d %s, want 200 {\"confirmationSent\":true}", res.StatusCode, raw)
 	}
+	list := s.call(t, s.ep.Members+"/kinship.members.v1.MembersService/ListMembers", s.ep.Tokens[auth.Organiser], `{"pageSize":500}`)
 	var out struct {
-		Member struct{ ID string } `json:"member"`
+		Members []struct {
+			ID, Email     string
+			EmailVerified bool `json:"emailVerified"`
+		} `json:"members"`
 	}
-	if err := json.Unmarshal(raw, &out); err != nil || out.Member.ID == "" {
-		t.Fatalf("JoinCommunity response %s: %v", raw, err)
+	if err := json.Unmarshal(list, &out); err != nil {
+		t.Fatal(err)
 	}
-	return out.Member.ID
+	for _, m := range out.Members {
+		if m.Email == email {
+			if m.EmailVerified {
+				t.Errorf("a public join's address is verified before its confirmation")
+			}
+			return m.ID
+		}
+	}
+	t.Fatalf("no member %s after the join: %s", email, list)
+	return ""
+}
+
+// confirmationLink waits for the confirmation e-mail to address and
+// returns the signed link it carries.
+func (s *stack) confirmationLink(t *testing.T, deadline time.Time, address string) string {
+	t.Helper()
+	link := regexp.MustCompile(`https?://[^\s"<>]+/confirm\?t=[^\s"<>]+`)
+	var found string
+	eventually(t, deadline, "confirmation e-mail in the sink", func() string {
+		msgs := s.mails(t, address)
+		for _, m := range msgs {
+			if l := link.FindString(m.Text); l != "" {
+				found = l
+				return ""
+			}
+		}
+		return fmt.Sprintf("%d e-mails to %s, none with a confirmation link", len(msgs), address)
+	})
+	return found
+}
+
+// verified reports whether the member's address is confirmed, as the
+// organiser sees it.
+func (s *stack) verified(t *testing.T, memberID string) bool {
+	t.Helper()
+	raw := s.call(t, s.ep.Members+"/kinship.members.v1.MembersService/GetMember", s.ep.Tokens[auth.Organiser], fmt.Sprintf(`{"id":%q}`, memberID))
+	var out struct {
+		Member struct {
+			EmailVerified bool `json:"emailVerified"`
+		} `json:"member"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Member.EmailVerified
 }
 
 func (s *stack) mails(t *testing.T, to string) []smtpsink.Message {
@@ -146,12 +198,6 @@ func TestJoinRunsEndToEnd(t *testing.T) {
 	deadline := start.Add(10 * time.Second)
 	workflowID := onboarding.WorkflowID("demo", memberID)
 
-	// The member row exists; the organiser may read it.
-	if code := s.post(t, s.ep.Members+"/kinship.members.v1.MembersService/GetMember", s.ep.Tokens[auth.Organiser],
-		fmt.Sprintf(`{"id":%q}`, memberID)); code != http.StatusOK {
-		t.Fatalf("GetMember of the new member = %d", code)
-	}
-
 	// MemberJoined is on the topic with the CloudEvents headers and a traceparent.
 	var joined kafkago.Message
 	eventually(t, deadline, "MemberJoined on demo.members.v1", func() string {
@@ -185,14 +231,58 @@ func TestJoinRunsEndToEnd(t *testing.T) {
 		return ""
 	})
 
-	// The welcome e-mail is in the sink.
+	// The journey waits for the address: the only e-mail is the
+	// confirmation, and looking at its link (a GET, as a mail scanner
+	// would) confirms nothing.
+	link := s.confirmationLink(t, deadline, email)
+	eventually(t, deadline, "journey waiting for the confirmation", func() string {
+		v, err := s.temporal.QueryWorkflow(ctx, workflowID, "", onboarding.QueryState)
+		if err != nil {
+			return err.Error()
+		}
+		var st onboarding.State
+		if err := v.Get(&st); err != nil {
+			return err.Error()
+		}
+		if st.Step != onboarding.StepConfirmEmail {
+			return "step " + st.Step
+		}
+		return ""
+	})
+	page, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageBody, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != http.StatusOK || !strings.Contains(strings.ToLower(string(pageBody)), "<form") {
+		t.Errorf("GET of the confirmation link = %d %s, want a page with a button", page.StatusCode, pageBody)
+	}
+	if n := len(s.mails(t, email)); n != 1 || s.verified(t, memberID) {
+		t.Fatalf("before the confirmation: %d e-mails, verified %v; want only the confirmation", n, s.verified(t, memberID))
+	}
+
+	// Pressing the button confirms the address; the welcome follows.
+	confirmed, err := http.Post(link, "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	confirmedBody, _ := io.ReadAll(confirmed.Body)
+	confirmed.Body.Close()
+	if confirmed.StatusCode != http.StatusOK {
+		t.Fatalf("POST of the confirmation link = %d %s", confirmed.StatusCode, confirmedBody)
+	}
+	if !s.verified(t, memberID) {
+		t.Error("the address is not verified after the confirmation")
+	}
+	deadline = time.Now().Add(10 * time.Second)
 	eventually(t, deadline, "welcome e-mail in the sink", func() string {
 		msgs := s.mails(t, email)
-		if len(msgs) != 1 {
+		if len(msgs) != 2 {
 			return fmt.Sprintf("%d e-mails to %s", len(msgs), email)
 		}
-		if !strings.HasPrefix(msgs[0].Subject, "Welcome to demo") {
-			return "subject " + msgs[0].Subject
+		if !strings.HasPrefix(msgs[1].Subject, "Welcome to demo") {
+			return "subject " + msgs[1].Subject
 		}
 		return ""
 	})
@@ -204,8 +294,9 @@ func TestJoinRunsEndToEnd(t *testing.T) {
 		"process demo.members.v1",
 		"StartWorkflow:Onboarding",
 		"RunWorkflow:Onboarding",
-		"StartActivity:SendWelcome",
-		"RunActivity:SendWelcome",
+		"StartActivity:AddressConfirmed",
+		"StartActivity:SendTemplate",
+		"RunActivity:SendTemplate",
 		"kinship.members.v1.MembersService/GetMember",
 		"kinship.communications.v1.CommunicationsService/SendMessage",
 		"smtp send",
@@ -213,7 +304,7 @@ func TestJoinRunsEndToEnd(t *testing.T) {
 	eventually(t, deadline, "one trace from the API to the e-mail", func() string {
 		return missingSpans(s.recorder, want)
 	})
-	t.Logf("join → welcome e-mail and full trace in %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("join → confirmation → welcome e-mail and full trace in %v", time.Since(start).Round(time.Millisecond))
 
 	// A redelivered MemberJoined starts no second journey and sends no second e-mail.
 	first, err := s.temporal.DescribeWorkflowExecution(ctx, workflowID, "")
@@ -244,8 +335,8 @@ func TestJoinRunsEndToEnd(t *testing.T) {
 	if n := len(list.GetExecutions()); n != 1 {
 		t.Errorf("executions of %s = %d, want 1", workflowID, n)
 	}
-	if n := len(s.mails(t, email)); n != 1 {
-		t.Errorf("e-mails after the redelivery = %d, want 1", n)
+	if n := len(s.mails(t, email)); n != 2 {
+		t.Errorf("e-mails after the redelivery = %d, want the confirmation and the welcome", n)
 	}
 
 	// The member's e-mail address and name appear in no log record and no span.
@@ -288,13 +379,33 @@ func TestAPIKeyMadeByMembersWorksOnCommunications(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := `{"idempotencyKey":"script/1","memberId":"m-script","toEmail":"grace@example.org","subject":"Hello","textBody":"Hi"}`
-	if code := s.post(t, s.ep.Communications+"/kinship.communications.v1.CommunicationsService/SendMessage", created.Msg.GetSecret(), body); code != http.StatusOK {
-		t.Fatalf("SendMessage with a staff API key = %d", code)
+	// The organiser adds Grace (vouching for her address); the script
+	// writes to her once the communications service knows her.
+	members := membersv1connect.NewMembersServiceClient(http.DefaultClient, s.ep.Members, authtest.Bearer(s.ep.Tokens[auth.Organiser]))
+	grace, err := members.JoinCommunity(ctx, connect.NewRequest(&membersv1.JoinCommunityRequest{Email: "grace@example.org", DisplayName: "Grace Hopper"}))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := len(s.mails(t, "grace@example.org")); n != 1 {
-		t.Errorf("e-mails sent with the key = %d, want 1", n)
-	}
+	body := fmt.Sprintf(`{"idempotencyKey":"script/1","memberId":%q,"toEmail":"grace@example.org","subject":"Hello","textBody":"Hi"}`, grace.Msg.GetMember().GetId())
+	eventually(t, time.Now().Add(15*time.Second), "SendMessage with a staff API key", func() string {
+		if code := s.post(t, s.ep.Communications+"/kinship.communications.v1.CommunicationsService/SendMessage", created.Msg.GetSecret(), body); code != http.StatusOK {
+			return fmt.Sprintf("status %d", code)
+		}
+		return ""
+	})
+	// Her welcome may arrive too; the script's message arrives once.
+	eventually(t, time.Now().Add(10*time.Second), "the script's e-mail", func() string {
+		n := 0
+		for _, m := range s.mails(t, "grace@example.org") {
+			if m.Subject == "Hello" {
+				n++
+			}
+		}
+		if n != 1 {
+			return fmt.Sprintf("e-mails sent with the key = %d, want 1", n)
+		}
+		return ""
+	})
 	memberKey, err := access.CreateAPIKey(ctx, connect.NewRequest(&membersv1.CreateAPIKeyRequest{Name: "member bot", Roles: []string{"member"}}))
 	if err != nil {
 		t.Fatal(err)
@@ -302,6 +413,28 @@ func TestAPIKeyMadeByMembersWorksOnCommunications(t *testing.T) {
 	if code := s.post(t, s.ep.Communications+"/kinship.communications.v1.CommunicationsService/SendMessage", memberKey.Msg.GetSecret(), body); code != http.StatusForbidden {
 		t.Errorf("SendMessage with a member API key = %d, want 403", code)
 	}
+}
+
+// call sends a Connect JSON request and returns the answer, failing the
+// test on anything but 200.
+func (s *stack) call(t *testing.T, url, token, body string) []byte {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("%s = %d %s", url, res.StatusCode, raw)
+	}
+	return raw
 }
 
 // post sends a Connect JSON request and returns the HTTP status.
