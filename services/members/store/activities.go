@@ -227,14 +227,19 @@ func (s *Store) Engagement(ctx context.Context, community, memberID string, sett
 		return domain.Engagement{}, err
 	}
 	eng := domain.Engagement{Level: m.Level, Score: m.Score, LastActiveAt: m.LastActiveAt}
+	// The recent activities are read before the counts: an activity
+	// committed between the two reads then shows in the score too, never
+	// in the list alone.
+	if eng.Recent, err = s.activitiesOf(ctx, s.db, community, memberID, 20); err != nil {
+		return eng, err
+	}
 	counts, err := s.activityCounts(ctx, s.db, community, memberID, time.Now().AddDate(0, 0, -settings.WindowDays))
 	if err != nil {
 		return eng, err
 	}
 	eng.Score = settings.Score(counts)
 	eng.LevelByScore = settings.LevelFor(eng.Score)
-	eng.Recent, err = s.activitiesOf(ctx, s.db, community, memberID, 20)
-	return eng, err
+	return eng, nil
 }
 
 // activitiesOf reads memberID's activities of community, newest first; at
