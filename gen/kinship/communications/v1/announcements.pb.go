@@ -142,12 +142,14 @@ type Announcement struct {
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	Cancelled bool                   `protobuf:"varint,8,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
 	// Messages by state.
-	Recipients    int64 `protobuf:"varint,9,opt,name=recipients,proto3" json:"recipients,omitempty"`
-	Pending       int64 `protobuf:"varint,10,opt,name=pending,proto3" json:"pending,omitempty"`
-	Sent          int64 `protobuf:"varint,11,opt,name=sent,proto3" json:"sent,omitempty"`
-	Failed        int64 `protobuf:"varint,12,opt,name=failed,proto3" json:"failed,omitempty"`
-	Suppressed    int64 `protobuf:"varint,13,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
-	Bounced       int64 `protobuf:"varint,14,opt,name=bounced,proto3" json:"bounced,omitempty"`
+	Recipients int64 `protobuf:"varint,9,opt,name=recipients,proto3" json:"recipients,omitempty"`
+	Pending    int64 `protobuf:"varint,10,opt,name=pending,proto3" json:"pending,omitempty"`
+	Sent       int64 `protobuf:"varint,11,opt,name=sent,proto3" json:"sent,omitempty"`
+	Failed     int64 `protobuf:"varint,12,opt,name=failed,proto3" json:"failed,omitempty"`
+	Suppressed int64 `protobuf:"varint,13,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	Bounced    int64 `protobuf:"varint,14,opt,name=bounced,proto3" json:"bounced,omitempty"`
+	// Not resent after a crash left it in doubt (see MESSAGE_STATUS_IN_DOUBT).
+	InDoubt       int64 `protobuf:"varint,15,opt,name=in_doubt,json=inDoubt,proto3" json:"in_doubt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -276,6 +278,13 @@ func (x *Announcement) GetSuppressed() int64 {
 func (x *Announcement) GetBounced() int64 {
 	if x != nil {
 		return x.Bounced
+	}
+	return 0
+}
+
+func (x *Announcement) GetInDoubt() int64 {
+	if x != nil {
+		return x.InDoubt
 	}
 	return 0
 }
@@ -1499,7 +1508,7 @@ var File_kinship_communications_v1_announcements_proto protoreflect.FileDescript
 
 const file_kinship_communications_v1_announcements_proto_rawDesc = "" +
 	"\n" +
-	"-kinship/communications/v1/announcements.proto\x12\x19kinship.communications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!kinship/members/v1/segments.proto\"\x82\x04\n" +
+	"-kinship/communications/v1/announcements.proto\x12\x19kinship.communications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!kinship/members/v1/segments.proto\"\x9d\x04\n" +
 	"\fAnnouncement\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\tcommunity\x18\x02 \x01(\tR\tcommunity\x12\x1a\n" +
@@ -1520,7 +1529,8 @@ const file_kinship_communications_v1_announcements_proto_rawDesc = "" +
 	"\n" +
 	"suppressed\x18\r \x01(\x03R\n" +
 	"suppressed\x12\x18\n" +
-	"\abounced\x18\x0e \x01(\x03R\abounced\"\xec\x03\n" +
+	"\abounced\x18\x0e \x01(\x03R\abounced\x12\x19\n" +
+	"\bin_doubt\x18\x0f \x01(\x03R\ainDoubt\"\xec\x03\n" +
 	"\x19CreateAnnouncementRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1a\n" +
 	"\btemplate\x18\x02 \x01(\tR\btemplate\x12?\n" +

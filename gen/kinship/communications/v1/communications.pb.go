@@ -37,6 +37,13 @@ const (
 	MessageStatus_MESSAGE_STATUS_BOUNCED MessageStatus = 4
 	// Not sent: no consent, unsubscribed, suppressed address, erased member.
 	MessageStatus_MESSAGE_STATUS_SUPPRESSED MessageStatus = 5
+	// In doubt, not resent: a process stopped after handing the e-mail to
+	// the mail server and before recording its reply, so whether the server
+	// accepted it is not known. Bulk mail (announcements, digests) found in
+	// doubt ends here; transactional mail is resent with the same Message-ID
+	// and ends here only when its last attempt was in doubt. See
+	// docs/reliability.md.
+	MessageStatus_MESSAGE_STATUS_IN_DOUBT MessageStatus = 6
 )
 
 // Enum value maps for MessageStatus.
@@ -48,6 +55,7 @@ var (
 		3: "MESSAGE_STATUS_FAILED",
 		4: "MESSAGE_STATUS_BOUNCED",
 		5: "MESSAGE_STATUS_SUPPRESSED",
+		6: "MESSAGE_STATUS_IN_DOUBT",
 	}
 	MessageStatus_value = map[string]int32{
 		"MESSAGE_STATUS_UNSPECIFIED": 0,
@@ -56,6 +64,7 @@ var (
 		"MESSAGE_STATUS_FAILED":      3,
 		"MESSAGE_STATUS_BOUNCED":     4,
 		"MESSAGE_STATUS_SUPPRESSED":  5,
+		"MESSAGE_STATUS_IN_DOUBT":    6,
 	}
 )
 
@@ -939,14 +948,15 @@ const file_kinship_communications_v1_communications_proto_rawDesc = "" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\".\n" +
 	"\x18ExportMemberDataResponse\x12\x12\n" +
-	"\x04json\x18\x01 \x01(\fR\x04json*\xba\x01\n" +
+	"\x04json\x18\x01 \x01(\fR\x04json*\xd7\x01\n" +
 	"\rMessageStatus\x12\x1e\n" +
 	"\x1aMESSAGE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16MESSAGE_STATUS_PENDING\x10\x01\x12\x17\n" +
 	"\x13MESSAGE_STATUS_SENT\x10\x02\x12\x19\n" +
 	"\x15MESSAGE_STATUS_FAILED\x10\x03\x12\x1a\n" +
 	"\x16MESSAGE_STATUS_BOUNCED\x10\x04\x12\x1d\n" +
-	"\x19MESSAGE_STATUS_SUPPRESSED\x10\x05*\x83\x01\n" +
+	"\x19MESSAGE_STATUS_SUPPRESSED\x10\x05\x12\x1b\n" +
+	"\x17MESSAGE_STATUS_IN_DOUBT\x10\x06*\x83\x01\n" +
 	"\vMessageKind\x12\x1c\n" +
 	"\x18MESSAGE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aMESSAGE_KIND_TRANSACTIONAL\x10\x01\x12\x1d\n" +

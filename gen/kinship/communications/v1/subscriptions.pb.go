@@ -134,7 +134,7 @@ type Subscription struct {
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The endpoint's scheme and host only: a URL may carry a credential.
 	Endpoint string `protobuf:"bytes,2,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
-	// Such as "member.joined" or "event.checked_in" (docs/integrations.md).
+	// Such as "member.joined" or "event.checked_in" (docs/communications.md, "Domain webhooks").
 	EventTypes []string         `protobuf:"bytes,3,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
 	Mode       SubscriptionMode `protobuf:"varint,4,opt,name=mode,proto3,enum=kinship.communications.v1.SubscriptionMode" json:"mode,omitempty"`
 	// Whether payloads carry personal data (names, addresses, profiles).

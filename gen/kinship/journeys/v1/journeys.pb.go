@@ -315,6 +315,79 @@ func (SteerAction) EnumDescriptor() ([]byte, []int) {
 	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{4}
 }
 
+// NominationOutcome is how a nomination was decided.
+type NominationOutcome int32
+
+const (
+	NominationOutcome_NOMINATION_OUTCOME_UNSPECIFIED NominationOutcome = 0
+	// Not decided yet: its criteria are being checked or it is in review.
+	NominationOutcome_NOMINATION_OUTCOME_PENDING NominationOutcome = 1
+	// The reviewers approved it: the candidate went on to training.
+	NominationOutcome_NOMINATION_OUTCOME_APPROVED NominationOutcome = 2
+	// A reviewer rejected it.
+	NominationOutcome_NOMINATION_OUTCOME_REJECTED NominationOutcome = 3
+	// No decision came before the review expired.
+	NominationOutcome_NOMINATION_OUTCOME_EXPIRED NominationOutcome = 4
+	// The candidacy was withdrawn (offboarded) before a decision.
+	NominationOutcome_NOMINATION_OUTCOME_WITHDRAWN NominationOutcome = 5
+	// The member did not meet the programme's criteria.
+	NominationOutcome_NOMINATION_OUTCOME_INELIGIBLE NominationOutcome = 6
+	// The candidacy ended otherwise before a decision: cancelled, the
+	// member gone, or its workflow failed.
+	NominationOutcome_NOMINATION_OUTCOME_ENDED NominationOutcome = 7
+)
+
+// Enum value maps for NominationOutcome.
+var (
+	NominationOutcome_name = map[int32]string{
+		0: "NOMINATION_OUTCOME_UNSPECIFIED",
+		1: "NOMINATION_OUTCOME_PENDING",
+		2: "NOMINATION_OUTCOME_APPROVED",
+		3: "NOMINATION_OUTCOME_REJECTED",
+		4: "NOMINATION_OUTCOME_EXPIRED",
+		5: "NOMINATION_OUTCOME_WITHDRAWN",
+		6: "NOMINATION_OUTCOME_INELIGIBLE",
+		7: "NOMINATION_OUTCOME_ENDED",
+	}
+	NominationOutcome_value = map[string]int32{
+		"NOMINATION_OUTCOME_UNSPECIFIED": 0,
+		"NOMINATION_OUTCOME_PENDING":     1,
+		"NOMINATION_OUTCOME_APPROVED":    2,
+		"NOMINATION_OUTCOME_REJECTED":    3,
+		"NOMINATION_OUTCOME_EXPIRED":     4,
+		"NOMINATION_OUTCOME_WITHDRAWN":   5,
+		"NOMINATION_OUTCOME_INELIGIBLE":  6,
+		"NOMINATION_OUTCOME_ENDED":       7,
+	}
+)
+
+func (x NominationOutcome) Enum() *NominationOutcome {
+	p := new(NominationOutcome)
+	*p = x
+	return p
+}
+
+func (x NominationOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NominationOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinship_journeys_v1_journeys_proto_enumTypes[5].Descriptor()
+}
+
+func (NominationOutcome) Type() protoreflect.EnumType {
+	return &file_kinship_journeys_v1_journeys_proto_enumTypes[5]
+}
+
+func (x NominationOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NominationOutcome.Descriptor instead.
+func (NominationOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{5}
+}
+
 // JourneyEvent is one thing that happened in a journey. Detail holds ids
 // and names of steps, never personal data.
 type JourneyEvent struct {
@@ -3614,6 +3687,210 @@ func (x *MigrateJourneysResponse) GetMoves() []*JourneyMove {
 	return nil
 }
 
+type ListNominationsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// At most 500; 0 means 100. A page may hold fewer nominations than
+	// asked (runs that renewed an ambassadorship are skipped); read on
+	// until next_page_token is empty.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNominationsRequest) Reset() {
+	*x = ListNominationsRequest{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNominationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNominationsRequest) ProtoMessage() {}
+
+func (x *ListNominationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNominationsRequest.ProtoReflect.Descriptor instead.
+func (*ListNominationsRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ListNominationsRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ListNominationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListNominationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Nomination is one nomination to the ambassador programme.
+type Nomination struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stable: the run id of the candidacy's first workflow run.
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	MemberId    string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	NominatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=nominated_at,json=nominatedAt,proto3" json:"nominated_at,omitempty"`
+	// organiser, peer or self.
+	NominatedByKind string            `protobuf:"bytes,4,opt,name=nominated_by_kind,json=nominatedByKind,proto3" json:"nominated_by_kind,omitempty"`
+	Outcome         NominationOutcome `protobuf:"varint,5,opt,name=outcome,proto3,enum=kinship.journeys.v1.NominationOutcome" json:"outcome,omitempty"`
+	// When it was decided; unset while pending.
+	DecidedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Nomination) Reset() {
+	*x = Nomination{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Nomination) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Nomination) ProtoMessage() {}
+
+func (x *Nomination) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Nomination.ProtoReflect.Descriptor instead.
+func (*Nomination) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *Nomination) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Nomination) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *Nomination) GetNominatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NominatedAt
+	}
+	return nil
+}
+
+func (x *Nomination) GetNominatedByKind() string {
+	if x != nil {
+		return x.NominatedByKind
+	}
+	return ""
+}
+
+func (x *Nomination) GetOutcome() NominationOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return NominationOutcome_NOMINATION_OUTCOME_UNSPECIFIED
+}
+
+func (x *Nomination) GetDecidedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecidedAt
+	}
+	return nil
+}
+
+type ListNominationsResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Nominations []*Nomination          `protobuf:"bytes,1,rep,name=nominations,proto3" json:"nominations,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNominationsResponse) Reset() {
+	*x = ListNominationsResponse{}
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNominationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNominationsResponse) ProtoMessage() {}
+
+func (x *ListNominationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_journeys_v1_journeys_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNominationsResponse.ProtoReflect.Descriptor instead.
+func (*ListNominationsResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_journeys_v1_journeys_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListNominationsResponse) GetNominations() []*Nomination {
+	if x != nil {
+		return x.Nominations
+	}
+	return nil
+}
+
+func (x *ListNominationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_kinship_journeys_v1_journeys_proto protoreflect.FileDescriptor
 
 const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
@@ -3887,7 +4164,24 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\rnot_versioned\x18\x06 \x01(\x03R\fnotVersioned\x12\x16\n" +
 	"\x06failed\x18\a \x01(\x03R\x06failed\x12J\n" +
 	"\vtransitions\x18\b \x03(\v2(.kinship.journeys.v1.MigrationTransitionR\vtransitions\x126\n" +
-	"\x05moves\x18\t \x03(\v2 .kinship.journeys.v1.JourneyMoveR\x05moves*e\n" +
+	"\x05moves\x18\t \x03(\v2 .kinship.journeys.v1.JourneyMoveR\x05moves\"r\n" +
+	"\x16ListNominationsRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xa1\x02\n" +
+	"\n" +
+	"Nomination\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12=\n" +
+	"\fnominated_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vnominatedAt\x12*\n" +
+	"\x11nominated_by_kind\x18\x04 \x01(\tR\x0fnominatedByKind\x12@\n" +
+	"\aoutcome\x18\x05 \x01(\x0e2&.kinship.journeys.v1.NominationOutcomeR\aoutcome\x129\n" +
+	"\n" +
+	"decided_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\"\x84\x01\n" +
+	"\x17ListNominationsResponse\x12A\n" +
+	"\vnominations\x18\x01 \x03(\v2\x1f.kinship.journeys.v1.NominationR\vnominations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*e\n" +
 	"\vJourneyKind\x12\x1c\n" +
 	"\x18JOURNEY_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17JOURNEY_KIND_ONBOARDING\x10\x01\x12\x1b\n" +
@@ -3918,7 +4212,16 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\x13STEER_ACTION_RESUME\x10\x02\x12\x15\n" +
 	"\x11STEER_ACTION_SKIP\x10\x03\x12\x18\n" +
 	"\x14STEER_ACTION_RESTART\x10\x04\x12\x17\n" +
-	"\x13STEER_ACTION_CANCEL\x10\x052\x90\x0e\n" +
+	"\x13STEER_ACTION_CANCEL\x10\x05*\x9c\x02\n" +
+	"\x11NominationOutcome\x12\"\n" +
+	"\x1eNOMINATION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aNOMINATION_OUTCOME_PENDING\x10\x01\x12\x1f\n" +
+	"\x1bNOMINATION_OUTCOME_APPROVED\x10\x02\x12\x1f\n" +
+	"\x1bNOMINATION_OUTCOME_REJECTED\x10\x03\x12\x1e\n" +
+	"\x1aNOMINATION_OUTCOME_EXPIRED\x10\x04\x12 \n" +
+	"\x1cNOMINATION_OUTCOME_WITHDRAWN\x10\x05\x12!\n" +
+	"\x1dNOMINATION_OUTCOME_INELIGIBLE\x10\x06\x12\x1c\n" +
+	"\x18NOMINATION_OUTCOME_ENDED\x10\a2\x83\x0f\n" +
 	"\x0fJourneysService\x12n\n" +
 	"\x0fStartOnboarding\x12+.kinship.journeys.v1.StartOnboardingRequest\x1a,.kinship.journeys.v1.StartOnboardingResponse0\x01\x12b\n" +
 	"\n" +
@@ -3928,7 +4231,8 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\rCancelJourney\x12).kinship.journeys.v1.CancelJourneyRequest\x1a*.kinship.journeys.v1.CancelJourneyResponse\"\x03\x90\x02\x02\x12u\n" +
 	"\x12NominateAmbassador\x12..kinship.journeys.v1.NominateAmbassadorRequest\x1a/.kinship.journeys.v1.NominateAmbassadorResponse\x12o\n" +
 	"\x10ReviewNomination\x12,.kinship.journeys.v1.ReviewNominationRequest\x1a-.kinship.journeys.v1.ReviewNominationResponse\x12k\n" +
-	"\rListProgramme\x12).kinship.journeys.v1.ListProgrammeRequest\x1a*.kinship.journeys.v1.ListProgrammeResponse\"\x03\x90\x02\x01\x12k\n" +
+	"\rListProgramme\x12).kinship.journeys.v1.ListProgrammeRequest\x1a*.kinship.journeys.v1.ListProgrammeResponse\"\x03\x90\x02\x01\x12q\n" +
+	"\x0fListNominations\x12+.kinship.journeys.v1.ListNominationsRequest\x1a,.kinship.journeys.v1.ListNominationsResponse\"\x03\x90\x02\x01\x12k\n" +
 	"\rGetDefinition\x12).kinship.journeys.v1.GetDefinitionRequest\x1a*.kinship.journeys.v1.GetDefinitionResponse\"\x03\x90\x02\x01\x12i\n" +
 	"\x0eSaveDefinition\x12*.kinship.journeys.v1.SaveDefinitionRequest\x1a+.kinship.journeys.v1.SaveDefinitionResponse\x12w\n" +
 	"\x11PublishDefinition\x12-.kinship.journeys.v1.PublishDefinitionRequest\x1a..kinship.journeys.v1.PublishDefinitionResponse\"\x03\x90\x02\x02\x12\x86\x01\n" +
@@ -3951,152 +4255,162 @@ func file_kinship_journeys_v1_journeys_proto_rawDescGZIP() []byte {
 	return file_kinship_journeys_v1_journeys_proto_rawDescData
 }
 
-var file_kinship_journeys_v1_journeys_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_kinship_journeys_v1_journeys_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_kinship_journeys_v1_journeys_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_kinship_journeys_v1_journeys_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_kinship_journeys_v1_journeys_proto_goTypes = []any{
 	(JourneyKind)(0),                       // 0: kinship.journeys.v1.JourneyKind
 	(JourneyStatus)(0),                     // 1: kinship.journeys.v1.JourneyStatus
 	(JourneySignal)(0),                     // 2: kinship.journeys.v1.JourneySignal
 	(ReviewDecision)(0),                    // 3: kinship.journeys.v1.ReviewDecision
 	(SteerAction)(0),                       // 4: kinship.journeys.v1.SteerAction
-	(*JourneyEvent)(nil),                   // 5: kinship.journeys.v1.JourneyEvent
-	(*Journey)(nil),                        // 6: kinship.journeys.v1.Journey
-	(*OnboardingDetail)(nil),               // 7: kinship.journeys.v1.OnboardingDetail
-	(*TrainingTask)(nil),                   // 8: kinship.journeys.v1.TrainingTask
-	(*QuotaProgress)(nil),                  // 9: kinship.journeys.v1.QuotaProgress
-	(*AmbassadorDetail)(nil),               // 10: kinship.journeys.v1.AmbassadorDetail
-	(*StartOnboardingRequest)(nil),         // 11: kinship.journeys.v1.StartOnboardingRequest
-	(*StartFailure)(nil),                   // 12: kinship.journeys.v1.StartFailure
-	(*StartOnboardingResponse)(nil),        // 13: kinship.journeys.v1.StartOnboardingResponse
-	(*GetJourneyRequest)(nil),              // 14: kinship.journeys.v1.GetJourneyRequest
-	(*GetJourneyResponse)(nil),             // 15: kinship.journeys.v1.GetJourneyResponse
-	(*ListJourneysRequest)(nil),            // 16: kinship.journeys.v1.ListJourneysRequest
-	(*JourneySummary)(nil),                 // 17: kinship.journeys.v1.JourneySummary
-	(*ListJourneysResponse)(nil),           // 18: kinship.journeys.v1.ListJourneysResponse
-	(*SignalJourneyRequest)(nil),           // 19: kinship.journeys.v1.SignalJourneyRequest
-	(*SignalJourneyResponse)(nil),          // 20: kinship.journeys.v1.SignalJourneyResponse
-	(*CancelJourneyRequest)(nil),           // 21: kinship.journeys.v1.CancelJourneyRequest
-	(*CancelJourneyResponse)(nil),          // 22: kinship.journeys.v1.CancelJourneyResponse
-	(*NominateAmbassadorRequest)(nil),      // 23: kinship.journeys.v1.NominateAmbassadorRequest
-	(*NominateAmbassadorResponse)(nil),     // 24: kinship.journeys.v1.NominateAmbassadorResponse
-	(*ReviewNominationRequest)(nil),        // 25: kinship.journeys.v1.ReviewNominationRequest
-	(*ReviewNominationResponse)(nil),       // 26: kinship.journeys.v1.ReviewNominationResponse
-	(*ListProgrammeRequest)(nil),           // 27: kinship.journeys.v1.ListProgrammeRequest
-	(*RosterEntry)(nil),                    // 28: kinship.journeys.v1.RosterEntry
-	(*ListProgrammeResponse)(nil),          // 29: kinship.journeys.v1.ListProgrammeResponse
-	(*DefinitionVersion)(nil),              // 30: kinship.journeys.v1.DefinitionVersion
-	(*GetDefinitionRequest)(nil),           // 31: kinship.journeys.v1.GetDefinitionRequest
-	(*GetDefinitionResponse)(nil),          // 32: kinship.journeys.v1.GetDefinitionResponse
-	(*SaveDefinitionRequest)(nil),          // 33: kinship.journeys.v1.SaveDefinitionRequest
-	(*SaveDefinitionResponse)(nil),         // 34: kinship.journeys.v1.SaveDefinitionResponse
-	(*PublishDefinitionRequest)(nil),       // 35: kinship.journeys.v1.PublishDefinitionRequest
-	(*PublishDefinitionResponse)(nil),      // 36: kinship.journeys.v1.PublishDefinitionResponse
-	(*ListDefinitionVersionsRequest)(nil),  // 37: kinship.journeys.v1.ListDefinitionVersionsRequest
-	(*ListDefinitionVersionsResponse)(nil), // 38: kinship.journeys.v1.ListDefinitionVersionsResponse
-	(*DiffDefinitionsRequest)(nil),         // 39: kinship.journeys.v1.DiffDefinitionsRequest
-	(*DefinitionChange)(nil),               // 40: kinship.journeys.v1.DefinitionChange
-	(*DiffDefinitionsResponse)(nil),        // 41: kinship.journeys.v1.DiffDefinitionsResponse
-	(*TestRunDefinitionRequest)(nil),       // 42: kinship.journeys.v1.TestRunDefinitionRequest
-	(*TestRunDefinitionResponse)(nil),      // 43: kinship.journeys.v1.TestRunDefinitionResponse
-	(*SteerJourneysRequest)(nil),           // 44: kinship.journeys.v1.SteerJourneysRequest
-	(*SteerFailure)(nil),                   // 45: kinship.journeys.v1.SteerFailure
-	(*SteerJourneysResponse)(nil),          // 46: kinship.journeys.v1.SteerJourneysResponse
-	(*MigrateJourneysRequest)(nil),         // 47: kinship.journeys.v1.MigrateJourneysRequest
-	(*JourneyMove)(nil),                    // 48: kinship.journeys.v1.JourneyMove
-	(*MigrationTransition)(nil),            // 49: kinship.journeys.v1.MigrationTransition
-	(*MigrateJourneysResponse)(nil),        // 50: kinship.journeys.v1.MigrateJourneysResponse
-	nil,                                    // 51: kinship.journeys.v1.MigrateJourneysRequest.StepMapEntry
-	(*timestamppb.Timestamp)(nil),          // 52: google.protobuf.Timestamp
+	(NominationOutcome)(0),                 // 5: kinship.journeys.v1.NominationOutcome
+	(*JourneyEvent)(nil),                   // 6: kinship.journeys.v1.JourneyEvent
+	(*Journey)(nil),                        // 7: kinship.journeys.v1.Journey
+	(*OnboardingDetail)(nil),               // 8: kinship.journeys.v1.OnboardingDetail
+	(*TrainingTask)(nil),                   // 9: kinship.journeys.v1.TrainingTask
+	(*QuotaProgress)(nil),                  // 10: kinship.journeys.v1.QuotaProgress
+	(*AmbassadorDetail)(nil),               // 11: kinship.journeys.v1.AmbassadorDetail
+	(*StartOnboardingRequest)(nil),         // 12: kinship.journeys.v1.StartOnboardingRequest
+	(*StartFailure)(nil),                   // 13: kinship.journeys.v1.StartFailure
+	(*StartOnboardingResponse)(nil),        // 14: kinship.journeys.v1.StartOnboardingResponse
+	(*GetJourneyRequest)(nil),              // 15: kinship.journeys.v1.GetJourneyRequest
+	(*GetJourneyResponse)(nil),             // 16: kinship.journeys.v1.GetJourneyResponse
+	(*ListJourneysRequest)(nil),            // 17: kinship.journeys.v1.ListJourneysRequest
+	(*JourneySummary)(nil),                 // 18: kinship.journeys.v1.JourneySummary
+	(*ListJourneysResponse)(nil),           // 19: kinship.journeys.v1.ListJourneysResponse
+	(*SignalJourneyRequest)(nil),           // 20: kinship.journeys.v1.SignalJourneyRequest
+	(*SignalJourneyResponse)(nil),          // 21: kinship.journeys.v1.SignalJourneyResponse
+	(*CancelJourneyRequest)(nil),           // 22: kinship.journeys.v1.CancelJourneyRequest
+	(*CancelJourneyResponse)(nil),          // 23: kinship.journeys.v1.CancelJourneyResponse
+	(*NominateAmbassadorRequest)(nil),      // 24: kinship.journeys.v1.NominateAmbassadorRequest
+	(*NominateAmbassadorResponse)(nil),     // 25: kinship.journeys.v1.NominateAmbassadorResponse
+	(*ReviewNominationRequest)(nil),        // 26: kinship.journeys.v1.ReviewNominationRequest
+	(*ReviewNominationResponse)(nil),       // 27: kinship.journeys.v1.ReviewNominationResponse
+	(*ListProgrammeRequest)(nil),           // 28: kinship.journeys.v1.ListProgrammeRequest
+	(*RosterEntry)(nil),                    // 29: kinship.journeys.v1.RosterEntry
+	(*ListProgrammeResponse)(nil),          // 30: kinship.journeys.v1.ListProgrammeResponse
+	(*DefinitionVersion)(nil),              // 31: kinship.journeys.v1.DefinitionVersion
+	(*GetDefinitionRequest)(nil),           // 32: kinship.journeys.v1.GetDefinitionRequest
+	(*GetDefinitionResponse)(nil),          // 33: kinship.journeys.v1.GetDefinitionResponse
+	(*SaveDefinitionRequest)(nil),          // 34: kinship.journeys.v1.SaveDefinitionRequest
+	(*SaveDefinitionResponse)(nil),         // 35: kinship.journeys.v1.SaveDefinitionResponse
+	(*PublishDefinitionRequest)(nil),       // 36: kinship.journeys.v1.PublishDefinitionRequest
+	(*PublishDefinitionResponse)(nil),      // 37: kinship.journeys.v1.PublishDefinitionResponse
+	(*ListDefinitionVersionsRequest)(nil),  // 38: kinship.journeys.v1.ListDefinitionVersionsRequest
+	(*ListDefinitionVersionsResponse)(nil), // 39: kinship.journeys.v1.ListDefinitionVersionsResponse
+	(*DiffDefinitionsRequest)(nil),         // 40: kinship.journeys.v1.DiffDefinitionsRequest
+	(*DefinitionChange)(nil),               // 41: kinship.journeys.v1.DefinitionChange
+	(*DiffDefinitionsResponse)(nil),        // 42: kinship.journeys.v1.DiffDefinitionsResponse
+	(*TestRunDefinitionRequest)(nil),       // 43: kinship.journeys.v1.TestRunDefinitionRequest
+	(*TestRunDefinitionResponse)(nil),      // 44: kinship.journeys.v1.TestRunDefinitionResponse
+	(*SteerJourneysRequest)(nil),           // 45: kinship.journeys.v1.SteerJourneysRequest
+	(*SteerFailure)(nil),                   // 46: kinship.journeys.v1.SteerFailure
+	(*SteerJourneysResponse)(nil),          // 47: kinship.journeys.v1.SteerJourneysResponse
+	(*MigrateJourneysRequest)(nil),         // 48: kinship.journeys.v1.MigrateJourneysRequest
+	(*JourneyMove)(nil),                    // 49: kinship.journeys.v1.JourneyMove
+	(*MigrationTransition)(nil),            // 50: kinship.journeys.v1.MigrationTransition
+	(*MigrateJourneysResponse)(nil),        // 51: kinship.journeys.v1.MigrateJourneysResponse
+	(*ListNominationsRequest)(nil),         // 52: kinship.journeys.v1.ListNominationsRequest
+	(*Nomination)(nil),                     // 53: kinship.journeys.v1.Nomination
+	(*ListNominationsResponse)(nil),        // 54: kinship.journeys.v1.ListNominationsResponse
+	nil,                                    // 55: kinship.journeys.v1.MigrateJourneysRequest.StepMapEntry
+	(*timestamppb.Timestamp)(nil),          // 56: google.protobuf.Timestamp
 }
 var file_kinship_journeys_v1_journeys_proto_depIdxs = []int32{
-	52, // 0: kinship.journeys.v1.JourneyEvent.at:type_name -> google.protobuf.Timestamp
+	56, // 0: kinship.journeys.v1.JourneyEvent.at:type_name -> google.protobuf.Timestamp
 	0,  // 1: kinship.journeys.v1.Journey.kind:type_name -> kinship.journeys.v1.JourneyKind
 	1,  // 2: kinship.journeys.v1.Journey.status:type_name -> kinship.journeys.v1.JourneyStatus
-	52, // 3: kinship.journeys.v1.Journey.next_deadline:type_name -> google.protobuf.Timestamp
-	52, // 4: kinship.journeys.v1.Journey.started_at:type_name -> google.protobuf.Timestamp
-	52, // 5: kinship.journeys.v1.Journey.closed_at:type_name -> google.protobuf.Timestamp
-	5,  // 6: kinship.journeys.v1.Journey.history:type_name -> kinship.journeys.v1.JourneyEvent
-	7,  // 7: kinship.journeys.v1.Journey.onboarding:type_name -> kinship.journeys.v1.OnboardingDetail
-	10, // 8: kinship.journeys.v1.Journey.ambassador:type_name -> kinship.journeys.v1.AmbassadorDetail
-	52, // 9: kinship.journeys.v1.TrainingTask.due:type_name -> google.protobuf.Timestamp
-	52, // 10: kinship.journeys.v1.AmbassadorDetail.activated_at:type_name -> google.protobuf.Timestamp
-	8,  // 11: kinship.journeys.v1.AmbassadorDetail.training:type_name -> kinship.journeys.v1.TrainingTask
-	9,  // 12: kinship.journeys.v1.AmbassadorDetail.quotas:type_name -> kinship.journeys.v1.QuotaProgress
-	12, // 13: kinship.journeys.v1.StartOnboardingResponse.failures:type_name -> kinship.journeys.v1.StartFailure
+	56, // 3: kinship.journeys.v1.Journey.next_deadline:type_name -> google.protobuf.Timestamp
+	56, // 4: kinship.journeys.v1.Journey.started_at:type_name -> google.protobuf.Timestamp
+	56, // 5: kinship.journeys.v1.Journey.closed_at:type_name -> google.protobuf.Timestamp
+	6,  // 6: kinship.journeys.v1.Journey.history:type_name -> kinship.journeys.v1.JourneyEvent
+	8,  // 7: kinship.journeys.v1.Journey.onboarding:type_name -> kinship.journeys.v1.OnboardingDetail
+	11, // 8: kinship.journeys.v1.Journey.ambassador:type_name -> kinship.journeys.v1.AmbassadorDetail
+	56, // 9: kinship.journeys.v1.TrainingTask.due:type_name -> google.protobuf.Timestamp
+	56, // 10: kinship.journeys.v1.AmbassadorDetail.activated_at:type_name -> google.protobuf.Timestamp
+	9,  // 11: kinship.journeys.v1.AmbassadorDetail.training:type_name -> kinship.journeys.v1.TrainingTask
+	10, // 12: kinship.journeys.v1.AmbassadorDetail.quotas:type_name -> kinship.journeys.v1.QuotaProgress
+	13, // 13: kinship.journeys.v1.StartOnboardingResponse.failures:type_name -> kinship.journeys.v1.StartFailure
 	0,  // 14: kinship.journeys.v1.GetJourneyRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
-	6,  // 15: kinship.journeys.v1.GetJourneyResponse.journey:type_name -> kinship.journeys.v1.Journey
+	7,  // 15: kinship.journeys.v1.GetJourneyResponse.journey:type_name -> kinship.journeys.v1.Journey
 	0,  // 16: kinship.journeys.v1.ListJourneysRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
 	1,  // 17: kinship.journeys.v1.ListJourneysRequest.statuses:type_name -> kinship.journeys.v1.JourneyStatus
 	0,  // 18: kinship.journeys.v1.JourneySummary.kind:type_name -> kinship.journeys.v1.JourneyKind
 	1,  // 19: kinship.journeys.v1.JourneySummary.status:type_name -> kinship.journeys.v1.JourneyStatus
-	52, // 20: kinship.journeys.v1.JourneySummary.started_at:type_name -> google.protobuf.Timestamp
-	52, // 21: kinship.journeys.v1.JourneySummary.closed_at:type_name -> google.protobuf.Timestamp
-	17, // 22: kinship.journeys.v1.ListJourneysResponse.journeys:type_name -> kinship.journeys.v1.JourneySummary
+	56, // 20: kinship.journeys.v1.JourneySummary.started_at:type_name -> google.protobuf.Timestamp
+	56, // 21: kinship.journeys.v1.JourneySummary.closed_at:type_name -> google.protobuf.Timestamp
+	18, // 22: kinship.journeys.v1.ListJourneysResponse.journeys:type_name -> kinship.journeys.v1.JourneySummary
 	0,  // 23: kinship.journeys.v1.SignalJourneyRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
 	2,  // 24: kinship.journeys.v1.SignalJourneyRequest.signal:type_name -> kinship.journeys.v1.JourneySignal
 	0,  // 25: kinship.journeys.v1.CancelJourneyRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
-	6,  // 26: kinship.journeys.v1.NominateAmbassadorResponse.journey:type_name -> kinship.journeys.v1.Journey
+	7,  // 26: kinship.journeys.v1.NominateAmbassadorResponse.journey:type_name -> kinship.journeys.v1.Journey
 	3,  // 27: kinship.journeys.v1.ReviewNominationRequest.decision:type_name -> kinship.journeys.v1.ReviewDecision
 	1,  // 28: kinship.journeys.v1.ListProgrammeRequest.statuses:type_name -> kinship.journeys.v1.JourneyStatus
 	1,  // 29: kinship.journeys.v1.RosterEntry.status:type_name -> kinship.journeys.v1.JourneyStatus
-	52, // 30: kinship.journeys.v1.RosterEntry.started_at:type_name -> google.protobuf.Timestamp
-	28, // 31: kinship.journeys.v1.ListProgrammeResponse.entries:type_name -> kinship.journeys.v1.RosterEntry
+	56, // 30: kinship.journeys.v1.RosterEntry.started_at:type_name -> google.protobuf.Timestamp
+	29, // 31: kinship.journeys.v1.ListProgrammeResponse.entries:type_name -> kinship.journeys.v1.RosterEntry
 	0,  // 32: kinship.journeys.v1.DefinitionVersion.kind:type_name -> kinship.journeys.v1.JourneyKind
-	52, // 33: kinship.journeys.v1.DefinitionVersion.saved_at:type_name -> google.protobuf.Timestamp
-	52, // 34: kinship.journeys.v1.DefinitionVersion.published_at:type_name -> google.protobuf.Timestamp
+	56, // 33: kinship.journeys.v1.DefinitionVersion.saved_at:type_name -> google.protobuf.Timestamp
+	56, // 34: kinship.journeys.v1.DefinitionVersion.published_at:type_name -> google.protobuf.Timestamp
 	0,  // 35: kinship.journeys.v1.GetDefinitionRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
-	30, // 36: kinship.journeys.v1.GetDefinitionResponse.definition:type_name -> kinship.journeys.v1.DefinitionVersion
+	31, // 36: kinship.journeys.v1.GetDefinitionResponse.definition:type_name -> kinship.journeys.v1.DefinitionVersion
 	0,  // 37: kinship.journeys.v1.SaveDefinitionRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
-	30, // 38: kinship.journeys.v1.SaveDefinitionResponse.definition:type_name -> kinship.journeys.v1.DefinitionVersion
+	31, // 38: kinship.journeys.v1.SaveDefinitionResponse.definition:type_name -> kinship.journeys.v1.DefinitionVersion
 	0,  // 39: kinship.journeys.v1.PublishDefinitionRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
-	30, // 40: kinship.journeys.v1.PublishDefinitionResponse.definition:type_name -> kinship.journeys.v1.DefinitionVersion
+	31, // 40: kinship.journeys.v1.PublishDefinitionResponse.definition:type_name -> kinship.journeys.v1.DefinitionVersion
 	0,  // 41: kinship.journeys.v1.ListDefinitionVersionsRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
-	30, // 42: kinship.journeys.v1.ListDefinitionVersionsResponse.versions:type_name -> kinship.journeys.v1.DefinitionVersion
+	31, // 42: kinship.journeys.v1.ListDefinitionVersionsResponse.versions:type_name -> kinship.journeys.v1.DefinitionVersion
 	0,  // 43: kinship.journeys.v1.DiffDefinitionsRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
-	40, // 44: kinship.journeys.v1.DiffDefinitionsResponse.changes:type_name -> kinship.journeys.v1.DefinitionChange
+	41, // 44: kinship.journeys.v1.DiffDefinitionsResponse.changes:type_name -> kinship.journeys.v1.DefinitionChange
 	0,  // 45: kinship.journeys.v1.SteerJourneysRequest.kind:type_name -> kinship.journeys.v1.JourneyKind
 	4,  // 46: kinship.journeys.v1.SteerJourneysRequest.action:type_name -> kinship.journeys.v1.SteerAction
-	45, // 47: kinship.journeys.v1.SteerJourneysResponse.failures:type_name -> kinship.journeys.v1.SteerFailure
-	51, // 48: kinship.journeys.v1.MigrateJourneysRequest.step_map:type_name -> kinship.journeys.v1.MigrateJourneysRequest.StepMapEntry
-	49, // 49: kinship.journeys.v1.MigrateJourneysResponse.transitions:type_name -> kinship.journeys.v1.MigrationTransition
-	48, // 50: kinship.journeys.v1.MigrateJourneysResponse.moves:type_name -> kinship.journeys.v1.JourneyMove
-	11, // 51: kinship.journeys.v1.JourneysService.StartOnboarding:input_type -> kinship.journeys.v1.StartOnboardingRequest
-	14, // 52: kinship.journeys.v1.JourneysService.GetJourney:input_type -> kinship.journeys.v1.GetJourneyRequest
-	16, // 53: kinship.journeys.v1.JourneysService.ListJourneys:input_type -> kinship.journeys.v1.ListJourneysRequest
-	19, // 54: kinship.journeys.v1.JourneysService.SignalJourney:input_type -> kinship.journeys.v1.SignalJourneyRequest
-	21, // 55: kinship.journeys.v1.JourneysService.CancelJourney:input_type -> kinship.journeys.v1.CancelJourneyRequest
-	23, // 56: kinship.journeys.v1.JourneysService.NominateAmbassador:input_type -> kinship.journeys.v1.NominateAmbassadorRequest
-	25, // 57: kinship.journeys.v1.JourneysService.ReviewNomination:input_type -> kinship.journeys.v1.ReviewNominationRequest
-	27, // 58: kinship.journeys.v1.JourneysService.ListProgramme:input_type -> kinship.journeys.v1.ListProgrammeRequest
-	31, // 59: kinship.journeys.v1.JourneysService.GetDefinition:input_type -> kinship.journeys.v1.GetDefinitionRequest
-	33, // 60: kinship.journeys.v1.JourneysService.SaveDefinition:input_type -> kinship.journeys.v1.SaveDefinitionRequest
-	35, // 61: kinship.journeys.v1.JourneysService.PublishDefinition:input_type -> kinship.journeys.v1.PublishDefinitionRequest
-	37, // 62: kinship.journeys.v1.JourneysService.ListDefinitionVersions:input_type -> kinship.journeys.v1.ListDefinitionVersionsRequest
-	39, // 63: kinship.journeys.v1.JourneysService.DiffDefinitions:input_type -> kinship.journeys.v1.DiffDefinitionsRequest
-	42, // 64: kinship.journeys.v1.JourneysService.TestRunDefinition:input_type -> kinship.journeys.v1.TestRunDefinitionRequest
-	44, // 65: kinship.journeys.v1.JourneysService.SteerJourneys:input_type -> kinship.journeys.v1.SteerJourneysRequest
-	47, // 66: kinship.journeys.v1.JourneysService.MigrateJourneys:input_type -> kinship.journeys.v1.MigrateJourneysRequest
-	13, // 67: kinship.journeys.v1.JourneysService.StartOnboarding:output_type -> kinship.journeys.v1.StartOnboardingResponse
-	15, // 68: kinship.journeys.v1.JourneysService.GetJourney:output_type -> kinship.journeys.v1.GetJourneyResponse
-	18, // 69: kinship.journeys.v1.JourneysService.ListJourneys:output_type -> kinship.journeys.v1.ListJourneysResponse
-	20, // 70: kinship.journeys.v1.JourneysService.SignalJourney:output_type -> kinship.journeys.v1.SignalJourneyResponse
-	22, // 71: kinship.journeys.v1.JourneysService.CancelJourney:output_type -> kinship.journeys.v1.CancelJourneyResponse
-	24, // 72: kinship.journeys.v1.JourneysService.NominateAmbassador:output_type -> kinship.journeys.v1.NominateAmbassadorResponse
-	26, // 73: kinship.journeys.v1.JourneysService.ReviewNomination:output_type -> kinship.journeys.v1.ReviewNominationResponse
-	29, // 74: kinship.journeys.v1.JourneysService.ListProgramme:output_type -> kinship.journeys.v1.ListProgrammeResponse
-	32, // 75: kinship.journeys.v1.JourneysService.GetDefinition:output_type -> kinship.journeys.v1.GetDefinitionResponse
-	34, // 76: kinship.journeys.v1.JourneysService.SaveDefinition:output_type -> kinship.journeys.v1.SaveDefinitionResponse
-	36, // 77: kinship.journeys.v1.JourneysService.PublishDefinition:output_type -> kinship.journeys.v1.PublishDefinitionResponse
-	38, // 78: kinship.journeys.v1.JourneysService.ListDefinitionVersions:output_type -> kinship.journeys.v1.ListDefinitionVersionsResponse
-	41, // 79: kinship.journeys.v1.JourneysService.DiffDefinitions:output_type -> kinship.journeys.v1.DiffDefinitionsResponse
-	43, // 80: kinship.journeys.v1.JourneysService.TestRunDefinition:output_type -> kinship.journeys.v1.TestRunDefinitionResponse
-	46, // 81: kinship.journeys.v1.JourneysService.SteerJourneys:output_type -> kinship.journeys.v1.SteerJourneysResponse
-	50, // 82: kinship.journeys.v1.JourneysService.MigrateJourneys:output_type -> kinship.journeys.v1.MigrateJourneysResponse
-	67, // [67:83] is the sub-list for method output_type
-	51, // [51:67] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	46, // 47: kinship.journeys.v1.SteerJourneysResponse.failures:type_name -> kinship.journeys.v1.SteerFailure
+	55, // 48: kinship.journeys.v1.MigrateJourneysRequest.step_map:type_name -> kinship.journeys.v1.MigrateJourneysRequest.StepMapEntry
+	50, // 49: kinship.journeys.v1.MigrateJourneysResponse.transitions:type_name -> kinship.journeys.v1.MigrationTransition
+	49, // 50: kinship.journeys.v1.MigrateJourneysResponse.moves:type_name -> kinship.journeys.v1.JourneyMove
+	56, // 51: kinship.journeys.v1.Nomination.nominated_at:type_name -> google.protobuf.Timestamp
+	5,  // 52: kinship.journeys.v1.Nomination.outcome:type_name -> kinship.journeys.v1.NominationOutcome
+	56, // 53: kinship.journeys.v1.Nomination.decided_at:type_name -> google.protobuf.Timestamp
+	53, // 54: kinship.journeys.v1.ListNominationsResponse.nominations:type_name -> kinship.journeys.v1.Nomination
+	12, // 55: kinship.journeys.v1.JourneysService.StartOnboarding:input_type -> kinship.journeys.v1.StartOnboardingRequest
+	15, // 56: kinship.journeys.v1.JourneysService.GetJourney:input_type -> kinship.journeys.v1.GetJourneyRequest
+	17, // 57: kinship.journeys.v1.JourneysService.ListJourneys:input_type -> kinship.journeys.v1.ListJourneysRequest
+	20, // 58: kinship.journeys.v1.JourneysService.SignalJourney:input_type -> kinship.journeys.v1.SignalJourneyRequest
+	22, // 59: kinship.journeys.v1.JourneysService.CancelJourney:input_type -> kinship.journeys.v1.CancelJourneyRequest
+	24, // 60: kinship.journeys.v1.JourneysService.NominateAmbassador:input_type -> kinship.journeys.v1.NominateAmbassadorRequest
+	26, // 61: kinship.journeys.v1.JourneysService.ReviewNomination:input_type -> kinship.journeys.v1.ReviewNominationRequest
+	28, // 62: kinship.journeys.v1.JourneysService.ListProgramme:input_type -> kinship.journeys.v1.ListProgrammeRequest
+	52, // 63: kinship.journeys.v1.JourneysService.ListNominations:input_type -> kinship.journeys.v1.ListNominationsRequest
+	32, // 64: kinship.journeys.v1.JourneysService.GetDefinition:input_type -> kinship.journeys.v1.GetDefinitionRequest
+	34, // 65: kinship.journeys.v1.JourneysService.SaveDefinition:input_type -> kinship.journeys.v1.SaveDefinitionRequest
+	36, // 66: kinship.journeys.v1.JourneysService.PublishDefinition:input_type -> kinship.journeys.v1.PublishDefinitionRequest
+	38, // 67: kinship.journeys.v1.JourneysService.ListDefinitionVersions:input_type -> kinship.journeys.v1.ListDefinitionVersionsRequest
+	40, // 68: kinship.journeys.v1.JourneysService.DiffDefinitions:input_type -> kinship.journeys.v1.DiffDefinitionsRequest
+	43, // 69: kinship.journeys.v1.JourneysService.TestRunDefinition:input_type -> kinship.journeys.v1.TestRunDefinitionRequest
+	45, // 70: kinship.journeys.v1.JourneysService.SteerJourneys:input_type -> kinship.journeys.v1.SteerJourneysRequest
+	48, // 71: kinship.journeys.v1.JourneysService.MigrateJourneys:input_type -> kinship.journeys.v1.MigrateJourneysRequest
+	14, // 72: kinship.journeys.v1.JourneysService.StartOnboarding:output_type -> kinship.journeys.v1.StartOnboardingResponse
+	16, // 73: kinship.journeys.v1.JourneysService.GetJourney:output_type -> kinship.journeys.v1.GetJourneyResponse
+	19, // 74: kinship.journeys.v1.JourneysService.ListJourneys:output_type -> kinship.journeys.v1.ListJourneysResponse
+	21, // 75: kinship.journeys.v1.JourneysService.SignalJourney:output_type -> kinship.journeys.v1.SignalJourneyResponse
+	23, // 76: kinship.journeys.v1.JourneysService.CancelJourney:output_type -> kinship.journeys.v1.CancelJourneyResponse
+	25, // 77: kinship.journeys.v1.JourneysService.NominateAmbassador:output_type -> kinship.journeys.v1.NominateAmbassadorResponse
+	27, // 78: kinship.journeys.v1.JourneysService.ReviewNomination:output_type -> kinship.journeys.v1.ReviewNominationResponse
+	30, // 79: kinship.journeys.v1.JourneysService.ListProgramme:output_type -> kinship.journeys.v1.ListProgrammeResponse
+	54, // 80: kinship.journeys.v1.JourneysService.ListNominations:output_type -> kinship.journeys.v1.ListNominationsResponse
+	33, // 81: kinship.journeys.v1.JourneysService.GetDefinition:output_type -> kinship.journeys.v1.GetDefinitionResponse
+	35, // 82: kinship.journeys.v1.JourneysService.SaveDefinition:output_type -> kinship.journeys.v1.SaveDefinitionResponse
+	37, // 83: kinship.journeys.v1.JourneysService.PublishDefinition:output_type -> kinship.journeys.v1.PublishDefinitionResponse
+	39, // 84: kinship.journeys.v1.JourneysService.ListDefinitionVersions:output_type -> kinship.journeys.v1.ListDefinitionVersionsResponse
+	42, // 85: kinship.journeys.v1.JourneysService.DiffDefinitions:output_type -> kinship.journeys.v1.DiffDefinitionsResponse
+	44, // 86: kinship.journeys.v1.JourneysService.TestRunDefinition:output_type -> kinship.journeys.v1.TestRunDefinitionResponse
+	47, // 87: kinship.journeys.v1.JourneysService.SteerJourneys:output_type -> kinship.journeys.v1.SteerJourneysResponse
+	51, // 88: kinship.journeys.v1.JourneysService.MigrateJourneys:output_type -> kinship.journeys.v1.MigrateJourneysResponse
+	72, // [72:89] is the sub-list for method output_type
+	55, // [55:72] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_kinship_journeys_v1_journeys_proto_init() }
@@ -4113,8 +4427,8 @@ func file_kinship_journeys_v1_journeys_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_journeys_v1_journeys_proto_rawDesc), len(file_kinship_journeys_v1_journeys_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   47,
+			NumEnums:      6,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

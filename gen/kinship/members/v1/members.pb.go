@@ -1011,7 +1011,16 @@ type ListMembersRequest struct {
 	// At most 500; 0 means the default of 50.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of a previous response; empty for the first page.
-	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Keep the same query when asking for the next page.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Optional search, empty lists everyone. Matched case-insensitively
+	// (Unicode lower case, runs of spaces taken as one) as a prefix of a
+	// word of the display name, of the whole display name (so "ada lov"
+	// finds "Ada Lovelace") or of the e-mail address ("ada@ex"). Only the
+	// community's own members are searched; erased members are never
+	// found. At most 100 characters, on one line; a query of spaces only is
+	// InvalidArgument naming `query`.
+	Query         string `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1063,6 +1072,13 @@ func (x *ListMembersRequest) GetPageSize() int32 {
 func (x *ListMembersRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListMembersRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
 	}
 	return ""
 }
@@ -2725,12 +2741,13 @@ const file_kinship_members_v1_members_proto_rawDesc = "" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"G\n" +
 	"\x11GetMemberResponse\x122\n" +
-	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\"n\n" +
+	"\x06member\x18\x01 \x01(\v2\x1a.kinship.members.v1.MemberR\x06member\"\x84\x01\n" +
 	"\x12ListMembersRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"s\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05query\x18\x04 \x01(\tR\x05query\"s\n" +
 	"\x13ListMembersResponse\x124\n" +
 	"\amembers\x18\x01 \x03(\v2\x1a.kinship.members.v1.MemberR\amembers\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x01\n" +

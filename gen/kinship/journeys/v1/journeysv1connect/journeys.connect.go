@@ -57,6 +57,9 @@ const (
 	// JourneysServiceListProgrammeProcedure is the fully-qualified name of the JourneysService's
 	// ListProgramme RPC.
 	JourneysServiceListProgrammeProcedure = "/kinship.journeys.v1.JourneysService/ListProgramme"
+	// JourneysServiceListNominationsProcedure is the fully-qualified name of the JourneysService's
+	// ListNominations RPC.
+	JourneysServiceListNominationsProcedure = "/kinship.journeys.v1.JourneysService/ListNominations"
 	// JourneysServiceGetDefinitionProcedure is the fully-qualified name of the JourneysService's
 	// GetDefinition RPC.
 	JourneysServiceGetDefinitionProcedure = "/kinship.journeys.v1.JourneysService/GetDefinition"
@@ -113,6 +116,10 @@ type JourneysServiceClient interface {
 	// ListProgramme is the programme's roster: candidates and ambassadors
 	// with their stage, tier and buddies.
 	ListProgramme(context.Context, *connect.Request[v1.ListProgrammeRequest]) (*connect.Response[v1.ListProgrammeResponse], error)
+	// ListNominations pages through the programme's nominations, each once
+	// however often its candidacy renewed: when it was made, how it was
+	// decided and when. Ids only. The insights service counts them.
+	ListNominations(context.Context, *connect.Request[v1.ListNominationsRequest]) (*connect.Response[v1.ListNominationsResponse], error)
 	// GetDefinition returns a version of the community's onboarding journey
 	// definition or ambassador programme (kind): the current version — the
 	// one new journeys and nominations take — or the version named.
@@ -211,6 +218,13 @@ func NewJourneysServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listNominations: connect.NewClient[v1.ListNominationsRequest, v1.ListNominationsResponse](
+			httpClient,
+			baseURL+JourneysServiceListNominationsProcedure,
+			connect.WithSchema(journeysServiceMethods.ByName("ListNominations")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		getDefinition: connect.NewClient[v1.GetDefinitionRequest, v1.GetDefinitionResponse](
 			httpClient,
 			baseURL+JourneysServiceGetDefinitionProcedure,
@@ -276,6 +290,7 @@ type journeysServiceClient struct {
 	nominateAmbassador     *connect.Client[v1.NominateAmbassadorRequest, v1.NominateAmbassadorResponse]
 	reviewNomination       *connect.Client[v1.ReviewNominationRequest, v1.ReviewNominationResponse]
 	listProgramme          *connect.Client[v1.ListProgrammeRequest, v1.ListProgrammeResponse]
+	listNominations        *connect.Client[v1.ListNominationsRequest, v1.ListNominationsResponse]
 	getDefinition          *connect.Client[v1.GetDefinitionRequest, v1.GetDefinitionResponse]
 	saveDefinition         *connect.Client[v1.SaveDefinitionRequest, v1.SaveDefinitionResponse]
 	publishDefinition      *connect.Client[v1.PublishDefinitionRequest, v1.PublishDefinitionResponse]
@@ -324,6 +339,11 @@ func (c *journeysServiceClient) ReviewNomination(ctx context.Context, req *conne
 // ListProgramme calls kinship.journeys.v1.JourneysService.ListProgramme.
 func (c *journeysServiceClient) ListProgramme(ctx context.Context, req *connect.Request[v1.ListProgrammeRequest]) (*connect.Response[v1.ListProgrammeResponse], error) {
 	return c.listProgramme.CallUnary(ctx, req)
+}
+
+// ListNominations calls kinship.journeys.v1.JourneysService.ListNominations.
+func (c *journeysServiceClient) ListNominations(ctx context.Context, req *connect.Request[v1.ListNominationsRequest]) (*connect.Response[v1.ListNominationsResponse], error) {
+	return c.listNominations.CallUnary(ctx, req)
 }
 
 // GetDefinition calls kinship.journeys.v1.JourneysService.GetDefinition.
@@ -396,6 +416,10 @@ type JourneysServiceHandler interface {
 	// ListProgramme is the programme's roster: candidates and ambassadors
 	// with their stage, tier and buddies.
 	ListProgramme(context.Context, *connect.Request[v1.ListProgrammeRequest]) (*connect.Response[v1.ListProgrammeResponse], error)
+	// ListNominations pages through the programme's nominations, each once
+	// however often its candidacy renewed: when it was made, how it was
+	// decided and when. Ids only. The insights service counts them.
+	ListNominations(context.Context, *connect.Request[v1.ListNominationsRequest]) (*connect.Response[v1.ListNominationsResponse], error)
 	// GetDefinition returns a version of the community's onboarding journey
 	// definition or ambassador programme (kind): the current version — the
 	// one new journeys and nominations take — or the version named.
@@ -490,6 +514,13 @@ func NewJourneysServiceHandler(svc JourneysServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	journeysServiceListNominationsHandler := connect.NewUnaryHandler(
+		JourneysServiceListNominationsProcedure,
+		svc.ListNominations,
+		connect.WithSchema(journeysServiceMethods.ByName("ListNominations")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	journeysServiceGetDefinitionHandler := connect.NewUnaryHandler(
 		JourneysServiceGetDefinitionProcedure,
 		svc.GetDefinition,
@@ -560,6 +591,8 @@ func NewJourneysServiceHandler(svc JourneysServiceHandler, opts ...connect.Handl
 			journeysServiceReviewNominationHandler.ServeHTTP(w, r)
 		case JourneysServiceListProgrammeProcedure:
 			journeysServiceListProgrammeHandler.ServeHTTP(w, r)
+		case JourneysServiceListNominationsProcedure:
+			journeysServiceListNominationsHandler.ServeHTTP(w, r)
 		case JourneysServiceGetDefinitionProcedure:
 			journeysServiceGetDefinitionHandler.ServeHTTP(w, r)
 		case JourneysServiceSaveDefinitionProcedure:
@@ -615,6 +648,10 @@ func (UnimplementedJourneysServiceHandler) ReviewNomination(context.Context, *co
 
 func (UnimplementedJourneysServiceHandler) ListProgramme(context.Context, *connect.Request[v1.ListProgrammeRequest]) (*connect.Response[v1.ListProgrammeResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.journeys.v1.JourneysService.ListProgramme is not implemented"))
+}
+
+func (UnimplementedJourneysServiceHandler) ListNominations(context.Context, *connect.Request[v1.ListNominationsRequest]) (*connect.Response[v1.ListNominationsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.journeys.v1.JourneysService.ListNominations is not implemented"))
 }
 
 func (UnimplementedJourneysServiceHandler) GetDefinition(context.Context, *connect.Request[v1.GetDefinitionRequest]) (*connect.Response[v1.GetDefinitionResponse], error) {

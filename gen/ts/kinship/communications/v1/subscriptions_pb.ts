@@ -31,7 +31,7 @@ export type Subscription = Message<"kinship.communications.v1.Subscription"> & {
   endpoint: string;
 
   /**
-   * Such as "member.joined" or "event.checked_in" (docs/integrations.md).
+   * Such as "member.joined" or "event.checked_in" (docs/communications.md, "Domain webhooks").
    *
    * @generated from field: repeated string event_types = 3;
    */
