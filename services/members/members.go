@@ -92,6 +92,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := st.EnsureCommunities(ctx, cfg.Communities...); err != nil {
 		return fmt.Errorf("members: %w", err)
 	}
+	if n, err := st.IndexSearchTerms(ctx); err != nil {
+		return fmt.Errorf("members: %w", err)
+	} else if n > 0 {
+		logger.InfoContext(ctx, "indexed members for search", "members", n)
+	}
 	tokens, err := service.Tokens("members", cfg.Auth)
 	if err != nil {
 		return err

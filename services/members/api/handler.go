@@ -188,7 +188,8 @@ func (h *Handler) GetMember(ctx context.Context, req *connect.Request[membersv1.
 	return connect.NewResponse(&membersv1.GetMemberResponse{Member: toProto(m)}), nil
 }
 
-// ListMembers returns one page of a community's members.
+// ListMembers returns one page of a community's members, or of those a
+// search query finds.
 func (h *Handler) ListMembers(ctx context.Context, req *connect.Request[membersv1.ListMembersRequest]) (*connect.Response[membersv1.ListMembersResponse], error) {
 	community, err := communityOf(req.Msg.GetCommunity())
 	if err != nil {
@@ -202,8 +203,17 @@ func (h *Handler) ListMembers(ctx context.Context, req *connect.Request[membersv
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
+	query, err := domain.ParseSearchQuery("query", req.Msg.GetQuery())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
 	// One extra row tells whether another page follows.
-	members, err := h.store.ListMembers(ctx, community, after, size+1)
+	var members []domain.Member
+	if query.Prefix != "" {
+		members, err = h.store.SearchMembers(ctx, community, query, after, size+1)
+	} else {
+		members, err = h.store.ListMembers(ctx, community, after, size+1)
+	}
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}

@@ -13,8 +13,22 @@ import (
 	"github.com/kinshiphq/kinship/services/members/domain"
 )
 
+// plan is how a WHERE clause asks for a member's tags, roles and
+// consents.
+type plan int
+
+const (
+	// correlated probes each candidate member's own rows: cheapest when
+	// a column of members narrows them first (planFor).
+	correlated plan = iota
+	// sets reads each condition's member ids from one (value, community,
+	// member_id) index and looks only those members up, from the
+	// covering (community, id, status) index: bounded by the matches.
+	sets
+)
+
 // where turns a filter into a WHERE clause over members m.
-func (s *Store) where(community string, f domain.Filter) (string, []any) {
+func (s *Store) where(community string, f domain.Filter, p plan) (string, []any) {
 	clauses := []string{"m.community = ?", "m.status <> ?"}
 	args := []any{community, domain.StatusErased.String()}
 	in := func(column string, vals []string) {
@@ -30,10 +44,15 @@ func (s *Store) where(community string, f domain.Filter) (string, []any) {
 		if len(vals) == 0 {
 			return
 		}
-		clauses = append(clauses, "EXISTS (SELECT 1 FROM "+table+" t WHERE t.community = m.community AND t.member_id = m.id AND t."+column+" IN ("+placeholders(len(vals))+"))")
+		if p == sets {
+			clauses = append(clauses, "m.id IN (SELECT t.member_id FROM "+table+" t WHERE t."+column+" IN ("+placeholders(len(vals))+") AND t.community = ?)")
+		} else {
+			clauses = append(clauses, "EXISTS (SELECT 1 FROM "+table+" t WHERE t.member_id = m.id AND t."+column+" IN ("+placeholders(len(vals))+") AND t.community = ?)")
+		}
 		for _, v := range vals {
 			args = append(args, v)
 		}
+		args = append(args, community)
 	}
 	exists("member_interests", "interest", f.Interests)
 	exists("member_skills", "skill", f.Skills)
@@ -51,8 +70,12 @@ func (s *Store) where(community string, f domain.Filter) (string, []any) {
 		in("m.status", names)
 	}
 	for _, purpose := range f.Consents {
-		clauses = append(clauses, "EXISTS (SELECT 1 FROM consent_current c WHERE c.community = m.community AND c.member_id = m.id AND c.purpose = ? AND c.granted = ?)")
-		args = append(args, purpose, true)
+		if p == sets {
+			clauses = append(clauses, "m.id IN (SELECT c.member_id FROM consent_current c WHERE c.purpose = ? AND c.granted = ? AND c.community = ?)")
+		} else {
+			clauses = append(clauses, "EXISTS (SELECT 1 FROM consent_current c WHERE c.member_id = m.id AND c.purpose = ? AND c.granted = ? AND c.community = ?)")
+		}
+		args = append(args, purpose, true, community)
 	}
 	bound := func(column, op string, t time.Time) {
 		if !t.IsZero() {
@@ -70,20 +93,65 @@ func (s *Store) where(community string, f domain.Filter) (string, []any) {
 	return "WHERE " + strings.Join(clauses, " AND "), args
 }
 
-// CountSegment counts the members f selects.
+// CountSegment counts the members f selects. It reads as little as the
+// filter allows: a filter of one tag list alone is counted from that
+// list's index (an erased member holds no tags, and every tag row belongs
+// to a stored member), a filter of tags, roles and consents alone from
+// their indexes, and one narrowing members' own columns by walking those.
 func (s *Store) CountSegment(ctx context.Context, community string, f domain.Filter) (int64, error) {
-	where, args := s.where(community, f)
+	query, args := s.countQuery(community, f)
 	var n int64
-	if err := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT count(*) FROM members m "+where), args...).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, s.db.Rebind(query), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count segment: %w", err)
 	}
 	return n, nil
 }
 
+func (s *Store) countQuery(community string, f domain.Filter) (string, []any) {
+	if planFor(f) == sets && len(f.Statuses)+len(f.Roles)+len(f.Consents) == 0 {
+		type tagList struct {
+			table, column string
+			vals          []string
+		}
+		var lists []tagList
+		for _, l := range []tagList{{"member_interests", "interest", f.Interests}, {"member_skills", "skill", f.Skills}, {"member_goals", "goal", f.Goals}} {
+			if len(l.vals) > 0 {
+				lists = append(lists, l)
+			}
+		}
+		if len(lists) == 1 {
+			l := lists[0]
+			args := make([]any, 0, len(l.vals)+1)
+			for _, v := range l.vals {
+				args = append(args, v)
+			}
+			args = append(args, community)
+			return "SELECT count(DISTINCT t.member_id) FROM " + l.table + " t WHERE t." + l.column +
+				" IN (" + placeholders(len(l.vals)) + ") AND t.community = ?", args
+		}
+	}
+	where, args := s.where(community, f, planFor(f))
+	return "SELECT count(*) FROM members m " + where, args
+}
+
+// planFor chooses how a filter's tags, roles and consents are looked up:
+// a filter on columns of members other than status (which the sets plan
+// reads from its covering index) narrows members best from their own
+// indexes, probing each candidate's rows; any other filter reads the
+// member ids of each condition, which is bounded by the matches rather
+// than by the community's size.
+func planFor(f domain.Filter) plan {
+	if len(f.CountryCodes)+len(f.Regions)+len(f.Cities)+len(f.Levels) > 0 ||
+		!f.JoinedAfter.IsZero() || !f.JoinedBefore.IsZero() || !f.LastActiveAfter.IsZero() || !f.LastActiveBefore.IsZero() {
+		return correlated
+	}
+	return sets
+}
+
 // SegmentMembers returns up to limit members f selects with ids after
 // afterID, in id order.
 func (s *Store) SegmentMembers(ctx context.Context, community string, f domain.Filter, afterID string, limit int) ([]domain.Member, error) {
-	where, args := s.where(community, f)
+	where, args := s.where(community, f, planFor(f))
 	where = strings.Replace(where, "WHERE ", "WHERE m.id > ? AND ", 1)
 	args = append([]any{afterID}, args...)
 	args = append(args, limit)
@@ -116,7 +184,7 @@ func prefixed(prefix, columns string) string {
 
 // Report describes the members f selects.
 func (s *Store) Report(ctx context.Context, community string, f domain.Filter, at time.Time) (domain.Report, error) {
-	where, args := s.where(community, f)
+	where, args := s.where(community, f, correlated)
 	var r domain.Report
 	var meanAvail sql.NullFloat64
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT count(*),

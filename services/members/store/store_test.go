@@ -442,6 +442,11 @@ func testSegments(t *testing.T, engine string) {
 		{"joined after tomorrow", domain.Filter{JoinedAfter: time.Now().Add(24 * time.Hour)}, 0},
 		{"by status", domain.Filter{Statuses: []domain.Status{domain.StatusInactive}}, 0},
 		{"by skill and country", domain.Filter{Skills: []string{"design"}, CountryCodes: []string{"DE"}}, 1},
+		{"by goal alone", domain.Filter{Goals: []string{"reduce-waste"}}, 2},
+		{"by interest and skill", domain.Filter{Interests: []string{"bikes"}, Skills: []string{"design"}}, 1},
+		{"by interest and status", domain.Filter{Interests: []string{"solar"}, Statuses: []domain.Status{domain.StatusActive}}, 1},
+		{"by interest nobody has", domain.Filter{Interests: []string{"kites"}}, 0},
+		{"by consent nobody gave", domain.Filter{Consents: []string{domain.PurposeAnnouncements}}, 0},
 	}
 	for _, tt := range tests {
 		n, err := f.s.CountSegment(f.ctx, "demo", tt.filter)
@@ -559,8 +564,10 @@ func testGDPR(t *testing.T, engine string) {
 		len(erased.Interests)+len(erased.Skills)+len(erased.Goals) != 0 || erased.Motivation != "" || erased.EmailConsent {
 		t.Errorf("erased member still holds personal data: %+v", erased)
 	}
-	if n, _ := f.s.CountSegment(f.ctx, "demo", domain.Filter{}); n != 0 {
-		t.Errorf("erased member counted in segments: %d", n)
+	for _, filter := range []domain.Filter{{}, {Interests: []string{"solar"}}, {Interests: []string{"solar"}, Skills: []string{"design"}}, {Roles: []string{domain.RoleAmbassador}}} {
+		if n, _ := f.s.CountSegment(f.ctx, "demo", filter); n != 0 {
+			t.Errorf("erased member counted in segment %+v: %d", filter, n)
+		}
 	}
 	if f.count(t, "activities") != 1 {
 		t.Error("erasure dropped the pseudonymous activity ledger")

@@ -23,8 +23,12 @@ func tagTables() []tagTable {
 }
 
 // writeTags replaces the interests, skills and goals of member memberID
-// of community with p's.
+// of community with p's, and the terms a search finds them by with those
+// of p's name and address.
 func (s *Store) writeTags(ctx context.Context, tx *sql.Tx, community, memberID string, p domain.Profile) error {
+	if err := s.writeSearchTerms(ctx, tx, community, memberID, p.DisplayName, p.Email); err != nil {
+		return err
+	}
 	for _, t := range tagTables() {
 		if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM "+t.table+" WHERE community = ? AND member_id = ?"), community, memberID); err != nil {
 			return fmt.Errorf("clear %s of %s: %w", t.table, memberID, err)
