@@ -1,7 +1,8 @@
 // Package mail sends e-mail over SMTP with wneessen/go-mail: STARTTLS or
 // implicit TLS, authentication, a bound on concurrent connections, DKIM
 // signatures (emersion/go-msgauth) and a client span per message.
-// Delivery errors say whether retrying can help.
+// Delivery errors say whether retrying can help; a message the server
+// accepted is never reported failed, even when the session fails after.
 package mail
 
 import (
@@ -129,6 +130,12 @@ type Envelope struct {
 	HTML      string
 	// Headers are extra headers, such as List-Unsubscribe.
 	Headers map[string]string
+	// BeforeHandOff, when set, runs once a connection to the server is
+	// ready (connected, greeted, secured, authenticated) and right before
+	// the message is handed over (MAIL FROM, RCPT TO, DATA): the last
+	// moment before the server may accept it. An error stops the send;
+	// Send returns it, and nothing was handed over.
+	BeforeHandOff func(context.Context) error
 }
 
 // DeliveryError is a failed delivery.
@@ -196,8 +203,14 @@ func (s *Sender) send(ctx context.Context, env Envelope) error {
 	if err != nil {
 		return &DeliveryError{Temporary: true, Err: fmt.Errorf("connect to %s:%d: %w", s.host, s.port, err)}
 	}
+	if env.BeforeHandOff != nil {
+		if err := env.BeforeHandOff(ctx); err != nil {
+			s.keep(client)
+			return &DeliveryError{Temporary: true, Err: err}
+		}
+	}
 	err = client.Send(msg)
-	if err != nil && reused && isTemporary(err) {
+	if err != nil && reused && !msg.IsDelivered() && isTemporary(err) {
 		// The server may have closed the idle connection: once more on a
 		// new one.
 		_ = client.Close()
@@ -206,16 +219,29 @@ func (s *Sender) send(ctx context.Context, env Envelope) error {
 		}
 		err = client.Send(msg)
 	}
-	if err != nil {
+	switch {
+	case err != nil && msg.IsDelivered():
+		// The server accepted the message (250 after DATA); only what
+		// followed, resetting the session, failed. The message is out:
+		// reporting a failure would have it sent twice.
+		_ = client.Close()
+		return nil
+	case err != nil:
 		_ = client.Close()
 		return &DeliveryError{Temporary: isTemporary(err), Err: fmt.Errorf("deliver to %s:%d: %w", s.host, s.port, err)}
 	}
+	s.keep(client)
+	return nil
+}
+
+// keep returns a connection to the idle pool, or closes it when the pool
+// is full.
+func (s *Sender) keep(client *gomail.Client) {
 	select {
 	case s.idle <- client:
 	default:
 		_ = client.Close()
 	}
-	return nil
 }
 
 // connection returns an idle connection or a new one, and whether it was

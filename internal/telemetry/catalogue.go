@@ -68,6 +68,7 @@ const (
 	MetricDBPoolWaitTime       = "kinship.db.pool.wait_time"
 	MetricDBTransactionTime    = "kinship.db.transaction.duration"
 	MetricDeliveries           = "kinship.communications.deliveries"
+	MetricInDoubt              = "kinship.communications.in_doubt"
 	MetricJourneys             = "kinship.journeys"
 	MetricInsightsFamily       = "kinship.insights."
 	MetricTemporalWfCompleted  = "temporal_workflow_completed"
@@ -141,7 +142,9 @@ func Catalogue() []Metric {
 		{Name: MetricDBTransactionTime, Kind: Histogram, Unit: "s", Source: SourceKinship, Where: "internal/db (every InTx)",
 			Description: "Duration of each transaction, waiting for SQLite's writer included, by outcome (commit, rollback)", Attributes: []string{"db.system.name", "db.client.connection.pool.name", AttrOutcome}},
 		{Name: MetricDeliveries, Kind: Counter, Unit: "{message}", Source: SourceKinship, Where: "services/communications (the deliverer)",
-			Description: "Deliveries by channel (email, webhook) and outcome (sent, retry, failed, suppressed, deferred)", Attributes: []string{AttrChannel, AttrOutcome}},
+			Description: "Deliveries by channel (email, webhook) and outcome (sent, retry, failed, suppressed, deferred, in_doubt)", Attributes: []string{AttrChannel, AttrOutcome}},
+		{Name: MetricInDoubt, Kind: Counter, Unit: "{message}", Source: SourceKinship, Where: "services/communications (the deliverer)",
+			Description: "E-mails found in doubt after a crash (handed to the mail server, reply not recorded), by channel and outcome (resent, not_resent); see docs/reliability.md", Attributes: []string{AttrChannel, AttrOutcome}},
 		{Name: MetricJourneys, Kind: Gauge, Unit: "{journey}", Source: SourceKinship, Where: "workflows (asked of Temporal's visibility at each collection)",
 			Description: "Journeys (workflows) by community, kind and status (Running, Completed, Failed, Canceled, Terminated, TimedOut, ContinuedAsNew)", Attributes: []string{AttrCommunity, AttrJourneyKind, AttrJourneyStat}},
 		{Name: MetricInsightsFamily, Family: true, Kind: Gauge, Unit: "varies", Source: SourceKinship, Where: "services/insights (one gauge per insights metric; see docs/insights.md)",

@@ -58,7 +58,27 @@ type Deliverer struct {
 	now         func() time.Time
 	// deliveries counts outcomes by channel (kinship.communications.deliveries).
 	deliveries metric.Int64Counter
+	// inDoubt counts e-mails found in doubt by what became of them
+	// (kinship.communications.in_doubt).
+	inDoubt metric.Int64Counter
+	// crash, set by tests only, stops a delivery at a point as if the
+	// process died there: nothing more is recorded.
+	crash func(crashPoint) bool
 }
+
+// crashPoint is where a test may stop a delivery as a crash would.
+type crashPoint int
+
+const (
+	// crashBeforeMark is after all local work, with the connection to the
+	// mail server ready, before the sending mark.
+	crashBeforeMark crashPoint = iota + 1
+	// crashAfterAccept is after the mail server's 250, before the record.
+	crashAfterAccept
+)
+
+// errCrashed is a delivery stopped by a test's crash point.
+var errCrashed = errors.New("delivery stopped at a simulated crash")
 
 // DelivererConfig configures a Deliverer.
 type DelivererConfig struct {
@@ -87,8 +107,42 @@ func NewDeliverer(s *store.Store, cfg DelivererConfig) *Deliverer {
 		msgIDDomain: cfg.MessageIDDomain, eventsURL: cfg.EventsURL, limits: newLimiters(cfg.EmailPerSecond, cfg.WebhookPerSecond),
 		retryBase: cmp.Or(cfg.RetryBase, time.Minute), wake: make(chan struct{}, 1),
 		tracer: cfg.Tracer.Tracer("github.com/kinshiphq/kinship/services/communications"), logger: cfg.Logger, now: time.Now,
-		deliveries: deliveryCounter(cfg.Tracer),
+		deliveries: deliveryCounter(cfg.Tracer), inDoubt: inDoubtCounter(cfg.Tracer),
 	}
+}
+
+// inDoubtCounter is kinship.communications.in_doubt of the meter paired
+// with tp; the name is the catalogue's, so it cannot fail.
+func inDoubtCounter(tp trace.TracerProvider) metric.Int64Counter {
+	c, _ := telemetry.Int64Counter(telemetry.Meter(telemetry.MeterProviderOf(tp), "github.com/kinshiphq/kinship/services/communications"),
+		telemetry.MetricInDoubt)
+	return c
+}
+
+// crashed says whether a test stops the delivery at point p.
+func (d *Deliverer) crashed(p crashPoint) bool {
+	return d.crash != nil && d.crash(p)
+}
+
+// settleInDoubt applies domain.InDoubtPolicy to e-mail m, claimed with
+// the sending mark of an attempt a crash interrupted: it counts and logs
+// the message and returns its final outcome when it is not to be resent
+// (resend = false). Finding one is what a crash leaves behind, not a
+// fault of this process: WARN, not ERROR.
+func (d *Deliverer) settleInDoubt(ctx context.Context, m domain.Message) (o store.Outcome, resend bool) {
+	policy := domain.InDoubtPolicy(m)
+	outcome := "resent"
+	if policy != domain.InDoubtResend {
+		outcome = "not_resent"
+	}
+	d.inDoubt.Add(context.WithoutCancel(ctx), 1, metric.WithAttributes(
+		attribute.String(telemetry.AttrChannel, string(m.Channel)), attribute.String(telemetry.AttrOutcome, outcome)))
+	d.logger.WarnContext(ctx, "e-mail in doubt after an interrupted delivery", "community", m.Community, "message_id", m.ID,
+		"kind", m.Kind.String(), "attempt", m.SendingAttempt, "sending_since", m.SendingAt, "policy", outcome)
+	if policy == domain.InDoubtResend {
+		return store.Outcome{}, true
+	}
+	return store.Outcome{ID: m.ID, Status: domain.StatusInDoubt, Reason: domain.ReasonInDoubt, Retry: true}, false
 }
 
 // deliveryCounter is kinship.communications.deliveries of the meter paired
@@ -269,6 +323,13 @@ func (bc *batchContext) address(m domain.Message) string {
 // error for the message itself — that is the outcome.
 func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchContext) (store.Outcome, error) {
 	now := d.now().UTC().Truncate(time.Microsecond)
+	if m.Channel == domain.ChannelEmail && !m.SendingAt.IsZero() {
+		o, resend := d.settleInDoubt(ctx, m)
+		if !resend {
+			return o, nil
+		}
+		m.Attempts++ // the interrupted attempt, counted by MarkSending
+	}
 	r := bc.recipient(m)
 	to := bc.address(m)
 	decision := domain.Decide(m, r, to != "" && bc.suppressed[m.Community+"/"+strings.ToLower(to)], d.quiet, now)
@@ -311,7 +372,25 @@ func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchCont
 	if m.Channel == domain.ChannelWebhook {
 		permanent, sendErr = d.post(ctx, m, bc.webhooks[m.Community+"/"+m.To], rendered, now)
 	} else {
-		sendErr = d.mailer.Send(ctx, d.envelope(m, to, rendered, now))
+		env := d.envelope(m, to, rendered, now)
+		// Marked sending, durably, once the connection is ready and right
+		// before the hand-off: a crash from there to the record below
+		// leaves the message in doubt; one before it, untried.
+		var markErr error
+		env.BeforeHandOff = func(ctx context.Context) error {
+			if d.crashed(crashBeforeMark) {
+				markErr = errCrashed
+			} else if marked, err := d.store.MarkSending(ctx, m, m.Attempts+1, now); err != nil {
+				markErr = err
+			} else if !marked {
+				markErr = errSettled
+			}
+			return markErr
+		}
+		sendErr = d.mailer.Send(ctx, env)
+		if markErr != nil {
+			return store.Outcome{}, markErr
+		}
 		var de *mail.DeliveryError
 		permanent = errors.As(sendErr, &de) && !de.Temporary
 	}
@@ -322,8 +401,22 @@ func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchCont
 		if err != nil {
 			return store.Outcome{}, err
 		}
-		return store.Outcome{ID: m.ID, Status: domain.StatusSent, At: now, To: to, Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
-			Events: []kafka.Event{e}}, nil
+		o := store.Outcome{ID: m.ID, Status: domain.StatusSent, At: now, To: to, Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
+			Events: []kafka.Event{e}}
+		if m.Channel == domain.ChannelEmail {
+			if d.crashed(crashAfterAccept) {
+				return store.Outcome{}, errCrashed
+			}
+			// The server said 250: record that first, on its own, even
+			// when the caller has gone.
+			record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := d.store.RecordHandOff(record, m.Community, o); err != nil {
+				return store.Outcome{}, fmt.Errorf("e-mail %s accepted by the mail server but not recorded (it will be found in doubt): %w", m.ID, err)
+			}
+			o.HandedOff = true
+		}
+		return o, nil
 	case permanent:
 		return d.fail(m, sendErr.Error())
 	case m.Attempts+1 >= domain.MaxAttempts:
@@ -494,21 +587,34 @@ func (d *Deliverer) Wake() {
 // nothing is due, or sooner when woken.
 func (d *Deliverer) Dispatch(ctx context.Context, batch, workers int, interval time.Duration) error {
 	for ctx.Err() == nil {
-		msgs, err := d.store.Due(ctx, d.now(), batch, 2*time.Minute)
-		if err != nil {
+		n, err := d.dispatchOnce(ctx, batch, workers)
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case n == 0:
 			d.logger.WarnContext(ctx, "reading due messages failed", "error", err)
-			d.sleep(ctx, interval)
-			continue
+		default:
+			d.logger.WarnContext(ctx, "delivering a batch failed", "messages", n, "error", err)
 		}
-		if len(msgs) == 0 {
+		if n == 0 {
 			d.sleep(ctx, interval)
-			continue
-		}
-		if err := d.DeliverBatch(ctx, msgs, workers); err != nil && ctx.Err() == nil {
-			d.logger.WarnContext(ctx, "delivering a batch failed", "messages", len(msgs), "error", err)
 		}
 	}
 	return nil
+}
+
+// dispatchLease is how long the dispatcher holds the messages of a batch:
+// one found pending after it ran out was abandoned by a stopped process
+// (and, when marked sending, is in doubt).
+const dispatchLease = 2 * time.Minute
+
+// dispatchOnce claims one batch of due messages and delivers it; n is how
+// many it claimed.
+func (d *Deliverer) dispatchOnce(ctx context.Context, batch, workers int) (n int, err error) {
+	msgs, err := d.store.Due(ctx, d.now(), batch, dispatchLease)
+	if err != nil || len(msgs) == 0 {
+		return 0, err
+	}
+	return len(msgs), d.DeliverBatch(ctx, msgs, workers)
 }
 
 func (d *Deliverer) sleep(ctx context.Context, interval time.Duration) {

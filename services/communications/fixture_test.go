@@ -65,6 +65,9 @@ type options struct {
 	// webhooks' retries; zero takes the defaults.
 	subscriptionRetryBase   time.Duration
 	subscriptionMaxAttempts int
+	// before, when set, writes to the migrated database before the
+	// service starts, as a process that stopped earlier left it.
+	before func(context.Context, *store.Store) error
 }
 
 type fixture struct {
@@ -124,6 +127,9 @@ func start(t *testing.T, o options) *fixture {
 	}
 	if len(o.recipients) > 0 {
 		seedRecipients(t, f.dbPath, o.recipients)
+	}
+	if o.before != nil {
+		seedWith(t, f.dbPath, o.before)
 	}
 	if o.quietHours == "" {
 		o.quietHours = "off"
@@ -192,6 +198,21 @@ func (f *fixture) serveSink(t *testing.T, ln net.Listener) {
 // the members.v1 consumer would.
 func seedRecipients(t *testing.T, path string, rs []domain.Recipient) {
 	t.Helper()
+	seedWith(t, path, func(ctx context.Context, s *store.Store) error {
+		return s.DB().InTx(ctx, func(tx *sql.Tx) error {
+			for _, r := range rs {
+				if err := s.PutRecipient(ctx, tx, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// seedWith migrates the database at path and runs write on its store.
+func seedWith(t *testing.T, path string, write func(context.Context, *store.Store) error) {
+	t.Helper()
 	ctx := context.Background()
 	d, err := db.Open(ctx, path)
 	if err != nil {
@@ -201,15 +222,7 @@ func seedRecipients(t *testing.T, path string, rs []domain.Recipient) {
 	if err := db.Migrate(ctx, d, slog.New(slog.DiscardHandler), outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations()); err != nil {
 		t.Fatal(err)
 	}
-	s := store.New(d, outbox.New(d, propagation.TraceContext{}))
-	if err := d.InTx(ctx, func(tx *sql.Tx) error {
-		for _, r := range rs {
-			if err := s.PutRecipient(ctx, tx, r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := write(ctx, store.New(d, outbox.New(d, propagation.TraceContext{}))); err != nil {
 		t.Fatal(err)
 	}
 }

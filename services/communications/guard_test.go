@@ -43,7 +43,7 @@ var expectations = authtest.Table{
 
 	communicationsv1connect.TemplatesServiceSaveTemplateProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	communicationsv1connect.TemplatesServiceGetTemplateProcedure:     authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
-	communicationsv1connect.TemplatesServiceListTemplatesProcedure:   authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	communicationsv1connect.TemplatesServiceListTemplatesProcedure:   authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	communicationsv1connect.TemplatesServiceDeleteTemplateProcedure:  authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	communicationsv1connect.TemplatesServicePreviewTemplateProcedure: authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 

@@ -132,6 +132,8 @@ func announcementToProto(a domain.Announcement) *communicationsv1.Announcement {
 			out.Suppressed = n
 		case domain.StatusBounced:
 			out.Bounced = n
+		case domain.StatusInDoubt:
+			out.InDoubt = n
 		}
 	}
 	return out

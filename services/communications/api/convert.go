@@ -24,6 +24,8 @@ func statusToProto(s domain.Status) communicationsv1.MessageStatus {
 		return communicationsv1.MessageStatus_MESSAGE_STATUS_BOUNCED
 	case domain.StatusSuppressed:
 		return communicationsv1.MessageStatus_MESSAGE_STATUS_SUPPRESSED
+	case domain.StatusInDoubt:
+		return communicationsv1.MessageStatus_MESSAGE_STATUS_IN_DOUBT
 	}
 	return communicationsv1.MessageStatus_MESSAGE_STATUS_UNSPECIFIED
 }

@@ -20,6 +20,8 @@ func (h *Handler) toConnect(ctx context.Context, spec connect.Spec, err error) e
 	case errors.Is(err, domain.ErrKeyReused):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, domain.ErrInProgress):
+		// An expected retry: another request is delivering this key.
+		h.logger.InfoContext(ctx, "delivery already in progress; caller told to retry", "procedure", spec.Procedure)
 		return connect.NewError(connect.CodeAborted, err)
 	case errors.Is(err, errMailUnavailable):
 		return connect.NewError(connect.CodeUnavailable, errMailUnavailable)

@@ -39,9 +39,10 @@ func Policy() auth.Policy {
 
 		// Workflows create their default templates (digest, event
 		// reminders) when a community has none yet.
-		communicationsv1connect.TemplatesServiceSaveTemplateProcedure:    {Grants: teamAndWorkload},
-		communicationsv1connect.TemplatesServiceGetTemplateProcedure:     {Grants: teamAndWorkload},
-		communicationsv1connect.TemplatesServiceListTemplatesProcedure:   {Grants: team},
+		communicationsv1connect.TemplatesServiceSaveTemplateProcedure: {Grants: teamAndWorkload},
+		communicationsv1connect.TemplatesServiceGetTemplateProcedure:  {Grants: teamAndWorkload},
+		// The journeys API checks the templates a journey definition names.
+		communicationsv1connect.TemplatesServiceListTemplatesProcedure:   {Grants: teamAndWorkload},
 		communicationsv1connect.TemplatesServiceDeleteTemplateProcedure:  {Grants: team},
 		communicationsv1connect.TemplatesServicePreviewTemplateProcedure: {Grants: team},
 

@@ -20,17 +20,19 @@ type Status int
 
 // Delivery states: pending until the mail server accepted it (sent),
 // refused it for good or ran out of retries (failed), or it was not sent at
-// all (suppressed); a sent message may bounce later (bounced).
+// all (suppressed); a sent message may bounce later (bounced). A bulk
+// e-mail found in doubt after a crash (see InDoubtPolicy) ends in_doubt.
 const (
 	StatusPending Status = iota + 1
 	StatusSent
 	StatusFailed
 	StatusBounced
 	StatusSuppressed
+	StatusInDoubt
 )
 
 var statusNames = map[Status]string{StatusPending: "pending", StatusSent: "sent", StatusFailed: "failed",
-	StatusBounced: "bounced", StatusSuppressed: "suppressed"}
+	StatusBounced: "bounced", StatusSuppressed: "suppressed", StatusInDoubt: "in_doubt"}
 
 // String is the status's stored name.
 func (s Status) String() string {
@@ -79,6 +81,12 @@ type Message struct {
 	// retry); zero means now.
 	DueAt  time.Time
 	SentAt time.Time
+	// SendingAt is when the last attempt began handing the e-mail to the
+	// mail server (zero: none under way or unrecorded). A message claimed
+	// with it set was left in doubt by a crash; SendingAttempt is that
+	// attempt's number.
+	SendingAt      time.Time
+	SendingAttempt int
 }
 
 // Limits on a message.

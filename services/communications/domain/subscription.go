@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -188,19 +189,41 @@ var personalKeys = []string{"email", "displayName", "profile", "interests", "pen
 
 // PayloadData is the JSON data a subscription receives of an event's
 // payload (protojson, as an object): personal data is removed unless the
-// subscription includes it.
+// subscription includes it — at every depth, so a member nested in an
+// event's payload loses it too.
 func PayloadData(payload []byte, includePersonal bool) ([]byte, error) {
 	if includePersonal {
 		return payload, nil
 	}
-	var data map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &data); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber() // numbers pass through exactly as they came
+	var data map[string]any
+	if err := dec.Decode(&data); err != nil {
 		return nil, fmt.Errorf("payload data: %w", err)
 	}
-	for _, k := range personalKeys {
-		delete(data, k)
+	return json.Marshal(withoutPersonal(data))
+}
+
+// withoutPersonal returns v with the personal keys removed from every
+// object in it.
+func withoutPersonal(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range personalKeys {
+			delete(x, k)
+		}
+		for k, inner := range x {
+			x[k] = withoutPersonal(inner)
+		}
+		return x
+	case []any:
+		for i, inner := range x {
+			x[i] = withoutPersonal(inner)
+		}
+		return x
+	default:
+		return v
 	}
-	return json.Marshal(data)
 }
 
 // CloudEvent renders delivery d for its subscription's mode: the body and

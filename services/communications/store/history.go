@@ -10,7 +10,9 @@ import (
 	insightsv1 "github.com/kinshiphq/kinship/gen/kinship/insights/v1"
 )
 
-// messageStates are the delivery log's states as history facts.
+// messageStates are the delivery log's states as history facts. in_doubt
+// has none: whether it was sent is not known, and no event said either, so
+// its fact says neither (unspecified).
 var messageStates = map[string]insightsv1.MessageStateFact{
 	"pending": insightsv1.MessageStateFact_MESSAGE_STATE_FACT_PENDING, "sent": insightsv1.MessageStateFact_MESSAGE_STATE_FACT_SENT,
 	"failed": insightsv1.MessageStateFact_MESSAGE_STATE_FACT_FAILED, "bounced": insightsv1.MessageStateFact_MESSAGE_STATE_FACT_BOUNCED,

@@ -13,7 +13,8 @@ import (
 )
 
 const messageColumns = `id, community, idempotency_key, fingerprint, member_id, to_email, subject, text_body, html_body,
-	template, vars, kind, channel, announcement_id, status, failure_reason, attempts, created_at, due_at, sent_at, lease_until`
+	template, vars, kind, channel, announcement_id, status, failure_reason, attempts, created_at, due_at, sent_at, lease_until,
+	sending_at, sending_attempt`
 
 // insertMessage stores m with a lease until leaseUntil (zero: none).
 func (s *Store) insertMessage(ctx context.Context, q querier, m domain.Message, leaseUntil time.Time) (bool, error) {
@@ -44,8 +45,10 @@ func (s *Store) insertMessage(ctx context.Context, q querier, m domain.Message, 
 // Claim takes the right to deliver m now. A new idempotency key stores m
 // as pending under a lease, runs audited in the same transaction and
 // returns it with deliver = true. A known key returns the stored message:
-// deliver is false once it was sent, failed or suppressed, and true when
-// an earlier attempt's lease ran out without an outcome. A live lease is
+// deliver is false once it was sent, failed, suppressed or given up in
+// doubt, and true when an earlier attempt's lease ran out without an
+// outcome (with its SendingAt set when that attempt was marked sending:
+// in doubt, see domain.InDoubtPolicy). A live lease is
 // domain.ErrInProgress; the same key with other content is
 // domain.ErrKeyReused.
 func (s *Store) Claim(ctx context.Context, m domain.Message, lease time.Duration, audited func(*sql.Tx) error) (stored domain.Message, deliver bool, err error) {
@@ -116,10 +119,14 @@ type Outcome struct {
 	// Retry counts the attempt (a failed try); a quiet-hours hold does not.
 	Retry  bool
 	Events []kafka.Event
+	// HandedOff says RecordHandOff already stored this sent outcome and
+	// its events; Record leaves it alone.
+	HandedOff bool
 }
 
 // Record stores a batch of outcomes and their events in one transaction;
-// the messages' leases end.
+// the messages' leases and sending marks end. Outcomes RecordHandOff
+// stored already are skipped.
 func (s *Store) Record(ctx context.Context, outcomes []Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
@@ -127,22 +134,25 @@ func (s *Store) Record(ctx context.Context, outcomes []Outcome) error {
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		for _, o := range outcomes {
 			var err error
-			switch o.Status {
-			case domain.StatusSent:
-				_, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE messages SET status = ?, sent_at = ?, lease_until = NULL, attempts = attempts + 1,
+			switch {
+			case o.HandedOff:
+				// RecordHandOff stored it and its events already.
+				continue
+			case o.Status == domain.StatusSent:
+				_, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE messages SET status = ?, sent_at = ?, lease_until = NULL, sending_at = NULL, attempts = attempts + 1,
 					to_email = CASE WHEN ? <> '' THEN ? ELSE to_email END,
 					subject = CASE WHEN ? <> '' THEN ? ELSE subject END, text_body = CASE WHEN ? <> '' THEN ? ELSE text_body END,
 					html_body = CASE WHEN ? <> '' THEN ? ELSE html_body END WHERE id = ? AND status = ?`),
 					o.Status.String(), o.At.UTC(), o.To, o.To, o.Subject, o.Subject, o.Text, o.Text, o.HTML, o.HTML, o.ID, domain.StatusPending.String())
-			case domain.StatusPending:
+			case o.Status == domain.StatusPending:
 				attempts := "attempts"
 				if o.Retry {
 					attempts = "attempts + 1"
 				}
-				_, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE messages SET due_at = ?, lease_until = NULL, failure_reason = ?,
+				_, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE messages SET due_at = ?, lease_until = NULL, sending_at = NULL, failure_reason = ?,
 					attempts = `+attempts+` WHERE id = ? AND status = ?`), o.DueAt.UTC(), o.Reason, o.ID, domain.StatusPending.String())
 			default:
-				_, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE messages SET status = ?, failure_reason = ?, lease_until = NULL,
+				_, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE messages SET status = ?, failure_reason = ?, lease_until = NULL, sending_at = NULL,
 					attempts = attempts + ? WHERE id = ? AND status = ?`), o.Status.String(), o.Reason, boolInt(o.Retry), o.ID, domain.StatusPending.String())
 			}
 			if err != nil {
@@ -297,9 +307,10 @@ type scanner interface{ Scan(dest ...any) error }
 func (s *Store) scanOne(row scanner) (domain.Message, sql.NullTime, error) {
 	var m domain.Message
 	var status, kind, channel, vars string
-	var due, sentAt, leaseUntil sql.NullTime
+	var due, sentAt, leaseUntil, sendingAt sql.NullTime
 	err := row.Scan(&m.ID, &m.Community, &m.IdempotencyKey, &m.Fingerprint, &m.MemberID, &m.To, &m.Subject, &m.Text, &m.HTML,
-		&m.Template, &vars, &kind, &channel, &m.AnnouncementID, &status, &m.FailureReason, &m.Attempts, &m.CreatedAt, &due, &sentAt, &leaseUntil)
+		&m.Template, &vars, &kind, &channel, &m.AnnouncementID, &status, &m.FailureReason, &m.Attempts, &m.CreatedAt, &due, &sentAt, &leaseUntil,
+		&sendingAt, &m.SendingAttempt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Message{}, leaseUntil, domain.ErrNotFound
 	}
@@ -325,5 +336,54 @@ func (s *Store) scanOne(row scanner) (domain.Message, sql.NullTime, error) {
 	if sentAt.Valid {
 		m.SentAt = sentAt.Time.UTC()
 	}
+	if sendingAt.Valid {
+		m.SendingAt = sendingAt.Time.UTC()
+	}
 	return m, leaseUntil, nil
+}
+
+// MarkSending records, durably and before an e-mail is handed to the mail
+// server, that attempt number attempt of message m began at at: a message
+// found pending with the mark after its lease ran out was left in doubt by
+// a crash (see domain.InDoubtPolicy). A mark left by an earlier attempt that
+// was itself in doubt counts that attempt. ok is false when m is no longer
+// pending.
+func (s *Store) MarkSending(ctx context.Context, m domain.Message, attempt int, at time.Time) (ok bool, err error) {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE messages SET sending_at = ?, sending_attempt = ?,
+		attempts = attempts + CASE WHEN sending_at IS NULL THEN 0 ELSE 1 END
+		WHERE community = ? AND id = ? AND status = ?`), at.UTC(), attempt, m.Community, m.ID, domain.StatusPending.String())
+	if err != nil {
+		return false, fmt.Errorf("mark message %s sending: %w", m.ID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// RecordHandOff stores, in its own small transaction, that the mail server
+// accepted the message of sent outcome o, with its events: it runs right
+// after the server's reply, before anything else, so the window in which a
+// crash leaves the message in doubt is as narrow as it can be.
+func (s *Store) RecordHandOff(ctx context.Context, community string, o Outcome) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE messages SET status = ?, sent_at = ?, lease_until = NULL, sending_at = NULL,
+			attempts = attempts + 1, to_email = CASE WHEN ? <> '' THEN ? ELSE to_email END, subject = CASE WHEN ? <> '' THEN ? ELSE subject END,
+			text_body = CASE WHEN ? <> '' THEN ? ELSE text_body END, html_body = CASE WHEN ? <> '' THEN ? ELSE html_body END
+			WHERE community = ? AND id = ? AND status = ?`),
+			domain.StatusSent.String(), o.At.UTC(), o.To, o.To, o.Subject, o.Subject, o.Text, o.Text, o.HTML, o.HTML,
+			community, o.ID, domain.StatusPending.String())
+		if err != nil {
+			return fmt.Errorf("record hand-off of message %s: %w", o.ID, err)
+		}
+		for _, e := range o.Events {
+			if err := s.outbox.Append(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.outbox.Notify()
+	return nil
 }
