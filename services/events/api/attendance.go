@@ -174,7 +174,8 @@ func pageSize(raw int32, def, max int) (int, error) {
 	return int(raw), nil
 }
 
-// ListAttendees pages through an occurrence's RSVPs.
+// ListAttendees pages through an occurrence's RSVPs, for the organising
+// team and the hosts of the occurrence's event.
 func (h *Handler) ListAttendees(ctx context.Context, req *connect.Request[eventsv1.ListAttendeesRequest]) (*connect.Response[eventsv1.ListAttendeesResponse], error) {
 	fail := func(err error) (*connect.Response[eventsv1.ListAttendeesResponse], error) {
 		return nil, toConnect(ctx, h.logger, req.Spec(), err)
@@ -185,6 +186,9 @@ func (h *Handler) ListAttendees(ctx context.Context, req *connect.Request[events
 	}
 	occurrenceID, err := id("occurrence_id", req.Msg.GetOccurrenceId())
 	if err != nil {
+		return fail(err)
+	}
+	if err := h.runsDoor(ctx, community, occurrenceID); err != nil {
 		return fail(err)
 	}
 	size, err := pageSize(req.Msg.GetPageSize(), defaultAttendees, maxAttendees)
@@ -212,7 +216,9 @@ func (h *Handler) ListAttendees(ctx context.Context, req *connect.Request[events
 	return connect.NewResponse(res), nil
 }
 
-// CheckIn marks a seat attended, by code or (for the team) by member.
+// CheckIn marks a seat attended: a member's own by its code; anyone's,
+// by code or by member, for the organising team and for the hosts of the
+// occurrence's event.
 func (h *Handler) CheckIn(ctx context.Context, req *connect.Request[eventsv1.CheckInRequest]) (*connect.Response[eventsv1.CheckInResponse], error) {
 	fail := func(err error) (*connect.Response[eventsv1.CheckInResponse], error) {
 		return nil, toConnect(ctx, h.logger, req.Spec(), err)
@@ -233,17 +239,28 @@ func (h *Handler) CheckIn(ctx context.Context, req *connect.Request[eventsv1.Che
 			return fail(err)
 		}
 		occurrenceID, memberID = r.OccurrenceID, r.MemberID
-	} else {
-		if !team {
-			return fail(validate.Field("code", "is required: members check in with their seat's code"))
+		// Someone else's seat: only the team and the event's hosts.
+		if memberID != callerMember(ctx) {
+			if err := h.runsDoor(ctx, community, occurrenceID); err != nil {
+				return fail(err)
+			}
 		}
+	} else {
 		if occurrenceID, memberID, err = h.seat(req.Msg.GetOccurrenceId(), req.Msg.GetMemberId()); err != nil {
+			if !team && req.Msg.GetOccurrenceId() == "" {
+				err = validate.Field("code", "is required: members check in with their seat's code")
+			}
+			return fail(err)
+		}
+		if err := h.runsDoor(ctx, community, occurrenceID); err != nil {
+			if errors.Is(err, domain.ErrNotHost) && memberID == callerMember(ctx) {
+				err = validate.Field("code", "is required: members check in with their seat's code")
+			}
 			return fail(err)
 		}
 	}
-	if err := h.requireTarget(ctx, memberID); err != nil {
-		return fail(err)
-	}
+	// Hosts check in within the opening hours like members; only the
+	// team may check in after the end or turn a no-show around.
 	r, err := h.store.CheckIn(ctx, community, occurrenceID, memberID, team)
 	if err != nil {
 		return fail(err)

@@ -26,6 +26,8 @@ func toConnect(ctx context.Context, logger *slog.Logger, spec connect.Spec, err 
 		errors.Is(err, domain.ErrCheckInClosed), errors.Is(err, domain.ErrNotAttended), errors.Is(err, domain.ErrNotRecurring),
 		errors.Is(err, domain.ErrStillRunning), errors.Is(err, domain.ErrCapacityBelowSeats), errors.Is(err, domain.ErrSeriesStarted):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.Is(err, domain.ErrNotHost):
+		return connect.NewError(connect.CodePermissionDenied, err)
 	}
 	return rpc.ToConnect(ctx, logger, spec.Procedure, err)
 }

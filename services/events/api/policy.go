@@ -24,8 +24,13 @@ func Policy() auth.Policy {
 	lifecycle := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all, auth.Workload: all}
 	// Everyone in the community reads its events.
 	readers := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all, auth.Ambassador: all, auth.Member: all, auth.Workload: all}
-	// Members act on their own RSVPs; the team for anyone.
+	// Members act on their own RSVPs (and, as hosts, check people in to
+	// their event: see door); the team for anyone.
 	attendees := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all, auth.Ambassador: self, auth.Member: self}
+	// The door of an occurrence — its attendee list and check-in: the team
+	// and the worker for any, members only as hosts of the occurrence's
+	// event, which the handler checks (runsDoor) before anything else.
+	door := grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all, auth.Workload: all, auth.Ambassador: self, auth.Member: self}
 	// Only the member themselves: their ratings and their private feed.
 	own := grants{auth.Organiser: self, auth.Staff: self, auth.Ambassador: self, auth.Member: self}
 	return auth.Policy{
@@ -45,7 +50,7 @@ func Policy() auth.Policy {
 		eventsv1connect.AttendanceServiceExpireSeatOffersProcedure: {Grants: lifecycle},
 		eventsv1connect.AttendanceServiceGetRSVPProcedure: {Grants: grants{auth.Organiser: all, auth.Staff: all, auth.PlatformAdmin: all,
 			auth.Ambassador: self, auth.Member: self, auth.Workload: all}},
-		eventsv1connect.AttendanceServiceListAttendeesProcedure:      {Grants: lifecycle},
+		eventsv1connect.AttendanceServiceListAttendeesProcedure:      {Grants: door},
 		eventsv1connect.AttendanceServiceCheckInProcedure:            {Grants: attendees},
 		eventsv1connect.AttendanceServiceMarkNoShowsProcedure:        {Grants: lifecycle},
 		eventsv1connect.AttendanceServiceGiveFeedbackProcedure:       {Grants: own},

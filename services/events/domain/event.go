@@ -90,6 +90,7 @@ var (
 	ErrFeedTokenNotFound  = errors.New("no calendar feed has this address")
 	ErrCapacityBelowSeats = errors.New("capacity cannot go below the seats members already hold")
 	ErrSeriesStarted      = errors.New("the series has begun: change this and following occurrences instead")
+	ErrNotHost            = errors.New("only the organising team and the event's hosts may do this")
 )
 
 // Venue is where an offline or hybrid event takes place.

@@ -78,13 +78,13 @@ func (f fixture) count(t *testing.T, query string, args ...any) int {
 }
 
 // event stores a published event starting in a week: single, or with
-// rrule.
-func (f fixture) event(t *testing.T, capacity int, rrule string) (domain.Event, []domain.Occurrence) {
+// rrule, hosted by hosts.
+func (f fixture) event(t *testing.T, capacity int, rrule string, hosts ...string) (domain.Event, []domain.Occurrence) {
 	t.Helper()
 	at := f.clock.Now().Truncate(time.Hour).Add(7 * 24 * time.Hour)
 	spec := domain.Spec{Title: "Repair café", Kind: domain.KindOffline, Venue: domain.Venue{Street: "Main St 1", City: "Berlin", CountryCode: "DE"},
 		Start: at, End: at.Add(2 * time.Hour), TimeZone: "Europe/Berlin", Capacity: capacity,
-		Visibility: domain.VisibilityPublic, RRule: rrule, Tags: []string{"repair"}}
+		Visibility: domain.VisibilityPublic, RRule: rrule, Tags: []string{"repair"}, HostIDs: hosts}
 	now := f.clock.Now()
 	e, starts, err := domain.NewEvent("demo", spec, uuid.Must(uuid.NewV7()).String(), now)
 	if err != nil {
