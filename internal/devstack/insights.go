@@ -47,6 +47,7 @@ func runInsights(ctx context.Context, cfg Config, ep Endpoints, sec kafka.Securi
 		EventsURL:         ep.Events,
 		CommunicationsURL: ep.Communications,
 		PartnersURL:       ep.Partners,
+		JourneysURL:       ep.Worker, // the ambassador nominations
 	}, insights.Deps{Logger: deps.Logger, Tracer: deps.Telemetry.TracerProvider("kinship-insights"), Meter: deps.Telemetry.MeterProvider("kinship-insights"),
 		Listener: ln, Credentials: workloadTokens(issuer, insightsSubject),
 		ExtraHistories: []api.HistorySource{demoHistory(cfg.Communities[0], time.Now())}})

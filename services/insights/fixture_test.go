@@ -23,6 +23,8 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	insightsv1 "github.com/kinshiphq/kinship/gen/kinship/insights/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
+	journeysv1 "github.com/kinshiphq/kinship/gen/kinship/journeys/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/journeys/v1/journeysv1connect"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
@@ -34,6 +36,7 @@ import (
 	w "github.com/kinshiphq/kinship/services/insights/demo"
 	"github.com/kinshiphq/kinship/services/insights/events"
 	"github.com/kinshiphq/kinship/services/insights/insightstest"
+	"github.com/kinshiphq/kinship/workflows/journeysapi"
 )
 
 // service is the insights service as deployed — over HTTP, consuming the
@@ -46,9 +49,11 @@ type service struct {
 	issuer  *authtest.Issuer
 	apiKey  string
 	comms   *fakeComms
-	world   *w.World
-	metrics *metric.ManualReader
-	logs    *bytes.Buffer
+	// journeys is the worker's journeys API: the ambassador nominations.
+	journeys *fakeJourneys
+	world    *w.World
+	metrics  *metric.ManualReader
+	logs     *bytes.Buffer
 
 	insights insightsv1connect.InsightsServiceClient
 	goals    insightsv1connect.GoalsServiceClient
@@ -97,7 +102,18 @@ func start(t *testing.T, world *w.World) *service {
 		mux.Handle(communicationsv1connect.NewTemplatesServiceHandler(s.comms))
 		mux.Handle(communicationsv1connect.NewCommunicationsServiceHandler(s.comms))
 	})
-	cfg := insights.Config{DatabaseURL: t.TempDir() + "/insights.db", KafkaBrokers: s.brokers, Communities: []string{"demo", "other"},
+	// The worker's journeys API, guarded by its own policy: the service
+	// reads the scenario's nominations with its workload token.
+	s.journeys = &fakeJourneys{nominations: map[string][]*journeysv1.Nomination{"demo": knownNominations()}}
+	verifier, err := auth.NewTokenVerifier(s.issuer.Config(), http.DefaultClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	journeysGuard := auth.NewInterceptor(auth.Options{Tokens: verifier, Policy: journeysapi.Policy(), Logger: slog.New(slog.DiscardHandler)})
+	journeysURL := neighbour(func(mux *http.ServeMux) {
+		mux.Handle(journeysv1connect.NewJourneysServiceHandler(s.journeys, connect.WithInterceptors(journeysGuard)))
+	})
+	cfg := insights.Config{JourneysURL: journeysURL, DatabaseURL: t.TempDir() + "/insights.db", KafkaBrokers: s.brokers, Communities: []string{"demo", "other"},
 		Auth: s.issuer.Config(), MembersURL: membersURL, EventsURL: neighbour(history("events")), CommunicationsURL: commsURL,
 		PartnersURL: neighbour(history("partners")), AmbassadorQuotas: []string{"hosted_event:1"}, ReportSchedule: "off", // reports only when a test asks
 		GaugeEvery: time.Second}

@@ -7,14 +7,28 @@ import (
 	"testing"
 	"time"
 
+	journeysv1 "github.com/kinshiphq/kinship/gen/kinship/journeys/v1"
 	"github.com/kinshiphq/kinship/internal/db/dbtest"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/services/insights/api"
 	w "github.com/kinshiphq/kinship/services/insights/demo"
 	"github.com/kinshiphq/kinship/services/insights/domain"
 )
 
 // today is the clock of the known history: Sunday 15 March 2026.
 var today = w.Day("2026-03-15", "12:00")
+
+// knownNominations are the scenario's ambassador nominations as the
+// journeys API tells them on its last day.
+func knownNominations() []*journeysv1.Nomination {
+	return []*journeysv1.Nomination{
+		nomination("nd", "2026-01-20 10:00:00", approved, "2026-01-28 10:00:00"),
+		nomination("ne", "2026-02-02 10:00:00", approved, "2026-02-03 09:00:00"),
+		nomination("nb", "2026-02-10 10:00:00", rejected, "2026-02-12 10:00:00"),
+		nomination("nc", "2026-02-16 10:00:00", expired, "2026-03-09 10:00:00"),
+		nomination("na", "2026-03-10 10:00:00", pending, ""),
+	}
+}
 
 // scenario is a community's first ten weeks, from Monday 5 January 2026:
 // five members (one leaves, one is erased), two events with RSVPs,
@@ -147,6 +161,16 @@ func TestAKnownHistoryGivesEveryMetricExactly(t *testing.T) {
 			"bronze": {0, 0, 0, 1, 1, 1, 1, 1, 1, 1},
 			"silver": {0, 0, 0, 0, 1, 1, 0, 0, 0, 0}}},
 		{"ambassadors.quota_attainment", domain.Segment{}, map[string][]float64{"": {0, 0, 0, 0, 0, 0, 1, 0, 0, 0}}},
+		// knownNominations: five made, two approved, one rejected, one
+		// expired, one pending.
+		{"ambassadors.nominations", domain.Segment{}, map[string][]float64{"": {0, 0, 1, 0, 1, 1, 1, 0, 0, 1}}},
+		{"ambassadors.nominations_approved", domain.Segment{}, map[string][]float64{"": {0, 0, 0, 1, 1, 0, 0, 0, 0, 0}}},
+		{"ambassadors.nominations_rejected", domain.Segment{}, map[string][]float64{"": {0, 0, 0, 0, 0, 1, 0, 0, 0, 0}}},
+		{"ambassadors.nomination_outcomes", domain.Segment{}, map[string][]float64{
+			"":         {0, 0, 0, 1, 1, 1, 0, 0, 0, 1},
+			"approved": {0, 0, 0, 1, 1, 0, 0, 0, 0, 0},
+			"rejected": {0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+			"expired":  {0, 0, 0, 0, 0, 0, 0, 0, 0, 1}}},
 
 		{"communications.sent", domain.Segment{}, map[string][]float64{
 			"": {2, 2, 0, 0, 3, 0, 0, 0, 0, 0}, "email": {2, 2, 0, 0, 2, 0, 0, 0, 0, 0}, "webhook": {0, 0, 0, 0, 1, 0, 0, 0, 0, 0}}},
@@ -184,6 +208,11 @@ func TestAKnownHistoryGivesEveryMetricExactly(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			r := newRig(t, engine, today)
 			r.feed(t, told(scenario(), 1))
+			journeys, source := serveJourneys(t)
+			journeys.set("demo", knownNominations()...)
+			if err := api.NewNominationSync(r.store, r.gate, source, []string{"demo"}, nil).Sync(context.Background(), "demo"); err != nil {
+				t.Fatal(err)
+			}
 			for _, c := range cases {
 				got := r.series(t, c.metric, firstWeek, lastDay, domain.ByWeek, c.seg)
 				for dim, want := range c.want {

@@ -5,7 +5,9 @@
 // zone, in its own database. Run serves the metrics, cohorts, funnels and
 // goals (InsightsService, GoalsService) and its audit log, exports the
 // metrics as OpenTelemetry gauges, sends the weekly health report and
-// rebuilds from the other services' histories on request.
+// rebuilds from the other services' histories on request. The ambassador
+// programme's nominations, which no event tells of, it reads from the
+// worker's journeys API.
 package insights
 
 import (
@@ -23,6 +25,7 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/audit/v1/auditv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
+	"github.com/kinshiphq/kinship/gen/kinship/journeys/v1/journeysv1connect"
 	"github.com/kinshiphq/kinship/gen/openapi"
 	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
@@ -62,6 +65,13 @@ type Config struct {
 	// service verifies API keys, and the communications service sends the
 	// health report. A rebuild needs all four.
 	MembersURL, EventsURL, CommunicationsURL, PartnersURL string
+	// JourneysURL is the worker's journeys API, whose ambassador
+	// nominations are counted: read every NominationsEvery and by every
+	// rebuild. Empty counts no nominations.
+	JourneysURL string
+	// NominationsEvery is how often the nominations are read; 0 means 15
+	// minutes.
+	NominationsEvery time.Duration
 	// ReportSchedule is the weekly health report's slot in each
 	// community's time zone, such as "mon 08:00" (the default), or "off".
 	ReportSchedule string
@@ -92,6 +102,9 @@ func (c Config) withDefaults() Config {
 	if c.InboxKeep == 0 {
 		c.InboxKeep = 30 * 24 * time.Hour
 	}
+	if c.NominationsEvery == 0 {
+		c.NominationsEvery = 15 * time.Minute
+	}
 	return c
 }
 
@@ -100,7 +113,8 @@ func (c Config) Validate() error {
 	c = c.withDefaults()
 	errs := service.Common{Name: "insights", HTTPAddr: c.HTTPAddr, DatabaseURL: c.DatabaseURL, KafkaBrokers: c.KafkaBrokers,
 		Communities: c.Communities, Auth: c.Auth}.Check()
-	for what, u := range map[string]string{"members url": c.MembersURL, "events url": c.EventsURL, "communications url": c.CommunicationsURL, "partners url": c.PartnersURL} {
+	for what, u := range map[string]string{"members url": c.MembersURL, "events url": c.EventsURL, "communications url": c.CommunicationsURL, "partners url": c.PartnersURL,
+		"journeys url": c.JourneysURL} {
 		if u != "" {
 			if err := service.CheckHTTPURL("insights", what, u); err != nil {
 				errs = append(errs, err)
@@ -121,6 +135,9 @@ func (c Config) Validate() error {
 	}
 	if c.GaugeEvery < time.Second || c.InboxKeep < time.Hour {
 		errs = append(errs, errors.New("insights: the gauge interval must be at least 1s and the inbox kept at least 1h"))
+	}
+	if c.NominationsEvery < time.Second {
+		errs = append(errs, errors.New("insights: the nominations must be read at most once a second"))
 	}
 	return errors.Join(errs...)
 }
@@ -190,7 +207,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if deps.Credentials == nil && (cfg.MembersURL != "" || cfg.EventsURL != "" || cfg.CommunicationsURL != "" || cfg.PartnersURL != "") {
+	if deps.Credentials == nil && (cfg.MembersURL != "" || cfg.EventsURL != "" || cfg.CommunicationsURL != "" || cfg.PartnersURL != "" || cfg.JourneysURL != "") {
 		return errors.New("insights: no workload credentials to call the other services with")
 	}
 	zones, _ := cfg.zones()
@@ -223,7 +240,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	engine := api.NewEngine(st, api.EngineConfig{Quotas: quotas, SeriesDays: cfg.SeriesDays, Now: deps.Now})
 	reporter := api.NewReporter(engine, clients.templates, clients.messages, schedule, logger, deps.Now)
-	apiDeps := api.Deps{Engine: engine, Audit: audit.New(rt.DB), Rebuilder: api.NewRebuilder(st, gate, clients.histories, logger, deps.Now),
+	rebuilder := api.NewRebuilder(st, gate, clients.histories, logger, deps.Now)
+	if clients.nominations != nil {
+		rebuilder.WithNominations(clients.nominations)
+	}
+	apiDeps := api.Deps{Engine: engine, Audit: audit.New(rt.DB), Rebuilder: rebuilder,
 		Reporter: reporter, Logger: logger, Now: deps.Now}
 	tokens, err := service.Tokens("insights", cfg.Auth)
 	if err != nil {
@@ -242,6 +263,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		rt.Every(time.Hour, true, reporter.SendDue),
 		rt.Every(24*time.Hour, true, purgeInbox(inbox.New(rt.DB), cfg.InboxKeep, logger)),
 	}
+	if clients.nominations != nil {
+		work = append(work, rt.Every(cfg.NominationsEvery, true, api.NewNominationSync(st, gate, clients.nominations, cfg.Communities, logger).Run))
+	}
 	if deps.Meter != nil {
 		gauges, err := api.NewGauges(engine, deps.Meter.Meter("github.com/kinshiphq/kinship/services/insights"), logger)
 		if err != nil {
@@ -257,6 +281,9 @@ type clients struct {
 	histories []api.HistorySource
 	templates communicationsv1connect.TemplatesServiceClient
 	messages  communicationsv1connect.CommunicationsServiceClient
+	// nominations are the worker's ambassador nominations; nil without a
+	// journeys URL.
+	nominations api.NominationSource
 }
 
 func newClients(cfg Config, deps Deps) clients {
@@ -274,6 +301,10 @@ func newClients(cfg Config, deps Deps) clients {
 			break
 		}
 		out.histories = append(out.histories, api.ConnectHistory(s.name, insightsv1connect.NewHistoryServiceClient(streams, s.url, opts...)))
+	}
+	if cfg.JourneysURL != "" {
+		// Each page asks the worker about up to 500 candidacies.
+		out.nominations = api.ConnectNominations(journeysv1connect.NewJourneysServiceClient(rpc.HTTPClient(2*time.Minute), cfg.JourneysURL, opts...))
 	}
 	if cfg.CommunicationsURL != "" {
 		unary := rpc.HTTPClient(30 * time.Second)

@@ -94,10 +94,41 @@ func TestARebuildThroughTheAPIReadsEveryServicesHistory(t *testing.T) {
 	if got := s.weekly(t, "members.total"); !sameValues(got, []float64{2, 4, 4, 4, 5, 4, 4, 3, 3, 3}) {
 		t.Errorf("members.total after the rebuild: %v", got)
 	}
+	if counts["journeys/nomination"] != 5 {
+		t.Errorf("rebuild read %d nominations from the journeys API, want 5", counts["journeys/nomination"])
+	}
+	if got := s.weekly(t, "ambassadors.nominations"); !sameValues(got, []float64{0, 0, 1, 0, 1, 1, 1, 0, 0, 1}) {
+		t.Errorf("nominations after the rebuild: %v", got)
+	}
 	// A rebuild again changes nothing.
 	s.rebuild(t)
 	if got := s.weekly(t, "events.attendance_rate"); !sameValues(got, []float64{0, 2.0 / 3, 0, 0, 0, 0, 1, 0, 0, 0}) {
 		t.Errorf("attendance rate after a second rebuild: %v", got)
+	}
+}
+
+func TestTheServiceReadsTheNominationsFromTheWorker(t *testing.T) {
+	s := start(t, w.New("demo"))
+	// Read at the start, with the workload token the journeys API's
+	// policy lets in; then on schedule.
+	want := map[string][]float64{
+		"ambassadors.nominations":          {0, 0, 1, 0, 1, 1, 1, 0, 0, 1},
+		"ambassadors.nominations_approved": {0, 0, 0, 1, 1, 0, 0, 0, 0, 0},
+		"ambassadors.nominations_rejected": {0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok := true
+		for m, v := range want {
+			ok = ok && sameValues(s.weekly(t, m), v)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nominations by week are %v after 30 s, want %v", s.weekly(t, "ambassadors.nominations"), want["ambassadors.nominations"])
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

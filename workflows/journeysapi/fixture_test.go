@@ -112,6 +112,18 @@ func start(t *testing.T) *fixture {
 		for _, name := range []string{"AssignTier", "RevokeRole", "Announce", "RecordTaskCompleted"} {
 			r.RegisterActivityWithOptions(func(context.Context, any) error { return nil }, activity.RegisterOptions{Name: name})
 		}
+		// Every ambassador meets their quotas; the programme a renewal
+		// reads is the one it ran.
+		r.RegisterActivityWithOptions(func(_ context.Context, in ambassador.QuotaInput) ([]ambassador.QuotaProgress, error) {
+			var out []ambassador.QuotaProgress
+			for _, q := range in.Quotas {
+				out = append(out, ambassador.QuotaProgress{Activity: q.Activity, Target: q.Count, Count: q.Count})
+			}
+			return out, nil
+		}, activity.RegisterOptions{Name: "MeasureQuotas"})
+		r.RegisterActivityWithOptions(func(context.Context, string) (ambassador.CurrentProgramme, error) {
+			return ambassador.CurrentProgramme{}, nil
+		}, activity.RegisterOptions{Name: "ReadProgramme"})
 	})
 	tc := srv.GetDefaultClient()
 	issuer := authtest.Start(t)

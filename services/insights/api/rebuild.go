@@ -67,6 +67,8 @@ type Rebuilder struct {
 	sources []HistorySource
 	logger  *slog.Logger
 	now     func() time.Time
+	// nominations, when set, are read too: the ambassador programme's.
+	nominations NominationSource
 
 	mu      sync.Mutex
 	running map[string]bool
@@ -79,6 +81,13 @@ func NewRebuilder(s *store.Store, gate *events.Gate, sources []HistorySource, lo
 		now = time.Now
 	}
 	return &Rebuilder{store: s, gate: gate, sources: sources, logger: logger, now: now, running: map[string]bool{}}
+}
+
+// WithNominations makes every rebuild read the ambassador programme's
+// nominations from src as well.
+func (r *Rebuilder) WithNominations(src NominationSource) *Rebuilder {
+	r.nominations = src
+	return r
 }
 
 var (
@@ -148,6 +157,16 @@ func (r *Rebuilder) Rebuild(ctx context.Context, community string, audit store.A
 				return err
 			}
 			res.Counts = append(res.Counts, counts...)
+		}
+		if r.nominations != nil {
+			var n int64
+			if err := r.nominations(ctx, community, func(batch []domain.Nomination) error {
+				n += int64(len(batch))
+				return r.store.SaveNominations(ctx, tx, community, batch)
+			}); err != nil {
+				return fmt.Errorf("read journeys nominations: %w", err)
+			}
+			res.Counts = append(res.Counts, Count{Source: "journeys", Kind: "nomination", Records: n})
 		}
 		res.Read = time.Since(start)
 		// Members go in last, with the onboarding steps the other

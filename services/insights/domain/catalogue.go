@@ -108,6 +108,10 @@ const (
 	evContrib    = "kinship.partners.v1.ContributionRecorded"
 )
 
+// srcNominations is the one source that is no event: the ambassador
+// programme's nominations, read from the worker's journeys API.
+const srcNominations = "kinship.journeys.v1.JourneysService/ListNominations"
+
 var membership = []string{evJoined, evLeft, evStatus, evErased, evMerged}
 
 func plus(buckets ...string) []Term {
@@ -212,6 +216,22 @@ func Catalogue() []Metric {
 			Meaning: "Of the ambassadors at the end of the period, the share who met every quota of the programme within the period (quotas are activity counts, such as one hosted_event; set with -ambassador-quotas to match the programme).",
 			Formula: "ambassadors with, in the period, at least count activities of each quota type / ambassadors on the period's last day",
 			Sources: []string{evRole, evActivity}, Special: SpecialQuota},
+		{Name: "ambassadors.nominations", Title: "Ambassador nominations", Unit: "nominations", Kind: KindFlow, Better: Up,
+			Meaning: "Nominations to the ambassador programme made in the period, by organisers, peers or the members themselves (a member nominated again counts again).",
+			Formula: "count of nominations by the day they were made",
+			Sources: []string{srcNominations}, Terms: plus(BucketNominations)},
+		{Name: "ambassadors.nomination_outcomes", Title: "Nominations decided", Unit: "nominations", Kind: KindFlow, Better: Up, Breakdown: "outcome",
+			Meaning: "Nominations decided in the period, by outcome: approved, rejected, expired (no decision before the review ran out), withdrawn, ineligible, or ended (cancelled, or the member gone).",
+			Formula: "count of nominations by the day they were decided, grouped by outcome",
+			Sources: []string{srcNominations}, Terms: plus(BucketNominationOutcomes)},
+		{Name: "ambassadors.nominations_approved", Title: "Nominations approved", Unit: "nominations", Kind: KindFlow, Better: Up,
+			Meaning: "Nominations the reviewers approved in the period.",
+			Formula: "ambassadors.nomination_outcomes for approved, by the day of the deciding review",
+			Sources: []string{srcNominations}, Terms: []Term{{Bucket: BucketNominationOutcomes, Dim: NominationApproved, Sign: 1}}},
+		{Name: "ambassadors.nominations_rejected", Title: "Nominations rejected", Unit: "nominations", Kind: KindFlow, Better: Down,
+			Meaning: "Nominations a reviewer rejected in the period.",
+			Formula: "ambassadors.nomination_outcomes for rejected, by the day of the rejecting review",
+			Sources: []string{srcNominations}, Terms: []Term{{Bucket: BucketNominationOutcomes, Dim: NominationRejected, Sign: 1}}},
 
 		{Name: "communications.sent", Title: "Messages sent", Unit: "messages", Kind: KindFlow, Better: Up, Breakdown: "channel",
 			Meaning: "Messages the mail server or webhook accepted in the period, by channel.",

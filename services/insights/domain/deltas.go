@@ -80,7 +80,9 @@ const (
 	BucketRatingSum         = "events.rating_sum"
 	BucketRatings           = "events.ratings"
 
-	BucketAmbassadors = "ambassadors.active" // level, dim tier
+	BucketAmbassadors        = "ambassadors.active" // level, dim tier
+	BucketNominations        = "ambassadors.nominations"
+	BucketNominationOutcomes = "ambassadors.nomination_outcomes" // dim outcome
 
 	BucketSent         = "communications.sent" // dim channel
 	BucketDelivered    = "communications.delivered"

@@ -9,7 +9,7 @@ import (
 // memberTables are the read side's tables that hold rows about one member,
 // each with the community and member_id columns.
 var memberTables = []string{"insights_members", "insights_activities", "insights_roles", "insights_role_changes",
-	"insights_attendance", "insights_messages", "insights_unsubscribes"}
+	"insights_attendance", "insights_messages", "insights_unsubscribes", "insights_nominations"}
 
 // MemberData reads every row about memberID of community, table by table,
 // as column-to-value maps (times are Unix milliseconds, as stored).

@@ -17,7 +17,9 @@ var factTables = []string{"insights_members", "insights_merged", "insights_activ
 	"insights_partner_moves", "insights_agreements", "insights_contributions", "insights_buckets"}
 
 // Wipe forgets every fact and bucket of community in tx (goals and sent
-// reports stay).
+// reports stay, and so do the ambassador nominations: the worker forgets
+// ended workflows after its namespace's retention, so a rebuild updates
+// the nominations it reads again and keeps the others).
 func (s *Store) Wipe(ctx context.Context, tx *sql.Tx, community string) error {
 	for _, t := range factTables {
 		if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM "+t+" WHERE community = ?"), community); err != nil {
@@ -163,6 +165,13 @@ func (s *Store) Recompute(ctx context.Context, tx *sql.Tx, community string) err
 		err := r.Scan(&c.ID, &c.Kind, &day, &c.Currency, &c.AmountMinor, &c.VolunteerMinutes)
 		c.Day = domain.Day(day)
 		out.Merge(c.Contributions())
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := s.each(ctx, tx, "SELECT "+nominationColumns+" FROM insights_nominations WHERE community = ?", community, func(r *sql.Rows) error {
+		n, err := scanNomination(r)
+		out.Merge(n.Contributions(loc))
 		return err
 	}); err != nil {
 		return err
