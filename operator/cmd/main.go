@@ -72,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.retryMax, "retry-max-delay", 5*time.Minute, "longest retry delay after failures")
 	fs.DurationVar(&c.externalTimeout, "external-timeout", 10*time.Second, "bound on each call to Kafka, Temporal or PostgreSQL")
 	fs.DurationVar(&c.syncPeriod, "sync-period", 10*time.Hour, "how often every Community is reconciled even when nothing changed, which re-checks topics, namespaces and databases")
-	fs.DurationVar(&c.goalsResync, "goals-resync-period", controller.DefaultGoalsResync, "how often the goals of a Community that names some are read again from its insights service (their status changes with time)")
+	fs.DurationVar(&c.goalsResync, "goals-resync-period", controller.DefaultGoalsResync, "how often the goals of a Community that names some are read again from its insights service (their status changes with time), and the journey definitions of one that names some are checked again in its worker")
 	fs.Float64Var(&c.qps, "kube-api-qps", 50, "requests per second to the Kubernetes API")
 	fs.IntVar(&c.burst, "kube-api-burst", 100, "burst of requests to the Kubernetes API")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -204,6 +204,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	temporal := external.NewTemporalAdmin(logger.With("component", "temporal-client"), cfg.externalTimeout)
 	defer temporal.Close()
+	tokens := controller.NewWorkloadTokens(c, cfg.namespace, cfg.serviceAccount)
 	r := &controller.CommunityReconciler{
 		Client:            c,
 		APIReader:         mgr.GetAPIReader(),
@@ -217,9 +218,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Kafka:             external.NewKafkaAdmin(cfg.externalTimeout),
 		Temporal:          temporal,
 		Postgres:          external.NewPostgresAdmin(cfg.externalTimeout),
-		// The operator syncs each instance's goals as its own service
-		// account, with tokens it mints for the instance's audience.
-		Goals:       external.NewInsightsClient(controller.NewWorkloadTokens(c, cfg.namespace, cfg.serviceAccount).Token, cfg.externalTimeout),
+		// The operator syncs each instance's goals and journey
+		// definitions as its own service account, with tokens it mints
+		// for the instance's audience.
+		Goals:       external.NewInsightsClient(tokens.Token, cfg.externalTimeout),
+		Journeys:    external.NewJourneysClient(tokens.Token, cfg.externalTimeout),
 		GoalsResync: cfg.goalsResync,
 		Logger:      logger.With("controller", controller.Name),
 	}

@@ -65,8 +65,9 @@ app.kubernetes.io/component: operator
 {{/* The ports the operator and the health checks listen on (the operator's defaults). */}}
 {{- define "kinship.metricsPort" -}}8080{{- end }}
 {{- define "kinship.healthPort" -}}8081{{- end }}
-{{/* The port of each instance's insights service, which the operator calls (the operator's resources.Components). */}}
+{{/* The ports of each instance's insights service and worker, which the operator calls (the operator's resources.Components). */}}
 {{- define "kinship.insightsPort" -}}8087{{- end }}
+{{- define "kinship.workerPort" -}}8083{{- end }}
 
 {{/* Pod- and container-level security context: Pod Security "restricted". */}}
 {{- define "kinship.podSecurityContext" -}}
@@ -146,6 +147,10 @@ displayName: {{ $c.displayName | quote }}
 purpose: {{ $c.purpose | quote }}
 {{- with $c.goals }}
 goals:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $c.journeys }}
+journeys:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 image:

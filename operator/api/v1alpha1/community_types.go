@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Community is one community of purpose. The operator gives each Community
@@ -90,6 +91,14 @@ type CommunitySpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=20
 	Goals []Goal `json:"goals,omitempty"`
+
+	// Journeys seeds the community's onboarding journey definition and
+	// ambassador programme: the operator publishes each definition named
+	// here through the worker's journeys API, and publishes it again when
+	// an organiser makes another version current. A kind left out is
+	// left to the community's organisers.
+	// +optional
+	Journeys JourneysSpec `json:"journeys,omitzero"`
 
 	// Image is the kinship image every component runs.
 	// +required
@@ -232,6 +241,37 @@ type GoalSegment struct {
 	// +kubebuilder:validation:MaxItems=4
 	// +kubebuilder:validation:items:Enum=member;ambassador;organiser;staff
 	Roles []string `json:"roles,omitempty"`
+}
+
+// MaxJourneyDocument bounds a journey definition's JSON, as the worker's
+// journeys API does (256 KiB).
+const MaxJourneyDocument = 256 << 10
+
+// JourneysSpec holds definition documents in the JSON the journeys API's
+// SaveDefinition takes (see docs/journeys.md). They are kept as given, not
+// as typed fields: the worker owns their format and checks them in full
+// (steps, templates, segments), and the API server's rules cannot see
+// inside a document it keeps without a schema. The API server checks that
+// each is a JSON object with a bounded number of settings; the operator
+// refuses a document over 256 KiB, as the worker would.
+type JourneysSpec struct {
+	// Onboarding is the onboarding journey definition: a graph of steps,
+	// {"locales": [...], "start": "<step id>", "steps": [{"id": ..., "kind": ...}, ...]}.
+	// +optional
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=10
+	Onboarding *runtime.RawExtension `json:"onboarding,omitempty"`
+
+	// Ambassador is the ambassador programme's settings, such as
+	// {"reviewers": [...], "tiers": [...], "quotas": [...]}; a setting
+	// left out takes the default programme's.
+	// +optional
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:MaxProperties=40
+	Ambassador *runtime.RawExtension `json:"ambassador,omitempty"`
 }
 
 // ImageSpec names the kinship image.
@@ -800,6 +840,13 @@ const (
 	// refused them (the message names the field); unknown while it cannot
 	// be asked. It does not count toward Ready.
 	ConditionGoalsSynced = "GoalsSynced"
+	// ConditionJourneysSynced is true when the worker's current version of
+	// each definition spec.journeys names is the resource's; false when
+	// the worker refused one (reason InvalidDefinition, the message names
+	// the step or setting); unknown while the worker cannot be asked.
+	// Absent when spec.journeys names nothing. It does not count toward
+	// Ready.
+	ConditionJourneysSynced = "JourneysSynced"
 )
 
 // CommunityStatus is what the operator observed.
@@ -842,8 +889,14 @@ type CommunityStatus struct {
 	// while the Community has no goals or they were never synced.
 	// +optional
 	GoalsOnTrack *int32 `json:"goalsOnTrack,omitempty"`
+	// Journeys are the definition versions the operator published (or
+	// found current) for spec.journeys, by kind.
+	// +optional
+	// +listType=map
+	// +listMapKey=kind
+	Journeys []JourneyStatus `json:"journeys,omitempty"`
 	// Conditions: Ready, TopicsReady, TemporalNamespaceReady, DatabaseReady,
-	// WorkloadsReady, GoalsSynced, Degraded.
+	// WorkloadsReady, GoalsSynced, JourneysSynced, Degraded.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -894,6 +947,34 @@ type GoalStatus struct {
 	AsOf string `json:"asOf,omitempty"`
 	// LastTransitionTime is when Status last changed.
 	LastTransitionTime metav1.Time `json:"lastTransitionTime"`
+}
+
+// JourneyKind is a kind of journey definition.
+//
+// +kubebuilder:validation:Enum=onboarding;ambassador
+type JourneyKind string
+
+// The kinds of journey definition.
+const (
+	JourneyOnboarding JourneyKind = "onboarding"
+	JourneyAmbassador JourneyKind = "ambassador"
+)
+
+// JourneyStatus is the worker's version of one definition of
+// spec.journeys.
+type JourneyStatus struct {
+	// Kind is onboarding or ambassador.
+	Kind JourneyKind `json:"kind"`
+	// Version is the worker's version that holds the resource's document.
+	Version int32 `json:"version"`
+	// Digest is the SHA-256 (hex) of the resource's document, compact
+	// JSON with sorted keys, that Version holds: a spec whose digest is
+	// the same is not saved again.
+	Digest string `json:"digest"`
+	// WorkerDigest is the SHA-256 (hex) of Version's document as the
+	// worker keeps it, which tells Version from another of the same
+	// number should the worker's database have been replaced.
+	WorkerDigest string `json:"workerDigest"`
 }
 
 // ComponentStatus reports one component's replicas.

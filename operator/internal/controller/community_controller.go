@@ -74,8 +74,12 @@ type CommunityReconciler struct {
 	// Goals reaches each instance's insights service, whose goals the
 	// operator keeps as spec.goals says; nil leaves goals alone.
 	Goals external.Insights
+	// Journeys reaches each instance's worker, whose journey definitions
+	// the operator keeps as spec.journeys says; nil leaves them alone.
+	Journeys external.Journeys
 	// GoalsResync is how often the goals of a Community that names some
-	// are read again; zero means DefaultGoalsResync.
+	// are read again, and the journey definitions of one that names some
+	// are checked again; zero means DefaultGoalsResync.
 	GoalsResync time.Duration
 	Logger      *slog.Logger
 	// NewPassword generates database passwords; nil uses crypto/rand.
@@ -198,6 +202,7 @@ func (r *CommunityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	r.reconcileTemporal(ctx, &c, sec, st)
 	deployments := r.reconcileWorkloads(ctx, &c, nsReady, db, sec, st)
 	again := r.reconcileGoals(ctx, &c, deployments["insights"] != nil && deployments["insights"].Status.ReadyReplicas > 0, st)
+	again = sooner(again, r.reconcileJourneys(ctx, &c, deployments["worker"] != nil && deployments["worker"].Status.ReadyReplicas > 0, st))
 
 	if err := r.writeStatus(ctx, &c, st); err != nil {
 		return ctrl.Result{}, err
@@ -206,9 +211,18 @@ func (r *CommunityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		log.Info("community not provisioned yet; retrying with backoff", "reason", st.degradedReason())
 		return ctrl.Result{}, fmt.Errorf("community %s: %s: %w", c.Name, st.degradedReason(), errRetry)
 	}
-	// Goals change with time: a Community that names some is looked at
-	// again now and then. Nothing else requeues on a timer.
+	// Goals change with time, and organisers may publish other journey
+	// definitions: a Community that names some is looked at again now
+	// and then. Nothing else requeues on a timer.
 	return ctrl.Result{RequeueAfter: again}, nil
+}
+
+// sooner is the sooner of two requeue delays, 0 meaning none.
+func sooner(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 // newPassword returns a fresh database password.

@@ -21,7 +21,7 @@ import (
 // partConditions are the conditions the steps set, in the order they are
 // reported; Ready and Degraded are derived from them. GoalsSynced is
 // reported after them and counts toward neither: the instance is ready
-// whether or not its goals could be synced.
+// whether or not its goals could be synced. So does JourneysSynced.
 func partConditions() []string {
 	return []string{
 		kinshipv1alpha1.ConditionTopicsReady,
@@ -38,8 +38,12 @@ type statusBuilder struct {
 	failures   []metav1.Condition // in the order they happened
 	components []kinshipv1alpha1.ComponentStatus
 	goals      *goalsOutcome // nil: status.goals stays as it is
-	deleting   bool
-	now        func() time.Time
+	// journeys is nil when status.journeys stays as it is;
+	// clearJourneys drops the JourneysSynced condition (nothing named).
+	journeys      *journeysOutcome
+	clearJourneys bool
+	deleting      bool
+	now           func() time.Time
 }
 
 func newStatusBuilder(c *kinshipv1alpha1.Community) *statusBuilder {
@@ -92,9 +96,18 @@ func (s *statusBuilder) build(cur kinshipv1alpha1.CommunityStatus) kinshipv1alph
 	if s.components != nil {
 		out.Components = s.components
 	}
-	for _, t := range append(partConditions(), kinshipv1alpha1.ConditionGoalsSynced) {
+	for _, t := range append(partConditions(), kinshipv1alpha1.ConditionGoalsSynced, kinshipv1alpha1.ConditionJourneysSynced) {
 		if cond, ok := s.conds[t]; ok {
 			meta.SetStatusCondition(&out.Conditions, cond)
+		}
+	}
+	if s.clearJourneys {
+		meta.RemoveStatusCondition(&out.Conditions, kinshipv1alpha1.ConditionJourneysSynced)
+	}
+	if j := s.journeys; j != nil {
+		out.Journeys = j.journeys
+		if len(out.Journeys) == 0 {
+			out.Journeys = nil
 		}
 	}
 	if g := s.goals; g != nil {
@@ -155,7 +168,7 @@ func (s *statusBuilder) build(cur kinshipv1alpha1.CommunityStatus) kinshipv1alph
 // built twice is the same.
 func ordered(conds []metav1.Condition) []metav1.Condition {
 	order := append([]string{kinshipv1alpha1.ConditionReady}, partConditions()...)
-	order = append(order, kinshipv1alpha1.ConditionGoalsSynced, kinshipv1alpha1.ConditionDegraded)
+	order = append(order, kinshipv1alpha1.ConditionGoalsSynced, kinshipv1alpha1.ConditionJourneysSynced, kinshipv1alpha1.ConditionDegraded)
 	out := make([]metav1.Condition, 0, len(conds))
 	for _, t := range order {
 		if cond := meta.FindStatusCondition(conds, t); cond != nil {
@@ -264,8 +277,8 @@ func (r *CommunityReconciler) recordTransitions(c *kinshipv1alpha1.Community, pr
 		switch cond.Type {
 		case kinshipv1alpha1.ConditionDegraded:
 			good = !good
-		case kinshipv1alpha1.ConditionGoalsSynced:
-			good = cond.Status != metav1.ConditionFalse // waiting for the insights service is no warning
+		case kinshipv1alpha1.ConditionGoalsSynced, kinshipv1alpha1.ConditionJourneysSynced:
+			good = cond.Status != metav1.ConditionFalse // waiting for the insights service or the worker is no warning
 		}
 		if old == nil && good && cond.Type == kinshipv1alpha1.ConditionDegraded {
 			continue // "not degraded" from the start is no news

@@ -48,6 +48,7 @@ type suite struct {
 	temporal   *externaltest.Temporal
 	postgres   *externaltest.Postgres
 	insights   *externaltest.Insights
+	journeys   *externaltest.Journeys
 	goals      *goalsRouter
 	pg         *dbtest.Cluster // real PostgreSQL
 	// cfg is an admin's view of the API server: its address and the CA
@@ -161,7 +162,7 @@ func runSuite(m *testing.M) int {
 	env = suite{
 		k8s: k8s, kubeconfig: kubeconfig, scheme: scheme, writes: &requestLog{}, logger: logger,
 		kafka: externaltest.NewKafka(), temporal: externaltest.NewTemporal(), postgres: externaltest.NewPostgres(),
-		insights: externaltest.NewInsights(), cfg: rest.CopyConfig(cfg),
+		insights: externaltest.NewInsights(), journeys: externaltest.NewJourneys(), cfg: rest.CopyConfig(cfg),
 	}
 	env.goals = &goalsRouter{fake: env.insights, real: map[string]realInsights{}}
 	mgrCfg := operatorConfig(cfg)
@@ -192,7 +193,7 @@ func runSuite(m *testing.M) int {
 		Kafka:    kafkaRouter{fake: env.kafka, real: external.NewKafkaAdmin(5 * time.Second)},
 		Temporal: temporalRouter{fake: env.temporal, real: external.NewTemporalAdmin(logger, 10*time.Second)},
 		Postgres: postgresRouter{fake: env.postgres, real: external.NewPostgresAdmin(10 * time.Second)},
-		Goals:    env.goals, GoalsResync: testGoalsResync,
+		Goals:    env.goals, GoalsResync: testGoalsResync, Journeys: env.journeys,
 		Logger: logger,
 	}
 	env.reconciler = r

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -120,6 +121,21 @@ func TestTheAPIServerRejectsInvalidCommunities(t *testing.T) {
 		{"goal baseline not a date", func(c *kinshipv1alpha1.Community) {
 			c.Spec.Goals = []kinshipv1alpha1.Goal{{Name: "g", Metric: "members.active", Target: "1", BaselineDate: "last monday"}}
 		}, "spec.goals[0].baselineDate"},
+		{"onboarding definition that is no object", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Journeys.Onboarding = &runtime.RawExtension{Raw: []byte(`[{"id": "welcome", "kind": "send"}]`)}
+		}, "spec.journeys.onboarding"},
+		{"empty onboarding definition", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Journeys.Onboarding = &runtime.RawExtension{Raw: []byte(`{}`)}
+		}, "spec.journeys.onboarding"},
+		{"onboarding definition with too many settings", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Journeys.Onboarding = &runtime.RawExtension{Raw: manySettings(11)}
+		}, "spec.journeys.onboarding"},
+		{"ambassador programme that is no object", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Journeys.Ambassador = &runtime.RawExtension{Raw: []byte(`"gold"`)}
+		}, "spec.journeys.ambassador"},
+		{"ambassador programme with too many settings", func(c *kinshipv1alpha1.Community) {
+			c.Spec.Journeys.Ambassador = &runtime.RawExtension{Raw: manySettings(41)}
+		}, "spec.journeys.ambassador"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validCommunity("invalid")
@@ -131,6 +147,51 @@ func TestTheAPIServerRejectsInvalidCommunities(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// manySettings is a JSON object of n settings.
+func manySettings(n int) []byte {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf(`"setting%d": %d`, i, i)
+	}
+	return []byte("{" + strings.Join(parts, ", ") + "}")
+}
+
+// The API server keeps the journey definitions of spec.journeys as they
+// were written, every nested setting included: nothing is pruned on the
+// way to the operator.
+func TestJourneyDefinitionsAreKeptWhole(t *testing.T) {
+	ctx := context.Background()
+	c := validCommunity("keptwhole")
+	onboarding := `{"locales": ["en", "de"], "start": "hello", "steps": [{"id": "hello", "kind": "send", "template": "welcome", "next": "wait"},` +
+		`{"id": "wait", "kind": "wait", "for": "48h", "if": {"attribute": "country", "in": ["DE"]}}]}`
+	ambassador := `{"reviewers": ["m-1"], "quotas": [{"activity": "hosted_event", "count": 2}], "criteria": {"min_level": "Core"}}`
+	c.Spec.Journeys = kinshipv1alpha1.JourneysSpec{
+		Onboarding: &runtime.RawExtension{Raw: []byte(onboarding)},
+		Ambassador: &runtime.RawExtension{Raw: []byte(ambassador)},
+	}
+	if err := env.k8s.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, c) })
+	var got kinshipv1alpha1.Community
+	if err := env.k8s.Get(ctx, client.ObjectKeyFromObject(c), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		got, want []byte
+	}{
+		{"onboarding", got.Spec.Journeys.Onboarding.Raw, []byte(onboarding)},
+		{"ambassador", got.Spec.Journeys.Ambassador.Raw, []byte(ambassador)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !sameJSON(string(tc.got), string(tc.want)) {
+				t.Errorf("the API server keeps %s, want %s", tc.got, tc.want)
 			}
 		})
 	}

@@ -35,7 +35,8 @@ type Component struct {
 	// TrustsOperator components also accept the operator's own workload
 	// token (its service account's subject joins AUTH_WORKLOAD_SUBJECTS),
 	// and the operator's namespace may reach their port: the operator
-	// calls them (the insights service's SyncGoals).
+	// calls them (the insights service's SyncGoals, the worker's
+	// SaveDefinition).
 	TrustsOperator bool
 	// SignsIn components sign people in at spec.auth.issuer with OpenID
 	// Connect and keep sessions (the console): the issuer and audience,
@@ -107,8 +108,9 @@ func Components() []Component {
 			}, PathPrefixes: []string{"/unsubscribe", "/confirm", "/bounces"}},
 		// The worker keeps journey definitions, ambassador programmes and
 		// its audit log in a database of its own tables, and reads the
-		// insights service for subject-access exports.
-		{Name: "worker", API: "journeys", Port: 8083, Service: true, Database: true, Kafka: true, VerifiesTokens: true, Token: true, Temporal: true,
+		// insights service for subject-access exports. The operator
+		// publishes the definitions spec.journeys names.
+		{Name: "worker", API: "journeys", Port: 8083, Service: true, Database: true, Kafka: true, VerifiesTokens: true, Token: true, Temporal: true, TrustsOperator: true,
 			Calls: []string{"members", "communications", "events", "partners", "insights"}, ConnectServices: []string{
 				"kinship.journeys.v1.JourneysService",
 			}},
@@ -128,10 +130,11 @@ func Components() []Component {
 			}},
 		// The read side: consumes the four domain topics, reads the
 		// services' histories for a rebuild, sends the weekly report
-		// through the communications service, and keeps the goals the
-		// operator syncs.
+		// through the communications service, reads the ambassador
+		// nominations from the worker's journeys API, and keeps the goals
+		// the operator syncs.
 		{Name: "insights", Port: 8087, Service: true, Database: true, Kafka: true, VerifiesTokens: true, Token: true, TrustsOperator: true,
-			Calls: []string{"members", "events", "communications", "partners"}, ConnectServices: []string{
+			Calls: []string{"members", "events", "communications", "partners", "worker"}, ConnectServices: []string{
 				"kinship.insights.v1.InsightsService",
 				"kinship.insights.v1.GoalsService",
 			}, Settings: insightsSettings},

@@ -243,8 +243,8 @@ func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
 	deps := deployments(Workloads(c, inputs()))
 	// Every component with an API verifies tokens: the services, the
 	// worker's journeys API and the insights service. Every one trusts the
-	// instance's workload subject; the insights service, which the
-	// operator calls, the operator's too.
+	// instance's workload subject; the insights service and the worker,
+	// which the operator calls, the operator's too.
 	for _, name := range []string{"members", "communications", "events", "partners", "worker", "insights"} {
 		env := envOf(deps[name])
 		for _, key := range []string{"KINSHIP_HTTP_ADDR", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_WORKLOAD_SUBJECTS", "AUTH_WORKLOAD_ISSUER", "AUTH_WORKLOAD_AUDIENCE"} {
@@ -253,7 +253,7 @@ func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
 			}
 		}
 		want := "system:serviceaccount:kinship-climate-action:kinship"
-		if name == "insights" {
+		if name == "insights" || name == "worker" {
 			want += ",system:serviceaccount:kinship-system:kinship-operator"
 		}
 		if got := env["AUTH_WORKLOAD_SUBJECTS"].Value; got != want {
@@ -480,8 +480,8 @@ func TestNetworkPolicyAllowsOnlyTheDependencies(t *testing.T) {
 	// With an Ingress, ingress controllers in other namespaces reach every
 	// port the Ingress routes to, the worker's journeys API and the
 	// insights API included (the console's is in its own policy); the
-	// operator's namespace reaches the insights service, whose goals it
-	// syncs.
+	// operator's namespace reaches the worker, whose journey definitions
+	// it publishes, and the insights service, whose goals it syncs.
 	if len(np.Spec.Ingress) != 3 || np.Spec.Ingress[1].From[0].NamespaceSelector == nil {
 		t.Fatalf("ingress rules: %+v", np.Spec.Ingress)
 	}
@@ -497,8 +497,8 @@ func TestNetworkPolicyAllowsOnlyTheDependencies(t *testing.T) {
 	}
 	operator := np.Spec.Ingress[2]
 	if len(operator.From) != 1 || operator.From[0].NamespaceSelector == nil ||
-		operator.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "kinship-system" || !slices.Equal(portsOf(operator), []string{"8087"}) {
-		t.Errorf("the operator's namespace must reach the insights service alone: %+v", operator)
+		operator.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "kinship-system" || !slices.Equal(portsOf(operator), []string{"8083", "8087"}) {
+		t.Errorf("the operator's namespace must reach the worker and the insights service alone: %+v", operator)
 	}
 	rules := BuildNetworkPolicy(minimal(), inputs()).Spec.Ingress
 	if len(rules) != 2 || rules[1].From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "kinship-system" {

@@ -14,6 +14,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kinshiphq/kinship/operator/internal/resources"
 	"github.com/kinshiphq/kinship/operator/test/internal/repo"
 )
 
@@ -218,25 +219,40 @@ communities:
 	}
 }
 
-// The operator reaches every instance's insights service (it syncs the
-// goals there) and runs with the goals' resync period of the values.
-func TestTheOperatorReachesTheInsightsServices(t *testing.T) {
+// The operator reaches every instance component it calls — those that
+// trust its token: the insights service (it syncs the goals there) and
+// the worker (it publishes the journey definitions there) — each on its
+// port alone, and runs with the goals' resync period of the values.
+func TestTheOperatorReachesTheComponentsItCalls(t *testing.T) {
 	objs := render(t, "--values", fullValues(t))
 	np := find(objs, "NetworkPolicy")
 	if len(np) != 1 {
 		t.Fatalf("%d NetworkPolicies", len(np))
 	}
 	egress, _, _ := unstructured.NestedSlice(np[0].Object, "spec", "egress")
-	found := false
-	for _, r := range egress {
-		rule := r.(map[string]any)
-		if fmt.Sprint(rule["ports"]) == "[map[port:8087 protocol:TCP]]" &&
-			fmt.Sprint(rule["to"]) == "[map[namespaceSelector:map[matchLabels:map[app.kubernetes.io/managed-by:kinship-operator]] podSelector:map[matchLabels:map[app.kubernetes.io/component:insights]]]]" {
-			found = true
+	var called []resources.Component
+	for _, comp := range resources.Components() {
+		if comp.TrustsOperator {
+			called = append(called, comp)
 		}
 	}
-	if !found {
-		t.Errorf("the operator's NetworkPolicy does not let it reach the insights services: %v", egress)
+	if len(called) < 2 {
+		t.Fatalf("the operator calls %d components, want the insights service and the worker", len(called))
+	}
+	for _, comp := range called {
+		t.Run(comp.Name, func(t *testing.T) {
+			found := false
+			for _, r := range egress {
+				rule := r.(map[string]any)
+				if fmt.Sprint(rule["ports"]) == fmt.Sprintf("[map[port:%d protocol:TCP]]", comp.Port) &&
+					fmt.Sprint(rule["to"]) == "[map[namespaceSelector:map[matchLabels:map[app.kubernetes.io/managed-by:kinship-operator]] podSelector:map[matchLabels:map[app.kubernetes.io/component:"+comp.Name+"]]]]" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("the operator's NetworkPolicy does not let it reach the %s components on %d: %v", comp.Name, comp.Port, egress)
+			}
+		})
 	}
 	d := find(objs, "Deployment")[0]
 	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
@@ -254,4 +270,50 @@ func writeValues(t *testing.T, values string) string {
 		t.Fatal(err)
 	}
 	return file
+}
+
+// A community of the values carries its journeys to spec.journeys as
+// written; the values schema refuses a kind of definition that is none
+// and a definition that is no object.
+func TestCommunitiesCarryTheirJourneys(t *testing.T) {
+	communities := find(render(t, "--values", writeValues(t, platformSet+`
+communities:
+  - name: climate
+    displayName: Climate
+    purpose: Act.
+    journeys:
+      onboarding:
+        steps:
+          - {id: welcome, kind: send, template: welcome, next: onboarded}
+          - {id: onboarded, kind: end, outcome: onboarded}
+      ambassador: {reviewers: [m-1], approvals: 1}`)), "Community")
+	if len(communities) != 1 {
+		t.Fatalf("%d Communities", len(communities))
+	}
+	journeys, _, _ := unstructured.NestedMap(communities[0].Object, "spec", "journeys")
+	want := "map[ambassador:map[approvals:1 reviewers:[m-1]] onboarding:map[steps:[" +
+		"map[id:welcome kind:send next:onboarded template:welcome] map[id:onboarded kind:end outcome:onboarded]]]]"
+	if got := fmt.Sprint(journeys); got != want {
+		t.Errorf("spec.journeys = %s, want %s", got, want)
+	}
+	plain := find(render(t, "--values", writeValues(t, platformSet+`
+communities:
+  - {name: climate, displayName: Climate, purpose: Act.}`)), "Community")
+	if _, found, _ := unstructured.NestedMap(plain[0].Object, "spec", "journeys"); found {
+		t.Error("a community without journeys gets spec.journeys")
+	}
+	for _, tc := range []struct{ name, journeys string }{
+		{"unknown kind", `{welcome: {steps: []}}`},
+		{"onboarding that is a list", `{onboarding: [{id: welcome}]}`},
+		{"empty onboarding", `{onboarding: {}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := helmTemplate(t, "--values", writeValues(t, platformSet+`
+communities:
+  - {name: climate, displayName: Climate, purpose: Act., journeys: `+tc.journeys+`}`))
+			if err == nil || !strings.Contains(err.Error(), "journeys") {
+				t.Errorf("helm template accepted journeys %s: %v", tc.journeys, err)
+			}
+		})
+	}
 }

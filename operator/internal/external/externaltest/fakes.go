@@ -5,7 +5,9 @@
 package externaltest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
@@ -625,4 +627,199 @@ func (c *insightsCommunity) progress(g *fakeGoal) external.GoalProgress {
 	}
 	p.Name, p.FromResource, p.Target = g.spec.Name, g.fromResource, g.spec.Target
 	return p
+}
+
+// Journeys is an in-memory journeys API per community: each kind's
+// versions, the current one, and how many calls of each sort were made.
+// Like the worker, it keeps every document as indented JSON, so a
+// document saved is not byte for byte the one given.
+type Journeys struct {
+	mu          sync.Mutex
+	communities map[string]*journeysCommunity
+	down        unreachable
+}
+
+type journeysCommunity struct {
+	kinds    map[string]*fakeDefinitions
+	refusals map[string]string // by kind: the message SaveDefinition refuses with
+	last     external.JourneysTarget
+}
+
+type fakeDefinitions struct {
+	versions []string // documents; version n is versions[n-1]
+	current  int32    // 0: none
+	gets     int
+	saves    int
+	publish  int
+}
+
+var _ external.Journeys = (*Journeys)(nil)
+
+// NewJourneys returns a fake with no definitions anywhere.
+func NewJourneys() *Journeys {
+	return &Journeys{communities: map[string]*journeysCommunity{}, down: unreachable{}}
+}
+
+func (f *Journeys) community(name string) *journeysCommunity {
+	c := f.communities[name]
+	if c == nil {
+		c = &journeysCommunity{kinds: map[string]*fakeDefinitions{}, refusals: map[string]string{}}
+		f.communities[name] = c
+	}
+	return c
+}
+
+func (c *journeysCommunity) kind(kind string) *fakeDefinitions {
+	d := c.kinds[kind]
+	if d == nil {
+		d = &fakeDefinitions{}
+		c.kinds[kind] = d
+	}
+	return d
+}
+
+// SetUnreachable makes calls for community fail as a connection would
+// (or succeed again).
+func (f *Journeys) SetUnreachable(community string, down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down[community] = down
+}
+
+// SetRefusal makes SaveDefinition of kind for community refuse with
+// message, as the worker does with InvalidArgument; "" accepts again.
+func (f *Journeys) SetRefusal(community, kind, message string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.community(community).refusals[kind] = message
+}
+
+// Publish saves document as the next version of kind and makes it
+// current, as an organiser does through the API; it returns the version.
+func (f *Journeys) Publish(community, kind, document string) int32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d := f.community(community).kind(kind)
+	d.versions = append(d.versions, indented(document))
+	d.current = int32(len(d.versions))
+	return d.current
+}
+
+// Forget drops every version of community, as a new database would.
+func (f *Journeys) Forget(community string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.community(community).kinds = map[string]*fakeDefinitions{}
+}
+
+// Current returns the current version of kind and its document; 0 when
+// none is current.
+func (f *Journeys) Current(community, kind string) (int32, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d := f.community(community).kind(kind)
+	if d.current == 0 {
+		return 0, ""
+	}
+	return d.current, d.versions[d.current-1]
+}
+
+// Versions returns how many versions of kind community has.
+func (f *Journeys) Versions(community, kind string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.community(community).kind(kind).versions)
+}
+
+// Calls returns how many GetDefinition, SaveDefinition and
+// PublishDefinition calls named community and kind.
+func (f *Journeys) Calls(community, kind string) (gets, saves, publishes int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d := f.community(community).kind(kind)
+	return d.gets, d.saves, d.publish
+}
+
+// LastTarget is the target the last call for community named.
+func (f *Journeys) LastTarget(community string) external.JourneysTarget {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.community(community).last
+}
+
+func (f *Journeys) call(target external.JourneysTarget, kind string) (*journeysCommunity, *fakeDefinitions, error) {
+	if err := f.down.check(target.Community); err != nil {
+		return nil, nil, err
+	}
+	if kind != external.KindOnboarding && kind != external.KindAmbassador {
+		return nil, nil, fmt.Errorf("%q is not a kind of journey definition", kind)
+	}
+	c := f.community(target.Community)
+	c.last = target
+	return c, c.kind(kind), nil
+}
+
+func (d *fakeDefinitions) version(kind string, v int32) external.Definition {
+	return external.Definition{Kind: kind, Version: v, Document: d.versions[v-1], Current: v == d.current}
+}
+
+// CurrentDefinition implements external.Journeys.
+func (f *Journeys) CurrentDefinition(_ context.Context, target external.JourneysTarget, kind string) (external.Definition, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, d, err := f.call(target, kind)
+	if err != nil {
+		return external.Definition{}, err
+	}
+	d.gets++
+	if d.current == 0 {
+		return external.Definition{}, external.ErrNoDefinition
+	}
+	return d.version(kind, d.current), nil
+}
+
+// SaveDefinition implements external.Journeys.
+func (f *Journeys) SaveDefinition(_ context.Context, target external.JourneysTarget, kind, document string) (external.Definition, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, d, err := f.call(target, kind)
+	if err != nil {
+		return external.Definition{}, err
+	}
+	d.saves++
+	if msg := c.refusals[kind]; msg != "" {
+		return external.Definition{}, &external.DefinitionRefusedError{Message: msg}
+	}
+	if !json.Valid([]byte(document)) {
+		return external.Definition{}, &external.DefinitionRefusedError{Message: "document: not JSON"}
+	}
+	d.versions = append(d.versions, indented(document))
+	d.current = int32(len(d.versions))
+	return d.version(kind, d.current), nil
+}
+
+// PublishDefinition implements external.Journeys.
+func (f *Journeys) PublishDefinition(_ context.Context, target external.JourneysTarget, kind string, version int32) (external.Definition, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, d, err := f.call(target, kind)
+	if err != nil {
+		return external.Definition{}, err
+	}
+	d.publish++
+	if version < 1 || int(version) > len(d.versions) {
+		return external.Definition{}, external.ErrNoDefinition
+	}
+	d.current = version
+	return d.version(kind, version), nil
+}
+
+// indented is document as indented JSON, as the worker keeps it; a
+// document that is not JSON is kept as it is.
+func indented(document string) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(document), "", "  "); err != nil {
+		return document
+	}
+	return b.String()
 }
