@@ -63,6 +63,8 @@ func benchConsole(ctx context.Context, rows int, logger *slog.Logger) (string, e
 		{"dashboard (member counts)", "/dashboard"},
 		{"members, first page of everyone", "/members"},
 		{"members, second page", "/members?page=" + url.QueryEscape(first.Msg.GetNextPageToken())},
+		{"member search, a common prefix (~11k members)", "/members?q=member+1"},
+		{"member search, one member by name", "/members?q=member+54321"},
 		{"segment builder: one interest", "/members?interests=solar"},
 		{"segment builder: interest and countries", "/members?interests=bikes&interests=repair&countries=DE,FR"},
 		{"live count (htmx)", "/members/count?interests=solar&statuses=active"},

@@ -36,6 +36,7 @@ func runInsights(ctx context.Context, args []string, env envFunc, logger *slog.L
 			f.string(&cfg.EventsURL, "events-url", "KINSHIP_EVENTS_URL", "", "events API base URL (its history rebuilds)")
 			f.string(&cfg.CommunicationsURL, "communications-url", "KINSHIP_COMMUNICATIONS_URL", "", "communications API base URL (sends the health report; its history rebuilds)")
 			f.string(&cfg.PartnersURL, "partners-url", "KINSHIP_PARTNERS_URL", "", "partners API base URL (its history rebuilds)")
+			f.string(&cfg.JourneysURL, "journeys-url", "KINSHIP_JOURNEYS_URL", "", "journeys API base URL (the worker), whose ambassador nominations are counted; empty counts none")
 			f.list(&cfg.TimeZones, "time-zone", "KINSHIP_TIME_ZONE", "UTC", "time zone of days, weeks and months: Europe/Berlin for every community, or demo=Europe/Berlin,other=UTC")
 			f.string(&cfg.ReportSchedule, "report-schedule", "KINSHIP_REPORT_SCHEDULE", "mon 08:00", "weekly health report slot in each community's time zone, or off")
 			f.list(&cfg.AmbassadorQuotas, "ambassador-quotas", "KINSHIP_AMBASSADOR_QUOTAS", "hosted_event:1,referred_member:1", "the ambassador programme's quotas, activity:count")
@@ -48,7 +49,7 @@ func runInsights(ctx context.Context, args []string, env envFunc, logger *slog.L
 		configure: func(c common) error {
 			cfg.HTTPAddr, cfg.Communities, cfg.KafkaBrokers, cfg.KafkaSecurity, cfg.ShutdownTimeout = c.httpAddr, c.communities, c.kafkaBrokers, c.kafkaSecurity, c.shutdownTimeout
 			var errs []error
-			if cfg.MembersURL != "" || cfg.EventsURL != "" || cfg.CommunicationsURL != "" || cfg.PartnersURL != "" {
+			if cfg.MembersURL != "" || cfg.EventsURL != "" || cfg.CommunicationsURL != "" || cfg.PartnersURL != "" || cfg.JourneysURL != "" {
 				var err error
 				creds, err = credentials(tokenFile)
 				errs = append(errs, err)

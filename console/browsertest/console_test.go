@@ -124,6 +124,25 @@ func TestAnOrganisersDayInTheConsole(t *testing.T) {
 		segmentID = strings.TrimPrefix(href, "/journeys/start?segment=")
 	})
 
+	t.Run("finds a member by part of the name and opens them", func(t *testing.T) {
+		orla.t = t
+		orla.open("/members")
+		orla.run(chromedp.SendKeys(chromedp.CSS("#f-q"), "wind"), chromedp.Click(chromedp.CSS("form[role=search] button[type=submit]")))
+		orla.waitText("Search results")
+		if loc := orla.location(); !strings.Contains(loc, "q=wind") {
+			t.Errorf("the search is not in the address: %s", loc)
+		}
+		if rows := orla.text("main table tbody"); !strings.Contains(rows, "Wendy Wind") || strings.Contains(rows, "Sol One") {
+			t.Fatalf("search for wind listed %q", rows)
+		}
+		orla.check("")
+		orla.run(chromedp.Click(chromedp.CSS("main table tbody a")), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		orla.waitText("wendy@example.org")
+		if h1 := orla.text("main h1"); !strings.Contains(h1, "Wendy Wind") {
+			t.Fatalf("opened %q, want Wendy Wind's page", h1)
+		}
+	})
+
 	t.Run("starts onboarding for the segment and the welcome mail arrives", func(t *testing.T) {
 		orla.t = t
 		orla.open("/journeys/start?segment=" + segmentID)

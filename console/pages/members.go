@@ -91,7 +91,10 @@ type membersPage struct {
 	Consents []string
 	Roles    []string
 	Pager    pager
-	Query    string
+	// Search is the text the member search was given; the list then
+	// holds the members it finds.
+	Search string
+	Query  string
 	// Hidden carries the current filter into the save-segment form.
 	Hidden []kv
 }
@@ -149,6 +152,10 @@ func (s *Server) membersList(w http.ResponseWriter, r *http.Request, c *call) {
 	if form.Failed() {
 		s.builderData(r, &data)
 		s.render(w, r, c, http.StatusBadRequest, "members", "Members", "members", data)
+		return
+	}
+	if data.Search = q.Get("q"); data.Search != "" {
+		s.membersSearch(w, r, c, data)
 		return
 	}
 	var g errgroup.Group
@@ -210,6 +217,31 @@ func (s *Server) membersList(w http.ResponseWriter, r *http.Request, c *call) {
 	eq.Del("page")
 	eq.Del("notice")
 	data.Query = eq.Encode()
+	s.render(w, r, c, status, "members", "Members", "members", data)
+}
+
+// membersSearch lists the members whose name or address the search
+// (?q=) finds, a page at a time, beside the segment builder.
+func (s *Server) membersSearch(w http.ResponseWriter, r *http.Request, c *call, data membersPage) {
+	q := r.URL.Query()
+	var g errgroup.Group
+	g.Go(func() error { s.builderData(r, &data); return nil })
+	res, err := s.api.Members.ListMembers(r.Context(), connect.NewRequest(&membersv1.ListMembersRequest{
+		Community: s.opts.Community, PageSize: pageSize, PageToken: q.Get("page"), Query: data.Search}))
+	_ = g.Wait()
+	status, next := http.StatusOK, ""
+	if err != nil {
+		data.Form.apply(err, map[string]string{"query": "q"})
+		status = http.StatusBadRequest
+	} else {
+		data.Full = true
+		for _, m := range res.Msg.GetMembers() {
+			data.Rows = append(data.Rows, memberRow{ID: m.GetId(), Name: m.GetDisplayName(), Email: m.GetEmail(),
+				Status: statusName(m.GetStatus()), Level: m.GetLevel(), Joined: m.GetJoinedAt()})
+		}
+		next = res.Msg.GetNextPageToken()
+	}
+	data.Pager = pagerFor("/members", q, next)
 	s.render(w, r, c, status, "members", "Members", "members", data)
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,8 @@ type fakeMembers struct {
 	mu     sync.Mutex
 	tokens []string
 	joins  int
+	// queries are the search queries ListMembers was given.
+	queries []string
 }
 
 const hostileName = `<script>alert(1)</script>`
@@ -57,6 +60,19 @@ func (f *fakeMembers) GetMember(_ context.Context, req *connect.Request[membersv
 
 func (f *fakeMembers) ListMembers(_ context.Context, req *connect.Request[membersv1.ListMembersRequest]) (*connect.Response[membersv1.ListMembersResponse], error) {
 	f.saw(req.Header())
+	if q := req.Msg.GetQuery(); q != "" {
+		f.mu.Lock()
+		f.queries = append(f.queries, q)
+		f.mu.Unlock()
+		if len(q) > 100 {
+			cerr := connect.NewError(connect.CodeInvalidArgument, errors.New("query: must be at most 100 characters"))
+			d, _ := connect.NewErrorDetail(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "query", Description: "must be at most 100 characters"}}})
+			cerr.AddDetail(d)
+			return nil, cerr
+		}
+		return connect.NewResponse(&membersv1.ListMembersResponse{Members: []*membersv1.Member{
+			{Id: "m-found", DisplayName: "Ada Lovelace", Email: "ada@example.org"}}, NextPageToken: "next"}), nil
+	}
 	return connect.NewResponse(&membersv1.ListMembersResponse{Members: []*membersv1.Member{
 		{Id: "m-1", DisplayName: hostileName, Email: formulaName}}, NextPageToken: "next"}), nil
 }
@@ -83,11 +99,18 @@ type testRig struct {
 	members *fakeMembers
 }
 
-func newRig(t *testing.T) *testRig {
+func newRig(t *testing.T) *testRig { t.Helper(); return newRigWith(t, nil) }
+
+// newRigWith is newRig with more fake APIs, added to the APIs' mux by
+// more.
+func newRigWith(t *testing.T, more func(*http.ServeMux)) *testRig {
 	t.Helper()
 	fm := &fakeMembers{}
 	mux := http.NewServeMux()
 	mux.Handle(membersv1connect.NewMembersServiceHandler(fm))
+	if more != nil {
+		more(mux)
+	}
 	api := httptest.NewServer(mux)
 	t.Cleanup(api.Close)
 	store, err := session.New(session.Options{})
@@ -359,4 +382,50 @@ func TestReturnAddressesStayInsideTheConsole(t *testing.T) {
 			t.Errorf("safeReturn(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func TestMemberSearchListsWhatTheAPIFindsAndKeepsTheQuery(t *testing.T) {
+	r := newRig(t)
+	cookie, _ := r.signIn(t, "organiser")
+	t.Run("results, paged with the query", func(t *testing.T) {
+		res, page := r.do(t, http.MethodGet, "/members?q="+url.QueryEscape("ada <b>"), cookie, nil, nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		for _, want := range []string{
+			`<label for="f-q">Find a member`,
+			`<input id="f-q" name="q" type="search" value="ada &lt;b&gt;"`,
+			`<a href="/members/m-found">Ada Lovelace</a>`,
+			`starts with “ada &lt;b&gt;”`,
+			`href="/members?page=next&amp;q=ada&#43;%3Cb%3E"`,
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the page lacks %s", want)
+			}
+		}
+		if strings.Contains(page, "Export these members") {
+			t.Error("search results offer the export of everyone")
+		}
+		r.members.mu.Lock()
+		defer r.members.mu.Unlock()
+		if !slices.Equal(r.members.queries, []string{"ada <b>"}) {
+			t.Errorf("the API was asked %q", r.members.queries)
+		}
+	})
+	t.Run("the API's refusal shows next to the search box", func(t *testing.T) {
+		long := strings.Repeat("a", 101)
+		res, page := r.do(t, http.MethodGet, "/members?q="+long, cookie, nil, nil)
+		if res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		for _, want := range []string{
+			`<span class="field-error" id="e-q">must be at most 100 characters</span>`,
+			`value="` + long + `"`,
+			`<a href="#f-q">`,
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the page lacks %s", want)
+			}
+		}
+	})
 }

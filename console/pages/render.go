@@ -168,6 +168,7 @@ var notices = map[string]string{
 	"contact-added":          "The contact was added.",
 	"agreement-created":      "The agreement was created.",
 	"contribution-added":     "The contribution was recorded.",
+	"settings-saved":         "The community's settings were saved. Levels follow new weights and thresholds at the next review.",
 	"key-revoked":            "The API key was revoked; it stops working everywhere within 30 seconds.",
 	"signal-sent":            "The journey was told.",
 	"nominated":              "The nomination was made.",

@@ -167,6 +167,7 @@ func (s *Server) routes(add func(pattern string, roles []string, limit int64, h 
 
 	add("GET /settings", organisers, 0, s.settings)
 	add("POST /settings/keys", organisers, formLimit, s.keyCreate)
+	add("POST /settings/community", organisers, formLimit, s.communitySettingsSave)
 	add("POST /settings/keys/{id}/revoke", organisers, formLimit, s.keyRevoke)
 	add("GET /audit", organisers, 0, s.audit)
 

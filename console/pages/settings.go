@@ -24,6 +24,9 @@ type settingsPage struct {
 	Team     []*membersv1.SegmentMember
 	TeamMore bool
 	Settings *membersv1.CommunitySettings
+	// Community is the community settings form: what was typed, or the
+	// current settings.
+	Community *Form
 }
 
 func (s *Server) settingsPage(r *http.Request, form *Form) (settingsPage, error) {
@@ -49,6 +52,8 @@ func (s *Server) settingsPage(r *http.Request, form *Form) (settingsPage, error)
 	if err != nil {
 		return d, err
 	}
+	d.Community = newForm(nil)
+	fillSettingsForm(d.Community, d.Settings)
 	d.Keys = res.Msg.GetKeys()
 	return d, nil
 }
