@@ -41,15 +41,17 @@ func journeyKinds() []string {
 }
 
 // journeyCounts observes kinship.journeys: each community's workflows by
-// kind and status, counted by Temporal's visibility when metrics are
-// collected (at most every 15 s; a failed count keeps the last).
+// kind and status, counted by Temporal's visibility every 15 s in a
+// goroutine of its own (a failed count keeps the last). The metrics
+// callback only reads the last counts: counting inside it would call
+// Temporal during a collection, and the Temporal client records its own
+// metrics into the same pipeline, which the collection holds — a deadlock.
 type journeyCounts struct {
 	clients map[string]client.Client
 	logger  *slog.Logger
 
 	mu     sync.Mutex
 	counts []journeyCount
-	at     time.Time
 }
 
 type journeyCount struct {
@@ -57,30 +59,59 @@ type journeyCount struct {
 	n                       int64
 }
 
-// observeJourneys registers kinship.journeys with mp; unregister it when
-// the clients close.
-func observeJourneys(mp metric.MeterProvider, clients map[string]client.Client, logger *slog.Logger) (metric.Registration, error) {
+// journeyCountEvery is how often the journeys are counted.
+const journeyCountEvery = 15 * time.Second
+
+// observeJourneys registers kinship.journeys with mp and counts the
+// journeys until ctx ends; done is closed when counting has stopped.
+// Unregister it and wait for done before the clients close.
+func observeJourneys(ctx context.Context, mp metric.MeterProvider, clients map[string]client.Client, logger *slog.Logger) (reg metric.Registration, done <-chan struct{}, err error) {
 	meter := telemetry.Meter(mp, "github.com/kinshiphq/kinship/workflows")
 	gauge, err := telemetry.Int64ObservableGauge(meter, telemetry.MetricJourneys, nil)
 	if err != nil {
-		return nil, fmt.Errorf("worker: journey metrics: %w", err)
+		return nil, nil, fmt.Errorf("worker: journey metrics: %w", err)
 	}
 	j := &journeyCounts{clients: clients, logger: logger}
-	return meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		for _, c := range j.current(ctx) {
+	reg, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, c := range j.last() {
 			o.ObserveInt64(gauge, c.n, metric.WithAttributes(attribute.String(telemetry.AttrCommunity, c.community),
 				attribute.String(telemetry.AttrJourneyKind, c.kind), attribute.String(telemetry.AttrJourneyStat, c.status)))
 		}
 		return nil
 	}, gauge)
+	if err != nil {
+		return nil, nil, fmt.Errorf("worker: journey metrics: %w", err)
+	}
+	stopped := make(chan struct{})
+	go j.run(ctx, stopped)
+	return reg, stopped, nil
 }
 
-func (j *journeyCounts) current(ctx context.Context) []journeyCount {
+// run counts the journeys now and every journeyCountEvery until ctx ends,
+// then closes stopped.
+func (j *journeyCounts) run(ctx context.Context, stopped chan<- struct{}) {
+	defer close(stopped)
+	t := time.NewTicker(journeyCountEvery)
+	defer t.Stop()
+	for {
+		j.count(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (j *journeyCounts) last() []journeyCount {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if time.Since(j.at) < 15*time.Second {
-		return j.counts
-	}
+	return j.counts
+}
+
+// count asks Temporal for each community's journeys by kind and status
+// and keeps the answer; a failure keeps the last counts.
+func (j *journeyCounts) count(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var counts []journeyCount
@@ -90,8 +121,10 @@ func (j *journeyCounts) current(ctx context.Context) []journeyCount {
 				Query: fmt.Sprintf("WorkflowType = '%s' GROUP BY ExecutionStatus", kind),
 			})
 			if err != nil {
-				j.logger.DebugContext(ctx, "counting journeys failed", "community", community, "kind", kind, "error", err)
-				return j.counts
+				if ctx.Err() == nil {
+					j.logger.DebugContext(ctx, "counting journeys failed", "community", community, "kind", kind, "error", err)
+				}
+				return
 			}
 			for _, g := range res.GetGroups() {
 				status := "Unknown"
@@ -105,6 +138,7 @@ func (j *journeyCounts) current(ctx context.Context) []journeyCount {
 			}
 		}
 	}
-	j.counts, j.at = counts, time.Now()
-	return counts
+	j.mu.Lock()
+	j.counts = counts
+	j.mu.Unlock()
 }

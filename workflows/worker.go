@@ -193,11 +193,17 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			c.Close()
 		}
 	}()
-	journeys, err := observeJourneys(meter, clients, logger)
+	countCtx, stopCounting := context.WithCancel(ctx)
+	journeys, counting, err := observeJourneys(countCtx, meter, clients, logger)
 	if err != nil {
+		stopCounting()
 		return err
 	}
-	defer func() { _ = journeys.Unregister() }()
+	defer func() { // before the clients close: defers run in reverse
+		stopCounting()
+		<-counting
+		_ = journeys.Unregister()
+	}()
 	for _, community := range cfg.Communities {
 		if err := digest.EnsureSchedules(ctx, clients[community], community, cfg.Digest); err != nil {
 			return fmt.Errorf("worker: %w", err)
