@@ -18,7 +18,7 @@ import (
 	"github.com/kinshiphq/kinship/workflows/digest"
 	"github.com/kinshiphq/kinship/workflows/erasure"
 	"github.com/kinshiphq/kinship/workflows/eventlifecycle"
-	"github.com/kinshiphq/kinship/workflows/internal/templates"
+	"github.com/kinshiphq/kinship/internal/templates"
 	"github.com/kinshiphq/kinship/workflows/onboarding"
 )
 

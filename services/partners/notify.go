@@ -13,6 +13,7 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/service"
+	"github.com/kinshiphq/kinship/internal/templates"
 	"github.com/kinshiphq/kinship/services/partners/api"
 	"github.com/kinshiphq/kinship/services/partners/domain"
 	"github.com/kinshiphq/kinship/services/partners/store"
@@ -121,19 +122,8 @@ func (n *mailNotifier) describe(ctx context.Context, item domain.AttentionItem, 
 // ensureTemplate creates the reminder template with its default unless
 // the community has one; an organiser's own is never overwritten.
 func (n *mailNotifier) ensureTemplate(ctx context.Context, community string) error {
-	_, err := n.templates.GetTemplate(ctx, connect.NewRequest(&communicationsv1.GetTemplateRequest{Community: community, Name: ReminderTemplate}))
-	switch {
-	case err == nil:
-		return nil
-	case connect.CodeOf(err) != connect.CodeNotFound:
-		return fmt.Errorf("look up template %s: %w", ReminderTemplate, err)
-	}
-	_, err = n.templates.SaveTemplate(ctx, connect.NewRequest(&communicationsv1.SaveTemplateRequest{Community: community, Name: ReminderTemplate,
-		Variants: []*communicationsv1.TemplateVariant{{Subject: defaultReminderSubject, TextBody: defaultReminderBody}}}))
-	if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
-		return fmt.Errorf("create template %s: %w", ReminderTemplate, err)
-	}
-	return nil
+	_, err := templates.Ensure(ctx, n.templates, community, templates.Default{Name: ReminderTemplate, Subject: defaultReminderSubject, TextBody: defaultReminderBody})
+	return err
 }
 
 // Organisers lists the member ids holding the organiser role.

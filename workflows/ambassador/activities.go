@@ -14,7 +14,7 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
-	"github.com/kinshiphq/kinship/workflows/internal/templates"
+	"github.com/kinshiphq/kinship/internal/templates"
 )
 
 // Error types that end an activity without retrying.

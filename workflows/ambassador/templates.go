@@ -1,6 +1,6 @@
 package ambassador
 
-import "github.com/kinshiphq/kinship/workflows/internal/templates"
+import "github.com/kinshiphq/kinship/internal/templates"
 
 // TemplatePrefix starts the name of every programme template: a message
 // of kind k is the communications template "ambassador-<k>", such as

@@ -1,6 +1,6 @@
 package digest
 
-import "github.com/kinshiphq/kinship/workflows/internal/templates"
+import "github.com/kinshiphq/kinship/internal/templates"
 
 // defaultTemplate is the digest a community gets until an organiser saves
 // their own under the same name. {{.Events}} are the member's upcoming

@@ -15,7 +15,7 @@ import (
 	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
 	"github.com/kinshiphq/kinship/workflows/internal/activityerr"
-	"github.com/kinshiphq/kinship/workflows/internal/templates"
+	"github.com/kinshiphq/kinship/internal/templates"
 )
 
 // Activities call the events and communications services. They never

@@ -1,6 +1,6 @@
 package eventlifecycle
 
-import "github.com/kinshiphq/kinship/workflows/internal/templates"
+import "github.com/kinshiphq/kinship/internal/templates"
 
 // noticeSeatOffer is the template key of seat offers.
 const noticeSeatOffer = "seat-offer"

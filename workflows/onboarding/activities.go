@@ -16,7 +16,7 @@ import (
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/workflows/internal/activityerr"
-	"github.com/kinshiphq/kinship/workflows/internal/templates"
+	"github.com/kinshiphq/kinship/internal/templates"
 )
 
 // Error types that end an activity without retrying.

@@ -16,7 +16,7 @@ import (
 	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	commsdomain "github.com/kinshiphq/kinship/services/communications/domain"
-	"github.com/kinshiphq/kinship/workflows/internal/templates"
+	"github.com/kinshiphq/kinship/internal/templates"
 )
 
 func runActivity(t *testing.T, a *Activities, fn any, in any) (testsuiteValue, error) {

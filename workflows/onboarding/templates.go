@@ -1,6 +1,6 @@
 package onboarding
 
-import "github.com/kinshiphq/kinship/workflows/internal/templates"
+import "github.com/kinshiphq/kinship/internal/templates"
 
 // The communications templates a journey sends unless its definition
 // names others. Each is created with its default text (the fallback

@@ -13,6 +13,7 @@ import (
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
+	"github.com/kinshiphq/kinship/internal/templates"
 	"github.com/kinshiphq/kinship/services/insights/domain"
 	"github.com/kinshiphq/kinship/services/insights/store"
 )
@@ -140,19 +141,8 @@ func (r *Reporter) Send(ctx context.Context, community string, audit store.Audit
 // ensureTemplate creates the report template unless the community has
 // one.
 func (r *Reporter) ensureTemplate(ctx context.Context, community string) error {
-	_, err := r.templates.GetTemplate(ctx, connect.NewRequest(&communicationsv1.GetTemplateRequest{Community: community, Name: ReportTemplate}))
-	switch {
-	case err == nil:
-		return nil
-	case connect.CodeOf(err) != connect.CodeNotFound:
-		return fmt.Errorf("look up template %s: %w", ReportTemplate, err)
-	}
-	_, err = r.templates.SaveTemplate(ctx, connect.NewRequest(&communicationsv1.SaveTemplateRequest{Community: community, Name: ReportTemplate,
-		Variants: []*communicationsv1.TemplateVariant{{Subject: DefaultReport.Subject, TextBody: DefaultReport.Text}}}))
-	if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
-		return fmt.Errorf("create template %s: %w", ReportTemplate, err)
-	}
-	return nil
+	_, err := templates.Ensure(ctx, r.templates, community, templates.Default{Name: ReportTemplate, Subject: DefaultReport.Subject, TextBody: DefaultReport.Text})
+	return err
 }
 
 // reportMetrics are the numbers the report gives for the week before.

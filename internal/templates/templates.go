@@ -1,6 +1,7 @@
 // Package templates makes sure a community has the message templates a
-// workflow sends, creating a default one when an organiser has not made
-// their own. An existing template is never overwritten.
+// workflow or a service sends (journeys, the health report, partner
+// reminders), creating a default one when an organiser has not made their
+// own. An existing template is never overwritten.
 package templates
 
 import (
@@ -34,7 +35,10 @@ func Ensure(ctx context.Context, c communicationsv1connect.TemplatesServiceClien
 	}
 	_, err = c.SaveTemplate(ctx, connect.NewRequest(&communicationsv1.SaveTemplateRequest{Community: community, Name: d.Name,
 		Variants: []*communicationsv1.TemplateVariant{{Subject: d.Subject, TextBody: d.TextBody}}}))
-	if err != nil {
+	switch {
+	case connect.CodeOf(err) == connect.CodeAlreadyExists: // made meanwhile by someone else
+		return false, nil
+	case err != nil:
 		return false, fmt.Errorf("create template %s: %w", d.Name, err)
 	}
 	return true, nil
