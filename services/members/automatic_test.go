@@ -52,9 +52,11 @@ func TestEventsServiceActivitiesAreRecordedOnce(t *testing.T) {
 	// The completion delivered twice; the rating given, then changed.
 	if err := w.WriteMessages(ctx,
 		record("done-1", events.TypeEventCompleted, "ev-1", completed), record("done-1", events.TypeEventCompleted, "ev-1", completed),
-		record("fb-1", events.TypeFeedbackGiven, grace, rated(4)), record("fb-2", events.TypeFeedbackGiven, grace, rated(5)),
-		// Last on the one partition: once it is in, so is everything before it.
-		record("sentinel", events.TypeCheckedIn, ada, &eventsv1.CheckedIn{EventId: "ev-0", OccurrenceId: "oc-0", Community: "demo", MemberId: ada,
+		record("fb-1", events.TypeFeedbackGiven, "ev-1", rated(4)), record("fb-2", events.TypeFeedbackGiven, "ev-1", rated(5)),
+		// Last, under the same key and so on the same partition (the
+		// consumer may have created the topic with several before
+		// EnsureTopics ran): once it is in, so is everything before it.
+		record("sentinel", events.TypeCheckedIn, "ev-1", &eventsv1.CheckedIn{EventId: "ev-0", OccurrenceId: "oc-0", Community: "demo", MemberId: ada,
 			CheckedInAt: timestamppb.Now()}),
 	); err != nil {
 		t.Fatal(err)
