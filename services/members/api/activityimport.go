@@ -36,8 +36,13 @@ func (h Integrations) ImportActivities(ctx context.Context, stream *connect.Clie
 	if err != nil {
 		return nil, h.toConnect(ctx, spec, err)
 	}
-	rr := domain.NewRecordReader(&chunkReader[membersv1.ImportActivitiesRequest]{first: head.GetChunk(), stream: stream,
+	file, err := spool(&chunkReader[membersv1.ImportActivitiesRequest]{first: head.GetChunk(), stream: stream,
 		chunk: (*membersv1.ImportActivitiesRequest).GetChunk})
+	if err != nil {
+		return nil, h.toConnect(ctx, spec, err)
+	}
+	defer file.Close()
+	rr := domain.NewRecordReader(file)
 	rec, line, err := rr.Next()
 	var rowErr *domain.RowError
 	switch {
@@ -94,9 +99,6 @@ func (h Integrations) ImportActivities(ctx context.Context, stream *connect.Clie
 			return nil, h.toConnect(ctx, spec, err)
 		}
 		res.Rows++
-		if res.Rows > domain.MaxImportRows {
-			return nil, h.toConnect(ctx, spec, errTooManyRows)
-		}
 		in, errs := header.Row(line, rec)
 		if len(errs) > 0 {
 			fail(&membersv1.RowResult{Row: line, Outcome: membersv1.RowOutcome_ROW_OUTCOME_FAILED, Field: errs[0].Field, Reason: errs[0].Reason})

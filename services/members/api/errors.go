@@ -27,8 +27,8 @@ func (h *Handler) toConnect(ctx context.Context, spec connect.Spec, err error) e
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, domain.ErrSegmentNameTaken):
 		return connect.NewError(connect.CodeAlreadyExists, err)
-	case errors.Is(err, errTooManyRows):
-		return rpc.InvalidArgument(validate.Field("chunk", "%s", errTooManyRows.Error()))
+	case errors.Is(err, errTooManyRows), errors.Is(err, errImportTooLarge):
+		return rpc.InvalidArgument(validate.Field("chunk", "%s; nothing was imported", err.Error()))
 	}
 	return rpc.ToConnect(ctx, h.logger, spec.Procedure, err)
 }

@@ -48,8 +48,13 @@ func (h *Handler) ImportMembers(ctx context.Context, stream *connect.ClientStrea
 	}
 	imp := &importer{h: h, community: community, settings: settings, dryRun: head.GetDryRun(),
 		res: &membersv1.ImportMembersResponse{DryRun: head.GetDryRun()}}
-	if err := imp.run(ctx, domain.NewRecordReader(&chunkReader[membersv1.ImportMembersRequest]{first: head.GetChunk(), stream: stream,
-		chunk: (*membersv1.ImportMembersRequest).GetChunk})); err != nil {
+	file, err := spool(&chunkReader[membersv1.ImportMembersRequest]{first: head.GetChunk(), stream: stream,
+		chunk: (*membersv1.ImportMembersRequest).GetChunk})
+	if err != nil {
+		return nil, h.toConnect(ctx, spec, err)
+	}
+	defer file.Close()
+	if err := imp.run(ctx, domain.NewRecordReader(file)); err != nil {
 		return nil, h.toConnect(ctx, spec, err)
 	}
 	h.logger.InfoContext(ctx, "members imported", "community", community, "rows", imp.res.Rows, "created", imp.res.Created,
@@ -94,7 +99,7 @@ type importer struct {
 	res       *membersv1.ImportMembersResponse
 }
 
-// errTooManyRows ends an import past its limit.
+// errTooManyRows refuses an import past its limit (see spool).
 var errTooManyRows = fmt.Errorf("imports take at most %d rows; split the file", domain.MaxImportRows)
 
 func (imp *importer) run(ctx context.Context, rr *domain.RecordReader) error {
@@ -127,9 +132,6 @@ func (imp *importer) run(ctx context.Context, rr *domain.RecordReader) error {
 			return err
 		}
 		imp.res.Rows++
-		if imp.res.Rows > domain.MaxImportRows {
-			return errTooManyRows
-		}
 		row, errs := header.Row(line, rec, imp.settings)
 		if len(errs) > 0 {
 			imp.fail(errs...)

@@ -267,15 +267,24 @@ func (s *Store) ingestTx(ctx context.Context, tx *sql.Tx, d domain.Delivery, ite
 	if err != nil {
 		return d, false, err
 	}
+	var failed int
+	var firstErr error
 	for _, o := range outcomes {
 		switch {
 		case o.Recorded:
 			d.Recorded++
 		case o.Unmatched:
 			d.Unmatched++
+		case o.Err != nil:
+			if failed++; firstErr == nil {
+				firstErr = o.Err
+			}
 		}
 	}
 	switch {
+	case len(items) > 0 && failed == len(items):
+		// Nothing of it counts: logged as ignored, with why, never as recorded.
+		d.Outcome = domain.DeliveryIgnored
 	case d.Unmatched > 0:
 		d.Outcome = domain.DeliveryUnmatched
 	case len(items) > 0:
@@ -283,7 +292,11 @@ func (s *Store) ingestTx(ctx context.Context, tx *sql.Tx, d domain.Delivery, ite
 	default:
 		d.Outcome = domain.DeliveryIgnored
 	}
-	if len(items) > 0 && d.Recorded+d.Unmatched == 0 && d.Reason == "" {
+	switch {
+	case d.Reason != "":
+	case failed > 0:
+		d.Reason = fmt.Sprintf("%d of %d activities could not be recorded: %v", failed, len(items), firstErr)
+	case len(items) > 0 && d.Recorded+d.Unmatched == 0:
 		d.Reason = "every activity was recorded before"
 	}
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE ingest_deliveries SET outcome = ?, reason = ?, recorded = ?, unmatched = ?

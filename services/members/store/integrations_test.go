@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,6 +107,19 @@ func testIngest(t *testing.T, engine string) {
 		t.Errorf("cleo after confirming = %+v, want the kept post", eng)
 	}
 
+	// A delivery none of whose activities could be recorded (a member id
+	// of another community) is logged as ignored with why, never as
+	// recorded; one with some failures says how many.
+	got, _, err = f.s.Ingest(f.ctx, d("4"), []store.Incoming{incoming("posted", "post/5", now, domain.Identity{MemberID: theirs.ID})}, settings, f.log)
+	if err != nil || got.Outcome != domain.DeliveryIgnored || got.Recorded != 0 || !strings.Contains(got.Reason, "1 of 1 activities could not be recorded") {
+		t.Errorf("a delivery whose every activity failed = %+v, %v; want ignored with the reason", got, err)
+	}
+	got, _, err = f.s.Ingest(f.ctx, d("5"), []store.Incoming{incoming("posted", "post/6", now, domain.Identity{MemberID: theirs.ID}),
+		incoming("posted", "post/7", now, byEmail)}, settings, f.log)
+	if err != nil || got.Outcome != domain.DeliveryRecorded || got.Recorded != 1 || !strings.Contains(got.Reason, "1 of 2 activities could not be recorded") {
+		t.Errorf("a delivery with one failed activity of two = %+v, %v", got, err)
+	}
+
 	// Erasure takes the member's handles; merges carry them over.
 	if err := f.s.Erase(f.ctx, "demo", ada.ID, f.log); err != nil {
 		t.Fatal(err)
@@ -114,7 +128,7 @@ func testIngest(t *testing.T, engine string) {
 		t.Errorf("an erased member's handles = %+v", hs)
 	}
 	deliveries, err := f.s.Deliveries(f.ctx, "demo", "forum", time.Time{}, "", 10)
-	if err != nil || len(deliveries) != 3 {
+	if err != nil || len(deliveries) != 5 {
 		t.Errorf("deliveries = %+v, %v", deliveries, err)
 	}
 	if list, _ := f.s.Deliveries(f.ctx, "other", "", time.Time{}, "", 10); len(list) != 0 {
