@@ -247,6 +247,23 @@ func TestAttentionReachesOwnersAndEscalates(t *testing.T) {
 	if open := list(false); len(open) != 2 {
 		t.Errorf("open items a day later = %v", open)
 	}
+	// 27 March: the library gets an owner. Its open review item follows
+	// the partner to her, and the next sweep tells her.
+	s.members.add("demo", membersv1.MemberStatus_MEMBER_STATUS_ACTIVE, "member-9")
+	if _, err := s.partners.UpdatePartner(ctx, connect.NewRequest(&partnersv1.UpdatePartnerRequest{Id: nobodys.GetId(),
+		Partner: &partnersv1.Partner{Stakeholder: &partnersv1.Stakeholder{OwnerId: "member-9"}}, UpdateMask: mask("stakeholder.owner_id")})); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range list(false) {
+		if it.GetPartnerId() == nobodys.GetId() && (it.GetOwnerId() != "member-9" || it.GetNotifiedAt() != nil) {
+			t.Errorf("the library's item after the owner changed = %v, want member-9's, not yet told", it)
+		}
+	}
+	sweep("2026-03-27")
+	if got := box.to("member-9"); !slices.Equal(got, []string{"false Time to review the partnership with Library"}) {
+		t.Errorf("the library's new owner was mailed %q", got)
+	}
+
 	// Every mail went out as the partners service's workload.
 	for _, a := range box.callers {
 		if a == "" {

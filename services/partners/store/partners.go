@@ -200,6 +200,14 @@ func (s *Store) UpdatePartner(ctx context.Context, community, id string, change 
 		if err != nil {
 			return nil, fmt.Errorf("update partner %s: %w", id, err)
 		}
+		if st.OwnerID != current.Stakeholder.OwnerID {
+			// The partner's open attention items follow it to its new
+			// owner, who has been told nothing yet: the next sweep does.
+			if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE attention_items SET owner_id = ?, notified_at = NULL, acknowledged_at = NULL
+				WHERE community = ? AND partner_id = ? AND resolved_at IS NULL`), st.OwnerID, community, id); err != nil {
+				return nil, fmt.Errorf("hand partner %s's attention items over: %w", id, err)
+			}
+		}
 		return events, s.record(ctx, tx, community, domain.ActionPartnerUpdated, domain.TargetPartner, id)
 	})
 	return out, err
