@@ -143,6 +143,11 @@ func TestAnnouncementAndTemplateBadInput(t *testing.T) {
 			if !slices.Contains(fields, tt.field) || !containsText(err, tt.mentions) {
 				t.Errorf("error = %v (fields %v), want field %s mentioning %q", err, fields, tt.field, tt.mentions)
 			}
+			// A preview of the same unsaved variants is checked the same way.
+			_, err = f.templates.PreviewTemplate(ctx, connect.NewRequest(&communicationsv1.PreviewTemplateRequest{Community: "demo", Name: "bad", Variants: tt.variants}))
+			if fields := rpc.FieldViolations(err); connect.CodeOf(err) != connect.CodeInvalidArgument || !slices.Contains(fields, tt.field) || !containsText(err, tt.mentions) {
+				t.Errorf("preview of the draft = %v (fields %v), want InvalidArgument on %s mentioning %q", err, fields, tt.field, tt.mentions)
+			}
 		})
 	}
 
@@ -174,3 +179,59 @@ func TestAnnouncementAndTemplateBadInput(t *testing.T) {
 }
 
 func containsText(err error, s string) bool { return err != nil && strings.Contains(err.Error(), s) }
+
+// The console's announcements page lists announcements newest first, page
+// by page, shows the quiet hours that hold them, and previews a template
+// edit before it is saved — without saving it.
+func TestAnnouncementsListQuietHoursAndDraftPreview(t *testing.T) {
+	f := start(t, options{recipients: recipients(3), quietHours: "22:30-07:15"})
+	ctx := context.Background()
+	saveTemplate(t, f, "news", plainTemplate...)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, announce(t, f, fmt.Sprintf("list-%d", i), &communicationsv1.CreateAnnouncementRequest{Template: "news"}).GetId())
+	}
+	var listed []string
+	token := ""
+	for range 3 {
+		res, err := f.announcements.ListAnnouncements(ctx, connect.NewRequest(&communicationsv1.ListAnnouncementsRequest{Community: "demo", PageSize: 2, PageToken: token}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range res.Msg.GetAnnouncements() {
+			listed = append(listed, a.GetId())
+		}
+		if token = res.Msg.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if want := []string{ids[2], ids[1], ids[0]}; !slices.Equal(listed, want) {
+		t.Errorf("listed %v, want newest first %v", listed, want)
+	}
+	if _, err := f.announcements.ListAnnouncements(ctx, connect.NewRequest(&communicationsv1.ListAnnouncementsRequest{Community: "demo", PageSize: 501})); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("page_size 501 = %v, want InvalidArgument", err)
+	}
+
+	policy, err := f.announcements.GetSendingPolicy(ctx, connect.NewRequest(&communicationsv1.GetSendingPolicyRequest{Community: "demo"}))
+	if err != nil || policy.Msg.GetQuietHoursStart() != "22:30" || policy.Msg.GetQuietHoursEnd() != "07:15" {
+		t.Errorf("sending policy = %v, %v; want 22:30 to 07:15", policy, err)
+	}
+
+	draft := []*communicationsv1.TemplateVariant{{Subject: "Draft for {{.Member.DisplayName}}", TextBody: "Unsaved {{.Vars.topic}}"}}
+	preview, err := f.templates.PreviewTemplate(ctx, connect.NewRequest(&communicationsv1.PreviewTemplateRequest{Community: "demo", Name: "news",
+		Variants: draft, Variables: map[string]string{"topic": "repair café"}}))
+	if err != nil || !strings.HasPrefix(preview.Msg.GetSubject(), "Draft for ") || preview.Msg.GetTextBody() != "Unsaved repair café" {
+		t.Fatalf("draft preview = %v, %v", preview, err)
+	}
+	saved, err := f.templates.GetTemplate(ctx, connect.NewRequest(&communicationsv1.GetTemplateRequest{Community: "demo", Name: "news"}))
+	if err != nil || strings.HasPrefix(saved.Msg.GetTemplate().GetVariants()[0].GetSubject(), "Draft") {
+		t.Errorf("the saved template after a draft preview = %v, %v; want it unchanged", saved, err)
+	}
+	if _, err := f.templates.PreviewTemplate(ctx, connect.NewRequest(&communicationsv1.PreviewTemplateRequest{Community: "demo", Name: "never-saved",
+		Variants: draft})); err != nil {
+		t.Errorf("a draft of a template never saved = %v, want it rendered", err)
+	}
+	if _, err := f.templates.GetTemplate(ctx, connect.NewRequest(&communicationsv1.GetTemplateRequest{Community: "demo", Name: "never-saved"})); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Errorf("the never-saved template after its preview = %v, want NotFound", err)
+	}
+}

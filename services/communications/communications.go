@@ -310,6 +310,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		BounceSecret:   []byte(cfg.BounceToken),
 		Destinations:   func(raw string) error { _, err := webhooks.Policy().CheckURL(raw); return err },
 		Members:        membersConfirmer{members},
+		Quiet:          quiet,
 	})
 	tokens, err := service.Tokens("communications", cfg.Auth)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	"github.com/kinshiphq/kinship/internal/auth/authtest"
+	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/services/communications/domain"
 )
 
@@ -219,6 +220,19 @@ func TestEveryIdOfAnotherCommunityIsNotFound(t *testing.T) {
 		if code != "ok" || strings.Contains(text, tc.bMessage) || strings.Contains(text, `"messages"`) {
 			t.Errorf("ListDeliveries %s = %s %s, want an empty page", name, code, text)
 		}
+	}
+	// A's list of announcements holds none of B's, and B's cannot be asked
+	// for; B's page token does not page A's list either.
+	if code, text := raw(t, tc.url+communicationsv1connect.AnnouncementsServiceListAnnouncementsProcedure, tc.a, map[string]any{"community": "demo"}); code != "ok" ||
+		strings.Contains(text, tc.bAnnouncement) {
+		t.Errorf("A's announcements = %s %s, want none of B's", code, text)
+	}
+	if code, _ := raw(t, tc.url+communicationsv1connect.AnnouncementsServiceListAnnouncementsProcedure, tc.a, map[string]any{"community": "other"}); code != "permission_denied" {
+		t.Errorf("A listing B's announcements: %s, want permission_denied", code)
+	}
+	if code, _ := raw(t, tc.url+communicationsv1connect.AnnouncementsServiceListAnnouncementsProcedure, tc.a, map[string]any{"community": "demo",
+		"pageToken": rpc.EncodePageToken("other", tc.bAnnouncement)}); code != "invalid_argument" {
+		t.Errorf("A paging with a token of B's list: %s, want invalid_argument", code)
 	}
 	if code, _ := raw(t, tc.url+auditv1connect.AuditServiceListAuditEntriesProcedure, tc.a, map[string]any{"community": "other"}); code != "permission_denied" {
 		t.Errorf("A reading B's audit log: %s, want permission_denied", code)

@@ -50,6 +50,8 @@ var expectations = authtest.Table{
 	communicationsv1connect.AnnouncementsServiceCreateAnnouncementProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, allowed),
 	communicationsv1connect.AnnouncementsServiceGetAnnouncementProcedure:    authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	communicationsv1connect.AnnouncementsServiceCancelAnnouncementProcedure: authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
+	communicationsv1connect.AnnouncementsServiceListAnnouncementsProcedure:  authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
+	communicationsv1connect.AnnouncementsServiceGetSendingPolicyProcedure:   authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	communicationsv1connect.AnnouncementsServiceCreateWebhookProcedure:      authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
 	communicationsv1connect.AnnouncementsServiceListWebhooksProcedure:       authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),
 	communicationsv1connect.AnnouncementsServiceDeleteWebhookProcedure:      authtest.Row(unauthenticated, allowed, denied, denied, denied, allowed, denied),

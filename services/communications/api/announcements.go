@@ -15,6 +15,7 @@ import (
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/communications/domain"
 )
@@ -91,6 +92,48 @@ func (h *Handler) GetAnnouncement(ctx context.Context, req *connect.Request[comm
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	return connect.NewResponse(&communicationsv1.GetAnnouncementResponse{Announcement: announcementToProto(a)}), nil
+}
+
+// ListAnnouncements pages through a community's announcements, newest
+// first, without their message counts.
+func (h *Handler) ListAnnouncements(ctx context.Context, req *connect.Request[communicationsv1.ListAnnouncementsRequest]) (*connect.Response[communicationsv1.ListAnnouncementsResponse], error) {
+	community, err := h.community(req.Msg.GetCommunity())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	size, err := rpc.PageSize(req.Msg.GetPageSize())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	before, err := rpc.DecodePageToken(community, req.Msg.GetPageToken())
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	list, err := h.store.Announcements(ctx, community, before, size+1)
+	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	res := &communicationsv1.ListAnnouncementsResponse{}
+	if len(list) > size {
+		list = list[:size]
+		res.NextPageToken = rpc.EncodePageToken(community, list[size-1].ID)
+	}
+	for _, a := range list {
+		res.Announcements = append(res.Announcements, announcementToProto(a))
+	}
+	return connect.NewResponse(res), nil
+}
+
+// GetSendingPolicy says which quiet hours hold announcements back.
+func (h *Handler) GetSendingPolicy(ctx context.Context, req *connect.Request[communicationsv1.GetSendingPolicyRequest]) (*connect.Response[communicationsv1.GetSendingPolicyResponse], error) {
+	if _, err := h.community(req.Msg.GetCommunity()); err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	res := &communicationsv1.GetSendingPolicyResponse{}
+	if q := h.opts.Quiet; q != (domain.QuietHours{}) {
+		res.QuietHoursStart, res.QuietHoursEnd = q.StartClock(), q.EndClock()
+	}
+	return connect.NewResponse(res), nil
 }
 
 // CancelAnnouncement stops an announcement's unsent messages.

@@ -57,6 +57,9 @@ type Options struct {
 	Destinations domain.DestinationCheck
 	// Members confirms addresses.
 	Members Members
+	// Quiet are the quiet hours the deliverer keeps, as GetSendingPolicy
+	// tells them; the zero value is none.
+	Quiet domain.QuietHours
 }
 
 // Handler implements the communications service's APIs.

@@ -50,6 +50,8 @@ func Policy() auth.Policy {
 		communicationsv1connect.AnnouncementsServiceCreateAnnouncementProcedure: {Grants: grants{auth.Organiser: all, auth.PlatformAdmin: all, auth.Workload: all}},
 		communicationsv1connect.AnnouncementsServiceGetAnnouncementProcedure:    {Grants: teamAndWorkload},
 		communicationsv1connect.AnnouncementsServiceCancelAnnouncementProcedure: {Grants: organisers},
+		communicationsv1connect.AnnouncementsServiceListAnnouncementsProcedure:  {Grants: team},
+		communicationsv1connect.AnnouncementsServiceGetSendingPolicyProcedure:   {Grants: team},
 		communicationsv1connect.AnnouncementsServiceCreateWebhookProcedure:      {Grants: organisers},
 		communicationsv1connect.AnnouncementsServiceListWebhooksProcedure:       {Grants: organisers},
 		communicationsv1connect.AnnouncementsServiceDeleteWebhookProcedure:      {Grants: organisers},

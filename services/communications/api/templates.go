@@ -17,11 +17,7 @@ func (h *Handler) SaveTemplate(ctx context.Context, req *connect.Request[communi
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	var variants []domain.Variant
-	for _, v := range req.Msg.GetVariants() {
-		variants = append(variants, domain.Variant{Locale: v.GetLocale(), Subject: v.GetSubject(), Text: v.GetTextBody(), HTML: v.GetHtmlBody()})
-	}
-	t, err := domain.NewTemplate(community, req.Msg.GetName(), variants, h.now())
+	t, err := domain.NewTemplate(community, req.Msg.GetName(), variantsFromProto(req.Msg.GetVariants()), h.now())
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -81,7 +77,7 @@ func (h *Handler) PreviewTemplate(ctx context.Context, req *connect.Request[comm
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
-	t, err := h.store.Template(ctx, community, req.Msg.GetName())
+	t, err := h.previewed(ctx, community, req.Msg)
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
@@ -105,6 +101,23 @@ func (h *Handler) PreviewTemplate(ctx context.Context, req *connect.Request[comm
 		return nil, h.toConnect(ctx, req.Spec(), validate.Field("name", "%s", err.Error()))
 	}
 	return connect.NewResponse(&communicationsv1.PreviewTemplateResponse{Locale: r.Locale, Subject: r.Subject, TextBody: r.Text, HtmlBody: r.HTML}), nil
+}
+
+// previewed is the template a preview renders: the unsaved variants of
+// the request, checked as SaveTemplate checks them, or the saved template.
+func (h *Handler) previewed(ctx context.Context, community string, req *communicationsv1.PreviewTemplateRequest) (domain.Template, error) {
+	if len(req.GetVariants()) == 0 {
+		return h.store.Template(ctx, community, req.GetName())
+	}
+	return domain.NewTemplate(community, req.GetName(), variantsFromProto(req.GetVariants()), h.now())
+}
+
+func variantsFromProto(in []*communicationsv1.TemplateVariant) []domain.Variant {
+	var out []domain.Variant
+	for _, v := range in {
+		out = append(out, domain.Variant{Locale: v.GetLocale(), Subject: v.GetSubject(), Text: v.GetTextBody(), HTML: v.GetHtmlBody()})
+	}
+	return out
 }
 
 func templateToProto(t domain.Template) *communicationsv1.Template {

@@ -109,6 +109,16 @@ func ParseQuietHours(s string) (QuietHours, error) {
 	return QuietHours{Start: start, End: end}, nil
 }
 
+// StartClock is when quiet hours begin, as "HH:MM".
+func (q QuietHours) StartClock() string { return hhmm(q.Start) }
+
+// EndClock is when quiet hours end, as "HH:MM".
+func (q QuietHours) EndClock() string { return hhmm(q.End) }
+
+func hhmm(d time.Duration) string {
+	return fmt.Sprintf("%02d:%02d", int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
+
 func clock(s string) (time.Duration, error) {
 	t, err := time.Parse("15:04", strings.TrimSpace(s))
 	if err != nil {

@@ -200,3 +200,27 @@ func (s *Store) scanAnnouncement(row scanner) (domain.Announcement, error) {
 	a.SendAt, a.CreatedAt = a.SendAt.UTC(), a.CreatedAt.UTC()
 	return a, nil
 }
+
+// Announcements returns up to limit announcements of community older than
+// the one with id before ("" for the newest), newest first, without their
+// message counts.
+func (s *Store) Announcements(ctx context.Context, community, before string, limit int) ([]domain.Announcement, error) {
+	query, args := "SELECT "+announcementColumns+" FROM announcements WHERE community = ?", []any{community}
+	if before != "" {
+		query, args = query+" AND id < ?", append(args, before)
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(query+" ORDER BY id DESC LIMIT ?"), append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list announcements: %w", err)
+	}
+	defer rows.Close()
+	var out []domain.Announcement
+	for rows.Next() {
+		a, err := s.scanAnnouncement(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

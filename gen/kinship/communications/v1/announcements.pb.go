@@ -534,6 +534,223 @@ func (x *GetAnnouncementResponse) GetAnnouncement() *Announcement {
 	return nil
 }
 
+type ListAnnouncementsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// At most 100; 0 means the default of 20.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of a previous response; empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAnnouncementsRequest) Reset() {
+	*x = ListAnnouncementsRequest{}
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAnnouncementsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAnnouncementsRequest) ProtoMessage() {}
+
+func (x *ListAnnouncementsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAnnouncementsRequest.ProtoReflect.Descriptor instead.
+func (*ListAnnouncementsRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListAnnouncementsRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ListAnnouncementsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAnnouncementsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListAnnouncementsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first, without message counts.
+	Announcements []*Announcement `protobuf:"bytes,1,rep,name=announcements,proto3" json:"announcements,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAnnouncementsResponse) Reset() {
+	*x = ListAnnouncementsResponse{}
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAnnouncementsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAnnouncementsResponse) ProtoMessage() {}
+
+func (x *ListAnnouncementsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAnnouncementsResponse.ProtoReflect.Descriptor instead.
+func (*ListAnnouncementsResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListAnnouncementsResponse) GetAnnouncements() []*Announcement {
+	if x != nil {
+		return x.Announcements
+	}
+	return nil
+}
+
+func (x *ListAnnouncementsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetSendingPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSendingPolicyRequest) Reset() {
+	*x = GetSendingPolicyRequest{}
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSendingPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSendingPolicyRequest) ProtoMessage() {}
+
+func (x *GetSendingPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSendingPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GetSendingPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetSendingPolicyRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+type GetSendingPolicyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The quiet hours as "HH:MM" in the recipient's time zone (the
+	// community's when the member set none): an announcement or digest due
+	// from quiet_hours_start waits until quiet_hours_end. Transactional
+	// messages (a welcome, an event notice) are never held. Both empty when
+	// the service keeps no quiet hours.
+	QuietHoursStart string `protobuf:"bytes,1,opt,name=quiet_hours_start,json=quietHoursStart,proto3" json:"quiet_hours_start,omitempty"`
+	QuietHoursEnd   string `protobuf:"bytes,2,opt,name=quiet_hours_end,json=quietHoursEnd,proto3" json:"quiet_hours_end,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetSendingPolicyResponse) Reset() {
+	*x = GetSendingPolicyResponse{}
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSendingPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSendingPolicyResponse) ProtoMessage() {}
+
+func (x *GetSendingPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSendingPolicyResponse.ProtoReflect.Descriptor instead.
+func (*GetSendingPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetSendingPolicyResponse) GetQuietHoursStart() string {
+	if x != nil {
+		return x.QuietHoursStart
+	}
+	return ""
+}
+
+func (x *GetSendingPolicyResponse) GetQuietHoursEnd() string {
+	if x != nil {
+		return x.QuietHoursEnd
+	}
+	return ""
+}
+
 type CancelAnnouncementRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
@@ -544,7 +761,7 @@ type CancelAnnouncementRequest struct {
 
 func (x *CancelAnnouncementRequest) Reset() {
 	*x = CancelAnnouncementRequest{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[5]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +773,7 @@ func (x *CancelAnnouncementRequest) String() string {
 func (*CancelAnnouncementRequest) ProtoMessage() {}
 
 func (x *CancelAnnouncementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[5]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +786,7 @@ func (x *CancelAnnouncementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelAnnouncementRequest.ProtoReflect.Descriptor instead.
 func (*CancelAnnouncementRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{5}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CancelAnnouncementRequest) GetCommunity() string {
@@ -595,7 +812,7 @@ type CancelAnnouncementResponse struct {
 
 func (x *CancelAnnouncementResponse) Reset() {
 	*x = CancelAnnouncementResponse{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[6]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +824,7 @@ func (x *CancelAnnouncementResponse) String() string {
 func (*CancelAnnouncementResponse) ProtoMessage() {}
 
 func (x *CancelAnnouncementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[6]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +837,7 @@ func (x *CancelAnnouncementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelAnnouncementResponse.ProtoReflect.Descriptor instead.
 func (*CancelAnnouncementResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{6}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CancelAnnouncementResponse) GetAnnouncement() *Announcement {
@@ -646,7 +863,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[7]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +875,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[7]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +888,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{7}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Webhook) GetId() string {
@@ -735,7 +952,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[8]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +964,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[8]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +977,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{8}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateWebhookRequest) GetCommunity() string {
@@ -795,7 +1012,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[9]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -807,7 +1024,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[9]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -820,7 +1037,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{9}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -846,7 +1063,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[10]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +1075,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[10]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +1088,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{10}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListWebhooksRequest) GetCommunity() string {
@@ -890,7 +1107,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[11]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1119,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[11]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1132,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{11}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -935,7 +1152,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[12]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1164,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[12]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1177,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{12}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteWebhookRequest) GetCommunity() string {
@@ -985,7 +1202,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[13]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1214,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[13]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1227,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{13}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{17}
 }
 
 // Preference categories map to consent purposes: announcements →
@@ -1025,7 +1242,7 @@ type Preferences struct {
 
 func (x *Preferences) Reset() {
 	*x = Preferences{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[14]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1254,7 @@ func (x *Preferences) String() string {
 func (*Preferences) ProtoMessage() {}
 
 func (x *Preferences) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[14]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1267,7 @@ func (x *Preferences) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Preferences.ProtoReflect.Descriptor instead.
 func (*Preferences) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{14}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Preferences) GetAnnouncements() bool {
@@ -1077,7 +1294,7 @@ type GetPreferencesRequest struct {
 
 func (x *GetPreferencesRequest) Reset() {
 	*x = GetPreferencesRequest{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[15]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1306,7 @@ func (x *GetPreferencesRequest) String() string {
 func (*GetPreferencesRequest) ProtoMessage() {}
 
 func (x *GetPreferencesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[15]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1319,7 @@ func (x *GetPreferencesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPreferencesRequest.ProtoReflect.Descriptor instead.
 func (*GetPreferencesRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{15}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetPreferencesRequest) GetCommunity() string {
@@ -1128,7 +1345,7 @@ type GetPreferencesResponse struct {
 
 func (x *GetPreferencesResponse) Reset() {
 	*x = GetPreferencesResponse{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[16]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1357,7 @@ func (x *GetPreferencesResponse) String() string {
 func (*GetPreferencesResponse) ProtoMessage() {}
 
 func (x *GetPreferencesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[16]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1370,7 @@ func (x *GetPreferencesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPreferencesResponse.ProtoReflect.Descriptor instead.
 func (*GetPreferencesResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{16}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetPreferencesResponse) GetPreferences() *Preferences {
@@ -1174,7 +1391,7 @@ type SetPreferencesRequest struct {
 
 func (x *SetPreferencesRequest) Reset() {
 	*x = SetPreferencesRequest{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[17]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1403,7 @@ func (x *SetPreferencesRequest) String() string {
 func (*SetPreferencesRequest) ProtoMessage() {}
 
 func (x *SetPreferencesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[17]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1416,7 @@ func (x *SetPreferencesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPreferencesRequest.ProtoReflect.Descriptor instead.
 func (*SetPreferencesRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{17}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetPreferencesRequest) GetCommunity() string {
@@ -1232,7 +1449,7 @@ type SetPreferencesResponse struct {
 
 func (x *SetPreferencesResponse) Reset() {
 	*x = SetPreferencesResponse{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[18]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1461,7 @@ func (x *SetPreferencesResponse) String() string {
 func (*SetPreferencesResponse) ProtoMessage() {}
 
 func (x *SetPreferencesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[18]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1474,7 @@ func (x *SetPreferencesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPreferencesResponse.ProtoReflect.Descriptor instead.
 func (*SetPreferencesResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{18}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetPreferencesResponse) GetPreferences() *Preferences {
@@ -1279,7 +1496,7 @@ type Suppression struct {
 
 func (x *Suppression) Reset() {
 	*x = Suppression{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[19]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1508,7 @@ func (x *Suppression) String() string {
 func (*Suppression) ProtoMessage() {}
 
 func (x *Suppression) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[19]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1521,7 @@ func (x *Suppression) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Suppression.ProtoReflect.Descriptor instead.
 func (*Suppression) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{19}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Suppression) GetEmail() string {
@@ -1337,7 +1554,7 @@ type ListSuppressionsRequest struct {
 
 func (x *ListSuppressionsRequest) Reset() {
 	*x = ListSuppressionsRequest{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[20]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1566,7 @@ func (x *ListSuppressionsRequest) String() string {
 func (*ListSuppressionsRequest) ProtoMessage() {}
 
 func (x *ListSuppressionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[20]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1579,7 @@ func (x *ListSuppressionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSuppressionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSuppressionsRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{20}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListSuppressionsRequest) GetCommunity() string {
@@ -1381,7 +1598,7 @@ type ListSuppressionsResponse struct {
 
 func (x *ListSuppressionsResponse) Reset() {
 	*x = ListSuppressionsResponse{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[21]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1610,7 @@ func (x *ListSuppressionsResponse) String() string {
 func (*ListSuppressionsResponse) ProtoMessage() {}
 
 func (x *ListSuppressionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[21]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1623,7 @@ func (x *ListSuppressionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSuppressionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSuppressionsResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{21}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListSuppressionsResponse) GetSuppressions() []*Suppression {
@@ -1426,7 +1643,7 @@ type RemoveSuppressionRequest struct {
 
 func (x *RemoveSuppressionRequest) Reset() {
 	*x = RemoveSuppressionRequest{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[22]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1655,7 @@ func (x *RemoveSuppressionRequest) String() string {
 func (*RemoveSuppressionRequest) ProtoMessage() {}
 
 func (x *RemoveSuppressionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[22]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1668,7 @@ func (x *RemoveSuppressionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveSuppressionRequest.ProtoReflect.Descriptor instead.
 func (*RemoveSuppressionRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{22}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RemoveSuppressionRequest) GetCommunity() string {
@@ -1476,7 +1693,7 @@ type RemoveSuppressionResponse struct {
 
 func (x *RemoveSuppressionResponse) Reset() {
 	*x = RemoveSuppressionResponse{}
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[23]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1705,7 @@ func (x *RemoveSuppressionResponse) String() string {
 func (*RemoveSuppressionResponse) ProtoMessage() {}
 
 func (x *RemoveSuppressionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[23]
+	mi := &file_kinship_communications_v1_announcements_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1718,7 @@ func (x *RemoveSuppressionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveSuppressionResponse.ProtoReflect.Descriptor instead.
 func (*RemoveSuppressionResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{23}
+	return file_kinship_communications_v1_announcements_proto_rawDescGZIP(), []int{27}
 }
 
 var File_kinship_communications_v1_announcements_proto protoreflect.FileDescriptor
@@ -1549,7 +1766,20 @@ const file_kinship_communications_v1_announcements_proto_rawDesc = "" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"f\n" +
 	"\x17GetAnnouncementResponse\x12K\n" +
-	"\fannouncement\x18\x01 \x01(\v2'.kinship.communications.v1.AnnouncementR\fannouncement\"I\n" +
+	"\fannouncement\x18\x01 \x01(\v2'.kinship.communications.v1.AnnouncementR\fannouncement\"t\n" +
+	"\x18ListAnnouncementsRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x92\x01\n" +
+	"\x19ListAnnouncementsResponse\x12M\n" +
+	"\rannouncements\x18\x01 \x03(\v2'.kinship.communications.v1.AnnouncementR\rannouncements\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"7\n" +
+	"\x17GetSendingPolicyRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\"n\n" +
+	"\x18GetSendingPolicyResponse\x12*\n" +
+	"\x11quiet_hours_start\x18\x01 \x01(\tR\x0fquietHoursStart\x12&\n" +
+	"\x0fquiet_hours_end\x18\x02 \x01(\tR\rquietHoursEnd\"I\n" +
 	"\x19CancelAnnouncementRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"i\n" +
@@ -1615,11 +1845,13 @@ const file_kinship_communications_v1_announcements_proto_rawDesc = "" +
 	"\x16WEBHOOK_FORMAT_GENERIC\x10\x01\x12\x18\n" +
 	"\x14WEBHOOK_FORMAT_SLACK\x10\x02\x12\x1a\n" +
 	"\x16WEBHOOK_FORMAT_DISCORD\x10\x03\x12\x19\n" +
-	"\x15WEBHOOK_FORMAT_MATRIX\x10\x042\xfc\t\n" +
+	"\x15WEBHOOK_FORMAT_MATRIX\x10\x042\x85\f\n" +
 	"\x14AnnouncementsService\x12\x81\x01\n" +
 	"\x12CreateAnnouncement\x124.kinship.communications.v1.CreateAnnouncementRequest\x1a5.kinship.communications.v1.CreateAnnouncementResponse\x12}\n" +
-	"\x0fGetAnnouncement\x121.kinship.communications.v1.GetAnnouncementRequest\x1a2.kinship.communications.v1.GetAnnouncementResponse\"\x03\x90\x02\x01\x12\x81\x01\n" +
-	"\x12CancelAnnouncement\x124.kinship.communications.v1.CancelAnnouncementRequest\x1a5.kinship.communications.v1.CancelAnnouncementResponse\x12r\n" +
+	"\x0fGetAnnouncement\x121.kinship.communications.v1.GetAnnouncementRequest\x1a2.kinship.communications.v1.GetAnnouncementResponse\"\x03\x90\x02\x01\x12\x83\x01\n" +
+	"\x11ListAnnouncements\x123.kinship.communications.v1.ListAnnouncementsRequest\x1a4.kinship.communications.v1.ListAnnouncementsResponse\"\x03\x90\x02\x01\x12\x81\x01\n" +
+	"\x12CancelAnnouncement\x124.kinship.communications.v1.CancelAnnouncementRequest\x1a5.kinship.communications.v1.CancelAnnouncementResponse\x12\x80\x01\n" +
+	"\x10GetSendingPolicy\x122.kinship.communications.v1.GetSendingPolicyRequest\x1a3.kinship.communications.v1.GetSendingPolicyResponse\"\x03\x90\x02\x01\x12r\n" +
 	"\rCreateWebhook\x12/.kinship.communications.v1.CreateWebhookRequest\x1a0.kinship.communications.v1.CreateWebhookResponse\x12t\n" +
 	"\fListWebhooks\x12..kinship.communications.v1.ListWebhooksRequest\x1a/.kinship.communications.v1.ListWebhooksResponse\"\x03\x90\x02\x01\x12w\n" +
 	"\rDeleteWebhook\x12/.kinship.communications.v1.DeleteWebhookRequest\x1a0.kinship.communications.v1.DeleteWebhookResponse\"\x03\x90\x02\x02\x12z\n" +
@@ -1642,7 +1874,7 @@ func file_kinship_communications_v1_announcements_proto_rawDescGZIP() []byte {
 }
 
 var file_kinship_communications_v1_announcements_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_kinship_communications_v1_announcements_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_kinship_communications_v1_announcements_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_kinship_communications_v1_announcements_proto_goTypes = []any{
 	(AnnouncementKind)(0),              // 0: kinship.communications.v1.AnnouncementKind
 	(WebhookFormat)(0),                 // 1: kinship.communications.v1.WebhookFormat
@@ -1651,76 +1883,85 @@ var file_kinship_communications_v1_announcements_proto_goTypes = []any{
 	(*CreateAnnouncementResponse)(nil), // 4: kinship.communications.v1.CreateAnnouncementResponse
 	(*GetAnnouncementRequest)(nil),     // 5: kinship.communications.v1.GetAnnouncementRequest
 	(*GetAnnouncementResponse)(nil),    // 6: kinship.communications.v1.GetAnnouncementResponse
-	(*CancelAnnouncementRequest)(nil),  // 7: kinship.communications.v1.CancelAnnouncementRequest
-	(*CancelAnnouncementResponse)(nil), // 8: kinship.communications.v1.CancelAnnouncementResponse
-	(*Webhook)(nil),                    // 9: kinship.communications.v1.Webhook
-	(*CreateWebhookRequest)(nil),       // 10: kinship.communications.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),      // 11: kinship.communications.v1.CreateWebhookResponse
-	(*ListWebhooksRequest)(nil),        // 12: kinship.communications.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),       // 13: kinship.communications.v1.ListWebhooksResponse
-	(*DeleteWebhookRequest)(nil),       // 14: kinship.communications.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),      // 15: kinship.communications.v1.DeleteWebhookResponse
-	(*Preferences)(nil),                // 16: kinship.communications.v1.Preferences
-	(*GetPreferencesRequest)(nil),      // 17: kinship.communications.v1.GetPreferencesRequest
-	(*GetPreferencesResponse)(nil),     // 18: kinship.communications.v1.GetPreferencesResponse
-	(*SetPreferencesRequest)(nil),      // 19: kinship.communications.v1.SetPreferencesRequest
-	(*SetPreferencesResponse)(nil),     // 20: kinship.communications.v1.SetPreferencesResponse
-	(*Suppression)(nil),                // 21: kinship.communications.v1.Suppression
-	(*ListSuppressionsRequest)(nil),    // 22: kinship.communications.v1.ListSuppressionsRequest
-	(*ListSuppressionsResponse)(nil),   // 23: kinship.communications.v1.ListSuppressionsResponse
-	(*RemoveSuppressionRequest)(nil),   // 24: kinship.communications.v1.RemoveSuppressionRequest
-	(*RemoveSuppressionResponse)(nil),  // 25: kinship.communications.v1.RemoveSuppressionResponse
-	nil,                                // 26: kinship.communications.v1.CreateAnnouncementRequest.VariablesEntry
-	(*v1.SegmentFilter)(nil),           // 27: kinship.members.v1.SegmentFilter
-	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
+	(*ListAnnouncementsRequest)(nil),   // 7: kinship.communications.v1.ListAnnouncementsRequest
+	(*ListAnnouncementsResponse)(nil),  // 8: kinship.communications.v1.ListAnnouncementsResponse
+	(*GetSendingPolicyRequest)(nil),    // 9: kinship.communications.v1.GetSendingPolicyRequest
+	(*GetSendingPolicyResponse)(nil),   // 10: kinship.communications.v1.GetSendingPolicyResponse
+	(*CancelAnnouncementRequest)(nil),  // 11: kinship.communications.v1.CancelAnnouncementRequest
+	(*CancelAnnouncementResponse)(nil), // 12: kinship.communications.v1.CancelAnnouncementResponse
+	(*Webhook)(nil),                    // 13: kinship.communications.v1.Webhook
+	(*CreateWebhookRequest)(nil),       // 14: kinship.communications.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),      // 15: kinship.communications.v1.CreateWebhookResponse
+	(*ListWebhooksRequest)(nil),        // 16: kinship.communications.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),       // 17: kinship.communications.v1.ListWebhooksResponse
+	(*DeleteWebhookRequest)(nil),       // 18: kinship.communications.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),      // 19: kinship.communications.v1.DeleteWebhookResponse
+	(*Preferences)(nil),                // 20: kinship.communications.v1.Preferences
+	(*GetPreferencesRequest)(nil),      // 21: kinship.communications.v1.GetPreferencesRequest
+	(*GetPreferencesResponse)(nil),     // 22: kinship.communications.v1.GetPreferencesResponse
+	(*SetPreferencesRequest)(nil),      // 23: kinship.communications.v1.SetPreferencesRequest
+	(*SetPreferencesResponse)(nil),     // 24: kinship.communications.v1.SetPreferencesResponse
+	(*Suppression)(nil),                // 25: kinship.communications.v1.Suppression
+	(*ListSuppressionsRequest)(nil),    // 26: kinship.communications.v1.ListSuppressionsRequest
+	(*ListSuppressionsResponse)(nil),   // 27: kinship.communications.v1.ListSuppressionsResponse
+	(*RemoveSuppressionRequest)(nil),   // 28: kinship.communications.v1.RemoveSuppressionRequest
+	(*RemoveSuppressionResponse)(nil),  // 29: kinship.communications.v1.RemoveSuppressionResponse
+	nil,                                // 30: kinship.communications.v1.CreateAnnouncementRequest.VariablesEntry
+	(*v1.SegmentFilter)(nil),           // 31: kinship.members.v1.SegmentFilter
+	(*timestamppb.Timestamp)(nil),      // 32: google.protobuf.Timestamp
 }
 var file_kinship_communications_v1_announcements_proto_depIdxs = []int32{
 	0,  // 0: kinship.communications.v1.Announcement.kind:type_name -> kinship.communications.v1.AnnouncementKind
-	27, // 1: kinship.communications.v1.Announcement.filter:type_name -> kinship.members.v1.SegmentFilter
-	28, // 2: kinship.communications.v1.Announcement.send_at:type_name -> google.protobuf.Timestamp
-	28, // 3: kinship.communications.v1.Announcement.created_at:type_name -> google.protobuf.Timestamp
+	31, // 1: kinship.communications.v1.Announcement.filter:type_name -> kinship.members.v1.SegmentFilter
+	32, // 2: kinship.communications.v1.Announcement.send_at:type_name -> google.protobuf.Timestamp
+	32, // 3: kinship.communications.v1.Announcement.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: kinship.communications.v1.CreateAnnouncementRequest.kind:type_name -> kinship.communications.v1.AnnouncementKind
-	27, // 5: kinship.communications.v1.CreateAnnouncementRequest.filter:type_name -> kinship.members.v1.SegmentFilter
-	28, // 6: kinship.communications.v1.CreateAnnouncementRequest.send_at:type_name -> google.protobuf.Timestamp
-	26, // 7: kinship.communications.v1.CreateAnnouncementRequest.variables:type_name -> kinship.communications.v1.CreateAnnouncementRequest.VariablesEntry
+	31, // 5: kinship.communications.v1.CreateAnnouncementRequest.filter:type_name -> kinship.members.v1.SegmentFilter
+	32, // 6: kinship.communications.v1.CreateAnnouncementRequest.send_at:type_name -> google.protobuf.Timestamp
+	30, // 7: kinship.communications.v1.CreateAnnouncementRequest.variables:type_name -> kinship.communications.v1.CreateAnnouncementRequest.VariablesEntry
 	2,  // 8: kinship.communications.v1.CreateAnnouncementResponse.announcement:type_name -> kinship.communications.v1.Announcement
 	2,  // 9: kinship.communications.v1.GetAnnouncementResponse.announcement:type_name -> kinship.communications.v1.Announcement
-	2,  // 10: kinship.communications.v1.CancelAnnouncementResponse.announcement:type_name -> kinship.communications.v1.Announcement
-	1,  // 11: kinship.communications.v1.Webhook.format:type_name -> kinship.communications.v1.WebhookFormat
-	28, // 12: kinship.communications.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 13: kinship.communications.v1.CreateWebhookRequest.format:type_name -> kinship.communications.v1.WebhookFormat
-	9,  // 14: kinship.communications.v1.CreateWebhookResponse.webhook:type_name -> kinship.communications.v1.Webhook
-	9,  // 15: kinship.communications.v1.ListWebhooksResponse.webhooks:type_name -> kinship.communications.v1.Webhook
-	16, // 16: kinship.communications.v1.GetPreferencesResponse.preferences:type_name -> kinship.communications.v1.Preferences
-	16, // 17: kinship.communications.v1.SetPreferencesRequest.preferences:type_name -> kinship.communications.v1.Preferences
-	16, // 18: kinship.communications.v1.SetPreferencesResponse.preferences:type_name -> kinship.communications.v1.Preferences
-	28, // 19: kinship.communications.v1.Suppression.created_at:type_name -> google.protobuf.Timestamp
-	21, // 20: kinship.communications.v1.ListSuppressionsResponse.suppressions:type_name -> kinship.communications.v1.Suppression
-	3,  // 21: kinship.communications.v1.AnnouncementsService.CreateAnnouncement:input_type -> kinship.communications.v1.CreateAnnouncementRequest
-	5,  // 22: kinship.communications.v1.AnnouncementsService.GetAnnouncement:input_type -> kinship.communications.v1.GetAnnouncementRequest
-	7,  // 23: kinship.communications.v1.AnnouncementsService.CancelAnnouncement:input_type -> kinship.communications.v1.CancelAnnouncementRequest
-	10, // 24: kinship.communications.v1.AnnouncementsService.CreateWebhook:input_type -> kinship.communications.v1.CreateWebhookRequest
-	12, // 25: kinship.communications.v1.AnnouncementsService.ListWebhooks:input_type -> kinship.communications.v1.ListWebhooksRequest
-	14, // 26: kinship.communications.v1.AnnouncementsService.DeleteWebhook:input_type -> kinship.communications.v1.DeleteWebhookRequest
-	17, // 27: kinship.communications.v1.AnnouncementsService.GetPreferences:input_type -> kinship.communications.v1.GetPreferencesRequest
-	19, // 28: kinship.communications.v1.AnnouncementsService.SetPreferences:input_type -> kinship.communications.v1.SetPreferencesRequest
-	22, // 29: kinship.communications.v1.AnnouncementsService.ListSuppressions:input_type -> kinship.communications.v1.ListSuppressionsRequest
-	24, // 30: kinship.communications.v1.AnnouncementsService.RemoveSuppression:input_type -> kinship.communications.v1.RemoveSuppressionRequest
-	4,  // 31: kinship.communications.v1.AnnouncementsService.CreateAnnouncement:output_type -> kinship.communications.v1.CreateAnnouncementResponse
-	6,  // 32: kinship.communications.v1.AnnouncementsService.GetAnnouncement:output_type -> kinship.communications.v1.GetAnnouncementResponse
-	8,  // 33: kinship.communications.v1.AnnouncementsService.CancelAnnouncement:output_type -> kinship.communications.v1.CancelAnnouncementResponse
-	11, // 34: kinship.communications.v1.AnnouncementsService.CreateWebhook:output_type -> kinship.communications.v1.CreateWebhookResponse
-	13, // 35: kinship.communications.v1.AnnouncementsService.ListWebhooks:output_type -> kinship.communications.v1.ListWebhooksResponse
-	15, // 36: kinship.communications.v1.AnnouncementsService.DeleteWebhook:output_type -> kinship.communications.v1.DeleteWebhookResponse
-	18, // 37: kinship.communications.v1.AnnouncementsService.GetPreferences:output_type -> kinship.communications.v1.GetPreferencesResponse
-	20, // 38: kinship.communications.v1.AnnouncementsService.SetPreferences:output_type -> kinship.communications.v1.SetPreferencesResponse
-	23, // 39: kinship.communications.v1.AnnouncementsService.ListSuppressions:output_type -> kinship.communications.v1.ListSuppressionsResponse
-	25, // 40: kinship.communications.v1.AnnouncementsService.RemoveSuppression:output_type -> kinship.communications.v1.RemoveSuppressionResponse
-	31, // [31:41] is the sub-list for method output_type
-	21, // [21:31] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	2,  // 10: kinship.communications.v1.ListAnnouncementsResponse.announcements:type_name -> kinship.communications.v1.Announcement
+	2,  // 11: kinship.communications.v1.CancelAnnouncementResponse.announcement:type_name -> kinship.communications.v1.Announcement
+	1,  // 12: kinship.communications.v1.Webhook.format:type_name -> kinship.communications.v1.WebhookFormat
+	32, // 13: kinship.communications.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 14: kinship.communications.v1.CreateWebhookRequest.format:type_name -> kinship.communications.v1.WebhookFormat
+	13, // 15: kinship.communications.v1.CreateWebhookResponse.webhook:type_name -> kinship.communications.v1.Webhook
+	13, // 16: kinship.communications.v1.ListWebhooksResponse.webhooks:type_name -> kinship.communications.v1.Webhook
+	20, // 17: kinship.communications.v1.GetPreferencesResponse.preferences:type_name -> kinship.communications.v1.Preferences
+	20, // 18: kinship.communications.v1.SetPreferencesRequest.preferences:type_name -> kinship.communications.v1.Preferences
+	20, // 19: kinship.communications.v1.SetPreferencesResponse.preferences:type_name -> kinship.communications.v1.Preferences
+	32, // 20: kinship.communications.v1.Suppression.created_at:type_name -> google.protobuf.Timestamp
+	25, // 21: kinship.communications.v1.ListSuppressionsResponse.suppressions:type_name -> kinship.communications.v1.Suppression
+	3,  // 22: kinship.communications.v1.AnnouncementsService.CreateAnnouncement:input_type -> kinship.communications.v1.CreateAnnouncementRequest
+	5,  // 23: kinship.communications.v1.AnnouncementsService.GetAnnouncement:input_type -> kinship.communications.v1.GetAnnouncementRequest
+	7,  // 24: kinship.communications.v1.AnnouncementsService.ListAnnouncements:input_type -> kinship.communications.v1.ListAnnouncementsRequest
+	11, // 25: kinship.communications.v1.AnnouncementsService.CancelAnnouncement:input_type -> kinship.communications.v1.CancelAnnouncementRequest
+	9,  // 26: kinship.communications.v1.AnnouncementsService.GetSendingPolicy:input_type -> kinship.communications.v1.GetSendingPolicyRequest
+	14, // 27: kinship.communications.v1.AnnouncementsService.CreateWebhook:input_type -> kinship.communications.v1.CreateWebhookRequest
+	16, // 28: kinship.communications.v1.AnnouncementsService.ListWebhooks:input_type -> kinship.communications.v1.ListWebhooksRequest
+	18, // 29: kinship.communications.v1.AnnouncementsService.DeleteWebhook:input_type -> kinship.communications.v1.DeleteWebhookRequest
+	21, // 30: kinship.communications.v1.AnnouncementsService.GetPreferences:input_type -> kinship.communications.v1.GetPreferencesRequest
+	23, // 31: kinship.communications.v1.AnnouncementsService.SetPreferences:input_type -> kinship.communications.v1.SetPreferencesRequest
+	26, // 32: kinship.communications.v1.AnnouncementsService.ListSuppressions:input_type -> kinship.communications.v1.ListSuppressionsRequest
+	28, // 33: kinship.communications.v1.AnnouncementsService.RemoveSuppression:input_type -> kinship.communications.v1.RemoveSuppressionRequest
+	4,  // 34: kinship.communications.v1.AnnouncementsService.CreateAnnouncement:output_type -> kinship.communications.v1.CreateAnnouncementResponse
+	6,  // 35: kinship.communications.v1.AnnouncementsService.GetAnnouncement:output_type -> kinship.communications.v1.GetAnnouncementResponse
+	8,  // 36: kinship.communications.v1.AnnouncementsService.ListAnnouncements:output_type -> kinship.communications.v1.ListAnnouncementsResponse
+	12, // 37: kinship.communications.v1.AnnouncementsService.CancelAnnouncement:output_type -> kinship.communications.v1.CancelAnnouncementResponse
+	10, // 38: kinship.communications.v1.AnnouncementsService.GetSendingPolicy:output_type -> kinship.communications.v1.GetSendingPolicyResponse
+	15, // 39: kinship.communications.v1.AnnouncementsService.CreateWebhook:output_type -> kinship.communications.v1.CreateWebhookResponse
+	17, // 40: kinship.communications.v1.AnnouncementsService.ListWebhooks:output_type -> kinship.communications.v1.ListWebhooksResponse
+	19, // 41: kinship.communications.v1.AnnouncementsService.DeleteWebhook:output_type -> kinship.communications.v1.DeleteWebhookResponse
+	22, // 42: kinship.communications.v1.AnnouncementsService.GetPreferences:output_type -> kinship.communications.v1.GetPreferencesResponse
+	24, // 43: kinship.communications.v1.AnnouncementsService.SetPreferences:output_type -> kinship.communications.v1.SetPreferencesResponse
+	27, // 44: kinship.communications.v1.AnnouncementsService.ListSuppressions:output_type -> kinship.communications.v1.ListSuppressionsResponse
+	29, // 45: kinship.communications.v1.AnnouncementsService.RemoveSuppression:output_type -> kinship.communications.v1.RemoveSuppressionResponse
+	34, // [34:46] is the sub-list for method output_type
+	22, // [22:34] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_kinship_communications_v1_announcements_proto_init() }
@@ -1734,7 +1975,7 @@ func file_kinship_communications_v1_announcements_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_communications_v1_announcements_proto_rawDesc), len(file_kinship_communications_v1_announcements_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   25,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

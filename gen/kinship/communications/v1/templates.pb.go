@@ -549,8 +549,13 @@ type PreviewTemplateRequest struct {
 	// Render for this member of the projection; empty uses a sample member.
 	MemberId string `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	// Locale to pick; empty takes the member's.
-	Locale        string            `protobuf:"bytes,4,opt,name=locale,proto3" json:"locale,omitempty"`
-	Variables     map[string]string `protobuf:"bytes,5,rep,name=variables,proto3" json:"variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Locale    string            `protobuf:"bytes,4,opt,name=locale,proto3" json:"locale,omitempty"`
+	Variables map[string]string `protobuf:"bytes,5,rep,name=variables,proto3" json:"variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Unsaved variants to render instead of the saved template — the
+	// console's live preview of an edit. Checked as SaveTemplate checks
+	// them (errors name variants[i] and the part); nothing is stored, and
+	// name need not be a saved template.
+	Variants      []*TemplateVariant `protobuf:"bytes,6,rep,name=variants,proto3" json:"variants,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -616,6 +621,13 @@ func (x *PreviewTemplateRequest) GetLocale() string {
 func (x *PreviewTemplateRequest) GetVariables() map[string]string {
 	if x != nil {
 		return x.Variables
+	}
+	return nil
+}
+
+func (x *PreviewTemplateRequest) GetVariants() []*TemplateVariant {
+	if x != nil {
+		return x.Variants
 	}
 	return nil
 }
@@ -722,13 +734,14 @@ const file_kinship_communications_v1_templates_proto_rawDesc = "" +
 	"\x15DeleteTemplateRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\x18\n" +
-	"\x16DeleteTemplateResponse\"\x9d\x02\n" +
+	"\x16DeleteTemplateResponse\"\xe5\x02\n" +
 	"\x16PreviewTemplateRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tmember_id\x18\x03 \x01(\tR\bmemberId\x12\x16\n" +
 	"\x06locale\x18\x04 \x01(\tR\x06locale\x12^\n" +
-	"\tvariables\x18\x05 \x03(\v2@.kinship.communications.v1.PreviewTemplateRequest.VariablesEntryR\tvariables\x1a<\n" +
+	"\tvariables\x18\x05 \x03(\v2@.kinship.communications.v1.PreviewTemplateRequest.VariablesEntryR\tvariables\x12F\n" +
+	"\bvariants\x18\x06 \x03(\v2*.kinship.communications.v1.TemplateVariantR\bvariants\x1a<\n" +
 	"\x0eVariablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x85\x01\n" +
@@ -782,21 +795,22 @@ var file_kinship_communications_v1_templates_proto_depIdxs = []int32{
 	1,  // 4: kinship.communications.v1.GetTemplateResponse.template:type_name -> kinship.communications.v1.Template
 	1,  // 5: kinship.communications.v1.ListTemplatesResponse.templates:type_name -> kinship.communications.v1.Template
 	12, // 6: kinship.communications.v1.PreviewTemplateRequest.variables:type_name -> kinship.communications.v1.PreviewTemplateRequest.VariablesEntry
-	2,  // 7: kinship.communications.v1.TemplatesService.SaveTemplate:input_type -> kinship.communications.v1.SaveTemplateRequest
-	4,  // 8: kinship.communications.v1.TemplatesService.GetTemplate:input_type -> kinship.communications.v1.GetTemplateRequest
-	6,  // 9: kinship.communications.v1.TemplatesService.ListTemplates:input_type -> kinship.communications.v1.ListTemplatesRequest
-	8,  // 10: kinship.communications.v1.TemplatesService.DeleteTemplate:input_type -> kinship.communications.v1.DeleteTemplateRequest
-	10, // 11: kinship.communications.v1.TemplatesService.PreviewTemplate:input_type -> kinship.communications.v1.PreviewTemplateRequest
-	3,  // 12: kinship.communications.v1.TemplatesService.SaveTemplate:output_type -> kinship.communications.v1.SaveTemplateResponse
-	5,  // 13: kinship.communications.v1.TemplatesService.GetTemplate:output_type -> kinship.communications.v1.GetTemplateResponse
-	7,  // 14: kinship.communications.v1.TemplatesService.ListTemplates:output_type -> kinship.communications.v1.ListTemplatesResponse
-	9,  // 15: kinship.communications.v1.TemplatesService.DeleteTemplate:output_type -> kinship.communications.v1.DeleteTemplateResponse
-	11, // 16: kinship.communications.v1.TemplatesService.PreviewTemplate:output_type -> kinship.communications.v1.PreviewTemplateResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	0,  // 7: kinship.communications.v1.PreviewTemplateRequest.variants:type_name -> kinship.communications.v1.TemplateVariant
+	2,  // 8: kinship.communications.v1.TemplatesService.SaveTemplate:input_type -> kinship.communications.v1.SaveTemplateRequest
+	4,  // 9: kinship.communications.v1.TemplatesService.GetTemplate:input_type -> kinship.communications.v1.GetTemplateRequest
+	6,  // 10: kinship.communications.v1.TemplatesService.ListTemplates:input_type -> kinship.communications.v1.ListTemplatesRequest
+	8,  // 11: kinship.communications.v1.TemplatesService.DeleteTemplate:input_type -> kinship.communications.v1.DeleteTemplateRequest
+	10, // 12: kinship.communications.v1.TemplatesService.PreviewTemplate:input_type -> kinship.communications.v1.PreviewTemplateRequest
+	3,  // 13: kinship.communications.v1.TemplatesService.SaveTemplate:output_type -> kinship.communications.v1.SaveTemplateResponse
+	5,  // 14: kinship.communications.v1.TemplatesService.GetTemplate:output_type -> kinship.communications.v1.GetTemplateResponse
+	7,  // 15: kinship.communications.v1.TemplatesService.ListTemplates:output_type -> kinship.communications.v1.ListTemplatesResponse
+	9,  // 16: kinship.communications.v1.TemplatesService.DeleteTemplate:output_type -> kinship.communications.v1.DeleteTemplateResponse
+	11, // 17: kinship.communications.v1.TemplatesService.PreviewTemplate:output_type -> kinship.communications.v1.PreviewTemplateResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_kinship_communications_v1_templates_proto_init() }

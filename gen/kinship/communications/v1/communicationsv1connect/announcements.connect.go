@@ -39,9 +39,15 @@ const (
 	// AnnouncementsServiceGetAnnouncementProcedure is the fully-qualified name of the
 	// AnnouncementsService's GetAnnouncement RPC.
 	AnnouncementsServiceGetAnnouncementProcedure = "/kinship.communications.v1.AnnouncementsService/GetAnnouncement"
+	// AnnouncementsServiceListAnnouncementsProcedure is the fully-qualified name of the
+	// AnnouncementsService's ListAnnouncements RPC.
+	AnnouncementsServiceListAnnouncementsProcedure = "/kinship.communications.v1.AnnouncementsService/ListAnnouncements"
 	// AnnouncementsServiceCancelAnnouncementProcedure is the fully-qualified name of the
 	// AnnouncementsService's CancelAnnouncement RPC.
 	AnnouncementsServiceCancelAnnouncementProcedure = "/kinship.communications.v1.AnnouncementsService/CancelAnnouncement"
+	// AnnouncementsServiceGetSendingPolicyProcedure is the fully-qualified name of the
+	// AnnouncementsService's GetSendingPolicy RPC.
+	AnnouncementsServiceGetSendingPolicyProcedure = "/kinship.communications.v1.AnnouncementsService/GetSendingPolicy"
 	// AnnouncementsServiceCreateWebhookProcedure is the fully-qualified name of the
 	// AnnouncementsService's CreateWebhook RPC.
 	AnnouncementsServiceCreateWebhookProcedure = "/kinship.communications.v1.AnnouncementsService/CreateWebhook"
@@ -73,8 +79,16 @@ type AnnouncementsServiceClient interface {
 	// still allows it at that moment.
 	CreateAnnouncement(context.Context, *connect.Request[v1.CreateAnnouncementRequest]) (*connect.Response[v1.CreateAnnouncementResponse], error)
 	GetAnnouncement(context.Context, *connect.Request[v1.GetAnnouncementRequest]) (*connect.Response[v1.GetAnnouncementResponse], error)
+	// ListAnnouncements pages through a community's announcements and
+	// digests, newest first. The message counts are left at 0 here: ask
+	// GetAnnouncement for one announcement's progress.
+	ListAnnouncements(context.Context, *connect.Request[v1.ListAnnouncementsRequest]) (*connect.Response[v1.ListAnnouncementsResponse], error)
 	// CancelAnnouncement suppresses every message of it not yet sent.
 	CancelAnnouncement(context.Context, *connect.Request[v1.CancelAnnouncementRequest]) (*connect.Response[v1.CancelAnnouncementResponse], error)
+	// GetSendingPolicy says when announcements go out: the quiet hours in
+	// which a message that is not transactional waits, in each recipient's
+	// own time zone.
+	GetSendingPolicy(context.Context, *connect.Request[v1.GetSendingPolicyRequest]) (*connect.Response[v1.GetSendingPolicyResponse], error)
 	CreateWebhook(context.Context, *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error)
 	ListWebhooks(context.Context, *connect.Request[v1.ListWebhooksRequest]) (*connect.Response[v1.ListWebhooksResponse], error)
 	DeleteWebhook(context.Context, *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error)
@@ -111,10 +125,24 @@ func NewAnnouncementsServiceClient(httpClient connect.HTTPClient, baseURL string
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listAnnouncements: connect.NewClient[v1.ListAnnouncementsRequest, v1.ListAnnouncementsResponse](
+			httpClient,
+			baseURL+AnnouncementsServiceListAnnouncementsProcedure,
+			connect.WithSchema(announcementsServiceMethods.ByName("ListAnnouncements")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		cancelAnnouncement: connect.NewClient[v1.CancelAnnouncementRequest, v1.CancelAnnouncementResponse](
 			httpClient,
 			baseURL+AnnouncementsServiceCancelAnnouncementProcedure,
 			connect.WithSchema(announcementsServiceMethods.ByName("CancelAnnouncement")),
+			connect.WithClientOptions(opts...),
+		),
+		getSendingPolicy: connect.NewClient[v1.GetSendingPolicyRequest, v1.GetSendingPolicyResponse](
+			httpClient,
+			baseURL+AnnouncementsServiceGetSendingPolicyProcedure,
+			connect.WithSchema(announcementsServiceMethods.ByName("GetSendingPolicy")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 		createWebhook: connect.NewClient[v1.CreateWebhookRequest, v1.CreateWebhookResponse](
@@ -171,7 +199,9 @@ func NewAnnouncementsServiceClient(httpClient connect.HTTPClient, baseURL string
 type announcementsServiceClient struct {
 	createAnnouncement *connect.Client[v1.CreateAnnouncementRequest, v1.CreateAnnouncementResponse]
 	getAnnouncement    *connect.Client[v1.GetAnnouncementRequest, v1.GetAnnouncementResponse]
+	listAnnouncements  *connect.Client[v1.ListAnnouncementsRequest, v1.ListAnnouncementsResponse]
 	cancelAnnouncement *connect.Client[v1.CancelAnnouncementRequest, v1.CancelAnnouncementResponse]
+	getSendingPolicy   *connect.Client[v1.GetSendingPolicyRequest, v1.GetSendingPolicyResponse]
 	createWebhook      *connect.Client[v1.CreateWebhookRequest, v1.CreateWebhookResponse]
 	listWebhooks       *connect.Client[v1.ListWebhooksRequest, v1.ListWebhooksResponse]
 	deleteWebhook      *connect.Client[v1.DeleteWebhookRequest, v1.DeleteWebhookResponse]
@@ -191,9 +221,19 @@ func (c *announcementsServiceClient) GetAnnouncement(ctx context.Context, req *c
 	return c.getAnnouncement.CallUnary(ctx, req)
 }
 
+// ListAnnouncements calls kinship.communications.v1.AnnouncementsService.ListAnnouncements.
+func (c *announcementsServiceClient) ListAnnouncements(ctx context.Context, req *connect.Request[v1.ListAnnouncementsRequest]) (*connect.Response[v1.ListAnnouncementsResponse], error) {
+	return c.listAnnouncements.CallUnary(ctx, req)
+}
+
 // CancelAnnouncement calls kinship.communications.v1.AnnouncementsService.CancelAnnouncement.
 func (c *announcementsServiceClient) CancelAnnouncement(ctx context.Context, req *connect.Request[v1.CancelAnnouncementRequest]) (*connect.Response[v1.CancelAnnouncementResponse], error) {
 	return c.cancelAnnouncement.CallUnary(ctx, req)
+}
+
+// GetSendingPolicy calls kinship.communications.v1.AnnouncementsService.GetSendingPolicy.
+func (c *announcementsServiceClient) GetSendingPolicy(ctx context.Context, req *connect.Request[v1.GetSendingPolicyRequest]) (*connect.Response[v1.GetSendingPolicyResponse], error) {
+	return c.getSendingPolicy.CallUnary(ctx, req)
 }
 
 // CreateWebhook calls kinship.communications.v1.AnnouncementsService.CreateWebhook.
@@ -239,8 +279,16 @@ type AnnouncementsServiceHandler interface {
 	// still allows it at that moment.
 	CreateAnnouncement(context.Context, *connect.Request[v1.CreateAnnouncementRequest]) (*connect.Response[v1.CreateAnnouncementResponse], error)
 	GetAnnouncement(context.Context, *connect.Request[v1.GetAnnouncementRequest]) (*connect.Response[v1.GetAnnouncementResponse], error)
+	// ListAnnouncements pages through a community's announcements and
+	// digests, newest first. The message counts are left at 0 here: ask
+	// GetAnnouncement for one announcement's progress.
+	ListAnnouncements(context.Context, *connect.Request[v1.ListAnnouncementsRequest]) (*connect.Response[v1.ListAnnouncementsResponse], error)
 	// CancelAnnouncement suppresses every message of it not yet sent.
 	CancelAnnouncement(context.Context, *connect.Request[v1.CancelAnnouncementRequest]) (*connect.Response[v1.CancelAnnouncementResponse], error)
+	// GetSendingPolicy says when announcements go out: the quiet hours in
+	// which a message that is not transactional waits, in each recipient's
+	// own time zone.
+	GetSendingPolicy(context.Context, *connect.Request[v1.GetSendingPolicyRequest]) (*connect.Response[v1.GetSendingPolicyResponse], error)
 	CreateWebhook(context.Context, *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error)
 	ListWebhooks(context.Context, *connect.Request[v1.ListWebhooksRequest]) (*connect.Response[v1.ListWebhooksResponse], error)
 	DeleteWebhook(context.Context, *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error)
@@ -272,10 +320,24 @@ func NewAnnouncementsServiceHandler(svc AnnouncementsServiceHandler, opts ...con
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	announcementsServiceListAnnouncementsHandler := connect.NewUnaryHandler(
+		AnnouncementsServiceListAnnouncementsProcedure,
+		svc.ListAnnouncements,
+		connect.WithSchema(announcementsServiceMethods.ByName("ListAnnouncements")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	announcementsServiceCancelAnnouncementHandler := connect.NewUnaryHandler(
 		AnnouncementsServiceCancelAnnouncementProcedure,
 		svc.CancelAnnouncement,
 		connect.WithSchema(announcementsServiceMethods.ByName("CancelAnnouncement")),
+		connect.WithHandlerOptions(opts...),
+	)
+	announcementsServiceGetSendingPolicyHandler := connect.NewUnaryHandler(
+		AnnouncementsServiceGetSendingPolicyProcedure,
+		svc.GetSendingPolicy,
+		connect.WithSchema(announcementsServiceMethods.ByName("GetSendingPolicy")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	announcementsServiceCreateWebhookHandler := connect.NewUnaryHandler(
@@ -331,8 +393,12 @@ func NewAnnouncementsServiceHandler(svc AnnouncementsServiceHandler, opts ...con
 			announcementsServiceCreateAnnouncementHandler.ServeHTTP(w, r)
 		case AnnouncementsServiceGetAnnouncementProcedure:
 			announcementsServiceGetAnnouncementHandler.ServeHTTP(w, r)
+		case AnnouncementsServiceListAnnouncementsProcedure:
+			announcementsServiceListAnnouncementsHandler.ServeHTTP(w, r)
 		case AnnouncementsServiceCancelAnnouncementProcedure:
 			announcementsServiceCancelAnnouncementHandler.ServeHTTP(w, r)
+		case AnnouncementsServiceGetSendingPolicyProcedure:
+			announcementsServiceGetSendingPolicyHandler.ServeHTTP(w, r)
 		case AnnouncementsServiceCreateWebhookProcedure:
 			announcementsServiceCreateWebhookHandler.ServeHTTP(w, r)
 		case AnnouncementsServiceListWebhooksProcedure:
@@ -364,8 +430,16 @@ func (UnimplementedAnnouncementsServiceHandler) GetAnnouncement(context.Context,
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.communications.v1.AnnouncementsService.GetAnnouncement is not implemented"))
 }
 
+func (UnimplementedAnnouncementsServiceHandler) ListAnnouncements(context.Context, *connect.Request[v1.ListAnnouncementsRequest]) (*connect.Response[v1.ListAnnouncementsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.communications.v1.AnnouncementsService.ListAnnouncements is not implemented"))
+}
+
 func (UnimplementedAnnouncementsServiceHandler) CancelAnnouncement(context.Context, *connect.Request[v1.CancelAnnouncementRequest]) (*connect.Response[v1.CancelAnnouncementResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.communications.v1.AnnouncementsService.CancelAnnouncement is not implemented"))
+}
+
+func (UnimplementedAnnouncementsServiceHandler) GetSendingPolicy(context.Context, *connect.Request[v1.GetSendingPolicyRequest]) (*connect.Response[v1.GetSendingPolicyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.communications.v1.AnnouncementsService.GetSendingPolicy is not implemented"))
 }
 
 func (UnimplementedAnnouncementsServiceHandler) CreateWebhook(context.Context, *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error) {

@@ -58,8 +58,8 @@ type TemplatesServiceClient interface {
 	GetTemplate(context.Context, *connect.Request[v1.GetTemplateRequest]) (*connect.Response[v1.GetTemplateResponse], error)
 	ListTemplates(context.Context, *connect.Request[v1.ListTemplatesRequest]) (*connect.Response[v1.ListTemplatesResponse], error)
 	DeleteTemplate(context.Context, *connect.Request[v1.DeleteTemplateRequest]) (*connect.Response[v1.DeleteTemplateResponse], error)
-	// PreviewTemplate renders a template for a member of the projection, or
-	// for a sample member.
+	// PreviewTemplate renders a template — the saved one, or unsaved
+	// variants — for a member of the projection, or for a sample member.
 	PreviewTemplate(context.Context, *connect.Request[v1.PreviewTemplateRequest]) (*connect.Response[v1.PreviewTemplateResponse], error)
 }
 
@@ -155,8 +155,8 @@ type TemplatesServiceHandler interface {
 	GetTemplate(context.Context, *connect.Request[v1.GetTemplateRequest]) (*connect.Response[v1.GetTemplateResponse], error)
 	ListTemplates(context.Context, *connect.Request[v1.ListTemplatesRequest]) (*connect.Response[v1.ListTemplatesResponse], error)
 	DeleteTemplate(context.Context, *connect.Request[v1.DeleteTemplateRequest]) (*connect.Response[v1.DeleteTemplateResponse], error)
-	// PreviewTemplate renders a template for a member of the projection, or
-	// for a sample member.
+	// PreviewTemplate renders a template — the saved one, or unsaved
+	// variants — for a member of the projection, or for a sample member.
 	PreviewTemplate(context.Context, *connect.Request[v1.PreviewTemplateRequest]) (*connect.Response[v1.PreviewTemplateResponse], error)
 }
 

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kinship/communications/v1/announcements.proto.
  */
 export const file_kinship_communications_v1_announcements: GenFile = /*@__PURE__*/
-  fileDesc("Ci1raW5zaGlwL2NvbW11bmljYXRpb25zL3YxL2Fubm91bmNlbWVudHMucHJvdG8SGWtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEilwMKDEFubm91bmNlbWVudBIKCgJpZBgBIAEoCRIRCgljb21tdW5pdHkYAiABKAkSEAoIdGVtcGxhdGUYAyABKAkSOQoEa2luZBgEIAEoDjIrLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuQW5ub3VuY2VtZW50S2luZBIxCgZmaWx0ZXIYBSABKAsyIS5raW5zaGlwLm1lbWJlcnMudjEuU2VnbWVudEZpbHRlchIrCgdzZW5kX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljYW5jZWxsZWQYCCABKAgSEgoKcmVjaXBpZW50cxgJIAEoAxIPCgdwZW5kaW5nGAogASgDEgwKBHNlbnQYCyABKAMSDgoGZmFpbGVkGAwgASgDEhIKCnN1cHByZXNzZWQYDSABKAMSDwoHYm91bmNlZBgOIAEoAxIQCghpbl9kb3VidBgPIAEoAyKQAwoZQ3JlYXRlQW5ub3VuY2VtZW50UmVxdWVzdBIRCgljb21tdW5pdHkYASABKAkSEAoIdGVtcGxhdGUYAiABKAkSOQoEa2luZBgDIAEoDjIrLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuQW5ub3VuY2VtZW50S2luZBIxCgZmaWx0ZXIYBCABKAsyIS5raW5zaGlwLm1lbWJlcnMudjEuU2VnbWVudEZpbHRlchIrCgdzZW5kX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh3ZWJob29rcxgGIAEoCBIXCg9pZGVtcG90ZW5jeV9rZXkYByABKAkSVgoJdmFyaWFibGVzGAggAygLMkMua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5DcmVhdGVBbm5vdW5jZW1lbnRSZXF1ZXN0LlZhcmlhYmxlc0VudHJ5GjAKDlZhcmlhYmxlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWwoaQ3JlYXRlQW5ub3VuY2VtZW50UmVzcG9uc2USPQoMYW5ub3VuY2VtZW50GAEgASgLMicua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5Bbm5vdW5jZW1lbnQiNwoWR2V0QW5ub3VuY2VtZW50UmVxdWVzdBIRCgljb21tdW5pdHkYASABKAkSCgoCaWQYAiABKAkiWAoXR2V0QW5ub3VuY2VtZW50UmVzcG9uc2USPQoMYW5ub3VuY2VtZW50GAEgASgLMicua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5Bbm5vdW5jZW1lbnQiOgoZQ2FuY2VsQW5ub3VuY2VtZW50UmVxdWVzdBIRCgljb21tdW5pdHkYASABKAkSCgoCaWQYAiABKAkiWwoaQ2FuY2VsQW5ub3VuY2VtZW50UmVzcG9uc2USPQoMYW5ub3VuY2VtZW50GAEgASgLMicua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5Bbm5vdW5jZW1lbnQiyQEKB1dlYmhvb2sSCgoCaWQYASABKAkSEQoJY29tbXVuaXR5GAIgASgJEgsKA3VybBgDIAEoCRI4CgZmb3JtYXQYBCABKA4yKC5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLldlYmhvb2tGb3JtYXQSDwoHZW5hYmxlZBgFIAEoCBIXCg9kaXNhYmxlZF9yZWFzb24YBiABKAkSLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicAoUQ3JlYXRlV2ViaG9va1JlcXVlc3QSEQoJY29tbXVuaXR5GAEgASgJEgsKA3VybBgCIAEoCRI4CgZmb3JtYXQYAyABKA4yKC5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLldlYmhvb2tGb3JtYXQiXAoVQ3JlYXRlV2ViaG9va1Jlc3BvbnNlEjMKB3dlYmhvb2sYASABKAsyIi5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLldlYmhvb2sSDgoGc2VjcmV0GAIgASgJIigKE0xpc3RXZWJob29rc1JlcXVlc3QSEQoJY29tbXVuaXR5GAEgASgJIkwKFExpc3RXZWJob29rc1Jlc3BvbnNlEjQKCHdlYmhvb2tzGAEgAygLMiIua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5XZWJob29rIjUKFERlbGV0ZVdlYmhvb2tSZXF1ZXN0EhEKCWNvbW11bml0eRgBIAEoCRIKCgJpZBgCIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UiNAoLUHJlZmVyZW5jZXMSFQoNYW5ub3VuY2VtZW50cxgBIAEoCBIOCgZkaWdlc3QYAiABKAgiPQoVR2V0UHJlZmVyZW5jZXNSZXF1ZXN0EhEKCWNvbW11bml0eRgBIAEoCRIRCgltZW1iZXJfaWQYAiABKAkiVQoWR2V0UHJlZmVyZW5jZXNSZXNwb25zZRI7CgtwcmVmZXJlbmNlcxgBIAEoCzImLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuUHJlZmVyZW5jZXMiegoVU2V0UHJlZmVyZW5jZXNSZXF1ZXN0EhEKCWNvbW11bml0eRgBIAEoCRIRCgltZW1iZXJfaWQYAiABKAkSOwoLcHJlZmVyZW5jZXMYAyABKAsyJi5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLlByZWZlcmVuY2VzIlUKFlNldFByZWZlcmVuY2VzUmVzcG9uc2USOwoLcHJlZmVyZW5jZXMYASABKAsyJi5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLlByZWZlcmVuY2VzIlwKC1N1cHByZXNzaW9uEg0KBWVtYWlsGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIsChdMaXN0U3VwcHJlc3Npb25zUmVxdWVzdBIRCgljb21tdW5pdHkYASABKAkiWAoYTGlzdFN1cHByZXNzaW9uc1Jlc3BvbnNlEjwKDHN1cHByZXNzaW9ucxgBIAMoCzImLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuU3VwcHJlc3Npb24iPAoYUmVtb3ZlU3VwcHJlc3Npb25SZXF1ZXN0EhEKCWNvbW11bml0eRgBIAEoCRINCgVlbWFpbBgCIAEoCSIbChlSZW1vdmVTdXBwcmVzc2lvblJlc3BvbnNlKncKEEFubm91bmNlbWVudEtpbmQSIQodQU5OT1VOQ0VNRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIiCh5BTk5PVU5DRU1FTlRfS0lORF9BTk5PVU5DRU1FTlQQARIcChhBTk5PVU5DRU1FTlRfS0lORF9ESUdFU1QQAiqcAQoNV2ViaG9va0Zvcm1hdBIeChpXRUJIT09LX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhoKFldFQkhPT0tfRk9STUFUX0dFTkVSSUMQARIYChRXRUJIT09LX0ZPUk1BVF9TTEFDSxACEhoKFldFQkhPT0tfRk9STUFUX0RJU0NPUkQQAxIZChVXRUJIT09LX0ZPUk1BVF9NQVRSSVgQBDL8CQoUQW5ub3VuY2VtZW50c1NlcnZpY2USgQEKEkNyZWF0ZUFubm91bmNlbWVudBI0LmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuQ3JlYXRlQW5ub3VuY2VtZW50UmVxdWVzdBo1LmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuQ3JlYXRlQW5ub3VuY2VtZW50UmVzcG9uc2USfQoPR2V0QW5ub3VuY2VtZW50EjEua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5HZXRBbm5vdW5jZW1lbnRSZXF1ZXN0GjIua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5HZXRBbm5vdW5jZW1lbnRSZXNwb25zZSIDkAIBEoEBChJDYW5jZWxBbm5vdW5jZW1lbnQSNC5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLkNhbmNlbEFubm91bmNlbWVudFJlcXVlc3QaNS5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLkNhbmNlbEFubm91bmNlbWVudFJlc3BvbnNlEnIKDUNyZWF0ZVdlYmhvb2sSLy5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLkNyZWF0ZVdlYmhvb2tSZXF1ZXN0GjAua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5DcmVhdGVXZWJob29rUmVzcG9uc2USdAoMTGlzdFdlYmhvb2tzEi4ua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5MaXN0V2ViaG9va3NSZXF1ZXN0Gi8ua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5MaXN0V2ViaG9va3NSZXNwb25zZSIDkAIBEncKDURlbGV0ZVdlYmhvb2sSLy5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLkRlbGV0ZVdlYmhvb2tSZXF1ZXN0GjAua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5EZWxldGVXZWJob29rUmVzcG9uc2UiA5ACAhJ6Cg5HZXRQcmVmZXJlbmNlcxIwLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuR2V0UHJlZmVyZW5jZXNSZXF1ZXN0GjEua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5HZXRQcmVmZXJlbmNlc1Jlc3BvbnNlIgOQAgESdQoOU2V0UHJlZmVyZW5jZXMSMC5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLlNldFByZWZlcmVuY2VzUmVxdWVzdBoxLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuU2V0UHJlZmVyZW5jZXNSZXNwb25zZRKAAQoQTGlzdFN1cHByZXNzaW9ucxIyLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuTGlzdFN1cHByZXNzaW9uc1JlcXVlc3QaMy5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLkxpc3RTdXBwcmVzc2lvbnNSZXNwb25zZSIDkAIBEoMBChFSZW1vdmVTdXBwcmVzc2lvbhIzLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuUmVtb3ZlU3VwcHJlc3Npb25SZXF1ZXN0GjQua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5SZW1vdmVTdXBwcmVzc2lvblJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_google_protobuf_timestamp, file_kinship_members_v1_segments]);
+  fileDesc("Ci1raW5zaGlwL2NvbW11bmljYXRpb25zL3YxL2Fubm91bmNlbWVudHMucHJvdG8SGWtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEilwMKDEFubm91bmNlbWVudBIKCgJpZBgBIAEoCRIRCgljb21tdW5pdHkYAiABKAkSEAoIdGVtcGxhdGUYAyABKAkSOQoEa2luZBgEIAEoDjIrLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuQW5ub3VuY2VtZW50S2luZBIxCgZmaWx0ZXIYBSABKAsyIS5raW5zaGlwLm1lbWJlcnMudjEuU2VnbWVudEZpbHRlchIrCgdzZW5kX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljYW5jZWxsZWQYCCABKAgSEgoKcmVjaXBpZW50cxgJIAEoAxIPCgdwZW5kaW5nGAogASgDEgwKBHNlbnQYCyABKAMSDgoGZmFpbGVkGAwgASgDEhIKCnN1cHByZXNzZWQYDSABKAMSDwoHYm91bmNlZBgOIAEoAxIQCghpbl9kb3VidBgPIAEoAyKQAwoZQ3JlYXRlQW5ub3VuY2VtZW50UmVxdWVzdBIRCgljb21tdW5pdHkYASABKAkSEAoIdGVtcGxhdGUYAiABKAkSOQoEa2luZBgDIAEoDjIrLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuQW5ub3VuY2VtZW50S2luZBIxCgZmaWx0ZXIYBCABKAsyIS5raW5zaGlwLm1lbWJlcnMudjEuU2VnbWVudEZpbHRlchIrCgdzZW5kX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh3ZWJob29rcxgGIAEoCBIXCg9pZGVtcG90ZW5jeV9rZXkYByABKAkSVgoJdmFyaWFibGVzGAggAygLMkMua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5DcmVhdGVBbm5vdW5jZW1lbnRSZXF1ZXN0LlZhcmlhYmxlc0VudHJ5GjAKDlZhcmlhYmxlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWwoaQ3JlYXRlQW5ub3VuY2VtZW50UmVzcG9uc2USPQoMYW5ub3VuY2VtZW50GAEgASgLMicua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5Bbm5vdW5jZW1lbnQiNwoWR2V0QW5ub3VuY2VtZW50UmVxdWVzdBIRCgljb21tdW5pdHkYASABKAkSCgoCaWQYAiABKAkiWAoXR2V0QW5ub3VuY2VtZW50UmVzcG9uc2USPQoMYW5ub3VuY2VtZW50GAEgASgLMicua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5Bbm5vdW5jZW1lbnQiVAoYTGlzdEFubm91bmNlbWVudHNSZXF1ZXN0EhEKCWNvbW11bml0eRgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJ0ChlMaXN0QW5ub3VuY2VtZW50c1Jlc3BvbnNlEj4KDWFubm91bmNlbWVudHMYASADKAsyJy5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLkFubm91bmNlbWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLAoXR2V0U2VuZGluZ1BvbGljeVJlcXVlc3QSEQoJY29tbXVuaXR5GAEgASgJIk4KGEdldFNlbmRpbmdQb2xpY3lSZXNwb25zZRIZChFxdWlldF9ob3Vyc19zdGFydBgBIAEoCRIXCg9xdWlldF9ob3Vyc19lbmQYAiABKAkiOgoZQ2FuY2VsQW5ub3VuY2VtZW50UmVxdWVzdBIRCgljb21tdW5pdHkYASABKAkSCgoCaWQYAiABKAkiWwoaQ2FuY2VsQW5ub3VuY2VtZW50UmVzcG9uc2USPQoMYW5ub3VuY2VtZW50GAEgASgLMicua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5Bbm5vdW5jZW1lbnQiyQEKB1dlYmhvb2sSCgoCaWQYASABKAkSEQoJY29tbXVuaXR5GAIgASgJEgsKA3VybBgDIAEoCRI4CgZmb3JtYXQYBCABKA4yKC5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLldlYmhvb2tGb3JtYXQSDwoHZW5hYmxlZBgFIAEoCBIXCg9kaXNhYmxlZF9yZWFzb24YBiABKAkSLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicAoUQ3JlYXRlV2ViaG9va1JlcXVlc3QSEQoJY29tbXVuaXR5GAEgASgJEgsKA3VybBgCIAEoCRI4CgZmb3JtYXQYAyABKA4yKC5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLldlYmhvb2tGb3JtYXQiXAoVQ3JlYXRlV2ViaG9va1Jlc3BvbnNlEjMKB3dlYmhvb2sYASABKAsyIi5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLldlYmhvb2sSDgoGc2VjcmV0GAIgASgJIigKE0xpc3RXZWJob29rc1JlcXVlc3QSEQoJY29tbXVuaXR5GAEgASgJIkwKFExpc3RXZWJob29rc1Jlc3BvbnNlEjQKCHdlYmhvb2tzGAEgAygLMiIua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5XZWJob29rIjUKFERlbGV0ZVdlYmhvb2tSZXF1ZXN0EhEKCWNvbW11bml0eRgBIAEoCRIKCgJpZBgCIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UiNAoLUHJlZmVyZW5jZXMSFQoNYW5ub3VuY2VtZW50cxgBIAEoCBIOCgZkaWdlc3QYAiABKAgiPQoVR2V0UHJlZmVyZW5jZXNSZXF1ZXN0EhEKCWNvbW11bml0eRgBIAEoCRIRCgltZW1iZXJfaWQYAiABKAkiVQoWR2V0UHJlZmVyZW5jZXNSZXNwb25zZRI7CgtwcmVmZXJlbmNlcxgBIAEoCzImLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuUHJlZmVyZW5jZXMiegoVU2V0UHJlZmVyZW5jZXNSZXF1ZXN0EhEKCWNvbW11bml0eRgBIAEoCRIRCgltZW1iZXJfaWQYAiABKAkSOwoLcHJlZmVyZW5jZXMYAyABKAsyJi5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLlByZWZlcmVuY2VzIlUKFlNldFByZWZlcmVuY2VzUmVzcG9uc2USOwoLcHJlZmVyZW5jZXMYASABKAsyJi5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLlByZWZlcmVuY2VzIlwKC1N1cHByZXNzaW9uEg0KBWVtYWlsGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIsChdMaXN0U3VwcHJlc3Npb25zUmVxdWVzdBIRCgljb21tdW5pdHkYASABKAkiWAoYTGlzdFN1cHByZXNzaW9uc1Jlc3BvbnNlEjwKDHN1cHByZXNzaW9ucxgBIAMoCzImLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuU3VwcHJlc3Npb24iPAoYUmVtb3ZlU3VwcHJlc3Npb25SZXF1ZXN0EhEKCWNvbW11bml0eRgBIAEoCRINCgVlbWFpbBgCIAEoCSIbChlSZW1vdmVTdXBwcmVzc2lvblJlc3BvbnNlKncKEEFubm91bmNlbWVudEtpbmQSIQodQU5OT1VOQ0VNRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIiCh5BTk5PVU5DRU1FTlRfS0lORF9BTk5PVU5DRU1FTlQQARIcChhBTk5PVU5DRU1FTlRfS0lORF9ESUdFU1QQAiqcAQoNV2ViaG9va0Zvcm1hdBIeChpXRUJIT09LX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhoKFldFQkhPT0tfRk9STUFUX0dFTkVSSUMQARIYChRXRUJIT09LX0ZPUk1BVF9TTEFDSxACEhoKFldFQkhPT0tfRk9STUFUX0RJU0NPUkQQAxIZChVXRUJIT09LX0ZPUk1BVF9NQVRSSVgQBDKFDAoUQW5ub3VuY2VtZW50c1NlcnZpY2USgQEKEkNyZWF0ZUFubm91bmNlbWVudBI0LmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuQ3JlYXRlQW5ub3VuY2VtZW50UmVxdWVzdBo1LmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuQ3JlYXRlQW5ub3VuY2VtZW50UmVzcG9uc2USfQoPR2V0QW5ub3VuY2VtZW50EjEua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5HZXRBbm5vdW5jZW1lbnRSZXF1ZXN0GjIua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5HZXRBbm5vdW5jZW1lbnRSZXNwb25zZSIDkAIBEoMBChFMaXN0QW5ub3VuY2VtZW50cxIzLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuTGlzdEFubm91bmNlbWVudHNSZXF1ZXN0GjQua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5MaXN0QW5ub3VuY2VtZW50c1Jlc3BvbnNlIgOQAgESgQEKEkNhbmNlbEFubm91bmNlbWVudBI0LmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuQ2FuY2VsQW5ub3VuY2VtZW50UmVxdWVzdBo1LmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuQ2FuY2VsQW5ub3VuY2VtZW50UmVzcG9uc2USgAEKEEdldFNlbmRpbmdQb2xpY3kSMi5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLkdldFNlbmRpbmdQb2xpY3lSZXF1ZXN0GjMua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5HZXRTZW5kaW5nUG9saWN5UmVzcG9uc2UiA5ACARJyCg1DcmVhdGVXZWJob29rEi8ua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5DcmVhdGVXZWJob29rUmVxdWVzdBowLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuQ3JlYXRlV2ViaG9va1Jlc3BvbnNlEnQKDExpc3RXZWJob29rcxIuLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuTGlzdFdlYmhvb2tzUmVxdWVzdBovLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuTGlzdFdlYmhvb2tzUmVzcG9uc2UiA5ACARJ3Cg1EZWxldGVXZWJob29rEi8ua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5EZWxldGVXZWJob29rUmVxdWVzdBowLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuRGVsZXRlV2ViaG9va1Jlc3BvbnNlIgOQAgISegoOR2V0UHJlZmVyZW5jZXMSMC5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLkdldFByZWZlcmVuY2VzUmVxdWVzdBoxLmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuR2V0UHJlZmVyZW5jZXNSZXNwb25zZSIDkAIBEnUKDlNldFByZWZlcmVuY2VzEjAua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5TZXRQcmVmZXJlbmNlc1JlcXVlc3QaMS5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLlNldFByZWZlcmVuY2VzUmVzcG9uc2USgAEKEExpc3RTdXBwcmVzc2lvbnMSMi5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLkxpc3RTdXBwcmVzc2lvbnNSZXF1ZXN0GjMua2luc2hpcC5jb21tdW5pY2F0aW9ucy52MS5MaXN0U3VwcHJlc3Npb25zUmVzcG9uc2UiA5ACARKDAQoRUmVtb3ZlU3VwcHJlc3Npb24SMy5raW5zaGlwLmNvbW11bmljYXRpb25zLnYxLlJlbW92ZVN1cHByZXNzaW9uUmVxdWVzdBo0LmtpbnNoaXAuY29tbXVuaWNhdGlvbnMudjEuUmVtb3ZlU3VwcHJlc3Npb25SZXNwb25zZSIDkAICYgZwcm90bzM", [file_google_protobuf_timestamp, file_kinship_members_v1_segments]);
 
 /**
  * @generated from message kinship.communications.v1.Announcement
@@ -226,6 +226,108 @@ export const GetAnnouncementResponseSchema: GenMessage<GetAnnouncementResponse> 
   messageDesc(file_kinship_communications_v1_announcements, 4);
 
 /**
+ * @generated from message kinship.communications.v1.ListAnnouncementsRequest
+ */
+export type ListAnnouncementsRequest = Message<"kinship.communications.v1.ListAnnouncementsRequest"> & {
+  /**
+   * @generated from field: string community = 1;
+   */
+  community: string;
+
+  /**
+   * At most 500; 0 means the default of 50.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous response; empty for the first page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message kinship.communications.v1.ListAnnouncementsRequest.
+ * Use `create(ListAnnouncementsRequestSchema)` to create a new message.
+ */
+export const ListAnnouncementsRequestSchema: GenMessage<ListAnnouncementsRequest> = /*@__PURE__*/
+  messageDesc(file_kinship_communications_v1_announcements, 5);
+
+/**
+ * @generated from message kinship.communications.v1.ListAnnouncementsResponse
+ */
+export type ListAnnouncementsResponse = Message<"kinship.communications.v1.ListAnnouncementsResponse"> & {
+  /**
+   * Newest first, without message counts.
+   *
+   * @generated from field: repeated kinship.communications.v1.Announcement announcements = 1;
+   */
+  announcements: Announcement[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message kinship.communications.v1.ListAnnouncementsResponse.
+ * Use `create(ListAnnouncementsResponseSchema)` to create a new message.
+ */
+export const ListAnnouncementsResponseSchema: GenMessage<ListAnnouncementsResponse> = /*@__PURE__*/
+  messageDesc(file_kinship_communications_v1_announcements, 6);
+
+/**
+ * @generated from message kinship.communications.v1.GetSendingPolicyRequest
+ */
+export type GetSendingPolicyRequest = Message<"kinship.communications.v1.GetSendingPolicyRequest"> & {
+  /**
+   * @generated from field: string community = 1;
+   */
+  community: string;
+};
+
+/**
+ * Describes the message kinship.communications.v1.GetSendingPolicyRequest.
+ * Use `create(GetSendingPolicyRequestSchema)` to create a new message.
+ */
+export const GetSendingPolicyRequestSchema: GenMessage<GetSendingPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_kinship_communications_v1_announcements, 7);
+
+/**
+ * @generated from message kinship.communications.v1.GetSendingPolicyResponse
+ */
+export type GetSendingPolicyResponse = Message<"kinship.communications.v1.GetSendingPolicyResponse"> & {
+  /**
+   * The quiet hours as "HH:MM" in the recipient's time zone (the
+   * community's when the member set none): an announcement or digest due
+   * from quiet_hours_start waits until quiet_hours_end. Transactional
+   * messages (a welcome, an event notice) are never held. Both empty when
+   * the service keeps no quiet hours.
+   *
+   * @generated from field: string quiet_hours_start = 1;
+   */
+  quietHoursStart: string;
+
+  /**
+   * @generated from field: string quiet_hours_end = 2;
+   */
+  quietHoursEnd: string;
+};
+
+/**
+ * Describes the message kinship.communications.v1.GetSendingPolicyResponse.
+ * Use `create(GetSendingPolicyResponseSchema)` to create a new message.
+ */
+export const GetSendingPolicyResponseSchema: GenMessage<GetSendingPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_kinship_communications_v1_announcements, 8);
+
+/**
  * @generated from message kinship.communications.v1.CancelAnnouncementRequest
  */
 export type CancelAnnouncementRequest = Message<"kinship.communications.v1.CancelAnnouncementRequest"> & {
@@ -245,7 +347,7 @@ export type CancelAnnouncementRequest = Message<"kinship.communications.v1.Cance
  * Use `create(CancelAnnouncementRequestSchema)` to create a new message.
  */
 export const CancelAnnouncementRequestSchema: GenMessage<CancelAnnouncementRequest> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 5);
+  messageDesc(file_kinship_communications_v1_announcements, 9);
 
 /**
  * @generated from message kinship.communications.v1.CancelAnnouncementResponse
@@ -262,7 +364,7 @@ export type CancelAnnouncementResponse = Message<"kinship.communications.v1.Canc
  * Use `create(CancelAnnouncementResponseSchema)` to create a new message.
  */
 export const CancelAnnouncementResponseSchema: GenMessage<CancelAnnouncementResponse> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 6);
+  messageDesc(file_kinship_communications_v1_announcements, 10);
 
 /**
  * @generated from message kinship.communications.v1.Webhook
@@ -311,7 +413,7 @@ export type Webhook = Message<"kinship.communications.v1.Webhook"> & {
  * Use `create(WebhookSchema)` to create a new message.
  */
 export const WebhookSchema: GenMessage<Webhook> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 7);
+  messageDesc(file_kinship_communications_v1_announcements, 11);
 
 /**
  * @generated from message kinship.communications.v1.CreateWebhookRequest
@@ -340,7 +442,7 @@ export type CreateWebhookRequest = Message<"kinship.communications.v1.CreateWebh
  * Use `create(CreateWebhookRequestSchema)` to create a new message.
  */
 export const CreateWebhookRequestSchema: GenMessage<CreateWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 8);
+  messageDesc(file_kinship_communications_v1_announcements, 12);
 
 /**
  * @generated from message kinship.communications.v1.CreateWebhookResponse
@@ -364,7 +466,7 @@ export type CreateWebhookResponse = Message<"kinship.communications.v1.CreateWeb
  * Use `create(CreateWebhookResponseSchema)` to create a new message.
  */
 export const CreateWebhookResponseSchema: GenMessage<CreateWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 9);
+  messageDesc(file_kinship_communications_v1_announcements, 13);
 
 /**
  * @generated from message kinship.communications.v1.ListWebhooksRequest
@@ -381,7 +483,7 @@ export type ListWebhooksRequest = Message<"kinship.communications.v1.ListWebhook
  * Use `create(ListWebhooksRequestSchema)` to create a new message.
  */
 export const ListWebhooksRequestSchema: GenMessage<ListWebhooksRequest> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 10);
+  messageDesc(file_kinship_communications_v1_announcements, 14);
 
 /**
  * @generated from message kinship.communications.v1.ListWebhooksResponse
@@ -398,7 +500,7 @@ export type ListWebhooksResponse = Message<"kinship.communications.v1.ListWebhoo
  * Use `create(ListWebhooksResponseSchema)` to create a new message.
  */
 export const ListWebhooksResponseSchema: GenMessage<ListWebhooksResponse> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 11);
+  messageDesc(file_kinship_communications_v1_announcements, 15);
 
 /**
  * @generated from message kinship.communications.v1.DeleteWebhookRequest
@@ -420,7 +522,7 @@ export type DeleteWebhookRequest = Message<"kinship.communications.v1.DeleteWebh
  * Use `create(DeleteWebhookRequestSchema)` to create a new message.
  */
 export const DeleteWebhookRequestSchema: GenMessage<DeleteWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 12);
+  messageDesc(file_kinship_communications_v1_announcements, 16);
 
 /**
  * @generated from message kinship.communications.v1.DeleteWebhookResponse
@@ -433,7 +535,7 @@ export type DeleteWebhookResponse = Message<"kinship.communications.v1.DeleteWeb
  * Use `create(DeleteWebhookResponseSchema)` to create a new message.
  */
 export const DeleteWebhookResponseSchema: GenMessage<DeleteWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 13);
+  messageDesc(file_kinship_communications_v1_announcements, 17);
 
 /**
  * Preference categories map to consent purposes: announcements →
@@ -458,7 +560,7 @@ export type Preferences = Message<"kinship.communications.v1.Preferences"> & {
  * Use `create(PreferencesSchema)` to create a new message.
  */
 export const PreferencesSchema: GenMessage<Preferences> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 14);
+  messageDesc(file_kinship_communications_v1_announcements, 18);
 
 /**
  * @generated from message kinship.communications.v1.GetPreferencesRequest
@@ -480,7 +582,7 @@ export type GetPreferencesRequest = Message<"kinship.communications.v1.GetPrefer
  * Use `create(GetPreferencesRequestSchema)` to create a new message.
  */
 export const GetPreferencesRequestSchema: GenMessage<GetPreferencesRequest> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 15);
+  messageDesc(file_kinship_communications_v1_announcements, 19);
 
 /**
  * @generated from message kinship.communications.v1.GetPreferencesResponse
@@ -497,7 +599,7 @@ export type GetPreferencesResponse = Message<"kinship.communications.v1.GetPrefe
  * Use `create(GetPreferencesResponseSchema)` to create a new message.
  */
 export const GetPreferencesResponseSchema: GenMessage<GetPreferencesResponse> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 16);
+  messageDesc(file_kinship_communications_v1_announcements, 20);
 
 /**
  * @generated from message kinship.communications.v1.SetPreferencesRequest
@@ -524,7 +626,7 @@ export type SetPreferencesRequest = Message<"kinship.communications.v1.SetPrefer
  * Use `create(SetPreferencesRequestSchema)` to create a new message.
  */
 export const SetPreferencesRequestSchema: GenMessage<SetPreferencesRequest> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 17);
+  messageDesc(file_kinship_communications_v1_announcements, 21);
 
 /**
  * @generated from message kinship.communications.v1.SetPreferencesResponse
@@ -541,7 +643,7 @@ export type SetPreferencesResponse = Message<"kinship.communications.v1.SetPrefe
  * Use `create(SetPreferencesResponseSchema)` to create a new message.
  */
 export const SetPreferencesResponseSchema: GenMessage<SetPreferencesResponse> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 18);
+  messageDesc(file_kinship_communications_v1_announcements, 22);
 
 /**
  * @generated from message kinship.communications.v1.Suppression
@@ -570,7 +672,7 @@ export type Suppression = Message<"kinship.communications.v1.Suppression"> & {
  * Use `create(SuppressionSchema)` to create a new message.
  */
 export const SuppressionSchema: GenMessage<Suppression> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 19);
+  messageDesc(file_kinship_communications_v1_announcements, 23);
 
 /**
  * @generated from message kinship.communications.v1.ListSuppressionsRequest
@@ -587,7 +689,7 @@ export type ListSuppressionsRequest = Message<"kinship.communications.v1.ListSup
  * Use `create(ListSuppressionsRequestSchema)` to create a new message.
  */
 export const ListSuppressionsRequestSchema: GenMessage<ListSuppressionsRequest> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 20);
+  messageDesc(file_kinship_communications_v1_announcements, 24);
 
 /**
  * @generated from message kinship.communications.v1.ListSuppressionsResponse
@@ -604,7 +706,7 @@ export type ListSuppressionsResponse = Message<"kinship.communications.v1.ListSu
  * Use `create(ListSuppressionsResponseSchema)` to create a new message.
  */
 export const ListSuppressionsResponseSchema: GenMessage<ListSuppressionsResponse> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 21);
+  messageDesc(file_kinship_communications_v1_announcements, 25);
 
 /**
  * @generated from message kinship.communications.v1.RemoveSuppressionRequest
@@ -626,7 +728,7 @@ export type RemoveSuppressionRequest = Message<"kinship.communications.v1.Remove
  * Use `create(RemoveSuppressionRequestSchema)` to create a new message.
  */
 export const RemoveSuppressionRequestSchema: GenMessage<RemoveSuppressionRequest> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 22);
+  messageDesc(file_kinship_communications_v1_announcements, 26);
 
 /**
  * @generated from message kinship.communications.v1.RemoveSuppressionResponse
@@ -639,7 +741,7 @@ export type RemoveSuppressionResponse = Message<"kinship.communications.v1.Remov
  * Use `create(RemoveSuppressionResponseSchema)` to create a new message.
  */
 export const RemoveSuppressionResponseSchema: GenMessage<RemoveSuppressionResponse> = /*@__PURE__*/
-  messageDesc(file_kinship_communications_v1_announcements, 23);
+  messageDesc(file_kinship_communications_v1_announcements, 27);
 
 /**
  * @generated from enum kinship.communications.v1.AnnouncementKind
@@ -739,6 +841,18 @@ export const AnnouncementsService: GenService<{
     output: typeof GetAnnouncementResponseSchema;
   },
   /**
+   * ListAnnouncements pages through a community's announcements and
+   * digests, newest first. The message counts are left at 0 here: ask
+   * GetAnnouncement for one announcement's progress.
+   *
+   * @generated from rpc kinship.communications.v1.AnnouncementsService.ListAnnouncements
+   */
+  listAnnouncements: {
+    methodKind: "unary";
+    input: typeof ListAnnouncementsRequestSchema;
+    output: typeof ListAnnouncementsResponseSchema;
+  },
+  /**
    * CancelAnnouncement suppresses every message of it not yet sent.
    *
    * @generated from rpc kinship.communications.v1.AnnouncementsService.CancelAnnouncement
@@ -747,6 +861,18 @@ export const AnnouncementsService: GenService<{
     methodKind: "unary";
     input: typeof CancelAnnouncementRequestSchema;
     output: typeof CancelAnnouncementResponseSchema;
+  },
+  /**
+   * GetSendingPolicy says when announcements go out: the quiet hours in
+   * which a message that is not transactional waits, in each recipient's
+   * own time zone.
+   *
+   * @generated from rpc kinship.communications.v1.AnnouncementsService.GetSendingPolicy
+   */
+  getSendingPolicy: {
+    methodKind: "unary";
+    input: typeof GetSendingPolicyRequestSchema;
+    output: typeof GetSendingPolicyResponseSchema;
   },
   /**
    * @generated from rpc kinship.communications.v1.AnnouncementsService.CreateWebhook
