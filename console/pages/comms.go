@@ -17,9 +17,26 @@ import (
 )
 
 type commsPage struct {
-	Templates []*commsv1.Template
-	Messages  []*commsv1.Message
-	Pager     pager
+	Templates     []*commsv1.Template
+	Announcements []announcementRow
+	Messages      []*commsv1.Message
+	Pager         pager
+}
+
+// announcementRow is an announcement of the list with its state in words.
+type announcementRow struct {
+	*commsv1.Announcement
+	State string
+}
+
+func announcementState(a *commsv1.Announcement, now time.Time) string {
+	switch {
+	case a.GetCancelled():
+		return "cancelled"
+	case a.GetSendAt().AsTime().After(now):
+		return "scheduled"
+	}
+	return "due"
 }
 
 // commsHome lists the templates and the newest deliveries.
@@ -31,6 +48,20 @@ func (s *Server) commsHome(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	d := commsPage{Templates: res.Msg.GetTemplates()}
+	q := r.URL.Query()
+	if ar, err := s.api.Announcements.ListAnnouncements(ctx, connect.NewRequest(&commsv1.ListAnnouncementsRequest{Community: s.opts.Community,
+		PageSize: 10, PageToken: q.Get("announcements")})); err == nil {
+		now := time.Now()
+		for _, a := range ar.Msg.GetAnnouncements() {
+			d.Announcements = append(d.Announcements, announcementRow{Announcement: a, State: announcementState(a, now)})
+		}
+		if q.Get("announcements") != "" {
+			d.Pager.First = "/communications#announcements-h"
+		}
+		if next := ar.Msg.GetNextPageToken(); next != "" {
+			d.Pager.Next = "/communications?announcements=" + url.QueryEscape(next) + "#announcements-h"
+		}
+	}
 	if dr, err := s.api.Messages.ListDeliveries(ctx, connect.NewRequest(&commsv1.ListDeliveriesRequest{Community: s.opts.Community, PageSize: 10})); err == nil {
 		d.Messages = dr.Msg.GetMessages()
 	}
@@ -108,6 +139,20 @@ func (s *Server) templateSave(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	form := newForm(v)
 	name := strings.TrimSpace(v.Get("name"))
+	variants, aliases := variantsFromForm(v)
+	_, err = s.api.Templates.SaveTemplate(r.Context(), connect.NewRequest(&commsv1.SaveTemplateRequest{Community: s.opts.Community, Name: name, Variants: variants}))
+	if err == nil {
+		seeOther(w, r, "/communications/templates/"+url.PathEscape(name), "template-saved")
+		return
+	}
+	form.apply(err, aliases)
+	s.render(w, r, c, http.StatusBadRequest, "template", "Template", "communications", templatePage{Form: form, Name: name, Existing: v.Get("existing") == "1", Variants: variantRows(v)})
+}
+
+// variantsFromForm reads the template form's variant rows, skipping empty
+// ones, with the aliases that put the API's field errors (variants[i].part)
+// next to the row's fields.
+func variantsFromForm(v url.Values) ([]*commsv1.TemplateVariant, map[string]string) {
 	var variants []*commsv1.TemplateVariant
 	aliases := map[string]string{"name": "name"}
 	for _, i := range variantRows(v) {
@@ -125,13 +170,7 @@ func (s *Server) templateSave(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		variants = append(variants, va)
 	}
-	_, err = s.api.Templates.SaveTemplate(r.Context(), connect.NewRequest(&commsv1.SaveTemplateRequest{Community: s.opts.Community, Name: name, Variants: variants}))
-	if err == nil {
-		seeOther(w, r, "/communications/templates/"+url.PathEscape(name), "template-saved")
-		return
-	}
-	form.apply(err, aliases)
-	s.render(w, r, c, http.StatusBadRequest, "template", "Template", "communications", templatePage{Form: form, Name: name, Existing: v.Get("existing") == "1", Variants: variantRows(v)})
+	return variants, aliases
 }
 
 func (s *Server) templateDelete(w http.ResponseWriter, r *http.Request, c *call) {
@@ -157,11 +196,40 @@ func (s *Server) templatePreview(w http.ResponseWriter, r *http.Request, c *call
 	s.fragment(w, r, c, "template", "preview", d)
 }
 
+// templateDraftPreview renders what the template form holds, unsaved, for
+// a chosen member and locale (an htmx swap as the organiser types); a
+// mistake shows with the variant and line the API names.
+func (s *Server) templateDraftPreview(w http.ResponseWriter, r *http.Request, c *call) {
+	v, err := parseForm(r)
+	if err != nil {
+		s.problem(w, r, c, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	d := templatePage{Form: newForm(v), Name: strings.TrimSpace(v.Get("name")), MemberID: v.Get("member_id")}
+	variants, aliases := variantsFromForm(v)
+	aliases["member_id"], aliases["locale"] = "member_id", "preview_locale"
+	name := d.Name
+	if name == "" {
+		name = "draft" // a new template not named yet still previews
+	}
+	res, err := s.api.Templates.PreviewTemplate(r.Context(), connect.NewRequest(&commsv1.PreviewTemplateRequest{Community: s.opts.Community,
+		Name: name, Variants: variants, MemberId: strings.TrimSpace(v.Get("member_id")), Locale: strings.TrimSpace(v.Get("preview_locale"))}))
+	if err != nil {
+		d.Form.apply(err, aliases)
+	} else {
+		d.Preview = res.Msg
+	}
+	s.fragment(w, r, c, "template", "preview", d)
+}
+
 type announcementForm struct {
 	Form      *Form
 	Templates []*commsv1.Template
 	Segments  []*membersv1.Segment
 	Key       string
+	// Quiet are the quiet hours in force; nil when the service keeps none
+	// or could not say.
+	Quiet *commsv1.GetSendingPolicyResponse
 }
 
 func (s *Server) announcementForm(r *http.Request, form *Form) announcementForm {
@@ -175,6 +243,10 @@ func (s *Server) announcementForm(r *http.Request, form *Form) announcementForm 
 	}
 	if res, err := s.api.Segments.ListSegments(ctx, connect.NewRequest(&membersv1.ListSegmentsRequest{Community: s.opts.Community})); err == nil {
 		d.Segments = res.Msg.GetSegments()
+	}
+	if res, err := s.api.Announcements.GetSendingPolicy(ctx, connect.NewRequest(&commsv1.GetSendingPolicyRequest{Community: s.opts.Community})); err == nil &&
+		res.Msg.GetQuietHoursStart() != "" {
+		d.Quiet = res.Msg
 	}
 	return d
 }

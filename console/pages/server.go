@@ -144,6 +144,7 @@ func (s *Server) routes(add func(pattern string, roles []string, limit int64, h 
 	add("POST /communications/templates", team, formLimit, s.templateSave)
 	add("POST /communications/templates/{name}/delete", team, formLimit, s.templateDelete)
 	add("GET /communications/templates/{name}/preview", team, 0, s.templatePreview)
+	add("POST /communications/templates/preview", team, formLimit, s.templateDraftPreview)
 	add("GET /communications/announcements/new", organisers, 0, s.announcementNew)
 	add("POST /communications/announcements", organisers, formLimit, s.announcementCreate)
 	add("GET /communications/announcements/{id}", team, 0, s.announcementDetail)
