@@ -148,6 +148,8 @@ func (s *Server) parseViews() (map[string]*template.Template, error) {
 // names one, so no text a user typed is ever reflected.
 var notices = map[string]string{
 	"member-created":         "The member was added.",
+	"goal-saved":             "The goal was saved.",
+	"goal-archived":          "The goal was archived.",
 	"profile-saved":          "The profile was saved.",
 	"role-changed":           "The roles were changed.",
 	"consent-recorded":       "The consent was recorded.",

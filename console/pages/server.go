@@ -97,6 +97,12 @@ func (s *Server) routes(add func(pattern string, roles []string, limit int64, h 
 	add("GET /{$}", anyone, 0, s.home)
 
 	add("GET /dashboard", team, 0, s.dashboard)
+	add("GET /goals", team, 0, s.goals)
+	add("GET /goals/new", organisers, 0, s.goalNew)
+	add("POST /goals", organisers, formLimit, s.goalSave)
+	add("GET /goals/{name}", organisers, 0, s.goalEdit)
+	add("POST /goals/{name}", organisers, formLimit, s.goalSave)
+	add("POST /goals/{name}/archive", organisers, formLimit, s.goalArchive)
 
 	add("GET /members", team, 0, s.membersList)
 	add("GET /members/count", team, 0, s.membersCount)
