@@ -51,6 +51,8 @@ var expectations = authtest.Table{
 	eventsv1connect.AttendanceServiceExpireSeatOffersProcedure:   authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	eventsv1connect.AttendanceServiceGetRSVPProcedure:            authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, allowed),
 	eventsv1connect.AttendanceServiceListAttendeesProcedure:      authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
+	eventsv1connect.AttendanceServiceListMemberRSVPsProcedure:    authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
+	eventsv1connect.AttendanceServiceListSeatOffersProcedure:     authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, denied),
 	eventsv1connect.AttendanceServiceCheckInProcedure:            authtest.Row(unauthenticated, allowed, allowed, allowed, allowed, allowed, denied),
 	eventsv1connect.AttendanceServiceMarkNoShowsProcedure:        authtest.Row(unauthenticated, allowed, allowed, denied, denied, allowed, allowed),
 	eventsv1connect.AttendanceServiceGiveFeedbackProcedure:       ownRow(),

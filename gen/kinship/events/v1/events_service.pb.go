@@ -2864,6 +2864,263 @@ func (x *ListAttendeesResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ListMemberRSVPsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// Empty means the caller.
+	MemberId string `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// Only occurrences starting at or after it; empty means the start of
+	// today (UTC).
+	FromTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=from_time,json=fromTime,proto3" json:"from_time,omitempty"`
+	// At most 500; 0 means 100.
+	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMemberRSVPsRequest) Reset() {
+	*x = ListMemberRSVPsRequest{}
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMemberRSVPsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMemberRSVPsRequest) ProtoMessage() {}
+
+func (x *ListMemberRSVPsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMemberRSVPsRequest.ProtoReflect.Descriptor instead.
+func (*ListMemberRSVPsRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListMemberRSVPsRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ListMemberRSVPsRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ListMemberRSVPsRequest) GetFromTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FromTime
+	}
+	return nil
+}
+
+func (x *ListMemberRSVPsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMemberRSVPsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListMemberRSVPsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By occurrence start, earliest first.
+	Rsvps         []*RSVP `protobuf:"bytes,1,rep,name=rsvps,proto3" json:"rsvps,omitempty"`
+	NextPageToken string  `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMemberRSVPsResponse) Reset() {
+	*x = ListMemberRSVPsResponse{}
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMemberRSVPsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMemberRSVPsResponse) ProtoMessage() {}
+
+func (x *ListMemberRSVPsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMemberRSVPsResponse.ProtoReflect.Descriptor instead.
+func (*ListMemberRSVPsResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListMemberRSVPsResponse) GetRsvps() []*RSVP {
+	if x != nil {
+		return x.Rsvps
+	}
+	return nil
+}
+
+func (x *ListMemberRSVPsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ListSeatOffersRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	// Offers expiring before it; empty means within the next 24 hours. At
+	// most 30 days ahead.
+	ExpiringBefore *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expiring_before,json=expiringBefore,proto3" json:"expiring_before,omitempty"`
+	// At most 500; 0 means 100.
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSeatOffersRequest) Reset() {
+	*x = ListSeatOffersRequest{}
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSeatOffersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSeatOffersRequest) ProtoMessage() {}
+
+func (x *ListSeatOffersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSeatOffersRequest.ProtoReflect.Descriptor instead.
+func (*ListSeatOffersRequest) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListSeatOffersRequest) GetCommunity() string {
+	if x != nil {
+		return x.Community
+	}
+	return ""
+}
+
+func (x *ListSeatOffersRequest) GetExpiringBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiringBefore
+	}
+	return nil
+}
+
+func (x *ListSeatOffersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSeatOffersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSeatOffersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Soonest expiry first.
+	Rsvps         []*RSVP `protobuf:"bytes,1,rep,name=rsvps,proto3" json:"rsvps,omitempty"`
+	NextPageToken string  `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSeatOffersResponse) Reset() {
+	*x = ListSeatOffersResponse{}
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSeatOffersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSeatOffersResponse) ProtoMessage() {}
+
+func (x *ListSeatOffersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSeatOffersResponse.ProtoReflect.Descriptor instead.
+func (*ListSeatOffersResponse) Descriptor() ([]byte, []int) {
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListSeatOffersResponse) GetRsvps() []*RSVP {
+	if x != nil {
+		return x.Rsvps
+	}
+	return nil
+}
+
+func (x *ListSeatOffersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type CheckInRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
@@ -2878,7 +3135,7 @@ type CheckInRequest struct {
 
 func (x *CheckInRequest) Reset() {
 	*x = CheckInRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[36]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2890,7 +3147,7 @@ func (x *CheckInRequest) String() string {
 func (*CheckInRequest) ProtoMessage() {}
 
 func (x *CheckInRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[36]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +3160,7 @@ func (x *CheckInRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckInRequest.ProtoReflect.Descriptor instead.
 func (*CheckInRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{36}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CheckInRequest) GetCommunity() string {
@@ -2943,7 +3200,7 @@ type CheckInResponse struct {
 
 func (x *CheckInResponse) Reset() {
 	*x = CheckInResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[37]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2955,7 +3212,7 @@ func (x *CheckInResponse) String() string {
 func (*CheckInResponse) ProtoMessage() {}
 
 func (x *CheckInResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[37]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2968,7 +3225,7 @@ func (x *CheckInResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckInResponse.ProtoReflect.Descriptor instead.
 func (*CheckInResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{37}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CheckInResponse) GetRsvp() *RSVP {
@@ -2988,7 +3245,7 @@ type MarkNoShowsRequest struct {
 
 func (x *MarkNoShowsRequest) Reset() {
 	*x = MarkNoShowsRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[38]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3000,7 +3257,7 @@ func (x *MarkNoShowsRequest) String() string {
 func (*MarkNoShowsRequest) ProtoMessage() {}
 
 func (x *MarkNoShowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[38]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3013,7 +3270,7 @@ func (x *MarkNoShowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkNoShowsRequest.ProtoReflect.Descriptor instead.
 func (*MarkNoShowsRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{38}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *MarkNoShowsRequest) GetCommunity() string {
@@ -3039,7 +3296,7 @@ type MarkNoShowsResponse struct {
 
 func (x *MarkNoShowsResponse) Reset() {
 	*x = MarkNoShowsResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[39]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3308,7 @@ func (x *MarkNoShowsResponse) String() string {
 func (*MarkNoShowsResponse) ProtoMessage() {}
 
 func (x *MarkNoShowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[39]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3321,7 @@ func (x *MarkNoShowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkNoShowsResponse.ProtoReflect.Descriptor instead.
 func (*MarkNoShowsResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{39}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MarkNoShowsResponse) GetMarked() int32 {
@@ -3090,7 +3347,7 @@ type Feedback struct {
 
 func (x *Feedback) Reset() {
 	*x = Feedback{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[40]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3102,7 +3359,7 @@ func (x *Feedback) String() string {
 func (*Feedback) ProtoMessage() {}
 
 func (x *Feedback) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[40]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3115,7 +3372,7 @@ func (x *Feedback) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Feedback.ProtoReflect.Descriptor instead.
 func (*Feedback) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{40}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Feedback) GetEventId() string {
@@ -3173,7 +3430,7 @@ type GiveFeedbackRequest struct {
 
 func (x *GiveFeedbackRequest) Reset() {
 	*x = GiveFeedbackRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[41]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3185,7 +3442,7 @@ func (x *GiveFeedbackRequest) String() string {
 func (*GiveFeedbackRequest) ProtoMessage() {}
 
 func (x *GiveFeedbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[41]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3198,7 +3455,7 @@ func (x *GiveFeedbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GiveFeedbackRequest.ProtoReflect.Descriptor instead.
 func (*GiveFeedbackRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{41}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GiveFeedbackRequest) GetCommunity() string {
@@ -3245,7 +3502,7 @@ type GiveFeedbackResponse struct {
 
 func (x *GiveFeedbackResponse) Reset() {
 	*x = GiveFeedbackResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[42]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3257,7 +3514,7 @@ func (x *GiveFeedbackResponse) String() string {
 func (*GiveFeedbackResponse) ProtoMessage() {}
 
 func (x *GiveFeedbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[42]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3270,7 +3527,7 @@ func (x *GiveFeedbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GiveFeedbackResponse.ProtoReflect.Descriptor instead.
 func (*GiveFeedbackResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{42}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GiveFeedbackResponse) GetFeedback() *Feedback {
@@ -3295,7 +3552,7 @@ type FeedbackSummary struct {
 
 func (x *FeedbackSummary) Reset() {
 	*x = FeedbackSummary{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[43]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3564,7 @@ func (x *FeedbackSummary) String() string {
 func (*FeedbackSummary) ProtoMessage() {}
 
 func (x *FeedbackSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[43]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3577,7 @@ func (x *FeedbackSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackSummary.ProtoReflect.Descriptor instead.
 func (*FeedbackSummary) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{43}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *FeedbackSummary) GetEventId() string {
@@ -3370,7 +3627,7 @@ type GetFeedbackSummaryRequest struct {
 
 func (x *GetFeedbackSummaryRequest) Reset() {
 	*x = GetFeedbackSummaryRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[44]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3382,7 +3639,7 @@ func (x *GetFeedbackSummaryRequest) String() string {
 func (*GetFeedbackSummaryRequest) ProtoMessage() {}
 
 func (x *GetFeedbackSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[44]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3395,7 +3652,7 @@ func (x *GetFeedbackSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeedbackSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetFeedbackSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{44}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetFeedbackSummaryRequest) GetCommunity() string {
@@ -3428,7 +3685,7 @@ type GetFeedbackSummaryResponse struct {
 
 func (x *GetFeedbackSummaryResponse) Reset() {
 	*x = GetFeedbackSummaryResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[45]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3440,7 +3697,7 @@ func (x *GetFeedbackSummaryResponse) String() string {
 func (*GetFeedbackSummaryResponse) ProtoMessage() {}
 
 func (x *GetFeedbackSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[45]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3453,7 +3710,7 @@ func (x *GetFeedbackSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeedbackSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetFeedbackSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{45}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetFeedbackSummaryResponse) GetSummary() *FeedbackSummary {
@@ -3476,7 +3733,7 @@ type ListFeedbackRequest struct {
 
 func (x *ListFeedbackRequest) Reset() {
 	*x = ListFeedbackRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[46]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3488,7 +3745,7 @@ func (x *ListFeedbackRequest) String() string {
 func (*ListFeedbackRequest) ProtoMessage() {}
 
 func (x *ListFeedbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[46]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3501,7 +3758,7 @@ func (x *ListFeedbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeedbackRequest.ProtoReflect.Descriptor instead.
 func (*ListFeedbackRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{46}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListFeedbackRequest) GetCommunity() string {
@@ -3542,7 +3799,7 @@ type ListFeedbackResponse struct {
 
 func (x *ListFeedbackResponse) Reset() {
 	*x = ListFeedbackResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[47]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3554,7 +3811,7 @@ func (x *ListFeedbackResponse) String() string {
 func (*ListFeedbackResponse) ProtoMessage() {}
 
 func (x *ListFeedbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[47]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3567,7 +3824,7 @@ func (x *ListFeedbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeedbackResponse.ProtoReflect.Descriptor instead.
 func (*ListFeedbackResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{47}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListFeedbackResponse) GetFeedback() []*Feedback {
@@ -3594,7 +3851,7 @@ type ForgetMemberRequest struct {
 
 func (x *ForgetMemberRequest) Reset() {
 	*x = ForgetMemberRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[48]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3606,7 +3863,7 @@ func (x *ForgetMemberRequest) String() string {
 func (*ForgetMemberRequest) ProtoMessage() {}
 
 func (x *ForgetMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[48]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3619,7 +3876,7 @@ func (x *ForgetMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetMemberRequest.ProtoReflect.Descriptor instead.
 func (*ForgetMemberRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{48}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ForgetMemberRequest) GetCommunity() string {
@@ -3653,7 +3910,7 @@ type ForgetMemberResponse struct {
 
 func (x *ForgetMemberResponse) Reset() {
 	*x = ForgetMemberResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[49]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3665,7 +3922,7 @@ func (x *ForgetMemberResponse) String() string {
 func (*ForgetMemberResponse) ProtoMessage() {}
 
 func (x *ForgetMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[49]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3678,7 +3935,7 @@ func (x *ForgetMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetMemberResponse.ProtoReflect.Descriptor instead.
 func (*ForgetMemberResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{49}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ForgetMemberResponse) GetRsvpsWithdrawn() int32 {
@@ -3733,7 +3990,7 @@ type ExportMemberDataRequest struct {
 
 func (x *ExportMemberDataRequest) Reset() {
 	*x = ExportMemberDataRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3745,7 +4002,7 @@ func (x *ExportMemberDataRequest) String() string {
 func (*ExportMemberDataRequest) ProtoMessage() {}
 
 func (x *ExportMemberDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[50]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3758,7 +4015,7 @@ func (x *ExportMemberDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMemberDataRequest.ProtoReflect.Descriptor instead.
 func (*ExportMemberDataRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{50}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ExportMemberDataRequest) GetCommunity() string {
@@ -3786,7 +4043,7 @@ type ExportMemberDataResponse struct {
 
 func (x *ExportMemberDataResponse) Reset() {
 	*x = ExportMemberDataResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3798,7 +4055,7 @@ func (x *ExportMemberDataResponse) String() string {
 func (*ExportMemberDataResponse) ProtoMessage() {}
 
 func (x *ExportMemberDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[51]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3811,7 +4068,7 @@ func (x *ExportMemberDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMemberDataResponse.ProtoReflect.Descriptor instead.
 func (*ExportMemberDataResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{51}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ExportMemberDataResponse) GetJson() []byte {
@@ -3831,7 +4088,7 @@ type GetFeedTokenRequest struct {
 
 func (x *GetFeedTokenRequest) Reset() {
 	*x = GetFeedTokenRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3843,7 +4100,7 @@ func (x *GetFeedTokenRequest) String() string {
 func (*GetFeedTokenRequest) ProtoMessage() {}
 
 func (x *GetFeedTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[52]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3856,7 +4113,7 @@ func (x *GetFeedTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeedTokenRequest.ProtoReflect.Descriptor instead.
 func (*GetFeedTokenRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{52}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetFeedTokenRequest) GetCommunity() string {
@@ -3887,7 +4144,7 @@ type GetFeedTokenResponse struct {
 
 func (x *GetFeedTokenResponse) Reset() {
 	*x = GetFeedTokenResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3899,7 +4156,7 @@ func (x *GetFeedTokenResponse) String() string {
 func (*GetFeedTokenResponse) ProtoMessage() {}
 
 func (x *GetFeedTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[53]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3912,7 +4169,7 @@ func (x *GetFeedTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeedTokenResponse.ProtoReflect.Descriptor instead.
 func (*GetFeedTokenResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{53}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetFeedTokenResponse) GetToken() string {
@@ -3946,7 +4203,7 @@ type RotateFeedTokenRequest struct {
 
 func (x *RotateFeedTokenRequest) Reset() {
 	*x = RotateFeedTokenRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[54]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3958,7 +4215,7 @@ func (x *RotateFeedTokenRequest) String() string {
 func (*RotateFeedTokenRequest) ProtoMessage() {}
 
 func (x *RotateFeedTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[54]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3971,7 +4228,7 @@ func (x *RotateFeedTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateFeedTokenRequest.ProtoReflect.Descriptor instead.
 func (*RotateFeedTokenRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{54}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RotateFeedTokenRequest) GetCommunity() string {
@@ -3999,7 +4256,7 @@ type RotateFeedTokenResponse struct {
 
 func (x *RotateFeedTokenResponse) Reset() {
 	*x = RotateFeedTokenResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[55]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4011,7 +4268,7 @@ func (x *RotateFeedTokenResponse) String() string {
 func (*RotateFeedTokenResponse) ProtoMessage() {}
 
 func (x *RotateFeedTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[55]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4024,7 +4281,7 @@ func (x *RotateFeedTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateFeedTokenResponse.ProtoReflect.Descriptor instead.
 func (*RotateFeedTokenResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{55}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *RotateFeedTokenResponse) GetToken() string {
@@ -4058,7 +4315,7 @@ type ExportEventICSRequest struct {
 
 func (x *ExportEventICSRequest) Reset() {
 	*x = ExportEventICSRequest{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[56]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4070,7 +4327,7 @@ func (x *ExportEventICSRequest) String() string {
 func (*ExportEventICSRequest) ProtoMessage() {}
 
 func (x *ExportEventICSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[56]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4083,7 +4340,7 @@ func (x *ExportEventICSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportEventICSRequest.ProtoReflect.Descriptor instead.
 func (*ExportEventICSRequest) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{56}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ExportEventICSRequest) GetCommunity() string {
@@ -4113,7 +4370,7 @@ type ExportEventICSResponse struct {
 
 func (x *ExportEventICSResponse) Reset() {
 	*x = ExportEventICSResponse{}
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[57]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4125,7 +4382,7 @@ func (x *ExportEventICSResponse) String() string {
 func (*ExportEventICSResponse) ProtoMessage() {}
 
 func (x *ExportEventICSResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinship_events_v1_events_service_proto_msgTypes[57]
+	mi := &file_kinship_events_v1_events_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4138,7 +4395,7 @@ func (x *ExportEventICSResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportEventICSResponse.ProtoReflect.Descriptor instead.
 func (*ExportEventICSResponse) Descriptor() ([]byte, []int) {
-	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{57}
+	return file_kinship_events_v1_events_service_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ExportEventICSResponse) GetContentType() string {
@@ -4364,6 +4621,25 @@ const file_kinship_events_v1_events_service_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"n\n" +
 	"\x15ListAttendeesResponse\x12-\n" +
 	"\x05rsvps\x18\x01 \x03(\v2\x17.kinship.events.v1.RSVPR\x05rsvps\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc8\x01\n" +
+	"\x16ListMemberRSVPsRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x127\n" +
+	"\tfrom_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bfromTime\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"p\n" +
+	"\x17ListMemberRSVPsResponse\x12-\n" +
+	"\x05rsvps\x18\x01 \x03(\v2\x17.kinship.events.v1.RSVPR\x05rsvps\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb6\x01\n" +
+	"\x15ListSeatOffersRequest\x12\x1c\n" +
+	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12C\n" +
+	"\x0fexpiring_before\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0eexpiringBefore\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"o\n" +
+	"\x16ListSeatOffersResponse\x12-\n" +
+	"\x05rsvps\x18\x01 \x03(\v2\x17.kinship.events.v1.RSVPR\x05rsvps\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x01\n" +
 	"\x0eCheckInRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x12\n" +
@@ -4499,8 +4775,7 @@ const file_kinship_events_v1_events_service_proto_rawDesc = "" +
 	"\bGetEvent\x12\".kinship.events.v1.GetEventRequest\x1a#.kinship.events.v1.GetEventResponse\"\x03\x90\x02\x01\x12^\n" +
 	"\n" +
 	"ListEvents\x12$.kinship.events.v1.ListEventsRequest\x1a%.kinship.events.v1.ListEventsResponse\"\x03\x90\x02\x01\x12g\n" +
-	"\rSuggestEvents\x12'.kinship.events.v1.SuggestEventsRequest\x1a(.kinship.events.v1.SuggestEventsResponse\"\x03\x90\x02\x012\x95\n" +
-	"\n" +
+	"\rSuggestEvents\x12'.kinship.events.v1.SuggestEventsRequest\x1a(.kinship.events.v1.SuggestEventsResponse\"\x03\x90\x02\x012\xf0\v\n" +
 	"\x11AttendanceService\x12G\n" +
 	"\x04RSVP\x12\x1e.kinship.events.v1.RSVPRequest\x1a\x1f.kinship.events.v1.RSVPResponse\x12Y\n" +
 	"\n" +
@@ -4508,7 +4783,9 @@ const file_kinship_events_v1_events_service_proto_rawDesc = "" +
 	"\x0fAcceptSeatOffer\x12).kinship.events.v1.AcceptSeatOfferRequest\x1a*.kinship.events.v1.AcceptSeatOfferResponse\x12k\n" +
 	"\x10ExpireSeatOffers\x12*.kinship.events.v1.ExpireSeatOffersRequest\x1a+.kinship.events.v1.ExpireSeatOffersResponse\x12U\n" +
 	"\aGetRSVP\x12!.kinship.events.v1.GetRSVPRequest\x1a\".kinship.events.v1.GetRSVPResponse\"\x03\x90\x02\x01\x12g\n" +
-	"\rListAttendees\x12'.kinship.events.v1.ListAttendeesRequest\x1a(.kinship.events.v1.ListAttendeesResponse\"\x03\x90\x02\x01\x12P\n" +
+	"\rListAttendees\x12'.kinship.events.v1.ListAttendeesRequest\x1a(.kinship.events.v1.ListAttendeesResponse\"\x03\x90\x02\x01\x12m\n" +
+	"\x0fListMemberRSVPs\x12).kinship.events.v1.ListMemberRSVPsRequest\x1a*.kinship.events.v1.ListMemberRSVPsResponse\"\x03\x90\x02\x01\x12j\n" +
+	"\x0eListSeatOffers\x12(.kinship.events.v1.ListSeatOffersRequest\x1a).kinship.events.v1.ListSeatOffersResponse\"\x03\x90\x02\x01\x12P\n" +
 	"\aCheckIn\x12!.kinship.events.v1.CheckInRequest\x1a\".kinship.events.v1.CheckInResponse\x12\\\n" +
 	"\vMarkNoShows\x12%.kinship.events.v1.MarkNoShowsRequest\x1a&.kinship.events.v1.MarkNoShowsResponse\x12_\n" +
 	"\fGiveFeedback\x12&.kinship.events.v1.GiveFeedbackRequest\x1a'.kinship.events.v1.GiveFeedbackResponse\x12v\n" +
@@ -4535,7 +4812,7 @@ func file_kinship_events_v1_events_service_proto_rawDescGZIP() []byte {
 }
 
 var file_kinship_events_v1_events_service_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_kinship_events_v1_events_service_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_kinship_events_v1_events_service_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_kinship_events_v1_events_service_proto_goTypes = []any{
 	(EventKind)(0),                     // 0: kinship.events.v1.EventKind
 	(EventStatus)(0),                   // 1: kinship.events.v1.EventStatus
@@ -4580,55 +4857,59 @@ var file_kinship_events_v1_events_service_proto_goTypes = []any{
 	(*GetRSVPResponse)(nil),            // 40: kinship.events.v1.GetRSVPResponse
 	(*ListAttendeesRequest)(nil),       // 41: kinship.events.v1.ListAttendeesRequest
 	(*ListAttendeesResponse)(nil),      // 42: kinship.events.v1.ListAttendeesResponse
-	(*CheckInRequest)(nil),             // 43: kinship.events.v1.CheckInRequest
-	(*CheckInResponse)(nil),            // 44: kinship.events.v1.CheckInResponse
-	(*MarkNoShowsRequest)(nil),         // 45: kinship.events.v1.MarkNoShowsRequest
-	(*MarkNoShowsResponse)(nil),        // 46: kinship.events.v1.MarkNoShowsResponse
-	(*Feedback)(nil),                   // 47: kinship.events.v1.Feedback
-	(*GiveFeedbackRequest)(nil),        // 48: kinship.events.v1.GiveFeedbackRequest
-	(*GiveFeedbackResponse)(nil),       // 49: kinship.events.v1.GiveFeedbackResponse
-	(*FeedbackSummary)(nil),            // 50: kinship.events.v1.FeedbackSummary
-	(*GetFeedbackSummaryRequest)(nil),  // 51: kinship.events.v1.GetFeedbackSummaryRequest
-	(*GetFeedbackSummaryResponse)(nil), // 52: kinship.events.v1.GetFeedbackSummaryResponse
-	(*ListFeedbackRequest)(nil),        // 53: kinship.events.v1.ListFeedbackRequest
-	(*ListFeedbackResponse)(nil),       // 54: kinship.events.v1.ListFeedbackResponse
-	(*ForgetMemberRequest)(nil),        // 55: kinship.events.v1.ForgetMemberRequest
-	(*ForgetMemberResponse)(nil),       // 56: kinship.events.v1.ForgetMemberResponse
-	(*ExportMemberDataRequest)(nil),    // 57: kinship.events.v1.ExportMemberDataRequest
-	(*ExportMemberDataResponse)(nil),   // 58: kinship.events.v1.ExportMemberDataResponse
-	(*GetFeedTokenRequest)(nil),        // 59: kinship.events.v1.GetFeedTokenRequest
-	(*GetFeedTokenResponse)(nil),       // 60: kinship.events.v1.GetFeedTokenResponse
-	(*RotateFeedTokenRequest)(nil),     // 61: kinship.events.v1.RotateFeedTokenRequest
-	(*RotateFeedTokenResponse)(nil),    // 62: kinship.events.v1.RotateFeedTokenResponse
-	(*ExportEventICSRequest)(nil),      // 63: kinship.events.v1.ExportEventICSRequest
-	(*ExportEventICSResponse)(nil),     // 64: kinship.events.v1.ExportEventICSResponse
-	(*timestamppb.Timestamp)(nil),      // 65: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 66: google.protobuf.FieldMask
+	(*ListMemberRSVPsRequest)(nil),     // 43: kinship.events.v1.ListMemberRSVPsRequest
+	(*ListMemberRSVPsResponse)(nil),    // 44: kinship.events.v1.ListMemberRSVPsResponse
+	(*ListSeatOffersRequest)(nil),      // 45: kinship.events.v1.ListSeatOffersRequest
+	(*ListSeatOffersResponse)(nil),     // 46: kinship.events.v1.ListSeatOffersResponse
+	(*CheckInRequest)(nil),             // 47: kinship.events.v1.CheckInRequest
+	(*CheckInResponse)(nil),            // 48: kinship.events.v1.CheckInResponse
+	(*MarkNoShowsRequest)(nil),         // 49: kinship.events.v1.MarkNoShowsRequest
+	(*MarkNoShowsResponse)(nil),        // 50: kinship.events.v1.MarkNoShowsResponse
+	(*Feedback)(nil),                   // 51: kinship.events.v1.Feedback
+	(*GiveFeedbackRequest)(nil),        // 52: kinship.events.v1.GiveFeedbackRequest
+	(*GiveFeedbackResponse)(nil),       // 53: kinship.events.v1.GiveFeedbackResponse
+	(*FeedbackSummary)(nil),            // 54: kinship.events.v1.FeedbackSummary
+	(*GetFeedbackSummaryRequest)(nil),  // 55: kinship.events.v1.GetFeedbackSummaryRequest
+	(*GetFeedbackSummaryResponse)(nil), // 56: kinship.events.v1.GetFeedbackSummaryResponse
+	(*ListFeedbackRequest)(nil),        // 57: kinship.events.v1.ListFeedbackRequest
+	(*ListFeedbackResponse)(nil),       // 58: kinship.events.v1.ListFeedbackResponse
+	(*ForgetMemberRequest)(nil),        // 59: kinship.events.v1.ForgetMemberRequest
+	(*ForgetMemberResponse)(nil),       // 60: kinship.events.v1.ForgetMemberResponse
+	(*ExportMemberDataRequest)(nil),    // 61: kinship.events.v1.ExportMemberDataRequest
+	(*ExportMemberDataResponse)(nil),   // 62: kinship.events.v1.ExportMemberDataResponse
+	(*GetFeedTokenRequest)(nil),        // 63: kinship.events.v1.GetFeedTokenRequest
+	(*GetFeedTokenResponse)(nil),       // 64: kinship.events.v1.GetFeedTokenResponse
+	(*RotateFeedTokenRequest)(nil),     // 65: kinship.events.v1.RotateFeedTokenRequest
+	(*RotateFeedTokenResponse)(nil),    // 66: kinship.events.v1.RotateFeedTokenResponse
+	(*ExportEventICSRequest)(nil),      // 67: kinship.events.v1.ExportEventICSRequest
+	(*ExportEventICSResponse)(nil),     // 68: kinship.events.v1.ExportEventICSResponse
+	(*timestamppb.Timestamp)(nil),      // 69: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 70: google.protobuf.FieldMask
 }
 var file_kinship_events_v1_events_service_proto_depIdxs = []int32{
-	65, // 0: kinship.events.v1.Recurrence.exdates:type_name -> google.protobuf.Timestamp
+	69, // 0: kinship.events.v1.Recurrence.exdates:type_name -> google.protobuf.Timestamp
 	0,  // 1: kinship.events.v1.EventSpec.kind:type_name -> kinship.events.v1.EventKind
 	7,  // 2: kinship.events.v1.EventSpec.venue:type_name -> kinship.events.v1.Venue
-	65, // 3: kinship.events.v1.EventSpec.start_time:type_name -> google.protobuf.Timestamp
-	65, // 4: kinship.events.v1.EventSpec.end_time:type_name -> google.protobuf.Timestamp
+	69, // 3: kinship.events.v1.EventSpec.start_time:type_name -> google.protobuf.Timestamp
+	69, // 4: kinship.events.v1.EventSpec.end_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: kinship.events.v1.EventSpec.visibility:type_name -> kinship.events.v1.Visibility
 	8,  // 6: kinship.events.v1.EventSpec.recurrence:type_name -> kinship.events.v1.Recurrence
-	65, // 7: kinship.events.v1.Occurrence.recurrence_id:type_name -> google.protobuf.Timestamp
-	65, // 8: kinship.events.v1.Occurrence.start_time:type_name -> google.protobuf.Timestamp
-	65, // 9: kinship.events.v1.Occurrence.end_time:type_name -> google.protobuf.Timestamp
+	69, // 7: kinship.events.v1.Occurrence.recurrence_id:type_name -> google.protobuf.Timestamp
+	69, // 8: kinship.events.v1.Occurrence.start_time:type_name -> google.protobuf.Timestamp
+	69, // 9: kinship.events.v1.Occurrence.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 10: kinship.events.v1.Occurrence.status:type_name -> kinship.events.v1.OccurrenceStatus
 	7,  // 11: kinship.events.v1.Occurrence.venue:type_name -> kinship.events.v1.Venue
 	9,  // 12: kinship.events.v1.Event.spec:type_name -> kinship.events.v1.EventSpec
 	1,  // 13: kinship.events.v1.Event.status:type_name -> kinship.events.v1.EventStatus
-	65, // 14: kinship.events.v1.Event.created_at:type_name -> google.protobuf.Timestamp
-	65, // 15: kinship.events.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
-	65, // 16: kinship.events.v1.Event.published_at:type_name -> google.protobuf.Timestamp
-	65, // 17: kinship.events.v1.Event.cancelled_at:type_name -> google.protobuf.Timestamp
+	69, // 14: kinship.events.v1.Event.created_at:type_name -> google.protobuf.Timestamp
+	69, // 15: kinship.events.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
+	69, // 16: kinship.events.v1.Event.published_at:type_name -> google.protobuf.Timestamp
+	69, // 17: kinship.events.v1.Event.cancelled_at:type_name -> google.protobuf.Timestamp
 	10, // 18: kinship.events.v1.Event.occurrences:type_name -> kinship.events.v1.Occurrence
 	9,  // 19: kinship.events.v1.CreateEventRequest.event:type_name -> kinship.events.v1.EventSpec
 	11, // 20: kinship.events.v1.CreateEventResponse.event:type_name -> kinship.events.v1.Event
 	9,  // 21: kinship.events.v1.UpdateEventRequest.event:type_name -> kinship.events.v1.EventSpec
-	66, // 22: kinship.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
+	70, // 22: kinship.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 23: kinship.events.v1.UpdateEventRequest.scope:type_name -> kinship.events.v1.UpdateScope
 	11, // 24: kinship.events.v1.UpdateEventResponse.event:type_name -> kinship.events.v1.Event
 	11, // 25: kinship.events.v1.UpdateEventResponse.new_event:type_name -> kinship.events.v1.Event
@@ -4636,82 +4917,90 @@ var file_kinship_events_v1_events_service_proto_depIdxs = []int32{
 	11, // 27: kinship.events.v1.CancelEventResponse.event:type_name -> kinship.events.v1.Event
 	11, // 28: kinship.events.v1.CompleteEventResponse.event:type_name -> kinship.events.v1.Event
 	11, // 29: kinship.events.v1.GetEventResponse.event:type_name -> kinship.events.v1.Event
-	65, // 30: kinship.events.v1.ListEventsRequest.from:type_name -> google.protobuf.Timestamp
-	65, // 31: kinship.events.v1.ListEventsRequest.to:type_name -> google.protobuf.Timestamp
+	69, // 30: kinship.events.v1.ListEventsRequest.from:type_name -> google.protobuf.Timestamp
+	69, // 31: kinship.events.v1.ListEventsRequest.to:type_name -> google.protobuf.Timestamp
 	11, // 32: kinship.events.v1.ListEventsResponse.events:type_name -> kinship.events.v1.Event
 	26, // 33: kinship.events.v1.SuggestEventsRequest.location:type_name -> kinship.events.v1.Location
 	11, // 34: kinship.events.v1.Suggestion.event:type_name -> kinship.events.v1.Event
 	28, // 35: kinship.events.v1.SuggestEventsResponse.suggestions:type_name -> kinship.events.v1.Suggestion
 	6,  // 36: kinship.events.v1.RSVP.status:type_name -> kinship.events.v1.RSVPStatus
-	65, // 37: kinship.events.v1.RSVP.offer_expires_at:type_name -> google.protobuf.Timestamp
-	65, // 38: kinship.events.v1.RSVP.answered_at:type_name -> google.protobuf.Timestamp
-	65, // 39: kinship.events.v1.RSVP.checked_in_at:type_name -> google.protobuf.Timestamp
-	65, // 40: kinship.events.v1.RSVP.occurrence_start_time:type_name -> google.protobuf.Timestamp
+	69, // 37: kinship.events.v1.RSVP.offer_expires_at:type_name -> google.protobuf.Timestamp
+	69, // 38: kinship.events.v1.RSVP.answered_at:type_name -> google.protobuf.Timestamp
+	69, // 39: kinship.events.v1.RSVP.checked_in_at:type_name -> google.protobuf.Timestamp
+	69, // 40: kinship.events.v1.RSVP.occurrence_start_time:type_name -> google.protobuf.Timestamp
 	5,  // 41: kinship.events.v1.RSVPRequest.answer:type_name -> kinship.events.v1.RSVPAnswer
 	30, // 42: kinship.events.v1.RSVPResponse.rsvps:type_name -> kinship.events.v1.RSVP
 	30, // 43: kinship.events.v1.CancelRSVPResponse.rsvps:type_name -> kinship.events.v1.RSVP
 	30, // 44: kinship.events.v1.AcceptSeatOfferResponse.rsvp:type_name -> kinship.events.v1.RSVP
 	30, // 45: kinship.events.v1.GetRSVPResponse.rsvp:type_name -> kinship.events.v1.RSVP
 	30, // 46: kinship.events.v1.ListAttendeesResponse.rsvps:type_name -> kinship.events.v1.RSVP
-	30, // 47: kinship.events.v1.CheckInResponse.rsvp:type_name -> kinship.events.v1.RSVP
-	65, // 48: kinship.events.v1.Feedback.given_at:type_name -> google.protobuf.Timestamp
-	47, // 49: kinship.events.v1.GiveFeedbackResponse.feedback:type_name -> kinship.events.v1.Feedback
-	50, // 50: kinship.events.v1.GetFeedbackSummaryResponse.summary:type_name -> kinship.events.v1.FeedbackSummary
-	47, // 51: kinship.events.v1.ListFeedbackResponse.feedback:type_name -> kinship.events.v1.Feedback
-	65, // 52: kinship.events.v1.ForgetMemberResponse.forgotten_at:type_name -> google.protobuf.Timestamp
-	12, // 53: kinship.events.v1.EventsService.CreateEvent:input_type -> kinship.events.v1.CreateEventRequest
-	14, // 54: kinship.events.v1.EventsService.UpdateEvent:input_type -> kinship.events.v1.UpdateEventRequest
-	16, // 55: kinship.events.v1.EventsService.PublishEvent:input_type -> kinship.events.v1.PublishEventRequest
-	18, // 56: kinship.events.v1.EventsService.CancelEvent:input_type -> kinship.events.v1.CancelEventRequest
-	20, // 57: kinship.events.v1.EventsService.CompleteEvent:input_type -> kinship.events.v1.CompleteEventRequest
-	22, // 58: kinship.events.v1.EventsService.GetEvent:input_type -> kinship.events.v1.GetEventRequest
-	24, // 59: kinship.events.v1.EventsService.ListEvents:input_type -> kinship.events.v1.ListEventsRequest
-	27, // 60: kinship.events.v1.EventsService.SuggestEvents:input_type -> kinship.events.v1.SuggestEventsRequest
-	31, // 61: kinship.events.v1.AttendanceService.RSVP:input_type -> kinship.events.v1.RSVPRequest
-	33, // 62: kinship.events.v1.AttendanceService.CancelRSVP:input_type -> kinship.events.v1.CancelRSVPRequest
-	35, // 63: kinship.events.v1.AttendanceService.AcceptSeatOffer:input_type -> kinship.events.v1.AcceptSeatOfferRequest
-	37, // 64: kinship.events.v1.AttendanceService.ExpireSeatOffers:input_type -> kinship.events.v1.ExpireSeatOffersRequest
-	39, // 65: kinship.events.v1.AttendanceService.GetRSVP:input_type -> kinship.events.v1.GetRSVPRequest
-	41, // 66: kinship.events.v1.AttendanceService.ListAttendees:input_type -> kinship.events.v1.ListAttendeesRequest
-	43, // 67: kinship.events.v1.AttendanceService.CheckIn:input_type -> kinship.events.v1.CheckInRequest
-	45, // 68: kinship.events.v1.AttendanceService.MarkNoShows:input_type -> kinship.events.v1.MarkNoShowsRequest
-	48, // 69: kinship.events.v1.AttendanceService.GiveFeedback:input_type -> kinship.events.v1.GiveFeedbackRequest
-	51, // 70: kinship.events.v1.AttendanceService.GetFeedbackSummary:input_type -> kinship.events.v1.GetFeedbackSummaryRequest
-	53, // 71: kinship.events.v1.AttendanceService.ListFeedback:input_type -> kinship.events.v1.ListFeedbackRequest
-	55, // 72: kinship.events.v1.AttendanceService.ForgetMember:input_type -> kinship.events.v1.ForgetMemberRequest
-	57, // 73: kinship.events.v1.AttendanceService.ExportMemberData:input_type -> kinship.events.v1.ExportMemberDataRequest
-	59, // 74: kinship.events.v1.CalendarService.GetFeedToken:input_type -> kinship.events.v1.GetFeedTokenRequest
-	61, // 75: kinship.events.v1.CalendarService.RotateFeedToken:input_type -> kinship.events.v1.RotateFeedTokenRequest
-	63, // 76: kinship.events.v1.CalendarService.ExportEventICS:input_type -> kinship.events.v1.ExportEventICSRequest
-	13, // 77: kinship.events.v1.EventsService.CreateEvent:output_type -> kinship.events.v1.CreateEventResponse
-	15, // 78: kinship.events.v1.EventsService.UpdateEvent:output_type -> kinship.events.v1.UpdateEventResponse
-	17, // 79: kinship.events.v1.EventsService.PublishEvent:output_type -> kinship.events.v1.PublishEventResponse
-	19, // 80: kinship.events.v1.EventsService.CancelEvent:output_type -> kinship.events.v1.CancelEventResponse
-	21, // 81: kinship.events.v1.EventsService.CompleteEvent:output_type -> kinship.events.v1.CompleteEventResponse
-	23, // 82: kinship.events.v1.EventsService.GetEvent:output_type -> kinship.events.v1.GetEventResponse
-	25, // 83: kinship.events.v1.EventsService.ListEvents:output_type -> kinship.events.v1.ListEventsResponse
-	29, // 84: kinship.events.v1.EventsService.SuggestEvents:output_type -> kinship.events.v1.SuggestEventsResponse
-	32, // 85: kinship.events.v1.AttendanceService.RSVP:output_type -> kinship.events.v1.RSVPResponse
-	34, // 86: kinship.events.v1.AttendanceService.CancelRSVP:output_type -> kinship.events.v1.CancelRSVPResponse
-	36, // 87: kinship.events.v1.AttendanceService.AcceptSeatOffer:output_type -> kinship.events.v1.AcceptSeatOfferResponse
-	38, // 88: kinship.events.v1.AttendanceService.ExpireSeatOffers:output_type -> kinship.events.v1.ExpireSeatOffersResponse
-	40, // 89: kinship.events.v1.AttendanceService.GetRSVP:output_type -> kinship.events.v1.GetRSVPResponse
-	42, // 90: kinship.events.v1.AttendanceService.ListAttendees:output_type -> kinship.events.v1.ListAttendeesResponse
-	44, // 91: kinship.events.v1.AttendanceService.CheckIn:output_type -> kinship.events.v1.CheckInResponse
-	46, // 92: kinship.events.v1.AttendanceService.MarkNoShows:output_type -> kinship.events.v1.MarkNoShowsResponse
-	49, // 93: kinship.events.v1.AttendanceService.GiveFeedback:output_type -> kinship.events.v1.GiveFeedbackResponse
-	52, // 94: kinship.events.v1.AttendanceService.GetFeedbackSummary:output_type -> kinship.events.v1.GetFeedbackSummaryResponse
-	54, // 95: kinship.events.v1.AttendanceService.ListFeedback:output_type -> kinship.events.v1.ListFeedbackResponse
-	56, // 96: kinship.events.v1.AttendanceService.ForgetMember:output_type -> kinship.events.v1.ForgetMemberResponse
-	58, // 97: kinship.events.v1.AttendanceService.ExportMemberData:output_type -> kinship.events.v1.ExportMemberDataResponse
-	60, // 98: kinship.events.v1.CalendarService.GetFeedToken:output_type -> kinship.events.v1.GetFeedTokenResponse
-	62, // 99: kinship.events.v1.CalendarService.RotateFeedToken:output_type -> kinship.events.v1.RotateFeedTokenResponse
-	64, // 100: kinship.events.v1.CalendarService.ExportEventICS:output_type -> kinship.events.v1.ExportEventICSResponse
-	77, // [77:101] is the sub-list for method output_type
-	53, // [53:77] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	69, // 47: kinship.events.v1.ListMemberRSVPsRequest.from_time:type_name -> google.protobuf.Timestamp
+	30, // 48: kinship.events.v1.ListMemberRSVPsResponse.rsvps:type_name -> kinship.events.v1.RSVP
+	69, // 49: kinship.events.v1.ListSeatOffersRequest.expiring_before:type_name -> google.protobuf.Timestamp
+	30, // 50: kinship.events.v1.ListSeatOffersResponse.rsvps:type_name -> kinship.events.v1.RSVP
+	30, // 51: kinship.events.v1.CheckInResponse.rsvp:type_name -> kinship.events.v1.RSVP
+	69, // 52: kinship.events.v1.Feedback.given_at:type_name -> google.protobuf.Timestamp
+	51, // 53: kinship.events.v1.GiveFeedbackResponse.feedback:type_name -> kinship.events.v1.Feedback
+	54, // 54: kinship.events.v1.GetFeedbackSummaryResponse.summary:type_name -> kinship.events.v1.FeedbackSummary
+	51, // 55: kinship.events.v1.ListFeedbackResponse.feedback:type_name -> kinship.events.v1.Feedback
+	69, // 56: kinship.events.v1.ForgetMemberResponse.forgotten_at:type_name -> google.protobuf.Timestamp
+	12, // 57: kinship.events.v1.EventsService.CreateEvent:input_type -> kinship.events.v1.CreateEventRequest
+	14, // 58: kinship.events.v1.EventsService.UpdateEvent:input_type -> kinship.events.v1.UpdateEventRequest
+	16, // 59: kinship.events.v1.EventsService.PublishEvent:input_type -> kinship.events.v1.PublishEventRequest
+	18, // 60: kinship.events.v1.EventsService.CancelEvent:input_type -> kinship.events.v1.CancelEventRequest
+	20, // 61: kinship.events.v1.EventsService.CompleteEvent:input_type -> kinship.events.v1.CompleteEventRequest
+	22, // 62: kinship.events.v1.EventsService.GetEvent:input_type -> kinship.events.v1.GetEventRequest
+	24, // 63: kinship.events.v1.EventsService.ListEvents:input_type -> kinship.events.v1.ListEventsRequest
+	27, // 64: kinship.events.v1.EventsService.SuggestEvents:input_type -> kinship.events.v1.SuggestEventsRequest
+	31, // 65: kinship.events.v1.AttendanceService.RSVP:input_type -> kinship.events.v1.RSVPRequest
+	33, // 66: kinship.events.v1.AttendanceService.CancelRSVP:input_type -> kinship.events.v1.CancelRSVPRequest
+	35, // 67: kinship.events.v1.AttendanceService.AcceptSeatOffer:input_type -> kinship.events.v1.AcceptSeatOfferRequest
+	37, // 68: kinship.events.v1.AttendanceService.ExpireSeatOffers:input_type -> kinship.events.v1.ExpireSeatOffersRequest
+	39, // 69: kinship.events.v1.AttendanceService.GetRSVP:input_type -> kinship.events.v1.GetRSVPRequest
+	41, // 70: kinship.events.v1.AttendanceService.ListAttendees:input_type -> kinship.events.v1.ListAttendeesRequest
+	43, // 71: kinship.events.v1.AttendanceService.ListMemberRSVPs:input_type -> kinship.events.v1.ListMemberRSVPsRequest
+	45, // 72: kinship.events.v1.AttendanceService.ListSeatOffers:input_type -> kinship.events.v1.ListSeatOffersRequest
+	47, // 73: kinship.events.v1.AttendanceService.CheckIn:input_type -> kinship.events.v1.CheckInRequest
+	49, // 74: kinship.events.v1.AttendanceService.MarkNoShows:input_type -> kinship.events.v1.MarkNoShowsRequest
+	52, // 75: kinship.events.v1.AttendanceService.GiveFeedback:input_type -> kinship.events.v1.GiveFeedbackRequest
+	55, // 76: kinship.events.v1.AttendanceService.GetFeedbackSummary:input_type -> kinship.events.v1.GetFeedbackSummaryRequest
+	57, // 77: kinship.events.v1.AttendanceService.ListFeedback:input_type -> kinship.events.v1.ListFeedbackRequest
+	59, // 78: kinship.events.v1.AttendanceService.ForgetMember:input_type -> kinship.events.v1.ForgetMemberRequest
+	61, // 79: kinship.events.v1.AttendanceService.ExportMemberData:input_type -> kinship.events.v1.ExportMemberDataRequest
+	63, // 80: kinship.events.v1.CalendarService.GetFeedToken:input_type -> kinship.events.v1.GetFeedTokenRequest
+	65, // 81: kinship.events.v1.CalendarService.RotateFeedToken:input_type -> kinship.events.v1.RotateFeedTokenRequest
+	67, // 82: kinship.events.v1.CalendarService.ExportEventICS:input_type -> kinship.events.v1.ExportEventICSRequest
+	13, // 83: kinship.events.v1.EventsService.CreateEvent:output_type -> kinship.events.v1.CreateEventResponse
+	15, // 84: kinship.events.v1.EventsService.UpdateEvent:output_type -> kinship.events.v1.UpdateEventResponse
+	17, // 85: kinship.events.v1.EventsService.PublishEvent:output_type -> kinship.events.v1.PublishEventResponse
+	19, // 86: kinship.events.v1.EventsService.CancelEvent:output_type -> kinship.events.v1.CancelEventResponse
+	21, // 87: kinship.events.v1.EventsService.CompleteEvent:output_type -> kinship.events.v1.CompleteEventResponse
+	23, // 88: kinship.events.v1.EventsService.GetEvent:output_type -> kinship.events.v1.GetEventResponse
+	25, // 89: kinship.events.v1.EventsService.ListEvents:output_type -> kinship.events.v1.ListEventsResponse
+	29, // 90: kinship.events.v1.EventsService.SuggestEvents:output_type -> kinship.events.v1.SuggestEventsResponse
+	32, // 91: kinship.events.v1.AttendanceService.RSVP:output_type -> kinship.events.v1.RSVPResponse
+	34, // 92: kinship.events.v1.AttendanceService.CancelRSVP:output_type -> kinship.events.v1.CancelRSVPResponse
+	36, // 93: kinship.events.v1.AttendanceService.AcceptSeatOffer:output_type -> kinship.events.v1.AcceptSeatOfferResponse
+	38, // 94: kinship.events.v1.AttendanceService.ExpireSeatOffers:output_type -> kinship.events.v1.ExpireSeatOffersResponse
+	40, // 95: kinship.events.v1.AttendanceService.GetRSVP:output_type -> kinship.events.v1.GetRSVPResponse
+	42, // 96: kinship.events.v1.AttendanceService.ListAttendees:output_type -> kinship.events.v1.ListAttendeesResponse
+	44, // 97: kinship.events.v1.AttendanceService.ListMemberRSVPs:output_type -> kinship.events.v1.ListMemberRSVPsResponse
+	46, // 98: kinship.events.v1.AttendanceService.ListSeatOffers:output_type -> kinship.events.v1.ListSeatOffersResponse
+	48, // 99: kinship.events.v1.AttendanceService.CheckIn:output_type -> kinship.events.v1.CheckInResponse
+	50, // 100: kinship.events.v1.AttendanceService.MarkNoShows:output_type -> kinship.events.v1.MarkNoShowsResponse
+	53, // 101: kinship.events.v1.AttendanceService.GiveFeedback:output_type -> kinship.events.v1.GiveFeedbackResponse
+	56, // 102: kinship.events.v1.AttendanceService.GetFeedbackSummary:output_type -> kinship.events.v1.GetFeedbackSummaryResponse
+	58, // 103: kinship.events.v1.AttendanceService.ListFeedback:output_type -> kinship.events.v1.ListFeedbackResponse
+	60, // 104: kinship.events.v1.AttendanceService.ForgetMember:output_type -> kinship.events.v1.ForgetMemberResponse
+	62, // 105: kinship.events.v1.AttendanceService.ExportMemberData:output_type -> kinship.events.v1.ExportMemberDataResponse
+	64, // 106: kinship.events.v1.CalendarService.GetFeedToken:output_type -> kinship.events.v1.GetFeedTokenResponse
+	66, // 107: kinship.events.v1.CalendarService.RotateFeedToken:output_type -> kinship.events.v1.RotateFeedTokenResponse
+	68, // 108: kinship.events.v1.CalendarService.ExportEventICS:output_type -> kinship.events.v1.ExportEventICSResponse
+	83, // [83:109] is the sub-list for method output_type
+	57, // [57:83] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_kinship_events_v1_events_service_proto_init() }
@@ -4725,7 +5014,7 @@ func file_kinship_events_v1_events_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinship_events_v1_events_service_proto_rawDesc), len(file_kinship_events_v1_events_service_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   58,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -77,6 +77,12 @@ const (
 	// AttendanceServiceListAttendeesProcedure is the fully-qualified name of the AttendanceService's
 	// ListAttendees RPC.
 	AttendanceServiceListAttendeesProcedure = "/kinship.events.v1.AttendanceService/ListAttendees"
+	// AttendanceServiceListMemberRSVPsProcedure is the fully-qualified name of the AttendanceService's
+	// ListMemberRSVPs RPC.
+	AttendanceServiceListMemberRSVPsProcedure = "/kinship.events.v1.AttendanceService/ListMemberRSVPs"
+	// AttendanceServiceListSeatOffersProcedure is the fully-qualified name of the AttendanceService's
+	// ListSeatOffers RPC.
+	AttendanceServiceListSeatOffersProcedure = "/kinship.events.v1.AttendanceService/ListSeatOffers"
 	// AttendanceServiceCheckInProcedure is the fully-qualified name of the AttendanceService's CheckIn
 	// RPC.
 	AttendanceServiceCheckInProcedure = "/kinship.events.v1.AttendanceService/CheckIn"
@@ -419,6 +425,14 @@ type AttendanceServiceClient interface {
 	// ListAttendees pages through the RSVPs of one occurrence: seats first,
 	// then the waitlist in order.
 	ListAttendees(context.Context, *connect.Request[v1.ListAttendeesRequest]) (*connect.Response[v1.ListAttendeesResponse], error)
+	// ListMemberRSVPs pages through one member's RSVPs across every event,
+	// by the occurrences' start: from the start of today (UTC) unless
+	// from_time says otherwise. Members see their own; the organising team anyone's.
+	ListMemberRSVPs(context.Context, *connect.Request[v1.ListMemberRSVPsRequest]) (*connect.Response[v1.ListMemberRSVPsResponse], error)
+	// ListSeatOffers lists the seat offers of the community that are still
+	// open and expire before expiring_before, soonest first, across every
+	// occurrence: what the organising team may want to chase.
+	ListSeatOffers(context.Context, *connect.Request[v1.ListSeatOffersRequest]) (*connect.Response[v1.ListSeatOffersResponse], error)
 	// CheckIn marks a seat attended, by its check-in code or (for the
 	// organising team) by member; publishes CheckedIn.
 	CheckIn(context.Context, *connect.Request[v1.CheckInRequest]) (*connect.Response[v1.CheckInResponse], error)
@@ -498,6 +512,20 @@ func NewAttendanceServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listMemberRSVPs: connect.NewClient[v1.ListMemberRSVPsRequest, v1.ListMemberRSVPsResponse](
+			httpClient,
+			baseURL+AttendanceServiceListMemberRSVPsProcedure,
+			connect.WithSchema(attendanceServiceMethods.ByName("ListMemberRSVPs")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listSeatOffers: connect.NewClient[v1.ListSeatOffersRequest, v1.ListSeatOffersResponse](
+			httpClient,
+			baseURL+AttendanceServiceListSeatOffersProcedure,
+			connect.WithSchema(attendanceServiceMethods.ByName("ListSeatOffers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		checkIn: connect.NewClient[v1.CheckInRequest, v1.CheckInResponse](
 			httpClient,
 			baseURL+AttendanceServiceCheckInProcedure,
@@ -555,6 +583,8 @@ type attendanceServiceClient struct {
 	expireSeatOffers   *connect.Client[v1.ExpireSeatOffersRequest, v1.ExpireSeatOffersResponse]
 	getRSVP            *connect.Client[v1.GetRSVPRequest, v1.GetRSVPResponse]
 	listAttendees      *connect.Client[v1.ListAttendeesRequest, v1.ListAttendeesResponse]
+	listMemberRSVPs    *connect.Client[v1.ListMemberRSVPsRequest, v1.ListMemberRSVPsResponse]
+	listSeatOffers     *connect.Client[v1.ListSeatOffersRequest, v1.ListSeatOffersResponse]
 	checkIn            *connect.Client[v1.CheckInRequest, v1.CheckInResponse]
 	markNoShows        *connect.Client[v1.MarkNoShowsRequest, v1.MarkNoShowsResponse]
 	giveFeedback       *connect.Client[v1.GiveFeedbackRequest, v1.GiveFeedbackResponse]
@@ -592,6 +622,16 @@ func (c *attendanceServiceClient) GetRSVP(ctx context.Context, req *connect.Requ
 // ListAttendees calls kinship.events.v1.AttendanceService.ListAttendees.
 func (c *attendanceServiceClient) ListAttendees(ctx context.Context, req *connect.Request[v1.ListAttendeesRequest]) (*connect.Response[v1.ListAttendeesResponse], error) {
 	return c.listAttendees.CallUnary(ctx, req)
+}
+
+// ListMemberRSVPs calls kinship.events.v1.AttendanceService.ListMemberRSVPs.
+func (c *attendanceServiceClient) ListMemberRSVPs(ctx context.Context, req *connect.Request[v1.ListMemberRSVPsRequest]) (*connect.Response[v1.ListMemberRSVPsResponse], error) {
+	return c.listMemberRSVPs.CallUnary(ctx, req)
+}
+
+// ListSeatOffers calls kinship.events.v1.AttendanceService.ListSeatOffers.
+func (c *attendanceServiceClient) ListSeatOffers(ctx context.Context, req *connect.Request[v1.ListSeatOffersRequest]) (*connect.Response[v1.ListSeatOffersResponse], error) {
+	return c.listSeatOffers.CallUnary(ctx, req)
 }
 
 // CheckIn calls kinship.events.v1.AttendanceService.CheckIn.
@@ -649,6 +689,14 @@ type AttendanceServiceHandler interface {
 	// ListAttendees pages through the RSVPs of one occurrence: seats first,
 	// then the waitlist in order.
 	ListAttendees(context.Context, *connect.Request[v1.ListAttendeesRequest]) (*connect.Response[v1.ListAttendeesResponse], error)
+	// ListMemberRSVPs pages through one member's RSVPs across every event,
+	// by the occurrences' start: from the start of today (UTC) unless
+	// from_time says otherwise. Members see their own; the organising team anyone's.
+	ListMemberRSVPs(context.Context, *connect.Request[v1.ListMemberRSVPsRequest]) (*connect.Response[v1.ListMemberRSVPsResponse], error)
+	// ListSeatOffers lists the seat offers of the community that are still
+	// open and expire before expiring_before, soonest first, across every
+	// occurrence: what the organising team may want to chase.
+	ListSeatOffers(context.Context, *connect.Request[v1.ListSeatOffersRequest]) (*connect.Response[v1.ListSeatOffersResponse], error)
 	// CheckIn marks a seat attended, by its check-in code or (for the
 	// organising team) by member; publishes CheckedIn.
 	CheckIn(context.Context, *connect.Request[v1.CheckInRequest]) (*connect.Response[v1.CheckInResponse], error)
@@ -724,6 +772,20 @@ func NewAttendanceServiceHandler(svc AttendanceServiceHandler, opts ...connect.H
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	attendanceServiceListMemberRSVPsHandler := connect.NewUnaryHandler(
+		AttendanceServiceListMemberRSVPsProcedure,
+		svc.ListMemberRSVPs,
+		connect.WithSchema(attendanceServiceMethods.ByName("ListMemberRSVPs")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	attendanceServiceListSeatOffersHandler := connect.NewUnaryHandler(
+		AttendanceServiceListSeatOffersProcedure,
+		svc.ListSeatOffers,
+		connect.WithSchema(attendanceServiceMethods.ByName("ListSeatOffers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	attendanceServiceCheckInHandler := connect.NewUnaryHandler(
 		AttendanceServiceCheckInProcedure,
 		svc.CheckIn,
@@ -784,6 +846,10 @@ func NewAttendanceServiceHandler(svc AttendanceServiceHandler, opts ...connect.H
 			attendanceServiceGetRSVPHandler.ServeHTTP(w, r)
 		case AttendanceServiceListAttendeesProcedure:
 			attendanceServiceListAttendeesHandler.ServeHTTP(w, r)
+		case AttendanceServiceListMemberRSVPsProcedure:
+			attendanceServiceListMemberRSVPsHandler.ServeHTTP(w, r)
+		case AttendanceServiceListSeatOffersProcedure:
+			attendanceServiceListSeatOffersHandler.ServeHTTP(w, r)
 		case AttendanceServiceCheckInProcedure:
 			attendanceServiceCheckInHandler.ServeHTTP(w, r)
 		case AttendanceServiceMarkNoShowsProcedure:
@@ -829,6 +895,14 @@ func (UnimplementedAttendanceServiceHandler) GetRSVP(context.Context, *connect.R
 
 func (UnimplementedAttendanceServiceHandler) ListAttendees(context.Context, *connect.Request[v1.ListAttendeesRequest]) (*connect.Response[v1.ListAttendeesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.events.v1.AttendanceService.ListAttendees is not implemented"))
+}
+
+func (UnimplementedAttendanceServiceHandler) ListMemberRSVPs(context.Context, *connect.Request[v1.ListMemberRSVPsRequest]) (*connect.Response[v1.ListMemberRSVPsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.events.v1.AttendanceService.ListMemberRSVPs is not implemented"))
+}
+
+func (UnimplementedAttendanceServiceHandler) ListSeatOffers(context.Context, *connect.Request[v1.ListSeatOffersRequest]) (*connect.Response[v1.ListSeatOffersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("kinship.events.v1.AttendanceService.ListSeatOffers is not implemented"))
 }
 
 func (UnimplementedAttendanceServiceHandler) CheckIn(context.Context, *connect.Request[v1.CheckInRequest]) (*connect.Response[v1.CheckInResponse], error) {
