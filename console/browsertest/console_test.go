@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -16,7 +17,10 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/chromedp/chromedp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
@@ -227,14 +231,89 @@ func TestAnOrganisersDayInTheConsole(t *testing.T) {
 		orla.run(chromedp.EmulateViewport(1280, 900))
 	})
 
+	t.Run("an event's host runs its door, and no other", func(t *testing.T) {
+		orla.t = t
+		// Ada, an ambassador, hosts a repair café the organiser sets up;
+		// she holds no organiser rights.
+		ada := window(t)
+		adaID := tokenMemberID(t, ep.Tokens[auth.Ambassador])
+		events := eventsv1connect.NewEventsServiceClient(http.DefaultClient, ep.Events)
+		start := time.Now().UTC().Add(3 * time.Hour).Truncate(time.Hour)
+		create := connect.NewRequest(&eventsv1.CreateEventRequest{Community: "demo", Event: &eventsv1.EventSpec{
+			Title: "Repair café", Kind: eventsv1.EventKind_EVENT_KIND_OFFLINE,
+			Venue:     &eventsv1.Venue{Name: "Library", Street: "Hauptstraße 5", City: "Berlin"},
+			StartTime: timestamppb.New(start), EndTime: timestamppb.New(start.Add(2 * time.Hour)), TimeZone: "Europe/Berlin",
+			Capacity: 10, HostIds: []string{adaID}}})
+		create.Header().Set("Authorization", "Bearer "+ep.Tokens[auth.Organiser])
+		created, err := events.CreateEvent(context.Background(), create)
+		if err != nil {
+			t.Fatal(err)
+		}
+		publish := connect.NewRequest(&eventsv1.PublishEventRequest{Community: "demo", Id: created.Msg.GetEvent().GetId()})
+		publish.Header().Set("Authorization", "Bearer "+ep.Tokens[auth.Organiser])
+		if _, err := events.PublishEvent(context.Background(), publish); err != nil {
+			t.Fatal(err)
+		}
+
+		ada.run(chromedp.Navigate(ep.Console+"/signin?login_hint=dev-ambassador-demo"), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		ada.open("/me")
+		ada.waitText("You host it")
+		ada.run(chromedp.Click(chromedp.CSS("a[href^='/events/" + created.Msg.GetEvent().GetId() + "/attendees']")))
+		ada.waitText("Nobody has answered yet.")
+		ada.check("")
+		ada.open("/me")
+		ada.run(chromedp.Click(chromedp.CSS("a[href^='/events/"+created.Msg.GetEvent().GetId()+"/checkin']")), chromedp.WaitVisible(chromedp.CSS("#f-code")))
+		// The events API answers her check-ins: a code of no seat of hers.
+		ada.run(chromedp.SendKeys(chromedp.CSS("#f-code"), "ZZZZZZZZ"), chromedp.Click(chromedp.CSS("#checkin button")))
+		ada.waitText("No seat holds the code ZZZZZZZZ")
+		ada.check("")
+		// The organiser's workshop is not hers, nor are the event pages.
+		ada.open("/me")
+		for _, a := range []string{"/checkin", "/attendees"} {
+			if ok, err := chromedp.Run(ada.ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("a[href*='`+a+`']")].every(l => l.href.includes("`+created.Msg.GetEvent().GetId()+`"))`)); err != nil || !ok {
+				t.Errorf("Ada's page links to the %s of an event she does not host", a)
+			}
+		}
+		ada.open("/events")
+		ada.waitText("Your role in the community does not open this page.")
+		orla.open("/events")
+		workshop := orla.attr("main a[href*='/checkin']", "href")
+		if !strings.HasPrefix(workshop, "/events/") || strings.Contains(workshop, created.Msg.GetEvent().GetId()) {
+			t.Fatalf("the workshop's check-in link: %q", workshop)
+		}
+		ada.open(workshop)
+		ada.waitText("Only the organising team and the event's hosts open its attendees and check-in.")
+	})
+
+	t.Run("a journey links to its workflow in the Temporal Web UI", func(t *testing.T) {
+		orla.t = t
+		orla.open("/journeys")
+		orla.run(chromedp.Click(chromedp.CSS("main table tbody a[href^='/journeys/']")))
+		orla.waitText("Open in the Temporal Web UI")
+		link := orla.attr("#workflow-link", "href")
+		if !strings.HasPrefix(link, ep.TemporalUI+"/namespaces/demo/workflows/onboarding%2Fdemo%2F") {
+			t.Fatalf("workflow link %q, want one into %s", link, ep.TemporalUI)
+		}
+		res, err := http.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %s", link, res.Status)
+		}
+	})
+
 	t.Run("writes a template, previews it and announces it to the segment", func(t *testing.T) {
 		orla.t = t
 		orla.open("/communications/templates/new")
 		orla.run(
 			chromedp.SendKeys(chromedp.CSS("#f-name"), "solar-news"),
 			chromedp.SendKeys(chromedp.CSS("#f-subject_0"), "Solar news for {{.Member.DisplayName}}"),
-			chromedp.SendKeys(chromedp.CSS("#f-text_0"), "Hello {{.Member.DisplayName}}, the workshop is on! Unsubscribe: {{.UnsubscribeURL}}"),
-			chromedp.Click(chromedp.CSS("main form button[type=submit]")))
+			chromedp.SendKeys(chromedp.CSS("#f-text_0"), "Hello {{.Member.DisplayName}}, the workshop is on! Unsubscribe: {{.UnsubscribeURL}}"))
+		// The preview follows the typing, before anything is saved.
+		orla.waitText("Solar news for Orla Organiser")
+		orla.run(chromedp.Click(chromedp.CSS("main form button[type=submit]")))
 		orla.waitText("The template was saved.")
 		orla.waitText("Solar news for Orla Organiser")
 		orla.check("template")
@@ -263,6 +342,14 @@ func TestAnOrganisersDayInTheConsole(t *testing.T) {
 			t.Errorf("no chart was drawn (%d, %v)", n, err)
 		}
 		orla.check("dashboard")
+		// A goal set here shows on the goals page with its status.
+		orla.open("/goals/new")
+		orla.run(chromedp.SendKeys(chromedp.CSS("#f-name"), "200-members"), chromedp.SetValue(chromedp.CSS("#f-metric"), "members.total"),
+			chromedp.SendKeys(chromedp.CSS("#f-target"), "200"), chromedp.SendKeys(chromedp.CSS("#f-description"), "Enough hands for two repair cafés"),
+			chromedp.Click(chromedp.CSS("main form button[type=submit]")))
+		orla.waitText("The goal was saved.")
+		orla.waitText("Enough hands for two repair cafés")
+		orla.check("goals")
 	})
 
 	t.Run("partners, settings and the audit log", func(t *testing.T) {
@@ -358,4 +445,25 @@ func atoi(t *testing.T, s string) int {
 		t.Fatalf("not a number: %q", s)
 	}
 	return n
+}
+
+// tokenMemberID reads the member id a dev token names (its
+// kinship_member_id claim).
+func tokenMemberID(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %d parts", len(parts))
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		MemberID string `json:"kinship_member_id"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil || claims.MemberID == "" {
+		t.Fatalf("no member id in the token: %v", err)
+	}
+	return claims.MemberID
 }

@@ -111,7 +111,7 @@ func variantRows(v url.Values) []int {
 
 func (s *Server) templateNew(w http.ResponseWriter, r *http.Request, c *call) {
 	v := url.Values{}
-	s.render(w, r, c, http.StatusOK, "template", "New template", "communications", templatePage{Form: newForm(v), Variants: variantRows(v)})
+	s.render(w, r, c, http.StatusOK, "template", "New template", "communications", templatePage{Form: newForm(v), Variants: variantRows(v), MemberID: c.ss.MemberID})
 }
 
 func (s *Server) templateEdit(w http.ResponseWriter, r *http.Request, c *call) {

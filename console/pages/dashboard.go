@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	insightsv1 "github.com/kinshiphq/kinship/gen/kinship/insights/v1"
 	journeysv1 "github.com/kinshiphq/kinship/gen/kinship/journeys/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
@@ -19,6 +21,9 @@ type dashboardPage struct {
 	Members, Active int64
 	Reviews         []*journeysv1.RosterEntry
 	Expiring        []*partnersv1.ExpiringAgreement
+	Offers          []*eventsv1.RSVP
+	// EventTitles names the events of Offers.
+	EventTitles map[string]string
 	Insights        bool
 	Goals           []*insightsv1.Goal
 	Charts          []chart
@@ -86,6 +91,16 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		return nil
 	})
+	g.Go(func() error {
+		res, err := s.api.Attendance.ListSeatOffers(gctx, connect.NewRequest(&eventsv1.ListSeatOffersRequest{Community: s.opts.Community, PageSize: 20}))
+		if err != nil {
+			fail("seat offers")
+			return nil
+		}
+		d.Offers = res.Msg.GetRsvps()
+		d.EventTitles = s.eventTitles(gctx, d.Offers)
+		return nil
+	})
 	var charts []chart
 	if s.api.Insights != nil {
 		d.Insights = true
@@ -98,4 +113,20 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	s.render(w, r, c, http.StatusOK, "dashboard", "Dashboard", "dashboard", d)
+}
+
+// eventTitles looks up the titles of the events rsvps are about, each
+// event once; one that cannot be read is left out (the page shows its id).
+func (s *Server) eventTitles(ctx context.Context, rsvps []*eventsv1.RSVP) map[string]string {
+	titles := map[string]string{}
+	for _, r := range rsvps {
+		if _, seen := titles[r.GetEventId()]; seen {
+			continue
+		}
+		titles[r.GetEventId()] = ""
+		if res, err := s.api.Events.GetEvent(ctx, connect.NewRequest(&eventsv1.GetEventRequest{Community: s.opts.Community, Id: r.GetEventId()})); err == nil {
+			titles[r.GetEventId()] = res.Msg.GetEvent().GetSpec().GetTitle()
+		}
+	}
+	return titles
 }

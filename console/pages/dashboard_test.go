@@ -8,12 +8,16 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kinshiphq/kinship/console/apis"
 	"github.com/kinshiphq/kinship/console/session"
+	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
+	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
 	insightsv1 "github.com/kinshiphq/kinship/gen/kinship/insights/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/insights/v1/insightsv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
@@ -81,5 +85,39 @@ func TestDashboardShowsGoalsAndChartsFromInsights(t *testing.T) {
 	}
 	if strings.Contains(page, "<b>members</b>") {
 		t.Error("a goal's name was rendered as markup")
+	}
+}
+
+// fakeOffers answers the events APIs with one seat offer about to expire.
+type fakeOffers struct {
+	eventsv1connect.UnimplementedAttendanceServiceHandler
+	eventsv1connect.UnimplementedEventsServiceHandler
+}
+
+func (fakeOffers) ListSeatOffers(context.Context, *connect.Request[eventsv1.ListSeatOffersRequest]) (*connect.Response[eventsv1.ListSeatOffersResponse], error) {
+	at := timestamppb.New(time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC))
+	return connect.NewResponse(&eventsv1.ListSeatOffersResponse{Rsvps: []*eventsv1.RSVP{{EventId: "ev-1", OccurrenceId: "oc-1", MemberId: "m-9",
+		Status: eventsv1.RSVPStatus_RSVP_STATUS_OFFERED, OfferExpiresAt: at, OccurrenceStartTime: at}}}), nil
+}
+
+func (fakeOffers) GetEvent(context.Context, *connect.Request[eventsv1.GetEventRequest]) (*connect.Response[eventsv1.GetEventResponse], error) {
+	return connect.NewResponse(&eventsv1.GetEventResponse{Event: &eventsv1.Event{Id: "ev-1", Spec: &eventsv1.EventSpec{Title: "Repair <café>"}}}), nil
+}
+
+func TestDashboardListsSeatOffersAboutToExpire(t *testing.T) {
+	r := newRigWith(t, func(mux *http.ServeMux) {
+		mux.Handle(eventsv1connect.NewAttendanceServiceHandler(fakeOffers{}))
+		mux.Handle(eventsv1connect.NewEventsServiceHandler(fakeOffers{}))
+	})
+	cookie, _ := r.signIn(t, "organiser")
+	_, page := r.do(t, http.MethodGet, "/dashboard", cookie, nil, nil)
+	for _, want := range []string{`<a href="/events/ev-1">Repair &lt;café&gt;</a>`, `offered to <a href="/members/m-9">m-9</a>`,
+		`<a href="#offers-h">seat offers expiring within 24 hours</a>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the dashboard lacks %s", want)
+		}
+	}
+	if strings.Contains(page, "could not be loaded right now: seat offers") {
+		t.Error("the offers were reported as not loaded")
 	}
 }
