@@ -24,12 +24,12 @@ type dashboardPage struct {
 	Offers          []*eventsv1.RSVP
 	// EventTitles names the events of Offers.
 	EventTitles map[string]string
-	Insights        bool
-	Goals           []*insightsv1.Goal
-	Charts          []chart
-	Funnel          *insightsv1.GetFunnelResponse
-	Bounced         float64
-	Problems        []string
+	Insights    bool
+	Goals       []*insightsv1.Goal
+	Charts      []chart
+	Funnel      *insightsv1.GetFunnelResponse
+	Bounced     float64
+	Problems    []string
 }
 
 // chart is one Chart.js chart: its id, title and configuration (written
