@@ -537,7 +537,7 @@ func (x *GetAnnouncementResponse) GetAnnouncement() *Announcement {
 type ListAnnouncementsRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
-	// At most 100; 0 means the default of 20.
+	// At most 500; 0 means the default of 50.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of a previous response; empty for the first page.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`

@@ -91,7 +91,8 @@ const (
 	// Some of its activities matched no member and are kept unmatched.
 	DeliveryOutcome_DELIVERY_OUTCOME_UNMATCHED DeliveryOutcome = 2
 	// It holds no activity Kinship counts (an unknown event or shape, a
-	// bot's post); reason says why. It is not retried.
+	// bot's post), or none of its activities could be recorded (each named
+	// nobody of the community); reason says why. It is not retried.
 	DeliveryOutcome_DELIVERY_OUTCOME_IGNORED DeliveryOutcome = 3
 )
 

@@ -950,7 +950,8 @@ export enum DeliveryOutcome {
 
   /**
    * It holds no activity Kinship counts (an unknown event or shape, a
-   * bot's post); reason says why. It is not retried.
+   * bot's post), or none of its activities could be recorded (each named
+   * nobody of the community); reason says why. It is not retried.
    *
    * @generated from enum value: DELIVERY_OUTCOME_IGNORED = 3;
    */
