@@ -95,8 +95,20 @@ type membersPage struct {
 	// holds the members it finds.
 	Search string
 	Query  string
-	// Hidden carries the current filter into the save-segment form.
+	// Hidden carries the current filter into the save-segment form and
+	// the search form.
 	Hidden []kv
+	// Within is set when the search looks inside the segment or filter.
+	Within bool
+}
+
+// withSearchAlias adds the search box to aliases of the API's fields.
+func withSearchAlias(aliases map[string]string) map[string]string {
+	out := map[string]string{"query": "q"}
+	for k, v := range aliases {
+		out[k] = v
+	}
+	return out
 }
 
 type kv struct{ K, V string }
@@ -154,14 +166,17 @@ func (s *Server) membersList(w http.ResponseWriter, r *http.Request, c *call) {
 		s.render(w, r, c, http.StatusBadRequest, "members", "Members", "members", data)
 		return
 	}
-	if data.Search = q.Get("q"); data.Search != "" {
+	data.Search = q.Get("q")
+	if data.Search != "" && data.Segment == "" && filterEmpty(sf) {
 		s.membersSearch(w, r, c, data)
 		return
 	}
+	// A search within a segment or filter lists and counts what both select.
+	data.Within = data.Search != ""
 	var g errgroup.Group
 	g.Go(func() error { s.builderData(r, &data); return nil })
 	g.Go(func() error {
-		creq := &membersv1.CountSegmentRequest{Community: s.opts.Community, SegmentId: data.Segment}
+		creq := &membersv1.CountSegmentRequest{Community: s.opts.Community, SegmentId: data.Segment, Query: data.Search}
 		if data.Segment == "" {
 			creq.Filter = sf
 		}
@@ -188,7 +203,7 @@ func (s *Server) membersList(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		next = res.Msg.GetNextPageToken()
 	default:
-		req := &membersv1.ListSegmentMembersRequest{Community: s.opts.Community, PageSize: pageSize, PageToken: q.Get("page")}
+		req := &membersv1.ListSegmentMembersRequest{Community: s.opts.Community, PageSize: pageSize, PageToken: q.Get("page"), Query: data.Search}
 		if data.Segment != "" {
 			req.SegmentId = data.Segment
 		} else {
@@ -196,7 +211,7 @@ func (s *Server) membersList(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		res, err := s.api.Segments.ListSegmentMembers(ctx, connect.NewRequest(req))
 		if err != nil {
-			listErr, aliases = err, filterAliases
+			listErr, aliases = err, withSearchAlias(filterAliases)
 			break
 		}
 		for _, m := range res.Msg.GetMembers() {

@@ -93,6 +93,9 @@ func (h Segments) CountSegment(ctx context.Context, req *connect.Request[members
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
+	if f.Search, err = domain.ParseSearchQuery("query", req.Msg.GetQuery()); err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
 	n, err := h.store.CountSegment(ctx, community, f)
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
@@ -104,6 +107,9 @@ func (h Segments) CountSegment(ctx context.Context, req *connect.Request[members
 func (h Segments) ListSegmentMembers(ctx context.Context, req *connect.Request[membersv1.ListSegmentMembersRequest]) (*connect.Response[membersv1.ListSegmentMembersResponse], error) {
 	community, f, err := h.selection(ctx, req.Msg.GetCommunity(), req.Msg.GetSegmentId(), req.Msg.GetFilter())
 	if err != nil {
+		return nil, h.toConnect(ctx, req.Spec(), err)
+	}
+	if f.Search, err = domain.ParseSearchQuery("query", req.Msg.GetQuery()); err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	size, err := rpc.PageSize(req.Msg.GetPageSize())

@@ -18,6 +18,10 @@ type Filter struct {
 	Statuses                          []Status
 	JoinedAfter, JoinedBefore         time.Time
 	LastActiveAfter, LastActiveBefore time.Time
+	// Search keeps only the members a member search finds (as ListMembers'
+	// query). It narrows one listing or count and is never saved with a
+	// segment.
+	Search SearchQuery
 }
 
 // MaxFilterValues bounds each list of a filter.

@@ -51,8 +51,13 @@ func testSearch(t *testing.T, engine string) {
 	f.create(t, newMember(t, "demo", "grace.hopper@navy.example", named("Grace Hopper")))
 	f.create(t, newMember(t, "demo", "adam@example.hu", named("Ádám Ölveczky")))
 	f.create(t, newMember(t, "demo", "mj@example.org", named("Mary-Jane Watson")))
-	for _, name := range []string{"Sam One", "Sam Two", "Sam Three", "Sam Four", "Sam Five"} {
-		f.create(t, newMember(t, "demo", name[4:]+"@sams.example", named(name)))
+	for i, name := range []string{"Sam One", "Sam Two", "Sam Three", "Sam Four", "Sam Five"} {
+		country := func(p *domain.Profile) {
+			if i >= 3 {
+				p.Location.CountryCode, p.Interests = "FR", []string{"bikes"}
+			}
+		}
+		f.create(t, newMember(t, "demo", name[4:]+"@sams.example", named(name), country))
 	}
 	f.create(t, newMember(t, "other", "ada@other.example", named("Ada Byron")))
 
@@ -80,6 +85,47 @@ func testSearch(t *testing.T, engine string) {
 			}
 		})
 	}
+
+	t.Run("a search within a segment lists and counts what both select", func(t *testing.T) {
+		sam, _ := domain.ParseSearchQuery("query", "sam")
+		adaQ, _ := domain.ParseSearchQuery("query", "ada")
+		for _, tt := range []struct {
+			name   string
+			filter domain.Filter
+			want   []string
+		}{
+			{"a column filter", domain.Filter{CountryCodes: []string{"FR"}, Search: sam}, []string{"Sam Four", "Sam Five"}},
+			{"a tag filter alone (not counted from the tag index)", domain.Filter{Interests: []string{"solar"}, Search: sam}, []string{"Sam One", "Sam Two", "Sam Three"}},
+			{"nothing both select", domain.Filter{CountryCodes: []string{"FR"}, Search: adaQ}, nil},
+			{"the search alone", domain.Filter{Search: sam}, []string{"Sam One", "Sam Two", "Sam Three", "Sam Four", "Sam Five"}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				var got []string
+				for after := ""; ; {
+					page, err := f.s.SegmentMembers(f.ctx, "demo", tt.filter, after, 2)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, m := range page {
+						got = append(got, m.DisplayName)
+					}
+					if len(page) < 2 {
+						break
+					}
+					after = page[len(page)-1].ID
+				}
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("listed %q, want %q", got, tt.want)
+				}
+				if n, err := f.s.CountSegment(f.ctx, "demo", tt.filter); err != nil || n != int64(len(tt.want)) {
+					t.Errorf("counted %d, %v; want %d", n, err, len(tt.want))
+				}
+				if n, _ := f.s.CountSegment(f.ctx, "other", tt.filter); n != 0 {
+					t.Errorf("the same in another community counted %d", n)
+				}
+			})
+		}
+	})
 
 	t.Run("another community's members are never found", func(t *testing.T) {
 		if got := f.search(t, "other", "ada"); !slices.Equal(got, []string{"Ada Byron"}) {

@@ -83,6 +83,12 @@ func (s *Store) where(community string, f domain.Filter, p plan) (string, []any)
 			args = append(args, t.UTC())
 		}
 	}
+	if f.Search.Prefix != "" {
+		// The matching terms give the member ids, from their index.
+		from, to := f.Search.Range()
+		clauses = append(clauses, "m.id IN (SELECT st.member_id FROM member_search_terms st WHERE st.term >= ? AND st.term < ? AND st.community = ?)")
+		args = append(args, from, to, community)
+	}
 	bound("m.joined_at", ">=", f.JoinedAfter)
 	bound("m.joined_at", "<", f.JoinedBefore)
 	bound("m.last_active_at", ">=", f.LastActiveAfter)
@@ -108,7 +114,7 @@ func (s *Store) CountSegment(ctx context.Context, community string, f domain.Fil
 }
 
 func (s *Store) countQuery(community string, f domain.Filter) (string, []any) {
-	if planFor(f) == sets && len(f.Statuses)+len(f.Roles)+len(f.Consents) == 0 {
+	if planFor(f) == sets && len(f.Statuses)+len(f.Roles)+len(f.Consents) == 0 && f.Search.Prefix == "" {
 		type tagList struct {
 			table, column string
 			vals          []string

@@ -534,8 +534,11 @@ type CountSegmentRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
 	// A saved segment, or else the filter.
-	SegmentId     string         `protobuf:"bytes,2,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
-	Filter        *SegmentFilter `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	SegmentId string         `protobuf:"bytes,2,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
+	Filter    *SegmentFilter `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Optional: count only the members of the segment that this member
+	// search finds, read as ListMembers reads its query.
+	Query         string `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -591,6 +594,13 @@ func (x *CountSegmentRequest) GetFilter() *SegmentFilter {
 	return nil
 }
 
+func (x *CountSegmentRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
 type CountSegmentResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Count         int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
@@ -636,12 +646,16 @@ func (x *CountSegmentResponse) GetCount() int64 {
 }
 
 type ListSegmentMembersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Community     string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
-	SegmentId     string                 `protobuf:"bytes,2,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
-	Filter        *SegmentFilter         `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
-	PageSize      int32                  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Community string                 `protobuf:"bytes,1,opt,name=community,proto3" json:"community,omitempty"`
+	SegmentId string                 `protobuf:"bytes,2,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
+	Filter    *SegmentFilter         `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	PageSize  int32                  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Optional: only the members of the segment that this member search
+	// finds, read as ListMembers reads its query. Keep the same query when
+	// asking for the next page.
+	Query         string `protobuf:"bytes,6,opt,name=query,proto3" json:"query,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -707,6 +721,13 @@ func (x *ListSegmentMembersRequest) GetPageSize() int32 {
 func (x *ListSegmentMembersRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListSegmentMembersRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
 	}
 	return ""
 }
@@ -1097,14 +1118,15 @@ const file_kinship_members_v1_segments_proto_rawDesc = "" +
 	"\x14DeleteSegmentRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"\x17\n" +
-	"\x15DeleteSegmentResponse\"\x8d\x01\n" +
+	"\x15DeleteSegmentResponse\"\xa3\x01\n" +
 	"\x13CountSegmentRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1d\n" +
 	"\n" +
 	"segment_id\x18\x02 \x01(\tR\tsegmentId\x129\n" +
-	"\x06filter\x18\x03 \x01(\v2!.kinship.members.v1.SegmentFilterR\x06filter\",\n" +
+	"\x06filter\x18\x03 \x01(\v2!.kinship.members.v1.SegmentFilterR\x06filter\x12\x14\n" +
+	"\x05query\x18\x04 \x01(\tR\x05query\",\n" +
 	"\x14CountSegmentResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x03R\x05count\"\xcf\x01\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\"\xe5\x01\n" +
 	"\x19ListSegmentMembersRequest\x12\x1c\n" +
 	"\tcommunity\x18\x01 \x01(\tR\tcommunity\x12\x1d\n" +
 	"\n" +
@@ -1112,7 +1134,8 @@ const file_kinship_members_v1_segments_proto_rawDesc = "" +
 	"\x06filter\x18\x03 \x01(\v2!.kinship.members.v1.SegmentFilterR\x06filter\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x05 \x01(\tR\tpageToken\"\x81\x01\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05query\x18\x06 \x01(\tR\x05query\"\x81\x01\n" +
 	"\x1aListSegmentMembersResponse\x12;\n" +
 	"\amembers\x18\x01 \x03(\v2!.kinship.members.v1.SegmentMemberR\amembers\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"X\n" +
