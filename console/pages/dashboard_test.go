@@ -121,3 +121,22 @@ func TestDashboardListsSeatOffersAboutToExpire(t *testing.T) {
 		t.Error("the offers were reported as not loaded")
 	}
 }
+
+func (fakeOffers) ListMemberRSVPs(_ context.Context, req *connect.Request[eventsv1.ListMemberRSVPsRequest]) (*connect.Response[eventsv1.ListMemberRSVPsResponse], error) {
+	at := timestamppb.New(time.Date(2026, 12, 9, 18, 0, 0, 0, time.UTC))
+	return connect.NewResponse(&eventsv1.ListMemberRSVPsResponse{Rsvps: []*eventsv1.RSVP{{EventId: "ev-1", OccurrenceId: "oc-1", MemberId: req.Msg.GetMemberId(),
+		Status: eventsv1.RSVPStatus_RSVP_STATUS_WAITLISTED, OccurrenceStartTime: at}}}), nil
+}
+
+// A member's page lists their answers to events in one call.
+func TestMemberPageListsTheirRSVPs(t *testing.T) {
+	r := newRigWith(t, func(mux *http.ServeMux) {
+		mux.Handle(eventsv1connect.NewAttendanceServiceHandler(fakeOffers{}))
+		mux.Handle(eventsv1connect.NewEventsServiceHandler(fakeOffers{}))
+	})
+	cookie, _ := r.signIn(t, "organiser")
+	_, page := r.do(t, http.MethodGet, "/members/m-1", cookie, nil, nil)
+	if !strings.Contains(page, `<a href="/events/ev-1">Repair &lt;café&gt;</a>`) || !strings.Contains(page, `<span class="badge warn">waitlisted</span>`) {
+		t.Errorf("the member's page does not list their RSVP:\n%s", page)
+	}
+}

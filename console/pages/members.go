@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
+	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	journeysv1 "github.com/kinshiphq/kinship/gen/kinship/journeys/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 )
@@ -393,10 +394,14 @@ type memberDetail struct {
 	Onboarding *journeysv1.Journey
 	Ambassador *journeysv1.Journey
 	Messages   []*commsv1.Message
-	Form       *Form
-	Purposes   []string
-	Roles      []string
-	Erased     bool
+	// RSVPs are the member's answers to events from today on, with the
+	// events' titles.
+	RSVPs       []*eventsv1.RSVP
+	EventTitles map[string]string
+	Form        *Form
+	Purposes    []string
+	Roles       []string
+	Erased      bool
 }
 
 func (s *Server) loadMember(r *http.Request, id string) (memberDetail, error) {
@@ -432,6 +437,13 @@ func (s *Server) loadMember(r *http.Request, id string) (memberDetail, error) {
 		if jr, err := s.api.Journeys.GetJourney(ctx, connect.NewRequest(&journeysv1.GetJourneyRequest{Community: s.opts.Community, MemberId: id,
 			Kind: journeysv1.JourneyKind_JOURNEY_KIND_AMBASSADOR})); err == nil {
 			d.Ambassador = jr.Msg.GetJourney()
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if rr, err := s.api.Attendance.ListMemberRSVPs(ctx, connect.NewRequest(&eventsv1.ListMemberRSVPsRequest{Community: s.opts.Community, MemberId: id, PageSize: 20})); err == nil {
+			d.RSVPs = rr.Msg.GetRsvps()
+			d.EventTitles = s.eventTitles(ctx, d.RSVPs)
 		}
 		return nil
 	})
