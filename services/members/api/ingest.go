@@ -159,8 +159,11 @@ func (h *Ingest) flush(ctx context.Context, jobs []store.IngestJob) ([]store.Ing
 // groupCommit lets deliveries that arrive while another commits share the
 // next commit: SQLite takes one writer at a time, so one transaction for
 // many small deliveries is what keeps up with a busy source. The first
-// caller to find no commit running commits everything waiting, then what
-// arrived meanwhile, until nothing waits; the others wait for their result.
+// caller to find no commit running leads: it commits what waits, in
+// arrival order, until its own delivery is in; then it hands the lead to
+// the oldest delivery still waiting and returns. So no caller commits
+// for others for longer than its own delivery takes, however busy the
+// source.
 type groupCommit struct {
 	mu       sync.Mutex
 	waiting  []*commitJob
@@ -172,32 +175,50 @@ type commitJob struct {
 	job  store.IngestJob
 	res  store.IngestResult
 	err  error
-	done chan struct{}
+	done chan struct{} // closed when committed
+	lead chan struct{} // closed when handed the lead
 }
 
 // maxGroup bounds the deliveries of one commit.
 const maxGroup = 64
 
 func (g *groupCommit) do(ctx context.Context, job store.IngestJob) (store.IngestResult, error) {
-	j := &commitJob{job: job, done: make(chan struct{})}
+	j := &commitJob{job: job, done: make(chan struct{}), lead: make(chan struct{})}
 	g.mu.Lock()
 	g.waiting = append(g.waiting, j)
 	if g.flushing {
 		g.mu.Unlock()
-		<-j.done // the committing caller finishes every job it takes
-		return j.res, j.err
+		select {
+		case <-j.done: // a leader committed it
+			return j.res, j.err
+		case <-j.lead: // the previous leader is done: lead from here
+		}
+		g.mu.Lock()
 	}
 	g.flushing = true
-	for len(g.waiting) > 0 {
+	for !committed(j) {
 		batch := g.waiting[:min(len(g.waiting), maxGroup)]
 		g.waiting = g.waiting[len(batch):]
 		g.mu.Unlock()
 		g.commit(ctx, batch)
 		g.mu.Lock()
 	}
-	g.flushing = false
+	if len(g.waiting) > 0 {
+		close(g.waiting[0].lead)
+	} else {
+		g.flushing = false
+	}
 	g.mu.Unlock()
 	return j.res, j.err
+}
+
+func committed(j *commitJob) bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // commit runs one group; the committing caller's cancellation does not
