@@ -71,7 +71,11 @@ type Config struct {
 	SweepEvery time.Duration
 	// NoShowAfter is how long after an occurrence ends its unchecked seats
 	// become no-shows; 0 means 2 h.
-	NoShowAfter     time.Duration
+	NoShowAfter time.Duration
+	// RSVPBatch is the most concurrent RSVPs for one occurrence that share
+	// a transaction and its commit (group commit); 0 means 64, and 1 gives
+	// every RSVP a transaction of its own.
+	RSVPBatch       int
 	ShutdownTimeout time.Duration
 }
 
@@ -150,7 +154,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	defer rt.Close()
 	d, srv := rt.DB, rt.Server
 	log := audit.New(d)
-	st := store.New(d, rt.Outbox, published.Factory{}, log, store.Options{Now: clock, OfferWindow: cfg.SeatOfferWindow})
+	st := store.New(d, rt.Outbox, published.Factory{}, log, store.Options{Now: clock, OfferWindow: cfg.SeatOfferWindow, AnswerBatch: cfg.RSVPBatch})
 	tokens, err := service.Tokens("events", cfg.Auth)
 	if err != nil {
 		return err

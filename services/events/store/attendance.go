@@ -107,8 +107,17 @@ func (s *Store) newCode(ctx context.Context, tx *sql.Tx, community string) (stri
 // Answer records memberID's answer for occurrenceID of eventID or, with
 // series, for every upcoming occurrence of it (and the ones the series
 // gains later), in one transaction, with one audit entry when anything
-// changed (the RSVP, or the event for a series).
+// changed (the RSVP, or the event for a series). Answers for one
+// occurrence that arrive together share a transaction (see
+// answerGrouped); each is still atomic with its events and audit entry.
 func (s *Store) Answer(ctx context.Context, community, eventID, occurrenceID, memberID string, answer domain.Answer, series bool) ([]domain.RSVP, error) {
+	if !series {
+		r, err := s.answerGrouped(ctx, community, eventID, occurrenceID, memberID, answer)
+		if err != nil {
+			return nil, err
+		}
+		return []domain.RSVP{r}, nil
+	}
 	var out []domain.RSVP
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		out = nil
@@ -117,16 +126,13 @@ func (s *Store) Answer(ctx context.Context, community, eventID, occurrenceID, me
 		if err != nil {
 			return err
 		}
-		ids := []string{occurrenceID}
-		changed := false
-		if series {
-			if ids, changed, err = s.seriesOccurrences(ctx, tx, e, memberID, answer == domain.AnswerGoing); err != nil {
-				return err
-			}
+		ids, changed, err := s.seriesOccurrences(ctx, tx, e, memberID, answer == domain.AnswerGoing)
+		if err != nil {
+			return err
 		}
 		for _, id := range ids {
-			r, ch, err := s.answerOne(ctx, tx, e, id, memberID, answer, series, c)
-			if series && (errors.Is(err, domain.ErrOccurrenceCancelled) || errors.Is(err, domain.ErrOccurrenceEnded)) {
+			r, ch, err := s.answerOne(ctx, tx, e, id, memberID, answer, true, c)
+			if errors.Is(err, domain.ErrOccurrenceCancelled) || errors.Is(err, domain.ErrOccurrenceEnded) {
 				continue
 			}
 			if err != nil {
@@ -136,11 +142,7 @@ func (s *Store) Answer(ctx context.Context, community, eventID, occurrenceID, me
 			out = append(out, r)
 		}
 		if changed {
-			target := Entry{domain.ActionRSVPAnswered, domain.TargetEvent, e.ID}
-			if !series {
-				target = Entry{domain.ActionRSVPAnswered, domain.TargetRSVP, out[0].ID}
-			}
-			if err := s.record(ctx, tx, community, target); err != nil {
+			if err := s.record(ctx, tx, community, Entry{domain.ActionRSVPAnswered, domain.TargetEvent, e.ID}); err != nil {
 				return err
 			}
 		}
@@ -211,6 +213,23 @@ func (s *Store) answerOne(ctx context.Context, tx *sql.Tx, e domain.Event, occur
 	if err != nil {
 		return domain.RSVP{}, false, err
 	}
+	r, changed, err := s.answerLocked(ctx, tx, e, &o, memberID, answer, series, nil, c)
+	if err != nil || !changed {
+		return r, changed, err
+	}
+	return r, true, s.saveCounters(ctx, tx, o)
+}
+
+// answerLocked records one answer for o, which the caller locked in tx
+// and whose counters it saves when the answer changed something. Its
+// refusals (see refusedUnwritten) come before it writes anything or
+// changes o. In a batch (st not nil), the member's current RSVP comes from
+// those the batch read at its start, and a check-in code is drawn without
+// looking for a clash first: the unique index refuses a clash, which
+// fails the batch, and its answers are then taken one by one, where codes
+// are checked.
+func (s *Store) answerLocked(ctx context.Context, tx *sql.Tx, e domain.Event, o *occurrence, memberID string, answer domain.Answer, series bool,
+	st *batchState, c *collector) (domain.RSVP, bool, error) {
 	if o.EventID != e.ID {
 		return domain.RSVP{}, false, domain.ErrOccurrenceNotFound
 	}
@@ -218,15 +237,19 @@ func (s *Store) answerOne(ctx context.Context, tx *sql.Tx, e domain.Event, occur
 	if err := domain.CanAnswer(e, o.Occurrence, now); err != nil {
 		return domain.RSVP{}, false, err
 	}
-	cur, found, err := s.rsvpOf(ctx, tx, e.Community, occurrenceID, memberID)
-	if err != nil {
+	var cur domain.RSVP
+	var found bool
+	var err error
+	if st != nil && st.current != nil {
+		cur, found = st.current[memberID]
+	} else if cur, found, err = s.rsvpOf(ctx, tx, e.Community, o.ID, memberID); err != nil {
 		return cur, false, err
 	}
 	if found && (answer == domain.AnswerGoing && (cur.Status.HoldsSeat() || cur.Status.Waiting()) ||
 		answer == domain.AnswerNotGoing && cur.Status == domain.RSVPNotGoing) {
 		return cur, false, nil
 	}
-	r := domain.RSVP{ID: newID(), Community: e.Community, EventID: e.ID, OccurrenceID: occurrenceID, MemberID: memberID,
+	r := domain.RSVP{ID: newID(), Community: e.Community, EventID: e.ID, OccurrenceID: o.ID, MemberID: memberID,
 		AnsweredAt: now, UpdatedAt: now, Series: series, OccurrenceStart: o.Start}
 	if found {
 		r.ID = cur.ID
@@ -234,7 +257,12 @@ func (s *Store) answerOne(ctx context.Context, tx *sql.Tx, e domain.Event, occur
 	switch answer {
 	case domain.AnswerGoing:
 		if domain.SeatFree(o.Occurrence) {
-			if r.Code, err = s.newCode(ctx, tx, e.Community); err != nil {
+			if st != nil {
+				r.Code, err = domain.NewCheckInCode(s.codes)
+			} else {
+				r.Code, err = s.newCode(ctx, tx, e.Community)
+			}
+			if err != nil {
 				return r, false, err
 			}
 			r.Status = domain.RSVPGoing
@@ -256,13 +284,21 @@ func (s *Store) answerOne(ctx context.Context, tx *sql.Tx, e domain.Event, occur
 	if err := s.saveRSVP(ctx, tx, r, !found); err != nil {
 		return r, false, err
 	}
+	if st != nil && st.current != nil {
+		st.current[memberID] = r
+	}
 	if found && cur.Status.HoldsSeat() {
 		o.SeatsTaken--
-		if err := s.offerFreedSeats(ctx, tx, e, &o, now, c); err != nil {
+		if err := s.offerFreedSeats(ctx, tx, e, o, now, c); err != nil {
 			return r, false, err
 		}
+		if st != nil {
+			// Seats offered to others changed their RSVPs: the rest of
+			// the batch reads each member's afresh.
+			st.current = nil
+		}
 	}
-	return r, true, s.saveCounters(ctx, tx, o)
+	return r, true, nil
 }
 
 // offerFreedSeats holds each free seat of o for the next member on its

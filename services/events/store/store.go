@@ -8,6 +8,8 @@
 // locked (SELECT ... FOR UPDATE on PostgreSQL; SQLite write transactions
 // are serialised), so capacity holds under any concurrency, and waitlist
 // positions come from a per-occurrence sequence in arrival order.
+// Concurrent RSVPs for one occurrence share a transaction and its commit
+// (group commit, groupcommit.go).
 package store
 
 import (
@@ -76,6 +78,10 @@ type Options struct {
 	OfferWindow time.Duration
 	// Codes is the randomness of check-in codes; nil means crypto/rand.
 	Codes io.Reader
+	// AnswerBatch is the most concurrent answers for one occurrence that
+	// share a transaction (see answerGrouped); 0 means 64, and 1 gives
+	// every answer a transaction of its own.
+	AnswerBatch int
 }
 
 // Store is the events repository.
@@ -88,6 +94,10 @@ type Store struct {
 	now    func() time.Time
 	window time.Duration
 	codes  io.Reader
+	// batcher groups concurrent answers per occurrence (group commit),
+	// up to maxBatch in a transaction.
+	batcher  batcher
+	maxBatch int
 }
 
 // New returns a store over d that appends events built by ev to ob and
@@ -99,7 +109,11 @@ func New(d *db.DB, ob Outbox, ev Events, log Auditor, opts Options) *Store {
 	if opts.OfferWindow <= 0 {
 		opts.OfferWindow = domain.OfferWindow
 	}
-	return &Store{db: d, outbox: ob, inbox: inbox.New(d), events: ev, audit: log, now: opts.Now, window: opts.OfferWindow, codes: opts.Codes}
+	if opts.AnswerBatch <= 0 {
+		opts.AnswerBatch = defaultAnswerBatch
+	}
+	return &Store{db: d, outbox: ob, inbox: inbox.New(d), events: ev, audit: log, now: opts.Now, window: opts.OfferWindow, codes: opts.Codes,
+		maxBatch: opts.AnswerBatch}
 }
 
 // Ping checks the database.
