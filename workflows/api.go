@@ -35,7 +35,7 @@ func mountJourneysAPI(srv *serve.Server, cfg Config, clients map[string]client.C
 	})
 	handler := journeysapi.New(journeysapi.Options{
 		Temporal: clients, Members: svc.members, Segments: svc.segments, Engagement: svc.engagement, Templates: svc.templates,
-		Store: store, StartConcurrency: cfg.StartConcurrency, Logger: logger,
+		Store: store, StartConcurrency: cfg.StartConcurrency, TemporalUI: cfg.TemporalUI, Logger: logger,
 	})
 	opts := rpc.HandlerOptions(deps.Tracer, logger, guard)
 	srv.Handle(journeysv1connect.NewJourneysServiceHandler(handler, opts...))

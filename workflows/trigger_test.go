@@ -250,13 +250,13 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	}
 	bad := onboarding.Graph{Steps: []onboarding.Node{{ID: "a", Kind: "dance"}}}
 	err := Config{Communities: []string{"Demo!"}, MembersURL: "ftp://x", OnboardingReminderAfter: -time.Second, StartConcurrency: -1,
-		Journeys: map[string]Journeys{"elsewhere": {Onboarding: &bad}}}.Validate()
+		Journeys: map[string]Journeys{"elsewhere": {Onboarding: &bad}}, TemporalUI: "temporal-ui:8080"}.Validate()
 	if err == nil {
 		t.Fatal("empty config accepted")
 	}
 	for _, want := range []string{"http address", "temporal address", "database url", "community \"Demo!\"", "kafka brokers", "members url",
 		"communications url", "events url", "partners url", "auth issuer", "negative", "start concurrency",
-		`journeys for "elsewhere", which is not served`, "onboarding steps[a].kind"} {
+		`journeys for "elsewhere", which is not served`, "onboarding steps[a].kind", `temporal ui url "temporal-ui:8080"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}

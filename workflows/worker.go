@@ -88,7 +88,11 @@ type Config struct {
 	// StartConcurrency is how many journeys a cohort start starts at
 	// once; 0 means 16.
 	StartConcurrency int
-	ShutdownTimeout  time.Duration
+	// TemporalUI is the Temporal Web UI's base URL, such as
+	// "https://temporal.example.org": the journeys API links each journey
+	// to its workflow there. Empty gives no links.
+	TemporalUI      string
+	ShutdownTimeout time.Duration
 }
 
 // Validate reports every missing or malformed setting.
@@ -123,6 +127,11 @@ func (c Config) Validate() error {
 	}
 	if c.InsightsURL != "" {
 		if err := service.CheckHTTPURL("worker", "insights url", c.InsightsURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.TemporalUI != "" {
+		if err := service.CheckHTTPURL("worker", "temporal ui url", c.TemporalUI); err != nil {
 			errs = append(errs, err)
 		}
 	}

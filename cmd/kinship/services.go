@@ -211,6 +211,7 @@ func runWorker(ctx context.Context, args []string, env envFunc, logger *slog.Log
 			f.string(&cfg.EventsURL, "events-url", "KINSHIP_EVENTS_URL", "", "events API base URL (event lifecycles, event suggestions)")
 			f.string(&cfg.PartnersURL, "partners-url", "KINSHIP_PARTNERS_URL", "", "partners API base URL (erasures)")
 			f.string(&cfg.InsightsURL, "insights-url", "KINSHIP_INSIGHTS_URL", "", "insights API base URL, read by subject-access exports; empty leaves it out of them")
+			f.string(&cfg.TemporalUI, "temporal-ui-url", "KINSHIP_TEMPORAL_UI_URL", "", "Temporal Web UI base URL: the journeys API links each journey to its workflow there; empty gives no links")
 			f.string(&digestSchedule, "digest-schedule", "KINSHIP_DIGEST_SCHEDULE", "mon 09:00 UTC", "weekly digest time, such as \"fri 17:30 Europe/Berlin\", or off")
 			f.string(&journeysFile, "journeys-file", "KINSHIP_JOURNEYS_FILE", "", "JSON file seeding communities' onboarding journeys and ambassador programmes (a changed seed becomes the current version); unset keeps organisers' versions or the defaults")
 			defineCredentials(f, &tokenFile)

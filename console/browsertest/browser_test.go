@@ -130,6 +130,18 @@ func (b *person) text(sel string) string {
 	return strings.TrimSpace(s)
 }
 
+// attr reads an attribute of the first element sel finds.
+func (b *person) attr(sel, name string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	r, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	if err != nil || !r.Exists {
+		b.t.Fatalf("read %s of %s: %v (exists %v)", name, sel, err, r.Exists)
+	}
+	return r.Value
+}
+
 func (b *person) location() string {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -323,6 +324,22 @@ func (s *Server) eventCancel(w http.ResponseWriter, r *http.Request, c *call) {
 	seeOther(w, r, "/events/"+url.PathEscape(id), "event-cancelled")
 }
 
+// runsDoor reports whether the person may open an event's attendee list
+// and check-in screen: the organising team (and platform admins) for every
+// event, a member for the events they host and no other. The events API
+// decides the same for every call it answers.
+func runsDoor(c *call, e *eventsv1.Event) bool {
+	if allowed(c.ss, team) {
+		return true
+	}
+	return c.ss.MemberID != "" && slices.Contains(e.GetSpec().GetHostIds(), c.ss.MemberID)
+}
+
+// notYourDoor answers a person who neither runs events nor hosts this one.
+func (s *Server) notYourDoor(w http.ResponseWriter, r *http.Request, c *call) {
+	s.problem(w, r, c, http.StatusForbidden, "Only the organising team and the event's hosts open its attendees and check-in.")
+}
+
 type attendee struct {
 	RSVP *eventsv1.RSVP
 	Name string
@@ -393,6 +410,10 @@ func (s *Server) eventAttendees(w http.ResponseWriter, r *http.Request, c *call)
 		s.apiFailed(w, r, c, err)
 		return
 	}
+	if !runsDoor(c, e) {
+		s.notYourDoor(w, r, c)
+		return
+	}
 	d := attendeesPage{Event: e, Occurrence: o}
 	if o != nil {
 		res, err := s.api.Attendance.ListAttendees(ctx, connect.NewRequest(&eventsv1.ListAttendeesRequest{Community: s.opts.Community,
@@ -432,6 +453,10 @@ func (s *Server) checkInScreen(w http.ResponseWriter, r *http.Request, c *call) 
 		s.apiFailed(w, r, c, err)
 		return
 	}
+	if !runsDoor(c, e) {
+		s.notYourDoor(w, r, c)
+		return
+	}
 	s.render(w, r, c, http.StatusOK, "checkin", "Check-in — "+e.GetSpec().GetTitle(), "events", checkInPage{EventID: e.GetId(), Event: e, Occurrence: o, Form: newForm(nil)})
 }
 
@@ -442,6 +467,19 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	d := checkInPage{EventID: r.PathValue("id"), Form: newForm(nil)}
+	// A host checks people in to their own event only: the event is read
+	// first (and the events API checks the seat's event again).
+	if !allowed(c.ss, team) {
+		e, _, err := s.occurrenceOf(r.Context(), d.EventID, v.Get("occurrence"))
+		if err != nil {
+			s.apiFailed(w, r, c, err)
+			return
+		}
+		if !runsDoor(c, e) {
+			s.notYourDoor(w, r, c)
+			return
+		}
+	}
 	if occ := v.Get("occurrence"); occ != "" {
 		d.Occurrence = &eventsv1.Occurrence{Id: occ}
 	}

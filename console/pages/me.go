@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,8 @@ type myEvent struct {
 	Event      *eventsv1.Event
 	Occurrence *eventsv1.Occurrence
 	RSVP       *eventsv1.RSVP
+	// Hosting: the member hosts it, and opens its attendees and check-in.
+	Hosting bool
 }
 
 type mePage struct {
@@ -76,7 +79,7 @@ func (s *Server) loadMe(ctx context.Context, c *call, form *Form) (mePage, error
 			if len(e.GetOccurrences()) == 0 || e.GetStatus() != eventsv1.EventStatus_EVENT_STATUS_PUBLISHED {
 				continue
 			}
-			d.Events = append(d.Events, myEvent{Event: e, Occurrence: e.GetOccurrences()[0]})
+			d.Events = append(d.Events, myEvent{Event: e, Occurrence: e.GetOccurrences()[0], Hosting: slices.Contains(e.GetSpec().GetHostIds(), id)})
 		}
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(8)

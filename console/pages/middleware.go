@@ -42,6 +42,16 @@ func (s *Server) sessionCookieName() string {
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 	"font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// permissionsFor is the Permissions-Policy of a path: no camera,
+// microphone or location anywhere, except the camera on an event's
+// check-in screen, which scans QR codes at the door.
+func permissionsFor(path string) string {
+	if strings.HasPrefix(path, "/events/") && strings.HasSuffix(path, "/checkin") && strings.Count(path, "/") == 3 {
+		return "camera=(self), microphone=(), geolocation=()"
+	}
+	return "camera=(), microphone=(), geolocation=()"
+}
+
 // secure sets the headers every answer carries.
 func (s *Server) secure(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +61,7 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		h.Set("Permissions-Policy", permissionsFor(r.URL.Path))
 		if !s.opts.InsecureCookies {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}

@@ -139,9 +139,11 @@ func (s *Server) routes(add func(pattern string, roles []string, limit int64, h 
 	add("POST /events/{id}/edit", team, formLimit, s.eventUpdate)
 	add("POST /events/{id}/publish", team, formLimit, s.eventPublish)
 	add("POST /events/{id}/cancel", team, formLimit, s.eventCancel)
-	add("GET /events/{id}/attendees", team, 0, s.eventAttendees)
-	add("GET /events/{id}/checkin", team, 0, s.checkInScreen)
-	add("POST /events/{id}/checkin", team, formLimit, s.checkIn)
+	// The door of an event: the team's for every event, a host's for
+	// their own (the handlers check, as the events API does).
+	add("GET /events/{id}/attendees", anyone, 0, s.eventAttendees)
+	add("GET /events/{id}/checkin", anyone, 0, s.checkInScreen)
+	add("POST /events/{id}/checkin", anyone, formLimit, s.checkIn)
 	add("GET /events/{id}/ics", anyone, 0, s.eventICS)
 
 	add("GET /communications", team, 0, s.commsHome)

@@ -304,6 +304,8 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			InsightsURL:             ep.Insights,
 			Auth:                    trust,
 			OnboardingReminderAfter: cfg.OnboardingReminderAfter,
+			// Journeys link to their workflows in the UI served above.
+			TemporalUI: ep.TemporalUI,
 		}, workflows.Deps{Logger: logger, Tracer: deps.Telemetry.TracerProvider("kinship-worker"), Listener: ports.worker,
 			Credentials: workloadTokens(issuer, workerSubject)})
 	})

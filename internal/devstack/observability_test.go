@@ -266,8 +266,24 @@ func TestOneJoinIsOneTraceAndMovesEveryMetric(t *testing.T) {
 	if !strings.HasPrefix(workflowURL, ep.TemporalUI+"/namespaces/demo/workflows/onboarding%2Fdemo%2F") {
 		t.Errorf("workflow link = %q, want one into %s", workflowURL, ep.TemporalUI)
 	}
+	// So does the journeys API's link to the member's journey: its run's
+	// history, the workflow id escaped as one path segment.
+	_, _, raw := o.call(t, ep.Worker+"/kinship.journeys.v1.JourneysService/GetJourney", organiser,
+		fmt.Sprintf(`{"community":"demo","memberId":%q}`, memberID))
+	var journey struct {
+		Journey struct {
+			WorkflowURL string `json:"workflowUrl"`
+		} `json:"journey"`
+	}
+	if err := json.Unmarshal(raw, &journey); err != nil {
+		t.Fatalf("GetJourney: %v: %s", err, raw)
+	}
+	journeyURL := journey.Journey.WorkflowURL
+	if !strings.HasPrefix(journeyURL, ep.TemporalUI+"/namespaces/demo/workflows/onboarding%2Fdemo%2F"+memberID+"/") || !strings.HasSuffix(journeyURL, "/history") {
+		t.Errorf("the journey's workflow_url = %q, want its run's history in %s", journeyURL, ep.TemporalUI)
+	}
 	eventually(t, 30*time.Second, "the Temporal Web UI", func() string {
-		for _, u := range []string{ep.TemporalUI + "/", workflowURL} {
+		for _, u := range []string{ep.TemporalUI + "/", workflowURL, journeyURL} {
 			if status, page := get(t, u); status != http.StatusOK || !strings.Contains(strings.ToLower(page), "<html") {
 				return fmt.Sprintf("GET %s = %d", u, status)
 			}

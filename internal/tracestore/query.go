@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kinshiphq/kinship/internal/telemetry"
+	"github.com/kinshiphq/kinship/internal/temporalweb"
 )
 
 // Summary is one trace in a list.
@@ -300,11 +301,7 @@ func workflowURL(ui, community string, attrs []attribute.KeyValue) string {
 	if community == "" {
 		return ""
 	}
-	base := strings.TrimSuffix(ui, "/") + "/namespaces/" + url.PathEscape(community) + "/workflows/" + url.PathEscape(wf)
-	if run := attr(attrs, "temporalRunID"); run != "" {
-		return base + "/" + url.PathEscape(run) + "/history"
-	}
-	return base
+	return temporalweb.WorkflowURL(ui, community, wf, attr(attrs, "temporalRunID"))
 }
 
 func attr(attrs []attribute.KeyValue, key string) string {

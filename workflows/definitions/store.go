@@ -55,15 +55,28 @@ func New(d *db.DB, log Auditor) *Store {
 func (s *Store) DB() *db.DB { return s.db }
 
 // Save checks document (see Parse) and keeps it as the next version of
-// the community's definition of kind, published at once or as a draft.
-// When base is not 0 it must be the newest version, or the save fails
-// with ErrStale. The save and its audit entry are one transaction.
+// the community's definition of kind, published at once or as a draft:
+// an organiser's version (SourceAPI, audited as saved). When base is not 0
+// it must be the newest version, or the save fails with ErrStale. The
+// save and its audit entry are one transaction.
 func (s *Store) Save(ctx context.Context, community, kind, document string, publish bool, base int) (Version, error) {
+	return s.save(ctx, community, kind, document, SourceAPI, ActionSaved, publish, base)
+}
+
+// SaveSeed is Save for a document a workload sends from configuration —
+// the operator, from the Community resource's spec.journeys: the version
+// is a seed (SourceSeed, audited as seeded), as the worker's own journeys
+// file makes them, so the history tells it from organisers' edits.
+func (s *Store) SaveSeed(ctx context.Context, community, kind, document string, publish bool, base int) (Version, error) {
+	return s.save(ctx, community, kind, document, SourceSeed, ActionSeeded, publish, base)
+}
+
+func (s *Store) save(ctx context.Context, community, kind, document, source, action string, publish bool, base int) (Version, error) {
 	doc, err := Parse(kind, document)
 	if err != nil {
 		return Version{}, err
 	}
-	return s.insert(ctx, community, kind, doc, SourceAPI, publish, base, ActionSaved)
+	return s.insert(ctx, community, kind, doc, source, publish, base, action)
 }
 
 func (s *Store) insert(ctx context.Context, community, kind, doc, source string, publish bool, base int, action string) (Version, error) {

@@ -195,3 +195,46 @@ func TestDiffNamesStepsBySettingAndID(t *testing.T) {
 		t.Errorf("diff\n%q\nwant\n%q", got, want)
 	}
 }
+
+// A seed saved by a workload (the operator's SaveDefinition) is a seed:
+// recorded and audited as one, by the workload, and the seed a later
+// Seed of the same document compares with, so the worker's journeys
+// file holding the same document adds no version.
+func TestSavedSeedsAreSeeds(t *testing.T) {
+	for _, engine := range dbtest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			d := dbtest.Open(t, engine, pg, audit.Migrations(), definitions.Migrations())
+			log := audit.New(d)
+			s := definitions.New(d, log)
+			operator := auth.WithPrincipal(context.Background(), auth.Principal{Kind: auth.KindWorkload, Subject: "system:serviceaccount:kinship-system:kinship-operator",
+				Roles: []auth.Role{auth.Workload}}, auth.ScopeCommunity)
+
+			if _, err := s.SaveSeed(operator, "demo", definitions.KindOnboarding, `{"steps": [{"id": "hello", "kind": "send"}]}`, true, 0); len(validate.FieldErrors(err)) == 0 {
+				t.Fatalf("a seed without a template: %v, want refused naming the step", err)
+			}
+			v, err := s.SaveSeed(operator, "demo", definitions.KindOnboarding, twoSteps, true, 0)
+			if err != nil || v.Version != 1 || !v.Current || v.Source != definitions.SourceSeed || v.SavedByKind != "workload" ||
+				v.SavedBy != "system:serviceaccount:kinship-system:kinship-operator" {
+				t.Fatalf("saved seed: %+v, %v", v, err)
+			}
+			if got, err := s.Get(operator, "demo", definitions.KindOnboarding, 1); err != nil || got.Source != definitions.SourceSeed {
+				t.Errorf("read again: %+v, %v", got, err)
+			}
+			if saved, err := s.Seed(operator, "demo", definitions.KindOnboarding, twoSteps); err != nil || saved {
+				t.Errorf("seeding the same document again: saved %v, %v; want nothing new", saved, err)
+			}
+			entries, err := log.List(context.Background(), "demo", "", 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var actions []string
+			for _, e := range entries {
+				actions = append(actions, e.ActorKind+" "+e.Action+" "+e.TargetID)
+			}
+			slices.Sort(actions)
+			if want := []string{"workload journey_definition.published onboarding/1", "workload journey_definition.seeded onboarding/1"}; !slices.Equal(actions, want) {
+				t.Errorf("audit %v, want %v", actions, want)
+			}
+		})
+	}
+}

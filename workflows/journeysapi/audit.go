@@ -42,7 +42,7 @@ func Catalogue() audit.Catalogue {
 		journeysv1connect.JourneysServiceCancelJourneyProcedure:      {ActionCancelled},
 		journeysv1connect.JourneysServiceNominateAmbassadorProcedure: {ActionNominated},
 		journeysv1connect.JourneysServiceReviewNominationProcedure:   {ActionReviewed},
-		journeysv1connect.JourneysServiceSaveDefinitionProcedure:     {definitions.ActionSaved, definitions.ActionPublished},
+		journeysv1connect.JourneysServiceSaveDefinitionProcedure:     {definitions.ActionSaved, definitions.ActionSeeded, definitions.ActionPublished},
 		journeysv1connect.JourneysServicePublishDefinitionProcedure:  {definitions.ActionPublished},
 		journeysv1connect.JourneysServiceTestRunDefinitionProcedure:  {ActionTestRun},
 		journeysv1connect.JourneysServiceSteerJourneysProcedure:      {ActionPaused, ActionResumed, ActionSkipped, ActionRestarted, ActionCancelled},

@@ -13,6 +13,7 @@ import (
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	journeysv1 "github.com/kinshiphq/kinship/gen/kinship/journeys/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/workflows/definitions"
@@ -109,7 +110,14 @@ func (h *Handler) SaveDefinition(ctx context.Context, req *connect.Request[journ
 			return nil, h.toConnect(ctx, req.Spec().Procedure, err)
 		}
 	}
-	v, err := h.opts.Store.Save(ctx, m.GetCommunity(), kind, doc, m.GetPublish(), int(m.GetBaseVersion()))
+	save := h.opts.Store.Save
+	if p, ok := auth.FromContext(ctx); ok && p.Kind == auth.KindWorkload {
+		// Only a workload token carries the workload kind, and the
+		// workload that saves definitions is the operator, from the
+		// Community resource: a seed, not an organiser's edit.
+		save = h.opts.Store.SaveSeed
+	}
+	v, err := save(ctx, m.GetCommunity(), kind, doc, m.GetPublish(), int(m.GetBaseVersion()))
 	if err != nil {
 		return nil, h.storeError(ctx, req.Spec().Procedure, err)
 	}

@@ -180,3 +180,39 @@ func TestATestRunWritesToTheOrganiser(t *testing.T) {
 		t.Errorf("a test run of a version that does not exist: %v", err)
 	}
 }
+
+// A definition a workload saves — the operator, from the Community
+// resource — is kept as a seed and audited as seeded, like the worker's
+// own journeys file; an organiser's save through the same RPC stays an
+// organiser's edit ("api"), and the history tells the two apart.
+func TestDefinitionsSavedByTheOperatorAreSeeds(t *testing.T) {
+	f := start(t)
+	org := f.as(t, auth.Organiser, "org-member")
+	operator := journeysv1connect.NewJourneysServiceClient(http.DefaultClient, f.url, authtest.Bearer(f.issuer.Workload(t)))
+	doc := `{"steps": [{"id": "hello", "kind": "send", "template": "plain-letter"}, {"id": "end", "kind": "end"}]}`
+	for _, tc := range []struct {
+		name                  string
+		client                journeysv1connect.JourneysServiceClient
+		source, savedBy, kind string
+		action                string
+	}{
+		{"the operator's workload token", operator, definitions.SourceSeed, authtest.WorkloadSubject, string(auth.KindWorkload), definitions.ActionSeeded},
+		{"an organiser", org, definitions.SourceAPI, "u-organiser", string(auth.KindUser), definitions.ActionSaved},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			audit := audittest.Mark(t, f.audit(t), "demo")
+			v, err := save(t, tc.client, onboardingKind, doc, true, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.GetSource() != tc.source || v.GetSavedBy() != tc.savedBy || v.GetSavedByKind() != tc.kind || !v.GetCurrent() {
+				t.Errorf("saved %v, want source %s by %s %s", v, tc.source, tc.kind, tc.savedBy)
+			}
+			audit.Expect(t, journeysv1connect.JourneysServiceSaveDefinitionProcedure, []string{tc.action, definitions.ActionPublished})
+			got, err := org.GetDefinition(context.Background(), connect.NewRequest(&journeysv1.GetDefinitionRequest{Community: "demo", Version: v.GetVersion()}))
+			if err != nil || got.Msg.GetDefinition().GetSource() != tc.source {
+				t.Errorf("read again: %v, %v; want source %s", got, err, tc.source)
+			}
+		})
+	}
+}

@@ -77,7 +77,8 @@ func (l *sentLog) all() []onboarding.MessageInput {
 	return slices.Clone(l.msgs)
 }
 
-func start(t *testing.T) *fixture {
+// start serves the fixture; configure may change the handler's options.
+func start(t *testing.T, configure ...func(*journeysapi.Options)) *fixture {
 	t.Helper()
 	srv := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(client.Options{Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))}))
 	sent := &sentLog{}
@@ -151,15 +152,19 @@ func start(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	members := &fakeMembers{}
-	handler := journeysapi.New(journeysapi.Options{
+	opts := journeysapi.Options{
 		Temporal: map[string]client.Client{"demo": tc}, Members: members, Segments: members, Engagement: members, Templates: fakeTemplates{},
 		Store: store, StartConcurrency: 4, Logger: logger,
-	})
+	}
+	for _, c := range configure {
+		c(&opts)
+	}
+	handler := journeysapi.New(opts)
 	guard := auth.NewInterceptor(auth.Options{Tokens: tokens, Policy: journeysapi.Policy(), Logger: logger})
 	mux := http.NewServeMux()
-	opts := rpc.HandlerOptions(noop.NewTracerProvider(), logger, guard)
-	mux.Handle(journeysv1connect.NewJourneysServiceHandler(handler, opts...))
-	mux.Handle(auditv1connect.NewAuditServiceHandler(audit.NewHandler(log, "journeys", logger), opts...))
+	handlerOpts := rpc.HandlerOptions(noop.NewTracerProvider(), logger, guard)
+	mux.Handle(journeysv1connect.NewJourneysServiceHandler(handler, handlerOpts...))
+	mux.Handle(auditv1connect.NewAuditServiceHandler(audit.NewHandler(log, "journeys", logger), handlerOpts...))
 	api := httptest.NewServer(mux)
 	t.Cleanup(api.Close)
 	return &fixture{url: api.URL, issuer: issuer, tc: tc, store: store, sent: sent}

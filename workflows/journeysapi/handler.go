@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/journeys/v1/journeysv1connect"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/internal/temporalweb"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/workflows/definitions"
 )
@@ -40,7 +42,11 @@ type Options struct {
 	// StartConcurrency is how many journeys a cohort start starts at
 	// once; 0 means 16.
 	StartConcurrency int
-	Logger           *slog.Logger
+	// TemporalUI is the Temporal Web UI's base URL, such as
+	// "https://temporal.example.org": each journey links to its workflow
+	// run there (workflow_url). Empty gives no links.
+	TemporalUI string
+	Logger     *slog.Logger
 }
 
 // Handler implements JourneysService.
@@ -93,6 +99,12 @@ func (h *Handler) toConnect(ctx context.Context, procedure string, err error) er
 		return connect.NewError(connect.CodeNotFound, errors.New("no such journey"))
 	}
 	return rpc.ToConnect(ctx, h.opts.Logger, procedure, err)
+}
+
+// workflowURL links a journey's workflow run to the Temporal Web UI; each
+// community is a namespace of its own. Empty without a UI.
+func (h *Handler) workflowURL(community string, run *commonpb.WorkflowExecution) string {
+	return temporalweb.WorkflowURL(h.opts.TemporalUI, community, run.GetWorkflowId(), run.GetRunId())
 }
 
 // noJourney is the NotFound of a member without a journey of kind.

@@ -100,7 +100,7 @@ func (h *Handler) describe(ctx context.Context, tc client.Client, kind journeysv
 	}
 	info := desc.GetWorkflowExecutionInfo()
 	j := &journeysv1.Journey{Id: id, Kind: kind, Community: community, MemberId: memberID, Status: statusOf(info.GetStatus()),
-		StartedAt: info.GetStartTime(), ClosedAt: info.GetCloseTime()}
+		StartedAt: info.GetStartTime(), ClosedAt: info.GetCloseTime(), WorkflowUrl: h.workflowURL(community, info.GetExecution())}
 	value, err := tc.QueryWorkflow(ctx, id, "", queryName(kind))
 	if err != nil {
 		// A journey that failed before it could answer still has a status.
@@ -153,7 +153,7 @@ func (h *Handler) ListJourneys(ctx context.Context, req *connect.Request[journey
 	for _, info := range page.executions {
 		s := &journeysv1.JourneySummary{Id: info.GetExecution().GetWorkflowId(), Kind: kind,
 			MemberId: strings.TrimPrefix(info.GetExecution().GetWorkflowId(), prefix), Status: statusOf(info.GetStatus()),
-			StartedAt: info.GetStartTime(), ClosedAt: info.GetCloseTime()}
+			StartedAt: info.GetStartTime(), ClosedAt: info.GetCloseTime(), WorkflowUrl: h.workflowURL(req.Msg.GetCommunity(), info.GetExecution())}
 		memo := memoOf(info.GetMemo())
 		if kind == journeysv1.JourneyKind_JOURNEY_KIND_AMBASSADOR {
 			s.CurrentStep, s.Outcome = memo.str(ambassador.MemoStage), memo.str(ambassador.MemoOutcome)

@@ -105,7 +105,11 @@ overrides on top. Called with (list $ $community).
   would keep the platform's enabled: true under a community's false. */}}
 {{- $kafkaTLS := default (dict) (ternary $ck.tls $p.kafka.tls (hasKey $ck "tls")) }}
 {{- $kafkaSASL := default (dict) (ternary $ck.sasl $p.kafka.sasl (hasKey $ck "sasl")) }}
-{{- $temporal := mergeOverwrite (dict "address" $p.temporal.address "namespaceRetention" $p.temporal.namespaceRetention) (deepCopy (omit $ct "tls")) }}
+{{- $temporal := mergeOverwrite (dict "address" $p.temporal.address "namespaceRetention" $p.temporal.namespaceRetention) (deepCopy (omit $ct "tls" "webUIURL")) }}
+{{- /* A community's webUIURL replaces the platform's, "" included (a
+  community on another Temporal); no address is left out, the CRD
+  refusing an empty one. */}}
+{{- with ternary $ct.webUIURL $p.temporal.webUIURL (hasKey $ct "webUIURL") }}{{ $_ := set $temporal "webUIURL" . }}{{ end }}
 {{- $temporalTLS := default (dict) (ternary $ct.tls $p.temporal.tls (hasKey $ct "tls")) }}
 {{- $databaseSecret := (default (dict) $c.database).existingSecret | default $p.database.existingSecret }}
 {{- $cs := default (dict) $c.smtp }}

@@ -67,6 +67,58 @@
     if (el && navigator.clipboard) { navigator.clipboard.writeText(el.textContent.trim()); b.textContent = "Copied"; }
   });
 
-  document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
-  document.addEventListener("htmx:afterSettle", function (e) { drawCharts(e.target); });
+  // QR scanning at the door, where the browser offers it (BarcodeDetector
+  // and a camera; Chromium on Android does): the code read goes into the
+  // check-in form, which is sent as if typed. Without it the button stays
+  // hidden and the code is typed.
+  function offerScan(root) {
+    if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+    root.querySelectorAll("[data-scan-area]").forEach(function (area) { area.hidden = false; });
+  }
+
+  function scan(button) {
+    var area = button.closest("[data-scan-area]");
+    var video = area.querySelector("video");
+    var status = area.querySelector("[data-scan-status]");
+    var detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    var stream = null, timer = null;
+    function stop() {
+      if (timer) { clearInterval(timer); timer = null; }
+      if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; }
+      video.hidden = true;
+      button.disabled = false;
+    }
+    button.disabled = true;
+    status.textContent = "Point the camera at the member's QR code.";
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (s) {
+      stream = s;
+      video.srcObject = s;
+      video.hidden = false;
+      return video.play();
+    }).then(function () {
+      timer = setInterval(function () {
+        detector.detect(video).then(function (found) {
+          if (!found.length) return;
+          var code = document.getElementById("f-code");
+          var form = document.getElementById("checkin");
+          if (!code || !form) return;
+          stop();
+          status.textContent = "";
+          code.value = found[0].rawValue;
+          if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+        }).catch(function () {});
+      }, 250);
+    }).catch(function () {
+      stop();
+      status.textContent = "The camera could not be opened: type the code instead.";
+    });
+  }
+
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-scan]");
+    if (b) { scan(b); }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { drawCharts(document); offerScan(document); });
+  document.addEventListener("htmx:afterSettle", function (e) { drawCharts(e.target); offerScan(e.target); });
 })();

@@ -491,6 +491,15 @@ type TemporalSpec struct {
 	// plaintext.
 	// +optional
 	TLS *TLSSpec `json:"tls,omitempty"`
+
+	// WebUIURL is the Temporal Web UI's base address, such as
+	// https://temporal.example.org: the journeys API links each journey
+	// to its workflow there (the worker's KINSHIP_TEMPORAL_UI_URL). Left
+	// out, journeys carry no link.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#]+(/[^\s?#]*)?$`
+	WebUIURL string `json:"webUIURL,omitempty"`
 }
 
 // SecretReference names a Secret the operator may read: one in the

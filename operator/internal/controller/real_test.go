@@ -144,20 +144,6 @@ func TestAgainstRealDependencies(t *testing.T) {
 func TestGoalsRoundTripWithTheRealInsightsService(t *testing.T) {
 	ctx := context.Background()
 	const name = "realgoals"
-	// Verifiers outside the API server read its issuer's discovery
-	// document and keys anonymously, as a cluster lets them.
-	discovery := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "kinship-test-issuer-discovery"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:service-account-issuer-discovery"},
-		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:unauthenticated"}}}
-	if err := env.k8s.Create(ctx, discovery); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.k8s.Delete(ctx, discovery) })
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, env.cfg.CAData, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -165,9 +151,7 @@ func TestGoalsRoundTripWithTheRealInsightsService(t *testing.T) {
 	cfg := insights.Config{
 		HTTPAddr: ln.Addr().String(), DatabaseURL: filepath.Join(t.TempDir(), "insights.db"),
 		KafkaBrokers: kafkatest.Start(t), Communities: []string{name},
-		Auth: auth.TokenConfig{Issuer: "https://people.example.invalid", Audience: "kinship",
-			WorkloadSubjects: []string{operatorUser()}, WorkloadIssuer: strings.TrimSuffix(env.cfg.Host, "/") + "/",
-			WorkloadAudience: "kinship-workload", WorkloadCAFile: caFile},
+		Auth: trustOperatorTokens(t),
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -246,4 +230,29 @@ func TestGoalsRoundTripWithTheRealInsightsService(t *testing.T) {
 	if held, err = goals.ListGoals(ctx, target); err != nil || len(held) != 1 || held[0].Name != "members" {
 		t.Errorf("after dropping a goal the insights service lists %+v (%v)", held, err)
 	}
+}
+
+// trustOperatorTokens is the token settings of a component the operator
+// calls, as the operator writes them in a cluster: workload tokens from
+// the API server's service-account issuer (its discovery document and
+// keys, which verifiers outside the API server read anonymously, as a
+// cluster lets them), for the instance's workload audience, with the
+// operator's service account among the workload subjects.
+func trustOperatorTokens(t *testing.T) auth.TokenConfig {
+	t.Helper()
+	ctx := context.Background()
+	discovery := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "kinship-test-issuer-discovery-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:service-account-issuer-discovery"},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:unauthenticated"}}}
+	if err := env.k8s.Create(ctx, discovery); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.k8s.Delete(ctx, discovery) })
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(caFile, env.cfg.CAData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return auth.TokenConfig{Issuer: "https://people.example.invalid", Audience: "kinship",
+		WorkloadSubjects: []string{operatorUser()}, WorkloadIssuer: strings.TrimSuffix(env.cfg.Host, "/") + "/",
+		WorkloadAudience: "kinship-workload", WorkloadCAFile: caFile}
 }

@@ -49,8 +49,11 @@ type suite struct {
 	postgres   *externaltest.Postgres
 	insights   *externaltest.Insights
 	journeys   *externaltest.Journeys
-	goals      *goalsRouter
-	pg         *dbtest.Cluster // real PostgreSQL
+	// journeysRoutes sends a Community's journey calls to a real journeys
+	// API when a test routed it there, to journeys otherwise.
+	journeysRoutes *journeysRouter
+	goals          *goalsRouter
+	pg             *dbtest.Cluster // real PostgreSQL
 	// cfg is an admin's view of the API server: its address and the CA
 	// that signs its certificate (and so the issuer of service-account
 	// tokens).
@@ -165,6 +168,7 @@ func runSuite(m *testing.M) int {
 		insights: externaltest.NewInsights(), journeys: externaltest.NewJourneys(), cfg: rest.CopyConfig(cfg),
 	}
 	env.goals = &goalsRouter{fake: env.insights, real: map[string]realInsights{}}
+	env.journeysRoutes = &journeysRouter{fake: env.journeys, real: map[string]realJourneys{}}
 	mgrCfg := operatorConfig(cfg)
 	mgrCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, log: env.writes} })
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
@@ -193,7 +197,7 @@ func runSuite(m *testing.M) int {
 		Kafka:    kafkaRouter{fake: env.kafka, real: external.NewKafkaAdmin(5 * time.Second)},
 		Temporal: temporalRouter{fake: env.temporal, real: external.NewTemporalAdmin(logger, 10*time.Second)},
 		Postgres: postgresRouter{fake: env.postgres, real: external.NewPostgresAdmin(10 * time.Second)},
-		Goals:    env.goals, GoalsResync: testGoalsResync, Journeys: env.journeys,
+		Goals:    env.goals, GoalsResync: testGoalsResync, Journeys: env.journeysRoutes,
 		Logger: logger,
 	}
 	env.reconciler = r

@@ -253,6 +253,9 @@ func componentEnv(c *kinshipv1alpha1.Community, comp Component, in Inputs) []cor
 	if comp.Temporal {
 		env = append(env, corev1.EnvVar{Name: "TEMPORAL_ADDRESS", Value: c.Spec.Temporal.Address})
 		env = append(env, temporalTLSEnv(c, in)...)
+		if ui := c.Spec.Temporal.WebUIURL; ui != "" {
+			env = append(env, corev1.EnvVar{Name: "KINSHIP_TEMPORAL_UI_URL", Value: ui})
+		}
 	}
 	for _, name := range comp.Calls {
 		callee := mustComponent(name)

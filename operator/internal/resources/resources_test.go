@@ -62,7 +62,8 @@ func community() *kinshipv1alpha1.Community {
 			},
 			Temporal: kinshipv1alpha1.TemporalSpec{
 				Address: "temporal-frontend.temporal:7233", NamespaceRetention: &metav1.Duration{Duration: 168 * 3600e9},
-				TLS: &kinshipv1alpha1.TLSSpec{Enabled: true, SecretRef: &kinshipv1alpha1.SecretReference{Name: "temporal-client"}},
+				WebUIURL: "https://temporal.example.org",
+				TLS:      &kinshipv1alpha1.TLSSpec{Enabled: true, SecretRef: &kinshipv1alpha1.SecretReference{Name: "temporal-client"}},
 			},
 			Database: kinshipv1alpha1.DatabaseSpec{AdminSecretRef: kinshipv1alpha1.SecretReference{Name: "postgres-admin"}},
 			SMTP: kinshipv1alpha1.SMTPSpec{SecretRef: kinshipv1alpha1.SecretReference{Name: "smtp"},
@@ -102,7 +103,7 @@ func minimal() *kinshipv1alpha1.Community {
 	c.Spec.OpenTelemetry = kinshipv1alpha1.OpenTelemetrySpec{}
 	c.Spec.Auth.WorkloadIssuer = "https://oidc.eks.example.com/id/ABC"
 	c.Spec.Kafka.BootstrapServers = []string{"kafka:9092"}
-	c.Spec.Kafka.TLS, c.Spec.Kafka.SASL, c.Spec.Temporal.TLS = nil, nil, nil
+	c.Spec.Kafka.TLS, c.Spec.Kafka.SASL, c.Spec.Temporal.TLS, c.Spec.Temporal.WebUIURL = nil, nil, nil, ""
 	c.Spec.SMTP.DKIM = nil
 	c.Spec.Communications = kinshipv1alpha1.CommunicationsSpec{}
 	c.Spec.Insights = kinshipv1alpha1.InsightsSpec{}
@@ -335,11 +336,16 @@ func TestComponentsGetTheSettingsTheirSubcommandReads(t *testing.T) {
 		"KINSHIP_PARTNERS_URL":        "http://partners.kinship-climate-action.svc:8086",
 		"KINSHIP_INSIGHTS_URL":        "http://insights.kinship-climate-action.svc:8087",
 		"KINSHIP_WORKLOAD_TOKEN_FILE": "/var/run/secrets/kinship/token/token",
+		// Journeys link to their workflows in the Temporal Web UI.
+		"KINSHIP_TEMPORAL_UI_URL": "https://temporal.example.org",
 	}
 	for k, v := range want {
 		if worker[k].Value != v {
 			t.Errorf("worker %s = %q, want %q", k, worker[k].Value, v)
 		}
+	}
+	if _, ok := minimalEnv(t, "worker")["KINSHIP_TEMPORAL_UI_URL"]; ok {
+		t.Error("without spec.temporal.webUIURL the worker must get no UI address (journeys carry no link)")
 	}
 	if _, ok := envOf(deps["members"])["KINSHIP_WORKLOAD_TOKEN_FILE"]; ok {
 		t.Error("members calls no other component and needs no token of its own")

@@ -87,7 +87,7 @@ func find(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstru
 }
 
 // A Community's kafka and temporal specs carry the platform's TLS and SASL
-// settings, with the Secrets in the release namespace (a reference without
+// settings and Temporal Web UI address, with the Secrets in the release namespace (a reference without
 // a namespace: the operator's); a community's own tls or sasl replaces the
 // platform's whole, so it can turn TLS off.
 func TestCommunitiesCarryKafkaAndTemporalSecurity(t *testing.T) {
@@ -102,11 +102,14 @@ func TestCommunitiesCarryKafkaAndTemporalSecurity(t *testing.T) {
 			"kafka.sasl.passwordSecretRef.namespace": "<none>", "kafka.sasl.passwordSecretRef.name": "kinship-kafka-user",
 			"kafka.sasl.passwordSecretRef.key": "password", "temporal.tls.enabled": "true",
 			"temporal.tls.secretRef.name": "temporal-client-tls", "temporal.tls.serverName": "temporal-frontend.temporal.svc",
+			"temporal.webUIURL": "https://temporal.example.org",
 		},
 		"mind-matters": {
 			"kafka.tls": "<none>", "kafka.sasl.mechanism": "PLAIN", "kafka.sasl.username": "mind-matters",
 			"kafka.sasl.passwordSecretRef.name": "kafka-b-user", "kafka.sasl.passwordSecretRef.key": "pw",
 			"temporal.tls.enabled": "true", "temporal.tls.secretRef": "<none>", "temporal.tls.serverName": "<none>",
+			// Its own Temporal: the platform's Web UI address is not its.
+			"temporal.webUIURL": "<none>",
 		},
 	}
 	for _, c := range communities {

@@ -485,7 +485,11 @@ type Journey struct {
 	//
 	//	*Journey_Onboarding
 	//	*Journey_Ambassador
-	Detail        isJourney_Detail `protobuf_oneof:"detail"`
+	Detail isJourney_Detail `protobuf_oneof:"detail"`
+	// The journey's workflow run in the Temporal Web UI, such as
+	// "https://temporal.example.org/namespaces/demo/workflows/onboarding%2Fdemo%2Fm-1/<run id>/history";
+	// empty when the worker is given no UI address (KINSHIP_TEMPORAL_UI_URL).
+	WorkflowUrl   string `protobuf:"bytes,15,opt,name=workflow_url,json=workflowUrl,proto3" json:"workflow_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -627,6 +631,13 @@ func (x *Journey) GetAmbassador() *AmbassadorDetail {
 		}
 	}
 	return nil
+}
+
+func (x *Journey) GetWorkflowUrl() string {
+	if x != nil {
+		return x.WorkflowUrl
+	}
+	return ""
 }
 
 type isJourney_Detail interface {
@@ -1428,8 +1439,11 @@ type JourneySummary struct {
 	ClosedAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=closed_at,json=closedAt,proto3" json:"closed_at,omitempty"`
 	// The definition version (onboarding) it runs; 0 when not versioned.
 	DefinitionVersion int32 `protobuf:"varint,10,opt,name=definition_version,json=definitionVersion,proto3" json:"definition_version,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The journey's workflow run in the Temporal Web UI, as Journey's;
+	// empty when the worker is given no UI address.
+	WorkflowUrl   string `protobuf:"bytes,11,opt,name=workflow_url,json=workflowUrl,proto3" json:"workflow_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JourneySummary) Reset() {
@@ -1530,6 +1544,13 @@ func (x *JourneySummary) GetDefinitionVersion() int32 {
 		return x.DefinitionVersion
 	}
 	return 0
+}
+
+func (x *JourneySummary) GetWorkflowUrl() string {
+	if x != nil {
+		return x.WorkflowUrl
+	}
+	return ""
 }
 
 type ListJourneysResponse struct {
@@ -3900,7 +3921,7 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
 	"\x04step\x18\x02 \x01(\tR\x04step\x12\x14\n" +
 	"\x05event\x18\x03 \x01(\tR\x05event\x12\x16\n" +
-	"\x06detail\x18\x04 \x01(\tR\x06detail\"\xa9\x05\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail\"\xcc\x05\n" +
 	"\aJourney\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x124\n" +
 	"\x04kind\x18\x02 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\x12\x1c\n" +
@@ -3921,7 +3942,8 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"onboarding\x12G\n" +
 	"\n" +
 	"ambassador\x18\x0e \x01(\v2%.kinship.journeys.v1.AmbassadorDetailH\x00R\n" +
-	"ambassadorB\b\n" +
+	"ambassador\x12!\n" +
+	"\fworkflow_url\x18\x0f \x01(\tR\vworkflowUrlB\b\n" +
 	"\x06detail\"\xb2\x02\n" +
 	"\x10OnboardingDetail\x12\x14\n" +
 	"\x05steps\x18\x01 \x03(\tR\x05steps\x12+\n" +
@@ -3984,7 +4006,7 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"\bstatuses\x18\x03 \x03(\x0e2\".kinship.journeys.v1.JourneyStatusR\bstatuses\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x05 \x01(\tR\tpageToken\"\xa7\x03\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\xca\x03\n" +
 	"\x0eJourneySummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x124\n" +
 	"\x04kind\x18\x02 \x01(\x0e2 .kinship.journeys.v1.JourneyKindR\x04kind\x12\x1b\n" +
@@ -3997,7 +4019,8 @@ const file_kinship_journeys_v1_journeys_proto_rawDesc = "" +
 	"started_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x127\n" +
 	"\tclosed_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bclosedAt\x12-\n" +
 	"\x12definition_version\x18\n" +
-	" \x01(\x05R\x11definitionVersion\"\x7f\n" +
+	" \x01(\x05R\x11definitionVersion\x12!\n" +
+	"\fworkflow_url\x18\v \x01(\tR\vworkflowUrl\"\x7f\n" +
 	"\x14ListJourneysResponse\x12?\n" +
 	"\bjourneys\x18\x01 \x03(\v2#.kinship.journeys.v1.JourneySummaryR\bjourneys\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xeb\x01\n" +

@@ -197,7 +197,13 @@ type StoreExport struct {
 	// included.
 	File     string `protobuf:"bytes,2,opt,name=file,proto3" json:"file,omitempty"`
 	Included bool   `protobuf:"varint,3,opt,name=included,proto3" json:"included,omitempty"`
-	// Why it was not included, such as "unavailable" or "not configured".
+	// Why it was not included, empty when it was: "not configured on this
+	// instance" (the worker has no address for the store, or no Temporal
+	// namespace for the community), "the caller may not read it" (the store
+	// answered PermissionDenied), "unavailable (<Connect code>); ask again
+	// later" (a service failed, such as "unavailable (unavailable); ask again
+	// later"), or "unavailable; ask again later" (the journeys could not be
+	// read from Temporal).
 	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

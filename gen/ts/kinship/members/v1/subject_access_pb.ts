@@ -115,7 +115,13 @@ export type StoreExport = Message<"kinship.members.v1.StoreExport"> & {
   included: boolean;
 
   /**
-   * Why it was not included, such as "unavailable" or "not configured".
+   * Why it was not included, empty when it was: "not configured on this
+   * instance" (the worker has no address for the store, or no Temporal
+   * namespace for the community), "the caller may not read it" (the store
+   * answered PermissionDenied), "unavailable (<Connect code>); ask again
+   * later" (a service failed, such as "unavailable (unavailable); ask again
+   * later"), or "unavailable; ask again later" (the journeys could not be
+   * read from Temporal).
    *
    * @generated from field: string reason = 4;
    */
