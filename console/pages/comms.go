@@ -227,9 +227,10 @@ type announcementForm struct {
 	Templates []*commsv1.Template
 	Segments  []*membersv1.Segment
 	Key       string
-	// Quiet are the quiet hours in force; nil when the service keeps none
-	// or could not say.
+	// Quiet are the quiet hours in force; nil when the service keeps none.
 	Quiet *commsv1.GetSendingPolicyResponse
+	// QuietUnknown is set when the service could not say.
+	QuietUnknown bool
 }
 
 func (s *Server) announcementForm(r *http.Request, form *Form) announcementForm {
@@ -244,8 +245,10 @@ func (s *Server) announcementForm(r *http.Request, form *Form) announcementForm 
 	if res, err := s.api.Segments.ListSegments(ctx, connect.NewRequest(&membersv1.ListSegmentsRequest{Community: s.opts.Community})); err == nil {
 		d.Segments = res.Msg.GetSegments()
 	}
-	if res, err := s.api.Announcements.GetSendingPolicy(ctx, connect.NewRequest(&commsv1.GetSendingPolicyRequest{Community: s.opts.Community})); err == nil &&
-		res.Msg.GetQuietHoursStart() != "" {
+	switch res, err := s.api.Announcements.GetSendingPolicy(ctx, connect.NewRequest(&commsv1.GetSendingPolicyRequest{Community: s.opts.Community})); {
+	case err != nil:
+		d.QuietUnknown = true
+	case res.Msg.GetQuietHoursStart() != "":
 		d.Quiet = res.Msg
 	}
 	return d

@@ -142,3 +142,13 @@ func TestTemplateEditsPreviewBeforeTheyAreSaved(t *testing.T) {
 		t.Errorf("a preview without the CSRF token = %d, want 403", res.StatusCode)
 	}
 }
+
+// When the service cannot say, the form does not claim there are none.
+func TestTheAnnouncementFormDoesNotGuessTheQuietHours(t *testing.T) {
+	r := newRig(t) // no communications API behind it
+	cookie, _ := r.signIn(t, "organiser")
+	_, page := r.do(t, http.MethodGet, "/communications/announcements/new", cookie, nil, nil)
+	if !strings.Contains(page, "The quiet hours could not be read right now") || strings.Contains(page, "No quiet hours are kept") {
+		t.Errorf("the form guesses the quiet hours")
+	}
+}
