@@ -42,6 +42,11 @@ FUZZTIME ?= 2m
 fuzz: ## Fuzz every decoder of untrusted input for FUZZTIME each (default 2m; `make fuzz FUZZTIME=30m`).
 	FUZZTIME=$(FUZZTIME) test/fuzz.sh
 
+.PHONY: chaos
+chaos: ## Chaos harness: 10,000 operations and 24 faults on the multi-process topology (test/chaos; KINSHIP_CHAOS_SEED, KINSHIP_CHAOS_DIR keeps the logs).
+	KINSHIP_CHAOS=1 KINSHIP_CHAOS_OPS=$${KINSHIP_CHAOS_OPS:-10000} KINSHIP_CHAOS_FAULTS=$${KINSHIP_CHAOS_FAULTS:-24} \
+		go test -count=1 -v -timeout 60m -run TestChaos ./test/chaos/
+
 # --- Web console (console/): its npm files are pinned in console/package-lock.json
 # and committed under console/assets/vendor, so a build needs only Go. ---
 

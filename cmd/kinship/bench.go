@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -25,6 +23,7 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/localissuer"
+	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
@@ -39,11 +38,14 @@ import (
 // the -out markdown file.
 func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("bench: name a benchmark (join, import, segments, announce, rsvp, journeys, console, insights, ingest, telemetry, all, or record): %w", errUsage)
+		return fmt.Errorf("bench: name a benchmark (join, import, segments, announce, rsvp, journeys, e2e, outbox, stack, console, insights, ingest, telemetry, all, record, or compare): %w", errUsage)
 	}
 	which := args[0]
-	if which == "record" {
+	switch which {
+	case "record":
 		return recordBench(args[1:], os.Stdin, stdout)
+	case "compare":
+		return compareBench(args[1:], stdout)
 	}
 	fs := flag.NewFlagSet("kinship bench "+which, flag.ContinueOnError)
 	requests := fs.Int("requests", 5000, "joins to send (join)")
@@ -59,6 +61,9 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 	ingestActivities := fs.Int("ingest-activities", 200_000, "activities posted in batched deliveries (ingest)")
 	ingestBatch := fs.Int("ingest-batch", 100, "activities per batched delivery (ingest)")
 	ingestSingle := fs.Int("ingest-single", 10_000, "activities posted one per delivery (ingest)")
+	outboxEvents := fs.Int("outbox-events", 20_000, "events committed to the outbox and relayed (outbox)")
+	e2eJoins := fs.Int("e2e-joins", 300, "joins carried to their welcome e-mail (e2e)")
+	componentBinary := fs.String("component-binary", "", "binary the components run from (stack); empty builds one with -tags nodev")
 	spans := fs.Int("spans", 100_000, "spans the dev trace store is filled with and weighed (telemetry)")
 	out := fs.String("out", "", "markdown file whose benchmark sections are replaced with the results")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -82,29 +87,21 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 	run := map[string]bool{}
 	switch which {
 	case "all":
-		for _, name := range []string{"join", "import", "segments", "announce", "rsvp", "journeys", "console", "insights", "ingest", "telemetry"} {
+		for _, name := range benchNames() {
 			run[name] = true
 		}
-	case "join", "import", "segments", "announce", "rsvp", "journeys", "console", "insights", "ingest", "telemetry":
+	case "join", "import", "segments", "announce", "rsvp", "journeys", "e2e", "outbox", "stack", "console", "insights", "ingest", "telemetry":
 		run[which] = true
 	default:
 		return fmt.Errorf("bench: unknown benchmark %q: %w", which, errUsage)
 	}
 	sections := map[string]string{}
 	if run["join"] {
-		env, err := startBenchEnv(ctx, logger)
+		body, err := benchJoinFloor(ctx, *requests, *concurrency, logger)
 		if err != nil {
 			return err
 		}
-		res, err := loadJoin(ctx, env.client, *requests, *concurrency)
-		if err == nil {
-			res.drain, err = env.waitDrained(ctx, res.end)
-		}
-		env.stop()
-		if err != nil {
-			return err
-		}
-		sections["join"] = res.markdown(*requests, *concurrency)
+		sections["join"] = body
 	}
 	if run["import"] || run["segments"] {
 		env, err := startBenchEnv(ctx, logger)
@@ -143,6 +140,33 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 			return err
 		}
 		sections["journeys"] = body
+	}
+	if run["e2e"] {
+		if *e2eJoins < 1 {
+			return errors.New("bench: -e2e-joins must be positive")
+		}
+		body, err := benchJourneysE2E(ctx, *e2eJoins, logger)
+		if err != nil {
+			return err
+		}
+		sections["e2e"] = body
+	}
+	if run["outbox"] {
+		if *outboxEvents < 1 {
+			return errors.New("bench: -outbox-events must be positive")
+		}
+		body, err := benchOutbox(ctx, *outboxEvents, logger)
+		if err != nil {
+			return err
+		}
+		sections["outbox"] = body
+	}
+	if run["stack"] {
+		body, err := benchStack(ctx, *requests, *concurrency, *componentBinary, logger)
+		if err != nil {
+			return err
+		}
+		sections["stack"] = body
 	}
 	if run["console"] {
 		body, err := benchConsole(ctx, *rows, logger)
@@ -183,7 +207,7 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 		}
 		sections["telemetry"] = body
 	}
-	for _, name := range []string{"join", "import", "segments", "announce", "rsvp", "journeys", "console", "insights", "ingest", "telemetry"} {
+	for _, name := range benchNames() {
 		if body, ok := sections[name]; ok {
 			fmt.Fprint(stdout, body)
 			if *out != "" {
@@ -196,10 +220,16 @@ func runBench(ctx context.Context, args []string, logger *slog.Logger, stdout io
 	return nil
 }
 
+// benchNames are the benchmarks `kinship bench all` runs, in the order
+// their sections are printed.
+func benchNames() []string {
+	return []string{"join", "import", "segments", "announce", "rsvp", "journeys", "e2e", "outbox", "stack", "console", "insights", "ingest", "telemetry"}
+}
+
 // benchEnv is a members service with its broker and issuer.
 type benchEnv struct {
 	dir     string
-	dbPath  string
+	dbURL   string
 	issuer  string
 	client  membersv1connect.MembersServiceClient
 	base    string
@@ -212,10 +242,15 @@ func startBenchEnv(ctx context.Context, logger *slog.Logger) (*benchEnv, error) 
 	return startObservedBenchEnv(ctx, logger, nil)
 }
 
-// startObservedBenchEnv starts the members service with the tracer, meter
-// and logger of observed, or when it is nil with telemetry that goes
-// nowhere and no logs.
+// startObservedBenchEnv starts the members service on SQLite with the
+// tracer, meter and logger of observed, or when it is nil with telemetry
+// that goes nowhere and no logs.
 func startObservedBenchEnv(ctx context.Context, logger *slog.Logger, observed *members.Deps) (*benchEnv, error) {
+	return startBenchEnvOn(ctx, logger, observed, benchEngine{name: "SQLite"})
+}
+
+// startBenchEnvOn starts the members service on engine.
+func startBenchEnvOn(ctx context.Context, logger *slog.Logger, observed *members.Deps, engine benchEngine) (*benchEnv, error) {
 	env := &benchEnv{}
 	fail := func(err error) (*benchEnv, error) {
 		env.stop()
@@ -266,11 +301,13 @@ func startObservedBenchEnv(ctx context.Context, logger *slog.Logger, observed *m
 	}
 	deps := *observed
 	deps.Listener = ln
-	env.dbPath = filepath.Join(dir, "members.db")
+	if env.dbURL, err = engine.url(ctx, dir, "members"); err != nil {
+		return fail(err)
+	}
 	svcCtx, stopSvc := context.WithCancel(ctx)
 	svcDone := make(chan error, 1)
 	go func() {
-		svcDone <- members.Run(svcCtx, members.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: env.dbPath, KafkaBrokers: brokers,
+		svcDone <- members.Run(svcCtx, members.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: env.dbURL, KafkaBrokers: brokers,
 			Communities: []string{"demo"}, Auth: auth.TokenConfig{Issuer: issuer.URL(), Audience: "kinship"}},
 			deps)
 	}()
@@ -301,7 +338,7 @@ func (env *benchEnv) stop() {
 // waitDrained waits until the outbox has published everything and returns
 // how long after end that happened.
 func (env *benchEnv) waitDrained(ctx context.Context, end time.Time) (time.Duration, error) {
-	d, err := sql.Open("sqlite", "file:"+env.dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
+	d, err := db.Open(ctx, env.dbURL)
 	if err != nil {
 		return 0, err
 	}
@@ -323,8 +360,8 @@ func (env *benchEnv) waitDrained(ctx context.Context, end time.Time) (time.Durat
 }
 
 func benchHeader(b *strings.Builder, title, command string, start time.Time) {
-	fmt.Fprintf(b, "### %s\n\n`%s`, %s, %s/%s, %d CPUs, %s; service and load generator share the machine.\n\n",
-		title, command, start.UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(b, "### %s\n\n`%s`, %s, %s/%s, %s, %s, commit %s, load %s at the start; service and load generator share the machine.\n\n",
+		title, command, start.UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.Version(), commit(), benchLoad())
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

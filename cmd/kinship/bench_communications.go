@@ -42,14 +42,76 @@ import (
 	"github.com/kinshiphq/kinship/services/communications/store"
 )
 
-// benchAnnounce sends an announcement to n members of the recipients
-// projection through a real `kinship communications` process, on SQLite,
-// to a loopback SMTP server that counts what it receives; it reports the
-// time to the last delivery and the process's peak resident memory.
+// benchAnnounce sends an announcement to n members on every engine, each
+// beside the ceiling of its SMTP path, and writes the table.
 func benchAnnounce(ctx context.Context, n int, logger *slog.Logger) (string, error) {
-	dir, err := os.MkdirTemp("", "kinship-bench-announce-")
+	engines, stopEngines, err := benchEngines(ctx)
 	if err != nil {
 		return "", err
+	}
+	defer stopEngines()
+	start := time.Now()
+	var results []announceResult
+	failed := 0
+	for _, engine := range engines {
+		res, err := announceOn(ctx, n, engine, logger)
+		if err != nil {
+			// Recorded as a failure, never as a figure.
+			logger.Warn("the announcement failed", "engine", engine.name, "error", err)
+			res, failed = announceResult{engine: engine.name, err: err, load: benchLoad()}, failed+1
+		}
+		results = append(results, res)
+	}
+	if failed == len(engines) {
+		return "", results[0].err
+	}
+	var b strings.Builder
+	benchHeader(&b, "Announcement to a segment against a raw SMTP sender, SQLite and PostgreSQL", fmt.Sprintf("kinship bench announce -members %d", n), start)
+	fmt.Fprintf(&b, "Targets: 100,000 e-mails at a loopback SMTP server in < 20 s and ≥ 0.5 × the ceiling of the SMTP path; the service under "+
+		"200 MB RSS. The service runs as its own `kinship communications` process (8 dispatch workers, %d SMTP connections, rate limit "+
+		"lifted); the broker, the SMTP server (which counts and discards) and this client share the machine. Each e-mail is rendered "+
+		"from a text+HTML template for its recipient, carries a signed one-click unsubscribe link, is rechecked for consent just "+
+		"before sending, and is recorded with its MessageQueued and MessageSent events; the sink must count exactly one e-mail per "+
+		"member. The ceiling, right after each announcement, sends the same number of pre-rendered messages of the same shape over "+
+		"the same %d connections to the same sink from this process: no database, no template, no consent check. Load is the "+
+		"one-minute load average after the row. %s\n\n", benchSMTPConnections, benchSMTPConnections, benchPostgresNote)
+	fmt.Fprintf(&b, "| engine | path | e-mails | queued in | last delivered after | e-mails/s | × ceiling | peak RSS | RSS when idle | load |\n")
+	fmt.Fprintf(&b, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, r := range results {
+		if r.err != nil {
+			fmt.Fprintf(&b, "| %s | announcement | %d | **failed**: %s | – | – | – | – | – | %s |\n", r.engine, n,
+				strings.ReplaceAll(strings.SplitN(r.err.Error(), "\n", 2)[0], "|", "/"), r.load)
+			continue
+		}
+		rate, ceiling := float64(n)/r.took.Seconds(), float64(n)/r.ceiling.Seconds()
+		fmt.Fprintf(&b, "| %s | raw SMTP, pre-rendered (ceiling) | %d | – | %.1f s | %.0f | 1.00 | – | – | %s |\n", r.engine, n, r.ceiling.Seconds(), ceiling, r.ceilingLoad)
+		fmt.Fprintf(&b, "| %s | announcement | %d | %.1f s | %.1f s | %.0f | %s | %d MB | %d MB | %s |\n", r.engine, n, r.queued.Seconds(), r.took.Seconds(),
+			rate, ratio(rate, ceiling), r.peak>>20, r.idle>>20, r.load)
+	}
+	b.WriteString("\n")
+	return b.String(), nil
+}
+
+// announceResult is one engine's announcement and its ceiling.
+type announceResult struct {
+	engine       string
+	queued, took time.Duration
+	peak, idle   int64
+	load         string
+	ceiling      time.Duration
+	ceilingLoad  string
+	err          error
+}
+
+// announceOn sends an announcement to n members of the recipients
+// projection through a real `kinship communications` process on engine,
+// to a loopback SMTP server that counts what it receives; it reports the
+// time to the last delivery and the process's peak resident memory, then
+// runs the raw SMTP ceiling against the same server.
+func announceOn(ctx context.Context, n int, engine benchEngine, logger *slog.Logger) (announceResult, error) {
+	dir, err := os.MkdirTemp("", "kinship-bench-announce-")
+	if err != nil {
+		return announceResult{}, err
 	}
 	defer os.RemoveAll(dir)
 	var cleanup []func()
@@ -61,19 +123,19 @@ func benchAnnounce(ctx context.Context, n int, logger *slog.Logger) (string, err
 
 	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
 	if err != nil {
-		return "", fmt.Errorf("bench: start broker: %w", err)
+		return announceResult{}, fmt.Errorf("bench: start broker: %w", err)
 	}
 	cleanup = append(cleanup, broker.Close)
 	brokers := broker.ListenAddrs()
 	if err := kafka.EnsureTopics(ctx, brokers, kafka.Security{}, kafka.Topic{Name: commevents.Topic("demo"), Partitions: 4, ReplicationFactor: 1},
 		kafka.Topic{Name: "demo.members.v1", Partitions: 4, ReplicationFactor: 1}); err != nil {
-		return "", fmt.Errorf("bench: %w", err)
+		return announceResult{}, fmt.Errorf("bench: %w", err)
 	}
 
 	sink := &countingSink{}
 	smtpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return announceResult{}, err
 	}
 	smtpSrv := smtp.NewServer(sink)
 	smtpSrv.Domain = "bench"
@@ -83,45 +145,48 @@ func benchAnnounce(ctx context.Context, n int, logger *slog.Logger) (string, err
 
 	issuerLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return announceResult{}, err
 	}
 	issuer, err := localissuer.New("http://"+issuerLn.Addr().String(), "")
 	if err != nil {
-		return "", err
+		return announceResult{}, err
 	}
 	issuerSrv := &http.Server{Handler: issuer.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = issuerSrv.Serve(issuerLn) }()
 	cleanup = append(cleanup, func() { _ = issuerSrv.Close() })
 	workloadToken, err := issuer.Mint(localissuer.Claims{Subject: "kinship-communications", Audience: "kinship-workload", TTL: time.Hour})
 	if err != nil {
-		return "", err
+		return announceResult{}, err
 	}
 	organiser, err := issuer.Mint(localissuer.Claims{Subject: "bench", Audience: "kinship", Community: "demo", Roles: []string{"organiser"}, TTL: time.Hour})
 	if err != nil {
-		return "", err
+		return announceResult{}, err
 	}
 
-	dbPath := filepath.Join(dir, "communications.db")
+	dbPath, err := engine.url(ctx, dir, "communications")
+	if err != nil {
+		return announceResult{}, err
+	}
 	seedStart := time.Now()
 	if err := seedBenchRecipients(ctx, dbPath, n); err != nil {
-		return "", err
+		return announceResult{}, err
 	}
-	logger.Info("recipients seeded", "recipients", n, "took", time.Since(seedStart).Round(time.Millisecond).String())
+	logger.Info("recipients seeded", "engine", engine.name, "recipients", n, "took", time.Since(seedStart).Round(time.Millisecond).String())
 
 	files := map[string]string{"token": workloadToken, "unsubscribe-key": "bench-unsubscribe-key-of-32-bytes-or-more"}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			return "", err
+			return announceResult{}, err
 		}
 	}
 	port, err := freeLoopbackPort()
 	if err != nil {
-		return "", err
+		return announceResult{}, err
 	}
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	self, err := os.Executable()
 	if err != nil {
-		return "", err
+		return announceResult{}, err
 	}
 	cmd := exec.CommandContext(ctx, self, "communications")
 	cmd.Env = append(os.Environ(),
@@ -136,7 +201,7 @@ func benchAnnounce(ctx context.Context, n int, logger *slog.Logger) (string, err
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 15 * time.Second
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("bench: start kinship communications: %w", err)
+		return announceResult{}, fmt.Errorf("bench: start kinship communications: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -152,7 +217,7 @@ func benchAnnounce(ctx context.Context, n int, logger *slog.Logger) (string, err
 	readyCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := serve.WaitReady(readyCtx, base); err != nil {
-		return "", fmt.Errorf("bench: communications did not become ready: %w\n%s", err, stderr.String())
+		return announceResult{}, fmt.Errorf("bench: communications did not become ready: %w\n%s", err, stderr.String())
 	}
 	idleRSS := rss(cmd.Process.Pid, "VmRSS")
 
@@ -165,7 +230,7 @@ func benchAnnounce(ctx context.Context, n int, logger *slog.Logger) (string, err
 			TextBody: "Hello {{.Member.DisplayName}},\n\nThe repair café opens on Saturday.\n\nUnsubscribe: {{.UnsubscribeURL}}\n",
 			HtmlBody: `<p>Hello {{.Member.DisplayName}},</p><p>The repair café opens on Saturday.</p><p><a href="{{.UnsubscribeURL}}">Unsubscribe</a></p>`,
 		}}})); err != nil {
-		return "", fmt.Errorf("bench: save template: %w", err)
+		return announceResult{}, fmt.Errorf("bench: save template: %w", err)
 	}
 
 	var peak atomic.Int64
@@ -185,21 +250,21 @@ func benchAnnounce(ctx context.Context, n int, logger *slog.Logger) (string, err
 	res, err := announcements.CreateAnnouncement(ctx, connect.NewRequest(&communicationsv1.CreateAnnouncementRequest{
 		Community: "demo", Template: "news", IdempotencyKey: "bench"}))
 	if err != nil {
-		return "", fmt.Errorf("bench: create announcement: %w", err)
+		return announceResult{}, fmt.Errorf("bench: create announcement: %w", err)
 	}
 	queued := time.Since(start)
 	if got := res.Msg.GetAnnouncement().GetRecipients(); got != int64(n) {
-		return "", fmt.Errorf("bench: announcement reaches %d of %d members", got, n)
+		return announceResult{}, fmt.Errorf("bench: announcement reaches %d of %d members", got, n)
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for sink.count.Load() < int64(n) {
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("bench: %d of %d e-mails after 10 minutes", sink.count.Load(), n)
+			return announceResult{}, fmt.Errorf("bench: %d of %d e-mails after 10 minutes", sink.count.Load(), n)
 		}
 		select {
 		case err := <-exited:
 			stopped = true
-			return "", fmt.Errorf("bench: kinship communications exited: %v\n%s", err, stderr.String())
+			return announceResult{}, fmt.Errorf("bench: kinship communications exited: %v\n%s", err, stderr.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -207,17 +272,16 @@ func benchAnnounce(ctx context.Context, n int, logger *slog.Logger) (string, err
 	stopSampling()
 	hwm := max(rss(cmd.Process.Pid, "VmHWM"), peak.Load())
 	stop()
-
-	var b strings.Builder
-	benchHeader(&b, "Announcement to a segment on SQLite", fmt.Sprintf("kinship bench announce -members %d", n), start)
-	fmt.Fprintf(&b, "Target: 100,000 e-mails at a loopback SMTP server in < 30 s, the service under 200 MB RSS. The service runs as its own "+
-		"`kinship communications` process (SQLite, 8 dispatch workers, 4 SMTP connections, rate limit lifted); the broker, the SMTP server "+
-		"(which counts and discards) and this client share the machine. Each e-mail is rendered from a text+HTML template for its recipient, "+
-		"carries a signed one-click unsubscribe link, is rechecked for consent just before sending, and is recorded with its MessageQueued and "+
-		"MessageSent events.\n\n")
-	fmt.Fprintf(&b, "| e-mails | queued in | last delivered after | e-mails/s | peak RSS | RSS when idle |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	fmt.Fprintf(&b, "| %d | %.1f s | %.1f s | %.0f | %d MB | %d MB |\n\n", n, queued.Seconds(), took.Seconds(), float64(n)/took.Seconds(), hwm>>20, idleRSS>>20)
-	return b.String(), nil
+	if got := sink.count.Load(); got != int64(n) {
+		return announceResult{}, fmt.Errorf("bench: the sink counted %d e-mails for %d members, want exactly one each", got, n)
+	}
+	out := announceResult{engine: engine.name, queued: queued, took: took, peak: hwm, idle: idleRSS, load: benchLoad()}
+	logger.Info("the ceiling: raw SMTP", "engine", engine.name, "messages", n)
+	if out.ceiling, err = benchRawSMTP(ctx, smtpLn.Addr().String(), sink, n, benchSMTPConnections); err != nil {
+		return announceResult{}, err
+	}
+	out.ceilingLoad = benchLoad()
+	return out, nil
 }
 
 // seedBenchRecipients fills the recipients projection as the members.v1

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -32,9 +31,11 @@ import (
 	eventevents "github.com/kinshiphq/kinship/services/events/events"
 )
 
-// benchRSVP sends 1,000 RSVPs for a 500-seat event to the events service
-// on SQLite over HTTP, in two shapes — all at once, and from 16 clients —
-// checks that exactly 500 got a seat, and reports the latencies.
+// benchRSVP measures bursts of 1,000 RSVPs for a 500-seat occurrence
+// against their floor — the same burst refused after authentication and
+// before the database — on SQLite and, when installed, PostgreSQL, with
+// group commit on (the default) and off, and checks every round's result:
+// exactly 500 seats, and the waitlist in the order the answers were taken.
 func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, error) {
 	const requests, seats = 1000, 500
 	dir, err := os.MkdirTemp("", "kinship-bench-rsvp-")
@@ -67,101 +68,141 @@ func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, er
 	if err != nil {
 		return "", err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	engines, stopEngines, err := benchEngines(ctx)
 	if err != nil {
 		return "", err
 	}
+	defer stopEngines()
+
+	var b strings.Builder
+	benchHeader(&b, "RSVP burst against its floor", fmt.Sprintf("kinship bench rsvp -rounds %d", rounds), time.Now())
+	fmt.Fprintf(&b, "Target: the p99 of %d simultaneous RSVPs to one occurrence within 1.5 × the floor's p99, measured in the same run. "+
+		"The floor is the same burst of %d RSVPs refused after authentication and before the database (no member id). "+
+		"Each round publishes an event with %d seats and sends %d RSVPs (Connect over HTTP/1.1, one connection per client), each member "+
+		"answering for themselves with their own token. Group commit on (the default) answers the RSVPs for one occurrence that "+
+		"arrive together in one transaction (up to 64), each with its own outbox events and audit entry; off gives every RSVP a "+
+		"transaction of its own, as before. The two run as two services side by side, and the rounds of the floor, on and off take "+
+		"turns. Every round checks that exactly %d got a seat, each with its own check-in code, and that the waitlist positions "+
+		"run 1..%d in the order the answers were taken, every seat answered before the first waitlist place. "+
+		"\"16 clients\" sends the same %d from 16 clients back to back. %s\n\n",
+		requests, requests, seats, requests, seats, requests-seats, requests, benchPostgresNote)
+	fmt.Fprintf(&b, "| database | shape | RSVPs | RSVPs/s | p50 | p90 | p99 | max | p99 ÷ floor p99 | load |\n"+
+		"| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	var verdicts []string
+	for _, engine := range engines {
+		verdict, err := rsvpEngine(ctx, &b, engine, dir, brokers, issuer, organiser, rounds, requests, seats, logger)
+		if err != nil {
+			return "", err
+		}
+		verdicts = append(verdicts, verdict)
+	}
+	fmt.Fprintf(&b, "\n%s\n\n", strings.Join(verdicts, " "))
+	return b.String(), nil
+}
+
+// rsvpService is an events service the RSVP benchmark sends to.
+type rsvpService struct {
+	events     eventsv1connect.EventsServiceClient
+	attendance eventsv1connect.AttendanceServiceClient // members' own tokens
+	refused    eventsv1connect.AttendanceServiceClient // the organiser's token
+	stop       func()
+}
+
+// startRSVPService starts an events service on databaseURL with batch as
+// its RSVPBatch.
+func startRSVPService(ctx context.Context, databaseURL string, batch int, brokers []string, issuer *localissuer.Issuer, organiser string, logger *slog.Logger) (*rsvpService, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
 	tel, err := telemetry.New(ctx, telemetry.Config{Version: version})
 	if err != nil {
-		return "", err
+		_ = ln.Close()
+		return nil, err
 	}
 	svcCtx, stopSvc := context.WithCancel(ctx)
 	svcDone := make(chan error, 1)
 	go func() {
-		svcDone <- eventsservice.Run(svcCtx, eventsservice.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: filepath.Join(dir, "events.db"),
+		svcDone <- eventsservice.Run(svcCtx, eventsservice.Config{HTTPAddr: ln.Addr().String(), DatabaseURL: databaseURL, RSVPBatch: batch,
 			KafkaBrokers: brokers, Communities: []string{"demo"}, Auth: auth.TokenConfig{Issuer: issuer.URL(), Audience: "kinship"},
 			MembersURL: "http://127.0.0.1:1"}, // API keys are not used here
 			eventsservice.Deps{Logger: slog.New(slog.DiscardHandler), Tracer: tel.TracerProvider("kinship-events"), Listener: ln,
 				Credentials: auth.StaticToken(organiser)})
 	}()
-	defer func() {
+	stop := func() {
 		stopSvc()
 		if err := <-svcDone; err != nil {
 			logger.Warn("events service stopped with an error", "error", err)
 		}
-	}()
+	}
 	base := "http://" + ln.Addr().String()
-	readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	readyCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := serve.WaitReady(readyCtx, base); err != nil {
-		return "", fmt.Errorf("bench: %w", err)
+		stop()
+		return nil, fmt.Errorf("bench: %w", err)
 	}
 	bearer := connect.WithInterceptors(auth.NewClientInterceptor(auth.StaticToken(organiser)))
-	events := eventsv1connect.NewEventsServiceClient(http.DefaultClient, base, bearer)
-
-	var b strings.Builder
-	start := time.Now()
-	benchHeader(&b, "RSVP on SQLite", fmt.Sprintf("kinship bench rsvp -rounds %d", rounds), start)
-	fmt.Fprintf(&b, "Target: p99 < 50 ms at 1,000 concurrent RSVPs. Each round publishes an event with %d seats and sends %d RSVPs (Connect over "+
-		"HTTP/1.1, one connection per client), each member answering for themselves with their own token; every round checks that exactly %d got a seat and the rest joined the waitlist. \"All at once\" "+
-		"releases all %d requests together; \"16 clients\" sends the same %d from 16 clients back to back. The floor releases %d RSVPs "+
-		"without a member id together: the service authenticates each and refuses it before the database.\n\n", seats, requests, seats, requests, requests, requests)
-	var lastEvent string
-	fmt.Fprintf(&b, "| shape | RSVPs | RSVPs/s | p50 | p90 | p99 | max |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	for _, clients := range []int{requests, 16} {
+	client := func() *http.Client {
 		transport := http.DefaultTransport.(*http.Transport).Clone()
-		transport.MaxIdleConnsPerHost = clients
-		// Members answer for themselves: each request carries its member's token.
-		attendance := eventsv1connect.NewAttendanceServiceClient(&http.Client{Transport: transport}, base)
-		var took []time.Duration
-		var wall time.Duration
-		for round := range rounds {
-			at := time.Now().UTC().Truncate(time.Hour).Add(7 * 24 * time.Hour)
-			created, err := events.CreateEvent(ctx, connect.NewRequest(&eventsv1.CreateEventRequest{Community: "demo", Event: &eventsv1.EventSpec{
-				Title: "Repair café", Kind: eventsv1.EventKind_EVENT_KIND_OFFLINE, TimeZone: "Europe/Berlin", Capacity: seats,
-				Venue:     &eventsv1.Venue{Name: "Hall", Street: "Main St 1", City: "Berlin", CountryCode: "DE"},
-				StartTime: timestamppb.New(at), EndTime: timestamppb.New(at.Add(2 * time.Hour)), Visibility: eventsv1.Visibility_VISIBILITY_PUBLIC,
-			}}))
-			if err != nil {
-				return "", fmt.Errorf("bench: create event: %w", err)
-			}
-			pub, err := events.PublishEvent(ctx, connect.NewRequest(&eventsv1.PublishEventRequest{Community: "demo", Id: created.Msg.GetEvent().GetId()}))
-			if err != nil {
-				return "", fmt.Errorf("bench: publish event: %w", err)
-			}
-			e := pub.Msg.GetEvent()
-			lastEvent = e.GetId()
-			tokens, err := memberTokens(issuer, fmt.Sprintf("m-%d-%d", clients, round), requests)
-			if err != nil {
-				return "", err
-			}
-			lat, elapsed, going, err := rsvpRound(ctx, attendance, e.GetId(), e.GetOccurrences()[0].GetId(), tokens, clients)
-			if err != nil {
-				return "", err
-			}
-			if going != seats {
-				return "", fmt.Errorf("bench: %d of %d RSVPs got a seat, want %d", going, requests, seats)
-			}
-			took, wall = append(took, lat...), wall+elapsed
-		}
-		slices.Sort(took)
-		shape := fmt.Sprintf("%d clients", clients)
-		if clients == requests {
-			shape = "all at once"
-		}
-		latencyRow(&b, shape, took, wall)
+		transport.MaxIdleConnsPerHost = 1000
+		return &http.Client{Transport: transport}
 	}
-	// The floor: the same burst of RSVPs without a member id, which the
-	// service refuses after authentication and before the database. What
-	// it takes is what any RSVP on this machine takes at least.
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = requests
-	refused := eventsv1connect.NewAttendanceServiceClient(&http.Client{Transport: transport}, base, bearer)
-	var took []time.Duration
-	var wall time.Duration
-	for range rounds {
+	return &rsvpService{events: eventsv1connect.NewEventsServiceClient(http.DefaultClient, base, bearer),
+		attendance: eventsv1connect.NewAttendanceServiceClient(client(), base),
+		refused:    eventsv1connect.NewAttendanceServiceClient(client(), base, bearer), stop: stop}, nil
+}
+
+// rsvpEngine runs the RSVP rounds on one engine and writes its rows; it
+// returns whether the target was met there.
+func rsvpEngine(ctx context.Context, b *strings.Builder, engine benchEngine, dir string, brokers []string, issuer *localissuer.Issuer,
+	organiser string, rounds, requests, seats int, logger *slog.Logger) (string, error) {
+	var svcs [2]*rsvpService // group commit on, off
+	for i, batch := range []int{0, 1} {
+		url, err := engine.url(ctx, dir, fmt.Sprintf("events_%d", i))
+		if err != nil {
+			return "", err
+		}
+		if svcs[i], err = startRSVPService(ctx, url, batch, brokers, issuer, organiser, logger); err != nil {
+			return "", err
+		}
+		defer svcs[i].stop()
+	}
+	type shape struct {
+		took []time.Duration
+		wall time.Duration
+		load string
+	}
+	var floor, on, off, clients16 shape
+	add := func(s *shape, took []time.Duration, wall time.Duration) {
+		s.took, s.wall, s.load = append(s.took, took...), s.wall+wall, benchLoad()
+	}
+	round := func(svc *rsvpService, prefix string, clients int) ([]time.Duration, time.Duration, error) {
+		occ, eventID, err := rsvpEvent(ctx, svc.events, seats)
+		if err != nil {
+			return nil, 0, err
+		}
+		tokens, err := memberTokens(issuer, prefix, requests)
+		if err != nil {
+			return nil, 0, err
+		}
+		lat, elapsed, answers, err := rsvpRound(ctx, svc.attendance, eventID, occ, tokens, clients)
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := checkRSVPs(answers, seats); err != nil {
+			return nil, 0, fmt.Errorf("bench: %s, round %s: %w", engine.name, prefix, err)
+		}
+		return lat, elapsed, nil
+	}
+	_, lastEvent, err := rsvpEvent(ctx, svcs[0].events, seats)
+	if err != nil {
+		return "", err
+	}
+	for r := range rounds {
 		lat, elapsed, err := burst(requests, requests, func(int) error {
-			_, err := refused.RSVP(ctx, connect.NewRequest(&eventsv1.RSVPRequest{Community: "demo", EventId: lastEvent, Answer: eventsv1.RSVPAnswer_RSVP_ANSWER_GOING}))
+			_, err := svcs[0].refused.RSVP(ctx, connect.NewRequest(&eventsv1.RSVPRequest{Community: "demo", EventId: lastEvent,
+				Answer: eventsv1.RSVPAnswer_RSVP_ANSWER_GOING}))
 			if connect.CodeOf(err) != connect.CodeInvalidArgument {
 				return fmt.Errorf("an RSVP without a member id: %v, want InvalidArgument", err)
 			}
@@ -170,19 +211,100 @@ func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, er
 		if err != nil {
 			return "", fmt.Errorf("bench: %w", err)
 		}
-		took, wall = append(took, lat...), wall+elapsed
+		add(&floor, lat, elapsed)
+		if lat, elapsed, err = round(svcs[0], fmt.Sprintf("on-%d", r), requests); err != nil {
+			return "", err
+		}
+		add(&on, lat, elapsed)
+		if lat, elapsed, err = round(svcs[1], fmt.Sprintf("off-%d", r), requests); err != nil {
+			return "", err
+		}
+		add(&off, lat, elapsed)
 	}
-	slices.Sort(took)
-	latencyRow(&b, "floor: refused before the database, all at once", took, wall)
-	b.WriteString("\n")
-	return b.String(), nil
+	for r := range rounds {
+		lat, elapsed, err := round(svcs[0], fmt.Sprintf("c16-%d", r), 16)
+		if err != nil {
+			return "", err
+		}
+		add(&clients16, lat, elapsed)
+	}
+	for _, s := range []*shape{&floor, &on, &off, &clients16} {
+		slices.Sort(s.took)
+	}
+	floorP99 := percentile(floor.took, 0.99)
+	row := func(name string, s shape) {
+		fmt.Fprintf(b, "| %s | %s | %d | %.0f | %s | %s | %s | %s | %.2f | %s |\n", engine.name, name, len(s.took), float64(len(s.took))/s.wall.Seconds(),
+			ms(percentile(s.took, 0.5)), ms(percentile(s.took, 0.9)), ms(percentile(s.took, 0.99)), ms(s.took[len(s.took)-1]),
+			float64(percentile(s.took, 0.99))/float64(floorP99), s.load)
+	}
+	row("floor: refused before the database, all at once", floor)
+	row("all at once, group commit", on)
+	row("all at once, a transaction per RSVP", off)
+	row("16 clients, group commit", clients16)
+	x := float64(percentile(on.took, 0.99)) / float64(floorP99)
+	verdict := "met"
+	if x > 1.5 {
+		verdict = "not met"
+	}
+	return fmt.Sprintf("%s: %.2f × the floor, target %s.", engine.name, x, verdict), nil
 }
 
-// latencyRow writes a row of the latency table: calls, calls per second
-// and percentiles of sorted latencies.
-func latencyRow(b *strings.Builder, shape string, sorted []time.Duration, wall time.Duration) {
-	fmt.Fprintf(b, "| %s | %d | %.0f | %s | %s | %s | %s |\n", shape, len(sorted), float64(len(sorted))/wall.Seconds(),
-		ms(percentile(sorted, 0.5)), ms(percentile(sorted, 0.9)), ms(percentile(sorted, 0.99)), ms(sorted[len(sorted)-1]))
+// rsvpEvent publishes an event with seats and returns its occurrence and
+// its id.
+func rsvpEvent(ctx context.Context, events eventsv1connect.EventsServiceClient, seats int) (string, string, error) {
+	at := time.Now().UTC().Truncate(time.Hour).Add(7 * 24 * time.Hour)
+	created, err := events.CreateEvent(ctx, connect.NewRequest(&eventsv1.CreateEventRequest{Community: "demo", Event: &eventsv1.EventSpec{
+		Title: "Repair café", Kind: eventsv1.EventKind_EVENT_KIND_OFFLINE, TimeZone: "Europe/Berlin", Capacity: int32(seats),
+		Venue:     &eventsv1.Venue{Name: "Hall", Street: "Main St 1", City: "Berlin", CountryCode: "DE"},
+		StartTime: timestamppb.New(at), EndTime: timestamppb.New(at.Add(2 * time.Hour)), Visibility: eventsv1.Visibility_VISIBILITY_PUBLIC,
+	}}))
+	if err != nil {
+		return "", "", fmt.Errorf("bench: create event: %w", err)
+	}
+	pub, err := events.PublishEvent(ctx, connect.NewRequest(&eventsv1.PublishEventRequest{Community: "demo", Id: created.Msg.GetEvent().GetId()}))
+	if err != nil {
+		return "", "", fmt.Errorf("bench: publish event: %w", err)
+	}
+	e := pub.Msg.GetEvent()
+	return e.GetOccurrences()[0].GetId(), e.GetId(), nil
+}
+
+// checkRSVPs checks the answers of one round: exactly seats got a seat,
+// each with its own code; the rest are waitlisted at 1..n without gaps,
+// in the order the answers were taken, after every seat.
+func checkRSVPs(answers []*eventsv1.RSVP, seats int) error {
+	var going, waiting []*eventsv1.RSVP
+	codes := map[string]bool{}
+	for _, r := range answers {
+		switch r.GetStatus() {
+		case eventsv1.RSVPStatus_RSVP_STATUS_GOING:
+			if r.GetCheckInCode() == "" || codes[r.GetCheckInCode()] {
+				return fmt.Errorf("seat of %s has check-in code %q (missing or held twice)", r.GetMemberId(), r.GetCheckInCode())
+			}
+			codes[r.GetCheckInCode()] = true
+			going = append(going, r)
+		case eventsv1.RSVPStatus_RSVP_STATUS_WAITLISTED:
+			waiting = append(waiting, r)
+		default:
+			return fmt.Errorf("RSVP of %s is %s", r.GetMemberId(), r.GetStatus())
+		}
+	}
+	if len(going) != seats || len(waiting) != len(answers)-seats {
+		return fmt.Errorf("%d of %d RSVPs got a seat and %d were waitlisted, want %d and %d", len(going), len(answers), len(waiting), seats, len(answers)-seats)
+	}
+	slices.SortFunc(waiting, func(a, b *eventsv1.RSVP) int { return int(a.GetWaitlistPosition() - b.GetWaitlistPosition()) })
+	lastSeat := slices.MaxFunc(going, func(a, b *eventsv1.RSVP) int { return a.GetAnsweredAt().AsTime().Compare(b.GetAnsweredAt().AsTime()) })
+	prev := lastSeat.GetAnsweredAt().AsTime()
+	for i, r := range waiting {
+		if int(r.GetWaitlistPosition()) != i+1 {
+			return fmt.Errorf("waitlist position %d at place %d, want 1..%d without gaps", r.GetWaitlistPosition(), i+1, len(waiting))
+		}
+		if at := r.GetAnsweredAt().AsTime(); at.Before(prev) {
+			return fmt.Errorf("waitlist position %d answered at %s, before the answer ahead of it (%s)", i+1, at, prev)
+		}
+		prev = r.GetAnsweredAt().AsTime()
+	}
+	return nil
 }
 
 // memberTokens mints a token for each of n members of demo named
@@ -203,23 +325,24 @@ func memberTokens(issuer *localissuer.Issuer, prefix string, n int) ([]string, e
 
 // rsvpRound sends one RSVP per token from clients goroutines, each member
 // answering for themselves, and returns each one's latency, the round's
-// wall time and how many got a seat.
-func rsvpRound(ctx context.Context, c eventsv1connect.AttendanceServiceClient, eventID, occurrenceID string, tokens []string, clients int) ([]time.Duration, time.Duration, int, error) {
-	var going atomic.Int64
+// wall time and the RSVPs answered.
+func rsvpRound(ctx context.Context, c eventsv1connect.AttendanceServiceClient, eventID, occurrenceID string, tokens []string, clients int) ([]time.Duration, time.Duration, []*eventsv1.RSVP, error) {
+	answers := make([]*eventsv1.RSVP, len(tokens))
 	took, wall, err := burst(len(tokens), clients, func(i int) error {
 		req := connect.NewRequest(&eventsv1.RSVPRequest{Community: "demo", EventId: eventID, OccurrenceId: occurrenceID,
 			Answer: eventsv1.RSVPAnswer_RSVP_ANSWER_GOING})
 		req.Header().Set("Authorization", "Bearer "+tokens[i])
 		res, err := c.RSVP(ctx, req)
-		if err == nil && res.Msg.GetRsvps()[0].GetStatus() == eventsv1.RSVPStatus_RSVP_STATUS_GOING {
-			going.Add(1)
-		}
 		if err != nil {
 			return fmt.Errorf("bench: RSVP %d: %w", i, err)
 		}
+		if len(res.Msg.GetRsvps()) != 1 {
+			return fmt.Errorf("bench: RSVP %d answered %d RSVPs, want 1", i, len(res.Msg.GetRsvps()))
+		}
+		answers[i] = res.Msg.GetRsvps()[0]
 		return nil
 	})
-	return took, wall, int(going.Load()), err
+	return took, wall, answers, err
 }
 
 // burst makes n calls from clients goroutines, released together, and

@@ -74,20 +74,6 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[int(p*float64(len(sorted)-1))]
 }
 
-func (r *joinResult) markdown(n, concurrency int) string {
-	slices.Sort(r.latencies)
-	wall := r.end.Sub(r.start)
-	var b strings.Builder
-	benchHeader(&b, "JoinCommunity on SQLite", fmt.Sprintf("kinship bench join -requests %d -concurrency %d", n, concurrency), r.start)
-	fmt.Fprintf(&b, "Target: ≥ 2,000 accepted/s with p99 < 25 ms.\n\n")
-	fmt.Fprintf(&b, "| joins | clients | accepted/s | p50 | p90 | p99 | max | all events on Kafka after |\n")
-	fmt.Fprintf(&b, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	fmt.Fprintf(&b, "| %d | %d | %.0f | %s | %s | %s | %s | %s |\n\n", n, concurrency, float64(n)/wall.Seconds(),
-		ms(percentile(r.latencies, 0.50)), ms(percentile(r.latencies, 0.90)), ms(percentile(r.latencies, 0.99)),
-		ms(r.latencies[len(r.latencies)-1]), ms(r.drain))
-	return b.String()
-}
-
 // benchCSV builds rows members with varied, realistic profiles.
 func benchCSV(rows int) []byte {
 	interests := []string{"solar", "climate", "bikes", "gardening", "repair", "food", "housing", "transport"}

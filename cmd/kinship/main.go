@@ -40,8 +40,11 @@ Usage:
   kinship journeys start  start onboarding journeys for a segment or members, with progress (-h)
   kinship journeys list   list journeys (-status running); also get, nominate, review, roster
   kinship audit           print a community's audit trail across every service (-since 24h)
+  kinship dlq list|replay list a dead-letter topic, or replay its records to their topic (-topic <topic>.dlq)
   kinship trace <id>      print a trace of the dev stack as a waterfall; without an id, the recent traces
   kinship bench all       run the benchmarks and write docs/benchmarks.md (-h for each)
+  kinship broker          run the in-memory development broker as its own process (for test/chaos; not for production)
+  kinship temporal-server run the embedded Temporal dev server as its own process (for test/chaos; not for production)
   kinship version         print the version
 
 Each command takes -h for its flags; every flag can also be set in the
@@ -94,7 +97,7 @@ func isTool(args []string) bool {
 		return false
 	}
 	switch args[0] {
-	case "journeys", "audit", "trace", "bench", "version":
+	case "journeys", "audit", "trace", "bench", "version", "dlq":
 		return true
 	case "members":
 		return len(args) > 1 && (args[1] == "import" || args[1] == "export")
@@ -138,6 +141,12 @@ func run(ctx context.Context, args []string, logger *slog.Logger, stdout io.Writ
 		return runAudit(ctx, args[1:], env, stdout)
 	case "trace":
 		return runTrace(ctx, args[1:], env, stdout)
+	case "dlq":
+		return runDLQ(ctx, args[1:], env, stdout)
+	case "broker":
+		return runBroker(ctx, args[1:], env, stdout)
+	case "temporal-server":
+		return runTemporalServer(ctx, args[1:], env, logger, stdout)
 	case "bench":
 		return runBench(ctx, args[1:], logger, stdout)
 	case "version":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -84,7 +85,7 @@ type ConsumerConfig struct {
 // its Handler, committing only after the handler is done with it.
 type Consumer struct {
 	cfg        ConsumerConfig
-	reader     *kafkago.Reader
+	reader     groupReader
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
 	metrics    *consumerMetrics
@@ -139,18 +140,43 @@ func NewConsumer(cfg ConsumerConfig, propagator propagation.TextMapPropagator) (
 
 const scope = "github.com/kinshiphq/kinship/internal/kafka"
 
-// Run consumes until ctx ends, then leaves the group.
+// groupReader is what a consumer needs of kafka-go's group reader.
+type groupReader interface {
+	FetchMessage(ctx context.Context) (kafkago.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafkago.Message) error
+	Close() error
+}
+
+// Run consumes until ctx ends, then leaves the group. A failed fetch — a
+// rebalance in progress, a broker gone for a while, a connection reset —
+// is waited out with backoff while the reader rejoins by itself: it never
+// ends the consumer (a consumer that quit made its process exit, and each
+// restart reformed the group while the broker was away).
 func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 	defer c.reader.Close()
 	defer c.metrics.close()
+	failures := 0
 	for {
 		msg, err := c.reader.FetchMessage(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				return nil
+			case errors.Is(err, io.EOF):
+				return fmt.Errorf("fetch from %v: the reader was closed", c.cfg.Topics)
 			}
-			return fmt.Errorf("fetch from %v: %w", c.cfg.Topics, err)
+			failures++
+			delay := c.backoff(failures)
+			c.cfg.Logger.WarnContext(ctx, "kafka fetch failed; retrying", "topics", c.cfg.Topics, "group", c.cfg.GroupID,
+				"attempt", failures, "retry_in_ms", delay.Milliseconds(), "error", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(delay):
+			}
+			continue
 		}
+		failures = 0
 		if err := c.process(ctx, msg, handle); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -258,4 +284,14 @@ func (c *Consumer) retry(ctx context.Context, what string, msg kafkago.Message, 
 		}
 		delay = min(delay*2, c.cfg.MaxBackoff)
 	}
+}
+
+// backoff is the wait before the attempt after failures failed ones: from
+// MinBackoff, doubling, at most MaxBackoff.
+func (c *Consumer) backoff(failures int) time.Duration {
+	d := c.cfg.MinBackoff
+	for i := 1; i < failures && d < c.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, c.cfg.MaxBackoff)
 }

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/inbox"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/outbox"
+	"github.com/kinshiphq/kinship/services/communications/domain"
 	"github.com/kinshiphq/kinship/services/communications/events"
 	"github.com/kinshiphq/kinship/services/communications/store"
 	memberevents "github.com/kinshiphq/kinship/services/members/events"
@@ -141,4 +143,68 @@ func FuzzEventsFeed(f *testing.F) {
 		msg := record(events.EventsTopic("demo"), id, eventTypes[int(typ)%len(eventTypes)], contentType, "", data)
 		handleRecord(t, d, msg, feed.Handle, events.EventsGroup)
 	})
+}
+
+// nopAuditor stands in for the audit log when a test seeds a subscription.
+type nopAuditor struct{}
+
+func (nopAuditor) Record(context.Context, *sql.Tx, string, string, string, string) error { return nil }
+
+// TestSubscriptionsFeedDeadLettersWhatItCannotRead: a corrupt payload, or
+// one about another community, of a type someone subscribed to is refused
+// as permanent with a reason (the consumer dead-letters it and goes on);
+// types no subscription can ask for are skipped; a good event is queued.
+func TestSubscriptionsFeedDeadLettersWhatItCannotRead(t *testing.T) {
+	s, d := newStore(t)
+	ctx := context.Background()
+	sub := domain.Subscription{ID: "sub1", Community: "demo", URL: "https://hooks.example.org/x", EventTypes: []string{"member.joined"},
+		Mode: domain.ModeStructured, Secret: "whsec_test", CreatedAt: time.Now()}
+	if err := s.CreateSubscription(ctx, sub, "organiser", nopAuditor{}); err != nil {
+		t.Fatal(err)
+	}
+	joined := func(community string) []byte {
+		b, err := proto.Marshal(&membersv1.MemberJoined{MemberId: "m1", Community: community, JoinedAt: timestamppb.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name          string
+		typ           string
+		data          []byte
+		wantPermanent bool
+		wantQueued    int
+	}{
+		{"corrupt payload", memberevents.TypeMemberJoined, []byte{0xff, 0xff, 0x01}, true, 0},
+		{"another community's event", memberevents.TypeMemberJoined, joined("other"), true, 0},
+		{"unknown event type", "kinship.members.v1.Unheard", []byte{0xff}, false, 0},
+		{"a good event after them", memberevents.TypeMemberJoined, joined("demo"), false, 1},
+	}
+	feed := events.NewSubscriptionsFeed(s, nil, nil)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := record(memberevents.Topic("demo"), fmt.Sprintf("ev%d", i), tt.typ, kafka.ContentTypeProtobuf, "", tt.data)
+			handleRecord(t, d, msg, feed.Handle, events.SubscriptionsGroup)
+			e, err := kafka.ParseEvent(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			herr := feed.Handle(ctx, e)
+			var perm *kafka.PermanentError
+			if got := errors.As(herr, &perm); got != tt.wantPermanent {
+				t.Fatalf("Handle error = %v, want permanent %v", herr, tt.wantPermanent)
+			}
+			if !tt.wantPermanent && herr != nil {
+				t.Fatalf("Handle error = %v, want nil", herr)
+			}
+			queued, err := s.SubscriptionDeliveries(ctx, "demo", sub.ID, "", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(queued) != tt.wantQueued {
+				t.Errorf("deliveries queued = %d, want %d", len(queued), tt.wantQueued)
+			}
+		})
+	}
 }

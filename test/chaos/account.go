@@ -1,0 +1,336 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	kafkago "github.com/segmentio/kafka-go"
+
+	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/smtpsink"
+	memberevents "github.com/kinshiphq/kinship/services/members/events"
+)
+
+// figures are the accounting's result. Every figure must be zero.
+type figures struct {
+	ops, acked, faults int
+	// membersLost: acknowledged joins whose member does not exist.
+	membersLost int
+	// updatesLost: members whose profile holds less than their last
+	// acknowledged update.
+	updatesLost int
+	// eventsLost: acknowledged joins or updates with no event on the topic.
+	eventsLost int
+	// outOfOrder: events of one key (member) out of the order written.
+	outOfOrder int
+	// deadLetters: records on the dead-letter topics.
+	deadLetters int
+	// welcomesMissing: acknowledged joins whose onboarding journey sent
+	// no welcome e-mail (a journey stuck or never started).
+	welcomesMissing int
+	// welcomesDuplicated: members who got welcome e-mails with more than
+	// one Message-ID (a journey or a send run twice).
+	welcomesDuplicated int
+	// welcomesResent: extra copies with a Message-ID already received
+	// (allowed, at most one per crash of a sender: the in-doubt policy).
+	welcomesResent int
+	// senderCrashes: kill -9s of communications replicas.
+	senderCrashes int
+	// exits: components that stopped on their own and were restarted by
+	// the harness's supervisor (reported only).
+	exits int
+	// duplicateEvents: the same event id published again (allowed: the
+	// outbox is at least once; consumers dedupe by id). Reported only.
+	duplicateEvents int
+}
+
+func (f figures) line() string {
+	return fmt.Sprintf("chaos: ops=%d acked=%d faults=%d members_lost=%d profile_updates_lost=%d events_lost=%d events_out_of_order=%d"+
+		" journeys_without_welcome=%d welcomes_duplicated=%d dead_letters=%d | allowed: welcomes_resent_same_message_id=%d (sender crashes %d) republished_events=%d process_exits_restarted=%d"+
+		" | not measured: rsvps_lost seats_oversold waitlist_broken",
+		f.ops, f.acked, f.faults, f.membersLost, f.updatesLost, f.eventsLost, f.outOfOrder,
+		f.welcomesMissing, f.welcomesDuplicated, f.deadLetters, f.welcomesResent, f.senderCrashes, f.duplicateEvents, f.exits)
+}
+
+func (f figures) failed() bool {
+	return f.membersLost+f.updatesLost+f.eventsLost+f.outOfOrder+f.deadLetters+f.welcomesMissing+f.welcomesDuplicated > 0 ||
+		f.welcomesResent > f.senderCrashes
+}
+
+// expectation is what the load log says one member must end with.
+type expectation struct {
+	email     string
+	lastAcked int32 // least availability the member must have
+}
+
+func expectations(log *loadLog) map[string]*expectation {
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	want := map[string]*expectation{}
+	for _, e := range log.entries {
+		switch {
+		case e.Op == "join" && e.Outcome == ok:
+			want[e.Member] = &expectation{email: e.Email}
+		case e.Op == "update" && e.Outcome == ok:
+			want[e.Member].lastAcked = e.Value
+		}
+	}
+	return want
+}
+
+// account compares the service's state and its topic with the load log,
+// waiting up to settle for the outboxes to drain.
+func account(ctx context.Context, c *cluster, l *loader, log *loadLog, settle time.Duration) (figures, error) {
+	want := expectations(log)
+	f := figures{ops: len(log.entries)}
+	for _, e := range log.entries {
+		if e.Outcome == ok {
+			f.acked++
+		}
+	}
+	// The database.
+	for id, x := range want {
+		var res *connect.Response[membersv1.GetMemberResponse]
+		var err error
+		for attempt := 0; attempt < 10; attempt++ { // a replica may be restarting
+			res, err = l.front.GetMember(ctx, connect.NewRequest(&membersv1.GetMemberRequest{Community: community, Id: id}))
+			if err == nil || connect.CodeOf(err) == connect.CodeNotFound {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+		if connect.CodeOf(err) == connect.CodeNotFound {
+			f.membersLost++
+			continue
+		}
+		if err != nil {
+			return f, fmt.Errorf("get member %s: %w", id, err)
+		}
+		if got := res.Msg.GetMember().GetProfile().GetAvailabilityHoursPerMonth(); got < x.lastAcked {
+			f.updatesLost++
+		}
+	}
+	// The topic: wait until every acknowledged write's event is there.
+	deadline := time.Now().Add(settle)
+	for {
+		byKey, dups, err := readTopic(ctx, c.kafka.Addr(), memberevents.Topic(community))
+		if err != nil {
+			return f, err
+		}
+		lost, disorder := 0, 0
+		for id, x := range want {
+			evs := byKey[id]
+			if len(evs) == 0 || evs[0].typ != memberevents.TypeMemberJoined {
+				lost++
+				continue
+			}
+			var seen []int32
+			for _, e := range evs[1:] {
+				if e.typ == memberevents.TypeMemberJoined {
+					disorder++
+				}
+				if e.typ == memberevents.TypeProfileUpdated {
+					if len(seen) > 0 && e.value < seen[len(seen)-1] {
+						disorder++
+					}
+					seen = append(seen, e.value)
+				}
+			}
+			if x.lastAcked > 0 && (len(seen) == 0 || seen[len(seen)-1] < x.lastAcked) {
+				lost++
+			}
+		}
+		f.eventsLost, f.outOfOrder, f.duplicateEvents = lost, disorder, dups
+		if lost == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	// The mail server: one welcome per member, waiting for retries (a
+	// refused e-mail waits a minute) and leases (2 minutes) to run out.
+	for {
+		f.welcomesMissing, f.welcomesDuplicated, f.welcomesResent = welcomes(c.mail.messages(), want)
+		if f.welcomesMissing == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	for _, topic := range []string{memberevents.Topic(community), community + ".events.v1", community + ".communications.v1", community + ".partners.v1"} {
+		n, err := countRecords(ctx, c.kafka.Addr(), kafka.DeadLetterTopic(topic))
+		if err != nil {
+			return f, err
+		}
+		f.deadLetters += n
+	}
+	return f, nil
+}
+
+// welcomes counts, over the members the load log says joined, those
+// without a welcome e-mail, those with welcomes of more than one
+// Message-ID, and the extra copies of a Message-ID already received.
+func welcomes(msgs []smtpsink.Message, want map[string]*expectation) (missing, duplicated, resent int) {
+	byRecipient := map[string]map[string]int{} // address -> Message-ID -> copies
+	for _, m := range msgs {
+		if !strings.HasPrefix(m.Subject, "Welcome to "+community) {
+			continue
+		}
+		for _, to := range m.To {
+			to = strings.ToLower(strings.Trim(to, "<> "))
+			if byRecipient[to] == nil {
+				byRecipient[to] = map[string]int{}
+			}
+			byRecipient[to][m.MessageID]++
+		}
+	}
+	for _, x := range want {
+		ids := byRecipient[strings.ToLower(x.email)]
+		switch {
+		case len(ids) == 0:
+			missing++
+		case len(ids) > 1:
+			duplicated++
+		}
+		for _, copies := range ids {
+			resent += copies - 1
+		}
+	}
+	return missing, duplicated, resent
+}
+
+type seenEvent struct {
+	typ   string
+	value int32
+}
+
+// readTopic reads every partition of topic to its end and returns each
+// key's events in order, without repeats of an event id (counted apart).
+func readTopic(ctx context.Context, broker, topic string) (map[string][]seenEvent, int, error) {
+	msgs, err := readAllPartitions(ctx, broker, topic)
+	if err != nil {
+		return nil, 0, err
+	}
+	byKey := map[string][]seenEvent{}
+	ids := map[string]bool{}
+	dups := 0
+	for _, m := range msgs {
+		e, err := kafka.ParseEvent(m)
+		if err != nil {
+			return nil, 0, fmt.Errorf("record %d/%d is not an event: %w", m.Partition, m.Offset, err)
+		}
+		if ids[e.ID] {
+			dups++
+			continue
+		}
+		ids[e.ID] = true
+		se := seenEvent{typ: e.Type}
+		if e.Type == memberevents.TypeProfileUpdated {
+			var p membersv1.ProfileUpdated
+			if err := kafka.Decode(e, e.Type, &p); err != nil {
+				return nil, 0, err
+			}
+			se.value = p.GetProfile().GetAvailabilityHoursPerMonth()
+		}
+		byKey[e.Key] = append(byKey[e.Key], se)
+	}
+	return byKey, dups, nil
+}
+
+func countRecords(ctx context.Context, broker, topic string) (int, error) {
+	msgs, err := readAllPartitions(ctx, broker, topic)
+	return len(msgs), err
+}
+
+// readAllPartitions reads each partition of topic from its first offset
+// to the end it has now, partition by partition in offset order.
+func readAllPartitions(ctx context.Context, broker, topic string) ([]kafkago.Message, error) {
+	client := &kafkago.Client{Addr: kafkago.TCP(broker), Timeout: 10 * time.Second}
+	meta, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, err
+	}
+	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		return nil, errors.New("topic " + topic + " not found")
+	}
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+	for _, p := range meta.Topics[0].Partitions {
+		req.Topics[topic] = append(req.Topics[topic], kafkago.FirstOffsetOf(p.ID), kafkago.LastOffsetOf(p.ID))
+	}
+	offs, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var out []kafkago.Message
+	for _, p := range offs.Topics[topic] {
+		if p.LastOffset <= p.FirstOffset {
+			continue
+		}
+		r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p.Partition, MaxWait: 100 * time.Millisecond})
+		if err := r.SetOffset(p.FirstOffset); err != nil {
+			_ = r.Close()
+			return nil, err
+		}
+		for {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			m, err := r.ReadMessage(rctx)
+			cancel()
+			if err != nil {
+				_ = r.Close()
+				return nil, fmt.Errorf("read %s/%d: %w", topic, p.Partition, err)
+			}
+			out = append(out, m)
+			if m.Offset+1 >= p.LastOffset {
+				break
+			}
+		}
+		_ = r.Close()
+	}
+	return out, nil
+}
+
+// groupLags describes, for every consumer group, how far behind the end
+// of each partition it has committed: where a stuck consumer is.
+func groupLags(ctx context.Context, broker string) (string, error) {
+	client := &kafkago.Client{Addr: kafkago.TCP(broker), Timeout: 10 * time.Second}
+	groups, err := client.ListGroups(ctx, &kafkago.ListGroupsRequest{})
+	if err != nil {
+		return "", err
+	}
+	out := ""
+	for _, g := range groups.Groups {
+		desc, err := client.DescribeGroups(ctx, &kafkago.DescribeGroupsRequest{GroupIDs: []string{g.GroupID}})
+		state := "?"
+		members := 0
+		if err == nil && len(desc.Groups) == 1 {
+			state, members = desc.Groups[0].GroupState, len(desc.Groups[0].Members)
+		}
+		committed, err := client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: g.GroupID})
+		if err != nil {
+			return "", err
+		}
+		for topic, parts := range committed.Topics {
+			req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+			for _, p := range parts {
+				req.Topics[topic] = append(req.Topics[topic], kafkago.LastOffsetOf(p.Partition))
+			}
+			ends, err := client.ListOffsets(ctx, req)
+			if err != nil {
+				return "", err
+			}
+			end := map[int]int64{}
+			for _, p := range ends.Topics[topic] {
+				end[p.Partition] = p.LastOffset
+			}
+			for _, p := range parts {
+				if lag := end[p.Partition] - p.CommittedOffset; lag != 0 {
+					out += fmt.Sprintf("%s (%s, %d members) %s/%d: committed %d of %d\n", g.GroupID, state, members, topic, p.Partition, p.CommittedOffset, end[p.Partition])
+				}
+			}
+		}
+	}
+	return out, nil
+}
