@@ -32,7 +32,7 @@ func dialNamespaces(ctx context.Context, cfg Config, tp trace.TracerProvider, lo
 		return client.Options{
 			HostPort:       cfg.TemporalAddress,
 			Namespace:      namespace,
-			Logger:         tlog.NewStructuredLogger(logger),
+			Logger:         tlog.NewStructuredLogger(slog.New(expectedRetries{logger.Handler()})),
 			Interceptors:   []interceptor.ClientInterceptor{tracing},
 			MetricsHandler: metrics,
 			// Clients of further namespaces share the first one's

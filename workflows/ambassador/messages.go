@@ -65,7 +65,7 @@ func (a *Activities) Notify(ctx context.Context, m Message) (NotifyResult, error
 			MemberId: recipient.GetId(), ToEmail: recipient.GetEmail(), Template: d.Name, Variables: vars,
 		}))
 		if activityerr.Settling(err, activity.GetInfo(ctx).Attempt) {
-			return NotifyResult{}, fmt.Errorf("send %s message: the communications service has not seen the member yet: %w", m.Kind, err)
+			return NotifyResult{}, activityerr.WaitFor(fmt.Sprintf("send %s message: the communications service has not seen the member yet", m.Kind), err)
 		}
 		if err != nil {
 			return NotifyResult{}, classify(fmt.Errorf("send %s message: %w", m.Kind, err), ErrTypeNotFound)

@@ -237,7 +237,7 @@ func (a *Activities) send(ctx context.Context, community, key, memberID, templat
 		Community: community, IdempotencyKey: key, MemberId: memberID, Template: template, Variables: vars,
 	}))
 	if activityerr.Settling(err, activity.GetInfo(ctx).Attempt) {
-		return fmt.Errorf("send %s: the communications service has not seen the member yet: %w", template, err)
+		return activityerr.WaitFor(fmt.Sprintf("send %s: the communications service has not seen the member yet", template), err)
 	}
 	if err != nil {
 		return activityerr.Classify(fmt.Errorf("send %s: %w", template, err))

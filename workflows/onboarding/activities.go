@@ -156,7 +156,7 @@ func (a *Activities) deliver(ctx context.Context, community string, to *membersv
 		Variables:      vars,
 	}))
 	if activityerr.Settling(err, activity.GetInfo(ctx).Attempt) {
-		return fmt.Errorf("send message %s: the communications service has not seen the member yet: %w", key, err)
+		return activityerr.WaitFor(fmt.Sprintf("send message %s: the communications service has not seen the member yet", key), err)
 	}
 	if err != nil {
 		return classify(fmt.Errorf("send message %s: %w", key, err))

@@ -58,6 +58,17 @@ func Settling(err error, attempt int32) bool {
 	return connect.CodeOf(err) == connect.CodeNotFound && attempt < SettleAttempts
 }
 
+// ExpectedRetry is the type of the errors WaitFor returns: an attempt that
+// failed only because another service has not caught up yet, retried as
+// usual and logged as a warning, not an error.
+const ExpectedRetry = "ExpectedRetry"
+
+// WaitFor marks err as an expected retry (see ExpectedRetry), with msg
+// saying what is awaited; Temporal retries it as any retryable error.
+func WaitFor(msg string, err error) error {
+	return temporal.NewApplicationErrorWithCause(msg+": "+err.Error(), ExpectedRetry, err)
+}
+
 // Is reports whether err is (or wraps) an application error of type typ.
 func Is(err error, typ string) bool {
 	var app *temporal.ApplicationError
