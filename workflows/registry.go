@@ -13,12 +13,12 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/partners/v1/partnersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/rpc"
+	"github.com/kinshiphq/kinship/internal/templates"
 	"github.com/kinshiphq/kinship/workflows/ambassador"
 	"github.com/kinshiphq/kinship/workflows/definitions"
 	"github.com/kinshiphq/kinship/workflows/digest"
 	"github.com/kinshiphq/kinship/workflows/erasure"
 	"github.com/kinshiphq/kinship/workflows/eventlifecycle"
-	"github.com/kinshiphq/kinship/internal/templates"
 	"github.com/kinshiphq/kinship/workflows/onboarding"
 )
 

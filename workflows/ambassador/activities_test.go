@@ -13,9 +13,9 @@ import (
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
+	"github.com/kinshiphq/kinship/internal/templates"
 	"github.com/kinshiphq/kinship/internal/validate"
 	commsdomain "github.com/kinshiphq/kinship/services/communications/domain"
-	"github.com/kinshiphq/kinship/internal/templates"
 )
 
 func runActivity(t *testing.T, a *Activities, fn, in, out any) error {

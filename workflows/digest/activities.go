@@ -9,8 +9,8 @@ import (
 
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
-	"github.com/kinshiphq/kinship/workflows/internal/activityerr"
 	"github.com/kinshiphq/kinship/internal/templates"
+	"github.com/kinshiphq/kinship/workflows/internal/activityerr"
 )
 
 // Activities call the communications service. They never touch a

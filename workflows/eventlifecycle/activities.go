@@ -14,8 +14,8 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/communications/v1/communicationsv1connect"
 	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
-	"github.com/kinshiphq/kinship/workflows/internal/activityerr"
 	"github.com/kinshiphq/kinship/internal/templates"
+	"github.com/kinshiphq/kinship/workflows/internal/activityerr"
 )
 
 // Activities call the events and communications services. They never

@@ -15,8 +15,8 @@ import (
 	"github.com/kinshiphq/kinship/gen/kinship/events/v1/eventsv1connect"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
-	"github.com/kinshiphq/kinship/workflows/internal/activityerr"
 	"github.com/kinshiphq/kinship/internal/templates"
+	"github.com/kinshiphq/kinship/workflows/internal/activityerr"
 )
 
 // Error types that end an activity without retrying.

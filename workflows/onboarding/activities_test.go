@@ -15,8 +15,8 @@ import (
 	communicationsv1 "github.com/kinshiphq/kinship/gen/kinship/communications/v1"
 	eventsv1 "github.com/kinshiphq/kinship/gen/kinship/events/v1"
 	membersv1 "github.com/kinshiphq/kinship/gen/kinship/members/v1"
-	commsdomain "github.com/kinshiphq/kinship/services/communications/domain"
 	"github.com/kinshiphq/kinship/internal/templates"
+	commsdomain "github.com/kinshiphq/kinship/services/communications/domain"
 )
 
 func runActivity(t *testing.T, a *Activities, fn any, in any) (testsuiteValue, error) {
