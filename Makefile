@@ -30,8 +30,9 @@ envtest-assets: ## Build envtest's kube-apiserver and etcd into ~/.cache/kinship
 # The image test builds the whole static binary, which on a cold cache
 # takes longer than go test's default 10 minutes; hence -timeout 30m.
 .PHONY: test
-test: envtest-assets ## Run every test: units, store suites on SQLite and PostgreSQL, workflows, operator on envtest, end to end, a short fuzz run.
+test: envtest-assets ## Run every test: units, store suites on SQLite and PostgreSQL, workflows, operator on envtest, end to end, a short chaos run, a short fuzz run.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 -timeout 30m work
+	KINSHIP_CHAOS=1 go test -count=1 -timeout 15m -run TestChaos ./test/chaos/
 	FUZZTIME=$(FUZZTIME_SHORT) test/fuzz.sh
 
 # Each fuzz target runs this long inside `make test`; `make fuzz` runs longer.
