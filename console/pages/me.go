@@ -81,19 +81,17 @@ func (s *Server) loadMe(ctx context.Context, c *call, form *Form) (mePage, error
 			}
 			d.Events = append(d.Events, myEvent{Event: e, Occurrence: e.GetOccurrences()[0], Hosting: slices.Contains(e.GetSpec().GetHostIds(), id)})
 		}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(8)
-		for i := range d.Events {
-			g.Go(func() error {
-				rr, err := s.api.Attendance.GetRSVP(gctx, connect.NewRequest(&eventsv1.GetRSVPRequest{Community: s.opts.Community,
-					OccurrenceId: d.Events[i].Occurrence.GetId(), MemberId: id}))
-				if err == nil {
-					d.Events[i].RSVP = rr.Msg.GetRsvp()
-				}
-				return nil
-			})
+		// The member's answers, in one call, matched to the events shown.
+		if rr, err := s.api.Attendance.ListMemberRSVPs(ctx, connect.NewRequest(&eventsv1.ListMemberRSVPsRequest{Community: s.opts.Community,
+			MemberId: id, FromTime: timestamppb.New(now), PageSize: 500})); err == nil {
+			byOccurrence := map[string]*eventsv1.RSVP{}
+			for _, r := range rr.Msg.GetRsvps() {
+				byOccurrence[r.GetOccurrenceId()] = r
+			}
+			for i := range d.Events {
+				d.Events[i].RSVP = byOccurrence[d.Events[i].Occurrence.GetId()]
+			}
 		}
-		_ = g.Wait()
 	}
 	_ = parts.Wait()
 	return d, nil
