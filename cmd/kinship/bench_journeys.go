@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +19,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -33,7 +31,6 @@ import (
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/devstack"
 	"github.com/kinshiphq/kinship/internal/kafka"
-	"github.com/kinshiphq/kinship/internal/telemetry"
 	commevents "github.com/kinshiphq/kinship/services/communications/events"
 	memberevents "github.com/kinshiphq/kinship/services/members/events"
 	"github.com/kinshiphq/kinship/workflows"
@@ -51,45 +48,12 @@ const benchStartConcurrency = 16
 // one-activity workflows started as fast through a Temporal client: the
 // embedded Temporal's ceiling.
 func benchJourneys(ctx context.Context, n int, logger *slog.Logger) (string, error) {
-	dir, err := os.MkdirTemp("", "kinship-bench-journeys-")
+	stack, err := startEmbeddedStack(ctx, "journeys", logger)
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(dir)
-	tel, err := telemetry.New(ctx, telemetry.Config{Version: version})
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
-	// The stack stops under journeys still at work: what it logs then is
-	// noise. Failures that matter come back as errors.
-	quiet := slog.New(slog.DiscardHandler)
-	stackCtx, stop := context.WithCancel(ctx)
-	ready := make(chan devstack.Endpoints, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- devstack.Run(stackCtx, devstack.Config{DataDir: dir, Communities: []string{"demo"}}, devstack.Deps{Logger: quiet, Telemetry: tel},
-			func(ep devstack.Endpoints) { ready <- ep })
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			logger.Warn("the bench stack stopped with an error", "error", err)
-		}
-	}()
-	var ep devstack.Endpoints
-	select {
-	case ep = <-ready:
-	case err := <-done:
-		return "", fmt.Errorf("bench: the stack stopped: %w", err)
-	case <-time.After(2 * time.Minute):
-		return "", errors.New("bench: the stack was not ready within 2 minutes")
-	}
-	tc, err := client.Dial(client.Options{HostPort: ep.Temporal, Namespace: "demo", Logger: tlog.NewStructuredLogger(quiet)})
-	if err != nil {
-		return "", err
-	}
-	defer tc.Close()
+	defer stack.close()
+	ep, tc := stack.ep, stack.tc
 
 	logger.Info("importing the cohort", "members", n)
 	segment, err := benchCohort(ctx, ep, n)

@@ -5,25 +5,19 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"connectrpc.com/connect"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
-	"github.com/kinshiphq/kinship/internal/devstack"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/smtpsink"
-	"github.com/kinshiphq/kinship/internal/telemetry"
 	"github.com/kinshiphq/kinship/workflows/onboarding"
 )
 
@@ -35,43 +29,12 @@ import (
 // the same run: trivial one-activity workflows started as fast (the
 // journeys benchmark's ceiling). Every member must get exactly one e-mail.
 func benchJourneysE2E(ctx context.Context, n int, logger *slog.Logger) (string, error) {
-	dir, err := os.MkdirTemp("", "kinship-bench-e2e-")
+	stack, err := startEmbeddedStack(ctx, "e2e", logger)
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(dir)
-	tel, err := telemetry.New(ctx, telemetry.Config{Version: version})
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
-	quiet := slog.New(slog.DiscardHandler)
-	stackCtx, stop := context.WithCancel(ctx)
-	ready := make(chan devstack.Endpoints, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- devstack.Run(stackCtx, devstack.Config{DataDir: dir, Communities: []string{"demo"}}, devstack.Deps{Logger: quiet, Telemetry: tel},
-			func(ep devstack.Endpoints) { ready <- ep })
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			logger.Warn("the bench stack stopped with an error", "error", err)
-		}
-	}()
-	var ep devstack.Endpoints
-	select {
-	case ep = <-ready:
-	case err := <-done:
-		return "", fmt.Errorf("bench: the stack stopped: %w", err)
-	case <-time.After(2 * time.Minute):
-		return "", errors.New("bench: the stack was not ready within 2 minutes")
-	}
-	tc, err := client.Dial(client.Options{HostPort: ep.Temporal, Namespace: "demo", Logger: tlog.NewStructuredLogger(quiet)})
-	if err != nil {
-		return "", err
-	}
-	defer tc.Close()
+	defer stack.close()
+	ep, tc := stack.ep, stack.tc
 	// The seeded members' journeys and e-mails go first.
 	if err := benchSettle(ctx, ep.Kafka); err != nil {
 		return "", err
