@@ -77,11 +77,25 @@ func TestRuntimeServesTheServicesMetrics(t *testing.T) {
 	if res, err := http.Get(base + "/nowhere"); err == nil {
 		res.Body.Close()
 	}
-	got := telemetrytest.Get(t, base+"/metrics")
 	me := []string{"service_name", "kinship-things"}
-	for _, name := range []string{"kinship_db_transaction_duration_seconds_count", "db_client_connection_max",
+	names := []string{"kinship_db_transaction_duration_seconds_count", "db_client_connection_max",
 		"messaging_client_sent_messages_total", "kinship_outbox_pending", "messaging_client_consumed_messages_total",
-		"messaging_process_duration_seconds_count", "http_server_request_duration_seconds_count"} {
+		"messaging_process_duration_seconds_count", "http_server_request_duration_seconds_count"}
+	// The relay counts a sent record once the broker acknowledged it,
+	// which may come after the consumer already handled it: scrape until
+	// every series is there, or the deadline.
+	got := telemetrytest.Get(t, base+"/metrics")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); got = telemetrytest.Get(t, base+"/metrics") {
+		missing := false
+		for _, name := range names {
+			missing = missing || !got.Has(name, me...)
+		}
+		if !missing {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, name := range names {
 		if !got.Has(name, me...) {
 			t.Errorf("GET /metrics lacks %s of the service\n%s", name, got)
 		}
