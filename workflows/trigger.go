@@ -28,6 +28,13 @@ import (
 // kafka.Group).
 const TriggerGroup = "kinship-workflow-trigger"
 
+// defaultTriggerConcurrency is how many members' events the trigger
+// handles at once unless Config.TriggerConcurrency says otherwise: each
+// join's journey start is a round trip to Temporal, and one after another
+// they kept joins waiting for their journey far longer than Temporal
+// needed (see docs/benchmarks.md, joins carried end to end).
+const defaultTriggerConcurrency = 16
+
 // triggerTopics are the topics the trigger reads for a community. A route
 // for an event of another topic needs its topic here.
 func triggerTopics(community string) []string {
@@ -83,10 +90,14 @@ func newTrigger(cfg Config, clients map[string]client.Client, defs *definitions.
 			t.byTopic[topic] = community
 		}
 	}
+	lanes := cfg.TriggerConcurrency
+	if lanes == 0 {
+		lanes = defaultTriggerConcurrency
+	}
 	dlq := kafka.NewWriter(kafka.WriterConfig{Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity})
 	consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
 		Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity, GroupID: kafka.Group(TriggerGroup, cfg.Communities), Topics: topics,
-		DeadLetters: dlq, Tracer: tp, Logger: logger,
+		DeadLetters: dlq, Tracer: tp, Logger: logger, Lanes: lanes,
 	}, telemetry.Propagator())
 	if err != nil {
 		_ = dlq.Close()

@@ -88,6 +88,10 @@ type Config struct {
 	// StartConcurrency is how many journeys a cohort start starts at
 	// once; 0 means 16.
 	StartConcurrency int
+	// TriggerConcurrency is how many members' events the trigger handles
+	// at once (each member's in order; see kafka.ConsumerConfig.Lanes);
+	// 0 means 16.
+	TriggerConcurrency int
 	// TemporalUI is the Temporal Web UI's base URL, such as
 	// "https://temporal.example.org": the journeys API links each journey
 	// to its workflow there. Empty gives no links.
@@ -143,6 +147,9 @@ func (c Config) Validate() error {
 	}
 	if c.StartConcurrency < 0 || c.StartConcurrency > 256 {
 		errs = append(errs, errors.New("worker: start concurrency must be between 0 and 256"))
+	}
+	if c.TriggerConcurrency < 0 || c.TriggerConcurrency > 256 {
+		errs = append(errs, errors.New("worker: trigger concurrency must be between 0 and 256"))
 	}
 	errs = append(errs, validateJourneys(c)...)
 	if err := c.EventLifecycle.Validate(); err != nil {

@@ -107,7 +107,7 @@ func benchJourneysE2E(ctx context.Context, n int, logger *slog.Logger) (string, 
 		"process) takes %d joins from %d clients as the team adds members (organiser token: the address counts as confirmed, so "+
 		"the journey welcomes at once). Each join commits the member and MemberJoined; the outbox relays it; the worker's trigger "+
 		"starts the member's onboarding journey; its welcome step asks the communications service, which renders, records and "+
-		"sends the e-mail to the stack's SMTP sink. Carried/s is joins over the time from the first join sent to the last e-mail "+
+		"sends the e-mail to the stack's SMTP sink (its sending limit, 50 a second per community by default, lifted). Carried/s is joins over the time from the first join sent to the last e-mail "+
 		"received; latency is each member's, from their join sent to their e-mail received, split below at the journey's start "+
 		"(Temporal's start time of the member's workflow). Checked: every member got exactly one "+
 		"e-mail, 2 s after the last arrived. \"All accepted\" is when the last start (ceiling) or join was accepted; \"all done\" "+

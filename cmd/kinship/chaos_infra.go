@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -25,10 +26,15 @@ import (
 func runBroker(ctx context.Context, args []string, env envFunc, stdout io.Writer) error {
 	var addr, advertise string
 	var partitions int
+	var linger time.Duration
 	f := newFlags("broker", env)
 	f.string(&addr, "addr", "KINSHIP_BROKER_ADDR", "127.0.0.1:9092", "loopback address to listen on")
 	f.string(&advertise, "advertise", "KINSHIP_BROKER_ADVERTISE", "", "address clients are told to connect to, such as a proxy's in front of it; empty means -addr")
 	if err := f.int(&partitions, "partitions", "KINSHIP_BROKER_PARTITIONS", 4, "partitions of automatically created topics"); err != nil {
+		return err
+	}
+	if err := f.duration(&linger, "linger", "KINSHIP_BROKER_LINGER", 45*time.Second,
+		"how long the broker's side of a connection its client left lingers (see lingerListener); longer than the consumers' rebalance timeout"); err != nil {
 		return err
 	}
 	if err := f.parse(args); err != nil {
@@ -48,14 +54,21 @@ func runBroker(ctx context.Context, args []string, env envFunc, stdout io.Writer
 	if host != "127.0.0.1" {
 		return fmt.Errorf("-addr: the development broker listens on 127.0.0.1 only, not %s", host)
 	}
-	listen := net.Listen
+	listen := func(network, address string) (net.Listener, error) {
+		ln, err := net.Listen(network, address)
+		if err != nil {
+			return nil, err
+		}
+		return lingerListener{Listener: ln, linger: linger}, nil
+	}
 	if advertise != "" {
 		adv, err := net.ResolveTCPAddr("tcp", advertise)
 		if err != nil || !adv.IP.IsLoopback() {
 			return fmt.Errorf("-advertise: %q is not a loopback host:port", advertise)
 		}
+		lingering := listen
 		listen = func(network, address string) (net.Listener, error) {
-			ln, err := net.Listen(network, address)
+			ln, err := lingering(network, address)
 			if err != nil {
 				return nil, err
 			}

@@ -69,6 +69,10 @@ type Config struct {
 	Traces tracestore.Config
 
 	OnboardingReminderAfter time.Duration
+	// EmailPerSecond bounds the e-mails the communications service sends
+	// per second per community; zero means its default (50). Benchmarks
+	// lift it to measure the path rather than the limit.
+	EmailPerSecond float64
 }
 
 // DefaultConfig is what `kinship dev` runs with.
@@ -249,6 +253,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 			EventsPublicURL: ep.Events,
 			// Announcements go out at once in development.
 			QuietHours:     "off",
+			EmailPerSecond: cfg.EmailPerSecond,
 			UnsubscribeKey: unsubscribeKey,
 			BounceToken:    string(bounceToken),
 			// Webhooks may post to receivers on this machine in

@@ -79,6 +79,9 @@ type ConsumerConfig struct {
 	// Security protects the consumer's connections; zero means plaintext.
 	// The dead-letter writer carries its own.
 	Security Security
+	// Lanes is how many records of different keys are handled at the same
+	// time (see lanes.go); 0 or 1 handles one record after another.
+	Lanes int
 }
 
 // Consumer reads records as one member of a consumer group and hands each to
@@ -155,6 +158,9 @@ type groupReader interface {
 func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 	defer c.reader.Close()
 	defer c.metrics.close()
+	if c.cfg.Lanes > 1 {
+		return c.runLanes(ctx, handle)
+	}
 	failures := 0
 	for {
 		msg, err := c.reader.FetchMessage(ctx)
@@ -166,13 +172,8 @@ func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 				return fmt.Errorf("fetch from %v: the reader was closed", c.cfg.Topics)
 			}
 			failures++
-			delay := c.backoff(failures)
-			c.cfg.Logger.WarnContext(ctx, "kafka fetch failed; retrying", "topics", c.cfg.Topics, "group", c.cfg.GroupID,
-				"attempt", failures, "retry_in_ms", delay.Milliseconds(), "error", err)
-			select {
-			case <-ctx.Done():
+			if !c.waitAfterFailedFetch(ctx, failures, err) {
 				return nil
-			case <-time.After(delay):
 			}
 			continue
 		}
@@ -186,6 +187,20 @@ func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 		if err := c.retry(ctx, "commit", msg, func() error { return c.reader.CommitMessages(ctx, msg) }); err != nil {
 			return nil // only ctx ends retry
 		}
+	}
+}
+
+// waitAfterFailedFetch logs a failed fetch and waits before the next; it
+// reports false when ctx ended meanwhile.
+func (c *Consumer) waitAfterFailedFetch(ctx context.Context, failures int, err error) bool {
+	delay := c.backoff(failures)
+	c.cfg.Logger.WarnContext(ctx, "kafka fetch failed; retrying", "topics", c.cfg.Topics, "group", c.cfg.GroupID,
+		"attempt", failures, "retry_in_ms", delay.Milliseconds(), "error", err)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(delay):
+		return true
 	}
 }
 
