@@ -109,6 +109,16 @@ bench: envtest-assets ## Run every benchmark and record the results in docs/benc
 	  -command "make -C operator bench" -out docs/benchmarks.md \
 	  -note "Target: 100 Communities Ready in < 60 s; 0 reconciles per minute when idle. A real kube-apiserver and etcd (envtest); Kafka, Temporal and PostgreSQL are in-memory fakes, and a stand-in marks Deployments ready as envtest runs no controller-manager." \
 	  < dist/operator-bench.txt
+	$(MAKE) bench-scaleout
+
+.PHONY: bench-scaleout
+bench-scaleout: ## Joins and welcome e-mails with 1, 2 and 3 replicas of everything on PostgreSQL (test/chaos), recorded in docs/benchmarks.md.
+	@mkdir -p dist
+	KINSHIP_SCALEOUT=1 KINSHIP_SCALEOUT_OUT=$(CURDIR)/dist/scaleout.md go test -count=1 -v -timeout 60m -run TestScaleOut ./test/chaos/
+	go run ./cmd/kinship bench record -name scaleout -title "Scale-out: 1, 2 and 3 replicas on PostgreSQL" \
+	  -command "make bench-scaleout" -out docs/benchmarks.md \
+	  -note "Every service and the worker run as 1, 2 or 3 processes each (kinship <component>, as in production), all on one PostgreSQL server, with the broker and the Temporal server as processes of their own (test/chaos's topology, no faults). 16 clients join members through the members replicas in turn (platform admin token, so each journey welcomes at once); the sending limit is lifted. Checked in every run: each member got exactly one welcome (one Message-ID, one copy) and has exactly one MemberJoined on the topic, whichever replica took the join, relayed it, started the journey or sent the e-mail." \
+	  < dist/scaleout.md
 
 .PHONY: check-generated
 check-generated: generate ## Fail when gen/ (Go, OpenAPI, TypeScript) differs from what proto/ generates.

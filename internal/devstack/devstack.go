@@ -323,22 +323,33 @@ func Run(ctx context.Context, cfg Config, deps Deps, ready func(Endpoints)) erro
 	g.Go(func() error {
 		readyCtx, cancel := context.WithTimeout(gctx, 60*time.Second)
 		defer cancel()
-		for _, base := range []string{ep.Members, ep.Communications, ep.Events, ep.Partners, ep.Worker, ep.Insights} {
-			if err := serve.WaitReady(readyCtx, base); err != nil {
-				if gctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("dev: %w", err)
-			}
+		// Every part is waited for at once, and the people are seeded as
+		// soon as the members service answers, while the rest still
+		// starts: the banner comes when the slowest part is ready.
+		wait, waitCtx := errgroup.WithContext(readyCtx)
+		for _, base := range []string{ep.Communications, ep.Events, ep.Partners, ep.Worker, ep.Insights} {
+			wait.Go(func() error { return serve.WaitReady(waitCtx, base) })
 		}
-		for i, community := range cfg.Communities {
-			tokens, err := seed(readyCtx, issuer, ep.Members, community, cfg.DataDir)
-			if err != nil {
-				return fmt.Errorf("dev: %w", err)
+		wait.Go(func() error {
+			if err := serve.WaitReady(waitCtx, ep.Members); err != nil {
+				return err
 			}
-			if i == 0 {
-				ep.Tokens = tokens
+			for i, community := range cfg.Communities {
+				tokens, err := seed(waitCtx, issuer, ep.Members, community, cfg.DataDir)
+				if err != nil {
+					return err
+				}
+				if i == 0 {
+					ep.Tokens = tokens
+				}
 			}
+			return nil
+		})
+		if err := wait.Wait(); err != nil {
+			if gctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("dev: %w", err)
 		}
 		ep.ConsoleSignIn = ep.Console + "/signin?login_hint=" + personSubject(auth.Organiser, cfg.Communities[0])
 		if freshInsights {

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,15 +42,7 @@ func TestChaos(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bin := os.Getenv("KINSHIP_CHAOS_BIN") // a binary built beforehand, or:
-	if bin == "" {
-		bin = filepath.Join(dir, "kinship")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/kinship")
-		build.Dir = filepath.Join("..", "..")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("build kinship: %v\n%s", err, out)
-		}
-	}
+	bin := kinshipBinary(t, dir)
 
 	c, err := startCluster(ctx, dir, bin, top)
 	if err != nil {
@@ -130,4 +123,14 @@ func envInt(t *testing.T, name string, def int) int {
 		t.Fatalf("$%s: %q is not a positive whole number", name, raw)
 	}
 	return n
+}
+
+// buildKinship builds the kinship binary to bin.
+func buildKinship(bin string) error {
+	build := exec.Command("go", "build", "-o", bin, "./cmd/kinship")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build kinship: %w\n%s", err, out)
+	}
+	return nil
 }

@@ -53,6 +53,7 @@ type cluster struct {
 	// services by name: members, events, communications, partners, worker.
 	services map[string]*service
 	order    []string
+	top      topology
 }
 
 // service is the replicas of one component. Everything but the workers
@@ -86,12 +87,18 @@ func (c *cluster) all() []*replica {
 // topology says how many replicas of each component run.
 type topology struct {
 	replicas, workers int
+	// emailPerSecond is each communications replica's sending limit per
+	// community; 0 means 500.
+	emailPerSecond int
 }
 
 // startCluster starts PostgreSQL, the issuer, the mail sink, the broker,
 // the Temporal server and every component's replicas as processes of bin.
 func startCluster(ctx context.Context, dir, bin string, top topology) (c *cluster, err error) {
-	c = &cluster{dir: dir, bin: bin, services: map[string]*service{}}
+	if top.emailPerSecond == 0 {
+		top.emailPerSecond = 500
+	}
+	c = &cluster{dir: dir, bin: bin, services: map[string]*service{}, top: top}
 	defer func() {
 		if err != nil {
 			c.close()
@@ -251,7 +258,7 @@ func (c *cluster) startReplica(r *replica) error {
 		}
 		env = append(env, "SMTP_URL=smtp://"+c.smtp.Addr(), "SMTP_FROM=Kinship <no-reply@chaos.example.org>",
 			"KINSHIP_PUBLIC_URL="+front("communications"), "KINSHIP_EVENTS_PUBLIC_URL="+front("events"),
-			"KINSHIP_UNSUBSCRIBE_KEY_FILE="+keyFile, "KINSHIP_QUIET_HOURS=off", "KINSHIP_EMAIL_PER_SECOND=500")
+			"KINSHIP_UNSUBSCRIBE_KEY_FILE="+keyFile, "KINSHIP_QUIET_HOURS=off", "KINSHIP_EMAIL_PER_SECOND="+strconv.Itoa(c.top.emailPerSecond))
 	case "worker":
 		env = append(env, "TEMPORAL_ADDRESS="+c.tproxy.Addr(), "KINSHIP_COMMUNICATIONS_URL="+front("communications"),
 			"KINSHIP_EVENTS_URL="+front("events"), "KINSHIP_PARTNERS_URL="+front("partners"), "KINSHIP_DIGEST_SCHEDULE=off")
