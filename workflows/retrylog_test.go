@@ -19,7 +19,7 @@ func TestExpectedRetriesAreLoggedAsWarnings(t *testing.T) {
 	var out bytes.Buffer
 	logger := tlog.NewStructuredLogger(slog.New(expectedRetries{slog.NewJSONHandler(&out, nil)}))
 	notSeen := activityerr.WaitFor("send message welcome: the communications service has not seen the member yet",
-		connect.NewError(connect.CodeNotFound, errors.New("no such member")))
+		connect.NewError(connect.CodeNotFound, errors.New("no such member")), 2)
 	logger.Error("Activity error.", "ActivityType", "SendTemplate", "Attempt", 2, "Error", notSeen)
 	logger.Error("Activity error.", "ActivityType", "SendTemplate", "Attempt", 2, "Error", errors.New("mail server down"))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")

@@ -19,6 +19,11 @@ type Feed struct {
 	// Topics are the topics read for one community.
 	Topics func(community string) []string
 	Handle kafka.Handler
+	// Lanes is how many records of different keys the feed handles at
+	// once (kafka.ConsumerConfig.Lanes); 0 or 1 handles one after another.
+	// Only for handlers whose effects depend on the order of one key's
+	// events alone.
+	Lanes int
 }
 
 // consume runs f for communities until ctx ends. base carries the
@@ -30,6 +35,7 @@ func consume(ctx context.Context, base kafka.ConsumerConfig, communities []strin
 		base.Topics = append(base.Topics, f.Topics(c)...)
 	}
 	base.GroupID = kafka.Group(f.Group, communities)
+	base.Lanes = f.Lanes
 	consumer, err := kafka.NewConsumer(base, telemetry.Propagator())
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Name, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"go.temporal.io/sdk/activity"
@@ -64,8 +65,8 @@ func (a *Activities) Notify(ctx context.Context, m Message) (NotifyResult, error
 			Community: m.Community, IdempotencyKey: m.WorkflowID + "/" + m.Key + "/" + to,
 			MemberId: recipient.GetId(), ToEmail: recipient.GetEmail(), Template: d.Name, Variables: vars,
 		}))
-		if activityerr.Settling(err, activity.GetInfo(ctx).Attempt) {
-			return NotifyResult{}, activityerr.WaitFor(fmt.Sprintf("send %s message: the communications service has not seen the member yet", m.Kind), err)
+		if info := activity.GetInfo(ctx); activityerr.Settling(err, info.ScheduledTime, time.Now()) {
+			return NotifyResult{}, activityerr.WaitFor(fmt.Sprintf("send %s message: the communications service has not seen the member yet", m.Kind), err, info.Attempt)
 		}
 		if err != nil {
 			return NotifyResult{}, classify(fmt.Errorf("send %s message: %w", m.Kind, err), ErrTypeNotFound)

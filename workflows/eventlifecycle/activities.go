@@ -236,8 +236,8 @@ func (a *Activities) send(ctx context.Context, community, key, memberID, templat
 	_, err := a.Communications.SendMessage(ctx, connect.NewRequest(&communicationsv1.SendMessageRequest{
 		Community: community, IdempotencyKey: key, MemberId: memberID, Template: template, Variables: vars,
 	}))
-	if activityerr.Settling(err, activity.GetInfo(ctx).Attempt) {
-		return activityerr.WaitFor(fmt.Sprintf("send %s: the communications service has not seen the member yet", template), err)
+	if info := activity.GetInfo(ctx); activityerr.Settling(err, info.ScheduledTime, time.Now()) {
+		return activityerr.WaitFor(fmt.Sprintf("send %s: the communications service has not seen the member yet", template), err, info.Attempt)
 	}
 	if err != nil {
 		return activityerr.Classify(fmt.Errorf("send %s: %w", template, err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"connectrpc.com/connect"
 	"go.temporal.io/sdk/activity"
@@ -155,8 +156,8 @@ func (a *Activities) deliver(ctx context.Context, community string, to *membersv
 		Template:       template,
 		Variables:      vars,
 	}))
-	if activityerr.Settling(err, activity.GetInfo(ctx).Attempt) {
-		return activityerr.WaitFor(fmt.Sprintf("send message %s: the communications service has not seen the member yet", key), err)
+	if info := activity.GetInfo(ctx); activityerr.Settling(err, info.ScheduledTime, time.Now()) {
+		return activityerr.WaitFor(fmt.Sprintf("send message %s: the communications service has not seen the member yet", key), err, info.Attempt)
 	}
 	if err != nil {
 		return classify(fmt.Errorf("send message %s: %w", key, err))

@@ -5,6 +5,7 @@ package activityerr
 
 import (
 	"errors"
+	"time"
 
 	"connectrpc.com/connect"
 	"go.temporal.io/sdk/temporal"
@@ -43,19 +44,37 @@ func Classify(err error) error {
 	return err
 }
 
-// SettleAttempts is how many attempts a NotFound is retried when it may
-// only mean that the called service's copy of the members (the
-// communications recipients projection) has not yet caught up with the
-// event that started the work. With the workflows' backoff (1 s doubling)
-// that is about four minutes.
-const SettleAttempts = 8
+// SettleWindow is how long after an activity was first scheduled a
+// NotFound is retried when it may only mean that the called service's copy
+// of the members (the communications recipients projection) has not yet
+// caught up with the event that started the work. It is a time, not a
+// number of attempts: a projection held up by a broker or database outage
+// catches up minutes later, and a journey must not take its member for
+// gone meanwhile (the chaos harness saw welcomes lost that way after
+// eight attempts, two minutes). Past the window, NotFound is final.
+const SettleWindow = 30 * time.Minute
 
-// Settling reports whether err, returned on attempt (activity.GetInfo's
-// Attempt, from 1), is a NotFound to retry rather than take as final: the
-// member exists — the workflow just read them from the members service —
-// but the called service may not have seen them yet.
-func Settling(err error, attempt int32) bool {
-	return connect.CodeOf(err) == connect.CodeNotFound && attempt < SettleAttempts
+// settleDelayMax bounds the wait between settling attempts, so the work
+// goes on within seconds of the projection catching up instead of after
+// the workflows' usual backoff (up to 5 minutes).
+const settleDelayMax = 10 * time.Second
+
+// Settling reports whether err is a NotFound to retry rather than take as
+// final: the member exists — the workflow just read them from the members
+// service — and the activity was first scheduled (activity.GetInfo's
+// ScheduledTime) less than SettleWindow before now.
+func Settling(err error, firstScheduled, now time.Time) bool {
+	return connect.CodeOf(err) == connect.CodeNotFound && now.Sub(firstScheduled) < SettleWindow
+}
+
+// SettleDelay is the wait before the attempt after attempt (from 1): 1 s
+// doubling, at most 10 s.
+func SettleDelay(attempt int32) time.Duration {
+	d := time.Second
+	for i := int32(1); i < attempt && d < settleDelayMax; i++ {
+		d *= 2
+	}
+	return min(d, settleDelayMax)
 }
 
 // ExpectedRetry is the type of the errors WaitFor returns: an attempt that
@@ -64,9 +83,11 @@ func Settling(err error, attempt int32) bool {
 const ExpectedRetry = "ExpectedRetry"
 
 // WaitFor marks err as an expected retry (see ExpectedRetry), with msg
-// saying what is awaited; Temporal retries it as any retryable error.
-func WaitFor(msg string, err error) error {
-	return temporal.NewApplicationErrorWithCause(msg+": "+err.Error(), ExpectedRetry, err)
+// saying what is awaited; Temporal retries it after SettleDelay(attempt)
+// rather than the activity's own backoff.
+func WaitFor(msg string, err error, attempt int32) error {
+	return temporal.NewApplicationErrorWithOptions(msg+": "+err.Error(), ExpectedRetry,
+		temporal.ApplicationErrorOptions{Cause: err, NextRetryDelay: SettleDelay(attempt)})
 }
 
 // Is reports whether err is (or wraps) an application error of type typ.
