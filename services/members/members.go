@@ -51,7 +51,11 @@ type Config struct {
 	Limits auth.Limits
 	// LevelReviewEvery is how often downgrades apply; 0 means daily.
 	LevelReviewEvery time.Duration
-	ShutdownTimeout  time.Duration
+	// JoinBatch is the most concurrent joins that share a transaction and
+	// its commit (group commit); 0 means 64, and 1 gives every join a
+	// transaction of its own.
+	JoinBatch       int
+	ShutdownTimeout time.Duration
 }
 
 // Validate reports every missing or malformed setting.
@@ -88,7 +92,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	defer rt.Close()
 	d, srv := rt.DB, rt.Server
-	st := store.New(d, rt.Outbox).WithLevelEvents(events.Factory{})
+	st := store.New(d, rt.Outbox).WithLevelEvents(events.Factory{}).WithJoinBatch(cfg.JoinBatch)
 	if err := st.EnsureCommunities(ctx, cfg.Communities...); err != nil {
 		return fmt.Errorf("members: %w", err)
 	}

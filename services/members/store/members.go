@@ -24,37 +24,11 @@ type querier interface {
 // at once, its first consent record — audits the join and appends its
 // events, in one transaction. It returns domain.ErrUnknownCommunity,
 // domain.ErrEmailTaken or domain.ErrUnknownReferrer, and then nothing is
-// stored or published.
+// stored or published. Joins that arrive together share the transaction
+// and its commit (group commit, see joins.go); each is still stored,
+// audited and published as a whole or not at all.
 func (s *Store) CreateMember(ctx context.Context, m domain.Member, consent *domain.ConsentRecord, audit Auditor, events ...kafka.Event) error {
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		ok, err := s.communityExists(ctx, tx, m.Community)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return domain.ErrUnknownCommunity
-		}
-		if err := s.insertMember(ctx, tx, m); err != nil {
-			return err
-		}
-		if consent != nil {
-			if _, err := s.appendConsent(ctx, tx, m.Community, *consent); err != nil {
-				return err
-			}
-		}
-		if err := audit.Record(ctx, tx, m.Community, "member.joined", "member", m.ID); err != nil {
-			return err
-		}
-		if err := s.appendAll(ctx, tx, events); err != nil {
-			return err
-		}
-		return s.afterVerified(ctx, tx, m, m.JoinedAt)
-	})
-	if err != nil {
-		return err
-	}
-	s.outbox.Notify()
-	return nil
+	return s.createGrouped(&joinCall{ctx: ctx, m: m, consent: consent, audit: audit, events: events, wake: make(chan bool, 1)})
 }
 
 // RepeatJoin handles a public join with the address of a member of
@@ -102,33 +76,34 @@ func (s *Store) RepeatJoin(ctx context.Context, community, email string, at time
 }
 
 func (s *Store) insertMember(ctx context.Context, tx *sql.Tx, m domain.Member) error {
-	if m.Source.Kind == domain.SourceReferral {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT count(*) FROM members WHERE community = ? AND id = ? AND status <> ?"),
-			m.Community, m.Source.ReferrerID, domain.StatusErased.String()).Scan(&n); err != nil {
-			return fmt.Errorf("look up referrer: %w", err)
-		}
-		if n == 0 {
-			return domain.ErrUnknownReferrer
-		}
+	if err := s.checkReferrer(ctx, tx, m); err != nil {
+		return err
 	}
-	p := m.Profile
-	_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO members
-		(id, community, email, display_name, email_consent, status, joined_at, locale, time_zone, city, region, country_code,
-		 motivation, availability_hours, source_kind, source_campaign, source_event_id, referrer_id, level, score,
-		 email_verified, pending_email, consent_asked)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		m.ID, m.Community, p.Email, p.DisplayName, m.EmailConsent, m.Status.String(), m.JoinedAt.UTC(), p.Locale, p.TimeZone,
-		p.Location.City, p.Location.Region, p.Location.CountryCode, p.Motivation, p.AvailabilityHours,
-		string(m.Source.Kind), m.Source.Campaign, m.Source.EventID, m.Source.ReferrerID, m.Level, m.Score,
-		m.EmailVerified, m.PendingEmail, m.ConsentAsked)
-	if db.IsUniqueViolation(err) {
+	inserted, err := s.insertMembers(ctx, tx, []domain.Member{m}, []bool{m.EmailConsent})
+	if err != nil {
+		return err
+	}
+	if !inserted[m.ID] {
 		return domain.ErrEmailTaken
 	}
-	if err != nil {
-		return fmt.Errorf("insert member %s: %w", m.ID, err)
+	return s.insertMembersTags(ctx, tx, []domain.Member{m})
+}
+
+// checkReferrer returns domain.ErrUnknownReferrer when m joins on the
+// referral of someone who is no member of its community.
+func (s *Store) checkReferrer(ctx context.Context, tx *sql.Tx, m domain.Member) error {
+	if m.Source.Kind != domain.SourceReferral {
+		return nil
 	}
-	return s.writeTags(ctx, tx, m.Community, m.ID, p)
+	var n int
+	if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT count(*) FROM members WHERE community = ? AND id = ? AND status <> ?"),
+		m.Community, m.Source.ReferrerID, domain.StatusErased.String()).Scan(&n); err != nil {
+		return fmt.Errorf("look up referrer: %w", err)
+	}
+	if n == 0 {
+		return domain.ErrUnknownReferrer
+	}
+	return nil
 }
 
 // UpdateProfile stores the new profile of member m (already validated and

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/kinshiphq/kinship/services/members/domain"
 )
@@ -17,17 +16,12 @@ func (s *Store) writeSearchTerms(ctx context.Context, tx *sql.Tx, community, mem
 	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM member_search_terms WHERE community = ? AND member_id = ?"), community, memberID); err != nil {
 		return fmt.Errorf("clear search terms of %s: %w", memberID, err)
 	}
-	terms := domain.SearchTerms(displayName, email)
-	if len(terms) == 0 {
-		return nil
-	}
-	// One statement for all of them: imports write many members.
-	values := strings.TrimSuffix(strings.Repeat("(?, ?, ?),", len(terms)), ",")
-	args := make([]any, 0, 3*len(terms))
-	for _, term := range terms {
+	var args []any
+	for _, term := range domain.SearchTerms(displayName, email) {
 		args = append(args, community, memberID, term)
 	}
-	if _, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO member_search_terms (community, member_id, term) VALUES "+values), args...); err != nil {
+	// One statement for all of them: imports write many members.
+	if err := s.insertValues(ctx, tx, "member_search_terms", "community, member_id, term", 3, args); err != nil {
 		return fmt.Errorf("store search terms of %s: %w", memberID, err)
 	}
 	return nil

@@ -29,23 +29,22 @@ func (s *Store) Settings(ctx context.Context, community string) (domain.Settings
 }
 
 func (s *Store) settings(ctx context.Context, q querier, community string) (domain.Settings, error) {
-	var raw string
-	err := q.QueryRowContext(ctx, s.db.Rebind("SELECT settings FROM community_settings WHERE community = ?"), community).Scan(&raw)
+	// One read answers both: whether the community exists, and its own
+	// settings if it has any.
+	var raw sql.NullString
+	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT s.settings FROM communities c
+		LEFT JOIN community_settings s ON s.community = c.slug WHERE c.slug = ?`), community).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
-		ok, err := s.communityExists(ctx, q, community)
-		if err != nil {
-			return domain.Settings{}, err
-		}
-		if !ok {
-			return domain.Settings{}, domain.ErrUnknownCommunity
-		}
-		return domain.DefaultSettings(community), nil
+		return domain.Settings{}, domain.ErrUnknownCommunity
 	}
 	if err != nil {
 		return domain.Settings{}, fmt.Errorf("read settings of %s: %w", community, err)
 	}
+	if !raw.Valid {
+		return domain.DefaultSettings(community), nil
+	}
 	var st storedSettings
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+	if err := json.Unmarshal([]byte(raw.String), &st); err != nil {
 		return domain.Settings{}, fmt.Errorf("decode settings of %s: %w", community, err)
 	}
 	return domain.Settings{Community: community, Interests: st.Interests, Skills: st.Skills, Goals: st.Goals,

@@ -38,9 +38,13 @@ type Store struct {
 	// levelEvents builds the events of activities the store records on
 	// its own (WithLevelEvents).
 	levelEvents LevelEvents
+	// joinBatch is the most joins one transaction carries (WithJoinBatch),
+	// and joins the queue of those waiting for it.
+	joinBatch int
+	joins     joinQueue
 }
 
 // New returns a store over d that appends events to ob.
 func New(d *db.DB, ob Outbox) *Store {
-	return &Store{db: d, outbox: ob}
+	return &Store{db: d, outbox: ob, joinBatch: defaultJoinBatch}
 }

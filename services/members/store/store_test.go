@@ -35,7 +35,7 @@ type fixture struct {
 	ctx context.Context
 }
 
-func newStore(t *testing.T, engine string, ob store.Outbox) fixture {
+func newStore(t testing.TB, engine string, ob store.Outbox) fixture {
 	t.Helper()
 	d := dbtest.Open(t, engine, pg, outbox.Migrations(), audit.Migrations(), store.Migrations())
 	if ob == nil {

@@ -26,21 +26,22 @@ func tagTables() []tagTable {
 // of community with p's, and the terms a search finds them by with those
 // of p's name and address.
 func (s *Store) writeTags(ctx context.Context, tx *sql.Tx, community, memberID string, p domain.Profile) error {
-	if err := s.writeSearchTerms(ctx, tx, community, memberID, p.DisplayName, p.Email); err != nil {
-		return err
+	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM member_search_terms WHERE community = ? AND member_id = ?"), community, memberID); err != nil {
+		return fmt.Errorf("clear search terms of %s: %w", memberID, err)
 	}
 	for _, t := range tagTables() {
 		if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM "+t.table+" WHERE community = ? AND member_id = ?"), community, memberID); err != nil {
 			return fmt.Errorf("clear %s of %s: %w", t.table, memberID, err)
 		}
-		for _, tag := range *t.get(&p) {
-			if _, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO "+t.table+" (community, member_id, "+t.column+") VALUES (?, ?, ?)"),
-				community, memberID, tag); err != nil {
-				return fmt.Errorf("store %s of %s: %w", t.table, memberID, err)
-			}
-		}
 	}
-	return nil
+	return s.insertTags(ctx, tx, community, memberID, p)
+}
+
+// insertTags stores the interests, skills and goals of member memberID of
+// community, who has none yet (writeTags cleared them), and the terms a
+// search finds them by: one statement a table.
+func (s *Store) insertTags(ctx context.Context, tx *sql.Tx, community, memberID string, p domain.Profile) error {
+	return s.insertMembersTags(ctx, tx, []domain.Member{{ID: memberID, Community: community, Profile: p}})
 }
 
 // loadTags fills the tag lists of members, all of community.
