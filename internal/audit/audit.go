@@ -55,15 +55,64 @@ func (l *Log) Record(ctx context.Context, tx *sql.Tx, community, action, targetT
 }
 
 func (l *Log) insert(ctx context.Context, tx *sql.Tx, community, actorKind, actorID, action, targetType, targetID string) error {
-	id, err := uuid.NewV7()
+	row, err := entryRow(community, actorKind, actorID, action, targetType, targetID)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, l.db.Rebind(`INSERT INTO audit_log
-		(id, community, occurred_at, actor_kind, actor_id, action, target_type, target_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		id.String(), community, time.Now().UTC().Truncate(time.Microsecond), actorKind, actorID, action, targetType, targetID)
+	_, err = tx.ExecContext(ctx, l.db.Rebind(insertHead+" VALUES (?, ?, ?, ?, ?, ?, ?, ?)"), row...)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+const insertHead = `INSERT INTO audit_log
+		(id, community, occurred_at, actor_kind, actor_id, action, target_type, target_id)`
+
+// entryRow is the values of a new entry's row, in insertHead's order.
+func entryRow(community, actorKind, actorID, action, targetType, targetID string) ([]any, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	return []any{id.String(), community, time.Now().UTC().Truncate(time.Microsecond), actorKind, actorID, action, targetType, targetID}, nil
+}
+
+// Item is one action for RecordAll: what happened to which id of which
+// community, done by the caller of Ctx (of RecordAll's ctx when nil).
+type Item struct {
+	Ctx        context.Context
+	Community  string
+	Action     string
+	TargetType string
+	TargetID   string
+}
+
+// RecordAll appends an entry for each item in tx, in order, as Record
+// does one by one but in as few statements as the engine allows (see
+// db.InsertRows): each for the caller of its own context, so the actions
+// of several callers sharing a transaction (a group commit) are each
+// recorded for their own. When an item has no authenticated caller none
+// is recorded and RecordAll fails, as Record does.
+func (l *Log) RecordAll(ctx context.Context, tx *sql.Tx, items ...Item) error {
+	rows := make([][]any, len(items))
+	for i, it := range items {
+		c := it.Ctx
+		if c == nil {
+			c = ctx
+		}
+		p, ok := auth.FromContext(c)
+		if !ok {
+			return fmt.Errorf("audit %s: privileged action without an authenticated caller", it.Action)
+		}
+		row, err := entryRow(it.Community, string(p.Kind), p.Subject, it.Action, it.TargetType, it.TargetID)
+		if err != nil {
+			return err
+		}
+		rows[i] = row
+	}
+	if _, err := l.db.InsertRows(ctx, tx, insertHead, "", rows); err != nil {
+		return fmt.Errorf("audit %d actions: %w", len(items), err)
 	}
 	return nil
 }

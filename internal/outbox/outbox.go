@@ -41,27 +41,94 @@ func New(d *db.DB, propagator propagation.TextMapPropagator) *Outbox {
 // Append stores e in tx. The trace context of ctx is kept with it, so the
 // publish continues the trace of the write that caused it.
 func (o *Outbox) Append(ctx context.Context, tx *sql.Tx, e kafka.Event) error {
-	if e.ID == "" || e.Topic == "" || e.Type == "" || e.Source == "" || e.ContentType == "" {
-		return errors.New("append to outbox: event lacks id, topic, type, source or content type")
+	if err := check(e); err != nil {
+		return err
 	}
-	carrier := propagation.MapCarrier{}
-	o.propagator.Inject(ctx, carrier)
-	traceJSON, err := json.Marshal(carrier)
+	traceJSON, err := o.trace(ctx)
 	if err != nil {
-		return fmt.Errorf("append to outbox: encode trace context: %w", err)
+		return err
 	}
-	occurred := e.Time
-	if occurred.IsZero() {
-		occurred = time.Now()
-	}
-	_, err = tx.ExecContext(ctx, o.db.Rebind(`INSERT INTO outbox
-		(event_id, topic, event_key, event_type, source, subject, content_type, payload, trace, occurred_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.ID, e.Topic, e.Key, e.Type, e.Source, e.Subject, e.ContentType, e.Data, string(traceJSON), occurred.UTC())
+	_, err = tx.ExecContext(ctx, o.db.Rebind(insertHead+`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), row(e, traceJSON)...)
 	if err != nil {
 		return fmt.Errorf("append %s %s to outbox: %w", e.Type, e.ID, err)
 	}
 	return nil
+}
+
+// Traced is an event with the context of the write it belongs to; its
+// publish continues that context's trace.
+type Traced struct {
+	Ctx   context.Context
+	Event kafka.Event
+}
+
+// AppendAll stores events in tx, in order, as Append does one by one but
+// in as few statements as the engine allows (see db.InsertRows), each
+// with the trace context of ctx. When one event is incomplete none is
+// stored. Call Notify once after the commit.
+func (o *Outbox) AppendAll(ctx context.Context, tx *sql.Tx, events []kafka.Event) error {
+	traced := make([]Traced, len(events))
+	for i, e := range events {
+		traced[i] = Traced{Ctx: ctx, Event: e}
+	}
+	return o.AppendTraced(ctx, tx, traced)
+}
+
+// AppendTraced is AppendAll for the events of several writes that share
+// a transaction (a group commit): each event keeps the trace context of
+// its own Ctx (of ctx when nil).
+func (o *Outbox) AppendTraced(ctx context.Context, tx *sql.Tx, events []Traced) error {
+	rows := make([][]any, len(events))
+	for i, t := range events {
+		if err := check(t.Event); err != nil {
+			return err
+		}
+		c := t.Ctx
+		if c == nil {
+			c = ctx
+		}
+		traceJSON, err := o.trace(c)
+		if err != nil {
+			return err
+		}
+		rows[i] = row(t.Event, traceJSON)
+	}
+	if _, err := o.db.InsertRows(ctx, tx, insertHead, "", rows); err != nil {
+		return fmt.Errorf("append %d events to outbox: %w", len(events), err)
+	}
+	return nil
+}
+
+const insertHead = `INSERT INTO outbox
+		(event_id, topic, event_key, event_type, source, subject, content_type, payload, trace, occurred_at)`
+
+// check refuses an event the relay could not publish.
+func check(e kafka.Event) error {
+	if e.ID == "" || e.Topic == "" || e.Type == "" || e.Source == "" || e.ContentType == "" {
+		return errors.New("append to outbox: event lacks id, topic, type, source or content type")
+	}
+	return nil
+}
+
+// trace encodes the trace context of ctx as it is stored with an event.
+func (o *Outbox) trace(ctx context.Context) (string, error) {
+	carrier := propagation.MapCarrier{}
+	o.propagator.Inject(ctx, carrier)
+	traceJSON, err := json.Marshal(carrier)
+	if err != nil {
+		return "", fmt.Errorf("append to outbox: encode trace context: %w", err)
+	}
+	return string(traceJSON), nil
+}
+
+// row is the values of e's outbox row, in insertHead's order.
+func row(e kafka.Event, traceJSON string) []any {
+	occurred := e.Time
+	if occurred.IsZero() {
+		occurred = time.Now()
+	}
+	return []any{e.ID, e.Topic, e.Key, e.Type, e.Source, e.Subject, e.ContentType, e.Data, traceJSON, occurred.UTC()}
 }
 
 // Notify wakes the relay; call it after committing a transaction that

@@ -224,10 +224,11 @@ func (s *Store) answerOne(ctx context.Context, tx *sql.Tx, e domain.Event, occur
 // and whose counters it saves when the answer changed something. Its
 // refusals (see refusedUnwritten) come before it writes anything or
 // changes o. In a batch (st not nil), the member's current RSVP comes from
-// those the batch read at its start, and a check-in code is drawn without
-// looking for a clash first: the unique index refuses a clash, which
-// fails the batch, and its answers are then taken one by one, where codes
-// are checked.
+// those the batch read at its start (and keeps up to date), the RSVP is
+// written with the batch's others when the batch ends or reads RSVPs
+// (see batchState), and a check-in code is drawn without looking for a
+// clash first: the unique index refuses a clash, which fails the batch,
+// and its answers are then taken one by one, where codes are checked.
 func (s *Store) answerLocked(ctx context.Context, tx *sql.Tx, e domain.Event, o *occurrence, memberID string, answer domain.Answer, series bool,
 	st *batchState, c *collector) (domain.RSVP, bool, error) {
 	if o.EventID != e.ID {
@@ -240,7 +241,7 @@ func (s *Store) answerLocked(ctx context.Context, tx *sql.Tx, e domain.Event, o 
 	var cur domain.RSVP
 	var found bool
 	var err error
-	if st != nil && st.current != nil {
+	if st != nil {
 		cur, found = st.current[memberID]
 	} else if cur, found, err = s.rsvpOf(ctx, tx, e.Community, o.ID, memberID); err != nil {
 		return cur, false, err
@@ -281,31 +282,31 @@ func (s *Store) answerLocked(ctx context.Context, tx *sql.Tx, e domain.Event, o 
 	default:
 		return r, false, fmt.Errorf("unknown answer %q", answer)
 	}
-	if err := s.saveRSVP(ctx, tx, r, !found); err != nil {
+	if st != nil {
+		st.write(r, !found)
+	} else if err := s.saveRSVP(ctx, tx, r, !found); err != nil {
 		return r, false, err
-	}
-	if st != nil && st.current != nil {
-		st.current[memberID] = r
 	}
 	if found && cur.Status.HoldsSeat() {
 		o.SeatsTaken--
-		if err := s.offerFreedSeats(ctx, tx, e, o, now, c); err != nil {
+		if err := s.offerFreedSeats(ctx, tx, e, o, now, st, c); err != nil {
 			return r, false, err
-		}
-		if st != nil {
-			// Seats offered to others changed their RSVPs: the rest of
-			// the batch reads each member's afresh.
-			st.current = nil
 		}
 	}
 	return r, true, nil
 }
 
 // offerFreedSeats holds each free seat of o for the next member on its
-// waitlist, until the offer window ends (or o starts).
-func (s *Store) offerFreedSeats(ctx context.Context, tx *sql.Tx, e domain.Event, o *occurrence, now time.Time, c *collector) error {
+// waitlist, until the offer window ends (or o starts). In a batch (st not
+// nil) it first writes the RSVPs the batch holds back, as it reads the
+// waitlist from the database, and keeps the batch's current RSVPs up to
+// date with the seats it offers.
+func (s *Store) offerFreedSeats(ctx context.Context, tx *sql.Tx, e domain.Event, o *occurrence, now time.Time, st *batchState, c *collector) error {
 	if o.Status != domain.OccurrenceScheduled || o.Started(now) || e.Status != domain.StatusPublished {
 		return nil
+	}
+	if err := s.writeRSVPs(ctx, tx, st); err != nil {
+		return err
 	}
 	for domain.SeatFree(o.Occurrence) {
 		next, err := s.readRSVPs(ctx, tx, "r.community = ? AND r.occurrence_id = ? AND r.status = 'waitlisted' ORDER BY r.position LIMIT 1", o.Community, o.ID)
@@ -319,6 +320,9 @@ func (s *Store) offerFreedSeats(ctx context.Context, tx *sql.Tx, e domain.Event,
 		r.Status, r.OfferExpiresAt, r.UpdatedAt = domain.RSVPOffered, domain.OfferExpiry(now, o.Occurrence, s.window), now
 		if err := s.saveRSVP(ctx, tx, r, false); err != nil {
 			return err
+		}
+		if st != nil {
+			st.current[r.MemberID] = r
 		}
 		o.SeatsTaken++
 		c.add(s.events.SeatOffered(r, now))
@@ -411,7 +415,7 @@ func (s *Store) cancelOne(ctx context.Context, tx *sql.Tx, e domain.Event, occur
 	c.add(s.events.RSVPCancelled(r, prev, now))
 	if prev.HoldsSeat() {
 		o.SeatsTaken--
-		if err := s.offerFreedSeats(ctx, tx, e, &o, now, c); err != nil {
+		if err := s.offerFreedSeats(ctx, tx, e, &o, now, nil, c); err != nil {
 			return r, err
 		}
 	}
@@ -542,7 +546,7 @@ func (s *Store) expireAt(ctx context.Context, community, occurrenceID string) (e
 			c.add(s.events.SeatOfferExpired(r, now))
 		}
 		before := len(c.events)
-		if err := s.offerFreedSeats(ctx, tx, e, &o, now, c); err != nil {
+		if err := s.offerFreedSeats(ctx, tx, e, &o, now, nil, c); err != nil {
 			return err
 		}
 		offered = len(c.events) - before

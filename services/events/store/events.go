@@ -468,7 +468,7 @@ func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, before []domain.Occ
 			if err != nil {
 				return err
 			}
-			if err := s.offerFreedSeats(ctx, tx, events[o.EventID], &locked, now, c); err != nil {
+			if err := s.offerFreedSeats(ctx, tx, events[o.EventID], &locked, now, nil, c); err != nil {
 				return err
 			}
 			if err := s.saveCounters(ctx, tx, locked); err != nil {

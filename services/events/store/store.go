@@ -26,9 +26,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/inbox"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/internal/validate"
 	"github.com/kinshiphq/kinship/services/events/domain"
 )
@@ -39,9 +41,12 @@ var migrations embed.FS
 // Migrations creates the events schema.
 func Migrations() db.Migrations { return db.EmbeddedMigrations("events", migrations) }
 
-// Outbox is where the store appends events.
+// Outbox is where the store appends events (an *outbox.Outbox).
 type Outbox interface {
 	Append(ctx context.Context, tx *sql.Tx, e kafka.Event) error
+	// AppendTraced appends the events of several callers, each in its
+	// own caller's trace, in as few statements as the engine allows.
+	AppendTraced(ctx context.Context, tx *sql.Tx, events []outbox.Traced) error
 	Notify()
 }
 
@@ -67,6 +72,9 @@ type Events interface {
 // transaction, for the caller in ctx (an *audit.Log).
 type Auditor interface {
 	Record(ctx context.Context, tx *sql.Tx, community, action, targetType, targetID string) error
+	// RecordAll records the actions of several callers, each for its
+	// own, in as few statements as the engine allows.
+	RecordAll(ctx context.Context, tx *sql.Tx, items ...audit.Item) error
 }
 
 // Options tune a Store; zero values take the defaults.

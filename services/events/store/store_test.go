@@ -57,7 +57,7 @@ type fixture struct {
 
 var start = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
-func newStore(t *testing.T, engine string) fixture {
+func newStore(t testing.TB, engine string) fixture {
 	t.Helper()
 	d := dbtest.Open(t, engine, pg, outbox.Migrations(), inbox.Migrations(), audit.Migrations(), store.Migrations())
 	c := &clock{now: start}
@@ -79,7 +79,7 @@ func (f fixture) count(t *testing.T, query string, args ...any) int {
 
 // event stores a published event starting in a week: single, or with
 // rrule, hosted by hosts.
-func (f fixture) event(t *testing.T, capacity int, rrule string, hosts ...string) (domain.Event, []domain.Occurrence) {
+func (f fixture) event(t testing.TB, capacity int, rrule string, hosts ...string) (domain.Event, []domain.Occurrence) {
 	t.Helper()
 	at := f.clock.Now().Truncate(time.Hour).Add(7 * 24 * time.Hour)
 	spec := domain.Spec{Title: "Repair café", Kind: domain.KindOffline, Venue: domain.Venue{Street: "Main St 1", City: "Berlin", CountryCode: "DE"},
