@@ -16,7 +16,8 @@ import (
 	memberevents "github.com/kinshiphq/kinship/services/members/events"
 )
 
-// figures are the accounting's result. Every figure must be zero.
+// figures are the accounting's result. Every figure must be zero but
+// those line() prints as allowed or reported.
 type figures struct {
 	ops, acked, faults int
 	// membersLost: acknowledged joins whose member does not exist.
@@ -24,9 +25,16 @@ type figures struct {
 	// updatesLost: members whose profile holds less than their last
 	// acknowledged update.
 	updatesLost int
-	// eventsLost: acknowledged joins or updates with no event on the topic.
+	// rsvpsLost, checkInsLost, seatsOversold, waitlistBroken: see
+	// accountRSVPs.
+	rsvpsLost, checkInsLost, seatsOversold, waitlistBroken int
+	// eventsLost: acknowledged joins, updates, RSVPs, cancellations and
+	// check-ins with no event on their topic (see rsvpEventFigures).
 	eventsLost int
-	// outOfOrder: events of one key (member) out of the order written.
+	// outOfOrder: events of one key out of the order written: a member's
+	// profile updates on members.v1, a member's RSVP events for one
+	// occurrence on events.v1 (see rsvpOrder), a message's events on
+	// communications.v1 (see messageOrder).
 	outOfOrder int
 	// deadLetters: records on the dead-letter topics.
 	deadLetters int
@@ -39,6 +47,10 @@ type figures struct {
 	// welcomesResent: extra copies with a Message-ID already received
 	// (allowed, at most one per crash of a sender: the in-doubt policy).
 	welcomesResent int
+	// announcements: the announcement e-mails (see accountAnnouncements).
+	announcements announceFigures
+	// offers: the seat offer notices (see seatOfferMail).
+	offers offerFigures
 	// senderCrashes: kill -9s of communications replicas.
 	senderCrashes int
 	// exits: components that stopped on their own and were restarted by
@@ -50,16 +62,24 @@ type figures struct {
 }
 
 func (f figures) line() string {
-	return fmt.Sprintf("chaos: ops=%d acked=%d faults=%d members_lost=%d profile_updates_lost=%d events_lost=%d events_out_of_order=%d"+
-		" journeys_without_welcome=%d welcomes_duplicated=%d dead_letters=%d | allowed: welcomes_resent_same_message_id=%d (sender crashes %d) republished_events=%d process_exits_restarted=%d"+
-		" | not measured: rsvps_lost seats_oversold waitlist_broken",
-		f.ops, f.acked, f.faults, f.membersLost, f.updatesLost, f.eventsLost, f.outOfOrder,
-		f.welcomesMissing, f.welcomesDuplicated, f.deadLetters, f.welcomesResent, f.senderCrashes, f.duplicateEvents, f.exits)
+	a, o := f.announcements, f.offers
+	return fmt.Sprintf("chaos: ops=%d acked=%d faults=%d members_lost=%d profile_updates_lost=%d rsvps_lost=%d seats_oversold=%d waitlist_broken=%d"+
+		" checkins_lost=%d events_lost=%d events_out_of_order=%d journeys_without_welcome=%d welcomes_duplicated=%d"+
+		" announcement_emails_missing=%d announcement_emails_duplicated=%d announcement_emails_unexpected=%d"+
+		" seat_offer_emails_missing=%d seat_offer_emails_duplicated=%d dead_letters=%d"+
+		" | allowed: welcomes_resent_same_message_id=%d announcements_resent_same_message_id=%d seat_offers_resent_same_message_id=%d (sender crashes %d)"+
+		" announcement_emails_in_doubt=%d republished_events=%d process_exits_restarted=%d | announcements=%d (without barrier %d)",
+		f.ops, f.acked, f.faults, f.membersLost, f.updatesLost, f.rsvpsLost, f.seatsOversold, f.waitlistBroken,
+		f.checkInsLost, f.eventsLost, f.outOfOrder, f.welcomesMissing, f.welcomesDuplicated,
+		a.missing, a.duplicated, a.unexpected, o.missing, o.duplicated, f.deadLetters,
+		f.welcomesResent, a.resent, o.resent, f.senderCrashes, a.inDoubt, f.duplicateEvents, f.exits, a.sent, a.unbarriered)
 }
 
 func (f figures) failed() bool {
-	return f.membersLost+f.updatesLost+f.eventsLost+f.outOfOrder+f.deadLetters+f.welcomesMissing+f.welcomesDuplicated > 0 ||
-		f.welcomesResent > f.senderCrashes
+	a, o := f.announcements, f.offers
+	return f.membersLost+f.updatesLost+f.rsvpsLost+f.checkInsLost+f.seatsOversold+f.waitlistBroken+f.eventsLost+f.outOfOrder+
+		f.deadLetters+f.welcomesMissing+f.welcomesDuplicated+a.missing+a.duplicated+a.unexpected+o.missing+o.duplicated > 0 ||
+		f.welcomesResent+a.resent+o.resent > f.senderCrashes
 }
 
 // expectation is what the load log says one member must end with.
@@ -83,8 +103,8 @@ func expectations(log *loadLog) map[string]*expectation {
 	return want
 }
 
-// account compares the service's state and its topic with the load log,
-// waiting up to settle for the outboxes to drain.
+// account compares the services' state, their topics and the mail server
+// with the load log, waiting up to settle for the outboxes to drain.
 func account(ctx context.Context, c *cluster, l *loader, log *loadLog, settle time.Duration) (figures, error) {
 	want := expectations(log)
 	f := figures{ops: len(log.entries)}
@@ -115,10 +135,15 @@ func account(ctx context.Context, c *cluster, l *loader, log *loadLog, settle ti
 			f.updatesLost++
 		}
 	}
-	// The topic: wait until every acknowledged write's event is there.
+	// The topics: wait until every acknowledged write's event is there.
 	deadline := time.Now().Add(settle)
+	var offers map[pairKey]int
 	for {
 		byKey, dups, err := readTopic(ctx, c.kafka.Addr(), memberevents.Topic(community))
+		if err != nil {
+			return f, err
+		}
+		rsvpLost, rsvpDisorder, rsvpDups, offersMade, err := rsvpEventFigures(ctx, c.kafka.Addr(), log)
 		if err != nil {
 			return f, err
 		}
@@ -145,36 +170,61 @@ func account(ctx context.Context, c *cluster, l *loader, log *loadLog, settle ti
 				lost++
 			}
 		}
-		f.eventsLost, f.outOfOrder, f.duplicateEvents = lost, disorder, dups
-		if lost == 0 || time.Now().After(deadline) {
+		f.eventsLost, f.outOfOrder, f.duplicateEvents = lost+rsvpLost, disorder+rsvpDisorder, dups+rsvpDups
+		offers = offersMade
+		if f.eventsLost == 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(2 * time.Second)
 	}
-	// The mail server: one welcome per member, waiting for retries (a
-	// refused e-mail waits a minute) and leases (2 minutes) to run out —
-	// and past settle for as long as welcomes still arrive, since a slow
-	// system is not a stuck one: it stops once a minute passes without a
-	// new welcome, or at three times settle.
+	// The events service's attendee lists, once the system settled.
+	var err error
+	var offered []pairKey
+	if f.rsvpsLost, f.checkInsLost, f.seatsOversold, f.waitlistBroken, offered, err = accountRSVPs(ctx, l, log); err != nil {
+		return f, err
+	}
+	// The mail server: one welcome per member, one e-mail per member of
+	// each announcement's audience and a notice per seat offer, waiting for retries (a refused
+	// e-mail waits a minute) and leases (2 minutes) to run out — and past
+	// settle for as long as they still arrive, since a slow system is not
+	// a stuck one: it stops once a minute passes without a new one, or at
+	// three times settle.
 	hardStop := deadline.Add(2 * settle)
 	best, lastProgress := -1, time.Now()
 	for {
-		f.welcomesMissing, f.welcomesDuplicated, f.welcomesResent = welcomes(c.mail.messages(), want)
-		now := time.Now()
-		if best < 0 || f.welcomesMissing < best {
-			best, lastProgress = f.welcomesMissing, now
+		msgs := c.mail.messages()
+		f.welcomesMissing, f.welcomesDuplicated, f.welcomesResent = welcomes(msgs, want)
+		if f.announcements, err = accountAnnouncements(ctx, l, log, msgs); err != nil {
+			return f, err
 		}
-		if f.welcomesMissing == 0 || now.After(deadline) && (now.Sub(lastProgress) > time.Minute || now.After(hardStop)) {
+		f.offers = seatOfferMail(log, msgs, offered, offers)
+		missing := f.welcomesMissing + f.announcements.missing + f.offers.missing
+		now := time.Now()
+		if best < 0 || missing < best {
+			best, lastProgress = missing, now
+		}
+		if missing == 0 || now.After(deadline) && (now.Sub(lastProgress) > time.Minute || now.After(hardStop)) {
 			break
 		}
 		time.Sleep(2 * time.Second)
 	}
+	// The messages' events, now that the e-mails went out.
+	commsDisorder, commsDups, err := commsEventFigures(ctx, c.kafka.Addr())
+	if err != nil {
+		return f, err
+	}
+	f.outOfOrder, f.duplicateEvents = f.outOfOrder+commsDisorder, f.duplicateEvents+commsDups
 	for _, topic := range []string{memberevents.Topic(community), community + ".events.v1", community + ".communications.v1", community + ".partners.v1"} {
 		n, err := countRecords(ctx, c.kafka.Addr(), kafka.DeadLetterTopic(topic))
 		if err != nil {
 			return f, err
 		}
 		f.deadLetters += n
+	}
+	if l.setupErr != nil {
+		// Without the events there were no RSVPs, nor announcements to
+		// judge: the run measured less than it should have.
+		return f, fmt.Errorf("load setup: %w", l.setupErr)
 	}
 	return f, nil
 }

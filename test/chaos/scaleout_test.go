@@ -140,17 +140,16 @@ func scaleOutRun(t *testing.T, bin string, n, joins int) (string, error) {
 	deadline := time.Now().Add(10 * time.Minute)
 	var last time.Time
 	for {
-		got, lastAt := welcomeCounts(c, want)
-		if len(got) == len(want) {
+		if got, _ := welcomeCounts(c, want); len(got) == len(want) {
 			time.Sleep(5 * time.Second) // a late second copy would show now
-			got, lastAt = welcomeCounts(c, want)
-			last = lastAt
+			got, last = welcomeCounts(c, want)
 			if bad := moreThanOnce(got); bad != "" {
 				return "", fmt.Errorf("welcomes sent twice: %s", bad)
 			}
 			break
 		}
 		if time.Now().After(deadline) {
+			got, _ := welcomeCounts(c, want)
 			return "", fmt.Errorf("%d of %d members welcomed after 10 minutes (logs in %s)", len(got), len(want), dir)
 		}
 		time.Sleep(time.Second)
