@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kinshiphq/kinship/internal/db/dbtest"
 )
 
 // TestChaos runs the topology under load and faults and fails on any loss,
@@ -46,6 +49,7 @@ func TestChaos(t *testing.T) {
 
 	c, err := startCluster(ctx, dir, bin, top)
 	if err != nil {
+		skipWithoutPostgres(t, err)
 		t.Fatal(err)
 	}
 	defer c.close()
@@ -133,4 +137,13 @@ func buildKinship(bin string) error {
 		return fmt.Errorf("build kinship: %w\n%s", err, out)
 	}
 	return nil
+}
+
+// skipWithoutPostgres skips t when err says PostgreSQL is not installed,
+// as the store suites do, unless KINSHIP_TEST_POSTGRES=require.
+func skipWithoutPostgres(t *testing.T, err error) {
+	t.Helper()
+	if errors.Is(err, dbtest.ErrNotInstalled) && strings.TrimSpace(os.Getenv(dbtest.RequireEnv)) != "require" {
+		t.Skipf("%v: the chaos harness runs its components on PostgreSQL", err)
+	}
 }

@@ -78,6 +78,7 @@ func scaleOutRun(t *testing.T, bin string, n, joins int) (string, error) {
 	dir := t.TempDir()
 	c, err := startCluster(ctx, dir, bin, topology{replicas: n, workers: n, emailPerSecond: 1_000_000})
 	if err != nil {
+		skipWithoutPostgres(t, err)
 		return "", err
 	}
 	defer c.close()
