@@ -94,7 +94,10 @@ func NewSender(cfg Config, tp trace.TracerProvider) (*Sender, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	opts = append(opts, gomail.WithTimeout(cfg.Timeout))
+	// No NOOP before each message on a reused connection: it costs a round
+	// trip per message, and a connection the server closed while idle is
+	// found by the send itself, which send retries once on a new one.
+	opts = append(opts, gomail.WithTimeout(cfg.Timeout), gomail.WithoutNoop())
 	if cfg.DKIM != nil {
 		if err := cfg.DKIM.validate(); err != nil {
 			return nil, err

@@ -86,11 +86,16 @@ func TestQuietHoursHoldAnnouncementsButNotTransactionalMail(t *testing.T) {
 	announce(t, f, "evening", &communicationsv1.CreateAnnouncementRequest{Template: "news"})
 	eventually(t, "the awake member's e-mail arrives", func() bool { return len(f.sink.Messages(awake.Email)) == 1 })
 
-	log, err := f.client.ListDeliveries(ctx, connect.NewRequest(&communicationsv1.ListDeliveriesRequest{Community: "demo", MemberId: sleeper.MemberID}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms := log.Msg.GetMessages()
+	// The hold is recorded with the rest of its batch, once the batch is done.
+	var ms []*communicationsv1.Message
+	eventually(t, "the sleeper's message is held", func() bool {
+		log, err := f.client.ListDeliveries(ctx, connect.NewRequest(&communicationsv1.ListDeliveriesRequest{Community: "demo", MemberId: sleeper.MemberID}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = log.Msg.GetMessages()
+		return len(ms) != 1 || ms[0].GetFailureReason() != ""
+	})
 	if len(ms) != 1 || ms[0].GetStatus() != communicationsv1.MessageStatus_MESSAGE_STATUS_PENDING {
 		t.Fatalf("the sleeper's log = %v, want one pending message", ms)
 	}

@@ -18,7 +18,9 @@ import (
 // upcoming events the digests show.
 func feeds(st *store.Store, in *inbox.Inbox, wake func()) []service.Feed {
 	return []service.Feed{
-		{Name: "communications: recipients projection", Group: events.ProjectionGroup,
+		// Each member's events in order, 16 members at once: journeys wait
+		// for their member to be projected before they can e-mail them.
+		{Name: "communications: recipients projection", Group: events.ProjectionGroup, Lanes: 16,
 			Topics: func(c string) []string { return []string{memberevents.Topic(c)} }, Handle: events.NewProjection(st, in, wake).Handle},
 		{Name: "communications: events feed", Group: events.EventsGroup,
 			Topics: func(c string) []string { return []string{events.EventsTopic(c)} }, Handle: events.NewEventsFeed(st, in).Handle},

@@ -304,7 +304,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	members := membersv1connect.NewMembersServiceClient(rpc.HTTPClient(10*time.Second), cfg.MembersURL,
 		rpc.ClientOptions(deps.Tracer, auth.NewClientInterceptor(deps.Credentials))...)
 	auditLog := audit.New(d)
-	handler := api.New(st, deliverer, auditLog, logger, api.Options{
+	queuer := newAnnouncementQueuer(st, deliverer.Wake, logger)
+	handler := api.New(st, delivery{deliverer, queuer}, auditLog, logger, api.Options{
 		Communities:    cfg.Communities,
 		UnsubscribeKey: cfg.UnsubscribeKey,
 		BounceSecret:   []byte(cfg.BounceToken),
@@ -330,7 +331,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	work := []func(context.Context) error{func(ctx context.Context) error {
 		return deliverer.Dispatch(ctx, cfg.DispatchBatch, cfg.DispatchWorkers, time.Second)
-	}}
+	}, func(ctx context.Context) error { return queuer.Run(ctx, time.Second) }}
 	for _, f := range feeds(st, inbox.New(d), deliverer.Wake) {
 		work = append(work, rt.Consume(cfg.Communities, f))
 	}

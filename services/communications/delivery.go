@@ -64,6 +64,10 @@ type Deliverer struct {
 	// crash, set by tests only, stops a delivery at a point as if the
 	// process died there: nothing more is recorded.
 	crash func(crashPoint) bool
+	// crashCommit, set by tests only, is asked before each group commit
+	// of hand-offs with their message ids; true stops the batch there as
+	// if the process died: that group and everything after is lost.
+	crashCommit func(handOffs []string) bool
 }
 
 // crashPoint is where a test may stop a delivery as a crash would.
@@ -319,9 +323,42 @@ func (bc *batchContext) address(m domain.Message) string {
 	return ""
 }
 
+// errNoConsent means a message's member withdrew the consent it needs
+// while its batch waited: it is suppressed.
+var errNoConsent = errors.New("consent withdrawn while waiting")
+
 // deliver decides and, if due, sends one message; it never returns an
-// error for the message itself — that is the outcome.
-func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchContext) (store.Outcome, error) {
+// error for the message itself — that is the outcome. With a journal j,
+// the sending mark and the hand-off go through its group commits (the
+// returned entry, when not nil, tells when the hand-off is committed);
+// without one, each is a transaction of its own.
+func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchContext, j *journal) (store.Outcome, *journalEntry, error) {
+	o, err := d.deliverOne(ctx, m, bc, j)
+	switch {
+	case errors.Is(err, errNoConsent):
+		o, err = d.suppress(m, domain.ReasonNoConsent)
+		return o, nil, err
+	case err != nil || m.Channel != domain.ChannelEmail || o.Status != domain.StatusSent:
+		return o, nil, err
+	case d.crashed(crashAfterAccept):
+		return store.Outcome{}, nil, errCrashed
+	}
+	// The server said 250: record that first, even when the caller has
+	// gone — in the journal's next group commit, or on its own.
+	o.HandedOff = true
+	if j != nil {
+		return o, j.handOff(m.Community, o), nil
+	}
+	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := d.store.RecordHandOff(record, m.Community, o); err != nil {
+		return store.Outcome{}, nil, fmt.Errorf("e-mail %s accepted by the mail server but not recorded (it will be found in doubt): %w", m.ID, err)
+	}
+	return o, nil, nil
+}
+
+// deliverOne is deliver up to the mail server's answer.
+func (d *Deliverer) deliverOne(ctx context.Context, m domain.Message, bc *batchContext, j *journal) (store.Outcome, error) {
 	now := d.now().UTC().Truncate(time.Microsecond)
 	if m.Channel == domain.ChannelEmail && !m.SendingAt.IsZero() {
 		o, resend := d.settleInDoubt(ctx, m)
@@ -354,37 +391,23 @@ func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchCont
 	if err := d.limits.wait(ctx, m.Community, m.Channel); err != nil {
 		return store.Outcome{}, err
 	}
-	if m.Channel == domain.ChannelEmail {
-		// The batch was read a while ago: recheck consent and status
-		// right before the send.
-		due, reason, err := d.store.StillDue(ctx, m, m.Kind.Purpose())
-		switch {
-		case err != nil:
-			return store.Outcome{}, err
-		case !due && reason == domain.ReasonNoConsent:
-			return d.suppress(m, reason)
-		case !due:
-			return store.Outcome{}, errSettled
-		}
-	}
 	var sendErr error
 	var permanent bool
 	if m.Channel == domain.ChannelWebhook {
 		permanent, sendErr = d.post(ctx, m, bc.webhooks[m.Community+"/"+m.To], rendered, now)
 	} else {
 		env := d.envelope(m, to, rendered, now)
-		// Marked sending, durably, once the connection is ready and right
-		// before the hand-off: a crash from there to the record below
-		// leaves the message in doubt; one before it, untried.
+		// Marked sending, durably, before the hand-off: a crash from the
+		// mark to the hand-off's record leaves the message in doubt; one
+		// before it, untried. The mark stores only while the message is
+		// pending and its member still consents (the batch was read a
+		// while ago). In a batch the mark goes to the journal once the
+		// connection is ready, committed with the other workers' marks;
+		// the hand-off waits for it.
 		var markErr error
+		marked := d.markSending(ctx, m, now, j)
 		env.BeforeHandOff = func(ctx context.Context) error {
-			if d.crashed(crashBeforeMark) {
-				markErr = errCrashed
-			} else if marked, err := d.store.MarkSending(ctx, m, m.Attempts+1, now); err != nil {
-				markErr = err
-			} else if !marked {
-				markErr = errSettled
-			}
+			markErr = marked(ctx)
 			return markErr
 		}
 		sendErr = d.mailer.Send(ctx, env)
@@ -403,19 +426,6 @@ func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchCont
 		}
 		o := store.Outcome{ID: m.ID, Status: domain.StatusSent, At: now, To: to, Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
 			Events: []kafka.Event{e}}
-		if m.Channel == domain.ChannelEmail {
-			if d.crashed(crashAfterAccept) {
-				return store.Outcome{}, errCrashed
-			}
-			// The server said 250: record that first, on its own, even
-			// when the caller has gone.
-			record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if err := d.store.RecordHandOff(record, m.Community, o); err != nil {
-				return store.Outcome{}, fmt.Errorf("e-mail %s accepted by the mail server but not recorded (it will be found in doubt): %w", m.ID, err)
-			}
-			o.HandedOff = true
-		}
 		return o, nil
 	case permanent:
 		return d.fail(m, sendErr.Error())
@@ -426,6 +436,46 @@ func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchCont
 	d.logger.WarnContext(ctx, "delivery failed; will retry", "message_id", m.ID, "attempt", m.Attempts+1, "error", sendErr)
 	return store.Outcome{ID: m.ID, Status: domain.StatusPending, Retry: true, Reason: sendErr.Error(),
 		DueAt: now.Add(domain.Backoff(d.retryBase, m.Attempts+1))}, nil
+}
+
+// markSending returns the wait that stores the sending mark of m's next
+// attempt: through the journal j (a commit shared with other marks) or,
+// without one, on its own; either when waited for. The wait returns errSettled for a
+// message no longer pending and errNoConsent for one whose member
+// withdrew the consent it needs.
+func (d *Deliverer) markSending(ctx context.Context, m domain.Message, now time.Time, j *journal) func(context.Context) error {
+	if d.crashed(crashBeforeMark) {
+		return func(context.Context) error { return errCrashed }
+	}
+	wait := func(ctx context.Context) (bool, error) { return d.store.MarkSending(ctx, m, m.Attempts+1, now) }
+	if j != nil {
+		// Submitted only once the connection is ready for the hand-off, so
+		// a crash while the worker waits for a connection (or for a mail
+		// server that does not answer) leaves the message untried, not in
+		// doubt; the commit is shared with the other workers' marks.
+		wait = func(context.Context) (bool, error) {
+			e := j.mark(m, m.Attempts+1, now)
+			err := e.wait()
+			return e.marked, err
+		}
+	}
+	return func(ctx context.Context) error {
+		marked, err := wait(ctx)
+		if err != nil || marked {
+			return err
+		}
+		// Not marked: find out why (rare, so not worth a read per message).
+		due, reason, err := d.store.StillDue(ctx, m, m.Kind.Purpose())
+		switch {
+		case err != nil:
+			return err
+		case !due && reason == domain.ReasonNoConsent:
+			return errNoConsent
+		}
+		// No longer pending; or pending and consenting again by now, which
+		// its next turn will find.
+		return errSettled
+	}
 }
 
 func (d *Deliverer) suppress(m domain.Message, reason string) (store.Outcome, error) {
@@ -535,20 +585,24 @@ func (d *Deliverer) post(ctx context.Context, m domain.Message, w domain.Webhook
 }
 
 // DeliverBatch delivers msgs with up to workers in parallel and records the
-// outcomes.
+// outcomes. The e-mails' sending marks and hand-offs go through a journal
+// of group commits while the batch runs; the other outcomes are recorded
+// together at the end.
 func (d *Deliverer) DeliverBatch(ctx context.Context, msgs []domain.Message, workers int) error {
 	bc, err := d.prepare(ctx, msgs)
 	if err != nil {
 		return err
 	}
+	j := startJournal(ctx, d.store, d.store.Writers(), d.crashCommit)
 	outcomes := make([]store.Outcome, len(msgs))
+	handOffs := make([]*journalEntry, len(msgs))
 	errs := make([]error, len(msgs))
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				outcomes[i], errs[i] = d.deliver(ctx, msgs[i], bc)
+				outcomes[i], handOffs[i], errs[i] = d.deliver(ctx, msgs[i], bc, j)
 			}
 		})
 	}
@@ -557,8 +611,19 @@ func (d *Deliverer) DeliverBatch(ctx context.Context, msgs []domain.Message, wor
 	}
 	close(next)
 	wg.Wait()
+	j.close()
+	if j.crashed() {
+		// A test's crash point: the process is gone, nothing more is recorded.
+		return errCrashed
+	}
 	var done []store.Outcome
 	for i, o := range outcomes {
+		if h := handOffs[i]; h != nil && h.wait() != nil {
+			// The group commit failed: record the 250 with the batch below
+			// (if that fails too, the message is found in doubt).
+			d.logger.WarnContext(ctx, "recording a hand-off failed; recording it with the batch", "message_id", msgs[i].ID, "error", h.err)
+			o.HandedOff = false
+		}
 		switch {
 		case errs[i] == nil:
 			done = append(done, o)
@@ -633,7 +698,7 @@ func (d *Deliverer) DeliverNow(ctx context.Context, m domain.Message) (store.Out
 	if err != nil {
 		return store.Outcome{}, err
 	}
-	o, err := d.deliver(ctx, m, bc)
+	o, _, err := d.deliver(ctx, m, bc, nil)
 	if errors.Is(err, errSettled) {
 		return store.Outcome{ID: m.ID, Status: domain.StatusSuppressed}, nil
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -303,5 +304,113 @@ func TestHandOffKeepsItsEvent(t *testing.T) {
 				t.Errorf("message.sent events in the outbox = %d, want 1 for %s", sent, m.ID)
 			}
 		})
+	}
+}
+
+// status reads the state of every message in ids.
+func (r *crashRig) statuses(t *testing.T, ids []string) map[string]domain.Status {
+	t.Helper()
+	out := map[string]domain.Status{}
+	for _, id := range ids {
+		m, err := r.st.GetMessage(context.Background(), "demo", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[id] = m.Status
+	}
+	return out
+}
+
+// The marks and hand-offs of a batch are committed in groups. A process
+// killed after the mail server's 250s but before their group commit leaves
+// exactly the e-mails the server accepted and no commit recorded in doubt
+// — at least that group's — and the in-doubt policy settles them: an
+// announcement is not sent again and ends in_doubt, a transactional
+// e-mail is sent again with the same Message-ID. Everything else goes out
+// once: e-mails recorded before the crash are not resent, and those never
+// handed over (their marks lost with the group) are sent normally.
+func TestCrashBeforeAGroupCommitLeavesThatGroupInDoubt(t *testing.T) {
+	ctx := context.Background()
+	afterLease := dispatchLease + time.Minute
+	const messages = 24
+	for _, engine := range dbtest.Engines() {
+		for _, c := range []struct {
+			kind   domain.Kind
+			resend bool
+		}{{domain.KindAnnouncement, false}, {domain.KindTransactional, true}} {
+			t.Run(engine+"/"+c.kind.String(), func(t *testing.T) {
+				r := newCrashRig(t, engine)
+				var ids []string
+				for range messages {
+					ids = append(ids, r.queue(t, c.kind).ID)
+				}
+
+				// The first process dies at its second group commit carrying
+				// hand-offs.
+				first := r.dispatcher(0, 0)
+				commits := 0
+				var lost []string
+				first.crashCommit = func(handOffs []string) bool {
+					if commits++; commits == 2 {
+						lost = handOffs
+						return true
+					}
+					return false
+				}
+				if _, err := first.dispatchOnce(ctx, messages, 4); err == nil {
+					t.Fatal("the first dispatcher did not reach its crash point")
+				}
+				if len(lost) == 0 {
+					t.Fatal("the crashed group carried no hand-off")
+				}
+				acceptedFirst := map[string]bool{}
+				for _, id := range r.mailer.messageIDs() {
+					acceptedFirst[strings.TrimSuffix(id, "@kinship.test")] = true
+				}
+				recorded := r.statuses(t, ids)
+				// In doubt: what the server accepted and no commit recorded.
+				var inDoubt []string
+				for _, id := range ids {
+					if acceptedFirst[id] && recorded[id] != domain.StatusSent {
+						inDoubt = append(inDoubt, id)
+					}
+				}
+				for _, id := range lost {
+					if !slices.Contains(inDoubt, id) {
+						t.Errorf("message %s of the lost group is not among those left in doubt %v", id, inDoubt)
+					}
+				}
+
+				// Restarted processes after the lease finish the work.
+				for _, after := range []time.Duration{afterLease, 2 * afterLease} {
+					if _, err := r.dispatcher(after, 0).dispatchOnce(ctx, messages, 4); err != nil {
+						t.Fatal(err)
+					}
+				}
+				copies := map[string]int{}
+				for _, id := range r.mailer.messageIDs() {
+					copies[strings.TrimSuffix(id, "@kinship.test")]++
+				}
+				final := r.statuses(t, ids)
+				for _, id := range ids {
+					wantCopies, wantStatus := 1, domain.StatusSent
+					if slices.Contains(inDoubt, id) {
+						if c.resend {
+							wantCopies = 2
+						} else {
+							wantStatus = domain.StatusInDoubt
+						}
+					}
+					if copies[id] != wantCopies || final[id] != wantStatus {
+						t.Errorf("message %s: %d copies, %s; want %d, %s (in doubt after the crash: %v)", id, copies[id], final[id],
+							wantCopies, wantStatus, slices.Contains(inDoubt, id))
+					}
+				}
+				resent, notSent := r.inDoubt(t, "resent"), r.inDoubt(t, "not_resent")
+				if want := float64(len(inDoubt)); (c.resend && (resent != want || notSent != 0)) || (!c.resend && (notSent != want || resent != 0)) {
+					t.Errorf("in-doubt count: resent %v, not resent %v; want %d %s", resent, notSent, len(inDoubt), map[bool]string{true: "resent", false: "not resent"}[c.resend])
+				}
+			})
+		}
 	}
 }

@@ -269,23 +269,12 @@ type seenEvent struct {
 // readTopic reads every partition of topic to its end and returns each
 // key's events in order, without repeats of an event id (counted apart).
 func readTopic(ctx context.Context, broker, topic string) (map[string][]seenEvent, int, error) {
-	msgs, err := readAllPartitions(ctx, broker, topic)
+	events, dups, err := distinctEvents(ctx, broker, topic)
 	if err != nil {
 		return nil, 0, err
 	}
 	byKey := map[string][]seenEvent{}
-	ids := map[string]bool{}
-	dups := 0
-	for _, m := range msgs {
-		e, err := kafka.ParseEvent(m)
-		if err != nil {
-			return nil, 0, fmt.Errorf("record %d/%d is not an event: %w", m.Partition, m.Offset, err)
-		}
-		if ids[e.ID] {
-			dups++
-			continue
-		}
-		ids[e.ID] = true
+	for _, e := range events {
 		se := seenEvent{typ: e.Type}
 		if e.Type == memberevents.TypeProfileUpdated {
 			var p membersv1.ProfileUpdated
@@ -297,6 +286,32 @@ func readTopic(ctx context.Context, broker, topic string) (map[string][]seenEven
 		byKey[e.Key] = append(byKey[e.Key], se)
 	}
 	return byKey, dups, nil
+}
+
+// distinctEvents reads every partition of topic to its end and returns its
+// events in order (partition by partition), each event id once, and how
+// many repeats of an id it left out (the outbox publishes at least once).
+func distinctEvents(ctx context.Context, broker, topic string) ([]kafka.Event, int, error) {
+	msgs, err := readAllPartitions(ctx, broker, topic)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]kafka.Event, 0, len(msgs))
+	ids := map[string]bool{}
+	dups := 0
+	for _, m := range msgs {
+		e, err := kafka.ParseEvent(m)
+		if err != nil {
+			return nil, 0, fmt.Errorf("record %d/%d of %s is not an event: %w", m.Partition, m.Offset, topic, err)
+		}
+		if ids[e.ID] {
+			dups++
+			continue
+		}
+		ids[e.ID] = true
+		out = append(out, e)
+	}
+	return out, dups, nil
 }
 
 func countRecords(ctx context.Context, broker, topic string) (int, error) {

@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"context"
-	"fmt"
 
 	"google.golang.org/protobuf/proto"
 
@@ -53,22 +52,12 @@ func messageOrder(evs []messageEvent) int {
 // events out of order per key (see messageOrder) and the repeats of an
 // event id.
 func commsEventFigures(ctx context.Context, broker string) (disorder, dups int, err error) {
-	msgs, err := readAllPartitions(ctx, broker, commsevents.Topic(community))
+	events, dups, err := distinctEvents(ctx, broker, commsevents.Topic(community))
 	if err != nil {
 		return 0, 0, err
 	}
 	byKey := map[string][]messageEvent{}
-	ids := map[string]bool{}
-	for _, m := range msgs {
-		e, err := kafka.ParseEvent(m)
-		if err != nil {
-			return 0, 0, fmt.Errorf("record %d/%d is not an event: %w", m.Partition, m.Offset, err)
-		}
-		if ids[e.ID] {
-			dups++
-			continue
-		}
-		ids[e.ID] = true
+	for _, e := range events {
 		var p interface {
 			proto.Message
 			GetMessageId() string

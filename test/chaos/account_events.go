@@ -207,23 +207,12 @@ type rsvpEvent struct {
 // occurrence, the member's RSVP events in topic order without repeats of
 // an event id (counted apart).
 func eventsTopic(ctx context.Context, broker string) (map[pairKey][]rsvpEvent, int, error) {
-	msgs, err := readAllPartitions(ctx, broker, published.Topic(community))
+	events, dups, err := distinctEvents(ctx, broker, published.Topic(community))
 	if err != nil {
 		return nil, 0, err
 	}
 	out := map[pairKey][]rsvpEvent{}
-	ids := map[string]bool{}
-	dups := 0
-	for _, m := range msgs {
-		e, err := kafka.ParseEvent(m)
-		if err != nil {
-			return nil, 0, fmt.Errorf("record %d/%d is not an event: %w", m.Partition, m.Offset, err)
-		}
-		if ids[e.ID] {
-			dups++
-			continue
-		}
-		ids[e.ID] = true
+	for _, e := range events {
 		re := rsvpEvent{typ: e.Type}
 		switch e.Type {
 		case published.TypeRSVPReceived:

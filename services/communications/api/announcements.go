@@ -56,27 +56,26 @@ func (h *Handler) CreateAnnouncement(ctx context.Context, req *connect.Request[c
 	// again when each is sent.
 	filter = a.Filter
 	filter.Consents = append(slices.Clone(filter.Consents), kind.Purpose())
-	members, err := h.store.MatchRecipients(ctx, community, filter)
-	if err != nil {
-		return nil, h.toConnect(ctx, req.Spec(), err)
-	}
 	var hooks []domain.Webhook
 	if a.Webhooks {
 		if hooks, err = h.store.Webhooks(ctx, community, true); err != nil {
 			return nil, h.toConnect(ctx, req.Spec(), err)
 		}
 	}
-	if len(members) == 0 && len(hooks) == 0 {
+	// The announcement is accepted with the members it selects; their
+	// messages are queued in the background (GetAnnouncement counts the
+	// ones not queued yet as pending).
+	stored, created, err := h.store.QueueAnnouncement(ctx, a, filter, hooks, func(m domain.Message) (kafka.Event, error) { return h.events.MessageQueued(m) },
+		h.record(ctx, community, "announcement.created", "announcement", a.ID))
+	if errors.Is(err, domain.ErrEmptySegment) {
 		return nil, h.toConnect(ctx, req.Spec(), validate.Field("filter", "%s", domain.ErrEmptySegment.Error()))
 	}
-	stored, created, err := h.store.QueueAnnouncement(ctx, a, members, hooks, func(m domain.Message) (kafka.Event, error) { return h.events.MessageQueued(m) },
-		h.record(ctx, community, "announcement.created", "announcement", a.ID))
 	if err != nil {
 		return nil, h.toConnect(ctx, req.Spec(), err)
 	}
 	if created {
 		h.delivery.Wake()
-		h.logger.InfoContext(ctx, "announcement queued", "community", community, "announcement_id", a.ID, "recipients", len(members), "webhooks", len(hooks))
+		h.logger.InfoContext(ctx, "announcement accepted", "community", community, "announcement_id", a.ID, "recipients", stored.Members, "webhooks", len(hooks))
 	}
 	return connect.NewResponse(&communicationsv1.CreateAnnouncementResponse{Announcement: announcementToProto(stored)}), nil
 }
@@ -162,17 +161,23 @@ func announcementToProto(a domain.Announcement) *communicationsv1.Announcement {
 	if a.Kind == domain.KindDigest {
 		out.Kind = communicationsv1.AnnouncementKind_ANNOUNCEMENT_KIND_DIGEST
 	}
+	// Members not queued yet are pending; a cancellation suppressed them.
+	if n := a.Unqueued(); a.Cancelled {
+		out.Recipients, out.Suppressed = n, n
+	} else {
+		out.Recipients, out.Pending = n, n
+	}
 	for st, n := range a.Counts {
 		out.Recipients += n
 		switch st {
 		case domain.StatusPending:
-			out.Pending = n
+			out.Pending += n
 		case domain.StatusSent:
 			out.Sent = n
 		case domain.StatusFailed:
 			out.Failed = n
 		case domain.StatusSuppressed:
-			out.Suppressed = n
+			out.Suppressed += n
 		case domain.StatusBounced:
 			out.Bounced = n
 		case domain.StatusInDoubt:

@@ -23,6 +23,16 @@ type Announcement struct {
 	Cancelled      bool
 	// Counts by message status.
 	Counts map[Status]int64
+	// Members is how many members the segment selected when the
+	// announcement was accepted; MembersQueued how many of them have a
+	// message so far (the others are being queued in the background).
+	Members, MembersQueued int64
+}
+
+// Unqueued is how many selected members have no message yet: waiting to
+// be queued, or never to be when the announcement was cancelled.
+func (a Announcement) Unqueued() int64 {
+	return max(0, a.Members-a.MembersQueued)
 }
 
 // Filter selects recipients, as the members service's segment filter does.

@@ -12,11 +12,15 @@ import (
 	"github.com/kinshiphq/kinship/services/communications/domain"
 )
 
-// QueueAnnouncement stores a and one pending message per recipient id and
-// per webhook, with the events each message's queuing returns and the
-// audit entry audited writes, in one transaction. An idempotency key already used returns the stored
-// announcement and queues nothing (created = false).
-func (s *Store) QueueAnnouncement(ctx context.Context, a domain.Announcement, members []string, hooks []domain.Webhook,
+// QueueAnnouncement stores a with the members filter f selects now (their
+// ids: the segment as it stands when the announcement is accepted), one
+// pending message per webhook with the events queued returns, and the audit
+// entry audited writes, in one transaction. The members' own messages are
+// queued afterwards, in batches, by QueueAnnouncementBatch. An idempotency
+// key already used returns the stored announcement and stores nothing
+// (created = false); a segment selecting no member, with no webhook, is
+// domain.ErrEmptySegment and stores nothing.
+func (s *Store) QueueAnnouncement(ctx context.Context, a domain.Announcement, f domain.Filter, hooks []domain.Webhook,
 	queued func(domain.Message) (kafka.Event, error), audited func(*sql.Tx) error) (domain.Announcement, bool, error) {
 	filter, err := json.Marshal(a.Filter)
 	if err != nil {
@@ -39,46 +43,27 @@ func (s *Store) QueueAnnouncement(ctx context.Context, a domain.Announcement, me
 			created = false
 			return nil
 		}
-		base := domain.Message{Community: a.Community, Template: a.Template, Vars: a.Vars, Kind: a.Kind, AnnouncementID: a.ID,
-			Status: domain.StatusPending, CreatedAt: a.CreatedAt, DueAt: a.SendAt}
-		var batch []domain.Message
-		flush := func() error {
-			if err := s.insertMessages(ctx, tx, batch); err != nil {
-				return err
-			}
-			for _, m := range batch {
-				e, err := queued(m)
-				if err != nil {
-					return err
-				}
-				if err := s.outbox.Append(ctx, tx, e); err != nil {
-					return err
-				}
-			}
-			batch = batch[:0]
-			return nil
+		where, args := matchWhere(a.Community, f)
+		res, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO announcement_recipients (community, announcement_id, member_id)
+			SELECT r.community, ?, r.member_id FROM recipients r WHERE `+where), append([]any{a.ID}, args...)...)
+		if err != nil {
+			return fmt.Errorf("store the announcement's recipients: %w", err)
 		}
-		add := func(m domain.Message) error {
-			if batch = append(batch, m); len(batch) == 200 {
-				return flush()
-			}
-			return nil
+		members, _ := res.RowsAffected()
+		if members == 0 && len(hooks) == 0 {
+			return domain.ErrEmptySegment
 		}
-		for _, id := range members {
-			m := base
-			m.ID, m.MemberID, m.Channel, m.IdempotencyKey = newID(), id, domain.ChannelEmail, a.ID+"/"+id
-			if err := add(m); err != nil {
-				return err
-			}
+		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE announcements SET members_total = ? WHERE community = ? AND id = ?"),
+			members, a.Community, a.ID); err != nil {
+			return fmt.Errorf("store announcement: %w", err)
 		}
+		var msgs []domain.Message
 		for _, w := range hooks {
-			m := base
+			m := announcementMessage(a)
 			m.ID, m.To, m.Channel, m.IdempotencyKey = newID(), w.ID, domain.ChannelWebhook, a.ID+"/webhook/"+w.ID
-			if err := add(m); err != nil {
-				return err
-			}
+			msgs = append(msgs, m)
 		}
-		if err := flush(); err != nil {
+		if err := s.queueMessages(ctx, tx, msgs, queued); err != nil {
 			return err
 		}
 		return audited(tx)
@@ -93,6 +78,149 @@ func (s *Store) QueueAnnouncement(ctx context.Context, a domain.Announcement, me
 	s.outbox.Notify()
 	stored, err := s.Announcement(ctx, a.Community, a.ID)
 	return stored, true, err
+}
+
+// announcementMessage is a pending message of announcement a, without id,
+// channel and destination.
+func announcementMessage(a domain.Announcement) domain.Message {
+	return domain.Message{Community: a.Community, Template: a.Template, Vars: a.Vars, Kind: a.Kind, AnnouncementID: a.ID,
+		Status: domain.StatusPending, CreatedAt: a.CreatedAt, DueAt: a.SendAt}
+}
+
+// queueMessages stores msgs, 200 rows a statement, and appends the event
+// queued returns for each, in tx, with multi-row statements too.
+func (s *Store) queueMessages(ctx context.Context, tx *sql.Tx, msgs []domain.Message, queued func(domain.Message) (kafka.Event, error)) error {
+	for start := 0; start < len(msgs); start += 200 {
+		batch := msgs[start:min(start+200, len(msgs))]
+		if err := s.insertMessages(ctx, tx, batch); err != nil {
+			return err
+		}
+		events := make([]kafka.Event, len(batch))
+		for i, m := range batch {
+			e, err := queued(m)
+			if err != nil {
+				return err
+			}
+			events[i] = e
+		}
+		if err := s.outbox.AppendAll(ctx, tx, events); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AnnouncementRef names an announcement.
+type AnnouncementRef struct{ Community, ID string }
+
+// Queueing lists the announcements whose members are not all queued yet
+// and that are not cancelled, oldest first.
+func (s *Store) Queueing(ctx context.Context) ([]AnnouncementRef, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT community, id FROM announcements
+		WHERE members_queued < members_total AND cancelled = ? ORDER BY id`), false)
+	if err != nil {
+		return nil, fmt.Errorf("list announcements being queued: %w", err)
+	}
+	defer rows.Close()
+	var out []AnnouncementRef
+	for rows.Next() {
+		var r AnnouncementRef
+		if err := rows.Scan(&r.Community, &r.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// QueueAnnouncementBatch queues the messages of up to limit more members
+// of announcement id of community — the next ones in member id order
+// after the last one queued — with the events queued returns, in one
+// transaction that also moves the announcement's cursor. A crash loses at
+// most the batch under way, which the next call queues again; a member
+// never gets two messages (the announcement's row is locked for the
+// batch, and a second message for a member would break the messages'
+// unique idempotency key). n is how many were queued; done says nothing
+// is left to queue (all queued, or the announcement was cancelled), and
+// the kept member ids are gone.
+func (s *Store) QueueAnnouncementBatch(ctx context.Context, community, id string, limit int,
+	queued func(domain.Message) (kafka.Event, error)) (n int, done bool, err error) {
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		a, err := s.scanAnnouncement(tx.QueryRowContext(ctx, s.db.Rebind("SELECT "+announcementColumns+
+			" FROM announcements WHERE community = ? AND id = ?")+s.forUpdate(), community, id))
+		switch {
+		case errors.Is(err, domain.ErrAnnouncementNotFound) && s.db.Dialect == "postgres":
+			// Locked by another replica's batch (SKIP LOCKED), or gone.
+			return nil
+		case err != nil:
+			return err
+		}
+		var cursor string
+		if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT queue_cursor FROM announcements WHERE community = ? AND id = ?"),
+			community, id).Scan(&cursor); err != nil {
+			return fmt.Errorf("read the announcement's queue: %w", err)
+		}
+		if a.Cancelled || a.MembersQueued >= a.Members {
+			done = true
+			return s.forgetAnnouncementRecipients(ctx, tx, community, id)
+		}
+		rows, err := tx.QueryContext(ctx, s.db.Rebind(`SELECT member_id FROM announcement_recipients
+			WHERE community = ? AND announcement_id = ? AND member_id > ? ORDER BY member_id LIMIT ?`), community, id, cursor, limit)
+		if err != nil {
+			return fmt.Errorf("read the announcement's recipients: %w", err)
+		}
+		var msgs []domain.Message
+		for rows.Next() {
+			m := announcementMessage(a)
+			if err := rows.Scan(&m.MemberID); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			m.ID, m.Channel, m.IdempotencyKey = newID(), domain.ChannelEmail, a.ID+"/"+m.MemberID
+			msgs = append(msgs, m)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			// Nothing after the cursor: the count ends where the queue did.
+			done = true
+			if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE announcements SET members_total = members_queued WHERE community = ? AND id = ?"),
+				community, id); err != nil {
+				return fmt.Errorf("finish queueing announcement %s: %w", id, err)
+			}
+			return s.forgetAnnouncementRecipients(ctx, tx, community, id)
+		}
+		if err := s.queueMessages(ctx, tx, msgs, queued); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE announcements SET members_queued = members_queued + ?, queue_cursor = ?
+			WHERE community = ? AND id = ?`), len(msgs), msgs[len(msgs)-1].MemberID, community, id); err != nil {
+			return fmt.Errorf("move the queue of announcement %s: %w", id, err)
+		}
+		n = len(msgs)
+		if a.MembersQueued+int64(n) >= a.Members {
+			done = true
+			return s.forgetAnnouncementRecipients(ctx, tx, community, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	if n > 0 {
+		s.outbox.Notify()
+	}
+	return n, done, nil
+}
+
+// forgetAnnouncementRecipients drops the member ids an announcement kept
+// for queueing, once it needs them no more.
+func (s *Store) forgetAnnouncementRecipients(ctx context.Context, tx *sql.Tx, community, id string) error {
+	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM announcement_recipients WHERE community = ? AND announcement_id = ?"), community, id); err != nil {
+		return fmt.Errorf("drop the recipients of announcement %s: %w", id, err)
+	}
+	return nil
 }
 
 // insertMessages stores messages with one statement per batch.
@@ -121,7 +249,8 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, ms []domain.Mess
 	return nil
 }
 
-const announcementColumns = "id, community, template, kind, filter, send_at, webhooks, vars, idempotency_key, created_at, created_by, cancelled"
+const announcementColumns = "id, community, template, kind, filter, send_at, webhooks, vars, idempotency_key, created_at, created_by, cancelled, " +
+	"members_total, members_queued"
 
 // Announcement returns an announcement with its message counts.
 func (s *Store) Announcement(ctx context.Context, community, id string) (domain.Announcement, error) {
@@ -174,6 +303,9 @@ func (s *Store) CancelAnnouncement(ctx context.Context, community, id string, au
 		if err != nil {
 			return err
 		}
+		if err := s.forgetAnnouncementRecipients(ctx, tx, community, id); err != nil {
+			return err
+		}
 		return audited(tx)
 	})
 }
@@ -181,7 +313,8 @@ func (s *Store) CancelAnnouncement(ctx context.Context, community, id string, au
 func (s *Store) scanAnnouncement(row scanner) (domain.Announcement, error) {
 	var a domain.Announcement
 	var kind, filter, vars string
-	err := row.Scan(&a.ID, &a.Community, &a.Template, &kind, &filter, &a.SendAt, &a.Webhooks, &vars, &a.IdempotencyKey, &a.CreatedAt, &a.CreatedBy, &a.Cancelled)
+	err := row.Scan(&a.ID, &a.Community, &a.Template, &kind, &filter, &a.SendAt, &a.Webhooks, &vars, &a.IdempotencyKey, &a.CreatedAt, &a.CreatedBy, &a.Cancelled,
+		&a.Members, &a.MembersQueued)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, domain.ErrAnnouncementNotFound
 	}

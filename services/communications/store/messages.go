@@ -347,43 +347,91 @@ func (s *Store) scanOne(row scanner) (domain.Message, sql.NullTime, error) {
 // found pending with the mark after its lease ran out was left in doubt by
 // a crash (see domain.InDoubtPolicy). A mark left by an earlier attempt that
 // was itself in doubt counts that attempt. ok is false when m is no longer
-// pending.
+// pending or, for a kind needing consent, its member no longer gives it
+// (StillDue tells which).
 func (s *Store) MarkSending(ctx context.Context, m domain.Message, attempt int, at time.Time) (ok bool, err error) {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE messages SET sending_at = ?, sending_attempt = ?,
-		attempts = attempts + CASE WHEN sending_at IS NULL THEN 0 ELSE 1 END
-		WHERE community = ? AND id = ? AND status = ?`), at.UTC(), attempt, m.Community, m.ID, domain.StatusPending.String())
+	marked, err := s.CommitSending(ctx, []Mark{{Message: m, Attempt: attempt, At: at}}, nil)
 	if err != nil {
-		return false, fmt.Errorf("mark message %s sending: %w", m.ID, err)
+		return false, err
 	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return marked[0], nil
 }
 
 // RecordHandOff stores, in its own small transaction, that the mail server
-// accepted the message of sent outcome o, with its events: it runs right
-// after the server's reply, before anything else, so the window in which a
-// crash leaves the message in doubt is as narrow as it can be.
+// accepted the message of sent outcome o, with its events.
 func (s *Store) RecordHandOff(ctx context.Context, community string, o Outcome) error {
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE messages SET status = ?, sent_at = ?, lease_until = NULL, sending_at = NULL,
-			attempts = attempts + 1, to_email = CASE WHEN ? <> '' THEN ? ELSE to_email END, subject = CASE WHEN ? <> '' THEN ? ELSE subject END,
-			text_body = CASE WHEN ? <> '' THEN ? ELSE text_body END, html_body = CASE WHEN ? <> '' THEN ? ELSE html_body END
-			WHERE community = ? AND id = ? AND status = ?`),
-			domain.StatusSent.String(), o.At.UTC(), o.To, o.To, o.Subject, o.Subject, o.Text, o.Text, o.HTML, o.HTML,
-			community, o.ID, domain.StatusPending.String())
-		if err != nil {
-			return fmt.Errorf("record hand-off of message %s: %w", o.ID, err)
-		}
-		for _, e := range o.Events {
-			if err := s.outbox.Append(ctx, tx, e); err != nil {
-				return err
+	_, err := s.CommitSending(ctx, nil, []HandOff{{Community: community, Outcome: o}})
+	return err
+}
+
+// Mark is the sending mark of one attempt at an e-mail: attempt number
+// Attempt of Message began at At.
+type Mark struct {
+	Message domain.Message
+	Attempt int
+	At      time.Time
+}
+
+// HandOff is the sent outcome of a message of Community that the mail
+// server accepted.
+type HandOff struct {
+	Community string
+	Outcome   Outcome
+}
+
+// CommitSending stores, in one transaction, the sending marks of e-mails
+// about to be handed to the mail server and the hand-offs of e-mails it
+// accepted (each with its events): the dispatcher's group commit, so that
+// the marks and 250s of many e-mails in flight cost one commit. marked[i]
+// says whether marks[i] was stored: false when its message is no longer
+// pending or, for a kind needing consent, its member no longer gives it.
+func (s *Store) CommitSending(ctx context.Context, marks []Mark, handOffs []HandOff) (marked []bool, err error) {
+	marked = make([]bool, len(marks))
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var events []kafka.Event
+		for _, h := range handOffs {
+			o := h.Outcome
+			_, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE messages SET status = ?, sent_at = ?, lease_until = NULL, sending_at = NULL,
+				attempts = attempts + 1, to_email = CASE WHEN ? <> '' THEN ? ELSE to_email END, subject = CASE WHEN ? <> '' THEN ? ELSE subject END,
+				text_body = CASE WHEN ? <> '' THEN ? ELSE text_body END, html_body = CASE WHEN ? <> '' THEN ? ELSE html_body END
+				WHERE community = ? AND id = ? AND status = ?`),
+				domain.StatusSent.String(), o.At.UTC(), o.To, o.To, o.Subject, o.Subject, o.Text, o.Text, o.HTML, o.HTML,
+				h.Community, o.ID, domain.StatusPending.String())
+			if err != nil {
+				return fmt.Errorf("record hand-off of message %s: %w", o.ID, err)
 			}
+			events = append(events, o.Events...)
+		}
+		if err := s.outbox.AppendAll(ctx, tx, events); err != nil {
+			return err
+		}
+		for i, mk := range marks {
+			m := mk.Message
+			query := `UPDATE messages SET sending_at = ?, sending_attempt = ?,
+				attempts = attempts + CASE WHEN sending_at IS NULL THEN 0 ELSE 1 END
+				WHERE community = ? AND id = ? AND status = ?`
+			args := []any{mk.At.UTC(), mk.Attempt, m.Community, m.ID, domain.StatusPending.String()}
+			if purpose := m.Kind.Purpose(); purpose != "" && m.MemberID != "" {
+				// The consent is checked again right before the hand-off.
+				query += ` AND EXISTS (SELECT 1 FROM recipient_consents c
+					JOIN recipients r ON r.community = c.community AND r.member_id = c.member_id
+					WHERE c.community = messages.community AND c.member_id = messages.member_id AND c.purpose = ? AND r.status NOT IN ('erased', 'left'))`
+				args = append(args, purpose)
+			}
+			res, err := tx.ExecContext(ctx, s.db.Rebind(query), args...)
+			if err != nil {
+				return fmt.Errorf("mark message %s sending: %w", m.ID, err)
+			}
+			n, _ := res.RowsAffected()
+			marked[i] = n == 1
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.outbox.Notify()
-	return nil
+	if len(handOffs) > 0 {
+		s.outbox.Notify()
+	}
+	return marked, nil
 }

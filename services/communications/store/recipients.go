@@ -214,6 +214,26 @@ func (s *Store) DeleteRecipient(ctx context.Context, tx *sql.Tx, community, memb
 // MatchRecipients returns the ids of community's recipients f selects
 // whose address is confirmed, in id order.
 func (s *Store) MatchRecipients(ctx context.Context, community string, f domain.Filter) ([]string, error) {
+	where, args := matchWhere(community, f)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT r.member_id FROM recipients r WHERE "+where+" ORDER BY r.member_id"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("match recipients: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// matchWhere is the condition on recipients r selecting the members of
+// community that filter f matches, with its arguments.
+func matchWhere(community string, f domain.Filter) (string, []any) {
 	clauses := []string{"r.community = ?", "r.email_verified = ?"}
 	args := []any{community, true}
 	in := func(column string, vals []string) {
@@ -262,20 +282,7 @@ func (s *Store) MatchRecipients(ctx context.Context, community string, f domain.
 			args = append(args, b.t.UTC())
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT r.member_id FROM recipients r WHERE "+strings.Join(clauses, " AND ")+" ORDER BY r.member_id"), args...)
-	if err != nil {
-		return nil, fmt.Errorf("match recipients: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return strings.Join(clauses, " AND "), args
 }
 
 // Unsubscribe withdraws purposes for a member of community and, for each

@@ -25,6 +25,8 @@ func Migrations() db.Migrations { return db.EmbeddedMigrations("communications",
 // Outbox is where the store appends events.
 type Outbox interface {
 	Append(ctx context.Context, tx *sql.Tx, e kafka.Event) error
+	// AppendAll appends several events with as few statements as it can.
+	AppendAll(ctx context.Context, tx *sql.Tx, events []kafka.Event) error
 	Notify()
 }
 
@@ -56,3 +58,12 @@ type querier interface {
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// Writers is how many transactions writing at once make sense: one on
+// SQLite, which has a single writer; a few on PostgreSQL.
+func (s *Store) Writers() int {
+	if s.db.Dialect == "postgres" {
+		return 4
+	}
+	return 1
+}

@@ -216,12 +216,16 @@ func TestAnnouncementStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			queued := func(m domain.Message) (kafka.Event, error) { return events.Factory{}.MessageQueued(m) }
-			stored, created, err := s.QueueAnnouncement(ctx, a, []string{"a", "b"}, []domain.Webhook{hook}, queued, noAudit)
-			if err != nil || !created || stored.Counts[domain.StatusPending] != 3 {
-				t.Fatalf("QueueAnnouncement = %+v, %v, %v; want 3 pending", stored.Counts, created, err)
+			stored, created, err := s.QueueAnnouncement(ctx, a, domain.Filter{Consents: announcements}, []domain.Webhook{hook}, queued, noAudit)
+			if err != nil || !created || stored.Counts[domain.StatusPending] != 1 || stored.Members != 2 || stored.Unqueued() != 2 {
+				t.Fatalf("QueueAnnouncement = %+v, %d members, %v, %v; want the webhook's message pending and 2 members to queue",
+					stored.Counts, stored.Members, created, err)
 			}
-			again, created, err := s.QueueAnnouncement(ctx, a, []string{"a", "b", "d"}, nil, queued, noAudit)
-			if err != nil || created || again.ID != a.ID || again.Counts[domain.StatusPending] != 3 {
+			if n, done, err := s.QueueAnnouncementBatch(ctx, "demo", a.ID, 10, queued); n != 2 || !done || err != nil {
+				t.Fatalf("QueueAnnouncementBatch = %d, %v, %v; want both members queued", n, done, err)
+			}
+			again, created, err := s.QueueAnnouncement(ctx, a, domain.Filter{}, nil, queued, noAudit)
+			if err != nil || created || again.ID != a.ID || again.Counts[domain.StatusPending] != 3 || again.Unqueued() != 0 {
 				t.Fatalf("repeated QueueAnnouncement = %+v, %v, %v; want the first, unchanged", again.Counts, created, err)
 			}
 			var outboxed int
