@@ -161,23 +161,11 @@ func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 	if c.cfg.Lanes > 1 {
 		return c.runLanes(ctx, handle)
 	}
-	failures := 0
 	for {
-		msg, err := c.reader.FetchMessage(ctx)
-		if err != nil {
-			switch {
-			case ctx.Err() != nil:
-				return nil
-			case errors.Is(err, io.EOF):
-				return fmt.Errorf("fetch from %v: the reader was closed", c.cfg.Topics)
-			}
-			failures++
-			if !c.waitAfterFailedFetch(ctx, failures, err) {
-				return nil
-			}
-			continue
+		msg, ok, err := c.fetch(ctx)
+		if !ok {
+			return err
 		}
-		failures = 0
 		if err := c.process(ctx, msg, handle); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -190,17 +178,28 @@ func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 	}
 }
 
-// waitAfterFailedFetch logs a failed fetch and waits before the next; it
-// reports false when ctx ended meanwhile.
-func (c *Consumer) waitAfterFailedFetch(ctx context.Context, failures int, err error) bool {
-	delay := c.backoff(failures)
-	c.cfg.Logger.WarnContext(ctx, "kafka fetch failed; retrying", "topics", c.cfg.Topics, "group", c.cfg.GroupID,
-		"attempt", failures, "retry_in_ms", delay.Milliseconds(), "error", err)
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(delay):
-		return true
+// fetch returns the next record, waiting out failed fetches with backoff
+// while the reader rejoins the group. ok is false when ctx ended (err nil)
+// or the reader was closed (err says so).
+func (c *Consumer) fetch(ctx context.Context) (msg kafkago.Message, ok bool, err error) {
+	for failures := 1; ; failures++ {
+		msg, err := c.reader.FetchMessage(ctx)
+		switch {
+		case err == nil:
+			return msg, true, nil
+		case ctx.Err() != nil:
+			return msg, false, nil
+		case errors.Is(err, io.EOF):
+			return msg, false, fmt.Errorf("fetch from %v: the reader was closed", c.cfg.Topics)
+		}
+		delay := c.backoff(failures)
+		c.cfg.Logger.WarnContext(ctx, "kafka fetch failed; retrying", "topics", c.cfg.Topics, "group", c.cfg.GroupID,
+			"attempt", failures, "retry_in_ms", delay.Milliseconds(), "error", err)
+		select {
+		case <-ctx.Done():
+			return msg, false, nil
+		case <-time.After(delay):
+		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"sync"
 	"time"
 
@@ -188,25 +187,13 @@ func (c *Consumer) runLanes(ctx context.Context, handle Handler) error {
 }
 
 // fetchInto fetches records and queues each on its lane until ctx ends or
-// the reader is closed, waiting out failed fetches as Run does.
+// the reader is closed.
 func (c *Consumer) fetchInto(ctx context.Context, tracker *commitTracker, queues []chan kafkago.Message) error {
-	failures := 0
 	for {
-		msg, err := c.reader.FetchMessage(ctx)
-		if err != nil {
-			switch {
-			case ctx.Err() != nil:
-				return nil
-			case errors.Is(err, io.EOF):
-				return fmt.Errorf("fetch from %v: the reader was closed", c.cfg.Topics)
-			}
-			failures++
-			if !c.waitAfterFailedFetch(ctx, failures, err) {
-				return nil
-			}
-			continue
+		msg, ok, err := c.fetch(ctx)
+		if !ok {
+			return err
 		}
-		failures = 0
 		tracker.fetched(msg)
 		select {
 		case queues[laneOf(msg, len(queues))] <- msg:
