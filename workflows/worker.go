@@ -5,6 +5,7 @@
 package workflows
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -92,6 +93,12 @@ type Config struct {
 	// at once (each member's in order; see kafka.ConsumerConfig.Lanes);
 	// 0 means 16.
 	TriggerConcurrency int
+	// WorkflowCache is how many workflow executions the process keeps in
+	// memory between their tasks (Temporal's sticky cache, shared by every
+	// worker of the process); 0 means 500. Journeys wait days between
+	// steps, so keeping each one costs memory for little: an evicted one
+	// is replayed from its (short) history when its next task comes.
+	WorkflowCache int
 	// TemporalUI is the Temporal Web UI's base URL, such as
 	// "https://temporal.example.org": the journeys API links each journey
 	// to its workflow there. Empty gives no links.
@@ -148,6 +155,9 @@ func (c Config) Validate() error {
 	if c.StartConcurrency < 0 || c.StartConcurrency > 256 {
 		errs = append(errs, errors.New("worker: start concurrency must be between 0 and 256"))
 	}
+	if c.WorkflowCache < 0 {
+		errs = append(errs, errors.New("worker: workflow cache must not be negative"))
+	}
 	if c.TriggerConcurrency < 0 || c.TriggerConcurrency > 256 {
 		errs = append(errs, errors.New("worker: trigger concurrency must be between 0 and 256"))
 	}
@@ -171,6 +181,9 @@ type Deps struct {
 	// Listener, when set, is served instead of listening on HTTPAddr.
 	Listener net.Listener
 }
+
+// defaultWorkflowCache is Config.WorkflowCache's default.
+const defaultWorkflowCache = 500
 
 // Run runs the workers, the trigger and the journeys API until ctx ends.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
@@ -226,6 +239,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		}
 	}
 	svc := newServiceClients(cfg, deps)
+	worker.SetStickyWorkflowCacheSize(cmp.Or(cfg.WorkflowCache, defaultWorkflowCache))
 	workers, err := startWorkers(cfg, clients, svc, store)
 	if err != nil {
 		return err

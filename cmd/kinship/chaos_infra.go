@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -20,14 +21,17 @@ import (
 // runBroker runs the in-memory development broker (kfake) as a process of
 // its own on a fixed address, for the chaos harness (test/chaos), which
 // runs every component as a separate process: `kinship broker -addr
-// 127.0.0.1:9092`. It keeps nothing on disk: a restarted broker is empty,
-// so the harness models a broker outage by cutting it off, not by
-// restarting it. Not for production.
+// 127.0.0.1:9092 -data-dir DIR`. With a data folder it keeps topics,
+// records, committed offsets and groups there, so the harness can stop it
+// and start it again; without one a restarted broker is empty. Not for
+// production.
 func runBroker(ctx context.Context, args []string, env envFunc, stdout io.Writer) error {
 	var addr, advertise string
 	var partitions int
 	var linger time.Duration
+	var dataDir string
 	f := newFlags("broker", env)
+	f.string(&dataDir, "data-dir", "KINSHIP_BROKER_DATA_DIR", "", "folder keeping topics, records, offsets and groups across restarts; empty keeps nothing")
 	f.string(&addr, "addr", "KINSHIP_BROKER_ADDR", "127.0.0.1:9092", "loopback address to listen on")
 	f.string(&advertise, "advertise", "KINSHIP_BROKER_ADVERTISE", "", "address clients are told to connect to, such as a proxy's in front of it; empty means -addr")
 	if err := f.int(&partitions, "partitions", "KINSHIP_BROKER_PARTITIONS", 4, "partitions of automatically created topics"); err != nil {
@@ -75,8 +79,15 @@ func runBroker(ctx context.Context, args []string, env envFunc, stdout io.Writer
 			return advertised{Listener: ln, addr: adv}, nil
 		}
 	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.ListenFn(listen),
-		kfake.DefaultNumPartitions(partitions), kfake.AllowAutoTopicCreation())
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port), kfake.ListenFn(listen),
+		kfake.DefaultNumPartitions(partitions), kfake.AllowAutoTopicCreation()}
+	if dataDir != "" {
+		if err := os.MkdirAll(dataDir, 0o750); err != nil {
+			return fmt.Errorf("-data-dir: %w", err)
+		}
+		opts = append(opts, kfake.DataDir(dataDir))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return fmt.Errorf("start broker: %w", err)
 	}

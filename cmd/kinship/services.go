@@ -221,6 +221,7 @@ func runWorker(ctx context.Context, args []string, env envFunc, logger *slog.Log
 				f.duration(&cfg.OnboardingReminderAfter, "onboarding-reminder-after", "KINSHIP_ONBOARDING_REMINDER_AFTER", 0, "default journey's first profile reminder (the second at 2.5x); 0 means 48h"),
 				f.duration(&cfg.OnboardingGiveUpAfter, "onboarding-give-up-after", "KINSHIP_ONBOARDING_GIVE_UP_AFTER", 0, "how long the default journey waits for the profile before moving on; 0 means 7 days"),
 				f.int(&cfg.StartConcurrency, "start-concurrency", "KINSHIP_START_CONCURRENCY", 16, "journeys a cohort start starts at once"),
+				f.int(&cfg.WorkflowCache, "workflow-cache", "KINSHIP_WORKFLOW_CACHE", 500, "workflow executions kept in memory between their tasks (Temporal's sticky cache); an evicted one is replayed from its history"),
 				f.int(&cfg.TriggerConcurrency, "trigger-concurrency", "KINSHIP_TRIGGER_CONCURRENCY", 16, "members whose events (joins, confirmations, check-ins) the trigger handles at once, each member's in order"),
 				defineAuth(f, &cfg.Auth))
 		},

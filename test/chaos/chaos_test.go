@@ -28,6 +28,7 @@ import (
 //	KINSHIP_CHAOS_SEED     seed of the load and the fault schedule (default 1)
 //	KINSHIP_CHAOS_SKIP     fault kinds to leave out, comma-separated (see faultKinds)
 //	KINSHIP_CHAOS_SETTLE_S how long the accounting waits for the system to settle (default 240)
+//	KINSHIP_CHAOS_BROKER_DOWN_S how long the broker-restart fault keeps the broker stopped (default 60)
 //	KINSHIP_CHAOS_DIR      keep the load log and the processes' logs there
 //	KINSHIP_CHAOS_BIN      a kinship binary to run instead of building one
 func TestChaos(t *testing.T) {
@@ -35,7 +36,8 @@ func TestChaos(t *testing.T) {
 		t.Skip("set KINSHIP_CHAOS=1 to run the chaos harness (make chaos)")
 	}
 	ops, faults := envInt(t, "KINSHIP_CHAOS_OPS", 600), envInt(t, "KINSHIP_CHAOS_FAULTS", 6)
-	top := topology{replicas: envInt(t, "KINSHIP_CHAOS_REPLICAS", 2), workers: envInt(t, "KINSHIP_CHAOS_WORKERS", 2)}
+	top := topology{replicas: envInt(t, "KINSHIP_CHAOS_REPLICAS", 2), workers: envInt(t, "KINSHIP_CHAOS_WORKERS", 2),
+		brokerDown: time.Duration(envInt(t, "KINSHIP_CHAOS_BROKER_DOWN_S", 60)) * time.Second}
 	seed := uint64(envInt(t, "KINSHIP_CHAOS_SEED", 1))
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -80,7 +82,16 @@ func TestChaos(t *testing.T) {
 	plan := schedule(seed, faults, top, hold, skip)
 	go func() {
 		defer wg.Done()
-		l.run(loadCtx, ops, 6, time.Duration(len(plan))*(hold+2*time.Second))
+		// Spread over about as long as the faults take, so each meets a
+		// running load.
+		var span time.Duration
+		for _, f := range plan {
+			span += hold + 2*time.Second
+			if f.kind == "broker-restart" {
+				span += top.brokerDown
+			}
+		}
+		l.run(loadCtx, ops, 6, span)
 	}()
 	// Faults one after the other while the load runs, a pause between.
 	injected := 0

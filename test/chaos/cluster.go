@@ -45,11 +45,13 @@ type cluster struct {
 	issuer   *localissuer.Issuer
 	issuerLn net.Listener
 	broker   *process
-	kafka    *proxy // the broker, as every component reaches it
-	temporal *process
-	tproxy   *proxy // the Temporal frontend, as the workers reach it
-	smtp     *proxy // the mail sink, as communications reaches it
-	mail     *mailSink
+	// brokerAddr is where the broker itself listens.
+	brokerAddr string
+	kafka      *proxy // the broker, as every component reaches it
+	temporal   *process
+	tproxy     *proxy // the Temporal frontend, as the workers reach it
+	smtp       *proxy // the mail sink, as communications reaches it
+	mail       *mailSink
 	// services by name: members, events, communications, partners, worker.
 	services map[string]*service
 	order    []string
@@ -90,6 +92,9 @@ type topology struct {
 	// emailPerSecond is each communications replica's sending limit per
 	// community; 0 means 500.
 	emailPerSecond int
+	// brokerDown is how long a stopped broker stays down (the
+	// broker-restart fault); 0 means 60 s.
+	brokerDown time.Duration
 }
 
 // startCluster starts PostgreSQL, the issuer, the mail sink, the broker,
@@ -97,6 +102,9 @@ type topology struct {
 func startCluster(ctx context.Context, dir, bin string, top topology) (c *cluster, err error) {
 	if top.emailPerSecond == 0 {
 		top.emailPerSecond = 500
+	}
+	if top.brokerDown == 0 {
+		top.brokerDown = time.Minute
 	}
 	c = &cluster{dir: dir, bin: bin, services: map[string]*service{}, top: top}
 	defer func() {
@@ -137,8 +145,9 @@ func startCluster(ctx context.Context, dir, bin string, top topology) (c *cluste
 	if c.kafka, err = newProxy("127.0.0.1:" + strconv.Itoa(brokerPort)); err != nil {
 		return nil, err
 	}
-	c.broker = &process{name: "broker", bin: bin, log: filepath.Join(dir, "broker.log"),
-		args: []string{"broker", "-addr", "127.0.0.1:" + strconv.Itoa(brokerPort), "-advertise", c.kafka.Addr()}, env: baseEnv()}
+	c.brokerAddr = "127.0.0.1:" + strconv.Itoa(brokerPort)
+	c.broker = &process{name: "broker", bin: bin, log: filepath.Join(dir, "broker.log"), env: baseEnv(),
+		args: []string{"broker", "-addr", c.brokerAddr, "-advertise", c.kafka.Addr(), "-data-dir", filepath.Join(dir, "broker")}}
 	if err := c.broker.start(); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"time"
 )
@@ -20,6 +21,7 @@ type fault struct {
 var faultKinds = []string{
 	"kill9-replica", "kill9-worker", "broker-unreachable", "postgres-restart", "smtp-refusing",
 	"db-connections-dropped", "worker-partition", "kill9-temporal", "smtp-timeout", "db-partition", "worker-delay",
+	"broker-restart",
 }
 
 var apiServices = []string{"members", "events", "communications", "partners"}
@@ -78,6 +80,20 @@ func (c *cluster) inject(ctx context.Context, f fault) (string, error) {
 		wait()
 		c.kafka.Heal()
 		return fmt.Sprintf("broker unreachable (all connections dropped and refused) for %v", f.holdFor.Round(time.Millisecond)), nil
+	case "broker-restart":
+		// Stopped, down for a minute (topology.brokerDown), and started
+		// again on its data folder: the outboxes hold what is written
+		// meanwhile and drain it, in key order, once it is back.
+		down := c.top.brokerDown
+		c.broker.stopFor(down)
+		select {
+		case <-ctx.Done():
+		case <-time.After(down):
+		}
+		if err := waitListening(ctx, c.brokerAddr, time.Minute); err != nil {
+			return "", fmt.Errorf("broker restart: %w", err)
+		}
+		return fmt.Sprintf("broker stopped for %v and restarted on its data", down.Round(time.Millisecond)), nil
 	case "postgres-restart":
 		if err := c.pg.Restart(ctx); err != nil {
 			return "", fmt.Errorf("restart postgresql: %w", err)
@@ -113,4 +129,19 @@ func (c *cluster) inject(ctx context.Context, f fault) (string, error) {
 		return fmt.Sprintf("workers' traffic to %s 300 ms slower for %v", f.service, f.holdFor.Round(time.Millisecond)), nil
 	}
 	return "", fmt.Errorf("unknown fault %q", f.kind)
+}
+
+// waitListening waits until something accepts connections at addr.
+func waitListening(ctx context.Context, addr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return conn.Close()
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s not listening after %v: %w", addr, within, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -114,6 +114,18 @@ func (p *process) kill9(down time.Duration) {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 }
 
+// stopFor stops the process gracefully (SIGTERM), as an upgrade or a node
+// drain does; the supervisor starts it again after down.
+func (p *process) stopFor(down time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.stopping {
+		return
+	}
+	p.down = down
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+}
+
 // counts returns the kills and the process's own exits so far.
 func (p *process) counts() (kills, exits int) {
 	p.mu.Lock()

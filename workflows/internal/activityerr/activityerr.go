@@ -67,10 +67,11 @@ func Settling(err error, firstScheduled, now time.Time) bool {
 	return connect.CodeOf(err) == connect.CodeNotFound && now.Sub(firstScheduled) < SettleWindow
 }
 
-// SettleDelay is the wait before the attempt after attempt (from 1): 1 s
-// doubling, at most 10 s.
+// SettleDelay is the wait before the attempt after attempt (from 1): 250
+// ms doubling, at most 10 s. The projection is usually a moment behind
+// the journey's start, so the first retries come soon.
 func SettleDelay(attempt int32) time.Duration {
-	d := time.Second
+	d := 250 * time.Millisecond
 	for i := int32(1); i < attempt && d < settleDelayMax; i++ {
 		d *= 2
 	}

@@ -37,7 +37,8 @@ func TestANotFoundSettlesForItsWindowThenIsFinal(t *testing.T) {
 // Settling attempts come back within seconds, not after the workflows'
 // backoff of up to five minutes.
 func TestSettlingAttemptsAreRetriedSoon(t *testing.T) {
-	want := map[int32]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 5: 10 * time.Second, 100: 10 * time.Second}
+	want := map[int32]time.Duration{1: 250 * time.Millisecond, 2: 500 * time.Millisecond, 3: time.Second, 4: 2 * time.Second,
+		6: 8 * time.Second, 7: 10 * time.Second, 100: 10 * time.Second}
 	for attempt, d := range want {
 		if got := SettleDelay(attempt); got != d {
 			t.Errorf("SettleDelay(%d) = %v, want %v", attempt, got, d)
@@ -45,7 +46,7 @@ func TestSettlingAttemptsAreRetriedSoon(t *testing.T) {
 	}
 	err := WaitFor("send welcome", connect.NewError(connect.CodeNotFound, errors.New("x")), 3)
 	var app *temporal.ApplicationError
-	if !errors.As(err, &app) || app.Type() != ExpectedRetry || app.NonRetryable() || app.NextRetryDelay() != 4*time.Second {
-		t.Errorf("WaitFor = %#v, want a retryable %s error retried after 4 s", err, ExpectedRetry)
+	if !errors.As(err, &app) || app.Type() != ExpectedRetry || app.NonRetryable() || app.NextRetryDelay() != time.Second {
+		t.Errorf("WaitFor = %#v, want a retryable %s error retried after 1 s", err, ExpectedRetry)
 	}
 }
