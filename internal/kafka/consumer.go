@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -162,9 +161,9 @@ func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 		return c.runLanes(ctx, handle)
 	}
 	for {
-		msg, ok, err := c.fetch(ctx)
+		msg, ok := c.fetch(ctx)
 		if !ok {
-			return err
+			return nil
 		}
 		if err := c.process(ctx, msg, handle); err != nil {
 			if ctx.Err() != nil {
@@ -179,25 +178,27 @@ func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 }
 
 // fetch returns the next record, waiting out failed fetches with backoff
-// while the reader rejoins the group. ok is false when ctx ended (err nil)
-// or the reader was closed (err says so).
-func (c *Consumer) fetch(ctx context.Context) (msg kafkago.Message, ok bool, err error) {
+// while the reader rejoins the group; ok is false once ctx ended. Every
+// failure is waited out, the end of a stream (io.EOF) too: the reader is
+// closed only when Run returns, so an EOF here is a connection the broker
+// closed — a broker stopping for an upgrade does — not the reader's end
+// (the chaos harness saw every consumer's process exit when the broker
+// was stopped for a minute).
+func (c *Consumer) fetch(ctx context.Context) (msg kafkago.Message, ok bool) {
 	for failures := 1; ; failures++ {
 		msg, err := c.reader.FetchMessage(ctx)
 		switch {
 		case err == nil:
-			return msg, true, nil
+			return msg, true
 		case ctx.Err() != nil:
-			return msg, false, nil
-		case errors.Is(err, io.EOF):
-			return msg, false, fmt.Errorf("fetch from %v: the reader was closed", c.cfg.Topics)
+			return msg, false
 		}
 		delay := c.backoff(failures)
 		c.cfg.Logger.WarnContext(ctx, "kafka fetch failed; retrying", "topics", c.cfg.Topics, "group", c.cfg.GroupID,
 			"attempt", failures, "retry_in_ms", delay.Milliseconds(), "error", err)
 		select {
 		case <-ctx.Done():
-			return msg, false, nil
+			return msg, false
 		case <-time.After(delay):
 		}
 	}

@@ -14,8 +14,8 @@ import (
 )
 
 // flakyReader fails its first fetches as a group reader does while the
-// broker is away or the group rebalances, then hands out one record, then
-// ends as a closed reader does.
+// broker is away, stops or the group rebalances, then hands out one
+// record, then reports the end of its stream until its context ends.
 type flakyReader struct {
 	mu        sync.Mutex
 	failures  []error
@@ -37,6 +37,9 @@ func (r *flakyReader) FetchMessage(ctx context.Context) (kafkago.Message, error)
 		r.msg = nil
 		return m, nil
 	}
+	if err := ctx.Err(); err != nil {
+		return kafkago.Message{}, err
+	}
 	return kafkago.Message{}, io.EOF
 }
 
@@ -50,8 +53,8 @@ func (r *flakyReader) CommitMessages(_ context.Context, msgs ...kafkago.Message)
 func (r *flakyReader) Close() error { r.closed = true; return nil }
 
 // A consumer waits out failed fetches — a rebalance, a reset connection, a
-// broker gone — and goes on with the next record; only a closed reader or
-// the end of its context ends it.
+// broker gone or stopping — and goes on with the next record; only the end
+// of its context ends it.
 func TestConsumerOutlastsFailedFetches(t *testing.T) {
 	c, err := NewConsumer(ConsumerConfig{Brokers: []string{"127.0.0.1:1"}, GroupID: "g", Topics: []string{"demo.things.v1"},
 		DeadLetters: NewWriter(WriterConfig{Brokers: []string{"127.0.0.1:1"}}), Tracer: noop.NewTracerProvider(),
@@ -64,15 +67,19 @@ func TestConsumerOutlastsFailedFetches(t *testing.T) {
 	fake := &flakyReader{msg: &m, failures: []error{
 		kafkago.RebalanceInProgress, errors.New("read tcp 127.0.0.1:1: connection reset by peer"), kafkago.RequestTimedOut,
 		context.DeadlineExceeded, kafkago.NotCoordinatorForGroup,
+		// A broker that stops closes its connections: kafka-go reports
+		// the end of the stream, which is not the end of the reader.
+		io.EOF, io.ErrUnexpectedEOF,
 	}}
 	c.reader = fake
 	var handled []string
-	err = c.Run(context.Background(), func(_ context.Context, e Event) error { handled = append(handled, e.ID); return nil })
-	if err == nil {
-		t.Fatal("Run ended without error when the reader was closed")
+	ctx, stop := context.WithCancel(context.Background())
+	err = c.Run(ctx, func(_ context.Context, e Event) error { handled = append(handled, e.ID); stop(); return nil })
+	if err != nil {
+		t.Fatalf("Run = %v, want nil once its context ended", err)
 	}
 	if len(handled) != 1 || handled[0] != "e1" || len(fake.committed) != 1 {
-		t.Errorf("handled %v, committed %d; want the record after five failed fetches", handled, len(fake.committed))
+		t.Errorf("handled %v, committed %d; want the record after seven failed fetches", handled, len(fake.committed))
 	}
 	if c.backoff(1) != time.Millisecond || c.backoff(3) != 4*time.Millisecond || c.backoff(30) != 4*time.Millisecond {
 		t.Errorf("backoff 1, 3, 30 = %v %v %v", c.backoff(1), c.backoff(3), c.backoff(30))

@@ -166,7 +166,7 @@ func (c *Consumer) runLanes(ctx context.Context, handle Handler) error {
 		c.commitLoop(ctx, tracker)
 	}()
 
-	fetchErr := c.fetchInto(ctx, tracker, queues)
+	c.fetchInto(ctx, tracker, queues)
 	for _, q := range queues {
 		close(q)
 	}
@@ -183,22 +183,21 @@ func (c *Consumer) runLanes(ctx context.Context, handle Handler) error {
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err // a lane's handler failed for good
 	}
-	return fetchErr
+	return nil
 }
 
-// fetchInto fetches records and queues each on its lane until ctx ends or
-// the reader is closed.
-func (c *Consumer) fetchInto(ctx context.Context, tracker *commitTracker, queues []chan kafkago.Message) error {
+// fetchInto fetches records and queues each on its lane until ctx ends.
+func (c *Consumer) fetchInto(ctx context.Context, tracker *commitTracker, queues []chan kafkago.Message) {
 	for {
-		msg, ok, err := c.fetch(ctx)
+		msg, ok := c.fetch(ctx)
 		if !ok {
-			return err
+			return
 		}
 		tracker.fetched(msg)
 		select {
 		case queues[laneOf(msg, len(queues))] <- msg:
 		case <-ctx.Done():
-			return nil
+			return
 		}
 	}
 }
