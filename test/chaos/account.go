@@ -229,23 +229,33 @@ func account(ctx context.Context, c *cluster, l *loader, log *loadLog, settle ti
 	return f, nil
 }
 
-// welcomes counts, over the members the load log says joined, those
-// without a welcome e-mail, those with welcomes of more than one
-// Message-ID, and the extra copies of a Message-ID already received.
-func welcomes(msgs []smtpsink.Message, want map[string]*expectation) (missing, duplicated, resent int) {
-	byRecipient := map[string]map[string]int{} // address -> Message-ID -> copies
+// isWelcome tells a welcome e-mail by its subject.
+func isWelcome(subject string) bool { return strings.HasPrefix(subject, "Welcome to "+community) }
+
+// copiesByRecipient groups the e-mails whose subject matches by recipient
+// address (lower case), then by Message-ID, counting copies.
+func copiesByRecipient(msgs []smtpsink.Message, match func(subject string) bool) map[string]map[string]int {
+	out := map[string]map[string]int{}
 	for _, m := range msgs {
-		if !strings.HasPrefix(m.Subject, "Welcome to "+community) {
+		if !match(m.Subject) {
 			continue
 		}
 		for _, to := range m.To {
 			to = strings.ToLower(strings.Trim(to, "<> "))
-			if byRecipient[to] == nil {
-				byRecipient[to] = map[string]int{}
+			if out[to] == nil {
+				out[to] = map[string]int{}
 			}
-			byRecipient[to][m.MessageID]++
+			out[to][m.MessageID]++
 		}
 	}
+	return out
+}
+
+// welcomes counts, over the members the load log says joined, those
+// without a welcome e-mail, those with welcomes of more than one
+// Message-ID, and the extra copies of a Message-ID already received.
+func welcomes(msgs []smtpsink.Message, want map[string]*expectation) (missing, duplicated, resent int) {
+	byRecipient := copiesByRecipient(msgs, isWelcome)
 	for _, x := range want {
 		ids := byRecipient[strings.ToLower(x.email)]
 		switch {

@@ -157,23 +157,10 @@ func accountAnnouncements(ctx context.Context, l *loader, log *loadLog, msgs []s
 	return f, nil
 }
 
-// recipients groups the e-mails with subject by recipient address, then
-// by Message-ID, counting copies.
+// recipients groups the e-mails whose subject is subject by recipient
+// address, then by Message-ID, counting copies.
 func recipients(msgs []smtpsink.Message, subject string) map[string]map[string]int {
-	out := map[string]map[string]int{}
-	for _, m := range msgs {
-		if m.Subject != subject {
-			continue
-		}
-		for _, to := range m.To {
-			to = strings.ToLower(strings.Trim(to, "<> "))
-			if out[to] == nil {
-				out[to] = map[string]int{}
-			}
-			out[to][m.MessageID]++
-		}
-	}
-	return out
+	return copiesByRecipient(msgs, func(s string) bool { return s == subject })
 }
 
 // inDoubtMembers lists the members whose message of the announcement id

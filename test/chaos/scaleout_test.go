@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -182,26 +183,15 @@ func scaleOutRun(t *testing.T, bin string, n, joins int) (string, error) {
 }
 
 // welcomeCounts counts each wanted member's welcome copies by Message-ID
-// and returns when the last one arrived.
+// and returns when the last of their welcomes arrived.
 func welcomeCounts(c *cluster, want map[string]bool) (map[string]map[string]int, time.Time) {
-	got := map[string]map[string]int{}
+	msgs := c.mail.messages()
+	got := copiesByRecipient(msgs, isWelcome)
+	maps.DeleteFunc(got, func(to string, _ map[string]int) bool { return !want[to] })
 	var last time.Time
-	for _, m := range c.mail.messages() {
-		if !strings.HasPrefix(m.Subject, "Welcome to "+community) {
-			continue
-		}
-		for _, to := range m.To {
-			to = strings.ToLower(strings.Trim(to, "<> "))
-			if !want[to] {
-				continue
-			}
-			if got[to] == nil {
-				got[to] = map[string]int{}
-			}
-			got[to][m.MessageID]++
-			if m.ReceivedAt.After(last) {
-				last = m.ReceivedAt
-			}
+	for _, m := range msgs {
+		if isWelcome(m.Subject) && m.ReceivedAt.After(last) && slices.ContainsFunc(m.To, func(to string) bool { return want[strings.ToLower(strings.Trim(to, "<> "))] }) {
+			last = m.ReceivedAt
 		}
 	}
 	return got, last
