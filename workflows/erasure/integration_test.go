@@ -80,6 +80,16 @@ func TestErasureOnTheRealStack(t *testing.T) {
 		OccurrenceId: occurrence, MemberId: ada, Answer: eventsv1.RSVPAnswer_RSVP_ANSWER_GOING})); err != nil {
 		t.Fatal(err)
 	}
+	// Communications learns of Ada from the members topic; a message to
+	// her is refused until it has.
+	prefs := communicationsv1connect.NewAnnouncementsServiceClient(http.DefaultClient, s.CommunicationsURL, organiser)
+	stacktest.Eventually(t, 20*time.Second, "communications to know Ada", func() string {
+		_, err := prefs.GetPreferences(ctx, connect.NewRequest(&communicationsv1.GetPreferencesRequest{Community: community, MemberId: ada}))
+		if err != nil {
+			return err.Error()
+		}
+		return ""
+	})
 	comms := communicationsv1connect.NewCommunicationsServiceClient(http.DefaultClient, s.CommunicationsURL, organiser)
 	if _, err := comms.SendMessage(ctx, connect.NewRequest(&communicationsv1.SendMessageRequest{Community: community, IdempotencyKey: "hello-ada",
 		MemberId: ada, ToEmail: "ada@example.org", Subject: "Hello Ada", TextBody: "Thank you for joining."})); err != nil {
@@ -161,7 +171,6 @@ func TestErasureOnTheRealStack(t *testing.T) {
 	}
 
 	// Each service forgot her.
-	prefs := communicationsv1connect.NewAnnouncementsServiceClient(http.DefaultClient, s.CommunicationsURL, organiser)
 	if _, err := prefs.GetPreferences(ctx, connect.NewRequest(&communicationsv1.GetPreferencesRequest{Community: community, MemberId: ada})); connect.CodeOf(err) != connect.CodeNotFound {
 		t.Errorf("Ada's preferences after erasure: %v, want her unknown", err)
 	}
