@@ -164,7 +164,7 @@ func (t *trigger) startOnboarding(ctx context.Context, community string, e kafka
 	if err != nil {
 		return fmt.Errorf("read the onboarding definition of %s: %w", community, err)
 	}
-	started, err := onboarding.Start(ctx, t.clients[community], community, joined.GetMemberId(), g, version)
+	started, err := onboarding.Start(ctx, t.clients[community], community, joined.GetMemberId(), g, version, joined.GetEmailVerified())
 	if err != nil {
 		return err
 	}

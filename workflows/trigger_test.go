@@ -12,6 +12,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/temporaltest"
 	"google.golang.org/protobuf/proto"
@@ -236,6 +237,31 @@ func TestTriggerRoutesOnARealServer(t *testing.T) {
 	if got := eventsOf(t, c, onboarding.WorkflowID("demo", "m3")); count(got, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) != 1 {
 		t.Errorf("history %v, want the profile signalled at once", got)
 	}
+
+	// A join whose address is confirmed tells the journey so; one whose
+	// address is not leaves the journey to ask.
+	handle(event(t, memberevents.TypeMemberJoined, members, "m4", &membersv1.MemberJoined{MemberId: "m4", Community: "demo", EmailVerified: true}))
+	if in := startInput(t, c, onboarding.WorkflowID("demo", "m4")); !in.AddressConfirmed {
+		t.Errorf("input %+v, want the address confirmed", in)
+	}
+	if in := startInput(t, c, id); in.AddressConfirmed {
+		t.Errorf("input %+v of an unconfirmed join says the address is confirmed", in)
+	}
+}
+
+// startInput is the input a journey was started with.
+func startInput(t *testing.T, c client.Client, id string) onboarding.Input {
+	t.Helper()
+	iter := c.GetWorkflowHistory(context.Background(), id, "", false, 0)
+	first, err := iter.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in onboarding.Input
+	if err := converter.GetDefaultDataConverter().FromPayloads(first.GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
+		t.Fatal(err)
+	}
+	return in
 }
 
 func validConfig() Config {

@@ -83,7 +83,7 @@ func (h *Handler) StartOnboarding(ctx context.Context, req *connect.Request[jour
 						continue
 					}
 				}
-				started, err := onboarding.Start(ctx, tc, community, id, g, version)
+				started, err := onboarding.Start(ctx, tc, community, id, g, version, false)
 				o := outcome{memberID: id, started: started}
 				if err != nil {
 					h.opts.Logger.WarnContext(ctx, "cannot start an onboarding journey", "community", community, "member_id", id, "error", err)

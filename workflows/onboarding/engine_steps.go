@@ -13,6 +13,10 @@ import (
 // awaitConfirmation holds the journey, before any e-mail, until the
 // member's address is confirmed, as the fixed journey does.
 func (j *graphJourney) awaitConfirmation() error {
+	if j.in.AddressConfirmed {
+		j.state.EmailConfirmed = true
+		return nil
+	}
 	var a *Activities
 	var confirmed bool
 	if err := workflow.ExecuteActivity(j.actx, a.AddressConfirmed, MessageInput{Community: j.in.Community, MemberID: j.in.MemberID, WorkflowID: j.id}).Get(j.ctx, &confirmed); err != nil {

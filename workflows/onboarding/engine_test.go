@@ -1,11 +1,14 @@
 package onboarding
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -351,6 +354,30 @@ func TestAVersionedJourneyWaitsForTheAddressFirst(t *testing.T) {
 	}
 	if at := je.sentAt("hello"); at != 2*day {
 		t.Errorf("welcome at %v, want at the confirmation", at)
+	}
+}
+
+// A journey started from a MemberJoined that said the address is
+// confirmed welcomes at once without asking the members service.
+func TestAJourneyToldTheAddressIsConfirmedDoesNotAsk(t *testing.T) {
+	je := newJourneyEnv(t)
+	je.confirmed = false // were it asked, it would wait
+	asked := 0
+	je.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		if info.ActivityType.Name == "AddressConfirmed" {
+			asked++
+		}
+	})
+	g := mustGraph(t, `{"steps": [{"id": "hello", "kind": "send", "template": "onboarding-welcome"}, {"id": "end", "kind": "end"}]}`)
+	je.env.ExecuteWorkflow(WorkflowName, Input{Community: "demo", MemberID: "m1", Journey: &g, Version: 1, AddressConfirmed: true})
+	if r := je.result(); r.Outcome != OutcomeCompleted {
+		t.Errorf("outcome %q", r.Outcome)
+	}
+	if at := je.sentAt("hello"); at != 0 {
+		t.Errorf("welcome at %v, want at once", at)
+	}
+	if asked != 0 {
+		t.Errorf("AddressConfirmed asked %d times, want never", asked)
 	}
 }
 

@@ -28,10 +28,11 @@ func StartOptions(community, memberID string, g Graph, version int) client.Start
 
 // Start starts a member's journey with version of the community's
 // definition, g. It reports false, and no error, when the member has or
-// had a journey.
-func Start(ctx context.Context, c client.Client, community, memberID string, g Graph, version int) (bool, error) {
+// had a journey. confirmed says the member's address is known to be
+// confirmed (MemberJoined said so), which spares the journey asking.
+func Start(ctx context.Context, c client.Client, community, memberID string, g Graph, version int, confirmed bool) (bool, error) {
 	_, err := c.ExecuteWorkflow(ctx, StartOptions(community, memberID, g, version), WorkflowName,
-		Input{Community: community, MemberID: memberID, Journey: &g, Version: version})
+		Input{Community: community, MemberID: memberID, Journey: &g, Version: version, AddressConfirmed: confirmed})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):

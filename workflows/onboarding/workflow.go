@@ -21,6 +21,12 @@ type Input struct {
 	Journey *Graph   `json:",omitempty"`
 	Version int      `json:",omitempty"`
 	Test    *TestRun `json:",omitempty"`
+	// AddressConfirmed says, at the start, that the member's address is
+	// confirmed or vouched for (MemberJoined's email_verified): the
+	// journey then does not ask the members service. A confirmed address
+	// stays the member's, so the answer cannot go stale. Unset, the
+	// journey asks, as every journey before it did.
+	AddressConfirmed bool `json:",omitempty"`
 
 	// ReminderAfter and GiveUpAfter tuned journeys of the first version;
 	// they are read only when replaying those.
