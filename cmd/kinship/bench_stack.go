@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,11 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/kinshiphq/kinship/gen/kinship/members/v1/membersv1connect"
 	"github.com/kinshiphq/kinship/internal/auth"
@@ -299,7 +305,14 @@ func benchComponents(ctx context.Context, binary, dir, dataDir string, ports ben
 	if err != nil {
 		return nil, err
 	}
-	common := []string{"KINSHIP_COMMUNITIES=demo", "KAFKA_BROKERS=127.0.0.1:" + strconv.Itoa(ports["kafka"]), "AUTH_ISSUER=" + issuerURL,
+	// The components serve a community of their own, in a namespace of
+	// its own, so that idle means idle: with the dev stack's community
+	// they would share its task queues and consumer groups and take
+	// part of its work while they are measured.
+	if err := registerIdleNamespace(ctx, "127.0.0.1:"+strconv.Itoa(ports["temporal"])); err != nil {
+		return nil, err
+	}
+	common := []string{"KINSHIP_COMMUNITIES=" + benchIdleCommunity, "KAFKA_BROKERS=127.0.0.1:" + strconv.Itoa(ports["kafka"]), "AUTH_ISSUER=" + issuerURL,
 		"AUTH_AUDIENCE=kinship", "AUTH_WORKLOAD_AUDIENCE=kinship-workload",
 		"AUTH_WORKLOAD_SUBJECTS=kinship-worker,kinship-communications,kinship-events,kinship-partners,kinship-insights",
 		"LOG_LEVEL=warn"}
@@ -355,6 +368,26 @@ func benchComponents(ctx context.Context, binary, dir, dataDir string, ports ben
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// benchIdleCommunity is the community the measured components serve:
+// nothing happens in it.
+const benchIdleCommunity = "bench-idle"
+
+// registerIdleNamespace registers benchIdleCommunity's namespace on the
+// dev stack's Temporal, as the operator does for a community.
+func registerIdleNamespace(ctx context.Context, hostPort string) error {
+	nc, err := client.NewNamespaceClient(client.Options{HostPort: hostPort, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		return fmt.Errorf("bench: temporal namespace client: %w", err)
+	}
+	defer nc.Close()
+	err = nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{Namespace: benchIdleCommunity, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)})
+	var exists *serviceerror.NamespaceAlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("bench: register namespace %s: %w", benchIdleCommunity, err)
+	}
+	return nil
 }
 
 // buildNodev builds the binary the images ship (`-tags nodev`) into dir,

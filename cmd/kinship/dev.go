@@ -34,6 +34,9 @@ func runDev(ctx context.Context, args []string, env envFunc, logger *slog.Logger
 	if err := f.duration(&cfg.OnboardingReminderAfter, "onboarding-reminder-after", "KINSHIP_ONBOARDING_REMINDER_AFTER", 0, "profile reminder delay; 0 means 48h"); err != nil {
 		return err
 	}
+	var memoryLimit string
+	f.string(&memoryLimit, "memory-limit", "KINSHIP_DEV_MEMORY_LIMIT", devMemoryLimit,
+		"soft limit on the Go runtime's memory, such as 240MiB or 1GiB, or off; GOMEMLIMIT, when set, wins")
 	f.fs.BoolVar(&reset, "reset", false, "delete the data folder first")
 	f.fs.IntVar(&cfg.MembersPort, "members-port", cfg.MembersPort, "members API port")
 	f.fs.IntVar(&cfg.CommunicationsPort, "communications-port", cfg.CommunicationsPort, "communications API port")
@@ -50,6 +53,9 @@ func runDev(ctx context.Context, args []string, env envFunc, logger *slog.Logger
 	f.fs.IntVar(&cfg.TracesPort, "traces-port", cfg.TracesPort, "trace viewer port")
 	f.fs.IntVar(&cfg.TemporalUIPort, "temporal-ui-port", cfg.TemporalUIPort, "Temporal Web UI port")
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	if err := applyMemoryLimit(memoryLimit, env("GOMEMLIMIT")); err != nil {
 		return err
 	}
 	if kafkaSec.configured() && len(cfg.KafkaBrokers) == 0 {
