@@ -80,7 +80,7 @@ func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, er
 		"The floor is the same burst of %d RSVPs refused after authentication and before the database (no member id). "+
 		"Each round publishes an event with %d seats and sends %d RSVPs (Connect over HTTP/1.1, one connection per client), each member "+
 		"answering for themselves with their own token. Group commit on (the default) answers the RSVPs for one occurrence that "+
-		"arrive together in one transaction (up to 64), each with its own outbox events and audit entry; off gives every RSVP a "+
+		"arrive together in one transaction (up to 512), each with its own outbox events and audit entry; off gives every RSVP a "+
 		"transaction of its own, as before. The two run as two services side by side, and the rounds of the floor, on and off take "+
 		"turns. Every round checks that exactly %d got a seat, each with its own check-in code, and that the waitlist positions "+
 		"run 1..%d in the order the answers were taken, every seat answered before the first waitlist place. "+

@@ -95,17 +95,35 @@ type Item struct {
 // recorded for their own. When an item has no authenticated caller none
 // is recorded and RecordAll fails, as Record does.
 func (l *Log) RecordAll(ctx context.Context, tx *sql.Tx, items ...Item) error {
+	return l.recordAll(ctx, tx, false, items)
+}
+
+// RecordAllAnonymous is RecordAll for public calls, as RecordAnonymous is
+// Record's: an item whose context (RecordAllAnonymous's ctx when nil) has
+// an authenticated caller is recorded for them, any other as anonymous
+// (KindAnonymous, with no id) — so the public calls of a group commit are
+// recorded in as few statements as their team's.
+func (l *Log) RecordAllAnonymous(ctx context.Context, tx *sql.Tx, items ...Item) error {
+	return l.recordAll(ctx, tx, true, items)
+}
+
+// recordAll appends an entry for each item in tx, in order; an item
+// without an authenticated caller is recorded as anonymous when
+// anonymous is set, and fails every item otherwise.
+func (l *Log) recordAll(ctx context.Context, tx *sql.Tx, anonymous bool, items []Item) error {
 	rows := make([][]any, len(items))
 	for i, it := range items {
 		c := it.Ctx
 		if c == nil {
 			c = ctx
 		}
-		p, ok := auth.FromContext(c)
-		if !ok {
+		kind, subject := KindAnonymous, ""
+		if p, ok := auth.FromContext(c); ok {
+			kind, subject = string(p.Kind), p.Subject
+		} else if !anonymous {
 			return fmt.Errorf("audit %s: privileged action without an authenticated caller", it.Action)
 		}
-		row, err := entryRow(it.Community, string(p.Kind), p.Subject, it.Action, it.TargetType, it.TargetID)
+		row, err := entryRow(it.Community, kind, subject, it.Action, it.TargetType, it.TargetID)
 		if err != nil {
 			return err
 		}

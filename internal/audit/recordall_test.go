@@ -80,3 +80,55 @@ func TestRecordAll(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordAllAnonymous(t *testing.T) {
+	ada := auth.WithPrincipal(context.Background(), auth.Principal{Kind: auth.KindUser, Subject: "ada", Community: "demo"}, auth.ScopeCommunity)
+	for _, engine := range dbtest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			d := dbtest.Open(t, engine, pg, audit.Migrations())
+			log := audit.New(d)
+			// 300 public joins sharing a transaction: two of three without
+			// credentials, every third by a signed-in member.
+			var items []audit.Item
+			for i := range 300 {
+				c := context.Background()
+				if i%3 == 2 {
+					c = ada
+				}
+				items = append(items, audit.Item{Ctx: c, Community: "demo", Action: "member.joined", TargetType: "member", TargetID: fmt.Sprintf("m%03d", i)})
+			}
+			// Without a context of its own an item is RecordAllAnonymous's
+			// caller's: anonymous here.
+			items = append(items, audit.Item{Community: "other", Action: "member.joined", TargetType: "member", TargetID: "elsewhere"})
+			if err := d.InTx(context.Background(), func(tx *sql.Tx) error {
+				return log.RecordAllAnonymous(context.Background(), tx, items...)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := log.List(ada, "demo", "", 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Reverse(got) // oldest first
+			if len(got) != 300 {
+				t.Fatalf("demo has %d entries, want 300", len(got))
+			}
+			for i, e := range got {
+				wantKind, wantID := audit.KindAnonymous, ""
+				if i%3 == 2 {
+					wantKind, wantID = string(auth.KindUser), "ada"
+				}
+				if e.TargetID != fmt.Sprintf("m%03d", i) || e.ActorKind != wantKind || e.ActorID != wantID || e.Action != "member.joined" || e.TargetType != "member" {
+					t.Fatalf("entry %d = %+v, want m%03d by %s %q", i, e, i, wantKind, wantID)
+				}
+			}
+			other, err := log.List(ada, "other", "", 10)
+			if err != nil || len(other) != 1 || other[0].ActorKind != audit.KindAnonymous || other[0].ActorID != "" {
+				t.Errorf("other's entries = %+v, %v; want one anonymous entry", other, err)
+			}
+			if err := d.InTx(ada, func(tx *sql.Tx) error { return log.RecordAllAnonymous(ada, tx) }); err != nil {
+				t.Errorf("recording nothing: %v", err)
+			}
+		})
+	}
+}

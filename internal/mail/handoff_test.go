@@ -65,31 +65,31 @@ func TestBeforeHandOff(t *testing.T) {
 	}
 }
 
-// scriptedServer is an SMTP server that accepts every message and then
-// drops the connection when asked to reset the session (RSET), as a
-// server that stops right after its 250 would; it counts the messages it
-// accepted.
-func scriptedServer(t *testing.T) (addr string, accepted *atomic.Int32) {
+// scriptedServer is an SMTP server that accepts every message; with
+// dropAfterAccept it closes the connection right after its 250, as a
+// server that stops then would. It counts the messages it accepted and
+// the RSET commands it was sent.
+func scriptedServer(t *testing.T, dropAfterAccept bool) (addr string, accepted, resets *atomic.Int32) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	accepted = &atomic.Int32{}
+	accepted, resets = &atomic.Int32{}, &atomic.Int32{}
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go serveScript(c, accepted)
+			go serveScript(c, dropAfterAccept, accepted, resets)
 		}
 	}()
-	return ln.Addr().String(), accepted
+	return ln.Addr().String(), accepted, resets
 }
 
-func serveScript(c net.Conn, accepted *atomic.Int32) {
+func serveScript(c net.Conn, dropAfterAccept bool, accepted, resets *atomic.Int32) {
 	defer c.Close()
 	r := bufio.NewReader(c)
 	say := func(line string) { _, _ = c.Write([]byte(line + "\r\n")) }
@@ -116,8 +116,12 @@ func serveScript(c net.Conn, accepted *atomic.Int32) {
 			}
 			accepted.Add(1)
 			say("250 accepted")
+			if dropAfterAccept {
+				return // gone right after accepting
+			}
 		case strings.HasPrefix(cmd, "RSET"):
-			return // gone right after accepting
+			resets.Add(1)
+			say("250 ok")
 		case strings.HasPrefix(cmd, "QUIT"):
 			say("221 bye")
 			return
@@ -127,18 +131,40 @@ func serveScript(c net.Conn, accepted *atomic.Int32) {
 	}
 }
 
-// A message the server accepted is reported sent even when what follows
-// the 250 fails: reporting a failure would have it sent twice.
+// A message the server accepted is reported sent even when the connection
+// is gone right after the 250, and the next message goes over a new one:
+// reporting a failure would have it sent twice.
 func TestAnAcceptedMessageIsSentOnceWhenTheSessionThenFails(t *testing.T) {
-	addr, accepted := scriptedServer(t)
+	addr, accepted, _ := scriptedServer(t, true)
 	s := sender(t, addr)
 	defer s.Close()
-	for i := range 2 { // the second goes over a new connection: the first was dropped
+	for i := range 3 { // each after the first finds its reused connection dropped
 		if err := s.Send(context.Background(), mail.Envelope{MessageID: "once@kinship.test", To: "ada@example.org", Subject: "s", Text: "t"}); err != nil {
 			t.Fatalf("send %d = %v, want nil: the server accepted it", i+1, err)
 		}
 		if n := accepted.Load(); n != int32(i+1) {
 			t.Fatalf("after send %d the server accepted %d copies, want %d", i+1, n, i+1)
 		}
+	}
+}
+
+// Messages on a reused connection follow one another without a RSET (a
+// round trip per message): the server's reply to DATA ends each
+// transaction.
+func TestAcceptedMessagesAreNotFollowedByAReset(t *testing.T) {
+	addr, accepted, resets := scriptedServer(t, false)
+	s := sender(t, addr)
+	defer s.Close()
+	const n = 5
+	for i := range n {
+		if err := s.Send(context.Background(), mail.Envelope{MessageID: "r@kinship.test", To: "ada@example.org", Subject: "s", Text: "t"}); err != nil {
+			t.Fatalf("send %d = %v", i+1, err)
+		}
+	}
+	if got := accepted.Load(); got != n {
+		t.Errorf("the server accepted %d messages, want %d", got, n)
+	}
+	if got := resets.Load(); got != 0 {
+		t.Errorf("the server was sent %d RSET commands, want none", got)
 	}
 }

@@ -96,8 +96,12 @@ func NewSender(cfg Config, tp trace.TracerProvider) (*Sender, error) {
 	}
 	// No NOOP before each message on a reused connection: it costs a round
 	// trip per message, and a connection the server closed while idle is
-	// found by the send itself, which send retries once on a new one.
-	opts = append(opts, gomail.WithTimeout(cfg.Timeout), gomail.WithoutNoop())
+	// found by the send itself, which send retries once on a new one. No
+	// RSET after each accepted message either: the server's reply to DATA
+	// ends the mail transaction (RFC 5321 4.1.1.4), so the next MAIL FROM
+	// starts a new one; after a failed transaction go-mail still resets,
+	// and send closes the connection on any error anyway.
+	opts = append(opts, gomail.WithTimeout(cfg.Timeout), gomail.WithoutNoop(), gomail.WithoutRset())
 	if cfg.DKIM != nil {
 		if err := cfg.DKIM.validate(); err != nil {
 			return nil, err

@@ -298,6 +298,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		EmailPerSecond:   cfg.EmailPerSecond,
 		WebhookPerSecond: cfg.WebhookPerSecond,
 		RetryBase:        cfg.RetryBase,
+		SMTPConnections:  cfg.SMTPMaxConnections,
 		Tracer:           deps.Tracer,
 		Logger:           logger,
 	})

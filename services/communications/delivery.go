@@ -52,10 +52,13 @@ type Deliverer struct {
 	eventsURL   string
 	limits      *limiters
 	retryBase   time.Duration
-	wake        chan struct{}
-	tracer      trace.Tracer
-	logger      *slog.Logger
-	now         func() time.Time
+	// markWindow bounds the e-mails of a batch marked sending and not
+	// yet answered by the mail server.
+	markWindow int
+	wake       chan struct{}
+	tracer     trace.Tracer
+	logger     *slog.Logger
+	now        func() time.Time
 	// deliveries counts outcomes by channel (kinship.communications.deliveries).
 	deliveries metric.Int64Counter
 	// inDoubt counts e-mails found in doubt by what became of them
@@ -74,8 +77,7 @@ type Deliverer struct {
 type crashPoint int
 
 const (
-	// crashBeforeMark is after all local work, with the connection to the
-	// mail server ready, before the sending mark.
+	// crashBeforeMark is after all local work, before the sending mark.
 	crashBeforeMark crashPoint = iota + 1
 	// crashAfterAccept is after the mail server's 250, before the record.
 	crashAfterAccept
@@ -100,8 +102,12 @@ type DelivererConfig struct {
 	EmailPerSecond, WebhookPerSecond float64
 	// RetryBase is the first retry's delay, doubling after; 0 means 1m.
 	RetryBase time.Duration
-	Tracer    trace.TracerProvider
-	Logger    *slog.Logger
+	// SMTPConnections is how many connections the mailer keeps (0: 4): a
+	// batch has at most one e-mail per connection marked sending and not
+	// yet answered, so a marked e-mail is one a connection is sending.
+	SMTPConnections int
+	Tracer          trace.TracerProvider
+	Logger          *slog.Logger
 }
 
 // NewDeliverer returns a Deliverer recording outcomes in s.
@@ -109,7 +115,7 @@ func NewDeliverer(s *store.Store, cfg DelivererConfig) *Deliverer {
 	return &Deliverer{
 		store: s, mailer: cfg.Mailer, webhooks: cfg.Webhooks, quiet: cfg.Quiet, links: cfg.Links,
 		msgIDDomain: cfg.MessageIDDomain, eventsURL: cfg.EventsURL, limits: newLimiters(cfg.EmailPerSecond, cfg.WebhookPerSecond),
-		retryBase: cmp.Or(cfg.RetryBase, time.Minute), wake: make(chan struct{}, 1),
+		retryBase: cmp.Or(cfg.RetryBase, time.Minute), markWindow: cmp.Or(cfg.SMTPConnections, 4), wake: make(chan struct{}, 1),
 		tracer: cfg.Tracer.Tracer("github.com/kinshiphq/kinship/services/communications"), logger: cfg.Logger, now: time.Now,
 		deliveries: deliveryCounter(cfg.Tracer), inDoubt: inDoubtCounter(cfg.Tracer),
 	}
@@ -401,16 +407,21 @@ func (d *Deliverer) deliverOne(ctx context.Context, m domain.Message, bc *batchC
 		// mark to the hand-off's record leaves the message in doubt; one
 		// before it, untried. The mark stores only while the message is
 		// pending and its member still consents (the batch was read a
-		// while ago). In a batch the mark goes to the journal once the
-		// connection is ready, committed with the other workers' marks;
-		// the hand-off waits for it.
+		// while ago). In a batch the mark goes to the journal once its
+		// window (one per SMTP connection) has room, committed with the
+		// other workers' marks; the hand-off waits for it. On its own the
+		// mark is taken once the connection is ready.
 		var markErr error
-		marked := d.markSending(ctx, m, now, j)
+		marked, settled, err := d.markSending(ctx, m, now, j)
+		if err != nil {
+			return store.Outcome{}, err
+		}
 		env.BeforeHandOff = func(ctx context.Context) error {
 			markErr = marked(ctx)
 			return markErr
 		}
 		sendErr = d.mailer.Send(ctx, env)
+		settled()
 		if markErr != nil {
 			return store.Outcome{}, markErr
 		}
@@ -439,22 +450,27 @@ func (d *Deliverer) deliverOne(ctx context.Context, m domain.Message, bc *batchC
 }
 
 // markSending returns the wait that stores the sending mark of m's next
-// attempt: through the journal j (a commit shared with other marks) or,
-// without one, on its own; either when waited for. The wait returns errSettled for a
-// message no longer pending and errNoConsent for one whose member
-// withdrew the consent it needs.
-func (d *Deliverer) markSending(ctx context.Context, m domain.Message, now time.Time, j *journal) func(context.Context) error {
+// attempt: through the journal j, submitted at once (within the journal's
+// window) and committed with other marks, or, without one, on its own
+// when waited for. The wait returns errSettled for a message no longer
+// pending and errNoConsent for one whose member withdrew the consent it
+// needs. The caller calls settled once the mail server answered or the
+// message was not handed over: it gives the mark's place in the journal's
+// window back.
+func (d *Deliverer) markSending(ctx context.Context, m domain.Message, now time.Time, j *journal) (
+	marked func(context.Context) error, settled func(), err error) {
+	settled = func() {}
 	if d.crashed(crashBeforeMark) {
-		return func(context.Context) error { return errCrashed }
+		return func(context.Context) error { return errCrashed }, settled, nil
 	}
 	wait := func(ctx context.Context) (bool, error) { return d.store.MarkSending(ctx, m, m.Attempts+1, now) }
 	if j != nil {
-		// Submitted only once the connection is ready for the hand-off, so
-		// a crash while the worker waits for a connection (or for a mail
-		// server that does not answer) leaves the message untried, not in
-		// doubt; the commit is shared with the other workers' marks.
+		e, err := j.mark(ctx, m, m.Attempts+1, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		settled = j.settled
 		wait = func(context.Context) (bool, error) {
-			e := j.mark(m, m.Attempts+1, now)
 			err := e.wait()
 			return e.marked, err
 		}
@@ -475,7 +491,7 @@ func (d *Deliverer) markSending(ctx context.Context, m domain.Message, now time.
 		// No longer pending; or pending and consenting again by now, which
 		// its next turn will find.
 		return errSettled
-	}
+	}, settled, nil
 }
 
 func (d *Deliverer) suppress(m domain.Message, reason string) (store.Outcome, error) {
@@ -584,16 +600,14 @@ func (d *Deliverer) post(ctx context.Context, m domain.Message, w domain.Webhook
 	return true, errors.New("HTTP 4xx from the destination")
 }
 
-// DeliverBatch delivers msgs with up to workers in parallel and records the
-// outcomes. The e-mails' sending marks and hand-offs go through a journal
-// of group commits while the batch runs; the other outcomes are recorded
-// together at the end.
-func (d *Deliverer) DeliverBatch(ctx context.Context, msgs []domain.Message, workers int) error {
-	bc, err := d.prepare(ctx, msgs)
-	if err != nil {
-		return err
-	}
-	j := startJournal(ctx, d.store, d.store.Writers(), d.crashCommit)
+// deliverBatch delivers msgs, claimed and prepared (bc), with up to
+// workers in parallel and records the outcomes. The e-mails' sending marks
+// and hand-offs go through a journal of group commits while the batch
+// runs; the other outcomes are recorded together at the end. fed, when
+// set, is called once the last message went to a worker, while the
+// batch's last e-mails are still being sent.
+func (d *Deliverer) deliverBatch(ctx context.Context, msgs []domain.Message, bc *batchContext, workers int, fed func()) error {
+	j := startJournal(ctx, d.store, d.store.Writers(), d.markWindow, d.crashCommit)
 	outcomes := make([]store.Outcome, len(msgs))
 	handOffs := make([]*journalEntry, len(msgs))
 	errs := make([]error, len(msgs))
@@ -610,6 +624,9 @@ func (d *Deliverer) DeliverBatch(ctx context.Context, msgs []domain.Message, wor
 		next <- i
 	}
 	close(next)
+	if fed != nil {
+		fed()
+	}
 	wg.Wait()
 	j.close()
 	if j.crashed() {
@@ -649,10 +666,28 @@ func (d *Deliverer) Wake() {
 }
 
 // Dispatch sends due messages until ctx ends, polling every interval when
-// nothing is due, or sooner when woken.
+// nothing is due, or sooner when woken. The next batch is claimed and
+// prepared while the last e-mails of the current one are being sent, so
+// the connections do not wait for the database between batches; it is
+// claimed no earlier, so its lease does not run while a whole batch goes
+// out before it.
 func (d *Deliverer) Dispatch(ctx context.Context, batch, workers int, interval time.Duration) error {
+	var ahead chan claimedBatch
 	for ctx.Err() == nil {
-		n, err := d.dispatchOnce(ctx, batch, workers)
+		var c claimedBatch
+		if ahead != nil {
+			c, ahead = <-ahead, nil
+		} else {
+			c = d.claim(ctx, batch)
+		}
+		err := c.err
+		if err == nil && len(c.msgs) > 0 {
+			err = d.deliverBatch(ctx, c.msgs, c.bc, workers, func() {
+				ahead = make(chan claimedBatch, 1)
+				go func() { ahead <- d.claim(ctx, batch) }()
+			})
+		}
+		n := len(c.msgs)
 		switch {
 		case err == nil || ctx.Err() != nil:
 		case n == 0:
@@ -664,7 +699,29 @@ func (d *Deliverer) Dispatch(ctx context.Context, batch, workers int, interval t
 			d.sleep(ctx, interval)
 		}
 	}
+	if ahead != nil {
+		<-ahead // claimed as the process stops: its lease runs out
+	}
 	return nil
+}
+
+// claimedBatch is a batch of due messages claimed under a lease, with the
+// context its delivery needs.
+type claimedBatch struct {
+	msgs []domain.Message
+	bc   *batchContext
+	err  error
+}
+
+// claim claims up to batch due messages and loads what their delivery
+// needs.
+func (d *Deliverer) claim(ctx context.Context, batch int) claimedBatch {
+	msgs, err := d.store.Due(ctx, d.now(), batch, dispatchLease)
+	if err != nil || len(msgs) == 0 {
+		return claimedBatch{err: err}
+	}
+	bc, err := d.prepare(ctx, msgs)
+	return claimedBatch{msgs: msgs, bc: bc, err: err}
 }
 
 // dispatchLease is how long the dispatcher holds the messages of a batch:
@@ -675,11 +732,11 @@ const dispatchLease = 2 * time.Minute
 // dispatchOnce claims one batch of due messages and delivers it; n is how
 // many it claimed.
 func (d *Deliverer) dispatchOnce(ctx context.Context, batch, workers int) (n int, err error) {
-	msgs, err := d.store.Due(ctx, d.now(), batch, dispatchLease)
-	if err != nil || len(msgs) == 0 {
-		return 0, err
+	c := d.claim(ctx, batch)
+	if c.err != nil || len(c.msgs) == 0 {
+		return 0, c.err
 	}
-	return len(msgs), d.DeliverBatch(ctx, msgs, workers)
+	return len(c.msgs), d.deliverBatch(ctx, c.msgs, c.bc, workers, nil)
 }
 
 func (d *Deliverer) sleep(ctx context.Context, interval time.Duration) {

@@ -14,23 +14,31 @@ import (
 const journalGroup = 64
 
 // journal records the sending marks and the hand-offs of one batch's
-// e-mails in group commits. A worker submits its message's mark before it
-// waits for a connection to the mail server and hands the message over
-// only once the mark is committed; after the server's 250 it submits the
-// hand-off and goes on with its next message. A committer takes whatever
-// is waiting (up to journalGroup entries) into one transaction, and while
+// e-mails in group commits. A worker submits its message's mark once the
+// message is rendered and the window has room; it hands the message over
+// only once the mark is committed, and after the server's 250 it submits
+// the hand-off and goes on with its next message. At most window e-mails
+// are marked and not yet answered at a time (one per SMTP connection), so
+// a marked e-mail is one a connection is sending and a crash leaves in
+// doubt only e-mails that were handed over or about to be. A committer takes whatever is
+// waiting (up to journalGroup entries) into one transaction, and while
 // that commits, the next group gathers — no timer, no added delay: an
 // entry waits at most for the commit under way and its own. SQLite has
 // one committer (its writes are serial anyway); PostgreSQL a few, side by
 // side, so the round trips of one group overlap another's. A crash
 // between a 250 and its group's commit leaves exactly the messages of
 // that group (and of any later 250s) marked and unrecorded: in doubt,
-// settled by domain.InDoubtPolicy once their lease runs out.
+// settled by domain.InDoubtPolicy once their lease runs out; so are the
+// few marked e-mails still waiting for a connection.
 type journal struct {
 	store *store.Store
 	ctx   context.Context // the batch's, without its cancellation
 	reqs  chan *journalEntry
 	done  chan struct{}
+	// window holds a token for every e-mail whose mark was submitted and
+	// that was not yet handed over or given up: the e-mails a crash could
+	// leave in doubt beyond those the server is answering.
+	window chan struct{}
 	// crash, set by tests only, is asked before each commit carrying
 	// hand-offs, with their message ids; true stops the journal there as
 	// a killed process would: nothing more is committed.
@@ -56,9 +64,11 @@ func (e *journalEntry) wait() error {
 }
 
 // startJournal starts a journal with committers goroutines committing
-// groups side by side (one on SQLite, whose writes are serial anyway).
-func startJournal(ctx context.Context, st *store.Store, committers int, crash func([]string) bool) *journal {
-	j := &journal{store: st, ctx: context.WithoutCancel(ctx), reqs: make(chan *journalEntry, journalGroup), done: make(chan struct{}), crash: crash}
+// groups side by side (one on SQLite, whose writes are serial anyway);
+// at most window e-mails are marked ahead of their hand-off at a time.
+func startJournal(ctx context.Context, st *store.Store, committers, window int, crash func([]string) bool) *journal {
+	j := &journal{store: st, ctx: context.WithoutCancel(ctx), reqs: make(chan *journalEntry, journalGroup), done: make(chan struct{}),
+		window: make(chan struct{}, max(1, window)), crash: crash}
 	var wg sync.WaitGroup
 	for range max(1, committers) {
 		wg.Go(j.run)
@@ -84,13 +94,24 @@ func (j *journal) crashed() bool {
 }
 
 // mark submits the sending mark of attempt number attempt of m, begun at
-// at; once the entry's wait returns, its marked field says whether it was
-// stored (see store.CommitSending).
-func (j *journal) mark(m domain.Message, attempt int, at time.Time) *journalEntry {
+// at, once the window has room for it; once the entry's wait returns, its
+// marked field says whether it was stored (see store.CommitSending). The
+// caller gives its place in the window back with settled once the e-mail
+// was handed over or given up.
+func (j *journal) mark(ctx context.Context, m domain.Message, attempt int, at time.Time) (*journalEntry, error) {
+	select {
+	case j.window <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	e := &journalEntry{mark: &store.Mark{Message: m, Attempt: attempt, At: at}, done: make(chan struct{})}
 	j.reqs <- e
-	return e
+	return e, nil
 }
+
+// settled gives back the window's place of an e-mail mark took: the mail
+// server answered it, or it was never handed over.
+func (j *journal) settled() { <-j.window }
 
 // handOff submits the hand-off of community's accepted message of sent
 // outcome o; the entry tells when it is committed.

@@ -73,7 +73,7 @@ type Config struct {
 	// become no-shows; 0 means 2 h.
 	NoShowAfter time.Duration
 	// RSVPBatch is the most concurrent RSVPs for one occurrence that share
-	// a transaction and its commit (group commit); 0 means 64, and 1 gives
+	// a transaction and its commit (group commit); 0 means 512, and 1 gives
 	// every RSVP a transaction of its own.
 	RSVPBatch       int
 	ShutdownTimeout time.Duration

@@ -18,15 +18,17 @@ const eventColumns = `id, community, title, description, kind, venue_name, venue
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanEvent(row scanner) (domain.Event, error) {
+// scanEvent scans eventColumns, then into extra the columns that follow
+// them.
+func scanEvent(row scanner, extra ...any) (domain.Event, error) {
 	var e domain.Event
 	var exdates string
 	var published, cancelled sql.NullTime
-	err := row.Scan(&e.ID, &e.Community, &e.Title, &e.Description, &e.Kind, &e.Venue.Name, &e.Venue.Street, &e.Venue.City,
+	dest := []any{&e.ID, &e.Community, &e.Title, &e.Description, &e.Kind, &e.Venue.Name, &e.Venue.Street, &e.Venue.City,
 		&e.Venue.Region, &e.Venue.PostalCode, &e.Venue.CountryCode, &e.OnlineURL, &e.Start, &e.End, &e.TimeZone, &e.Capacity,
 		&e.PartnerID, &e.Visibility, &e.RRule, &exdates, &e.Status, &e.Sequence, &e.CreatedAt, &e.UpdatedAt, &published, &cancelled,
-		&e.CancelReason, &e.SplitFromID)
-	if err != nil {
+		&e.CancelReason, &e.SplitFromID}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return e, err
 	}
 	e.Start, e.End, e.CreatedAt, e.UpdatedAt = e.Start.UTC(), e.End.UTC(), e.CreatedAt.UTC(), e.UpdatedAt.UTC()
@@ -64,14 +66,23 @@ type occurrence struct {
 
 func scanOccurrence(row scanner, extra ...any) (occurrence, error) {
 	var o occurrence
-	dest := []any{&o.ID, &o.EventID, &o.Community, &o.RecurrenceID, &o.Start, &o.End, &o.Status, &o.Capacity, &o.CapacityOverridden,
-		&o.TimesOverridden, &o.Title, &o.Description, &o.Venue.Name, &o.Venue.Street, &o.Venue.City, &o.Venue.Region,
-		&o.Venue.PostalCode, &o.Venue.CountryCode, &o.OnlineURL, &o.Sequence, &o.SeatsTaken, &o.waitlistSeq, &o.AttendanceClosed, &o.UpdatedAt}
-	if err := row.Scan(append(dest, extra...)...); err != nil {
+	if err := row.Scan(append(o.dest(), extra...)...); err != nil {
 		return o, err
 	}
-	o.RecurrenceID, o.Start, o.End, o.UpdatedAt = o.RecurrenceID.UTC(), o.Start.UTC(), o.End.UTC(), o.UpdatedAt.UTC()
+	o.scanned()
 	return o, nil
+}
+
+// dest is where occurrenceColumns are scanned to; scanned finishes the
+// scan.
+func (o *occurrence) dest() []any {
+	return []any{&o.ID, &o.EventID, &o.Community, &o.RecurrenceID, &o.Start, &o.End, &o.Status, &o.Capacity, &o.CapacityOverridden,
+		&o.TimesOverridden, &o.Title, &o.Description, &o.Venue.Name, &o.Venue.Street, &o.Venue.City, &o.Venue.Region,
+		&o.Venue.PostalCode, &o.Venue.CountryCode, &o.OnlineURL, &o.Sequence, &o.SeatsTaken, &o.waitlistSeq, &o.AttendanceClosed, &o.UpdatedAt}
+}
+
+func (o *occurrence) scanned() {
+	o.RecurrenceID, o.Start, o.End, o.UpdatedAt = o.RecurrenceID.UTC(), o.Start.UTC(), o.End.UTC(), o.UpdatedAt.UTC()
 }
 
 // CreateEvent stores a new event with its occurrences, appends evs and

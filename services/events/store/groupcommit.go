@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/kinshiphq/kinship/internal/audit"
+	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/services/events/domain"
 )
@@ -20,16 +21,26 @@ import (
 // in one transaction — each with its own RSVP, outbox events and audit
 // entry (recorded for its own caller), as a lone answer — commits once
 // and hands each caller its own result. The first caller that queued
-// during the batch leads the next one. The batch locks and reads the
-// occurrence once, keeps its seat counters in memory and saves them at
-// the end, and reads its members' current RSVPs in one query. It writes
-// what its answers changed at the end too, each kind in one multi-row
-// statement (db.InsertRows): the RSVPs (inserted or updated, the latest
-// of each), then the outbox events (each in its own caller's trace) and
-// the audit entries, in answer order — so a batch of 64 is a handful of
-// round trips to PostgreSQL, not four per answer. A batch that reads
-// RSVPs back (to offer a seat a member gave up to the waitlist) writes
-// the RSVPs it holds first.
+// during the batch leads the next one. The batch reads the event and
+// locks and reads the occurrence once, in one query, keeps its seat
+// counters in memory and saves them at the end, and reads its members'
+// current RSVPs in one query. It writes what its answers changed at the
+// end too, each kind in multi-row statements (db.InsertRows, up to 256
+// rows each): the RSVPs (inserted or updated, the latest of each), then
+// the outbox events (each in its own caller's trace) and the audit
+// entries, in answer order — so a full batch of 512 is thirteen
+// round trips to PostgreSQL, not four per answer.
+//
+// Batches for one occurrence run one after another (each locks the
+// occurrence), so under a burst the batch size sets the length of that
+// chain: a batch takes everything that queued while the one before it
+// ran, up to 512 — the 1,000 RSVPs of a burst go in two or three
+// batches, where a bound of 64 made a chain of sixteen, each paying its
+// round trips and its commit again while the leader competed for the CPU
+// with the burst's handlers (see docs/benchmarks.md, "Events").
+//
+// A batch that reads RSVPs back (to offer a seat a member gave up to the
+// waitlist) writes the RSVPs it holds first.
 //
 // A call refused before writing anything (no such occurrence, or one that
 // takes no answers) gets its refusal and the batch goes on. Any other
@@ -47,8 +58,12 @@ import (
 
 // defaultAnswerBatch bounds the answers one transaction carries, so that
 // the first caller of a batch does not wait for an unbounded number of
-// others (Options.AnswerBatch).
-const defaultAnswerBatch = 64
+// others (Options.AnswerBatch). 512 answers are 512 RSVP rows of 13
+// values, 1,024 outbox rows of 10 and 512 audit rows, each kind split by
+// db.InsertRows into statements of 256 rows, far below either engine's
+// limit on parameters; the query for the members' current RSVPs carries
+// 514.
+const defaultAnswerBatch = 512
 
 // answerCall is one caller's answer for one occurrence.
 type answerCall struct {
@@ -134,8 +149,12 @@ func (s *Store) leadBatch(key string, q *answerQueue, self *answerCall) {
 	s.answerBatch(batch)
 }
 
-// passOn wakes the callers of a finished batch and gives the lead to the
-// first caller still waiting, or drops the queue.
+// passOn gives the lead to the first caller still waiting, or drops the
+// queue, and wakes the callers of a finished batch. The next leader is
+// woken first: the batch's callers only have their responses to send,
+// and the next batch — which every caller still queued waits for — does
+// not wait behind them for the CPU (woken last, among 512 callers, it
+// started its batch tens of milliseconds after the last one ended).
 func (s *Store) passOn(key string, q *answerQueue, batch []*answerCall, self *answerCall) {
 	b := &s.batcher
 	b.mu.Lock()
@@ -147,13 +166,13 @@ func (s *Store) passOn(key string, q *answerQueue, batch []*answerCall, self *an
 		delete(b.queues, key)
 	}
 	b.mu.Unlock()
+	if next != nil {
+		next.wake <- true
+	}
 	for _, c := range batch {
 		if c != self {
 			c.wake <- false
 		}
-	}
-	if next != nil {
-		next.wake <- true
 	}
 }
 
@@ -162,12 +181,13 @@ func (s *Store) passOn(key string, q *answerQueue, batch []*answerCall, self *an
 // error and the batch goes on; any other failure rolls the transaction
 // back, and every call is then answered in a transaction of its own, so
 // the failing call fails alone.
+//
+// A batch of one goes the same way: its eight round trips to PostgreSQL
+// are two fewer than answerAlone's (which reads the member's RSVP and
+// checks the check-in code in queries of their own), and the first
+// answer of a burst — a batch of one, which the rest of the burst queues
+// behind — waits for the CPU before each of them.
 func (s *Store) answerBatch(batch []*answerCall) {
-	if len(batch) == 1 {
-		c := batch[0]
-		c.rsvp, c.err = s.answerAlone(c.ctx, c)
-		return
-	}
 	// The transaction belongs to no caller alone: a leader that gives up
 	// does not take the others' answers with it.
 	ctx := context.WithoutCancel(batch[0].ctx)
@@ -333,6 +353,16 @@ func (s *Store) saveBatch(ctx context.Context, tx *sql.Tx, st *batchState) error
 // does, with the event and the occurrence read and locked once for the
 // batch.
 func (s *Store) answerInBatch(ctx context.Context, tx *sql.Tx, call *answerCall, members []string, st *batchState) (domain.RSVP, error) {
+	if !st.locked {
+		e, o, err := s.lockWithEvent(ctx, tx, call.community, call.eventID, call.occurrenceID)
+		if err != nil {
+			return domain.RSVP{}, err
+		}
+		st.events[call.eventID], st.occurrence, st.locked = e, o, true
+		if st.current, err = s.currentRSVPs(ctx, tx, call.community, call.occurrenceID, members); err != nil {
+			return domain.RSVP{}, err
+		}
+	}
 	e, ok := st.events[call.eventID]
 	if !ok {
 		var err error
@@ -340,16 +370,6 @@ func (s *Store) answerInBatch(ctx context.Context, tx *sql.Tx, call *answerCall,
 			return domain.RSVP{}, err
 		}
 		st.events[call.eventID] = e
-	}
-	if !st.locked {
-		o, err := s.lockOccurrence(ctx, tx, call.community, call.occurrenceID)
-		if err != nil {
-			return domain.RSVP{}, err
-		}
-		st.occurrence, st.locked = o, true
-		if st.current, err = s.currentRSVPs(ctx, tx, call.community, call.occurrenceID, members); err != nil {
-			return domain.RSVP{}, err
-		}
 	}
 	c := &collector{}
 	r, changed, err := s.answerLocked(ctx, tx, e, &st.occurrence, call.memberID, call.answer, false, st, c)
@@ -366,6 +386,43 @@ func (s *Store) answerInBatch(ctx context.Context, tx *sql.Tx, call *answerCall,
 	st.audited = append(st.audited, audit.Item{Ctx: ctx, Community: call.community, Action: domain.ActionRSVPAnswered,
 		TargetType: domain.TargetRSVP, TargetID: r.ID})
 	return r, nil
+}
+
+// lockWithEvent reads event eventID of community and locks and reads its
+// occurrence occurrenceID, in one query (on PostgreSQL, the occurrence
+// row stays locked until the transaction ends). When the two are not an
+// event and one of its occurrences, it reads them one by one, as a lone
+// answer does, for the refusal a lone answer gets: no such event, no
+// such occurrence, or (from answerLocked) an occurrence of another event.
+func (s *Store) lockWithEvent(ctx context.Context, tx *sql.Tx, community, eventID, occurrenceID string) (domain.Event, occurrence, error) {
+	query := "SELECT " + qualified(eventColumns, "e") + ", " + qualified(occurrenceColumns, "o") + ` FROM occurrences o
+		JOIN events e ON e.community = o.community AND e.id = o.event_id WHERE o.community = ? AND o.id = ? AND o.event_id = ?`
+	if s.db.Dialect == db.Postgres {
+		query += " FOR UPDATE OF o"
+	}
+	var o occurrence
+	e, err := scanEvent(tx.QueryRowContext(ctx, s.db.Rebind(query), community, occurrenceID, eventID), o.dest()...)
+	switch {
+	case err == nil:
+		o.scanned()
+		return e, o, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return e, o, fmt.Errorf("read occurrence %s of event %s: %w", occurrenceID, eventID, err)
+	}
+	if e, err = s.eventCore(ctx, tx, community, eventID); err != nil {
+		return e, o, err
+	}
+	o, err = s.lockOccurrence(ctx, tx, community, occurrenceID)
+	return e, o, err
+}
+
+// qualified is a list of columns, each qualified with alias.
+func qualified(columns, alias string) string {
+	parts := strings.Split(columns, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // currentRSVPs reads the RSVPs members hold for an occurrence of

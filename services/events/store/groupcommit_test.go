@@ -22,6 +22,7 @@ func TestGroupCommit(t *testing.T) {
 	for _, engine := range dbtest.Engines() {
 		t.Run(engine, func(t *testing.T) {
 			t.Run("one failing answer in a batch fails alone", func(t *testing.T) { testMixedBatch(t, engine) })
+			t.Run("a batch opened by a refused answer refuses it and goes on", func(t *testing.T) { testRefusedFirst(t, engine) })
 			t.Run("a seat freed in a batch is offered to the waitlist", func(t *testing.T) { testFreedInBatch(t, engine) })
 			t.Run("a burst with failing and repeated answers keeps capacity and order", func(t *testing.T) { testMixedBurst(t, engine) })
 			t.Run("a member answering many times at once holds one RSVP", func(t *testing.T) { testRepeatedBurst(t, engine) })
@@ -183,6 +184,42 @@ func testTwoReplicas(t *testing.T, engine string) {
 		t.Errorf("going %d, waitlisted %d; want 200 and %d", going, waiting, n-200)
 	}
 	f.seatsConsistent(t, o, 200)
+}
+
+// testRefusedFirst answers batches (a batch is one occurrence's) whose
+// first answer names no such event, or an event the occurrence is not
+// of (the batch reads the event and locks the occurrence with its first
+// answer): that answer gets the refusal a lone answer gets, and the
+// answer after it is taken.
+func testRefusedFirst(t *testing.T, engine string) {
+	f := newStore(t, engine)
+	e, occs := f.event(t, 10, "")
+	other, _ := f.event(t, 10, "")
+	o := occs[0]
+	for i, tc := range []struct {
+		name, eventID string
+		want          error
+	}{
+		{"no such event", "no-such-event", domain.ErrEventNotFound},
+		{"an event the occurrence is not of", other.ID, domain.ErrOccurrenceNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			call := func(eventID, member string) store.Call {
+				return store.Call{Ctx: f.ctx, Community: "demo", EventID: eventID, OccurrenceID: o.ID, MemberID: member, Answer: domain.AnswerGoing}
+			}
+			res := f.s.AnswerTogether([]store.Call{call(tc.eventID, fmt.Sprintf("x%d", i)), call(e.ID, fmt.Sprintf("m%d", i))})
+			if !errors.Is(res[0].Err, tc.want) {
+				t.Errorf("first answer: %+v, %v; want %v", res[0].RSVP, res[0].Err, tc.want)
+			}
+			if res[1].Err != nil || res[1].RSVP.Status != domain.RSVPGoing {
+				t.Errorf("next answer: %s, %v; want a seat", res[1].RSVP.Status, res[1].Err)
+			}
+		})
+	}
+	if n := f.count(t, "SELECT count(*) FROM rsvps WHERE member_id LIKE 'x%'"); n != 0 {
+		t.Errorf("the refused answers stored %d RSVPs", n)
+	}
+	f.seatsConsistent(t, o, 2)
 }
 
 // errAny stands for "some error" in a table of wanted results.

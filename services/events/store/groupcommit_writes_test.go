@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,18 +34,22 @@ func TestGroupCommitWrites(t *testing.T) {
 			t.Run("a check-in code drawn twice in a batch fails it, and every answer is taken again on its own", func(t *testing.T) {
 				testBatchCodeClash(t, engine)
 			})
+			t.Run("a batch of more answers than one statement carries writes each answer's RSVP, events and entry in order", func(t *testing.T) {
+				testBigBatch(t, engine)
+			})
 		})
 	}
 }
 
 // member is the context of a member answering for themselves, in a trace
 // of their own.
-func member(t *testing.T, id string, n byte) (context.Context, trace.TraceID) {
+func member(t *testing.T, id string, n int) (context.Context, trace.TraceID) {
 	t.Helper()
 	ctx := auth.WithPrincipal(context.Background(), auth.Principal{Kind: auth.KindUser, Subject: id, Community: "demo",
 		Roles: []auth.Role{auth.Member}}, auth.ScopeCommunity)
-	tid := trace.TraceID{0x4b, n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
-	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{n, 1, 2, 3, 4, 5, 6, 7}, TraceFlags: trace.FlagsSampled})
+	lo, hi := byte(n), byte(n>>8)
+	tid := trace.TraceID{0x4b, lo, hi, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{lo, hi, 2, 3, 4, 5, 6, 7}, TraceFlags: trace.FlagsSampled})
 	return trace.ContextWithSpanContext(ctx, sc), tid
 }
 
@@ -60,7 +65,7 @@ func testBatchCallers(t *testing.T, engine string) {
 	traces := map[string]trace.TraceID{}
 	var calls []store.Call
 	for i, m := range members {
-		ctx, tid := member(t, m, byte(i+1))
+		ctx, tid := member(t, m, i+1)
 		traces[m] = tid
 		calls = append(calls, store.Call{Ctx: ctx, Community: "demo", EventID: e.ID, OccurrenceID: o.ID, MemberID: m, Answer: domain.AnswerGoing})
 	}
@@ -227,4 +232,101 @@ func testBatchCodeClash(t *testing.T, engine string) {
 		t.Errorf("audited answers = %d, want 2", n)
 	}
 	f.seatsConsistent(t, o, 2)
+}
+
+// testBigBatch answers 600 members in one batch (the most a batch takes
+// is 512; a test batch is not bounded), for 250 seats: more rows of each
+// kind than one statement carries, so every kind is written in several.
+// The first 250 hold seats with distinct check-in codes, the others wait
+// at 1..350 in answer order; each answer has its RSVPReceived and its
+// SeatTaken or Waitlisted event, in answer order and in its caller's
+// trace, and its audit entry, for its caller, in answer order.
+func testBigBatch(t *testing.T, engine string) {
+	const n, seats = 600, 250
+	f := newStore(t, engine)
+	e, occs := f.event(t, seats, "")
+	o := occs[0]
+	calls := make([]store.Call, n)
+	traces := map[string]trace.TraceID{}
+	for i := range calls {
+		m := fmt.Sprintf("m%04d", i)
+		ctx, tid := member(t, m, i+1)
+		traces[m] = tid
+		calls[i] = store.Call{Ctx: ctx, Community: "demo", EventID: e.ID, OccurrenceID: o.ID, MemberID: m, Answer: domain.AnswerGoing}
+	}
+	codes := map[string]bool{}
+	for i, r := range f.s.AnswerTogether(calls) {
+		switch {
+		case r.Err != nil:
+			t.Fatalf("answer %d: %v", i, r.Err)
+		case r.RSVP.MemberID != calls[i].MemberID:
+			t.Fatalf("answer %d returned the RSVP of %s, want %s's", i, r.RSVP.MemberID, calls[i].MemberID)
+		case i < seats && (r.RSVP.Status != domain.RSVPGoing || r.RSVP.Code == "" || codes[r.RSVP.Code]):
+			t.Fatalf("answer %d: %s with code %q; want a seat with a code of its own", i, r.RSVP.Status, r.RSVP.Code)
+		case i >= seats && (r.RSVP.Status != domain.RSVPWaitlisted || r.RSVP.Position != i-seats+1):
+			t.Fatalf("answer %d: %s at %d; want waitlisted at %d", i, r.RSVP.Status, r.RSVP.Position, i-seats+1)
+		}
+		codes[r.RSVP.Code] = true
+		if stored := f.rsvp(t, o, calls[i].MemberID); stored.Status != r.RSVP.Status || stored.Position != r.RSVP.Position || stored.Code != r.RSVP.Code {
+			t.Fatalf("answer %d stored %+v, returned %+v", i, stored, r.RSVP)
+		}
+	}
+	f.seatsConsistent(t, o, seats)
+
+	rows, err := f.db.Query(f.db.Rebind(`SELECT r.member_id, a.actor_id FROM audit_log a JOIN rsvps r ON r.id = a.target_id
+		WHERE a.action = ? AND a.target_type = 'rsvp' ORDER BY a.id`), domain.ActionRSVPAnswered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for rows.Next() {
+		var m, actor string
+		if err := rows.Scan(&m, &actor); err != nil {
+			t.Fatal(err)
+		}
+		if i >= n || m != calls[i].MemberID || actor != m {
+			t.Fatalf("audit entry %d is of %s's answer, by %s; want %d entries, each by its member, in answer order", i, m, actor, n)
+		}
+		i++
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if i != n {
+		t.Fatalf("%d answers audited, want %d", i, n)
+	}
+
+	rows, err = f.db.Query("SELECT event_key, event_type, trace FROM outbox ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	j := 0
+	for rows.Next() {
+		var key, typ, raw string
+		if err := rows.Scan(&key, &typ, &raw); err != nil {
+			t.Fatal(err)
+		}
+		carrier := propagation.MapCarrier{}
+		if err := json.Unmarshal([]byte(raw), &carrier); err != nil {
+			t.Fatal(err)
+		}
+		want := published.TypeRSVPReceived
+		if j%2 == 1 {
+			want = published.TypeWaitlisted
+			if j/2 < seats {
+				want = published.TypeSeatTaken
+			}
+		}
+		if j >= 2*n || key != calls[j/2].MemberID || typ != want {
+			t.Fatalf("outbox event %d is %s of %s; want %s of %s (two per answer, in answer order)", j, typ, key, want, calls[min(j/2, n-1)].MemberID)
+		}
+		if got := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), carrier)).TraceID(); got != traces[key] {
+			t.Fatalf("%s of %s is in trace %s, want its caller's %s", typ, key, got, traces[key])
+		}
+		j++
+	}
+	if j != 2*n {
+		t.Fatalf("outbox holds %d events, want %d", j, 2*n)
+	}
 }

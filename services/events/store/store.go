@@ -87,7 +87,7 @@ type Options struct {
 	// Codes is the randomness of check-in codes; nil means crypto/rand.
 	Codes io.Reader
 	// AnswerBatch is the most concurrent answers for one occurrence that
-	// share a transaction (see answerGrouped); 0 means 64, and 1 gives
+	// share a transaction (see answerGrouped); 0 means 512, and 1 gives
 	// every answer a transaction of its own.
 	AnswerBatch int
 }

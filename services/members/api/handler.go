@@ -179,6 +179,12 @@ func (p publicAudit) Record(ctx context.Context, tx *sql.Tx, community, action, 
 	return p.log.RecordAnonymous(ctx, tx, community, action, targetType, targetID)
 }
 
+// RecordAll records public calls sharing a transaction (a group commit of
+// joins), each as anonymous or as its own caller.
+func (p publicAudit) RecordAll(ctx context.Context, tx *sql.Tx, items ...audit.Item) error {
+	return p.log.RecordAllAnonymous(ctx, tx, items...)
+}
+
 // GetMember returns one member.
 func (h *Handler) GetMember(ctx context.Context, req *connect.Request[membersv1.GetMemberRequest]) (*connect.Response[membersv1.GetMemberResponse], error) {
 	m, err := h.target(ctx, req.Msg.GetCommunity(), req.Msg.GetId(), "id")

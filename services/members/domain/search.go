@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -30,22 +31,22 @@ func normaliseSearch(s string) string {
 // SearchTerms are the terms a member is found by: the whole display name,
 // each of its words (split at white space and hyphens) and the e-mail
 // address, all normalised; a member is found when a query is a prefix of
-// one of them. Empty for an erased member (empty name and address).
+// one of them. A term that begins another (the name's first word, which
+// begins the whole name) finds nobody the longer one does not, so it is
+// left out: every term is a row, and an entry in the term index, written
+// with each join. Empty for an erased member (empty name and address).
 func SearchTerms(displayName, email string) []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(t string) {
-		if t != "" && !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
-	}
 	name := normaliseSearch(displayName)
-	add(name)
-	for _, w := range strings.FieldsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || r == '-' }) {
-		add(w)
+	all := []string{name}
+	all = append(all, strings.FieldsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || r == '-' })...)
+	all = append(all, normaliseSearch(email))
+	var out []string
+	for i, t := range all {
+		if t == "" || slices.Contains(all[:i], t) || slices.ContainsFunc(all, func(u string) bool { return u != t && strings.HasPrefix(u, t) }) {
+			continue
+		}
+		out = append(out, t)
 	}
-	add(normaliseSearch(email))
 	return out
 }
 

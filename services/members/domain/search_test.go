@@ -43,9 +43,23 @@ func TestParseSearchQuery(t *testing.T) {
 
 func TestSearchTerms(t *testing.T) {
 	got := domain.SearchTerms("Mary-Jane  van der Berg", "MJ@Example.org")
-	want := []string{"mary-jane van der berg", "mary", "jane", "van", "der", "berg", "mj@example.org"}
+	// "mary" begins the whole name: whoever it finds, the name finds.
+	want := []string{"mary-jane van der berg", "jane", "van", "der", "berg", "mj@example.org"}
 	if !slices.Equal(got, want) {
 		t.Errorf("SearchTerms = %q, want %q", got, want)
+	}
+	// Every prefix of a word, the name or the address still finds the
+	// member: it begins one of the terms.
+	for _, name := range []string{"Mary-Jane  van der Berg", "Ann Annabel", "Ada", "-Bo Bo", "Van van"} {
+		terms := domain.SearchTerms(name, "MJ@Example.org")
+		words := strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r == ' ' || r == '-' })
+		for _, w := range append(words, strings.ToLower(strings.Join(strings.Fields(name), " ")), "mj@example.org") {
+			for n := 1; n <= len(w); n++ {
+				if !slices.ContainsFunc(terms, func(term string) bool { return strings.HasPrefix(term, w[:n]) }) {
+					t.Errorf("terms of %q = %q: nothing begins with %q", name, terms, w[:n])
+				}
+			}
+		}
 	}
 	if got := domain.SearchTerms("", ""); len(got) != 0 {
 		t.Errorf("terms of an erased member = %q", got)

@@ -9,4 +9,4 @@ func (s *Store) JoinsWaiting() int {
 }
 
 // JoinLeaders is how many join batches run at once on the store's engine.
-func (s *Store) JoinLeaders() int { return s.joinLeaders() }
+func (s *Store) JoinLeaders() int { return joinLeaders }

@@ -75,7 +75,7 @@ func (s *Store) Erase(ctx context.Context, community, memberID string, audit Aud
 		}{
 			{"UPDATE consent_ledger SET source = 'erased' WHERE community = ? AND member_id = ?", []any{community, memberID}},
 			{"UPDATE consent_current SET granted = ? WHERE community = ? AND member_id = ?", []any{false, community, memberID}},
-			{"UPDATE members SET referrer_id = '' WHERE community = ? AND referrer_id = ?", []any{community, memberID}},
+			{"UPDATE members SET referrer_id = '' WHERE community = ? AND referrer_id = ? AND referrer_id <> ''", []any{community, memberID}},
 			// Their handles elsewhere and their referral code are theirs too.
 			{"DELETE FROM member_handles WHERE community = ? AND member_id = ?", []any{community, memberID}},
 			{"UPDATE members SET referral_code = NULL WHERE community = ? AND id = ?", []any{community, memberID}},
@@ -125,7 +125,7 @@ func (s *Store) Merge(ctx context.Context, community, primaryID, duplicateID str
 		moves := []string{
 			"UPDATE activities SET member_id = ? WHERE community = ? AND member_id = ?",
 			"UPDATE consent_ledger SET member_id = ? WHERE community = ? AND member_id = ?",
-			"UPDATE members SET referrer_id = ? WHERE community = ? AND referrer_id = ?",
+			"UPDATE members SET referrer_id = ? WHERE community = ? AND referrer_id = ? AND referrer_id <> ''",
 		}
 		for _, q := range moves {
 			if _, err := tx.ExecContext(ctx, s.db.Rebind(q), primaryID, community, duplicateID); err != nil {

@@ -14,12 +14,14 @@ import (
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/db/dbtest"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/services/members/domain"
 	"github.com/kinshiphq/kinship/services/members/events"
+	"github.com/kinshiphq/kinship/services/members/store"
 )
 
 // gatedOutbox is the real outbox, noting the transaction each event was
@@ -40,6 +42,20 @@ func newGatedOutbox() *gatedOutbox {
 }
 
 func (o *gatedOutbox) Append(ctx context.Context, tx *sql.Tx, e kafka.Event) error {
+	o.note(tx, e)
+	return o.Outbox.Append(ctx, tx, e)
+}
+
+func (o *gatedOutbox) AppendTraced(ctx context.Context, tx *sql.Tx, events []outbox.Traced) error {
+	for _, t := range events {
+		o.note(tx, t.Event)
+	}
+	return o.Outbox.AppendTraced(ctx, tx, events)
+}
+
+// note holds a gated event until release and notes tx as its
+// transaction.
+func (o *gatedOutbox) note(tx *sql.Tx, e kafka.Event) {
 	o.mu.Lock()
 	gated := o.gates[e.ID]
 	delete(o.gates, e.ID)
@@ -51,7 +67,6 @@ func (o *gatedOutbox) Append(ctx context.Context, tx *sql.Tx, e kafka.Event) err
 	o.mu.Lock()
 	o.txOf[e.ID] = tx
 	o.mu.Unlock()
-	return o.Outbox.Append(ctx, tx, e)
 }
 
 func (o *gatedOutbox) tx(id string) *sql.Tx {
@@ -69,6 +84,51 @@ type aJoin struct {
 	ctx     context.Context
 	want    error // nil: stored; otherwise the error it must match (errors.Is)
 	failing bool  // fails on its own for a reason no refusal names
+	// public: a join without credentials, audited as anonymous (as the
+	// API's public joins are).
+	public bool
+}
+
+// publicAudit records callers without credentials as anonymous, as the
+// API does for public joins.
+type publicAudit struct{ log *audit.Log }
+
+func (p publicAudit) Record(ctx context.Context, tx *sql.Tx, community, action, targetType, targetID string) error {
+	return p.log.RecordAnonymous(ctx, tx, community, action, targetType, targetID)
+}
+
+func (p publicAudit) RecordAll(ctx context.Context, tx *sql.Tx, items ...audit.Item) error {
+	return p.log.RecordAllAnonymous(ctx, tx, items...)
+}
+
+// publicJoiner builds a public join of community for email: no
+// credentials, unverified, with MemberJoined and the confirmation it asks
+// for.
+func publicJoiner(t testing.TB, name, community, email string) aJoin {
+	t.Helper()
+	now := time.Now()
+	m, err := domain.NewMember(domain.JoinRequest{Community: community, Profile: domain.Profile{Email: email, DisplayName: "Member " + name,
+		Interests: []string{"solar", "climate"}, Skills: []string{"design"}}}, domain.DefaultSettings(community), uuid.Must(uuid.NewV7()).String(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined, err := events.Factory{}.MemberJoined(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	confirm, err := events.Factory{}.EmailConfirmationRequested(m, m.Email, domain.ConfirmJoin, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aJoin{name: name, m: m, events: []kafka.Event{joined, confirm}, ctx: context.Background(), public: true}
+}
+
+// auditor is what j's join is audited by.
+func (j aJoin) auditor(f fixture) store.JoinAuditor {
+	if j.public {
+		return publicAudit{f.log}
+	}
+	return f.log
 }
 
 // joiner builds a join by the team of community for email, with its
@@ -133,7 +193,11 @@ func (f fixture) checkJoin(t *testing.T, j aJoin) {
 	if ids := j.eventIDs(); len(ids) > 0 {
 		events = f.countWhere(t, "outbox", "event_id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+")", ids...)
 	}
-	audits := f.countWhere(t, "audit_log", "target_id = ? AND action = ? AND actor_id = ?", id, "member.joined", "caller-"+j.name)
+	kind, actor := string(auth.KindUser), "caller-"+j.name
+	if j.public {
+		kind, actor = audit.KindAnonymous, ""
+	}
+	audits := f.countWhere(t, "audit_log", "target_id = ? AND action = ? AND actor_kind = ? AND actor_id = ?", id, "member.joined", kind, actor)
 	if j.want != nil || j.failing {
 		left := f.countWhere(t, "members", "id = ?", id) + f.countWhere(t, "member_interests", "member_id = ?", id) +
 			f.countWhere(t, "member_search_terms", "member_id = ?", id) + f.countWhere(t, "consent_ledger", "member_id = ?", id) +
@@ -147,7 +211,7 @@ func (f fixture) checkJoin(t *testing.T, j aJoin) {
 	if err != nil {
 		t.Fatalf("%s: stored member: %v", j.name, err)
 	}
-	if got.Email != j.m.Email || len(got.Interests) != 2 || len(got.Skills) != 1 || got.EmailConsent != (j.consent != nil) {
+	if got.Email != j.m.Email || len(got.Interests) != 2 || len(got.Skills) != 1 || got.EmailConsent != (j.consent != nil) || got.EmailVerified == j.public {
 		t.Errorf("%s: stored %+v", j.name, got)
 	}
 	if n := f.countWhere(t, "member_search_terms", "member_id = ?", id); n == 0 {
@@ -173,6 +237,7 @@ func TestGroupCommit(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			t.Run("joins that queue together share one commit, each with its own answer", func(t *testing.T) { testBatchAnswers(t, engine) })
 			t.Run("a join failing in a batch fails alone", func(t *testing.T) { testBatchFailure(t, engine) })
+			t.Run("public and team joins in one batch: each audited for its own caller", func(t *testing.T) { testBatchPublic(t, engine) })
 			t.Run("concurrent joins of one address: one member", func(t *testing.T) { testConcurrentDuplicates(t, engine) })
 		})
 	}
@@ -190,7 +255,7 @@ func lineUp(t *testing.T, f fixture, ob *gatedOutbox, leads, joins []aJoin) []er
 	var wg sync.WaitGroup
 	run := func(i int) {
 		j := all[i]
-		wg.Go(func() { errs[i] = f.s.CreateMember(j.ctx, j.m, j.consent, f.log, j.events...) })
+		wg.Go(func() { errs[i] = f.s.CreateMember(j.ctx, j.m, j.consent, j.auditor(f), j.events...) })
 	}
 	for i := range leads {
 		run(i)
@@ -308,6 +373,49 @@ func testBatchFailure(t *testing.T, engine string) {
 	}
 	if n, want := f.count(t, "members"), len(leads)+2; n != want {
 		t.Errorf("%d members, want %d (the leads, before, after)", n, want)
+	}
+}
+
+// A batch mixing public joins (no credentials) and the team's: each is
+// stored whole, audited for its own caller — anonymous for the public
+// ones — and their entries and events share the batch's transaction.
+func testBatchPublic(t *testing.T, engine string) {
+	ob := newGatedOutbox()
+	f := newStore(t, engine, ob)
+	ob.Outbox = outbox.New(f.db, propagation.TraceContext{})
+	taken := joiner(t, "taken", "demo", "taken@example.org", false)
+	if err := f.s.CreateMember(taken.ctx, taken.m, nil, f.log, taken.events...); err != nil {
+		t.Fatal(err)
+	}
+	publicTaken := publicJoiner(t, "public-taken", "demo", "taken@example.org")
+	publicTaken.want = domain.ErrEmailTaken
+	joins := []aJoin{
+		publicJoiner(t, "public-1", "demo", "p1@example.org"),
+		publicJoiner(t, "public-2", "demo", "p2@example.org"),
+		joiner(t, "team-1", "demo", "t1@example.org", true),
+		publicTaken,
+		publicJoiner(t, "public-3", "other", "p3@example.org"),
+		joiner(t, "team-2", "other", "t2@example.org", false),
+		publicJoiner(t, "public-4", "demo", "p4@example.org"),
+	}
+	leads := gatedLeads(t, f, ob)
+	errs := lineUp(t, f, ob, leads, joins)
+	for i, j := range append(slices.Clone(leads), joins...) {
+		t.Run(j.name, func(t *testing.T) {
+			if j.want == nil && errs[i] != nil || j.want != nil && !errors.Is(errs[i], j.want) {
+				t.Errorf("error = %v, want %v", errs[i], j.want)
+			}
+			f.checkJoin(t, j)
+		})
+	}
+	shared := ob.tx(joins[0].events[0].ID)
+	for _, j := range joins[1:] {
+		if j.want == nil && ob.tx(j.events[0].ID) != shared {
+			t.Errorf("%s was committed apart from the joins queued with it", j.name)
+		}
+	}
+	if n := f.countWhere(t, "audit_log", "actor_kind = ?", audit.KindAnonymous); n != 4 {
+		t.Errorf("%d anonymous audit entries, want 4 (one per stored public join)", n)
 	}
 }
 

@@ -27,7 +27,7 @@ type querier interface {
 // stored or published. Joins that arrive together share the transaction
 // and its commit (group commit, see joins.go); each is still stored,
 // audited and published as a whole or not at all.
-func (s *Store) CreateMember(ctx context.Context, m domain.Member, consent *domain.ConsentRecord, audit Auditor, events ...kafka.Event) error {
+func (s *Store) CreateMember(ctx context.Context, m domain.Member, consent *domain.ConsentRecord, audit JoinAuditor, events ...kafka.Event) error {
 	return s.createGrouped(&joinCall{ctx: ctx, m: m, consent: consent, audit: audit, events: events, wake: make(chan bool, 1)})
 }
 

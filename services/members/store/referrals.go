@@ -95,7 +95,7 @@ type Referral struct {
 // newest first (before a join time and id, when given), with how many there
 // are in all and how many counted.
 func (s *Store) Referrals(ctx context.Context, community, referrerID string, before time.Time, beforeID string, limit int) ([]Referral, int64, int64, error) {
-	where, args := "m.community = ? AND m.referrer_id = ? AND m.source_kind = 'referral'", []any{community, referrerID}
+	where, args := "m.community = ? AND m.referrer_id = ? AND m.referrer_id <> '' AND m.source_kind = 'referral'", []any{community, referrerID}
 	counted := `EXISTS (SELECT 1 FROM activities a WHERE a.community = m.community AND a.source_event_id = 'referral/' || m.id)`
 	var total, countedN int64
 	if err := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT count(*), coalesce(sum(CASE WHEN "+counted+" THEN 1 ELSE 0 END), 0) FROM members m WHERE "+where),

@@ -8,8 +8,10 @@ import (
 	"database/sql"
 	"embed"
 
+	"github.com/kinshiphq/kinship/internal/audit"
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/outbox"
 )
 
 //go:embed migrations
@@ -18,9 +20,13 @@ var migrations embed.FS
 // Migrations creates the members schema.
 func Migrations() db.Migrations { return db.EmbeddedMigrations("members", migrations) }
 
-// Outbox is where the store appends events.
+// Outbox is where the store appends events (outbox.Outbox).
 type Outbox interface {
 	Append(ctx context.Context, tx *sql.Tx, e kafka.Event) error
+	// AppendTraced appends the events of several writes sharing tx (a
+	// group commit) in as few statements as the engine allows, each with
+	// the trace of its own write.
+	AppendTraced(ctx context.Context, tx *sql.Tx, events []outbox.Traced) error
 	Notify()
 }
 
@@ -29,6 +35,15 @@ type Outbox interface {
 // anonymous).
 type Auditor interface {
 	Record(ctx context.Context, tx *sql.Tx, community, action, targetType, targetID string) error
+}
+
+// JoinAuditor is an Auditor that also records the actions of several
+// callers sharing a transaction (a group commit of joins) in as few
+// statements as the engine allows, each for its own caller (audit.Log's
+// RecordAll, or RecordAllAnonymous for public callers).
+type JoinAuditor interface {
+	Auditor
+	RecordAll(ctx context.Context, tx *sql.Tx, items ...audit.Item) error
 }
 
 // Store is the members repository.
@@ -42,6 +57,8 @@ type Store struct {
 	// and joins the queue of those waiting for it.
 	joinBatch int
 	joins     joinQueue
+	// communities are those found to exist (communityExists).
+	communities knownCommunities
 }
 
 // New returns a store over d that appends events to ob.

@@ -613,4 +613,7 @@ type failingOutbox struct{}
 func (failingOutbox) Append(context.Context, *sql.Tx, kafka.Event) error {
 	return errors.New("outbox table unavailable")
 }
+func (failingOutbox) AppendTraced(context.Context, *sql.Tx, []outbox.Traced) error {
+	return errors.New("outbox table unavailable")
+}
 func (failingOutbox) Notify() {}
