@@ -266,7 +266,8 @@ func benchStack(ctx context.Context, joins, concurrency int, componentBinary str
 		"clients as the organiser (%.0f/s; each starts an onboarding journey and its welcome e-mail), peak RSS sampled every 50 ms. "+
 		"\"Every part ready\" is when `kinship dev` prints its banner (Temporal, the broker, every service, the worker, the console "+
 		"answering). Components run from %s, one at a time beside a warm `kinship dev` (its broker, Temporal and issuer), each on "+
-		"a fresh SQLite database; ready is its /readyz answering 200, idle RSS 3 s later, split into anonymous memory (heap, "+
+		"a fresh SQLite database and serving a community of its own (`bench-idle`, its namespace registered first) in which nothing "+
+		"happens; ready is its /readyz answering 200, idle RSS 3 s later, split into anonymous memory (heap, "+
 		"stacks) and file-backed pages (the binary's code and data mapped in). Load is the one-minute load average then.\n\n",
 		joins, concurrency, joinRate, binaryNote)
 	fmt.Fprintf(&b, "| process | measure | value | target | met | load |\n| --- | --- | ---: | ---: | :---: | ---: |\n")
