@@ -34,14 +34,7 @@ func TestRecordAll(t *testing.T) {
 				if err := d.InTx(organiser, func(tx *sql.Tx) error { return log.RecordAll(organiser, tx, items...) }); err != nil {
 					t.Fatal(err)
 				}
-				got, err := log.List(organiser, "demo", "", 1000)
-				if err != nil {
-					t.Fatal(err)
-				}
-				slices.Reverse(got) // oldest first
-				if len(got) != 300 {
-					t.Fatalf("demo has %d entries, want 300", len(got))
-				}
+				got := oldestFirst(t, organiser, log, "demo", 300)
 				for i, e := range got {
 					p, _ := auth.FromContext(callers[i%3])
 					if e.TargetID != fmt.Sprintf("r%03d", i) || e.ActorKind != string(p.Kind) || e.ActorID != p.Subject || e.Action != "rsvp.answered" || e.TargetType != "rsvp" {
@@ -105,14 +98,7 @@ func TestRecordAllAnonymous(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			got, err := log.List(ada, "demo", "", 1000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			slices.Reverse(got) // oldest first
-			if len(got) != 300 {
-				t.Fatalf("demo has %d entries, want 300", len(got))
-			}
+			got := oldestFirst(t, ada, log, "demo", 300)
 			for i, e := range got {
 				wantKind, wantID := audit.KindAnonymous, ""
 				if i%3 == 2 {
@@ -131,4 +117,19 @@ func TestRecordAllAnonymous(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oldestFirst lists community's entries, oldest first, and fails unless
+// there are exactly want.
+func oldestFirst(t *testing.T, ctx context.Context, log *audit.Log, community string, want int) []audit.Entry {
+	t.Helper()
+	got, err := log.List(ctx, community, "", want+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(got)
+	if len(got) != want {
+		t.Fatalf("%s has %d entries, want %d", community, len(got), want)
+	}
+	return got
 }

@@ -280,6 +280,23 @@ func lineUp(t *testing.T, f fixture, ob *gatedOutbox, leads, joins []aJoin) []er
 
 // gatedLeads are the joins that take every batch slot of f's engine and
 // hold it until ob releases them.
+// joinLinedUp lines joins up behind gated leaders and checks that each
+// got its own answer and stored what it should; it returns the leaders.
+func (f fixture) joinLinedUp(t *testing.T, ob *gatedOutbox, joins []aJoin) (leads []aJoin) {
+	t.Helper()
+	leads = gatedLeads(t, f, ob)
+	errs := lineUp(t, f, ob, leads, joins)
+	for i, j := range append(slices.Clone(leads), joins...) {
+		t.Run(j.name, func(t *testing.T) {
+			if j.want == nil && errs[i] != nil || j.want != nil && !errors.Is(errs[i], j.want) {
+				t.Errorf("error = %v, want %v", errs[i], j.want)
+			}
+			f.checkJoin(t, j)
+		})
+	}
+	return leads
+}
+
 func gatedLeads(t *testing.T, f fixture, ob *gatedOutbox) []aJoin {
 	var leads []aJoin
 	for i := range f.s.JoinLeaders() {
@@ -316,16 +333,7 @@ func testBatchAnswers(t *testing.T, engine string) {
 	last := joiner(t, "last", "demo", "grace@example.org", true)
 	joins := []aJoin{first, takenAgain, cancelled, second, badReferrer, nowhere, otherCommunity, last}
 
-	leads := gatedLeads(t, f, ob)
-	errs := lineUp(t, f, ob, leads, joins)
-	for i, j := range append(slices.Clone(leads), joins...) {
-		t.Run(j.name, func(t *testing.T) {
-			if j.want == nil && errs[i] != nil || j.want != nil && !errors.Is(errs[i], j.want) {
-				t.Errorf("error = %v, want %v", errs[i], j.want)
-			}
-			f.checkJoin(t, j)
-		})
-	}
+	leads := f.joinLinedUp(t, ob, joins)
 	// The stored joins of the queue shared one transaction, not the
 	// leader's.
 	shared := ob.tx(first.events[0].ID)
@@ -398,16 +406,7 @@ func testBatchPublic(t *testing.T, engine string) {
 		joiner(t, "team-2", "other", "t2@example.org", false),
 		publicJoiner(t, "public-4", "demo", "p4@example.org"),
 	}
-	leads := gatedLeads(t, f, ob)
-	errs := lineUp(t, f, ob, leads, joins)
-	for i, j := range append(slices.Clone(leads), joins...) {
-		t.Run(j.name, func(t *testing.T) {
-			if j.want == nil && errs[i] != nil || j.want != nil && !errors.Is(errs[i], j.want) {
-				t.Errorf("error = %v, want %v", errs[i], j.want)
-			}
-			f.checkJoin(t, j)
-		})
-	}
+	f.joinLinedUp(t, ob, joins)
 	shared := ob.tx(joins[0].events[0].ID)
 	for _, j := range joins[1:] {
 		if j.want == nil && ob.tx(j.events[0].ID) != shared {
