@@ -95,10 +95,11 @@ func TestLanesKeepEachKeysOrderAndDoNotWaitForOtherKeys(t *testing.T) {
 		}
 		return nil
 	}
-	c, err := NewConsumer(ConsumerConfig{
+	cfg := ConsumerConfig{
 		Brokers: h.brokers, GroupID: "lanes", Topics: []string{topic}, DeadLetters: h.writer, Lanes: lanes,
 		Tracer: h.tp, Logger: slog.New(slog.DiscardHandler), MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
-	}, propagator)
+	}
+	c, err := NewConsumer(cfg, propagator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,10 +136,7 @@ func TestLanesKeepEachKeysOrderAndDoNotWaitForOtherKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 256)
-	c2, err := NewConsumer(ConsumerConfig{
-		Brokers: h.brokers, GroupID: "lanes", Topics: []string{topic}, DeadLetters: h.writer, Lanes: lanes,
-		Tracer: h.tp, Logger: slog.New(slog.DiscardHandler), MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
-	}, propagator)
+	c2, err := NewConsumer(cfg, propagator)
 	if err != nil {
 		t.Fatal(err)
 	}
