@@ -97,26 +97,12 @@ func testBatchCallers(t *testing.T, engine string) {
 		t.Errorf("audited answers %v, want ada, bob, cleo in order", audited)
 	}
 
-	rows, err = f.db.Query("SELECT event_key, event_type, trace FROM outbox ORDER BY seq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var order []string
-	for rows.Next() {
-		var key, typ, raw string
-		if err := rows.Scan(&key, &typ, &raw); err != nil {
-			t.Fatal(err)
+	for _, e := range outboxEvents(t, f) {
+		if e.trace != traces[e.key] {
+			t.Errorf("%s of %s is in trace %s, want its caller's %s", e.typ, e.key, e.trace, traces[e.key])
 		}
-		carrier := propagation.MapCarrier{}
-		if err := json.Unmarshal([]byte(raw), &carrier); err != nil {
-			t.Fatal(err)
-		}
-		got := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), carrier)).TraceID()
-		if got != traces[key] {
-			t.Errorf("%s of %s is in trace %s, want its caller's %s", typ, key, got, traces[key])
-		}
-		order = append(order, key+" "+typ)
+		order = append(order, e.key+" "+e.typ)
 	}
 	want := []string{"ada " + published.TypeRSVPReceived, "ada " + published.TypeSeatTaken, "bob " + published.TypeRSVPReceived,
 		"bob " + published.TypeSeatTaken, "cleo " + published.TypeRSVPReceived, "cleo " + published.TypeWaitlisted}
@@ -296,21 +282,9 @@ func testBigBatch(t *testing.T, engine string) {
 		t.Fatalf("%d answers audited, want %d", i, n)
 	}
 
-	rows, err = f.db.Query("SELECT event_key, event_type, trace FROM outbox ORDER BY seq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	j := 0
-	for rows.Next() {
-		var key, typ, raw string
-		if err := rows.Scan(&key, &typ, &raw); err != nil {
-			t.Fatal(err)
-		}
-		carrier := propagation.MapCarrier{}
-		if err := json.Unmarshal([]byte(raw), &carrier); err != nil {
-			t.Fatal(err)
-		}
+	events := outboxEvents(t, f)
+	for j, e := range events {
+		key, typ := e.key, e.typ
 		want := published.TypeRSVPReceived
 		if j%2 == 1 {
 			want = published.TypeWaitlisted
@@ -321,12 +295,46 @@ func testBigBatch(t *testing.T, engine string) {
 		if j >= 2*n || key != calls[j/2].MemberID || typ != want {
 			t.Fatalf("outbox event %d is %s of %s; want %s of %s (two per answer, in answer order)", j, typ, key, want, calls[min(j/2, n-1)].MemberID)
 		}
-		if got := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), carrier)).TraceID(); got != traces[key] {
-			t.Fatalf("%s of %s is in trace %s, want its caller's %s", typ, key, got, traces[key])
+		if e.trace != traces[key] {
+			t.Fatalf("%s of %s is in trace %s, want its caller's %s", typ, key, e.trace, traces[key])
 		}
-		j++
 	}
-	if j != 2*n {
-		t.Fatalf("outbox holds %d events, want %d", j, 2*n)
+	if len(events) != 2*n {
+		t.Fatalf("outbox holds %d events, want %d", len(events), 2*n)
 	}
+}
+
+// outboxEvent is an outbox row: its key, type and the trace it was
+// appended in.
+type outboxEvent struct {
+	key, typ string
+	trace    trace.TraceID
+}
+
+// outboxEvents reads the outbox in the order it publishes.
+func outboxEvents(t *testing.T, f fixture) []outboxEvent {
+	t.Helper()
+	rows, err := f.db.Query("SELECT event_key, event_type, trace FROM outbox ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []outboxEvent
+	for rows.Next() {
+		var e outboxEvent
+		var raw string
+		if err := rows.Scan(&e.key, &e.typ, &raw); err != nil {
+			t.Fatal(err)
+		}
+		carrier := propagation.MapCarrier{}
+		if err := json.Unmarshal([]byte(raw), &carrier); err != nil {
+			t.Fatal(err)
+		}
+		e.trace = trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), carrier)).TraceID()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
