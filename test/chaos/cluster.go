@@ -99,14 +99,16 @@ type topology struct {
 
 // startCluster starts PostgreSQL, the issuer, the mail sink, the broker,
 // the Temporal server and every component's replicas as processes of bin.
-func startCluster(ctx context.Context, dir, bin string, top topology) (c *cluster, err error) {
+func startCluster(ctx context.Context, dir, bin string, top topology) (_ *cluster, err error) {
 	if top.emailPerSecond == 0 {
 		top.emailPerSecond = 500
 	}
 	if top.brokerDown == 0 {
 		top.brokerDown = time.Minute
 	}
-	c = &cluster{dir: dir, bin: bin, services: map[string]*service{}, top: top}
+	// c stays the cluster being built when a return sets the result to
+	// nil, so a failed start stops every process it started.
+	c := &cluster{dir: dir, bin: bin, services: map[string]*service{}, top: top}
 	defer func() {
 		if err != nil {
 			c.close()
