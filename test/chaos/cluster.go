@@ -138,53 +138,76 @@ func startCluster(ctx context.Context, dir, bin string, top topology) (_ *cluste
 		return nil, err
 	}
 
-	// The broker listens on its own port and advertises its proxy's, so
-	// every client connection goes through the proxy.
-	brokerPort, err := freePort()
+	// Every port a process of the harness listens on is held from here
+	// until that process starts (see portHold): the broker's, the
+	// Temporal server's, then every replica's.
+	names := []string{"members", "events", "communications", "partners", "worker"}
+	count := func(name string) int {
+		if name == "worker" {
+			return top.workers
+		}
+		return top.replicas
+	}
+	held := 2
+	for _, name := range names {
+		held += count(name)
+	}
+	ports, err := holdPorts(held)
 	if err != nil {
 		return nil, err
 	}
-	if c.kafka, err = newProxy("127.0.0.1:" + strconv.Itoa(brokerPort)); err != nil {
+	defer ports.close()
+	const brokerPort, temporalPort = 0, 1
+
+	// The broker listens on its own port and advertises its proxy's, so
+	// every client connection goes through the proxy.
+	c.brokerAddr = ports.addr(brokerPort)
+	if c.kafka, err = newProxy(c.brokerAddr); err != nil {
 		return nil, err
 	}
-	c.brokerAddr = "127.0.0.1:" + strconv.Itoa(brokerPort)
 	c.broker = &process{name: "broker", bin: bin, log: filepath.Join(dir, "broker.log"), env: baseEnv(),
 		args: []string{"broker", "-addr", c.brokerAddr, "-advertise", c.kafka.Addr(), "-data-dir", filepath.Join(dir, "broker")}}
+	ports.release(brokerPort)
 	if err := c.broker.start(); err != nil {
 		return nil, err
 	}
 	if err := c.ensureTopics(ctx); err != nil {
 		return nil, err
 	}
-	temporalPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	if c.tproxy, err = newProxy("127.0.0.1:" + strconv.Itoa(temporalPort)); err != nil {
+	temporalAddr := ports.addr(temporalPort)
+	if c.tproxy, err = newProxy(temporalAddr); err != nil {
 		return nil, err
 	}
 	c.temporal = &process{name: "temporal", bin: bin, log: filepath.Join(dir, "temporal.log"), env: baseEnv(),
-		args: []string{"temporal-server", "-addr", "127.0.0.1:" + strconv.Itoa(temporalPort), "-data-file", filepath.Join(dir, "temporal.db"), "-namespaces", community}}
+		args: []string{"temporal-server", "-addr", temporalAddr, "-data-file", filepath.Join(dir, "temporal.db"), "-namespaces", community}}
+	ports.release(temporalPort)
 	if err := c.temporal.start(); err != nil {
 		return nil, err
 	}
+	// The Temporal server picks its internal ports as it starts; wait until
+	// it has started, so the harness binds nothing meanwhile and the
+	// workers find their namespace.
+	if err := waitLogged(ctx, c.temporal.log, "temporal listening on", 2*time.Minute); err != nil {
+		return nil, fmt.Errorf("temporal: %w (log %s)", err, c.temporal.log)
+	}
 
-	// Front proxies first: every component is told every other's address.
-	for _, name := range []string{"members", "events", "communications", "partners", "worker"} {
-		n := top.replicas
-		if name == "worker" {
-			n = top.workers
-		}
+	// Front proxies and database proxies first: every component is told
+	// every other's address.
+	next := temporalPort + 1
+	var replicaPorts []int // each replica's held port, in c.all() order
+	for _, name := range names {
 		svc := &service{name: name}
 		var addrs []string
-		for i := range n {
-			port, err := freePort()
-			if err != nil {
+		for i := range count(name) {
+			addr := ports.addr(next)
+			replicaPorts = append(replicaPorts, next)
+			next++
+			addrs = append(addrs, addr)
+			r := &replica{name: fmt.Sprintf("%s-%d", name, i), url: "http://" + addr}
+			if r.db, err = newProxy(c.pgAddr); err != nil {
 				return nil, err
 			}
-			addr := "127.0.0.1:" + strconv.Itoa(port)
-			addrs = append(addrs, addr)
-			svc.replicas = append(svc.replicas, &replica{name: fmt.Sprintf("%s-%d", name, i), url: "http://" + addr})
+			svc.replicas = append(svc.replicas, r)
 		}
 		if svc.front, err = newProxy(addrs...); err != nil {
 			return nil, err
@@ -195,7 +218,8 @@ func startCluster(ctx context.Context, dir, bin string, top topology) (_ *cluste
 		c.services[name] = svc
 		c.order = append(c.order, name)
 	}
-	for _, r := range c.all() {
+	for i, r := range c.all() {
+		ports.release(replicaPorts[i])
 		if err := c.startReplica(r); err != nil {
 			return nil, err
 		}
@@ -204,6 +228,16 @@ func startCluster(ctx context.Context, dir, bin string, top topology) (_ *cluste
 		if err := waitReady(ctx, r.url, 120*time.Second); err != nil {
 			return nil, fmt.Errorf("%s: %w (log %s)", r.name, err, r.proc.log)
 		}
+	}
+	// A replica that could not bind its port leaves its address to
+	// whatever answers there: the run would measure the wrong topology.
+	for _, r := range c.all() {
+		if logged(r.proc.log, "address already in use") {
+			return nil, fmt.Errorf("%s could not listen on %s (log %s)", r.name, r.url, r.proc.log)
+		}
+	}
+	if err := waitGroupsStable(ctx, c.kafka.Addr(), 2*time.Minute); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -224,14 +258,10 @@ func (c *cluster) ensureTopics(ctx context.Context) error {
 	return fmt.Errorf("create topics: %w", err)
 }
 
-// startReplica prepares r's database proxy, token and settings, and
-// starts its process.
+// startReplica prepares r's token and settings, and starts its process
+// (its database proxy is already listening).
 func (c *cluster) startReplica(r *replica) error {
 	kind, _, _ := strings.Cut(r.name, "-")
-	var err error
-	if r.db, err = newProxy(c.pgAddr); err != nil {
-		return err
-	}
 	front := func(name string) string { return "http://" + c.services[name].front.Addr() }
 	if kind == "worker" {
 		front = func(name string) string { return "http://" + c.services[name].workerFront.Addr() }
@@ -331,15 +361,6 @@ func createDatabase(ctx context.Context, adminURL, name string) error {
 	defer db.Close()
 	_, err = db.ExecContext(ctx, "CREATE DATABASE "+name)
 	return err
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitReady polls base/readyz until it answers 200.
