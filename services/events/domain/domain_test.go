@@ -154,6 +154,18 @@ func TestPlanOccurrencesKeepsDaysAcrossTimeChanges(t *testing.T) {
 	if len(p.Keep) != 0 || len(p.Cancel) != 3 || len(p.Create) != 2 {
 		t.Errorf("plan for other days = %+v", p)
 	}
+	// A late sitting moved an hour later lands on the next day: it is the
+	// same sitting, and keeps its RSVPs.
+	late := []Occurrence{{ID: "a", RecurrenceID: day(1, 23)}, {ID: "b", RecurrenceID: day(8, 23)}}
+	p = PlanOccurrences(late, []time.Time{day(2, 0), day(9, 0)}, time.UTC)
+	if len(p.Keep) != 2 || !p.Keep["a"].Equal(day(2, 0)) || !p.Keep["b"].Equal(day(9, 0)) || len(p.Cancel) != 0 || len(p.Create) != 0 {
+		t.Errorf("plan for a time moved across midnight = %+v", p)
+	}
+	// Six hours or more on another day is another day.
+	p = PlanOccurrences(late, []time.Time{day(2, 5), day(9, 5)}, time.UTC)
+	if len(p.Keep) != 0 || len(p.Cancel) != 2 || len(p.Create) != 2 {
+		t.Errorf("plan for a sitting moved to the next morning = %+v", p)
+	}
 }
 
 func TestCheckInCodes(t *testing.T) {

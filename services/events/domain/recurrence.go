@@ -230,10 +230,16 @@ type Plan struct {
 	Create []time.Time
 }
 
+// nearby is how far a new start may be from an occurrence's rule start on
+// another day and still be that occurrence moved: a sitting at 23:00
+// moved an hour later is the same sitting, on the next day.
+const nearby = 6 * time.Hour
+
 // PlanOccurrences pairs existing occurrences with a new schedule's starts:
 // first those with the same rule start, then those on the same day in
-// loc, so moving a series to another time keeps its RSVPs, while moving it
-// to other days cancels the old days.
+// loc, then those less than six hours away (a time moved across
+// midnight), so moving a series to another time keeps its RSVPs, while
+// moving it to other days cancels the old days.
 func PlanOccurrences(existing []Occurrence, starts []time.Time, loc *time.Location) Plan {
 	p := Plan{Keep: map[string]time.Time{}}
 	taken := make([]bool, len(starts))
@@ -251,6 +257,21 @@ func PlanOccurrences(existing []Occurrence, starts []time.Time, loc *time.Locati
 		}
 		i := slices.IndexFunc(starts, func(t time.Time) bool { return day(t) == day(o.RecurrenceID) })
 		if i >= 0 && !taken[i] {
+			taken[i], matched[o.ID] = true, true
+			p.Keep[o.ID] = starts[i]
+		}
+	}
+	for _, o := range existing {
+		if matched[o.ID] {
+			continue
+		}
+		i := -1
+		for j, t := range starts {
+			if d := t.Sub(o.RecurrenceID).Abs(); !taken[j] && d < nearby && (i < 0 || d < starts[i].Sub(o.RecurrenceID).Abs()) {
+				i = j
+			}
+		}
+		if i >= 0 {
 			taken[i], matched[o.ID] = true, true
 			p.Keep[o.ID] = starts[i]
 			continue
