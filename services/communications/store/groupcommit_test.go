@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/db/dbtest"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/services/communications/domain"
@@ -28,12 +29,7 @@ func TestCommitSendingMarksAndHandsOffInOneGroup(t *testing.T) {
 			queue := func(member string, kind domain.Kind) domain.Message {
 				m := message(t, "key-"+member+"-"+kind.String(), "hello")
 				m.MemberID, m.Kind = member, kind
-				if err := d.InTx(ctx, func(tx *sql.Tx) error {
-					_, err := s.QueueMessage(ctx, tx, m, events.Factory{}.MessageQueued)
-					return err
-				}); err != nil {
-					t.Fatal(err)
-				}
+				queueOne(t, s, d, m)
 				return m
 			}
 			at := time.Now().UTC().Truncate(time.Microsecond)
@@ -120,23 +116,13 @@ func TestCommitSendingLargeGroupsAcrossCommunities(t *testing.T) {
 				for i, member := range append(consenting, silent...) {
 					m := message(t, community+"-mark-"+member, "hello")
 					m.Community, m.MemberID, m.Kind = community, member, domain.KindAnnouncement
-					if err := d.InTx(ctx, func(tx *sql.Tx) error {
-						_, err := s.QueueMessage(ctx, tx, m, events.Factory{}.MessageQueued)
-						return err
-					}); err != nil {
-						t.Fatal(err)
-					}
+					queueOne(t, s, d, m)
 					marks = append(marks, store.Mark{Message: m, Attempt: 1 + i%3, At: base.Add(time.Duration(i) * time.Millisecond)})
 					wantMarked[m.ID] = i < n/2
 
 					h := message(t, community+"-sent-"+member, "hello")
 					h.Community, h.MemberID, h.Kind = community, member, domain.KindTransactional
-					if err := d.InTx(ctx, func(tx *sql.Tx) error {
-						_, err := s.QueueMessage(ctx, tx, h, events.Factory{}.MessageQueued)
-						return err
-					}); err != nil {
-						t.Fatal(err)
-					}
+					queueOne(t, s, d, h)
 					at := base.Add(time.Duration(i) * time.Second)
 					subject := fmt.Sprintf("News %d for %s", i, member)
 					handOffs = append(handOffs, store.HandOff{Community: community, Outcome: store.Outcome{ID: h.ID, Status: domain.StatusSent, At: at,
@@ -189,5 +175,17 @@ func TestCommitSendingLargeGroupsAcrossCommunities(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// queueOne queues m in a transaction of its own.
+func queueOne(t *testing.T, s *store.Store, d *db.DB, m domain.Message) {
+	t.Helper()
+	ctx := context.Background()
+	if err := d.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := s.QueueMessage(ctx, tx, m, events.Factory{}.MessageQueued)
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

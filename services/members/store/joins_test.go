@@ -308,13 +308,7 @@ func gatedLeads(t *testing.T, f fixture, ob *gatedOutbox) []aJoin {
 }
 
 func testBatchAnswers(t *testing.T, engine string) {
-	ob := newGatedOutbox()
-	f := newStore(t, engine, ob)
-	ob.Outbox = outbox.New(f.db, propagation.TraceContext{})
-	taken := joiner(t, "taken", "demo", "taken@example.org", false)
-	if err := f.s.CreateMember(taken.ctx, taken.m, nil, f.log, taken.events...); err != nil {
-		t.Fatal(err)
-	}
+	f, ob := gatedWithTaken(t, engine)
 	cancelled := joiner(t, "cancelled", "demo", "cancelled@example.org", false)
 	ctx, cancel := context.WithCancel(cancelled.ctx)
 	cancel()
@@ -353,9 +347,7 @@ func testBatchAnswers(t *testing.T, engine string) {
 }
 
 func testBatchFailure(t *testing.T, engine string) {
-	ob := newGatedOutbox()
-	f := newStore(t, engine, ob)
-	ob.Outbox = outbox.New(f.db, propagation.TraceContext{})
+	f, ob := gatedStore(t, engine)
 	before := joiner(t, "before", "demo", "before@example.org", true)
 	failing := joiner(t, "failing", "demo", "failing@example.org", true)
 	// Its second event cannot be appended: the join fails after it wrote
@@ -388,13 +380,7 @@ func testBatchFailure(t *testing.T, engine string) {
 // stored whole, audited for its own caller — anonymous for the public
 // ones — and their entries and events share the batch's transaction.
 func testBatchPublic(t *testing.T, engine string) {
-	ob := newGatedOutbox()
-	f := newStore(t, engine, ob)
-	ob.Outbox = outbox.New(f.db, propagation.TraceContext{})
-	taken := joiner(t, "taken", "demo", "taken@example.org", false)
-	if err := f.s.CreateMember(taken.ctx, taken.m, nil, f.log, taken.events...); err != nil {
-		t.Fatal(err)
-	}
+	f, ob := gatedWithTaken(t, engine)
 	publicTaken := publicJoiner(t, "public-taken", "demo", "taken@example.org")
 	publicTaken.want = domain.ErrEmailTaken
 	joins := []aJoin{
@@ -461,4 +447,26 @@ func testConcurrentDuplicates(t *testing.T, engine string) {
 			}
 		})
 	}
+}
+
+// gatedStore is a store whose outbox holds the joins it is told to
+// (gatedOutbox) and appends every other to the real outbox.
+func gatedStore(t *testing.T, engine string) (fixture, *gatedOutbox) {
+	t.Helper()
+	ob := newGatedOutbox()
+	f := newStore(t, engine, ob)
+	ob.Outbox = outbox.New(f.db, propagation.TraceContext{})
+	return f, ob
+}
+
+// gatedWithTaken is gatedStore with taken@example.org already a member
+// of demo.
+func gatedWithTaken(t *testing.T, engine string) (fixture, *gatedOutbox) {
+	t.Helper()
+	f, ob := gatedStore(t, engine)
+	taken := joiner(t, "taken", "demo", "taken@example.org", false)
+	if err := f.s.CreateMember(taken.ctx, taken.m, nil, f.log, taken.events...); err != nil {
+		t.Fatal(err)
+	}
+	return f, ob
 }
