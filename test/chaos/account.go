@@ -380,19 +380,13 @@ func readAllPartitions(ctx context.Context, broker, topic string) ([]kafkago.Mes
 // of each partition it has committed: where a stuck consumer is.
 func groupLags(ctx context.Context, broker string) (string, error) {
 	client := &kafkago.Client{Addr: kafkago.TCP(broker), Timeout: 10 * time.Second}
-	groups, err := client.ListGroups(ctx, &kafkago.ListGroupsRequest{})
+	groups, err := describeGroups(ctx, client)
 	if err != nil {
 		return "", err
 	}
 	out := ""
-	for _, g := range groups.Groups {
-		desc, err := client.DescribeGroups(ctx, &kafkago.DescribeGroupsRequest{GroupIDs: []string{g.GroupID}})
-		state := "?"
-		members := 0
-		if err == nil && len(desc.Groups) == 1 {
-			state, members = desc.Groups[0].GroupState, len(desc.Groups[0].Members)
-		}
-		committed, err := client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: g.GroupID})
+	for _, g := range groups {
+		committed, err := client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: g.id})
 		if err != nil {
 			return "", err
 		}
@@ -411,7 +405,7 @@ func groupLags(ctx context.Context, broker string) (string, error) {
 			}
 			for _, p := range parts {
 				if lag := end[p.Partition] - p.CommittedOffset; lag != 0 {
-					out += fmt.Sprintf("%s (%s, %d members) %s/%d: committed %d of %d\n", g.GroupID, state, members, topic, p.Partition, p.CommittedOffset, end[p.Partition])
+					out += fmt.Sprintf("%s (%s, %d members) %s/%d: committed %d of %d\n", g.id, g.state, g.members, topic, p.Partition, p.CommittedOffset, end[p.Partition])
 				}
 			}
 		}

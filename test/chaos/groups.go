@@ -29,26 +29,16 @@ func waitGroupsStable(ctx context.Context, broker string, within time.Duration) 
 		case <-time.After(time.Second):
 		}
 		var unsettled []string
-		groups, err := client.ListGroups(ctx, &kafkago.ListGroupsRequest{})
+		groups, err := describeGroups(ctx, client)
 		switch {
 		case err != nil:
 			unsettled = append(unsettled, err.Error())
-		case len(groups.Groups) == 0:
+		case len(groups) == 0:
 			unsettled = append(unsettled, "no group yet")
 		}
-		if groups != nil {
-			for _, g := range groups.Groups {
-				desc, err := client.DescribeGroups(ctx, &kafkago.DescribeGroupsRequest{GroupIDs: []string{g.GroupID}})
-				switch {
-				case err != nil:
-					unsettled = append(unsettled, g.GroupID+": "+err.Error())
-				case len(desc.Groups) != 1 || desc.Groups[0].GroupState != "Stable":
-					state := "?"
-					if len(desc.Groups) == 1 {
-						state = desc.Groups[0].GroupState
-					}
-					unsettled = append(unsettled, g.GroupID+" "+state)
-				}
+		for _, g := range groups {
+			if g.state != "Stable" {
+				unsettled = append(unsettled, g.id+" "+g.state)
 			}
 		}
 		if len(unsettled) > 0 {
@@ -58,4 +48,29 @@ func waitGroupsStable(ctx context.Context, broker string, within time.Duration) 
 		stable++
 	}
 	return nil
+}
+
+// groupState is a consumer group as the broker describes it.
+type groupState struct {
+	id, state string
+	members   int
+}
+
+// describeGroups lists the broker's consumer groups with their states
+// ("?" when a group could not be described).
+func describeGroups(ctx context.Context, client *kafkago.Client) ([]groupState, error) {
+	groups, err := client.ListGroups(ctx, &kafkago.ListGroupsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]groupState, 0, len(groups.Groups))
+	for _, g := range groups.Groups {
+		st := groupState{id: g.GroupID, state: "?"}
+		desc, err := client.DescribeGroups(ctx, &kafkago.DescribeGroupsRequest{GroupIDs: []string{g.GroupID}})
+		if err == nil && len(desc.Groups) == 1 {
+			st.state, st.members = desc.Groups[0].GroupState, len(desc.Groups[0].Members)
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }

@@ -1,12 +1,8 @@
 package chaos
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
-	"os"
-	"time"
 )
 
 // portHold keeps loopback ports bound until each is handed to the process
@@ -50,26 +46,4 @@ func (h *portHold) close() {
 	for i := range h.lns {
 		h.release(i)
 	}
-}
-
-// logged reports whether the log at path holds text.
-func logged(path, text string) bool {
-	b, err := os.ReadFile(path)
-	return err == nil && bytes.Contains(b, []byte(text))
-}
-
-// waitLogged waits until the log at path holds text.
-func waitLogged(ctx context.Context, path, text string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for !logged(path, text) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%q not logged within %v", text, within)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
 }

@@ -1,6 +1,9 @@
 package chaos
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"sync"
@@ -166,4 +169,26 @@ func (p *process) sleep(d time.Duration) {
 		}
 		time.Sleep(min(100*time.Millisecond, time.Until(deadline)))
 	}
+}
+
+// logged reports whether the log at path holds text.
+func logged(path, text string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && bytes.Contains(b, []byte(text))
+}
+
+// waitLogged waits until the log at path holds text.
+func waitLogged(ctx context.Context, path, text string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for !logged(path, text) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%q not logged within %v", text, within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
 }
