@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -41,6 +42,11 @@ type DB struct {
 	writers *sync.Mutex
 	// telemetry is set by Instrument.
 	telemetry *instruments
+	// txConns holds the connections of PostgreSQL transactions InTx runs
+	// (nil on SQLite), for InsertRows to COPY over; copies counts the
+	// COPYs it sent.
+	txConns *txConns
+	copies  atomic.Int64
 }
 
 // Open connects to the database named by rawURL:
@@ -73,7 +79,7 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 		_ = pool.Close()
 		return nil, fmt.Errorf("connect to postgres %s: %w", redact(rawURL), err)
 	}
-	return &DB{DB: pool, Dialect: Postgres}, nil
+	return &DB{DB: pool, Dialect: Postgres, txConns: &txConns{}}, nil
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
@@ -127,6 +133,29 @@ func (d *DB) Rebind(query string) string {
 	return b.String()
 }
 
+// begin begins a transaction; done is to be called once it has ended. On
+// PostgreSQL the transaction keeps its connection known until then, for
+// InsertRows to COPY over it.
+func (d *DB) begin(ctx context.Context) (tx *sql.Tx, done func(), err error) {
+	if d.txConns == nil {
+		tx, err = d.BeginTx(ctx, nil)
+		return tx, func() {}, err
+	}
+	conn, err := d.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tx, err = conn.BeginTx(ctx, nil); err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	d.txConns.add(tx, conn)
+	return tx, func() {
+		d.txConns.remove(tx)
+		_ = conn.Close()
+	}, nil
+}
+
 // InTx runs fn in a transaction and commits it when fn returns nil; any error
 // or panic rolls it back.
 func (d *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
@@ -138,10 +167,11 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 		d.writers.Lock()
 		defer d.writers.Unlock()
 	}
-	tx, err := d.BeginTx(ctx, nil)
+	tx, done, err := d.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	defer done()
 	defer func() {
 		if p := recover(); p != nil {
 			_ = tx.Rollback()

@@ -24,6 +24,10 @@ const (
 // order, and rows go in in the order given. head and tail hold no
 // placeholders of their own.
 //
+// On PostgreSQL, in a transaction InTx began, plain inserts (no tail)
+// that would take more than two statements, or many rows, are sent with
+// one COPY instead (see copyRows).
+//
 // Rows are split into statements of 2^k rows — the largest that fits what
 // is left, at most 256 and within the engine's parameter limit — so a
 // connection's statement cache holds a handful of shapes per table
@@ -48,6 +52,13 @@ func (d *DB) InsertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows
 	most := 1
 	for most*2 <= min(maxRowsPerStatement, limit/cols) {
 		most *= 2
+	}
+	if d.txConns != nil && tail == "" && useCopy(len(rows), most) {
+		if conn, ok := d.txConns.of(tx); ok {
+			if n, copied, err := d.copyRows(ctx, conn, head, rows); copied {
+				return n, err
+			}
+		}
 	}
 	var total int64
 	args := make([]any, 0, min(most, len(rows))*cols)

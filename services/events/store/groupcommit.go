@@ -25,11 +25,12 @@ import (
 // locks and reads the occurrence once, in one query, keeps its seat
 // counters in memory and saves them at the end, and reads its members'
 // current RSVPs in one query. It writes what its answers changed at the
-// end too, each kind in multi-row statements (db.InsertRows, up to 256
-// rows each): the RSVPs (inserted or updated, the latest of each), then
-// the outbox events (each in its own caller's trace) and the audit
-// entries, in answer order — so a full batch of 512 is thirteen
-// round trips to PostgreSQL, not four per answer.
+// end too, each kind with db.InsertRows (the RSVPs, inserted or updated,
+// the latest of each; then the outbox events, each in its own caller's
+// trace, and the audit entries, in answer order): on SQLite in multi-row
+// statements of up to 256 rows; on PostgreSQL each kind's new rows in one
+// COPY — so a full batch of 512 is about ten round trips to PostgreSQL,
+// not four per answer.
 //
 // Batches for one occurrence run one after another (each locks the
 // occurrence), so under a burst the batch size sets the length of that
@@ -60,9 +61,9 @@ import (
 // the first caller of a batch does not wait for an unbounded number of
 // others (Options.AnswerBatch). 512 answers are 512 RSVP rows of 13
 // values, 1,024 outbox rows of 10 and 512 audit rows, each kind split by
-// db.InsertRows into statements of 256 rows, far below either engine's
-// limit on parameters; the query for the members' current RSVPs carries
-// 514.
+// db.InsertRows on SQLite into statements of 256 rows, far below its
+// limit on parameters (PostgreSQL copies them); the query for the
+// members' current RSVPs carries 514.
 const defaultAnswerBatch = 512
 
 // answerCall is one caller's answer for one occurrence.
