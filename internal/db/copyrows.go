@@ -127,3 +127,15 @@ func (d *DB) copyRows(ctx context.Context, conn *sql.Conn, head string, rows [][
 	}
 	return n, copied, nil
 }
+
+// closedConn reports whether pgx knows conn's connection to be closed.
+func closedConn(conn *sql.Conn) bool {
+	closed := false
+	_ = conn.Raw(func(driverConn any) error {
+		if c, ok := driverConn.(*stdlib.Conn); ok {
+			closed = c.Conn().IsClosed()
+		}
+		return nil
+	})
+	return closed
+}

@@ -163,3 +163,62 @@ func TestInsertRowsPicksCopy(t *testing.T) {
 		}
 	}
 }
+
+func TestInTxOnPostgresSurvivesConnectionsTheServerClosed(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.Open(t, "postgres", pg, thingMigrations(t))
+	// Two idle connections in the pool; the server then ends every session
+	// but the one asking (which takes one of them).
+	c1, err := d.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := d.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c1.PingContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.PingContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = c1.Close()
+	_ = c2.Close()
+	killer, err := d.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var killed int
+	if err := killer.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	defer killer.Close() // held, so that the pool's idle connections are the closed ones
+	if killed < 1 {
+		t.Fatalf("%d sessions ended, want at least 1", killed)
+	}
+	// No pause: pgx pings a connection idle for over a second before
+	// reuse, so the first BEGIN meets the closed one.
+	for i := range 3 {
+		err := d.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := d.InsertRows(ctx, tx, "INSERT INTO things (id, name, created_at)", "", [][]any{
+				{fmt.Sprintf("after-%d-a", i), fmt.Sprintf("a %d", i), time.Now()},
+				{fmt.Sprintf("after-%d-b", i), fmt.Sprintf("b %d", i), time.Now()},
+				{fmt.Sprintf("after-%d-c", i), fmt.Sprintf("c %d", i), time.Now()},
+				{fmt.Sprintf("after-%d-d", i), fmt.Sprintf("d %d", i), time.Now()},
+				{fmt.Sprintf("after-%d-e", i), fmt.Sprintf("e %d", i), time.Now()},
+				{fmt.Sprintf("after-%d-f", i), fmt.Sprintf("f %d", i), time.Now()},
+				{fmt.Sprintf("after-%d-g", i), fmt.Sprintf("g %d", i), time.Now()},
+			})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("transaction %d after the server closed the pool's connections: %v", i, err)
+		}
+	}
+	var n int
+	if err := d.QueryRowContext(ctx, "SELECT count(*) FROM things").Scan(&n); err != nil || n != 21 {
+		t.Fatalf("%d rows, %v; want 21", n, err)
+	}
+}

@@ -7,6 +7,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -133,6 +134,10 @@ func (d *DB) Rebind(query string) string {
 	return b.String()
 }
 
+// maxBadConnRetries is how many more connections begin tries when the
+// one it got was closed by the server (DB.BeginTx tries two more too).
+const maxBadConnRetries = 2
+
 // begin begins a transaction; done is to be called once it has ended. On
 // PostgreSQL the transaction keeps its connection known until then, for
 // InsertRows to COPY over it.
@@ -141,13 +146,23 @@ func (d *DB) begin(ctx context.Context) (tx *sql.Tx, done func(), err error) {
 		tx, err = d.BeginTx(ctx, nil)
 		return tx, func() {}, err
 	}
-	conn, err := d.Conn(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	if tx, err = conn.BeginTx(ctx, nil); err != nil {
+	// A pooled connection the server has closed (a restart, a failover, an
+	// administrator) fails its BEGIN, and pgx then knows it closed:
+	// database/sql drops it, and BEGIN, which changed nothing, is tried on
+	// another.
+	var conn *sql.Conn
+	for attempt := 0; ; attempt++ {
+		if conn, err = d.Conn(ctx); err != nil {
+			return nil, nil, err
+		}
+		if tx, err = conn.BeginTx(ctx, nil); err == nil {
+			break
+		}
+		retry := errors.Is(err, driver.ErrBadConn) || closedConn(conn)
 		_ = conn.Close()
-		return nil, nil, err
+		if !retry || attempt == maxBadConnRetries || ctx.Err() != nil {
+			return nil, nil, err
+		}
 	}
 	d.txConns.add(tx, conn)
 	return tx, func() {

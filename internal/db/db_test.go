@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m, &pg)) }
 //go:embed testdata/migrations
 var testMigrations embed.FS
 
-func thingMigrations(t *testing.T) db.Migrations {
+func thingMigrations(t testing.TB) db.Migrations {
 	t.Helper()
 	sqliteFS, err := fs.Sub(testMigrations, "testdata/migrations/sqlite")
 	if err != nil {
