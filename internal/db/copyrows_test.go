@@ -11,12 +11,11 @@ import (
 	"time"
 
 	"github.com/kinshiphq/kinship/internal/db"
-	"github.com/kinshiphq/kinship/internal/db/dbtest"
 )
 
 func TestInsertRowsCopiesManyRowsOnPostgres(t *testing.T) {
 	ctx := context.Background()
-	d := dbtest.Open(t, "postgres", pg, thingMigrations(t))
+	d := openEngine(t, "postgres")
 	if _, err := d.ExecContext(ctx, `CREATE TABLE kinds (
 		seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, body BYTEA NOT NULL,
 		flag BOOLEAN NOT NULL, n INTEGER NOT NULL, at TIMESTAMPTZ, note TEXT, kept TEXT NOT NULL DEFAULT 'kept')`); err != nil {
@@ -166,25 +165,23 @@ func TestInsertRowsPicksCopy(t *testing.T) {
 
 func TestInTxOnPostgresSurvivesConnectionsTheServerClosed(t *testing.T) {
 	ctx := context.Background()
-	d := dbtest.Open(t, "postgres", pg, thingMigrations(t))
+	d := openEngine(t, "postgres")
 	// Two idle connections in the pool; the server then ends every session
 	// but the one asking (which takes one of them).
-	c1, err := d.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
+	var idle []*sql.Conn
+	for range 2 {
+		c, err := d.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.PingContext(ctx); err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
 	}
-	c2, err := d.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range idle {
+		_ = c.Close()
 	}
-	if err := c1.PingContext(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := c2.PingContext(ctx); err != nil {
-		t.Fatal(err)
-	}
-	_ = c1.Close()
-	_ = c2.Close()
 	killer, err := d.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -201,16 +198,12 @@ func TestInTxOnPostgresSurvivesConnectionsTheServerClosed(t *testing.T) {
 	// No pause: pgx pings a connection idle for over a second before
 	// reuse, so the first BEGIN meets the closed one.
 	for i := range 3 {
+		rows := make([][]any, 7) // seven rows: a COPY
+		for j := range rows {
+			rows[j] = []any{fmt.Sprintf("after-%d-%d", i, j), fmt.Sprintf("name %d %d", i, j), time.Now()}
+		}
 		err := d.InTx(ctx, func(tx *sql.Tx) error {
-			_, err := d.InsertRows(ctx, tx, "INSERT INTO things (id, name, created_at)", "", [][]any{
-				{fmt.Sprintf("after-%d-a", i), fmt.Sprintf("a %d", i), time.Now()},
-				{fmt.Sprintf("after-%d-b", i), fmt.Sprintf("b %d", i), time.Now()},
-				{fmt.Sprintf("after-%d-c", i), fmt.Sprintf("c %d", i), time.Now()},
-				{fmt.Sprintf("after-%d-d", i), fmt.Sprintf("d %d", i), time.Now()},
-				{fmt.Sprintf("after-%d-e", i), fmt.Sprintf("e %d", i), time.Now()},
-				{fmt.Sprintf("after-%d-f", i), fmt.Sprintf("f %d", i), time.Now()},
-				{fmt.Sprintf("after-%d-g", i), fmt.Sprintf("g %d", i), time.Now()},
-			})
+			_, err := d.InsertRows(ctx, tx, "INSERT INTO things (id, name, created_at)", "", rows)
 			return err
 		})
 		if err != nil {

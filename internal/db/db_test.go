@@ -37,7 +37,7 @@ func thingMigrations(t testing.TB) db.Migrations {
 	return db.Migrations{Name: "things", SQLite: sqliteFS, Postgres: pgFS}
 }
 
-func openEngine(t *testing.T, engine string) *db.DB {
+func openEngine(t testing.TB, engine string) *db.DB {
 	t.Helper()
 	return dbtest.Open(t, engine, pg, thingMigrations(t))
 }

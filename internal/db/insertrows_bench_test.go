@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/kinshiphq/kinship/internal/db/dbtest"
 )
 
 // BenchmarkInsertRows inserts n outbox-like rows in a transaction on
@@ -18,7 +16,7 @@ import (
 //	go test -run XXX -bench BenchmarkInsertRows ./internal/db/
 func BenchmarkInsertRows(b *testing.B) {
 	ctx := context.Background()
-	d := dbtest.Open(b, "postgres", pg, thingMigrations(b))
+	d := openEngine(b, "postgres")
 	if _, err := d.ExecContext(ctx, `CREATE TABLE events_out (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 		event_id TEXT NOT NULL UNIQUE, topic TEXT NOT NULL, payload BYTEA NOT NULL, occurred_at TIMESTAMPTZ NOT NULL)`); err != nil {
 		b.Fatal(err)
