@@ -266,10 +266,15 @@ func TestExpirySweepAnnouncesEachThresholdOnceAcrossRestarts(t *testing.T) {
 	s.restart(t)
 	workload = partnersv1connect.NewAgreementsServiceClient(http.DefaultClient, s.url, authtest.Bearer(s.issuer.Workload(t)))
 	s.clock.Set("2026-05-01") // the term is over
-	if r := sweep(); r.GetExpired() != 1 {
-		t.Errorf("sweep after the end = %v, want one expiry", r)
+	// The restart's own sweep runs in the background and may see the new
+	// date first: between it and this sweep the agreement expires once
+	// (the AgreementEnded events are counted below), and then never again.
+	if r := sweep(); r.GetExpired() > 1 {
+		t.Errorf("sweep after the end = %v, want at most one expiry", r)
 	}
-	sweep()
+	if r := sweep(); r.GetExpired() != 0 {
+		t.Errorf("second sweep after the end = %v, want nothing", r)
+	}
 
 	// Delivery is at least once: a restart may publish an event again, under
 	// the same CloudEvents id, which consumers skip. Count distinct events.
