@@ -64,7 +64,8 @@ func benchJoinFloor(ctx context.Context, n, concurrency int, logger *slog.Logger
 	fmt.Fprintf(&b, "Targets: ≥ 2,000 accepted/s with p99 < 25 ms; accepted joins ≥ 0.4 × the floor. Each engine gets a fresh members service "+
 		"(its outbox relaying to the in-process broker) called over HTTP/1.1 by %d clients in this process, as the team adds members "+
 		"(organiser token). The floor sends the same %d requests from the same clients for another community than the token's: the "+
-		"service decodes and authenticates each (the token's signature checked) and refuses it (PermissionDenied) before any database work, so the floor is what HTTP, Connect, "+
+		"service decodes and authenticates each (the one organiser token: its signature checked on first use, then taken from the verifier's "+
+		"cache, as for the accepted joins) and refuses it (PermissionDenied) before any database work, so the floor is what HTTP, Connect, "+
 		"authentication and the load generator cost on this machine. 50 joins warm each service up first. Checked: afterwards the "+
 		"community holds exactly the members joined (CountSegment over everyone), and every event reached Kafka (the time after "+
 		"the last accepted join is in its column). Load is the one-minute load average after the row. %s\n\n", concurrency, n, benchPostgresNote)
