@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/kinshiphq/kinship/internal/devstack"
+	"github.com/kinshiphq/kinship/internal/kafka/devbroker"
 )
 
 // runBroker runs the in-memory development broker (kfake) as a process of
@@ -87,7 +88,7 @@ func runBroker(ctx context.Context, args []string, env envFunc, stdout io.Writer
 		}
 		opts = append(opts, kfake.DataDir(dataDir))
 	}
-	c, err := kfake.NewCluster(opts...)
+	c, err := devbroker.New(0, opts...)
 	if err != nil {
 		return fmt.Errorf("start broker: %w", err)
 	}

@@ -7,12 +7,14 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/kinshiphq/kinship/internal/kafka/devbroker"
 )
 
 // Start runs a one-broker cluster for the test and returns its address.
 func Start(t testing.TB) []string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
+	c, err := devbroker.New(0, kfake.NumBrokers(1), kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
 	if err != nil {
 		t.Fatalf("start kfake: %v", err)
 	}
