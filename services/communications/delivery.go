@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
+	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/mail"
 	"github.com/kinshiphq/kinship/internal/outbound"
@@ -355,12 +356,53 @@ func (d *Deliverer) deliver(ctx context.Context, m domain.Message, bc *batchCont
 	if j != nil {
 		return o, j.handOff(m.Community, o), nil
 	}
-	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := d.store.RecordHandOff(record, m.Community, o); err != nil {
+	if err := d.recordHandOff(ctx, m, o); err != nil {
 		return store.Outcome{}, nil, fmt.Errorf("e-mail %s accepted by the mail server but not recorded (it will be found in doubt): %w", m.ID, err)
 	}
 	return o, nil, nil
+}
+
+// recordFor bounds how long the record of what the mail server accepted
+// is retried: long enough for a database to restart, well inside the
+// messages' lease (2 minutes), after which they would be found in doubt
+// and, if transactional, sent again.
+const recordFor = 30 * time.Second
+
+// recordHandOff records one accepted e-mail on its own (see record).
+func (d *Deliverer) recordHandOff(ctx context.Context, m domain.Message, o store.Outcome) error {
+	return d.record(ctx, "e-mail "+m.ID, func(ctx context.Context) error { return d.store.RecordHandOff(ctx, m.Community, o) })
+}
+
+// record runs write, a transaction recording outcomes with their events,
+// even when the caller has gone, retrying a transient failure (a dropped
+// connection, a database restarting, see db.IsTransient) 100 ms later,
+// doubling to 2 s, for up to recordFor; any other error ends it at once. An attempt whose commit went through unanswered is
+// found by the next one: its events are already in the outbox (their ids
+// are unique), so the outcomes are recorded.
+func (d *Deliverer) record(ctx context.Context, what string, write func(context.Context) error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordFor)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := write(rctx)
+		switch {
+		case err == nil:
+			return nil
+		case attempt > 1 && db.IsUniqueViolation(err):
+			return nil
+		case !db.IsTransient(err):
+			return err
+		}
+		d.logger.WarnContext(ctx, "recording delivery outcomes failed; retrying", "of", what, "attempt", attempt, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-rctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // deliverOne is deliver up to the mail server's answer.
@@ -649,9 +691,7 @@ func (d *Deliverer) deliverBatch(ctx context.Context, msgs []domain.Message, bc 
 			errs[i] = nil
 		}
 	}
-	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := d.store.Record(record, done); err != nil {
+	if err := d.record(ctx, fmt.Sprintf("a batch of %d", len(done)), func(ctx context.Context) error { return d.store.Record(ctx, done) }); err != nil {
 		return err
 	}
 	return errors.Join(errs...)

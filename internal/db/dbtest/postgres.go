@@ -228,9 +228,23 @@ func Database(t testing.TB, cluster *Cluster) string {
 // survives a database restart (test/chaos). Not the immediate mode: with
 // synchronous_commit off, as here, that would lose acknowledged commits.
 func (c *Cluster) Restart(ctx context.Context) error {
+	if err := c.Halt(ctx); err != nil {
+		return err
+	}
+	return c.Resume(ctx)
+}
+
+// Halt stops the server as Restart does, cutting every open connection;
+// until Resume, connecting fails.
+func (c *Cluster) Halt(ctx context.Context) error {
 	if err := c.run(ctx, "pg_ctl", "-D", c.dataDir(), "-m", "fast", "-w", "stop"); err != nil {
 		return fmt.Errorf("stop: %w", err)
 	}
+	return nil
+}
+
+// Resume starts the server Halt stopped, on the same port and data.
+func (c *Cluster) Resume(ctx context.Context) error {
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.port, c.dir)
 	if err := c.run(ctx, "pg_ctl", "-D", c.dataDir(), "-o", opts, "-l", filepath.Join(c.dir, "server.log"), "-w", "-t", "60", "start"); err != nil {
 		return fmt.Errorf("start: %w", err)
