@@ -376,9 +376,11 @@ func (d *Deliverer) recordHandOff(ctx context.Context, m domain.Message, o store
 // record runs write, a transaction recording outcomes with their events,
 // even when the caller has gone, retrying a transient failure (a dropped
 // connection, a database restarting, see db.IsTransient) 100 ms later,
-// doubling to 2 s, for up to recordFor; any other error ends it at once. An attempt whose commit went through unanswered is
-// found by the next one: its events are already in the outbox (their ids
-// are unique), so the outcomes are recorded.
+// doubling to 2 s, for up to recordFor; any other error ends it at once.
+// An attempt whose commit went through unanswered is found by the next
+// one: its events are already in the outbox (their ids are unique), so
+// the outcomes are recorded. (An outcome without events, a retry
+// rescheduled, may then count its attempt twice.)
 func (d *Deliverer) record(ctx context.Context, what string, write func(context.Context) error) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordFor)
 	defer cancel()
@@ -803,8 +805,10 @@ func (d *Deliverer) DeliverNow(ctx context.Context, m domain.Message) (store.Out
 		return o, err
 	}
 	d.count(ctx, m, o)
-	// The outcome is recorded even when the caller has gone: the e-mail is out.
-	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	return o, d.store.Record(record, []store.Outcome{o})
+	// The outcome is recorded even when the caller has gone: the e-mail is
+	// out (a hand-off was recorded already, see deliver).
+	if o.HandedOff {
+		return o, nil
+	}
+	return o, d.record(ctx, "message "+m.ID, func(ctx context.Context) error { return d.store.Record(ctx, []store.Outcome{o}) })
 }
