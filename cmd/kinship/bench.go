@@ -25,6 +25,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/kafka/devbroker"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/telemetry"
@@ -262,7 +263,7 @@ func startBenchEnvOn(ctx context.Context, logger *slog.Logger, observed *members
 	}
 	env.dir = dir
 	env.cleanup = append(env.cleanup, func() { _ = os.RemoveAll(dir) })
-	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
+	broker, err := devbroker.New(0, kfake.NumBrokers(1), kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
 	if err != nil {
 		return fail(fmt.Errorf("bench: start broker: %w", err))
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/inbox"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/kafka/devbroker"
 	"github.com/kinshiphq/kinship/internal/outbox"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
@@ -121,7 +122,7 @@ func announceOn(ctx context.Context, n int, engine benchEngine, logger *slog.Log
 		}
 	}()
 
-	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
+	broker, err := devbroker.New(0, kfake.NumBrokers(1), kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
 	if err != nil {
 		return announceResult{}, fmt.Errorf("bench: start broker: %w", err)
 	}

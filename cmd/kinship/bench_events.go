@@ -25,6 +25,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/kafka/devbroker"
 	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/telemetry"
 	eventsservice "github.com/kinshiphq/kinship/services/events"
@@ -43,7 +44,7 @@ func benchRSVP(ctx context.Context, rounds int, logger *slog.Logger) (string, er
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
+	broker, err := devbroker.New(0, kfake.NumBrokers(1), kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
 	if err != nil {
 		return "", fmt.Errorf("bench: start broker: %w", err)
 	}

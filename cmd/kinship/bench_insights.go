@@ -32,6 +32,7 @@ import (
 	"github.com/kinshiphq/kinship/internal/auth"
 	"github.com/kinshiphq/kinship/internal/auth/localissuer"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/kafka/devbroker"
 	"github.com/kinshiphq/kinship/internal/rpc"
 	"github.com/kinshiphq/kinship/internal/serve"
 	"github.com/kinshiphq/kinship/internal/telemetry"
@@ -181,7 +182,7 @@ func startInsightsBench(ctx context.Context, b insightsBench, logger *slog.Logge
 		return nil, err
 	}
 	env.cleanup = append(env.cleanup, func() { _ = os.RemoveAll(dir) })
-	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
+	broker, err := devbroker.New(0, kfake.NumBrokers(1), kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
 	if err != nil {
 		return fail(err)
 	}

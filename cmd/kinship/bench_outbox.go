@@ -18,6 +18,7 @@ import (
 
 	"github.com/kinshiphq/kinship/internal/db"
 	"github.com/kinshiphq/kinship/internal/kafka"
+	"github.com/kinshiphq/kinship/internal/kafka/devbroker"
 	"github.com/kinshiphq/kinship/internal/outbox"
 )
 
@@ -37,7 +38,7 @@ func benchOutbox(ctx context.Context, n int, logger *slog.Logger) (string, error
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(4))
+	broker, err := devbroker.New(0, kfake.NumBrokers(1), kfake.DefaultNumPartitions(4))
 	if err != nil {
 		return "", fmt.Errorf("bench: start broker: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kinshiphq/kinship/internal/kafka/devbroker"
 )
 
 // A member that vanishes while its JoinGroup waits for a rebalance is
@@ -29,7 +31,7 @@ func TestABrokerExpiresAMemberThatVanishedMidJoin(t *testing.T) {
 		}
 		return lingerListener{Listener: ln, linger: testLinger}, nil
 	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ListenFn(listen), kfake.DefaultNumPartitions(4),
+	cluster, err := devbroker.New(0, kfake.NumBrokers(1), kfake.ListenFn(listen), kfake.DefaultNumPartitions(4),
 		kfake.SeedTopics(4, topic))
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 // Package devbroker starts the in-process Kafka-protocol broker (kfake)
-// that the dev stack, the chaos harness's broker process and the tests
-// run on loopback. Kinship's code reaches it only through kafka-go over
+// that the dev stack, the chaos harness's broker process, the benchmarks
+// and the tests run on loopback. Kinship's code reaches it only through kafka-go over
 // TCP, as it would a real cluster.
 //
 // One behaviour of kfake differs from a real broker in a way that can
