@@ -3,13 +3,20 @@ package communications
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/kinshiphq/kinship/internal/db/dbtest"
+	"github.com/kinshiphq/kinship/internal/kafka"
 	"github.com/kinshiphq/kinship/internal/mail"
 	"github.com/kinshiphq/kinship/services/communications/domain"
+	"github.com/kinshiphq/kinship/services/communications/events"
+	"github.com/kinshiphq/kinship/services/communications/store"
 )
 
 // haltingMailer accepts an e-mail and then stops the database for a
@@ -71,5 +78,66 @@ func TestAnAcceptedEmailIsRecordedAcrossADatabaseRestart(t *testing.T) {
 	}
 	if ids := r.mailer.messageIDs(); len(ids) != 1 {
 		t.Errorf("mail server got %d e-mails, want 1", len(ids))
+	}
+}
+
+// A record whose commit went through but whose answer was lost (the
+// connection cut after COMMIT) is tried again, finds its event already in
+// the outbox, and counts as recorded: the e-mail is sent once, with one
+// MessageSent, and not reported as unrecorded.
+func TestARecordWhoseCommitWentUnansweredIsNotRecordedTwice(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range dbtest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			r := newCrashRig(t, engine)
+			m := r.queue(t, domain.KindTransactional)
+			m.SentAt = r.start
+			sent, err := events.Factory{}.MessageSent(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := store.Outcome{ID: m.ID, Status: domain.StatusSent, At: r.start, HandedOff: true, Events: []kafka.Event{sent}}
+			calls := 0
+			err = r.dispatcher(0, 0).record(ctx, "e-mail "+m.ID, func(ctx context.Context) error {
+				calls++
+				err := r.st.RecordHandOff(ctx, m.Community, o)
+				if calls == 1 && err == nil {
+					return fmt.Errorf("commit transaction: %w", driver.ErrBadConn) // committed, answer lost
+				}
+				return err
+			})
+			if err != nil || calls != 2 {
+				t.Fatalf("record = %v after %d attempts, want recorded after 2", err, calls)
+			}
+			got, err := r.st.GetMessage(ctx, "demo", m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != domain.StatusSent {
+				t.Errorf("status %s, want sent", got.Status)
+			}
+			var n int
+			if err := r.st.DB().QueryRowContext(ctx, r.st.DB().Rebind("SELECT count(*) FROM outbox WHERE event_type = ?"), events.TypeMessageSent).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Errorf("message.sent events in the outbox = %d, want 1", n)
+			}
+		})
+	}
+}
+
+// An error that is not the database's absence ends the record at once:
+// retrying a statement the database refuses would only hold the caller.
+func TestALastingRecordErrorIsNotRetried(t *testing.T) {
+	r := newCrashRig(t, "sqlite")
+	calls := 0
+	refused := errors.New("row 1: value too long")
+	err := r.dispatcher(0, 0).record(context.Background(), "e-mail x", func(context.Context) error {
+		calls++
+		return refused
+	})
+	if !errors.Is(err, refused) || calls != 1 {
+		t.Errorf("record = %v after %d attempts, want the error after 1", err, calls)
 	}
 }
